@@ -1,0 +1,50 @@
+//! The `holdfast` command line: argument parsing and output only. Every
+//! decision is made by the library.
+
+mod cmd_seal;
+mod cmd_verify;
+mod output;
+mod progress_bar;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success: everything checked out
+  1  failed: the evidence does not support a pass (tampered, check failed, gate open)
+  2  usage: the command line is wrong
+  3  malformed: an input file is not what it must be
+  4  I/O: a file could not be read or written
+  5  refused: a safety condition stopped the operation; nothing was written";
+
+/// Sealed, re-verifiable evidence packets for production-affecting runs.
+#[derive(Debug, Parser)]
+#[command(name = "holdfast", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write HASH_MANIFEST.txt and packet_tree.sha256 for a packet directory.
+    Seal(cmd_seal::Args),
+    /// Recompute a sealed packet's hashes and report every problem.
+    Verify(cmd_verify::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output { json: cli.json };
+    let code = match cli.command {
+        Command::Seal(args) => cmd_seal::run(&out, args),
+        Command::Verify(args) => cmd_verify::run(&out, args),
+    }
+    .unwrap_or_else(|e| out.error(&e));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,177 @@
+//! File-system edges shared by every artifact: atomic writes, exclusive locks,
+//! bounded reads.
+//!
+//! An atomic write goes to a temporary file in the target's own directory, is
+//! flushed to disk, renamed over the target, and then the directory itself is
+//! flushed, so a crash or a kill at any instant leaves either the old bytes or
+//! the new bytes under the name, never a torn file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Prefix of the temporary files an atomic write creates. A leftover one
+/// (after a crash) is an unlisted file to `verify`, which fails closed.
+pub const TEMP_PREFIX: &str = ".holdfast-tmp-";
+
+/// Writes `bytes` to `path` atomically with mode 0644.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// Writes `bytes` to `path` atomically with the given Unix permission bits.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(&dir)
+        .at(&dir)?;
+    tmp.write_all(bytes).at(tmp.path())?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(&dir)
+}
+
+/// Flushes a directory's entries (a rename is durable only after this).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An exclusive advisory lock on a lock file, released when dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockGuard {
+    /// Blocks until the exclusive lock on `path` is held (creating the file if needed).
+    pub fn exclusive(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .at(path)?;
+        file.lock().at(path)?;
+        Ok(LockGuard {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Closing the descriptor releases the lock too; unlocking first just
+        // makes the release explicit. A failure here cannot be acted on.
+        let _ = self.file.unlock();
+    }
+}
+
+/// Reads a whole regular file, refusing symlinks (the final component is opened
+/// with O_NOFOLLOW) and anything larger than `limit` bytes.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = crate::digest::open_regular(path)?;
+    let meta = file.metadata().at(path)?;
+    if meta.len() > limit {
+        return Err(Error::malformed(
+            path,
+            format!("is {} bytes, over the limit of {limit} bytes", meta.len()),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).at(path)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::malformed(
+            path,
+            format!("grew past the limit of {limit} bytes while being read"),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.json")]);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn write_into_missing_directory_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nope/a.json");
+        let err = write_atomic(&p, b"x").unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::IO);
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn read_regular_refuses_symlinks_and_oversize() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        fs::write(&target, b"12345").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(
+            read_regular(&link, 100)
+                .unwrap_err()
+                .to_string()
+                .contains("symbolic link")
+        );
+        assert!(
+            read_regular(&target, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("over the limit")
+        );
+        assert_eq!(read_regular(&target, 5).unwrap(), b"12345");
+    }
+
+    #[test]
+    fn lock_is_exclusive_between_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".lock");
+        let guard = LockGuard::exclusive(&p).unwrap();
+        let other = File::options().read(true).write(true).open(&p).unwrap();
+        assert!(other.try_lock().is_err());
+        drop(guard);
+        assert!(other.try_lock().is_ok());
+    }
+}

@@ -1,0 +1,21 @@
+//! holdfast: sealed, re-verifiable evidence packets for production-affecting
+//! runs, and the governance registry of object ids they claim.
+//!
+//! The library holds all the logic; the `holdfast` binary is a thin layer of
+//! argument parsing and output over it. Modules follow the concepts of
+//! DESIGN.md: [`seal`] (manifest and tree hash), plus shared helpers
+//! ([`canonical`] JSON, atomic [`fsio`], [`digest`], [`progress`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+pub mod digest;
+pub mod error;
+pub mod fsio;
+pub mod progress;
+pub mod schema;
+pub mod seal;
+pub mod tomlio;
+
+pub use error::{Error, Result};

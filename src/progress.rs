@@ -1,0 +1,23 @@
+//! Progress reporting, as a trait so the library never draws on a terminal
+//! itself: the CLI decides whether a bar is worth showing.
+
+/// Receives progress from long operations. Implementations must be cheap and
+/// thread-safe: hashing threads call `advance` concurrently.
+pub trait Progress: Sync {
+    /// Work of `files` files is about to start.
+    fn start(&self, what: &str, files: u64);
+    /// One more file of `bytes` bytes is done.
+    fn advance(&self, bytes: u64);
+    /// The work is over (successfully or not).
+    fn finish(&self);
+}
+
+/// A progress sink that shows nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _what: &str, _files: u64) {}
+    fn advance(&self, _bytes: u64) {}
+    fn finish(&self) {}
+}

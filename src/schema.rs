@@ -1,0 +1,29 @@
+//! JSON Schemas for every file a user writes or a packet contains.
+//!
+//! The schemas are generated from the Rust types (schemars), so they cannot
+//! drift from the parser; the committed copies under `schemas/` are checked
+//! against the generated ones by a test (`UPDATE_SCHEMAS=1 cargo test` rewrites them).
+
+use schemars::JsonSchema;
+
+use crate::canonical;
+
+/// One published schema: its file name under `schemas/` and its bytes.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// File name under `schemas/`, e.g. `surfaces.schema.json`.
+    pub file: &'static str,
+    /// Canonical JSON bytes of the schema.
+    pub bytes: Vec<u8>,
+}
+
+/// Canonical JSON bytes of the schema of `T`.
+pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
+    let schema = schemars::schema_for!(T);
+    canonical::value_to_bytes(schema.as_value())
+}
+
+/// Every schema holdfast publishes. Each module adds its own types here.
+pub fn all() -> Vec<Published> {
+    vec![]
+}
