@@ -25,5 +25,8 @@ pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
 
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
-    vec![]
+    vec![Published {
+        file: "authorization.schema.json",
+        bytes: schema_bytes::<crate::authz::Authorization>(),
+    }]
 }

@@ -1,0 +1,253 @@
+//! What a run is authorized to do: the free-text authorization a human
+//! signed off, and its machine-readable scope.
+//!
+//! holdfast is read-only by default: the only mutation a run may perform is
+//! one listed here, and only under its condition ("if safe"). Selecting a
+//! production decision option also needs an authorization that names it; a
+//! scoping authorization can name none.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The authorization of a run (the `[authorization]` table of a spec, or a
+/// stand-alone TOML file given to `holdfast prove --authorization`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// The authorization as granted, word for word (shown in the packet README).
+    pub text: String,
+    /// `scoping` (look, do not act; no decision option may be selected) or
+    /// `production` (may select the options named in `select`).
+    pub scope: Scope,
+    /// The only mutations the run may perform. Empty: read-only.
+    #[serde(default)]
+    pub mutations: Vec<AuthorizedMutation>,
+    /// Decision option ids this authorization allows selecting. Must be empty
+    /// for a scoping authorization.
+    #[serde(default)]
+    pub select: Vec<String>,
+}
+
+/// The kind of authority granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read-only scoping: inventory, prove, probe; never select an option.
+    Scoping,
+    /// May select the decision options it names.
+    Production,
+}
+
+/// One authorized mutation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AuthorizedMutation {
+    /// `registry fold A..B`, performed only when every safety invariant holds
+    /// (`if_safe`, which must be true: holdfast never folds unsafely).
+    RegistryFold {
+        /// Id of the surface (in the surface inventory) that is the registry.
+        surface: String,
+        /// The id range, as `A..B` with numbers (e.g. `442..461`).
+        range: FoldRange,
+        /// Perform only if every invariant holds. Must be `true`.
+        if_safe: bool,
+    },
+}
+
+/// An inclusive range of registry id numbers, written `A..B` (e.g. `442..461`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FoldRange {
+    /// First id number in the range.
+    pub first: u64,
+    /// Last id number in the range (inclusive).
+    pub last: u64,
+}
+
+impl FoldRange {
+    /// Number of ids in the range.
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Never true: a range holds at least one id. (Here for clippy's sake.)
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether `n` is inside the range.
+    pub fn contains(&self, n: u64) -> bool {
+        self.first <= n && n <= self.last
+    }
+}
+
+impl fmt::Display for FoldRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.first, self.last)
+    }
+}
+
+impl FromStr for FoldRange {
+    type Err = String;
+
+    /// Parses `A..B` with `1 <= A <= B`; plain decimal numbers only.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("range {s:?}: expected A..B, e.g. 442..461"))?;
+        let parse = |t: &str| -> std::result::Result<u64, String> {
+            if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(format!("range {s:?}: {t:?} is not a positive whole number"));
+            }
+            t.parse::<u64>().map_err(|_| format!("range {s:?}: {t:?} is too large"))
+        };
+        let (first, last) = (parse(a)?, parse(b)?);
+        if first == 0 {
+            return Err(format!("range {s:?}: ids start at 1"));
+        }
+        if first > last {
+            return Err(format!("range {s:?}: start {first} is after end {last}"));
+        }
+        Ok(FoldRange { first, last })
+    }
+}
+
+impl Serialize for FoldRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FoldRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for FoldRange {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FoldRange".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[1-9][0-9]*\\.\\.[1-9][0-9]*$",
+            "description": "Inclusive id-number range A..B with 1 <= A <= B."
+        })
+    }
+}
+
+impl Authorization {
+    /// Checks the rules serde cannot express; `path` names the file in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        if self.text.trim().is_empty() {
+            return Err(Error::malformed(path, "authorization.text: must not be empty"));
+        }
+        if self.scope == Scope::Scoping && !self.select.is_empty() {
+            return Err(Error::malformed(
+                path,
+                "authorization.select: a scoping authorization cannot select a decision option",
+            ));
+        }
+        for (i, m) in self.mutations.iter().enumerate() {
+            match m {
+                AuthorizedMutation::RegistryFold { if_safe, surface, .. } => {
+                    if !if_safe {
+                        return Err(Error::malformed(
+                            path,
+                            format!("authorization.mutations[{i}].if_safe: must be true; holdfast never folds unsafely"),
+                        ));
+                    }
+                    if surface.trim().is_empty() {
+                        return Err(Error::malformed(
+                            path,
+                            format!("authorization.mutations[{i}].surface: must name a surface"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads a stand-alone authorization TOML file and validates it.
+    pub fn load(path: &Path) -> Result<Self> {
+        let a: Authorization = crate::tomlio::load(path)?;
+        a.validate(path)?;
+        Ok(a)
+    }
+
+    /// The authorized registry fold for `range`, if any.
+    pub fn authorized_fold(&self, range: FoldRange) -> Option<&AuthorizedMutation> {
+        self.mutations.iter().find(|m| match m {
+            AuthorizedMutation::RegistryFold { range: r, .. } => *r == range,
+        })
+    }
+
+    /// Whether this authorization allows selecting decision option `id`.
+    pub fn allows_selecting(&self, id: &str) -> bool {
+        self.scope == Scope::Production && self.select.iter().any(|s| s == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Authorization> {
+        let p = Path::new("auth.toml");
+        let a: Authorization = crate::tomlio::parse(text.as_bytes(), p)?;
+        a.validate(p)?;
+        Ok(a)
+    }
+
+    #[test]
+    fn ranges_parse_strictly() {
+        assert_eq!("442..461".parse::<FoldRange>(), Ok(FoldRange { first: 442, last: 461 }));
+        assert_eq!("7..7".parse::<FoldRange>().map(|r| r.len()), Ok(1));
+        for bad in ["461..442", "0..3", "a..b", "442-461", "..4", "4..", "+1..2", "1..2..3", " 1..2"] {
+            assert!(bad.parse::<FoldRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seed_authorization_parses() {
+        let a = parse(
+            r#"
+text = "GPT-delegated production-readiness SCOPING ONLY (+ canonical fold 442..461 if safe)."
+scope = "scoping"
+[[mutations]]
+kind = "registry-fold"
+surface = "governance-registry"
+range = "442..461"
+if_safe = true
+"#,
+        )
+        .unwrap();
+        let r = FoldRange { first: 442, last: 461 };
+        assert!(a.authorized_fold(r).is_some());
+        assert!(a.authorized_fold(FoldRange { first: 442, last: 462 }).is_none());
+        assert!(!a.allows_selecting("HOLD_PRODUCTION"));
+    }
+
+    #[test]
+    fn unsafe_or_contradictory_authorizations_are_refused() {
+        let e = parse("text = \"x\"\nscope = \"scoping\"\nselect = [\"GO\"]\n").unwrap_err();
+        assert!(e.to_string().contains("scoping authorization cannot select"), "{e}");
+        let e = parse(
+            "text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"registry-fold\"\nsurface = \"r\"\nrange = \"1..2\"\nif_safe = false\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("if_safe"), "{e}");
+        let e = parse("text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"delete-prod\"\n").unwrap_err();
+        assert!(e.to_string().contains("line"), "{e}");
+        let e = parse("text = \"x\"\nscope = \"admin\"\n").unwrap_err();
+        assert!(e.to_string().contains("admin"), "{e}");
+    }
+}
