@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 pub mod fsio;
 pub mod progress;
+pub mod registry;
 pub mod schema;
 pub mod seal;
 pub mod tomlio;

@@ -1,6 +1,7 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_registry;
 mod cmd_seal;
 mod cmd_verify;
 mod output;
@@ -36,6 +37,8 @@ enum Command {
     Seal(cmd_seal::Args),
     /// Recompute a sealed packet's hashes and report every problem.
     Verify(cmd_verify::Args),
+    /// The governance registry: init, import, show, log, claim, check, fold, rollback, verify-history.
+    Registry(cmd_registry::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
+        Command::Registry(args) => cmd_registry::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -1,0 +1,523 @@
+//! `holdfast registry …`: the governance registry.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use holdfast::Error;
+use holdfast::authz::FoldRange;
+use holdfast::error::exit;
+use holdfast::registry::{
+    self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, Store, fold::check_records,
+    model::registry_file_bytes,
+};
+use serde::Serialize;
+
+use crate::output::{Output, one_line};
+
+/// Arguments of `holdfast registry`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The registry directory [default: .holdfast/registry]. Accepted before or after the subcommand's own arguments.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub registry: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+/// The registry subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Create an empty registry (ids PREFIX-NNN).
+    Init(InitArgs),
+    /// Create a registry from an existing registry JSON, keeping its ids, canonical max and revisions.
+    Import(ImportArgs),
+    /// Show the registry: id format, canonical body, next free id, claims, revisions.
+    Show(ShowArgs),
+    /// Show the history: one line per state, each chained to the one before.
+    Log,
+    /// Take the next N free ids as one staged claim and record their objects.
+    Claim(ClaimArgs),
+    /// Check the four invariants (collision, orphan, gap, overlap), JSON validity and hand edits.
+    Check(CheckArgs),
+    /// Make a range of staged claims canonical, if every safety condition holds.
+    Fold(FoldArgs),
+    /// Undo a fold with its reverse patch, if the registry has not changed since.
+    Rollback(RollbackArgs),
+    /// Prove that no state of the history was rewritten.
+    VerifyHistory,
+}
+
+/// Arguments of `registry init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Id prefix (ASCII letters, digits, '-' and '_').
+    #[arg(long)]
+    pub prefix: String,
+    /// Digits per id (1 to 18).
+    #[arg(long)]
+    pub width: u32,
+}
+
+/// Arguments of `registry import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The registry JSON to import (see the README, "Import format").
+    pub file: PathBuf,
+}
+
+/// Arguments of `registry show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// Print the whole registry, records included, in the import format (JSON).
+    #[arg(long)]
+    pub export: bool,
+}
+
+/// Arguments of `registry claim`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["count", "ids"])))]
+pub struct ClaimArgs {
+    /// The packet taking the ids.
+    #[arg(long)]
+    pub packet: String,
+    /// Number of ids to take (each recorded as `reserved`).
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
+    pub count: Option<u64>,
+    /// A JSON array with one record per id: {"kind", "title", "path", "sha256"}.
+    #[arg(long, value_name = "FILE")]
+    pub ids: Option<PathBuf>,
+}
+
+/// Arguments of `registry check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Check a registry JSON in the import format instead of the registry directory.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Arguments of `registry fold`.
+#[derive(Debug, clap::Args)]
+pub struct FoldArgs {
+    /// The range, as numbers (442..461) or ids (TKT-OBJ-442..TKT-OBJ-461).
+    #[arg(value_name = "A..B", allow_hyphen_values = true)]
+    pub range: String,
+    /// Where to write the fold result and the reverse patch.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Check, plan and rehearse only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `registry rollback`.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The fold result (governance-fold-A-B-result.json); its reverse patch must be next to it.
+    pub fold_result: PathBuf,
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<i128>() {
+        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| format!("{s} is too large")),
+        Ok(_) => Err(format!(
+            "{s}: the count must be a whole number of at least 1"
+        )),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    let dir = args
+        .registry
+        .unwrap_or_else(|| PathBuf::from(registry::DEFAULT_DIR));
+    match args.command {
+        Sub::Init(a) => init(out, &dir, a),
+        Sub::Import(a) => import(out, &dir, a),
+        Sub::Show(a) => show(out, &dir, a),
+        Sub::Log => log(out, &dir),
+        Sub::Claim(a) => claim(out, &dir, a),
+        Sub::Check(a) => check(out, &dir, a),
+        Sub::Fold(a) => fold(out, &dir, a),
+        Sub::Rollback(a) => rollback(out, &dir, a),
+        Sub::VerifyHistory => verify_history(out, &dir),
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    registry: String,
+    state: u64,
+    id_prefix: String,
+    id_width: u32,
+    canonical_max: u64,
+    canonical_max_id: Option<String>,
+    next_free: String,
+    records: u64,
+    claims: Vec<registry::model::ClaimDoc>,
+    revisions: registry::Revisions,
+    pins: std::collections::BTreeMap<String, String>,
+}
+
+fn summary(store: &Store) -> Summary {
+    let reg = store.registry();
+    let f = &reg.format;
+    Summary {
+        registry: store.dir().display().to_string(),
+        state: store.state(),
+        id_prefix: f.prefix().to_string(),
+        id_width: f.width(),
+        canonical_max: reg.canonical_max,
+        canonical_max_id: (reg.canonical_max > 0).then(|| f.format(reg.canonical_max)),
+        next_free: f.format(reg.next_free()),
+        records: reg.objects.len() as u64,
+        claims: reg
+            .claims
+            .iter()
+            .map(|c| registry::model::claim_doc(f, c))
+            .collect(),
+        revisions: reg.revisions,
+        pins: store.pins(),
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!("registry {} (state {})", s.registry, s.state);
+    println!(
+        "  ids:            {}-{} ({} digits)",
+        s.id_prefix,
+        "N".repeat(s.id_width as usize),
+        s.id_width
+    );
+    match &s.canonical_max_id {
+        Some(id) => println!(
+            "  canonical body: {}-{:0w$}..{id} (max {})",
+            s.id_prefix,
+            1,
+            s.canonical_max,
+            w = s.id_width as usize
+        ),
+        None => println!("  canonical body: empty"),
+    }
+    println!("  next free id:   {}", s.next_free);
+    println!("  records:        {}", s.records);
+    let staged = s
+        .claims
+        .iter()
+        .filter(|c| c.state == registry::model::ClaimState::Staged)
+        .count();
+    println!("  claims:         {} ({} staged)", s.claims.len(), staged);
+    for c in s
+        .claims
+        .iter()
+        .filter(|c| c.state == registry::model::ClaimState::Staged)
+    {
+        println!("    staged {}..{} by {}", c.first, c.last, c.packet);
+    }
+    let revs: Vec<String> = DOCUMENTS
+        .iter()
+        .map(|d| format!("{} {}", d.name(), s.revisions.get(*d)))
+        .collect();
+    println!("  revisions:      {}", revs.join(", "));
+}
+
+fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
+    let store = registry::init(dir, &a.prefix, a.width)?;
+    let s = summary(&store);
+    if out.json {
+        out.print_json(&s)?;
+    } else {
+        println!("initialized an empty registry in {}", dir.display());
+        print_summary(&s);
+    }
+    Ok(exit::OK)
+}
+
+fn import(out: &Output, dir: &Path, a: ImportArgs) -> Result<i32, Error> {
+    let store = registry::import(dir, &a.file)?;
+    let s = summary(&store);
+    if out.json {
+        out.print_json(&s)?;
+    } else {
+        println!("imported {} into {}", a.file.display(), dir.display());
+        print_summary(&s);
+    }
+    Ok(exit::OK)
+}
+
+fn show(out: &Output, dir: &Path, a: ShowArgs) -> Result<i32, Error> {
+    let store = Store::open(dir)?;
+    if a.export {
+        let bytes = registry_file_bytes(store.registry())?;
+        use std::io::Write;
+        std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|e| Error::io("stdout", e))?;
+        return Ok(exit::OK);
+    }
+    let s = summary(&store);
+    if out.json {
+        out.print_json(&s)?;
+    } else {
+        print_summary(&s);
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
+struct LogLine<'a> {
+    sha256: &'a str,
+    #[serde(flatten)]
+    entry: &'a registry::history::Entry,
+}
+
+fn log(out: &Output, dir: &Path) -> Result<i32, Error> {
+    let log = registry::read_log(dir)?;
+    if out.json {
+        let lines: Vec<LogLine> = log
+            .entries
+            .iter()
+            .zip(&log.hashes)
+            .map(|(entry, sha256)| LogLine { sha256, entry })
+            .collect();
+        out.print_json(&lines)?;
+    } else {
+        for (e, h) in log.entries.iter().zip(&log.hashes) {
+            let revs: Vec<String> = e
+                .documents
+                .iter()
+                .map(|(k, v)| format!("{k} r{}", v.revision))
+                .collect();
+            println!(
+                "#{} {} [{}] {}",
+                e.seq,
+                &h[..12],
+                revs.join(", "),
+                e.op.describe()
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn claim(out: &Output, dir: &Path, a: ClaimArgs) -> Result<i32, Error> {
+    let request = match (a.count, &a.ids) {
+        (Some(n), None) => ClaimRequest::Count(n),
+        (None, Some(file)) => {
+            let bytes = holdfast::fsio::read_regular(file, 1 << 30)?;
+            let records: Vec<NewRecord> = holdfast::canonical::from_slice_strict(&bytes, file)?;
+            if records.is_empty() {
+                return Err(Error::malformed(
+                    file,
+                    "holds no records; a claim takes at least one id",
+                ));
+            }
+            check_records(&records, file)?;
+            ClaimRequest::Records(records)
+        }
+        _ => {
+            return Err(Error::Usage(
+                "claim: give exactly one of --count N and --ids FILE".into(),
+            ));
+        }
+    };
+    let mut store = Store::open(dir)?;
+    let outcome = store.claim(&a.packet, request)?;
+    if out.json {
+        out.print_json(&outcome)?;
+    } else {
+        println!(
+            "claimed {}..{} ({} ids) for {} as one staged claim (state {})",
+            outcome.first_id, outcome.last_id, outcome.count, outcome.packet, outcome.state
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
+    let (what, inspection) = match &a.file {
+        Some(f) => (f.display().to_string(), registry::inspect_file(f)?),
+        None => (dir.display().to_string(), registry::inspect(dir)?),
+    };
+    let code = if !inspection.json_valid {
+        exit::MALFORMED
+    } else if inspection.passes() {
+        exit::OK
+    } else {
+        exit::FAILED
+    };
+    if out.json {
+        #[derive(Serialize)]
+        struct J<'a> {
+            status: &'static str,
+            exit_code: i32,
+            #[serde(flatten)]
+            inspection: &'a registry::Inspection,
+        }
+        out.print_json(&J {
+            status: if code == exit::OK { "passed" } else { "failed" },
+            exit_code: code,
+            inspection: &inspection,
+        })?;
+    }
+    for d in &inspection.drift {
+        eprintln!("drift: {}", one_line(d));
+    }
+    if let Some(e) = &inspection.error {
+        eprintln!("invalid: {}", one_line(e));
+    }
+    if let Some(r) = &inspection.report {
+        for p in &r.problems {
+            eprintln!(
+                "{}: {} [{}]",
+                p.class.word(),
+                one_line(&p.message),
+                p.ids.join(", ")
+            );
+        }
+    }
+    let counts = inspection
+        .report
+        .as_ref()
+        .map_or_else(|| "counts not computed".to_string(), |r| r.counts.summary());
+    if code == exit::OK {
+        if !out.json {
+            println!("check {what}: passed: {counts}; JSON valid; no hand edits");
+        }
+    } else {
+        eprintln!(
+            "holdfast: check {what}: failed: {counts}; JSON {}; {} hand-edited document(s)",
+            if inspection.json_valid {
+                "valid"
+            } else {
+                "invalid"
+            },
+            inspection.drift.len()
+        );
+    }
+    Ok(code)
+}
+
+fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
+    // Plain number ranges are checked before the registry is even opened.
+    let numeric = a.range.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if numeric {
+        a.range.parse::<FoldRange>().map_err(Error::Usage)?;
+    }
+    let mut store = Store::open(dir)?;
+    let range = store
+        .registry()
+        .format
+        .parse_range(&a.range)
+        .map_err(Error::Usage)?;
+    let outcome = store.fold(
+        range,
+        &FoldOptions {
+            out_dir: a.out.clone(),
+            dry_run: a.dry_run,
+        },
+    )?;
+    let r = &outcome.result;
+    if out.json {
+        out.print_json(&outcome)?;
+        return Ok(exit::OK);
+    }
+    let head = if a.dry_run {
+        "dry run, nothing written: the fold of"
+    } else {
+        "folded"
+    };
+    println!(
+        "{head} {}..{}: canonical max {} -> {}, next free {}",
+        r.range.first_id,
+        r.range.last_id,
+        r.canonical_max.before,
+        r.canonical_max.after,
+        r.next_free.id
+    );
+    println!(
+        "  invariants after: {}; JSON valid: {}; objects[] unchanged: {}",
+        r.invariants.after.summary(),
+        r.json_valid,
+        r.objects_unchanged
+    );
+    println!(
+        "  rollback rehearsal: {}",
+        if r.rollback_rehearsal.byte_exact {
+            "byte-exact"
+        } else {
+            "NOT byte-exact"
+        }
+    );
+    let revs: Vec<String> = DOCUMENTS
+        .iter()
+        .map(|d| format!("{} {}", d.name(), r.revisions_after.get(*d)))
+        .collect();
+    println!("  revisions after: {}", revs.join(", "));
+    if let (Some(rp), Some(pp)) = (&outcome.result_path, &outcome.patch_path) {
+        println!("  wrote {} and {}", rp.display(), pp.display());
+    }
+    Ok(exit::OK)
+}
+
+fn rollback(out: &Output, dir: &Path, a: RollbackArgs) -> Result<i32, Error> {
+    let mut store = Store::open(dir)?;
+    let outcome = store.rollback(&a.fold_result)?;
+    if out.json {
+        out.print_json(&outcome)?;
+    } else {
+        println!(
+            "rolled back the fold of {}..{}: every document equals the fold's before pin (state {})",
+            outcome.range.first_id, outcome.range.last_id, outcome.state
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn verify_history(out: &Output, dir: &Path) -> Result<i32, Error> {
+    let report = registry::verify_history(dir)?;
+    let code = if report.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    };
+    if out.json {
+        #[derive(Serialize)]
+        struct J<'a> {
+            status: &'static str,
+            exit_code: i32,
+            #[serde(flatten)]
+            report: &'a registry::HistoryReport,
+        }
+        out.print_json(&J {
+            status: if code == exit::OK {
+                "verified"
+            } else {
+                "failed"
+            },
+            exit_code: code,
+            report: &report,
+        })?;
+    }
+    if code == exit::OK {
+        if !out.json {
+            println!(
+                "history of {} verified: {} states, {} blobs, head {}",
+                dir.display(),
+                report.states,
+                report.blobs_checked,
+                report.head.as_deref().unwrap_or("-")
+            );
+        }
+    } else {
+        for p in &report.problems {
+            eprintln!("history: {}", one_line(p));
+        }
+        eprintln!(
+            "holdfast: history of {} failed: {} problem(s)",
+            dir.display(),
+            report.problems.len()
+        );
+    }
+    Ok(code)
+}

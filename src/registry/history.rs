@@ -1,0 +1,571 @@
+//! The append-only history: content-addressed blobs and a hash-chained log.
+//!
+//! `history/blobs/<sha256>` holds the bytes of every revision of every
+//! document (and every fold result and reverse patch), named by their
+//! sha256. `history/log.jsonl` has one line per committed state: compact
+//! canonical JSON with the state's sequence number, the operation, every
+//! document's revision and sha256, and `prev`, the sha256 of the previous
+//! line. Rewriting any line breaks the chain at the next one; rewriting a
+//! blob breaks its name. Appending a line is the commit point of a write.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::id::is_sha256_hex;
+use super::model::{DOCUMENTS, Document, Revisions};
+use crate::canonical;
+use crate::digest::sha256_hex;
+use crate::error::{Error, IoContext, Result};
+use crate::fsio;
+
+/// Directory (inside the registry directory) of everything that is not a document.
+pub const HISTORY_DIR: &str = "history";
+/// The log, relative to the registry directory.
+pub const LOG_FILE: &str = "history/log.jsonl";
+/// The blob store, relative to the registry directory.
+pub const BLOBS_DIR: &str = "history/blobs";
+/// The lock file every command holds while it reads or writes.
+pub const LOCK_FILE: &str = "history/lock";
+/// Largest document or blob read (a registry of ten million records fits).
+pub const READ_LIMIT: u64 = 16 << 30;
+
+/// A document's revision and sha256 in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocPin {
+    /// The revision number.
+    pub revision: u64,
+    /// sha256 of the bytes.
+    pub sha256: String,
+}
+
+/// What made a state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Op {
+    /// `registry init`.
+    Init {
+        /// Id prefix.
+        id_prefix: String,
+        /// Id width.
+        id_width: u32,
+    },
+    /// `registry import FILE`.
+    Import {
+        /// sha256 of the imported file's bytes.
+        source_sha256: String,
+    },
+    /// `registry claim`.
+    Claim {
+        /// The claiming packet.
+        packet: String,
+        /// First id taken.
+        first: String,
+        /// Last id taken.
+        last: String,
+        /// Number of ids.
+        count: u64,
+    },
+    /// `registry fold A..B`.
+    Fold {
+        /// First id folded.
+        first: String,
+        /// Last id folded.
+        last: String,
+        /// sha256 of the fold result (its bytes are a blob).
+        result_sha256: String,
+        /// sha256 of the reverse patch (its bytes are a blob).
+        reverse_patch_sha256: String,
+    },
+    /// `registry rollback FOLD_RESULT`: the before state of that fold, again.
+    Rollback {
+        /// First id of the fold rolled back.
+        first: String,
+        /// Last id of the fold rolled back.
+        last: String,
+        /// sha256 of the fold result it rolled back.
+        fold_result_sha256: String,
+    },
+    /// A write undone because its bytes did not read back as planned.
+    Undo {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Op {
+    /// A short description for `registry log`.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Init {
+                id_prefix,
+                id_width,
+            } => format!("init {id_prefix} width {id_width}"),
+            Op::Import { source_sha256 } => format!(
+                "import (source sha256 {})",
+                &source_sha256[..source_sha256.len().min(12)]
+            ),
+            Op::Claim {
+                packet,
+                first,
+                last,
+                count,
+            } => format!("claim {first}..{last} ({count} ids) by {packet}"),
+            Op::Fold { first, last, .. } => format!("fold {first}..{last}"),
+            Op::Rollback { first, last, .. } => format!("rollback of fold {first}..{last}"),
+            Op::Undo { reason } => format!("undo: {reason}"),
+        }
+    }
+
+    /// The blobs (besides documents) the entry refers to.
+    pub fn artifacts(&self) -> Vec<&str> {
+        match self {
+            Op::Fold {
+                result_sha256,
+                reverse_patch_sha256,
+                ..
+            } => vec![result_sha256, reverse_patch_sha256],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One line of the log: one committed state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Every document's revision and sha256 in this state.
+    pub documents: BTreeMap<String, DocPin>,
+    /// What made this state.
+    pub op: Op,
+    /// sha256 of the previous line (absent on the first).
+    pub prev: Option<String>,
+    /// 1 for the first state, then one more per line.
+    pub seq: u64,
+}
+
+impl Entry {
+    /// The sha256 each document has in this state.
+    pub fn pins(&self) -> BTreeMap<String, String> {
+        self.documents
+            .iter()
+            .map(|(k, v)| (k.clone(), v.sha256.clone()))
+            .collect()
+    }
+
+    /// The revision each document has in this state.
+    pub fn revisions(&self) -> Revisions {
+        let mut r = Revisions::all(0);
+        for d in DOCUMENTS {
+            r.set(d, self.documents.get(d.name()).map_or(0, |p| p.revision));
+        }
+        r
+    }
+
+    /// The pin of `doc`.
+    pub fn pin(&self, doc: Document) -> &str {
+        self.documents
+            .get(doc.name())
+            .map_or("", |p| p.sha256.as_str())
+    }
+}
+
+/// Compact JSON with sorted keys: one line, the same bytes for the same value.
+fn compact(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                compact(&map[k.as_str()], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                compact(v, out);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
+/// The bytes of `entry`'s line (without the newline).
+pub fn encode(entry: &Entry) -> Result<Vec<u8>> {
+    let value = serde_json::to_value(entry)
+        .map_err(|e| Error::failed(format!("internal: log entry is not JSON: {e}")))?;
+    let mut out = Vec::with_capacity(512);
+    compact(&value, &mut out);
+    Ok(out)
+}
+
+/// The log, parsed and chain-checked.
+#[derive(Debug, Clone)]
+pub struct Log {
+    /// Every entry, oldest first.
+    pub entries: Vec<Entry>,
+    /// sha256 of each entry's line.
+    pub hashes: Vec<String>,
+}
+
+impl Log {
+    /// The newest entry.
+    pub fn head(&self) -> Option<&Entry> {
+        self.entries.last()
+    }
+
+    /// The newest entry's line hash.
+    pub fn head_hash(&self) -> Option<&str> {
+        self.hashes.last().map(String::as_str)
+    }
+
+    /// Whether `sha` was `doc`'s bytes in some recorded state.
+    pub fn knows(&self, doc: Document, sha: &str) -> bool {
+        self.entries.iter().any(|e| e.pin(doc) == sha)
+    }
+
+    /// The highest revision each document ever had: a new content of a
+    /// document takes the next number, so a number never names two contents.
+    pub fn high_water(&self) -> Revisions {
+        let mut r = Revisions::all(0);
+        for e in &self.entries {
+            let er = e.revisions();
+            for d in DOCUMENTS {
+                r.set(d, r.get(d).max(er.get(d)));
+            }
+        }
+        r
+    }
+}
+
+/// Parses the log bytes: every line strict and canonical, sequence numbers
+/// 1, 2, …, each `prev` the hash of the line before. `path` names the file.
+/// A final line without its newline is a write that never committed and is
+/// ignored (the store truncates it under its lock).
+pub fn parse_log(bytes: &[u8], path: &Path) -> Result<Log> {
+    let mut log = Log {
+        entries: Vec::new(),
+        hashes: Vec::new(),
+    };
+    let Some(last_newline) = bytes.iter().rposition(|&b| b == b'\n') else {
+        return Ok(log);
+    };
+    for (i, line) in bytes[..last_newline].split(|&b| b == b'\n').enumerate() {
+        let at = |what: String| Error::malformed(path, format!("line {}: {what}", i + 1));
+        let value = canonical::parse_strict(line, path).map_err(|e| at(e.to_string()))?;
+        let entry: Entry = serde_json::from_value(value).map_err(|e| at(e.to_string()))?;
+        if encode(&entry)? != line {
+            return Err(at("not in canonical form (edited by hand?)".into()));
+        }
+        if entry.seq != i as u64 + 1 {
+            return Err(at(format!(
+                "sequence number {}, expected {}",
+                entry.seq,
+                i + 1
+            )));
+        }
+        if entry.prev.as_deref() != log.hashes.last().map(String::as_str) {
+            return Err(at(format!(
+                "prev {} does not match the sha256 of line {} ({}): the history was rewritten",
+                entry.prev.as_deref().unwrap_or("(none)"),
+                i,
+                log.hashes.last().map_or("(none)", String::as_str)
+            )));
+        }
+        let names: Vec<&str> = entry.documents.keys().map(String::as_str).collect();
+        let expected: Vec<&str> = DOCUMENTS.iter().map(|d| d.name()).collect();
+        if names != expected {
+            return Err(at(format!("documents {names:?}, expected {expected:?}")));
+        }
+        for (name, pin) in &entry.documents {
+            if !is_sha256_hex(&pin.sha256) || pin.revision == 0 {
+                return Err(at(format!(
+                    "{name}: revision must be >= 1 and sha256 64 lowercase hex"
+                )));
+            }
+        }
+        if entry.op.artifacts().iter().any(|a| !is_sha256_hex(a)) {
+            return Err(at("artifact sha256 is not 64 lowercase hex".into()));
+        }
+        log.hashes.push(sha256_hex(line));
+        log.entries.push(entry);
+    }
+    Ok(log)
+}
+
+/// Path of blob `sha` under registry directory `dir`.
+pub fn blob_path(dir: &Path, sha: &str) -> PathBuf {
+    dir.join(BLOBS_DIR).join(sha)
+}
+
+/// Stores `bytes` as a blob (read-only, named by its sha256) unless a blob
+/// of that name and length is already there. Returns the sha256.
+pub fn put_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
+    let sha = sha256_hex(bytes);
+    let path = blob_path(dir, &sha);
+    if let Ok(meta) = std::fs::symlink_metadata(&path)
+        && meta.is_file()
+        && meta.len() == bytes.len() as u64
+    {
+        return Ok(sha);
+    }
+    fsio::write_atomic_mode(&path, bytes, 0o444)?;
+    Ok(sha)
+}
+
+/// Reads blob `sha` and checks its bytes hash to its name.
+pub fn get_blob(dir: &Path, sha: &str) -> Result<Vec<u8>> {
+    let path = blob_path(dir, sha);
+    let bytes = fsio::read_regular(&path, READ_LIMIT)?;
+    let got = sha256_hex(&bytes);
+    if got != sha {
+        return Err(Error::malformed(
+            &path,
+            format!("content hashes to {got}, not to its name"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Appends `line` and a newline to the log and flushes it to disk: the
+/// commit point of a write.
+pub fn append(dir: &Path, line: &[u8]) -> Result<()> {
+    let path = dir.join(LOG_FILE);
+    let mut record = Vec::with_capacity(line.len() + 1);
+    record.extend_from_slice(line);
+    record.push(b'\n');
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .at(&path)?;
+    // One write call: a kill leaves the whole line or a torn tail that the
+    // next open ignores and truncates, never a line that parses half-way.
+    f.write_all(&record).at(&path)?;
+    f.sync_data().at(&path)?;
+    Ok(())
+}
+
+/// Reads the log file, truncating a torn final line (a commit that never
+/// happened). The caller holds the lock.
+pub fn read_log_repairing(dir: &Path) -> Result<Log> {
+    let path = dir.join(LOG_FILE);
+    let bytes = fsio::read_regular(&path, READ_LIMIT)?;
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let f = OpenOptions::new().write(true).open(&path).at(&path)?;
+        f.set_len(keep as u64).at(&path)?;
+        f.sync_all().at(&path)?;
+    }
+    parse_log(&bytes, &path)
+}
+
+/// Checks the revision rule over the whole log: within a document, one
+/// revision number always names the same bytes, and a new content takes a
+/// number above every earlier one. Returns the first violation.
+pub fn check_revision_rule(log: &Log) -> Option<String> {
+    for d in DOCUMENTS {
+        let mut by_rev: HashMap<u64, &str> = HashMap::new();
+        let mut by_sha: HashMap<&str, u64> = HashMap::new();
+        let mut top = 0u64;
+        for e in &log.entries {
+            let Some(pin) = e.documents.get(d.name()) else {
+                continue;
+            };
+            match (by_rev.get(&pin.revision), by_sha.get(pin.sha256.as_str())) {
+                (Some(sha), _) if *sha != pin.sha256 => {
+                    return Some(format!(
+                        "state {}: {} revision {} names different bytes than before",
+                        e.seq,
+                        d.name(),
+                        pin.revision
+                    ));
+                }
+                (None, Some(rev)) => {
+                    return Some(format!(
+                        "state {}: {} bytes of revision {rev} come back as revision {}",
+                        e.seq,
+                        d.name(),
+                        pin.revision
+                    ));
+                }
+                (None, None) if pin.revision <= top => {
+                    return Some(format!(
+                        "state {}: new {} content reuses revision {} (highest so far {top})",
+                        e.seq,
+                        d.name(),
+                        pin.revision
+                    ));
+                }
+                _ => {}
+            }
+            by_rev.insert(pin.revision, pin.sha256.as_str());
+            by_sha.insert(pin.sha256.as_str(), pin.revision);
+            top = top.max(pin.revision);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, prev: Option<String>, rev: u64, tag: &str) -> Entry {
+        Entry {
+            documents: DOCUMENTS
+                .iter()
+                .map(|d| {
+                    (
+                        d.name().to_string(),
+                        DocPin {
+                            revision: rev,
+                            sha256: sha256_hex(format!("{tag}{}", d.name()).as_bytes()),
+                        },
+                    )
+                })
+                .collect(),
+            op: Op::Undo { reason: tag.into() },
+            prev,
+            seq,
+        }
+    }
+
+    fn log_bytes(entries: &[Entry]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in entries {
+            out.extend(encode(e).unwrap());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    fn chain(n: u64) -> Vec<Entry> {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut prev = None;
+        for i in 1..=n {
+            let e = entry(i, prev.clone(), i, &format!("s{i}"));
+            prev = Some(sha256_hex(&encode(&e).unwrap()));
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_compact_sorted_and_chained() {
+        let bytes = log_bytes(&chain(3));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(
+            text.starts_with("{\"documents\":{\"index.md\":{\"revision\":1,"),
+            "{text}"
+        );
+        let log = parse_log(&bytes, Path::new("log")).unwrap();
+        assert_eq!(log.entries.len(), 3);
+        assert_eq!(log.high_water(), Revisions::all(3));
+        assert!(check_revision_rule(&log).is_none());
+    }
+
+    #[test]
+    fn a_rewritten_line_breaks_the_chain() {
+        let mut entries = chain(3);
+        entries[1].op = Op::Undo {
+            reason: "forged".into(),
+        };
+        let err = parse_log(&log_bytes(&entries), Path::new("log"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("rewritten"), "{err}");
+    }
+
+    #[test]
+    fn hand_edits_duplicates_and_bad_sequence_are_refused() {
+        let good = String::from_utf8(log_bytes(&chain(2))).unwrap();
+        let spaced = good.replacen("{\"documents\":", "{ \"documents\":", 1);
+        assert!(
+            parse_log(spaced.as_bytes(), Path::new("log"))
+                .unwrap_err()
+                .to_string()
+                .contains("canonical")
+        );
+        let dup = good.replacen("\"seq\":1}", "\"seq\":1,\"seq\":1}", 1);
+        assert!(
+            parse_log(dup.as_bytes(), Path::new("log"))
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key")
+        );
+        let mut entries = chain(2);
+        entries[1].seq = 5;
+        assert!(
+            parse_log(&log_bytes(&entries), Path::new("log"))
+                .unwrap_err()
+                .to_string()
+                .contains("sequence")
+        );
+    }
+
+    #[test]
+    fn a_torn_tail_is_ignored() {
+        let mut bytes = log_bytes(&chain(2));
+        bytes.extend_from_slice(b"{\"documents\":{\"ind");
+        assert_eq!(
+            parse_log(&bytes, Path::new("log")).unwrap().entries.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn reused_revision_numbers_are_caught() {
+        let mut entries = chain(3);
+        entries[2] = entry(3, None, 2, "other");
+        let log = Log {
+            hashes: vec![String::new(); 3],
+            entries,
+        };
+        assert!(
+            check_revision_rule(&log)
+                .unwrap()
+                .contains("revision 2 names different bytes")
+        );
+    }
+
+    #[test]
+    fn blobs_are_named_by_their_hash_and_checked_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let sha = put_blob(dir.path(), b"hello").unwrap();
+        assert_eq!(get_blob(dir.path(), &sha).unwrap(), b"hello");
+        assert_eq!(put_blob(dir.path(), b"hello").unwrap(), sha);
+        let p = blob_path(dir.path(), &sha);
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
+        std::fs::set_permissions(&p, perm).unwrap();
+        std::fs::write(&p, b"HELLO").unwrap();
+        assert!(
+            get_blob(dir.path(), &sha)
+                .unwrap_err()
+                .to_string()
+                .contains("not to its name")
+        );
+    }
+}
