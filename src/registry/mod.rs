@@ -26,7 +26,7 @@ pub use fold::{
 };
 pub use history::{HISTORY_DIR, LOG_FILE};
 pub use id::IdFormat;
-pub use model::{DOCUMENTS, Document, NewRecord, Registry, RegistryFile, Revisions};
+pub use model::{DOCUMENTS, Document, NewRecord, RecordLoad, Registry, RegistryFile, Revisions};
 pub use patch::{Rehearsal, rehearse_rollback, reverse_patch};
 pub use store::{
     ClaimOutcome, DEFAULT_DIR, FoldOptions, FoldOutcome, HistoryReport, Inspection,

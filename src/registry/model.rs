@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -397,63 +398,69 @@ pub fn to_canonical_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 // Validation: every field of every input, named by its key path.
 // ---------------------------------------------------------------------------
 
-fn check_text(key: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), String> {
+// Validators return the problem without the key; callers add the key only
+// when there is a problem (a million records must not cost a million
+// formatted key names).
+
+fn check_text(value: &str, max: usize, allow_empty: bool) -> Result<(), String> {
     if !allow_empty && value.trim().is_empty() {
-        return Err(format!("{key}: must not be empty"));
+        return Err("must not be empty".into());
     }
     if value.len() > max {
-        return Err(format!(
-            "{key}: {} bytes, over the limit of {max}",
-            value.len()
-        ));
+        return Err(format!("{} bytes, over the limit of {max}", value.len()));
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!("{key}: contains the control character {c:?}"));
+        return Err(format!("contains the control character {c:?}"));
     }
     Ok(())
 }
 
-fn check_path(key: &str, value: &str) -> Result<(), String> {
-    check_text(key, value, 4096, true)?;
+fn check_path(value: &str) -> Result<(), String> {
+    check_text(value, 4096, true)?;
     if value.is_empty() {
         return Ok(());
     }
     if value.starts_with('/') || value.contains('\\') {
         return Err(format!(
-            "{key}: {value:?} must be a relative path with '/' separators"
+            "{value:?} must be a relative path with '/' separators"
         ));
     }
     if value.split('/').any(|c| c == ".." || c.is_empty()) {
         return Err(format!(
-            "{key}: {value:?} must not contain empty or '..' components"
+            "{value:?} must not contain empty or '..' components"
         ));
     }
     Ok(())
 }
 
-fn check_sha(key: &str, value: &str, allow_empty: bool) -> Result<(), String> {
+fn check_sha(value: &str, allow_empty: bool) -> Result<(), String> {
     if (allow_empty && value.is_empty()) || is_sha256_hex(value) {
         return Ok(());
     }
     Err(format!(
-        "{key}: {value:?} is not a sha256 (64 lowercase hex digits){}",
+        "{value:?} is not a sha256 (64 lowercase hex digits){}",
         if allow_empty { " or empty" } else { "" }
     ))
 }
 
-/// Checks a packet name (claims and records carry one).
+/// Checks a packet name (claims and records carry one); `key` names it in errors.
 pub fn check_packet_name(key: &str, value: &str) -> Result<(), String> {
-    check_text(key, value, 200, false)
+    check_text(value, 200, false).map_err(|e| format!("{key}: {e}"))
 }
 
 /// Converts and validates one record; `key` names it in errors (`objects[3]`).
-pub fn object_from_doc(fmt: &IdFormat, key: &str, d: ObjectDoc) -> Result<Object, String> {
-    let number = fmt.parse(&d.id).map_err(|e| format!("{key}.id: {e}"))?;
-    check_text(&format!("{key}.kind"), &d.kind, 200, false)?;
-    check_text(&format!("{key}.title"), &d.title, 1000, true)?;
-    check_packet_name(&format!("{key}.packet"), &d.packet)?;
-    check_path(&format!("{key}.path"), &d.path)?;
-    check_sha(&format!("{key}.sha256"), &d.sha256, true)?;
+pub fn object_from_doc(
+    fmt: &IdFormat,
+    key: impl Fn() -> String,
+    d: ObjectDoc,
+) -> Result<Object, String> {
+    let at = |field: &str, e: String| format!("{}.{field}: {e}", key());
+    let number = fmt.parse(&d.id).map_err(|e| at("id", e))?;
+    check_text(&d.kind, 200, false).map_err(|e| at("kind", e))?;
+    check_text(&d.title, 1000, true).map_err(|e| at("title", e))?;
+    check_text(&d.packet, 200, false).map_err(|e| at("packet", e))?;
+    check_path(&d.path).map_err(|e| at("path", e))?;
+    check_sha(&d.sha256, true).map_err(|e| at("sha256", e))?;
     Ok(Object {
         number,
         kind: d.kind,
@@ -466,10 +473,11 @@ pub fn object_from_doc(fmt: &IdFormat, key: &str, d: ObjectDoc) -> Result<Object
 
 /// Validates a record given to `claim --ids`; `key` names it in errors.
 pub fn check_new_record(key: &str, r: &NewRecord) -> Result<(), String> {
-    check_text(&format!("{key}.kind"), &r.kind, 200, false)?;
-    check_text(&format!("{key}.title"), &r.title, 1000, true)?;
-    check_path(&format!("{key}.path"), &r.path)?;
-    check_sha(&format!("{key}.sha256"), &r.sha256, false)
+    let at = |field: &str, e: String| format!("{key}.{field}: {e}");
+    check_text(&r.kind, 200, false).map_err(|e| at("kind", e))?;
+    check_text(&r.title, 1000, true).map_err(|e| at("title", e))?;
+    check_path(&r.path).map_err(|e| at("path", e))?;
+    check_sha(&r.sha256, false).map_err(|e| at("sha256", e))
 }
 
 fn claim_from_doc(fmt: &IdFormat, key: &str, d: ClaimDoc) -> Result<Claim, String> {
@@ -524,11 +532,18 @@ fn claims_from_docs(fmt: &IdFormat, docs: Vec<ClaimDoc>) -> Result<Vec<Claim>, S
 }
 
 fn objects_from_docs(fmt: &IdFormat, docs: Vec<ObjectDoc>) -> Result<Vec<Object>, String> {
-    let mut objects = docs
-        .into_iter()
+    // Records are independent, so they are converted in parallel; on a
+    // failure the error reported is the one of the lowest index, whatever
+    // thread saw a problem first.
+    let converted: Vec<Result<Object, String>> = docs
+        .into_par_iter()
         .enumerate()
-        .map(|(i, o)| object_from_doc(fmt, &format!("objects[{i}]"), o))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(i, o)| object_from_doc(fmt, || format!("objects[{i}]"), o))
+        .collect();
+    let mut objects = Vec::with_capacity(converted.len());
+    for r in converted {
+        objects.push(r?);
+    }
     // Stable: duplicates keep their order, so `check` reports them as given.
     objects.sort_by_key(|o| o.number);
     Ok(objects)
@@ -629,7 +644,43 @@ pub fn parse_objects_json(bytes: &[u8], path: &Path, header: &Header) -> Result<
             ),
         ));
     }
-    parse_objects_bytes(bytes, path, &header.format, header.objects_file.count)
+    parse_objects_bytes(
+        bytes,
+        path,
+        &header.format,
+        header.objects_file.count,
+        RecordLoad::Full,
+    )
+}
+
+/// How much of each record to load from `objects.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordLoad {
+    /// Every field, each validated.
+    Full,
+    /// The id and the packet only; the other fields are parsed as JSON but
+    /// not kept (they stay empty strings). Enough to check, fold, roll back
+    /// and render every document but `objects.json` and `objects.md`, at a
+    /// fraction of the time and memory on a large registry.
+    IdsAndPackets,
+}
+
+/// A record with only the fields a fold needs borrowed from the bytes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Skeleton<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[allow(dead_code)]
+    kind: serde::de::IgnoredAny,
+    #[serde(borrow)]
+    packet: std::borrow::Cow<'a, str>,
+    #[allow(dead_code)]
+    path: serde::de::IgnoredAny,
+    #[allow(dead_code)]
+    sha256: serde::de::IgnoredAny,
+    #[allow(dead_code)]
+    title: serde::de::IgnoredAny,
 }
 
 /// Parses the bytes of an `objects.json` whose pin is already known to match.
@@ -638,16 +689,44 @@ pub fn parse_objects_bytes(
     path: &Path,
     fmt: &IdFormat,
     count: u64,
+    load: RecordLoad,
 ) -> Result<Vec<Object>> {
-    let docs: Vec<ObjectDoc> = serde_json::from_slice(bytes)
-        .map_err(|e| Error::malformed(path, format!("invalid JSON: {e}")))?;
-    if docs.len() as u64 != count {
-        return Err(Error::malformed(
-            path,
-            format!("{} records, registry.json says {count}", docs.len()),
-        ));
+    let bad_json = |e: serde_json::Error| Error::malformed(path, format!("invalid JSON: {e}"));
+    let bad_count =
+        |n: usize| Error::malformed(path, format!("{n} records, registry.json says {count}"));
+    match load {
+        RecordLoad::Full => {
+            let docs: Vec<ObjectDoc> = serde_json::from_slice(bytes).map_err(bad_json)?;
+            if docs.len() as u64 != count {
+                return Err(bad_count(docs.len()));
+            }
+            objects_from_docs(fmt, docs).map_err(|e| Error::malformed(path, e))
+        }
+        RecordLoad::IdsAndPackets => {
+            let docs: Vec<Skeleton> = serde_json::from_slice(bytes).map_err(bad_json)?;
+            if docs.len() as u64 != count {
+                return Err(bad_count(docs.len()));
+            }
+            let mut objects = Vec::with_capacity(docs.len());
+            for (i, d) in docs.into_iter().enumerate() {
+                let number = fmt
+                    .parse(&d.id)
+                    .map_err(|e| Error::malformed(path, format!("objects[{i}].id: {e}")))?;
+                check_text(&d.packet, 200, false)
+                    .map_err(|e| Error::malformed(path, format!("objects[{i}].packet: {e}")))?;
+                objects.push(Object {
+                    number,
+                    kind: String::new(),
+                    title: String::new(),
+                    packet: d.packet.into_owned(),
+                    path: String::new(),
+                    sha256: String::new(),
+                });
+            }
+            objects.sort_by_key(|o| o.number);
+            Ok(objects)
+        }
     }
-    objects_from_docs(fmt, docs).map_err(|e| Error::malformed(path, e))
 }
 
 // ---------------------------------------------------------------------------
@@ -836,16 +915,28 @@ pub(crate) mod tests {
             "\"kind\": \"evidence\",\n    \"kind\": \"x\",",
             1,
         );
-        let err = parse_objects_bytes(dup_field.as_bytes(), Path::new("objects.json"), &fmt, 5)
-            .unwrap_err();
+        let err = parse_objects_bytes(
+            dup_field.as_bytes(),
+            Path::new("objects.json"),
+            &fmt,
+            5,
+            RecordLoad::Full,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("duplicate field `kind`"), "{err}");
         let unknown = good.replacen(
             "\"kind\": \"evidence\",",
             "\"kind\": \"evidence\",\n    \"extra\": 1,",
             1,
         );
-        let err = parse_objects_bytes(unknown.as_bytes(), Path::new("objects.json"), &fmt, 5)
-            .unwrap_err();
+        let err = parse_objects_bytes(
+            unknown.as_bytes(),
+            Path::new("objects.json"),
+            &fmt,
+            5,
+            RecordLoad::Full,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("unknown field `extra`"), "{err}");
     }
 
@@ -938,8 +1029,14 @@ pub(crate) mod tests {
         .unwrap();
         let err = parse_objects_json(&objects, Path::new("objects.json"), &header).unwrap_err();
         assert!(err.to_string().contains("do not belong together"), "{err}");
-        let err =
-            parse_objects_bytes(&objects, Path::new("objects.json"), &reg.format, 4).unwrap_err();
+        let err = parse_objects_bytes(
+            &objects,
+            Path::new("objects.json"),
+            &reg.format,
+            4,
+            RecordLoad::Full,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("registry.json says 4"), "{err}");
     }
 

@@ -29,10 +29,10 @@ use super::history::{
     get_blob, put_blob, read_log_repairing,
 };
 use super::model::{
-    DOCUMENTS, Document, Registry, claim_doc, objects_json_bytes, parse_import, parse_objects_json,
-    parse_registry_json, registry_json_bytes,
+    DOCUMENTS, Document, RecordLoad, Registry, claim_doc, objects_json_bytes, parse_import,
+    parse_objects_bytes, parse_registry_json, registry_json_bytes,
 };
-use super::patch::{Rehearsal, apply_patch, rehearse_rollback, reverse_patch};
+use super::patch::{Rehearsal, apply_patch, rehearse_rollback_known, reverse_patch};
 use super::render;
 use crate::authz::FoldRange;
 use crate::canonical;
@@ -58,6 +58,7 @@ pub struct Store {
     registry: Registry,
     docs: Vec<Vec<u8>>,
     pins: Vec<String>,
+    load: RecordLoad,
 }
 
 /// What `claim` did.
@@ -201,43 +202,81 @@ fn require_registry(dir: &Path) -> Result<()> {
 /// The live documents after completing any interrupted write.
 struct Recovered {
     log: Log,
+    head: Entry,
     docs: Vec<Vec<u8>>,
+    /// sha256 of each document in `docs`.
+    shas: Vec<String>,
     drift: Vec<(Document, String)>,
+    /// The model parsed while the documents were being hashed, kept only
+    /// when every document turned out to be the head's.
+    model: Option<Result<(Registry, String)>>,
 }
 
-fn recover(dir: &Path) -> Result<Recovered> {
+fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
     remove_leftovers(dir)?;
     let log = read_log_repairing(dir)?;
-    let Some(head) = log.head() else {
+    let Some(head) = log.head().cloned() else {
         return Err(Error::malformed(
             dir.join(LOG_FILE),
             "holds no committed state (an interrupted init or import? remove the directory and run it again)",
         ));
     };
+    let live: Vec<Option<Vec<u8>>> = DOCUMENTS
+        .par_iter()
+        .map(|d| read_optional(&doc_path(dir, *d)))
+        .collect::<Result<Vec<_>>>()?;
+    // Hashing and parsing are independent; on a large registry each takes
+    // about as long as the other, so they run side by side and the parse is
+    // thrown away if the hashes show a document that is not the head's.
+    let (live_shas, speculative) = rayon::join(
+        || {
+            live.par_iter()
+                .map(|b| b.as_deref().map(sha256_hex))
+                .collect::<Vec<_>>()
+        },
+        || {
+            let rj = live[Document::RegistryJson.index()].as_deref()?;
+            let oj = live[Document::ObjectsJson.index()].as_deref()?;
+            want_model.map(|load| parse_model(dir, rj, oj, &head, load))
+        },
+    );
     let mut docs = Vec::with_capacity(DOCUMENTS.len());
+    let mut shas = Vec::with_capacity(DOCUMENTS.len());
     let mut drift = Vec::new();
-    for d in DOCUMENTS {
-        let path = doc_path(dir, d);
-        let live = read_optional(&path)?;
-        let live_sha = live.as_deref().map(sha256_hex);
-        let pin = head.pin(d);
-        let bytes = match (live, live_sha) {
-            (Some(b), Some(sha)) if sha == pin => b,
-            (Some(b), Some(sha)) if !log.knows(d, &sha) => {
-                drift.push((d, sha));
-                b
+    let mut restored = false;
+    for (d, (live, live_sha)) in DOCUMENTS.iter().zip(live.into_iter().zip(live_shas)) {
+        let pin = head.pin(*d);
+        let (bytes, sha) = match (live, live_sha) {
+            (Some(b), Some(sha)) if sha == pin => (b, sha),
+            (Some(b), Some(sha)) if !log.knows(*d, &sha) => {
+                drift.push((*d, sha.clone()));
+                (b, sha)
             }
             _ => {
                 // Missing or an earlier revision: a write committed in the log
                 // but not finished on disk. Finish it.
                 let blob = get_blob(dir, pin)?;
-                fsio::write_atomic(&path, &blob)?;
-                blob
+                fsio::write_atomic(&doc_path(dir, *d), &blob)?;
+                restored = true;
+                (blob, pin.to_string())
             }
         };
+        shas.push(sha);
         docs.push(bytes);
     }
-    Ok(Recovered { log, docs, drift })
+    let model = if restored || !drift.is_empty() {
+        None
+    } else {
+        speculative
+    };
+    Ok(Recovered {
+        log,
+        head,
+        docs,
+        shas,
+        drift,
+        model,
+    })
 }
 
 fn drift_error(dir: &Path, drift: &[(Document, String)]) -> Error {
@@ -250,15 +289,23 @@ fn drift_error(dir: &Path, drift: &[(Document, String)]) -> Error {
     ))
 }
 
-fn load_model(dir: &Path, docs: &[Vec<u8>], head: &Entry) -> Result<Registry> {
-    let header = parse_registry_json(
-        &docs[Document::RegistryJson.index()],
-        &doc_path(dir, Document::RegistryJson),
-    )?;
-    let objects = parse_objects_json(
-        &docs[Document::ObjectsJson.index()],
+/// Parses the two JSON documents into the model; also returns the
+/// `objects.json` pin `registry.json` names (the caller compares it with
+/// the file's actual sha256).
+fn parse_model(
+    dir: &Path,
+    registry_json: &[u8],
+    objects_json: &[u8],
+    head: &Entry,
+    load: RecordLoad,
+) -> Result<(Registry, String)> {
+    let header = parse_registry_json(registry_json, &doc_path(dir, Document::RegistryJson))?;
+    let objects = parse_objects_bytes(
+        objects_json,
         &doc_path(dir, Document::ObjectsJson),
-        &header,
+        &header.format,
+        header.objects_file.count,
+        load,
     )?;
     if header.revisions != head.revisions() {
         return Err(Error::malformed(
@@ -266,13 +313,42 @@ fn load_model(dir: &Path, docs: &[Vec<u8>], head: &Entry) -> Result<Registry> {
             "document_revisions differ from the revisions the history records for this state",
         ));
     }
-    Ok(Registry {
-        format: header.format,
-        canonical_max: header.canonical_max,
-        claims: header.claims,
-        objects,
-        revisions: header.revisions,
-    })
+    Ok((
+        Registry {
+            format: header.format,
+            canonical_max: header.canonical_max,
+            claims: header.claims,
+            objects,
+            revisions: header.revisions,
+        },
+        header.objects_file.sha256,
+    ))
+}
+
+/// The model of recovered documents, checking `registry.json` pins the
+/// `objects.json` that is there.
+fn load_model(dir: &Path, rec: &mut Recovered, load: RecordLoad) -> Result<Registry> {
+    let parsed = match rec.model.take() {
+        Some(p) => p,
+        None => parse_model(
+            dir,
+            &rec.docs[Document::RegistryJson.index()],
+            &rec.docs[Document::ObjectsJson.index()],
+            &rec.head,
+            load,
+        ),
+    };
+    let (reg, objects_pin) = parsed?;
+    let actual = &rec.shas[Document::ObjectsJson.index()];
+    if &objects_pin != actual {
+        return Err(Error::malformed(
+            doc_path(dir, Document::ObjectsJson),
+            format!(
+                "sha256 {actual} differs from the pin in registry.json ({objects_pin}); the two files do not belong together"
+            ),
+        ));
+    }
+    Ok(reg)
 }
 
 /// Renders every document of `reg`.
@@ -304,9 +380,13 @@ struct Prepared {
     result_bytes: Vec<u8>,
 }
 
-/// A rehearsal function: reverse patch, after bytes, before pins.
-pub(crate) type RehearseFn<'a> =
-    &'a dyn Fn(&[u8], &BTreeMap<String, &[u8]>, &BTreeMap<String, String>) -> Rehearsal;
+/// A rehearsal function: reverse patch, after bytes, before pins, known after pins.
+pub(crate) type RehearseFn<'a> = &'a dyn Fn(
+    &[u8],
+    &BTreeMap<String, &[u8]>,
+    &BTreeMap<String, String>,
+    &BTreeMap<String, String>,
+) -> Rehearsal;
 
 /// Fault injection for tests of the fold's failure paths.
 pub(crate) struct FoldHooks<'a> {
@@ -319,29 +399,38 @@ pub(crate) struct FoldHooks<'a> {
 impl Store {
     /// Opens the registry in `dir`: takes the lock, completes an interrupted
     /// write if there is one, checks every document against the history and
-    /// loads the model. Refuses (exit 5) if a document was edited by hand.
+    /// loads the model with every field of every record. Refuses (exit 5) if
+    /// a document was edited by hand.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with(dir, RecordLoad::Full)
+    }
+
+    /// [`Store::open`], loading records as `load` says. With
+    /// [`RecordLoad::IdsAndPackets`] the store can check, fold, roll back and
+    /// show at a fraction of the cost; a claim loads the rest of each record
+    /// itself before it rewrites the records documents.
+    pub fn open_with(dir: &Path, load: RecordLoad) -> Result<Store> {
         require_registry(dir)?;
         let lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-        let rec = recover(dir)?;
+        let mut rec = recover(dir, Some(load))?;
         if !rec.drift.is_empty() {
             return Err(drift_error(dir, &rec.drift));
         }
-        let head = rec
-            .log
-            .head()
-            .cloned()
-            .ok_or_else(|| Error::malformed(dir.join(LOG_FILE), "empty"))?;
-        let registry = load_model(dir, &rec.docs, &head)?;
-        let pins = DOCUMENTS.iter().map(|d| head.pin(*d).to_string()).collect();
+        let registry = load_model(dir, &mut rec, load)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             _lock: lock,
             log: rec.log,
             registry,
             docs: rec.docs,
-            pins,
+            pins: rec.shas,
+            load,
         })
+    }
+
+    /// How much of each record [`Store::registry`] holds.
+    pub fn record_load(&self) -> RecordLoad {
+        self.load
     }
 
     /// The registry directory.
@@ -430,13 +519,15 @@ impl Store {
         Ok(())
     }
 
-    /// Reads every document back from disk and compares it with `expected`.
-    fn read_back(&self, expected: &[String]) -> Result<Option<String>> {
-        let got: Vec<Result<String>> = DOCUMENTS
+    /// Reads the documents a write replaced back from disk and compares
+    /// them with `expected` (indexed by document). The others were not
+    /// written, and the lock keeps every other holdfast writer out.
+    fn read_back(&self, expected: &[String], written: &[Document]) -> Result<Option<String>> {
+        let got: Vec<Result<String>> = written
             .par_iter()
             .map(|d| crate::digest::hash_file(&doc_path(&self.dir, *d)).map(|f| f.sha256))
             .collect();
-        for (d, g) in DOCUMENTS.iter().zip(got) {
+        for (d, g) in written.iter().zip(got) {
             let g = g?;
             if g != expected[d.index()] {
                 return Ok(Some(format!(
@@ -451,6 +542,17 @@ impl Store {
 
     /// Claims the next free ids for `packet` as one staged claim with their records.
     pub fn claim(&mut self, packet: &str, request: ClaimRequest) -> Result<ClaimOutcome> {
+        if self.load != RecordLoad::Full {
+            // The records documents are rewritten: every field is needed.
+            self.registry.objects = parse_objects_bytes(
+                &self.docs[Document::ObjectsJson.index()],
+                &doc_path(&self.dir, Document::ObjectsJson),
+                &self.registry.format,
+                self.registry.objects.len() as u64,
+                RecordLoad::Full,
+            )?;
+            self.load = RecordLoad::Full;
+        }
         let plan = plan_claim(&self.registry, packet, request)?;
         let next_rev = self.log.high_water().bumped();
         let mut next = self.registry.clone_header();
@@ -502,7 +604,7 @@ impl Store {
     /// fold result and the reverse patch into `opts.out_dir`.
     pub fn fold(&mut self, range: FoldRange, opts: &FoldOptions) -> Result<FoldOutcome> {
         let hooks = FoldHooks {
-            rehearse: &|p, a, b| rehearse_rollback(p, a, b),
+            rehearse: &|p, a, b, k| rehearse_rollback_known(p, a, b, k),
             after_commit: &|_| {},
         };
         self.fold_with(range, opts, &hooks)
@@ -584,9 +686,10 @@ impl Store {
         // A failure inside commit before its log line leaves the directory in
         // the old state; after it, the next open finishes the write. Either
         // way this store is stale, as its documentation says.
+        let written: Vec<Document> = changes.iter().map(|(d, _)| *d).collect();
         self.commit(next, changes, op, &[&result_bytes, &patch])?;
         (hooks.after_commit)(&self.dir);
-        if let Some(why) = self.read_back(&after_pins)? {
+        if let Some(why) = self.read_back(&after_pins, &written)? {
             let mut undo = before_header;
             undo.objects = std::mem::take(&mut self.registry.objects);
             self.commit(
@@ -674,7 +777,14 @@ impl Store {
             .collect();
         let after_pins = pins_map(&after_pin_list);
         let patch = reverse_patch(&after, &before);
-        let rehearsal = (hooks.rehearse)(&patch, &after, &before_pins);
+        // Documents the fold does not change were hashed when the store was
+        // opened, from these very bytes.
+        let known: BTreeMap<String, String> = DOCUMENTS
+            .iter()
+            .filter(|d| after_docs[d.index()].is_none())
+            .map(|d| (d.name().to_string(), self.pins[d.index()].clone()))
+            .collect();
+        let rehearsal = (hooks.rehearse)(&patch, &after, &before_pins, &known);
         if !rehearsal.byte_exact {
             return Err(Error::failed(format!(
                 "fold {}: rollback rehearsal failed ({}); the fold was not applied and the registry is unchanged",
@@ -802,24 +912,50 @@ impl Store {
             .iter()
             .map(|d| (d.name().to_string(), self.docs[d.index()].as_slice()))
             .collect();
-        let restored = apply_patch(&patch, &live_docs)
+        let patched = apply_patch(&patch, &live_docs)
             .map_err(|e| Error::refused(format!("rollback: {e}; nothing written")))?;
-        for (doc, bytes) in &restored {
-            let got = sha256_hex(bytes);
-            let want = &result.pins.before[doc];
+        // Documents the patch does not touch come back as they are: their
+        // restored pin is their live pin.
+        for d in DOCUMENTS {
+            let got = match patched.get(d.name()) {
+                Some(bytes) => sha256_hex(bytes),
+                None => self.pins[d.index()].clone(),
+            };
+            let want = &result.pins.before[d.name()];
             if &got != want {
                 return Err(Error::refused(format!(
-                    "rollback: {doc} would become {got}, not the fold's before pin {want}; nothing written"
+                    "rollback: {} would become {got}, not the fold's before pin {want}; nothing written",
+                    d.name()
                 )));
             }
         }
-        let reg_path = doc_path(&self.dir, Document::RegistryJson);
-        let header = parse_registry_json(&restored["registry.json"], &reg_path)?;
-        let objects = parse_objects_json(
-            &restored["objects.json"],
-            &doc_path(&self.dir, Document::ObjectsJson),
-            &header,
+        let restored = |d: Document| -> &[u8] {
+            patched
+                .get(d.name())
+                .map_or(self.docs[d.index()].as_slice(), Vec::as_slice)
+        };
+        let header = parse_registry_json(
+            restored(Document::RegistryJson),
+            &doc_path(&self.dir, Document::RegistryJson),
         )?;
+        if header.objects_file.sha256 != result.pins.before["objects.json"] {
+            return Err(Error::refused(format!(
+                "rollback: the restored registry.json pins objects.json {}, the fold's before pin is {}; nothing written",
+                header.objects_file.sha256, result.pins.before["objects.json"]
+            )));
+        }
+        let objects = match patched.get(Document::ObjectsJson.name()) {
+            Some(bytes) => parse_objects_bytes(
+                bytes,
+                &doc_path(&self.dir, Document::ObjectsJson),
+                &header.format,
+                header.objects_file.count,
+                self.load,
+            )?,
+            // A fold never changes the records: they are the ones in memory
+            // (an error from here on leaves this store stale, as documented).
+            None => std::mem::take(&mut self.registry.objects),
+        };
         let back = Registry {
             format: header.format,
             canonical_max: header.canonical_max,
@@ -834,10 +970,12 @@ impl Store {
                 report.counts.summary()
             )));
         }
-        let changes: Vec<(Document, Vec<u8>)> = DOCUMENTS
-            .iter()
-            .filter(|d| restored[d.name()] != self.docs[d.index()])
-            .map(|d| (*d, restored[d.name()].clone()))
+        let changes: Vec<(Document, Vec<u8>)> = patched
+            .into_iter()
+            .filter_map(|(name, bytes)| {
+                let d = Document::from_name(&name)?;
+                (bytes != self.docs[d.index()]).then_some((d, bytes))
+            })
             .collect();
         let f = back.format.clone();
         let op = Op::Rollback {
@@ -845,12 +983,13 @@ impl Store {
             last: f.format(result.range.last),
             fold_result_sha256: sha256_hex(&result_bytes),
         };
+        let written: Vec<Document> = changes.iter().map(|(d, _)| *d).collect();
         self.commit(back, changes, op, &[])?;
         let want: Vec<String> = DOCUMENTS
             .iter()
             .map(|d| result.pins.before[d.name()].clone())
             .collect();
-        if let Some(why) = self.read_back(&want)? {
+        if let Some(why) = self.read_back(&want, &written)? {
             return Err(Error::failed(format!(
                 "rollback committed but {why}; run `holdfast registry verify-history`"
             )));
@@ -1006,15 +1145,10 @@ pub fn inspect_file(file: &Path) -> Result<Inspection> {
 pub fn inspect(dir: &Path) -> Result<Inspection> {
     require_registry(dir)?;
     let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-    let rec = recover(dir)?;
-    let head = rec
-        .log
-        .head()
-        .cloned()
-        .ok_or_else(|| Error::malformed(dir.join(LOG_FILE), "empty"))?;
+    let mut rec = recover(dir, Some(RecordLoad::Full))?;
     let pins = DOCUMENTS
         .iter()
-        .map(|d| (d.name().to_string(), sha256_hex(&rec.docs[d.index()])))
+        .map(|d| (d.name().to_string(), rec.shas[d.index()].clone()))
         .collect();
     let drift = rec
         .drift
@@ -1026,7 +1160,8 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
             )
         })
         .collect();
-    let (json_valid, error, report) = match load_model(dir, &rec.docs, &head) {
+    let state = rec.head.seq;
+    let (json_valid, error, report) = match load_model(dir, &mut rec, RecordLoad::Full) {
         Ok(reg) => (true, None, Some(check(&reg))),
         Err(e) => (false, Some(e.to_string()), None),
     };
@@ -1036,7 +1171,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
         drift,
         report,
         pins,
-        state: head.seq,
+        state,
     })
 }
 
@@ -1044,7 +1179,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
 pub fn read_log(dir: &Path) -> Result<Log> {
     require_registry(dir)?;
     let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-    Ok(recover(dir)?.log)
+    Ok(recover(dir, None)?.log)
 }
 
 /// Proves the history intact: every line chained to the one before, every
@@ -1060,7 +1195,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
         blobs_checked: 0,
         problems: Vec::new(),
     };
-    let rec = match recover(dir) {
+    let rec = match recover(dir, None) {
         Ok(r) => r,
         Err(e) => {
             report.problems.push(e.to_string());

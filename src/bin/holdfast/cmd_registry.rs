@@ -7,7 +7,7 @@ use holdfast::Error;
 use holdfast::authz::FoldRange;
 use holdfast::error::exit;
 use holdfast::registry::{
-    self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, Store, fold::check_records,
+    self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, RecordLoad, Store, fold::check_records,
     model::registry_file_bytes,
 };
 use serde::Serialize;
@@ -246,7 +246,12 @@ fn import(out: &Output, dir: &Path, a: ImportArgs) -> Result<i32, Error> {
 }
 
 fn show(out: &Output, dir: &Path, a: ShowArgs) -> Result<i32, Error> {
-    let store = Store::open(dir)?;
+    let load = if a.export {
+        RecordLoad::Full
+    } else {
+        RecordLoad::IdsAndPackets
+    };
+    let store = Store::open_with(dir, load)?;
     if a.export {
         let bytes = registry_file_bytes(store.registry())?;
         use std::io::Write;
@@ -404,7 +409,7 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
     if numeric {
         a.range.parse::<FoldRange>().map_err(Error::Usage)?;
     }
-    let mut store = Store::open(dir)?;
+    let mut store = Store::open_with(dir, RecordLoad::IdsAndPackets)?;
     let range = store
         .registry()
         .format
@@ -461,7 +466,7 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
 }
 
 fn rollback(out: &Output, dir: &Path, a: RollbackArgs) -> Result<i32, Error> {
-    let mut store = Store::open(dir)?;
+    let mut store = Store::open_with(dir, RecordLoad::IdsAndPackets)?;
     let outcome = store.rollback(&a.fold_result)?;
     if out.json {
         out.print_json(&outcome)?;
