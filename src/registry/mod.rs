@@ -40,3 +40,6 @@ pub use store::{
 pub fn is_document(rel: &str) -> bool {
     Document::from_name(rel).is_some()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1017,7 +1017,7 @@ impl Registry {
 
 /// Makes `dir` a registry holding `reg` as its first state. Refuses a
 /// directory that already holds anything but an empty history.
-fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
+pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(Error::refused(format!(
