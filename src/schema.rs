@@ -25,8 +25,26 @@ pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
 
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
-    vec![Published {
-        file: "authorization.schema.json",
-        bytes: schema_bytes::<crate::authz::Authorization>(),
-    }]
+    vec![
+        Published {
+            file: "authorization.schema.json",
+            bytes: schema_bytes::<crate::authz::Authorization>(),
+        },
+        Published {
+            file: "registry-import.schema.json",
+            bytes: schema_bytes::<crate::registry::RegistryFile>(),
+        },
+        Published {
+            file: "registry-claim-records.schema.json",
+            bytes: schema_bytes::<Vec<crate::registry::NewRecord>>(),
+        },
+        Published {
+            file: "registry-document.schema.json",
+            bytes: schema_bytes::<crate::registry::model::RegistryDoc>(),
+        },
+        Published {
+            file: "fold-result.schema.json",
+            bytes: schema_bytes::<crate::registry::FoldResult>(),
+        },
+    ]
 }

@@ -109,7 +109,7 @@ impl Op {
             } => format!("init {id_prefix} width {id_width}"),
             Op::Import { source_sha256 } => format!(
                 "import (source sha256 {})",
-                &source_sha256[..source_sha256.len().min(12)]
+                source_sha256.chars().take(12).collect::<String>()
             ),
             Op::Claim {
                 packet,
