@@ -640,6 +640,26 @@ fn check_lists_every_problem_of_a_registry_file() {
         w,
         &["registry", "check", "--file", fixture().to_str().unwrap()],
     );
+
+    // An id out of width is valid JSON but not a valid registry: exit 3, said so.
+    std::fs::write(
+        w.join("width.json"),
+        good.replacen("\"TKT-OBJ-007\"", "\"TKT-OBJ-0007\"", 1),
+    )
+    .unwrap();
+    let r = run(w, &["--json", "registry", "check", "--file", "width.json"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(
+        (v["json_valid"].as_bool(), v["format_valid"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert!(v["error"].as_str().unwrap().contains("out of width"));
+    assert!(
+        r.stderr.contains("JSON valid; ids and format invalid"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

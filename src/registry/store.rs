@@ -112,9 +112,13 @@ pub struct RollbackOutcome {
 /// What `check` saw in a registry directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inspection {
-    /// `registry.json` and `objects.json` parse strictly and agree.
+    /// The JSON documents parse as strict JSON (syntax, no duplicate keys).
     pub json_valid: bool,
-    /// Why they do not, if they do not.
+    /// They also hold what the format requires: known keys and types, ids
+    /// with the right prefix and width, valid records and claims, and
+    /// `registry.json` pinning the `objects.json` that is there.
+    pub format_valid: bool,
+    /// The first reason one of the two is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Documents whose bytes are no revision recorded in the history.
@@ -129,9 +133,10 @@ pub struct Inspection {
 }
 
 impl Inspection {
-    /// Whether everything holds: valid JSON, no drift, all counts zero.
+    /// Whether everything holds: valid JSON and format, no drift, all counts zero.
     pub fn passes(&self) -> bool {
         self.json_valid
+            && self.format_valid
             && self.drift.is_empty()
             && self.report.as_ref().is_some_and(CheckReport::passes)
     }
@@ -1115,28 +1120,39 @@ pub fn import(dir: &Path, file: &Path) -> Result<Store> {
     Store::open(dir)
 }
 
+/// Whether every one of `files` (path, bytes) parses as strict JSON; the
+/// first failure is returned. Only asked once the model failed to load, to
+/// tell a JSON error from a format error.
+fn strict_json(files: &[(PathBuf, &[u8])]) -> Option<String> {
+    files.iter().find_map(|(path, bytes)| {
+        canonical::parse_strict(bytes, path)
+            .err()
+            .map(|e| e.to_string())
+    })
+}
+
 /// Checks a single-file registry (the import format) without importing it.
 pub fn inspect_file(file: &Path) -> Result<Inspection> {
     let bytes = fsio::read_regular(file, READ_LIMIT)?;
     let pins = BTreeMap::from([(file.display().to_string(), sha256_hex(&bytes))]);
-    Ok(match parse_import(&bytes, file) {
-        Ok(reg) => Inspection {
-            json_valid: true,
-            error: None,
-            drift: Vec::new(),
-            report: Some(check(&reg)),
-            pins,
-            state: 0,
-        },
-        Err(e) => Inspection {
-            json_valid: false,
-            error: Some(e.to_string()),
-            drift: Vec::new(),
-            report: None,
-            pins,
-            state: 0,
-        },
-    })
+    let mut out = Inspection {
+        json_valid: true,
+        format_valid: true,
+        error: None,
+        drift: Vec::new(),
+        report: None,
+        pins,
+        state: 0,
+    };
+    match parse_import(&bytes, file) {
+        Ok(reg) => out.report = Some(check(&reg)),
+        Err(e) => {
+            out.json_valid = strict_json(&[(file.to_path_buf(), &bytes)]).is_none();
+            out.format_valid = false;
+            out.error = Some(e.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Checks the registry in `dir` as it is on disk: completes an interrupted
@@ -1161,12 +1177,22 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
         })
         .collect();
     let state = rec.head.seq;
-    let (json_valid, error, report) = match load_model(dir, &mut rec, RecordLoad::Full) {
-        Ok(reg) => (true, None, Some(check(&reg))),
-        Err(e) => (false, Some(e.to_string()), None),
-    };
+    let (json_valid, format_valid, error, report) =
+        match load_model(dir, &mut rec, RecordLoad::Full) {
+            Ok(reg) => (true, true, None, Some(check(&reg))),
+            Err(e) => {
+                let files = [Document::RegistryJson, Document::ObjectsJson]
+                    .map(|d| (doc_path(dir, d), rec.docs[d.index()].as_slice()));
+                // A JSON error is the more basic one: name it first.
+                match strict_json(&files) {
+                    Some(json_error) => (false, false, Some(json_error), None),
+                    None => (true, false, Some(e.to_string()), None),
+                }
+            }
+        };
     Ok(Inspection {
         json_valid,
+        format_valid,
         error,
         drift,
         report,

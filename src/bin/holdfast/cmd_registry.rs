@@ -344,7 +344,7 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         Some(f) => (f.display().to_string(), registry::inspect_file(f)?),
         None => (dir.display().to_string(), registry::inspect(dir)?),
     };
-    let code = if !inspection.json_valid {
+    let code = if !inspection.json_valid || !inspection.format_valid {
         exit::MALFORMED
     } else if inspection.passes() {
         exit::OK
@@ -387,16 +387,16 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         .map_or_else(|| "counts not computed".to_string(), |r| r.counts.summary());
     if code == exit::OK {
         if !out.json {
-            println!("check {what}: passed: {counts}; JSON valid; no hand edits");
+            println!(
+                "check {what}: passed: {counts}; JSON valid; ids and format valid; no hand edits"
+            );
         }
     } else {
+        let valid = |b: bool| if b { "valid" } else { "invalid" };
         eprintln!(
-            "holdfast: check {what}: failed: {counts}; JSON {}; {} hand-edited document(s)",
-            if inspection.json_valid {
-                "valid"
-            } else {
-                "invalid"
-            },
+            "holdfast: check {what}: failed: {counts}; JSON {}; ids and format {}; {} hand-edited document(s)",
+            valid(inspection.json_valid),
+            valid(inspection.format_valid),
             inspection.drift.len()
         );
     }
