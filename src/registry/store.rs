@@ -888,6 +888,29 @@ impl Store {
                 result.reverse_patch.sha256
             )));
         }
+        // Only a fold this registry recorded can be rolled back, and only to
+        // the state the history records just before it: a result edited or
+        // made elsewhere could otherwise write any bytes it likes.
+        let result_sha = sha256_hex(&result_bytes);
+        let recorded = self.log.entries.iter().enumerate().find(|(_, e)| {
+            matches!(&e.op, Op::Fold { result_sha256, .. } if *result_sha256 == result_sha)
+        });
+        let Some((at, fold_entry)) = recorded else {
+            return Err(Error::refused(format!(
+                "rollback: {} is not the result of a fold recorded in this registry's history (sha256 {result_sha}); nothing written",
+                result_path.display()
+            )));
+        };
+        let before_entry = at.checked_sub(1).and_then(|i| self.log.entries.get(i));
+        if fold_entry.pins() != result.pins.after
+            || before_entry.map(Entry::pins).as_ref() != Some(&result.pins.before)
+        {
+            return Err(Error::refused(format!(
+                "rollback: the pins of {} differ from the states the history records around state {}; nothing written",
+                result_path.display(),
+                fold_entry.seq
+            )));
+        }
         let live = self.pins();
         let expected_names: Vec<&String> = live.keys().collect();
         for (which, pins) in [

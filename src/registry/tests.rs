@@ -344,6 +344,24 @@ fn rollback_refuses_a_changed_registry_or_an_altered_patch() {
     assert_eq!(everything(&dir), all);
     std::fs::write(&patch, &original).unwrap();
 
+    // A result that is not byte for byte the one the history recorded.
+    let recorded = std::fs::read(&result).unwrap();
+    let text = String::from_utf8(recorded.clone()).unwrap();
+    std::fs::write(
+        &result,
+        text.replacen("\"applied\": true", "\"applied\":  true", 1),
+    )
+    .unwrap();
+    let err = Store::open(&dir).unwrap().rollback(&result).unwrap_err();
+    assert_eq!(err.exit_code(), exit::REFUSED);
+    assert!(
+        err.to_string()
+            .contains("not the result of a fold recorded"),
+        "{err}"
+    );
+    assert_eq!(everything(&dir), all);
+    std::fs::write(&result, &recorded).unwrap();
+
     Store::open(&dir)
         .unwrap()
         .claim("LATE", ClaimRequest::Count(1))
