@@ -541,6 +541,18 @@ fn bad_commands_on_a_live_registry_fail_closed_and_write_nothing() {
         "no registry here",
     );
 
+    refuses(
+        w,
+        &[
+            "registry",
+            "fold",
+            "442..461",
+            "--out",
+            ".holdfast/registry/x",
+        ],
+        5,
+        "inside the registry directory",
+    );
     // A fold result that would be overwritten: refused before anything happens.
     std::fs::create_dir(w.join("out")).unwrap();
     std::fs::write(w.join("out/governance-fold-442-461-result.json"), b"{}").unwrap();

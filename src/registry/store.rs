@@ -369,6 +369,31 @@ fn render_all(reg: &Registry) -> Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// Whether `path` (which may not exist yet) is `dir` or lies inside it,
+/// symbolic links resolved; `None` when `path` cannot be resolved.
+fn inside(path: &Path, dir: &Path) -> Option<bool> {
+    let dir = dir.canonicalize().ok()?;
+    // Resolve the longest existing ancestor; the rest does not exist yet and
+    // so cannot be a link (but must not be `..` either).
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let name = existing.file_name()?.to_os_string();
+        let parent = existing.parent()?;
+        rest.push(name);
+        existing = if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        };
+    }
+    let mut full = existing.canonicalize().ok()?;
+    for name in rest.into_iter().rev() {
+        full.push(name);
+    }
+    Some(full.starts_with(&dir))
+}
+
 fn pins_map(pins: &[String]) -> BTreeMap<String, String> {
     DOCUMENTS
         .iter()
@@ -629,6 +654,22 @@ impl Store {
                     "fold: --out {} is not a directory",
                     opts.out_dir.display()
                 )));
+            }
+            match inside(&opts.out_dir, &self.dir) {
+                Some(false) => {}
+                Some(true) => {
+                    return Err(Error::refused(format!(
+                        "fold: --out {} is inside the registry directory {}; the evidence goes elsewhere",
+                        opts.out_dir.display(),
+                        self.dir.display()
+                    )));
+                }
+                None => {
+                    return Err(Error::refused(format!(
+                        "fold: --out {} cannot be resolved (a '..' after a directory that does not exist?)",
+                        opts.out_dir.display()
+                    )));
+                }
             }
             for p in [&result_path, &patch_path] {
                 if std::fs::symlink_metadata(p).is_ok() {
