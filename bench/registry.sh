@@ -71,7 +71,7 @@ measure() { # name, command...
     echo "$name FAILED:"; cat "$work/$name.stderr"; exit 1
   fi
   read -r secs kib < "$t"
-  printf '%-10s %8.2f s  peak %8.1f MiB\n' "$name" "$secs" "$(echo "$kib / 1024" | bc -l)" | tee -a "$results"
+  awk -v n="$name" -v s="$secs" -v k="$kib" 'BEGIN { printf "%-10s %8.2f s  peak %8.1f MiB\n", n, s, k / 1024 }' | tee -a "$results"
 }
 
 echo "== timings (release build, $(nproc) cores)"
@@ -85,9 +85,12 @@ measure claim    "$bin" registry --registry "$reg" claim --packet BENCH --count 
 measure fold2    "$bin" registry --registry "$reg" fold "$staged_first..$objects" --out "$out/again"
 
 echo "== sizes"
-printf 'documents on disk:            %12d bytes (%.1f MiB)\n' "$docs_bytes" "$(echo "$docs_bytes / 1048576" | bc -l)"
-printf 'registry dir with history:    %12d bytes (%.1f MiB)\n' "$all_bytes" "$(echo "$all_bytes / 1048576" | bc -l)"
-fold_kib=$(awk '{print $2}' "$work/time-fold.txt")
-fold_secs=$(awk '{print $1}' "$work/time-fold.txt")
-printf 'fold peak memory / documents: %12.2f x (target < 4)\n' "$(echo "$fold_kib * 1024 / $docs_bytes" | bc -l)"
-printf 'fold time:                    %12.2f s (target < 2)\n' "$fold_secs"
+awk -v d="$docs_bytes" -v a="$all_bytes" 'BEGIN {
+  printf "documents on disk:            %12d bytes (%.1f MiB)\n", d, d / 1048576
+  printf "registry dir with history:    %12d bytes (%.1f MiB)\n", a, a / 1048576
+}'
+read -r fold_secs fold_kib < "$work/time-fold.txt"
+awk -v s="$fold_secs" -v k="$fold_kib" -v d="$docs_bytes" 'BEGIN {
+  printf "fold peak memory / documents: %12.2f x (target < 4)\n", k * 1024 / d
+  printf "fold time:                    %12.2f s (target < 2)\n", s
+}' 
