@@ -1,7 +1,12 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_gates;
+mod cmd_init;
+mod cmd_plan;
+mod cmd_probe;
 mod cmd_seal;
+mod cmd_verdict;
 mod cmd_verify;
 mod output;
 mod progress_bar;
@@ -36,6 +41,16 @@ enum Command {
     Seal(cmd_seal::Args),
     /// Recompute a sealed packet's hashes and report every problem.
     Verify(cmd_verify::Args),
+    /// Run the bad-input probe harness; exit 0 only if every probe failed closed.
+    Probe(cmd_probe::Args),
+    /// Write the blocker map and the next production decision packet.
+    Gates(cmd_gates::Args),
+    /// Compute the scoping status and production decision from an evidence file.
+    Verdict(cmd_verdict::Args),
+    /// Check the rollback / rehearsal plan.
+    Plan(cmd_plan::Args),
+    /// Write a starting gates.toml and rollback plan template into a directory.
+    Init(cmd_init::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,11 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
+        Command::Probe(args) => cmd_probe::run(&out, args),
+        Command::Gates(args) => cmd_gates::run(&out, args),
+        Command::Verdict(args) => cmd_verdict::run(&out, args),
+        Command::Plan(args) => cmd_plan::run(&out, args),
+        Command::Init(args) => cmd_init::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
