@@ -25,8 +25,34 @@ pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
 
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
-    vec![Published {
-        file: "authorization.schema.json",
-        bytes: schema_bytes::<crate::authz::Authorization>(),
-    }]
+    vec![
+        Published {
+            file: "authorization.schema.json",
+            bytes: schema_bytes::<crate::authz::Authorization>(),
+        },
+        Published {
+            file: "gates.schema.json",
+            bytes: schema_bytes::<crate::gate::spec::GateSpec>(),
+        },
+        Published {
+            file: "evidence.schema.json",
+            bytes: schema_bytes::<crate::gate::verdict::Evidence>(),
+        },
+        Published {
+            file: "gate-facts.schema.json",
+            bytes: schema_bytes::<crate::gate::assemble::GateFacts>(),
+        },
+        Published {
+            file: "production-bad-input-design.schema.json",
+            bytes: schema_bytes::<crate::gate::probe::ProbeReport>(),
+        },
+        Published {
+            file: "production-blocker-map.schema.json",
+            bytes: schema_bytes::<crate::gate::blocker::BlockerMap>(),
+        },
+        Published {
+            file: "next-production-decision-packet.schema.json",
+            bytes: schema_bytes::<crate::gate::decision::DecisionPacket>(),
+        },
+    ]
 }

@@ -49,7 +49,7 @@ pub fn init(
 ) -> crate::Result<Vec<std::path::PathBuf>> {
     use crate::error::IoContext;
     let files = [
-        (dir.join(SPEC_FILE), spec::EXAMPLE.to_string()),
+        (dir.join(SPEC_FILE), spec::example()),
         (dir.join(PLAN_FILE), plan::template(inputs)),
     ];
     for (p, _) in &files {

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [probes]
-//! pass_token = "PRODUCTION_PASS"   # optional; the default shown
+//! pass_token = "GO_LIVE_APPROVED"  # optional; absent: the built-in token
 //! timeout_seconds = 60             # default time limit of a user probe
 //!
 //! [[probe]]
@@ -27,8 +27,9 @@
 //! ```
 //!
 //! Unknown keys are errors (a typo must never widen what a gate lets
-//! through), and no value may contain the pass token: only the verdict
-//! produces it.
+//! through), and no value may contain the pass token (only the verdict
+//! produces it), except a user probe's `command` and `stdin_text`, which are
+//! attack input for the user's gate and are redacted in the probe report.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -46,11 +47,15 @@ use crate::{fsio, tomlio};
 
 /// The gates.toml `holdfast init` writes: one open blocker and one option,
 /// to be edited. It parses as it is.
-pub const EXAMPLE: &str = r#"# gates.toml: user probes, declared blockers and decision options.
+pub fn example() -> String {
+    EXAMPLE.replace("{default_token}", pass_token(None))
+}
+
+const EXAMPLE: &str = r#"# gates.toml: user probes, declared blockers and decision options.
 # Reference: schemas/gates.schema.json. Unknown keys are errors.
 
 [probes]
-# pass_token = "PRODUCTION_PASS"   # the default; upper-case words joined by '_'
+# pass_token = "{default_token}"   # the default; upper-case words joined by '_'
 timeout_seconds = 60               # default time limit of a user probe
 
 # A user probe runs your own gate on a bad input and expects it to refuse:
@@ -218,7 +223,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<GateSpec> {
         .get("probes")
         .and_then(|p| p.get("pass_token"))
         .and_then(serde_json::Value::as_str);
-    if let Some(at) = find_token_claim(&raw, pass_token(configured), &["probes.pass_token"]) {
+    // A user probe's command and stdin are attack input for the user's own
+    // gate (and are redacted in the report); nothing else may spell the token.
+    let skip = [
+        "probes.pass_token",
+        "probe[*].command",
+        "probe[*].stdin_text",
+    ];
+    if let Some(at) = find_token_claim(&raw, pass_token(configured), &skip) {
         return Err(Error::malformed(
             path,
             format!("{at}: contains the pass token; an input may not claim it"),
@@ -394,7 +406,9 @@ requires_gates = ["probes"]
 
     #[test]
     fn the_init_example_parses() {
-        let s = parse(EXAMPLE.as_bytes(), Path::new("gates.toml")).unwrap();
+        let text = example();
+        assert!(text.contains(&format!("# pass_token = \"{}\"", pass_token(None))));
+        let s = parse(text.as_bytes(), Path::new("gates.toml")).unwrap();
         assert_eq!((s.blocker.len(), s.option.len()), (1, 1));
     }
 
@@ -442,6 +456,19 @@ requires_gates = ["probes"]
         assert!(parse(ok.as_bytes(), Path::new("g")).is_ok());
         let e = err(&ok.replace("CI scope unknown", "GO_LIVE_APPROVED"));
         assert!(e.contains("contains the pass token"), "{e}");
+        // A user probe's command and stdin are attack input for the user's gate.
+        let attack = GOOD
+            .replace("\"--check\"]", &format!("\"--claim={t}\"]"))
+            .replace(
+                "input_file = \"bad/a.json\"",
+                &format!("stdin_text = \"{t}\""),
+            );
+        assert!(parse(attack.as_bytes(), Path::new("g")).is_ok());
+        let e = err(&GOOD.replace(
+            "id = \"gate-a\"",
+            &format!("id = \"gate-a\"\ntitle = \"{t}\""),
+        ));
+        assert!(e.contains("probe[0].title"), "{e}");
     }
 
     #[test]

@@ -115,8 +115,9 @@ fn is_upper_words(s: &str) -> bool {
 }
 
 /// Returns the key path of the first string or key in `value` that contains
-/// `token`, skipping the dotted key paths in `skip` (where the token is
-/// configured). Inputs never carry the token: only the verdict produces it.
+/// `token`, skipping the dotted key paths in `skip` (where the token may be
+/// spelled; `[*]` matches any array index). Inputs never carry the token:
+/// only the verdict produces it.
 pub fn find_token_claim(value: &Value, token: &str, skip: &[&str]) -> Option<String> {
     fn walk(v: &Value, token: &str, at: &str, skip: &[&str]) -> Option<String> {
         match v {
@@ -143,7 +144,7 @@ pub fn find_token_claim(value: &Value, token: &str, skip: &[&str]) -> Option<Str
                         let parent = if at.is_empty() { "(top level)" } else { at };
                         return Some(format!("a key under {parent}"));
                     }
-                    if skip.contains(&here.as_str()) {
+                    if skipped(&here, skip) {
                         return None;
                     }
                     walk(&map[k], token, &here, skip)
@@ -153,6 +154,25 @@ pub fn find_token_claim(value: &Value, token: &str, skip: &[&str]) -> Option<Str
         }
     }
     walk(value, token, "", skip)
+}
+
+/// Whether key path `at` (e.g. `probe[3].command`) matches one of `skip`
+/// (e.g. `probe[*].command`).
+fn skipped(at: &str, skip: &[&str]) -> bool {
+    let mut general = String::with_capacity(at.len());
+    let mut in_index = false;
+    for c in at.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                general.push_str("[*]");
+            }
+            ']' => in_index = false,
+            _ if in_index => {}
+            _ => general.push(c),
+        }
+    }
+    skip.iter().any(|s| *s == at || *s == general)
 }
 
 /// Everything the verdict is computed from: plain facts, so that the packet
@@ -478,7 +498,14 @@ pub fn verdict(e: &Evidence) -> Verdict {
     };
     // Only `decision` may carry the token: every echoed input is redacted,
     // so a forged id cannot smuggle it into the verdict's output.
-    let redact = |s: String| s.replace(token, "<pass token>");
+    // An unusable token is never produced, so there is nothing to redact.
+    let redact = |s: String| {
+        if token_ok.is_err() {
+            s
+        } else {
+            s.replace(token, "<pass token>")
+        }
+    };
     let redact_all = |v: Vec<String>| v.into_iter().map(redact).collect::<Vec<_>>();
     Verdict {
         status: format!("{prefix}_{}", scoping.suffix()),
@@ -613,7 +640,7 @@ pub(crate) mod tests {
         assert!(check_pass_token("GO_LIVE_APPROVED").is_ok());
         for bad in [
             "",
-            "PASS",
+            "GO_ON",
             "go_live_now",
             "HOLD_PRODUCTION",
             "X_READY_NOW",
@@ -643,6 +670,12 @@ pub(crate) mod tests {
         assert!(find_token_claim(&v, t, &[]).is_some());
         let v = serde_json::json!({"o": {t: 1}});
         assert!(find_token_claim(&v, t, &[]).is_some());
+        let v = serde_json::json!({"probe": [{"command": ["x"]}, {"command": [t], "title": "y"}]});
+        assert_eq!(find_token_claim(&v, t, &["probe[*].command"]), None);
+        assert_eq!(
+            find_token_claim(&v, t, &["probe[0].command"]).as_deref(),
+            Some("probe[1].command[0]")
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub(crate) fn cases(spec: &LoadedSpec, r: &Redactor) -> Result<Vec<Case>> {
             None => "".into(),
         };
         let mut args: Vec<std::ffi::OsString> = p.command.iter().skip(1).map(Into::into).collect();
-        let mut shown: Vec<String> = p.command.clone();
+        let mut shown: Vec<String> = p.command.iter().map(|a| r.apply(a)).collect();
         let mut stdin = p.stdin_text.as_ref().map(|t| t.as_bytes().to_vec());
         let mut stdin_shown = p
             .stdin_text
