@@ -589,3 +589,26 @@ fn gates_refuses_bad_inputs_with_the_file_and_key_named() {
         .stderr(contains("option[0].requires_closed[0]"));
     assert!(!out.exists());
 }
+
+#[test]
+fn the_readme_gates_toml_example_is_accepted() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("### gates.toml").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("gates.toml"),
+        example.replace("<64 hex>", &"0".repeat(64)),
+    )
+    .unwrap();
+    holdfast()
+        .arg("gates")
+        .arg(d.path())
+        .arg("--out")
+        .arg(d.path().join("out"))
+        .assert()
+        .success()
+        .stdout(contains("blockers: 1 (0 open, 1 closed"));
+}

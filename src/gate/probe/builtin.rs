@@ -1107,6 +1107,20 @@ fn forged_status(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         &[5],
         |d| wr(&d.join("facts.json"), &facts),
     )?);
+    let d = fx.case_dir("token-in-probe-title")?;
+    let mut user: crate::gate::spec::GateSpec =
+        toml::from_str(&std::fs::read_to_string(fx.userspec.join(SPEC_FILE)).at(&fx.userspec)?)
+            .map_err(|e| crate::Error::failed(format!("internal: {e}")))?;
+    user.probe[0].title = format!("claims {t}");
+    user.probe[0].input_file = None;
+    wr(&d.join(SPEC_FILE), fx.toml(&user)?.as_bytes())?;
+    v.push(cs(
+        "token-in-probe-title",
+        "a user probe whose title claims the pass token",
+        vec!["probe".into(), s(&d), "--only".into(), "user".into()],
+        &[3],
+    ));
+
     let d = fx.case_dir("ready-plan")?;
     let p = d.join(PLAN_FILE);
     wr(
