@@ -679,11 +679,11 @@ mod tests {
     #[test]
     fn redaction_replaces_longest_first() {
         let r = Redactor::new(vec![
-            ("/tmp/w".into(), "<work>".into()),
-            ("/tmp/w/bin/holdfast".into(), "holdfast".into()),
+            ("/base/w".into(), "<work>".into()),
+            ("/base/w/bin/holdfast".into(), "holdfast".into()),
         ]);
         assert_eq!(
-            r.apply("/tmp/w/bin/holdfast: /tmp/w/x"),
+            r.apply("/base/w/bin/holdfast: /base/w/x"),
             "holdfast: <work>/x"
         );
     }
