@@ -87,6 +87,23 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// Whether `id` has the shape of a derived blocker id (`<kind>:<key>` with a
+/// known kind), so a spec may require it closed before the facts exist.
+pub fn is_derived_id(id: &str) -> bool {
+    id.split_once(':').is_some_and(|(kind, key)| {
+        !key.is_empty()
+            && [
+                Kind::UnknownSurface,
+                Kind::StaleCitation,
+                Kind::ChangedForbiddenSurface,
+                Kind::DeclaredOnlyCriticalSurface,
+                Kind::FailOpenProbe,
+            ]
+            .iter()
+            .any(|k| k.as_str() == kind)
+    })
+}
+
 /// A surface whose status is `unknown` in the inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -677,6 +694,15 @@ mod tests {
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
         assert_eq!(a.counts.derived, 5);
         assert!(a.blockers[2].title.contains("leaked"));
+    }
+
+    #[test]
+    fn derived_id_shapes_are_recognized() {
+        assert!(is_derived_id("unknown-surface:ci"));
+        assert!(is_derived_id("fail-open-probe:user/x"));
+        for bad in ["unknown-surface:", "nonsense:x", "declared:x", "BLK-1", ""] {
+            assert!(!is_derived_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::SPEC_FILE;
-use crate::gate::blocker::{BlockerSpec, check_declared_id};
+use crate::gate::blocker::{BlockerSpec, check_declared_id, is_derived_id};
 use crate::gate::citation;
 use crate::gate::decision::{OptionSpec, check_option_id};
 use crate::gate::verdict::{check_pass_token, find_token_claim, pass_token};
@@ -347,7 +347,7 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
         for (j, r) in o.requires_closed.iter().enumerate() {
             // Derived ids contain ':'; anything else must be declared here,
             // so a typo cannot make an option wait on nothing.
-            if r.trim().is_empty() || (!r.contains(':') && !blockers.contains(r.as_str())) {
+            if !blockers.contains(r.as_str()) && !is_derived_id(r) {
                 return Err(Error::malformed(
                     path,
                     format!(
@@ -478,6 +478,7 @@ requires_gates = ["probes"]
             (GOOD.replace("surface = \"ci\"", "surface = \"\""), "blocker[0].surface"),
             (GOOD.replace("\"BLK-1\", \"unknown", "\"\", \"unknown"), "option[0].requires_closed[0]"),
             (GOOD.replace("\"BLK-1\", \"unknown", "\"BLK-2\", \"unknown"), "option[0].requires_closed[0]"),
+            (GOOD.replace("\"unknown-surface:ci\"", "\"made-up:ci\""), "option[0].requires_closed[1]"),
             (GOOD.replace(", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"", ""), "blocker[0].closing_evidence[0].sha256"),
             (GOOD.replace("docs/ci.md", "../ci.md"), "blocker[0].closing_evidence[0].path"),
             (GOOD.replace("id = \"PROCEED\"", "id = \"HOLD_PRODUCTION\""), "option[0].id"),
