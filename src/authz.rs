@@ -104,7 +104,8 @@ impl FromStr for FoldRange {
             if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(format!("range {s:?}: {t:?} is not a positive whole number"));
             }
-            t.parse::<u64>().map_err(|_| format!("range {s:?}: {t:?} is too large"))
+            t.parse::<u64>()
+                .map_err(|_| format!("range {s:?}: {t:?} is too large"))
         };
         let (first, last) = (parse(a)?, parse(b)?);
         if first == 0 {
@@ -147,7 +148,10 @@ impl Authorization {
     /// Checks the rules serde cannot express; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
         if self.text.trim().is_empty() {
-            return Err(Error::malformed(path, "authorization.text: must not be empty"));
+            return Err(Error::malformed(
+                path,
+                "authorization.text: must not be empty",
+            ));
         }
         if self.scope == Scope::Scoping && !self.select.is_empty() {
             return Err(Error::malformed(
@@ -157,11 +161,15 @@ impl Authorization {
         }
         for (i, m) in self.mutations.iter().enumerate() {
             match m {
-                AuthorizedMutation::RegistryFold { if_safe, surface, .. } => {
+                AuthorizedMutation::RegistryFold {
+                    if_safe, surface, ..
+                } => {
                     if !if_safe {
                         return Err(Error::malformed(
                             path,
-                            format!("authorization.mutations[{i}].if_safe: must be true; holdfast never folds unsafely"),
+                            format!(
+                                "authorization.mutations[{i}].if_safe: must be true; holdfast never folds unsafely"
+                            ),
                         ));
                     }
                     if surface.trim().is_empty() {
@@ -209,9 +217,17 @@ mod tests {
 
     #[test]
     fn ranges_parse_strictly() {
-        assert_eq!("442..461".parse::<FoldRange>(), Ok(FoldRange { first: 442, last: 461 }));
+        assert_eq!(
+            "442..461".parse::<FoldRange>(),
+            Ok(FoldRange {
+                first: 442,
+                last: 461
+            })
+        );
         assert_eq!("7..7".parse::<FoldRange>().map(|r| r.len()), Ok(1));
-        for bad in ["461..442", "0..3", "a..b", "442-461", "..4", "4..", "+1..2", "1..2..3", " 1..2"] {
+        for bad in [
+            "461..442", "0..3", "a..b", "442-461", "..4", "4..", "+1..2", "1..2..3", " 1..2",
+        ] {
             assert!(bad.parse::<FoldRange>().is_err(), "{bad}");
         }
     }
@@ -230,22 +246,36 @@ if_safe = true
 "#,
         )
         .unwrap();
-        let r = FoldRange { first: 442, last: 461 };
+        let r = FoldRange {
+            first: 442,
+            last: 461,
+        };
         assert!(a.authorized_fold(r).is_some());
-        assert!(a.authorized_fold(FoldRange { first: 442, last: 462 }).is_none());
+        assert!(
+            a.authorized_fold(FoldRange {
+                first: 442,
+                last: 462
+            })
+            .is_none()
+        );
         assert!(!a.allows_selecting("HOLD_PRODUCTION"));
     }
 
     #[test]
     fn unsafe_or_contradictory_authorizations_are_refused() {
         let e = parse("text = \"x\"\nscope = \"scoping\"\nselect = [\"GO\"]\n").unwrap_err();
-        assert!(e.to_string().contains("scoping authorization cannot select"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("scoping authorization cannot select"),
+            "{e}"
+        );
         let e = parse(
             "text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"registry-fold\"\nsurface = \"r\"\nrange = \"1..2\"\nif_safe = false\n",
         )
         .unwrap_err();
         assert!(e.to_string().contains("if_safe"), "{e}");
-        let e = parse("text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"delete-prod\"\n").unwrap_err();
+        let e = parse("text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"delete-prod\"\n")
+            .unwrap_err();
         assert!(e.to_string().contains("line"), "{e}");
         let e = parse("text = \"x\"\nscope = \"admin\"\n").unwrap_err();
         assert!(e.to_string().contains("admin"), "{e}");

@@ -17,6 +17,7 @@ pub mod fsio;
 pub mod progress;
 pub mod schema;
 pub mod seal;
+pub mod surface;
 pub mod tomlio;
 
 pub use error::{Error, Result};

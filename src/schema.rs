@@ -25,8 +25,26 @@ pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
 
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
-    vec![Published {
-        file: "authorization.schema.json",
-        bytes: schema_bytes::<crate::authz::Authorization>(),
-    }]
+    vec![
+        Published {
+            file: "authorization.schema.json",
+            bytes: schema_bytes::<crate::authz::Authorization>(),
+        },
+        Published {
+            file: "surfaces.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfacesSpec>(),
+        },
+        Published {
+            file: "surface-inventory.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfaceInventory>(),
+        },
+        Published {
+            file: "surface-snapshot.schema.json",
+            bytes: schema_bytes::<crate::surface::Snapshot>(),
+        },
+        Published {
+            file: "forbidden-surface-proof.schema.json",
+            bytes: schema_bytes::<crate::surface::Proof>(),
+        },
+    ]
 }

@@ -1,7 +1,10 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_prove;
 mod cmd_seal;
+mod cmd_snapshot;
+mod cmd_surfaces;
 mod cmd_verify;
 mod output;
 mod progress_bar;
@@ -36,6 +39,12 @@ enum Command {
     Seal(cmd_seal::Args),
     /// Recompute a sealed packet's hashes and report every problem.
     Verify(cmd_verify::Args),
+    /// Check every evidence citation of surfaces.toml and write the inventories (Tables B and C).
+    Surfaces(cmd_surfaces::Args),
+    /// Read every surface of surfaces.toml read-only and write a snapshot.
+    Snapshot(cmd_snapshot::Args),
+    /// Compare BEFORE and AFTER snapshots and write forbidden-surface-proof.json.
+    Prove(cmd_prove::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +53,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
+        Command::Surfaces(args) => cmd_surfaces::run(&out, args),
+        Command::Snapshot(args) => cmd_snapshot::run(&out, args),
+        Command::Prove(args) => cmd_prove::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
