@@ -976,3 +976,7 @@ pub fn write(out: &Path, proof: &Proof) -> Result<PathBuf> {
     fsio::write_atomic(&path, &canonical::to_bytes(proof)?)?;
     Ok(path)
 }
+
+#[cfg(test)]
+#[path = "proof_tests.rs"]
+mod tests;

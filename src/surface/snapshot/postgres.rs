@@ -87,6 +87,23 @@ pub fn describe_target(config: &Config) -> String {
     )
 }
 
+/// One line for a PostgreSQL error: the server's own message when it sent
+/// one (e.g. "cannot execute INSERT in a read-only transaction"), else the
+/// client's error with its causes.
+pub fn pg_error(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
 /// Parses a connection string (the error never repeats the string: it may
 /// hold a password).
 pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
@@ -107,7 +124,10 @@ impl ReadOnlySession {
         config.application_name("holdfast-snapshot");
         let target = describe_target(&config);
         let client = config.connect(NoTls).map_err(|e| {
-            Error::failed(format!("surface {who}: cannot connect to {target}: {e}"))
+            Error::failed(format!(
+                "surface {who}: cannot connect to {target}: {}",
+                pg_error(&e)
+            ))
         })?;
         let mut s = ReadOnlySession {
             client,
@@ -134,8 +154,10 @@ impl ReadOnlySession {
 
     fn fail(&self, doing: &str, e: postgres::Error) -> Error {
         Error::failed(format!(
-            "surface {}: {}: {doing}: {e}",
-            self.who, self.target
+            "surface {}: {}: {doing}: {}",
+            self.who,
+            self.target,
+            pg_error(&e)
         ))
     }
 
@@ -337,7 +359,10 @@ impl ReadOnlySession {
         let who = self.who.clone();
         let target = self.target.clone();
         let mut reader = self.client.copy_out(sql.as_str()).map_err(|e| {
-            Error::failed(format!("surface {who}: {target}: reading {qualified}: {e}"))
+            Error::failed(format!(
+                "surface {who}: {target}: reading {qualified}: {}",
+                pg_error(&e)
+            ))
         })?;
         let mut h = Sha256::new();
         let mut rows = 0u64;
@@ -348,8 +373,13 @@ impl ReadOnlySession {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // The COPY reader wraps the server's error in an io::Error.
+                    let why = e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+                        .map_or_else(|| e.to_string(), pg_error);
                     return Err(Error::failed(format!(
-                        "surface {who}: {target}: reading {qualified}: {e}"
+                        "surface {who}: {target}: reading {qualified}: {why}"
                     )));
                 }
             };
