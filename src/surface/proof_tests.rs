@@ -518,3 +518,32 @@ proptest! {
         prop_assert_eq!(p.surfaces[0].status, expect);
     }
 }
+
+#[test]
+fn an_authorization_naming_an_absent_surface_fails() {
+    let s = world("rows", "out", &REG_BEFORE);
+    let p = prove(
+        &input("b", s.clone()),
+        &input("a", s),
+        &auth(&[("registry-typo", "442..461")]),
+        &[fold(
+            "442..461",
+            true,
+            &[("registry.json", "r1")],
+            &[("registry.json", "r1")],
+        )],
+    )
+    .unwrap();
+    assert_eq!(p.result, ProofResult::NotProven);
+    assert_eq!(
+        p.authorized_mutations[0].status,
+        ProofStatus::AuthorizedMutationMismatch
+    );
+    assert!(
+        p.authorized_mutations[0]
+            .detail
+            .contains("neither snapshot has"),
+        "{}",
+        p.authorized_mutations[0].detail
+    );
+}
