@@ -133,7 +133,13 @@ pub fn read(
     let mut parts = BTreeMap::new();
     let mut bytes = 0u64;
     for (rel, d) in selected.iter().zip(digests) {
-        let d = d.map_err(|e| err_at("root", format!("{rel}: {e}")))?;
+        let d = d.map_err(|e| match e {
+            // A read failure stays an I/O error (exit 4); a file swapped for
+            // a link or special file since the walk is the spec's surface
+            // no longer being pinnable.
+            Error::Io { .. } => e,
+            other => err_at("root", format!("{rel}: {other}")),
+        })?;
         bytes += d.len;
         parts.insert(rel.clone(), d.sha256);
     }
