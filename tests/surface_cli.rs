@@ -640,6 +640,13 @@ fn failing_snapshots_write_nothing() {
             3,
             "surface[0].snapshot.root",
         ),
+        (
+            "bad connection string",
+            "method = \"command\"\nargv = [\"cat\", \"cms-export.txt\"]",
+            "method = \"postgres\"\nconnection = \"host=x port=notaport\"",
+            3,
+            "line 33, column 1: surface[1].snapshot.connection (id \"prod-cms\"): the PostgreSQL connection string is not valid",
+        ),
     ];
     for (what, from, to, code, needle) in cases {
         let d = workspace();
