@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod digest;
 pub mod error;
 pub mod fsio;
+pub mod packet;
 pub mod progress;
 pub mod schema;
 pub mod seal;
