@@ -3,7 +3,7 @@
 # pick instead, in the same run on the same machine:
 #   1. a 1,000,000-row PostgreSQL table: `holdfast snapshot` (method postgres)
 #      vs `pg_dump --data-only -t big | sha256sum`;
-#   2. a 1 GiB tree: `holdfast snapshot` (method files)
+#   2. the 1 GiB tree of bench/seal-verify.sh: `holdfast snapshot` (method files)
 #      vs `sha256sum` over every file (sorted list, then one sha256 of the list).
 # Prints the best of N runs for each, warm page cache, and the ratios.
 #
@@ -58,24 +58,19 @@ echo "== loading $ROWS rows"
   FROM generate_series(1, $ROWS) g;"
 "${PSQL[@]}" -d bench -c "VACUUM ANALYZE big"
 
-echo "== writing the 1 GiB tree (512 MiB in 16 large files, 512 MiB in 8192 small ones)"
-python3 - "$WORK/tree" <<'PY'
-import os, sys
-root = sys.argv[1]
-os.makedirs(os.path.join(root, "large"))
-block = os.urandom(1 << 20)
-for i in range(16):
-    with open(os.path.join(root, "large", f"f{i:02d}.bin"), "wb") as f:
-        for j in range(32):
-            f.write(bytes([i, j]) + block[2:])
-for d in range(64):
-    sub = os.path.join(root, "small", f"d{d:02d}")
-    os.makedirs(sub)
-    for i in range(128):
-        with open(os.path.join(sub, f"f{i:03d}.bin"), "wb") as f:
-            f.write(bytes([d, i]) + block[2:65536])
+# The same deterministic tree as bench/seal-verify.sh's "large" tree (10,000
+# files of 1 KiB..1 MiB, about 1 GiB), built once and kept under bench/work/.
+TREE="$PWD/bench/work/tree-large"
+echo "== the 1 GiB tree ($TREE)"
+python3 - "$PWD/bench" "$TREE" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from seal_verify import make_tree, large_size
+make_tree(sys.argv[2], 10_000, large_size, seed=1, dirs=100)
 PY
-du -sh --apparent-size "$WORK/tree"
+TREE_BYTES=$(du -sb --apparent-size --exclude=.complete "$TREE" | cut -f1)
+TREE_FILES=$(find "$TREE" -type f ! -name .complete | wc -l)
+echo "$TREE_FILES files, $TREE_BYTES bytes"
 
 cat > "$WORK/pg.toml" <<TOML
 [[surface]]
@@ -92,7 +87,7 @@ path = "pg.toml"
 method = "postgres"
 connection = "host=$PGDIR/sock dbname=bench user=postgres"
 TOML
-cat > "$WORK/files.toml" <<'TOML'
+cat > "$WORK/files.toml" <<TOML
 [[surface]]
 id = "bench-tree"
 table = "production"
@@ -105,11 +100,12 @@ gate = "none (benchmark)"
 path = "files.toml"
 [surface.snapshot]
 method = "files"
-root = "tree"
+root = "$TREE"
+exclude = [".complete"]
 TOML
 
 pg_dump_sha() { "$PG_DUMP" --data-only -t big -h "$PGDIR/sock" -U postgres bench | sha256sum; }
-files_sha() { (cd "$WORK/tree" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
+files_sha() { (cd "$TREE" && find . -type f ! -name .complete -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
 
 echo "== warming caches"
 "$HOLDFAST" snapshot "$WORK/pg.toml" --out "$WORK/pg.json" >/dev/null
@@ -128,7 +124,7 @@ echo
 printf '%-58s %8s s\n' "holdfast snapshot, postgres, $ROWS rows (schema+rows)" "$t_hf_pg"
 printf '%-58s %8s s\n' "pg_dump --data-only -t big | sha256sum" "$t_dump"
 printf '%-58s %8s   (holdfast / pg_dump)\n' "ratio" "$(ratio "$t_hf_pg" "$t_dump")"
-printf '%-58s %8s s\n' "holdfast snapshot, files, 1 GiB tree (8208 files)" "$t_hf_files"
+printf '%-58s %8s s\n' "holdfast snapshot, files, $TREE_FILES files, $TREE_BYTES bytes" "$t_hf_files"
 printf '%-58s %8s s\n' "find | sort | xargs sha256sum | sha256sum" "$t_sha"
 printf '%-58s %8s   (holdfast / sha256sum)\n' "ratio" "$(ratio "$t_hf_files" "$t_sha")"
 echo "machine: $(nproc) core(s); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
