@@ -31,6 +31,22 @@ pub fn all() -> Vec<Published> {
             bytes: schema_bytes::<crate::authz::Authorization>(),
         },
         Published {
+            file: "surfaces.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfacesSpec>(),
+        },
+        Published {
+            file: "surface-inventory.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfaceInventory>(),
+        },
+        Published {
+            file: "surface-snapshot.schema.json",
+            bytes: schema_bytes::<crate::surface::Snapshot>(),
+        },
+        Published {
+            file: "forbidden-surface-proof.schema.json",
+            bytes: schema_bytes::<crate::surface::Proof>(),
+        },
+        Published {
             file: "gates.schema.json",
             bytes: schema_bytes::<crate::gate::spec::GateSpec>(),
         },

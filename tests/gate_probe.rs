@@ -90,9 +90,11 @@ fn class_fails_closed(class: &str, min_probes: usize) {
 }
 
 /// Every class implemented in this build, each with its own test below.
-const IMPLEMENTED: [&str; 16] = [
+const IMPLEMENTED: [&str; 19] = [
     "blocker-closed-without-evidence",
+    "boundary-matches-nothing",
     "bypass",
+    "changed-forbidden-surface",
     "duplicate-json-keys",
     "empty-pattern",
     "extra-artifact",
@@ -105,6 +107,7 @@ const IMPLEMENTED: [&str; 16] = [
     "rollback-plan-incomplete",
     "seal-forgery",
     "stale-closing-evidence",
+    "stale-evidence-citation",
     "symlink-out",
     "tampered-artifact",
 ];
@@ -209,12 +212,27 @@ fn bypass_attempts_fail_closed() {
 }
 
 #[test]
+fn changed_forbidden_surface_fails_closed() {
+    class_fails_closed("changed-forbidden-surface", 7);
+}
+
+#[test]
+fn boundary_matching_nothing_fails_closed() {
+    class_fails_closed("boundary-matches-nothing", 6);
+}
+
+#[test]
+fn stale_evidence_citation_fails_closed() {
+    class_fails_closed("stale-evidence-citation", 6);
+}
+
+#[test]
 fn a_class_whose_gate_is_not_in_this_build_is_not_run_and_fails_the_harness() {
     let spec = empty_spec();
     for class in [
         "registry-gap",
-        "stale-evidence-citation",
-        "boundary-matches-nothing",
+        "fold-outside-authorized-range",
+        "old-revision-as-current",
     ] {
         let (code, r, err) = probe(spec.path(), &["--only", class]);
         assert_eq!(code, 1, "{class}: {err}");

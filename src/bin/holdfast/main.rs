@@ -5,7 +5,10 @@ mod cmd_gates;
 mod cmd_init;
 mod cmd_plan;
 mod cmd_probe;
+mod cmd_prove;
 mod cmd_seal;
+mod cmd_snapshot;
+mod cmd_surfaces;
 mod cmd_verdict;
 mod cmd_verify;
 mod output;
@@ -41,6 +44,12 @@ enum Command {
     Seal(cmd_seal::Args),
     /// Recompute a sealed packet's hashes and report every problem.
     Verify(cmd_verify::Args),
+    /// Check every evidence citation of surfaces.toml and write the inventories (Tables B and C).
+    Surfaces(cmd_surfaces::Args),
+    /// Read every surface of surfaces.toml read-only and write a snapshot.
+    Snapshot(cmd_snapshot::Args),
+    /// Compare BEFORE and AFTER snapshots and write forbidden-surface-proof.json.
+    Prove(cmd_prove::Args),
     /// Run the bad-input probe harness; exit 0 only if every probe failed closed.
     Probe(cmd_probe::Args),
     /// Write the blocker map and the next production decision packet.
@@ -59,6 +68,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
+        Command::Surfaces(args) => cmd_surfaces::run(&out, args),
+        Command::Snapshot(args) => cmd_snapshot::run(&out, args),
+        Command::Prove(args) => cmd_prove::run(&out, args),
         Command::Probe(args) => cmd_probe::run(&out, args),
         Command::Gates(args) => cmd_gates::run(&out, args),
         Command::Verdict(args) => cmd_verdict::run(&out, args),

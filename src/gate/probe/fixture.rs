@@ -25,6 +25,29 @@ use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
 use crate::progress::NoProgress;
 use crate::{canonical, digest, seal};
 
+/// The surfaces spec of the surface classes: one forbidden files surface
+/// with a cited document, under one boundary.
+pub(crate) const SURFACES_TOML: &str = r#"[[surface]]
+id = "files-a"
+table = "production"
+name = "Probe fixture files"
+kind = "files"
+status = "known"
+risk = "high"
+gate = "fixture gate"
+[[surface.evidence]]
+path = "docs/a.md"
+lines = "1-2"
+[surface.snapshot]
+method = "files"
+root = "data"
+
+[[boundary]]
+id = "no-production-mutation"
+title = "NO production mutation"
+surfaces = ["files-a"]
+"#;
+
 /// The option the good spec and the production authorization agree on.
 pub(crate) const OPTION: &str = "PROCEED";
 /// The declared blocker of the good spec.
@@ -55,6 +78,14 @@ pub(crate) struct Fixture {
     pub evidence_value: Evidence,
     /// A spec with one user probe that fails closed.
     pub userspec: PathBuf,
+    /// A surfaces spec directory (surfaces.toml, cited docs/, snapshot data/).
+    pub surf: PathBuf,
+    /// Its inventories, sealed (for `verify --source`).
+    pub surf_packet: PathBuf,
+    /// Two snapshots of `surf` with nothing changed in between.
+    pub surf_before: PathBuf,
+    /// See `surf_before`.
+    pub surf_after: PathBuf,
     /// The class whose cases are being built (names their directories).
     class: Mutex<String>,
 }
@@ -110,6 +141,10 @@ fn packet(dir: &Path, flavour: &str) -> Result<()> {
     )?;
     seal::seal(dir, seal::SealOptions { force: false }, &NoProgress)?;
     Ok(())
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
 }
 
 fn toml_text<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -329,7 +364,13 @@ impl Fixture {
             toml_text(&user_value)?.as_bytes(),
         )?;
 
-        Ok(Fixture {
+        let surf = work.join("surf");
+        write(&surf.join("surfaces.toml"), SURFACES_TOML.as_bytes())?;
+        write(&surf.join("docs/a.md"), b"line one\nline two\nline three\n")?;
+        write(&surf.join("data/x.txt"), b"x data\n")?;
+        write(&surf.join("data/y.txt"), b"y data\n")?;
+
+        let fx = Fixture {
             work: work.to_path_buf(),
             exe: exe.to_path_buf(),
             token: token.to_string(),
@@ -345,8 +386,72 @@ impl Fixture {
             evidence,
             evidence_value,
             userspec,
+            surf_packet: work.join("surf-packet"),
+            surf_before: work.join("surf-before.json"),
+            surf_after: work.join("surf-after.json"),
+            surf,
             class: Mutex::new(String::new()),
-        })
+        };
+        // Made by the binary under test; if a step fails, the controls that
+        // use these files fail, and the classes resting on them are NOT RUN.
+        let _ = fx.prepare_surfaces();
+        Ok(fx)
+    }
+
+    fn prepare_surfaces(&self) -> Result<()> {
+        let spec = s(&self.surf.join("surfaces.toml"));
+        for out in [&self.surf_before, &self.surf_after] {
+            self.run_ok(&["snapshot".into(), spec.clone(), "--out".into(), s(out)])?;
+        }
+        self.run_ok(&[
+            "surfaces".into(),
+            spec,
+            "--out".into(),
+            s(&self.surf_packet),
+        ])?;
+        seal::seal(
+            &self.surf_packet,
+            seal::SealOptions { force: false },
+            &NoProgress,
+        )?;
+        Ok(())
+    }
+
+    /// Runs the binary (empty environment) for a fixture step; an error
+    /// unless it exits 0.
+    pub(crate) fn run_ok(&self, args: &[String]) -> Result<()> {
+        let ran = crate::gate::probe::exec::run(
+            &crate::gate::probe::exec::Spawn {
+                program: self.exe.as_os_str().to_owned(),
+                args: args.iter().map(Into::into).collect(),
+                cwd: None,
+                clear_env: true,
+                env: vec![],
+                stdin: None,
+                timeout: crate::gate::probe::BUILTIN_TIMEOUT,
+            },
+            &self.token,
+        );
+        if ran.exit_code == Some(0) {
+            return Ok(());
+        }
+        let why = String::from_utf8_lossy(&ran.stderr.head)
+            .lines()
+            .next()
+            .unwrap_or("no message")
+            .to_string();
+        Err(crate::Error::failed(format!(
+            "fixture step `holdfast {}` exited {:?}: {why}",
+            args.first().map(String::as_str).unwrap_or(""),
+            ran.exit_code
+        )))
+    }
+
+    /// A copy of the surfaces spec directory for one case (`<case>/surf`).
+    pub(crate) fn surf_copy(&self, name: &str) -> Result<PathBuf> {
+        let d = self.case_dir(name)?.join("surf");
+        copy_tree(&self.surf, &d)?;
+        Ok(d)
     }
 
     /// Sets the class whose cases are built next.
@@ -418,7 +523,6 @@ impl Fixture {
 
     /// The controls: each good input and the arguments that must exit 0.
     pub(crate) fn controls(&self) -> Vec<(&'static str, Vec<String>)> {
-        let s = |p: &Path| p.display().to_string();
         vec![
             ("verify-good-packet", vec!["verify".into(), s(&self.good)]),
             (
@@ -440,6 +544,31 @@ impl Fixture {
                     s(&self.userspec),
                     "--only".into(),
                     "user".into(),
+                ],
+            ),
+            (
+                "surfaces-good-spec",
+                vec!["surfaces".into(), s(&self.surf.join("surfaces.toml"))],
+            ),
+            (
+                "prove-untouched",
+                vec![
+                    "prove".into(),
+                    s(&self.surf_before),
+                    s(&self.surf_after),
+                    "--authorization".into(),
+                    s(&self.auth_scoping),
+                    "--out".into(),
+                    s(&self.work.join("control-prove-out")),
+                ],
+            ),
+            (
+                "verify-source-fresh",
+                vec![
+                    "verify".into(),
+                    s(&self.surf_packet),
+                    "--source".into(),
+                    s(&self.surf),
                 ],
             ),
         ]

@@ -14,7 +14,7 @@
 //! closed, every control passed, and nothing leaked.
 
 mod builtin;
-mod exec;
+pub(crate) mod exec;
 mod fixture;
 mod user;
 
