@@ -14,10 +14,13 @@ pub mod canonical;
 pub mod digest;
 pub mod error;
 pub mod fsio;
+pub mod gate;
+pub mod packet;
 pub mod progress;
 pub mod registry;
 pub mod schema;
 pub mod seal;
+pub mod surface;
 pub mod tomlio;
 
 pub use error::{Error, Result};

@@ -6,6 +6,11 @@
 pub trait Progress: Sync {
     /// Work of `files` files is about to start.
     fn start(&self, what: &str, files: u64);
+    /// `files` more files were discovered (for work whose size is learned
+    /// while it runs, such as hashing during a walk).
+    fn grow(&self, files: u64) {
+        let _ = files;
+    }
     /// One more file of `bytes` bytes is done.
     fn advance(&self, bytes: u64);
     /// The work is over (successfully or not).

@@ -46,5 +46,45 @@ pub fn all() -> Vec<Published> {
             file: "fold-result.schema.json",
             bytes: schema_bytes::<crate::registry::FoldResult>(),
         },
+        Published {
+            file: "surfaces.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfacesSpec>(),
+        },
+        Published {
+            file: "surface-inventory.schema.json",
+            bytes: schema_bytes::<crate::surface::SurfaceInventory>(),
+        },
+        Published {
+            file: "surface-snapshot.schema.json",
+            bytes: schema_bytes::<crate::surface::Snapshot>(),
+        },
+        Published {
+            file: "forbidden-surface-proof.schema.json",
+            bytes: schema_bytes::<crate::surface::Proof>(),
+        },
+        Published {
+            file: "gates.schema.json",
+            bytes: schema_bytes::<crate::gate::spec::GateSpec>(),
+        },
+        Published {
+            file: "evidence.schema.json",
+            bytes: schema_bytes::<crate::gate::verdict::Evidence>(),
+        },
+        Published {
+            file: "gate-facts.schema.json",
+            bytes: schema_bytes::<crate::gate::assemble::GateFacts>(),
+        },
+        Published {
+            file: "production-bad-input-design.schema.json",
+            bytes: schema_bytes::<crate::gate::probe::ProbeReport>(),
+        },
+        Published {
+            file: "production-blocker-map.schema.json",
+            bytes: schema_bytes::<crate::gate::blocker::BlockerMap>(),
+        },
+        Published {
+            file: "next-production-decision-packet.schema.json",
+            bytes: schema_bytes::<crate::gate::decision::DecisionPacket>(),
+        },
     ]
 }

@@ -85,8 +85,7 @@ pub fn check_listed_path(path: &str) -> Result<(), (ProblemKind, String)> {
 /// all of them are reported.
 pub fn parse(bytes: &[u8], report: &mut VerifyReport) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut last_path: Option<String> = None;
+    let mut sorted = true;
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -130,27 +129,55 @@ pub fn parse(bytes: &[u8], report: &mut VerifyReport) -> Vec<Entry> {
             );
             continue;
         }
-        if !seen.insert(path.to_string()) {
-            report.push(
-                ProblemKind::DuplicateEntry,
-                MANIFEST_NAME,
-                format!("line {lineno}: {path} is listed more than once"),
-            );
-            continue;
+        if let Some(prev) = entries.last() {
+            match prev.path.as_bytes().cmp(path.as_bytes()) {
+                std::cmp::Ordering::Equal => {
+                    report.push(
+                        ProblemKind::DuplicateEntry,
+                        MANIFEST_NAME,
+                        format!("line {lineno}: {path} is listed more than once"),
+                    );
+                    continue;
+                }
+                std::cmp::Ordering::Greater => {
+                    sorted = false;
+                    report.push(
+                        ProblemKind::Unsorted,
+                        MANIFEST_NAME,
+                        format!("line {lineno}: {path} sorts before {}", prev.path),
+                    );
+                }
+                std::cmp::Ordering::Less => {}
+            }
         }
-        if let Some(prev) = &last_path
-            && prev.as_bytes() > path.as_bytes()
-        {
-            report.push(
-                ProblemKind::Unsorted,
-                MANIFEST_NAME,
-                format!("line {lineno}: {path} sorts before {prev}"),
-            );
-        }
-        last_path = Some(path.to_string());
         entries.push(Entry {
             sha256: hash.to_string(),
             path: path.to_string(),
+        });
+    }
+    if !sorted {
+        // Out of order, a duplicate need not be adjacent: find those too.
+        let mut paths: Vec<(&str, usize)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
+        paths.sort_unstable();
+        let mut dups = std::collections::BTreeSet::new();
+        for pair in paths.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                report.push(
+                    ProblemKind::DuplicateEntry,
+                    MANIFEST_NAME,
+                    format!("{} is listed more than once", pair[1].0),
+                );
+                dups.insert(pair[1].1);
+            }
+        }
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            !dups.contains(&(i - 1))
         });
     }
     entries
@@ -224,6 +251,10 @@ mod tests {
             (&format!("{H}  a\\b\n"), ProblemKind::MalformedLine),
             (&format!("{H}  b\n{H}  a\n"), ProblemKind::Unsorted),
             (&format!("{H}  a\n{H}  a\n"), ProblemKind::DuplicateEntry),
+            (
+                &format!("{H}  a\n{H}  b\n{H}  a\n"),
+                ProblemKind::DuplicateEntry,
+            ),
             (
                 &format!("{H}  HASH_MANIFEST.txt\n"),
                 ProblemKind::MalformedLine,

@@ -12,6 +12,7 @@ mod scan;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -55,26 +56,82 @@ fn is_seal_file(rel: &str) -> bool {
     rel == MANIFEST_NAME || rel == TREE_NAME
 }
 
-/// Hashes `rels` under `root` in parallel, in the order given.
+/// Hashes `rels` (paths inside `root`) in parallel, in the order given.
+/// Files are opened through [`digest::Tree`]: never through a link, never
+/// outside `root`.
 pub fn hash_tree(root: &Path, rels: &[String], progress: &dyn Progress) -> Vec<Result<FileDigest>> {
+    match digest::Tree::open(root) {
+        Ok(tree) => hash_raw(&tree, rels, progress)
+            .into_iter()
+            .map(|r| {
+                r.map(|(raw, len)| FileDigest {
+                    sha256: hex::encode(raw),
+                    len,
+                })
+            })
+            .collect(),
+        Err(e) => {
+            let msg = e.to_string();
+            rels.iter()
+                .map(|_| Err(Error::failed(msg.clone())))
+                .collect()
+        }
+    }
+}
+
+thread_local! {
+    /// One read buffer per hashing thread, allocated once. (rayon's
+    /// `map_init` would allocate one per split job: thousands on a big tree.)
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Raw digests of `rels`, hashed on all cores.
+fn hash_raw<S: AsRef<str> + Sync>(
+    tree: &digest::Tree,
+    rels: &[S],
+    progress: &dyn Progress,
+) -> Vec<Result<digest::RawDigest>> {
     rels.par_iter()
-        .map_init(
-            || vec![0u8; digest::CHUNK],
-            |buf, rel| {
-                let d = digest::hash_file_with(&root.join(rel), buf);
-                if let Ok(d) = &d {
-                    progress.advance(d.len);
-                }
-                d
-            },
-        )
+        .map(|rel| hash_one(tree, rel.as_ref(), progress))
         .collect()
+}
+
+/// Hashes one file of `tree` with this thread's buffer.
+fn hash_one(tree: &digest::Tree, rel: &str, progress: &dyn Progress) -> Result<digest::RawDigest> {
+    READ_BUF.with_borrow_mut(|buf| {
+        if buf.len() != digest::CHUNK {
+            buf.resize(digest::CHUNK, 0);
+        }
+        let d = tree.hash(rel, buf);
+        if let Ok((_, len)) = &d {
+            progress.advance(*len);
+        }
+        d
+    })
 }
 
 /// Computes the manifest of `root` without writing anything: the sorted
 /// entries and the total size. Fails on anything that cannot be sealed.
 pub fn compute_manifest(root: &Path, progress: &dyn Progress) -> Result<(Vec<Entry>, u64)> {
-    let scan = scan::scan(root)?;
+    let tree = digest::Tree::open(root)?;
+    progress.start("hashing", 0);
+    let hashed: Mutex<Vec<(String, Result<digest::RawDigest>)>> = Mutex::new(Vec::new());
+    let scan = rayon::scope(|s| {
+        scan::scan_each(root, |rel| {
+            if is_seal_file(rel) {
+                return;
+            }
+            progress.grow(1);
+            let rel = rel.to_string();
+            let (tree, hashed) = (&tree, &hashed);
+            s.spawn(move |_| {
+                let d = hash_one(tree, &rel, progress);
+                lock(hashed).push((rel, d));
+            });
+        })
+    });
+    progress.finish();
+    let scan = scan?;
     if let Some(odd) = scan.oddities.first() {
         let more = match scan.oddities.len() {
             1 => String::new(),
@@ -82,31 +139,31 @@ pub fn compute_manifest(root: &Path, progress: &dyn Progress) -> Result<(Vec<Ent
         };
         return Err(Error::malformed(root, format!("cannot seal: {odd}{more}")));
     }
-    let rels: Vec<String> = scan
-        .files
-        .into_iter()
-        .filter(|r| !is_seal_file(r))
-        .collect();
-    if rels.is_empty() {
+    let mut hashed = hashed.into_inner().unwrap_or_else(|e| e.into_inner());
+    if hashed.is_empty() {
         return Err(Error::malformed(
             root,
             "cannot seal: no regular files to list",
         ));
     }
-    progress.start("hashing", rels.len() as u64);
-    let digests = hash_tree(root, &rels, progress);
-    progress.finish();
-    let mut entries = Vec::with_capacity(rels.len());
+    hashed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut entries = Vec::with_capacity(hashed.len());
     let mut bytes = 0u64;
-    for (rel, d) in rels.into_iter().zip(digests) {
-        let d = d?;
-        bytes += d.len;
+    for (rel, d) in hashed {
+        let (raw, len) = d?;
+        bytes += len;
         entries.push(Entry {
-            sha256: d.sha256,
+            sha256: hex::encode(raw),
             path: rel,
         });
     }
     Ok((entries, bytes))
+}
+
+/// Locks a mutex, taking its data even if a hashing thread panicked (the
+/// data is a plain list; a panic cannot leave it half-updated).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Seals `root`: writes `HASH_MANIFEST.txt` and `packet_tree.sha256`
@@ -139,36 +196,44 @@ pub fn seal(root: &Path, opts: SealOptions, progress: &dyn Progress) -> Result<S
 /// Returns `Err` only when `root` itself cannot be examined (not a
 /// directory, unreadable); every other defect is a [`Problem`] in the report.
 pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
+    let tree = digest::Tree::open(root)?;
     let mut report = VerifyReport::default();
-    let scan = scan::scan(root)?;
 
     let manifest_bytes = read_seal_file(root, MANIFEST_NAME, &mut report);
     let tree_bytes = read_seal_file(root, TREE_NAME, &mut report);
-
     let entries = match &manifest_bytes {
         Some(bytes) => manifest::parse(bytes, &mut report),
         None => Vec::new(),
     };
     report.files_listed = entries.len();
-
-    if let Some(tree) = &tree_bytes {
-        match manifest::parse_tree(tree) {
-            Ok(recorded) => {
-                if let Some(bytes) = &manifest_bytes {
-                    let actual = digest::sha256_hex(bytes);
-                    if actual != recorded {
-                        report.push(
-                            ProblemKind::TreeHashMismatch,
-                            TREE_NAME,
-                            format!("records {recorded}, but {MANIFEST_NAME} hashes to {actual}"),
-                        );
-                    }
-                }
-                report.tree_sha256 = Some(recorded);
-            }
-            Err(why) => report.push(ProblemKind::MalformedSealFile, TREE_NAME, why),
-        }
+    if let Some(tree_file) = &tree_bytes {
+        check_tree_hash(tree_file, manifest_bytes.as_deref(), &mut report);
     }
+
+    // Hash each listed file as soon as the walk finds it as a regular file.
+    // Only such files are ever opened (a manifest line naming a device or a
+    // link cannot get it opened), and `Tree` opens never cross a link or
+    // leave the packet even if the tree changes under the walk.
+    let mut listed: Vec<&Entry> = entries.iter().collect();
+    listed.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let paths: Vec<&str> = listed.iter().map(|e| e.path.as_str()).collect();
+    let slots: Vec<OnceLock<Result<digest::RawDigest>>> =
+        paths.iter().map(|_| OnceLock::new()).collect();
+    progress.start("verifying", paths.len() as u64);
+    let scan = rayon::scope(|s| {
+        scan::scan_each(root, |rel| {
+            if let Ok(i) = paths.binary_search(&rel) {
+                let (tree, slots, paths) = (&tree, &slots, &paths);
+                s.spawn(move |_| {
+                    let _ = slots[i].set(hash_one(tree, paths[i], progress));
+                });
+            }
+        })
+    });
+    progress.finish();
+    let scan = scan?;
+    let digests: Vec<Option<Result<digest::RawDigest>>> =
+        slots.into_iter().map(OnceLock::into_inner).collect();
 
     // Links, special files and hostile names anywhere are problems in their own right.
     let mut not_regular: HashMap<&str, ProblemKind> = HashMap::new();
@@ -188,66 +253,94 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
         not_regular.insert(odd.path.as_str(), kind);
     }
 
-    // Only files found by the walk are ever opened: a manifest line cannot
-    // make verify read outside the packet or through a link.
-    let on_disk: std::collections::HashSet<&str> = scan.files.iter().map(String::as_str).collect();
-    let mut to_hash: Vec<&Entry> = Vec::with_capacity(entries.len());
-    for e in &entries {
-        if on_disk.contains(e.path.as_str()) {
-            to_hash.push(e);
-        } else if let Some(kind) = not_regular.get(e.path.as_str()) {
-            report.push(
-                ProblemKind::Missing,
-                e.path.clone(),
-                format!("listed as a regular file, found a {}", kind.label()),
-            );
-        } else {
-            report.push(
-                ProblemKind::Missing,
-                e.path.clone(),
-                "listed but not in the packet",
-            );
-        }
-    }
-    let listed: std::collections::HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-    for rel in &scan.files {
-        if !is_seal_file(rel) && !listed.contains(rel.as_str()) {
+    // Match listed entries with the regular files found, both in path order.
+    let on_disk: Vec<&String> = scan.files.iter().filter(|r| !is_seal_file(r)).collect();
+    let mut digests = digests.into_iter();
+    let mut files = on_disk.iter().peekable();
+    let mut recorded = [0u8; 32];
+    for e in &listed {
+        let digest = digests.next().flatten();
+        while let Some(f) = files.next_if(|f| f.as_str() < e.path.as_str()) {
             report.push(
                 ProblemKind::Extra,
-                rel.clone(),
+                (*f).clone(),
                 "in the packet but not listed",
             );
         }
-    }
-
-    let rels: Vec<String> = to_hash.iter().map(|e| e.path.clone()).collect();
-    progress.start("verifying", rels.len() as u64);
-    let digests = hash_tree(root, &rels, progress);
-    progress.finish();
-    for (e, d) in to_hash.iter().zip(digests) {
-        match d {
-            Ok(d) => {
+        if files.next_if(|f| f.as_str() == e.path.as_str()).is_none() {
+            match not_regular.get(e.path.as_str()) {
+                Some(kind) => report.push(
+                    ProblemKind::Missing,
+                    e.path.clone(),
+                    format!("listed as a regular file, found a {}", kind.label()),
+                ),
+                None => report.push(
+                    ProblemKind::Missing,
+                    e.path.clone(),
+                    "listed but not in the packet",
+                ),
+            }
+            continue;
+        }
+        match digest {
+            Some(Ok((raw, len))) => {
                 report.files_checked += 1;
-                report.bytes_checked += d.len;
-                if d.sha256 != e.sha256 {
+                report.bytes_checked += len;
+                // Manifest hashes were validated as 64 lowercase hex digits.
+                let same =
+                    hex::decode_to_slice(&e.sha256, &mut recorded).is_ok() && recorded == raw;
+                if !same {
                     report.push(
                         ProblemKind::Changed,
                         e.path.clone(),
-                        format!("sha256 recorded {}, found {}", e.sha256, d.sha256),
+                        format!("sha256 recorded {}, found {}", e.sha256, hex::encode(raw)),
                     );
                 }
             }
-            Err(Error::Malformed { what, .. }) => {
-                // Swapped for a link or special file after the walk.
+            Some(Err(Error::Malformed { what, .. })) => {
+                // A link or special file where the walk saw a regular file.
                 report.push(ProblemKind::Changed, e.path.clone(), what);
             }
-            Err(err) => report.push(ProblemKind::Io, e.path.clone(), err.to_string()),
+            Some(Err(err)) => report.push(ProblemKind::Io, e.path.clone(), err.to_string()),
+            None => report.push(
+                ProblemKind::Io,
+                e.path.clone(),
+                "was not hashed: it changed during the walk",
+            ),
         }
     }
+    for f in files {
+        report.push(
+            ProblemKind::Extra,
+            (*f).clone(),
+            "in the packet but not listed",
+        );
+    }
+
     report
         .problems
         .sort_by(|a, b| (a.path.as_bytes(), a.kind).cmp(&(b.path.as_bytes(), b.kind)));
     Ok(report)
+}
+
+/// Compares `packet_tree.sha256` with the manifest's actual hash.
+fn check_tree_hash(tree_file: &[u8], manifest: Option<&[u8]>, report: &mut VerifyReport) {
+    match manifest::parse_tree(tree_file) {
+        Ok(recorded) => {
+            if let Some(bytes) = manifest {
+                let actual = digest::sha256_hex(bytes);
+                if actual != recorded {
+                    report.push(
+                        ProblemKind::TreeHashMismatch,
+                        TREE_NAME,
+                        format!("records {recorded}, but {MANIFEST_NAME} hashes to {actual}"),
+                    );
+                }
+            }
+            report.tree_sha256 = Some(recorded);
+        }
+        Err(why) => report.push(ProblemKind::MalformedSealFile, TREE_NAME, why),
+    }
 }
 
 /// Reads one seal file, recording a problem (and returning `None`) when it is

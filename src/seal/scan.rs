@@ -69,17 +69,25 @@ pub struct Scan {
 
 /// Walks `root` (which must be a directory) and classifies every entry below it.
 pub fn scan(root: &Path) -> Result<Scan> {
+    scan_each(root, |_| {})
+}
+
+/// Like [`scan`], and calls `on_file` with each well-named regular file's
+/// relative path as soon as the walk finds it, so hashing can start while the
+/// walk goes on.
+pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
     let meta = std::fs::metadata(root).at(root)?;
     if !meta.is_dir() {
         return Err(Error::malformed(root, "is not a directory"));
     }
     let mut out = Scan::default();
-    // NFC form of every path seen -> the first spelling of it.
-    let mut normalized: HashMap<String, String> = HashMap::new();
+    // Every path that is not plain ASCII, for the normalization check.
+    let mut non_ascii: Vec<String> = Vec::new();
+    // Every directory path, so a name can be checked against directories too.
+    let mut dirs: Vec<String> = Vec::new();
     let walker = WalkDir::new(root)
         .follow_links(false)
         .follow_root_links(true)
-        .sort_by_file_name()
         .min_depth(1);
     let mut iter = walker.into_iter();
     while let Some(entry) = iter.next() {
@@ -115,20 +123,15 @@ pub fn scan(root: &Path) -> Result<Scan> {
                 continue;
             }
         };
-        let nfc: String = rel.nfc().collect();
-        if let Some(first) = normalized.get(&nfc) {
-            out.oddities.push(Oddity {
-                path: rel.clone(),
-                kind: OddKind::NormalizationClash(first.clone()),
-            });
-        } else {
-            normalized.insert(nfc, rel.clone());
+        if !rel.is_ascii() {
+            non_ascii.push(rel.clone());
         }
         let ft = entry.file_type();
         if ft.is_file() {
+            on_file(&rel);
             out.files.push(rel);
         } else if ft.is_dir() {
-            // Directories carry no bytes; their files are listed.
+            dirs.push(rel);
         } else if ft.is_symlink() {
             out.oddities.push(Oddity {
                 path: rel,
@@ -142,7 +145,47 @@ pub fn scan(root: &Path) -> Result<Scan> {
         }
     }
     out.files.sort_unstable();
+    dirs.sort_unstable();
+    find_normalization_clashes(&non_ascii, &out.files, &dirs, &mut out.oddities);
+    out.oddities.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Two paths clash when their NFC forms are equal. A plain-ASCII path is its
+/// own NFC form, but a non-ASCII one can normalize to ASCII (KELVIN SIGN to
+/// `K`), so each non-ASCII path's NFC form is looked up among all paths as
+/// well as among the other non-ASCII paths' forms. Trees of ASCII names (the
+/// common case) cost nothing here.
+fn find_normalization_clashes(
+    non_ascii: &[String],
+    files: &[String],
+    dirs: &[String],
+    oddities: &mut Vec<Oddity>,
+) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut sorted: Vec<&String> = non_ascii.iter().collect();
+    sorted.sort();
+    for path in sorted {
+        let nfc: String = path.nfc().collect();
+        let clash = if let Some(first) = seen.get(&nfc) {
+            Some(first.to_string())
+        } else if nfc != *path
+            && (files.binary_search(&nfc).is_ok() || dirs.binary_search(&nfc).is_ok())
+        {
+            Some(nfc.clone())
+        } else {
+            None
+        };
+        match clash {
+            Some(other) => oddities.push(Oddity {
+                path: path.clone(),
+                kind: OddKind::NormalizationClash(other),
+            }),
+            None => {
+                seen.insert(nfc, path);
+            }
+        }
+    }
 }
 
 fn special_kind(ft: &std::fs::FileType) -> &'static str {
@@ -212,5 +255,26 @@ mod tests {
             "{:?}",
             s.oddities
         );
+    }
+
+    #[test]
+    fn non_ascii_name_normalizing_to_an_ascii_name_clashes() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("K"), b"1").unwrap();
+        fs::write(d.path().join("\u{212a}"), b"2").unwrap();
+        let s = scan(d.path()).unwrap();
+        assert_eq!(s.oddities.len(), 1, "{:?}", s.oddities);
+        assert_eq!(s.oddities[0].kind, OddKind::NormalizationClash("K".into()));
+    }
+
+    #[test]
+    fn clash_between_two_directories_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("caf\u{e9}")).unwrap();
+        fs::create_dir_all(d.path().join("cafe\u{301}")).unwrap();
+        fs::write(d.path().join("caf\u{e9}/a"), b"1").unwrap();
+        fs::write(d.path().join("cafe\u{301}/b"), b"2").unwrap();
+        let s = scan(d.path()).unwrap();
+        assert_eq!(s.oddities.len(), 1, "{:?}", s.oddities);
     }
 }

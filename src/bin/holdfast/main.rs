@@ -1,8 +1,16 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_gates;
+mod cmd_init;
+mod cmd_plan;
+mod cmd_probe;
+mod cmd_prove;
 mod cmd_registry;
 mod cmd_seal;
+mod cmd_snapshot;
+mod cmd_surfaces;
+mod cmd_verdict;
 mod cmd_verify;
 mod output;
 mod progress_bar;
@@ -39,6 +47,22 @@ enum Command {
     Verify(cmd_verify::Args),
     /// The governance registry: init, import, show, log, claim, check, fold, rollback, verify-history.
     Registry(cmd_registry::Args),
+    /// Check every evidence citation of surfaces.toml and write the inventories (Tables B and C).
+    Surfaces(cmd_surfaces::Args),
+    /// Read every surface of surfaces.toml read-only and write a snapshot.
+    Snapshot(cmd_snapshot::Args),
+    /// Compare BEFORE and AFTER snapshots and write forbidden-surface-proof.json.
+    Prove(cmd_prove::Args),
+    /// Run the bad-input probe harness; exit 0 only if every probe failed closed.
+    Probe(cmd_probe::Args),
+    /// Write the blocker map and the next production decision packet.
+    Gates(cmd_gates::Args),
+    /// Compute the scoping status and production decision from an evidence file.
+    Verdict(cmd_verdict::Args),
+    /// Check the rollback / rehearsal plan.
+    Plan(cmd_plan::Args),
+    /// Write a starting gates.toml and rollback plan template into a directory.
+    Init(cmd_init::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +72,14 @@ fn main() -> ExitCode {
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
         Command::Registry(args) => cmd_registry::run(&out, args),
+        Command::Surfaces(args) => cmd_surfaces::run(&out, args),
+        Command::Snapshot(args) => cmd_snapshot::run(&out, args),
+        Command::Prove(args) => cmd_prove::run(&out, args),
+        Command::Probe(args) => cmd_probe::run(&out, args),
+        Command::Gates(args) => cmd_gates::run(&out, args),
+        Command::Verdict(args) => cmd_verdict::run(&out, args),
+        Command::Plan(args) => cmd_plan::run(&out, args),
+        Command::Init(args) => cmd_init::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -42,6 +42,10 @@ impl Progress for Bar {
         }
     }
 
+    fn grow(&self, files: u64) {
+        self.bar.inc_length(files);
+    }
+
     fn advance(&self, _bytes: u64) {
         self.bar.inc(1);
         if self.tty

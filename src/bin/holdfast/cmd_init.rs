@@ -1,0 +1,31 @@
+//! `holdfast init DIR`
+
+use std::path::PathBuf;
+
+use holdfast::Error;
+use holdfast::error::exit;
+use holdfast::gate::{self, plan};
+
+use crate::output::Output;
+
+/// Arguments of `holdfast init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec directory to create (or an empty one to fill).
+    pub dir: PathBuf,
+}
+
+pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    let written = gate::init(&args.dir, &plan::PlanInputs::default())?;
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()
+        }))?;
+    } else {
+        for p in &written {
+            println!("wrote {}", p.display());
+        }
+        println!("next: fill in every TODO of the plan, then `holdfast plan check`");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,41 @@
+//! `holdfast snapshot SPEC --out FILE`
+
+use std::path::PathBuf;
+
+use holdfast::Error;
+use holdfast::surface;
+
+use crate::output::Output;
+use crate::progress_bar::Bar;
+
+/// Arguments of `holdfast snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The surfaces spec (surfaces.toml); relative snapshot paths start from its directory.
+    pub spec: PathBuf,
+    /// Where to write the snapshot (canonical JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    let snap = surface::take_snapshot(&args.spec, &args.out, &Bar::new())?;
+    if out.json {
+        out.print_json(&snap)?;
+    } else {
+        for (id, s) in &snap.surfaces {
+            println!(
+                "{id}: {} {}: {}",
+                s.method.as_str(),
+                s.digest.as_deref().unwrap_or("-"),
+                s.description
+            );
+        }
+        println!(
+            "snapshot of {} surface(s) written to {}",
+            snap.surfaces.len(),
+            args.out.display()
+        );
+    }
+    Ok(holdfast::error::exit::OK)
+}

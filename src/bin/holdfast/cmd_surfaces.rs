@@ -1,0 +1,66 @@
+//! `holdfast surfaces SPEC [--source DIR] [--out DIR]`
+
+use std::path::PathBuf;
+
+use holdfast::Error;
+use holdfast::surface;
+
+use crate::output::Output;
+
+/// Arguments of `holdfast surfaces`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The surfaces spec (surfaces.toml).
+    pub spec: PathBuf,
+    /// Source root the evidence citations are relative to (default: the spec's directory).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Write production-surface-inventory.json, ci-deploy-surface-inventory.json
+    /// and their Markdown tables into DIR (created if missing). Without it, only validate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    let source = match &args.source {
+        Some(s) => s.clone(),
+        None => match args.spec.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let summary = surface::render_surfaces(&args.spec, &source, args.out.as_deref())?;
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "written": args.out.is_some(),
+            "files": summary.files,
+            "counts": summary.inventories.iter().map(|i| (i.table.as_str(), i.counts)).collect::<std::collections::BTreeMap<_, _>>(),
+            "unknown_surfaces": summary.unknown_surfaces,
+        }))?;
+    } else {
+        for inv in &summary.inventories {
+            println!(
+                "{}: {} surface(s), {} known, {} UNKNOWN",
+                inv.title, inv.counts.surfaces, inv.counts.known, inv.counts.unknown
+            );
+        }
+        for f in &summary.unknown_surfaces {
+            println!("blocker fact {}: {}", f.id, f.title);
+        }
+        let cited: usize = summary
+            .inventories
+            .iter()
+            .flat_map(|i| &i.surfaces)
+            .map(|s| s.evidence.len())
+            .sum();
+        match &args.out {
+            Some(dir) => println!(
+                "wrote {} file(s) to {} ({cited} citation(s) hashed)",
+                summary.files.len(),
+                dir.display()
+            ),
+            None => println!("checked {cited} citation(s); nothing written (no --out)"),
+        }
+    }
+    Ok(holdfast::error::exit::OK)
+}

@@ -1,0 +1,639 @@
+//! The built-in bad-input classes: what each attacks, and the bad copies of
+//! the fixture it runs the real binary on.
+//!
+//! The classes live in submodules by the gate they attack: [`packet`] (the
+//! seal), [`inputs`] (JSON and TOML readers), [`gates`] (blockers, decision,
+//! plan, selection, bypasses) and [`surface`] (proof and citations).
+//!
+//! Classes whose probes are not written yet (today the registry's) are listed
+//! with the command they will attack and reported NOT RUN, which fails the
+//! harness: a class that did not run never counts as passed.
+
+mod gates;
+mod inputs;
+mod packet;
+mod surface;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::fixture::{CLOSING, Fixture, good_plan};
+use super::{Case, ControlRecord, ProbeKind, Redactor, Spawn, exec};
+use crate::error::{IoContext, Result};
+use crate::gate::blocker::{Status, UnknownSurface};
+use crate::gate::facts::Outcome;
+use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
+use crate::seal::{MANIFEST_NAME, TREE_NAME};
+use crate::{digest, seal};
+use gates::*;
+use inputs::*;
+use packet::*;
+use surface::*;
+
+/// Builds the bad inputs of a class.
+type Builder = fn(&Fixture) -> Result<Vec<CaseSpec>>;
+
+/// A built-in class.
+pub(crate) struct ClassDef {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The holdfast subcommand it attacks.
+    pub gate: &'static [&'static str],
+    /// A flag the subcommand must offer (for gates that are a flag).
+    pub flag: Option<&'static str>,
+    /// Controls that must pass before its probes mean anything.
+    pub controls: &'static [&'static str],
+    /// `None`: its probes are not written yet (reported NOT RUN).
+    pub build: Option<Builder>,
+}
+
+/// A built-in class, for listing (`holdfast probe --list`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassInfo {
+    /// Class id.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// The gate command it attacks.
+    pub gate: String,
+    /// Whether its probes exist in this build (otherwise it reports NOT RUN).
+    pub implemented: bool,
+}
+
+/// Every built-in class, for listing.
+pub fn class_table() -> Vec<ClassInfo> {
+    table()
+        .iter()
+        .map(|c| ClassInfo {
+            id: c.id.to_string(),
+            title: c.title.to_string(),
+            gate: gate_text(c),
+            implemented: c.build.is_some(),
+        })
+        .collect()
+}
+
+fn gate_text(c: &ClassDef) -> String {
+    let mut s = format!("holdfast {}", c.gate.join(" "));
+    if let Some(f) = c.flag {
+        s.push(' ');
+        s.push_str(f);
+    }
+    s
+}
+
+const VERIFY: &[&str] = &["verify-good-packet"];
+const GATES: &[&str] = &["gates-select-good-spec"];
+const PLAN: &[&str] = &["plan-check-good-plan", "gates-select-good-spec"];
+const JSON: &[&str] = &["verdict-good-evidence", "gates-select-good-spec"];
+const PROVE: &[&str] = &["prove-untouched"];
+const SURF: &[&str] = &["surfaces-good-spec", "prove-untouched"];
+const MANY: &[&str] = &[
+    "verify-good-packet",
+    "verdict-good-evidence",
+    "gates-select-good-spec",
+    "plan-check-good-plan",
+    "probe-user-only",
+];
+
+/// The class table, sorted by id.
+pub(crate) fn table() -> Vec<ClassDef> {
+    let c = |id, title, gate, controls, build| ClassDef {
+        id,
+        title,
+        gate,
+        flag: None,
+        controls,
+        build,
+    };
+    let mut t = vec![
+        c(
+            "tampered-artifact",
+            "a packet file changed after sealing",
+            &["verify"],
+            VERIFY,
+            Some(tampered as Builder),
+        ),
+        c(
+            "missing-artifact",
+            "a sealed file or seal file removed",
+            &["verify"],
+            VERIFY,
+            Some(missing),
+        ),
+        c(
+            "extra-artifact",
+            "an unlisted file added to a sealed packet",
+            &["verify"],
+            VERIFY,
+            Some(extra),
+        ),
+        c(
+            "path-escape",
+            "manifest paths that leave the packet (.., dir/../x, absolute)",
+            &["verify"],
+            VERIFY,
+            Some(path_escape),
+        ),
+        c(
+            "symlink-out",
+            "symbolic links pointing out of the packet",
+            &["verify"],
+            VERIFY,
+            Some(symlink_out),
+        ),
+        c(
+            "mix-and-match",
+            "artifacts or seal files taken from another packet",
+            &["verify"],
+            VERIFY,
+            Some(mix_and_match),
+        ),
+        c(
+            "seal-forgery",
+            "forged or malformed seal files",
+            &["verify"],
+            VERIFY,
+            Some(seal_forgery),
+        ),
+        c(
+            "malformed-json",
+            "malformed or truncated JSON inputs",
+            &["verdict"],
+            JSON,
+            Some(malformed_json),
+        ),
+        c(
+            "duplicate-json-keys",
+            "JSON inputs with duplicate keys",
+            &["verdict"],
+            JSON,
+            Some(duplicate_keys),
+        ),
+        c(
+            "huge-or-deep-input",
+            "oversized or deeply nested inputs (bounded, no crash)",
+            &["verdict"],
+            MANY,
+            Some(huge_or_deep),
+        ),
+        c(
+            "forged-status",
+            "the pass token or a _READY status placed in an input field",
+            &["verdict"],
+            MANY,
+            Some(forged_status),
+        ),
+        c(
+            "blocker-closed-without-evidence",
+            "a blocker marked closed without closing evidence",
+            &["gates"],
+            GATES,
+            Some(closed_without_evidence),
+        ),
+        c(
+            "stale-closing-evidence",
+            "closing evidence whose cited bytes changed",
+            &["gates"],
+            GATES,
+            Some(stale_closing),
+        ),
+        c(
+            "rollback-plan-incomplete",
+            "a rollback plan missing a section or left unfinished",
+            &["plan", "check"],
+            PLAN,
+            Some(plan_incomplete),
+        ),
+        c(
+            "empty-pattern",
+            "an empty pattern, list or selection that matches nothing",
+            &["probe"],
+            MANY,
+            Some(empty_pattern),
+        ),
+        c(
+            "bypass",
+            "--force, HOLDFAST_* variables and unknown config keys",
+            &["verify"],
+            MANY,
+            Some(bypass),
+        ),
+        c(
+            "registry-collision",
+            "registry invariant break: an id issued twice",
+            &["registry", "check"],
+            &[],
+            None,
+        ),
+        c(
+            "registry-orphan",
+            "registry invariant break: a record no claim covers",
+            &["registry", "check"],
+            &[],
+            None,
+        ),
+        c(
+            "registry-gap",
+            "registry invariant break: a hole in the id sequence",
+            &["registry", "check"],
+            &[],
+            None,
+        ),
+        c(
+            "registry-overlap",
+            "registry invariant break: a fold reaching into the canonical body",
+            &["registry", "check"],
+            &[],
+            None,
+        ),
+        c(
+            "fold-outside-authorized-range",
+            "a fold of a range the authorization does not name",
+            &["registry", "fold"],
+            &[],
+            None,
+        ),
+        c(
+            "rollback-changed-live-bytes",
+            "a rollback against live bytes changed since the fold",
+            &["registry", "rollback"],
+            &[],
+            None,
+        ),
+        c(
+            "old-revision-as-current",
+            "an old registry revision presented as current",
+            &["registry", "rollback"],
+            &[],
+            None,
+        ),
+        c(
+            "boundary-matches-nothing",
+            "a boundary or pattern that matches no surface or file",
+            &["prove"],
+            SURF,
+            Some(boundary_nothing),
+        ),
+        c(
+            "changed-forbidden-surface",
+            "a forbidden surface changed between snapshots",
+            &["prove"],
+            PROVE,
+            Some(changed_surface),
+        ),
+        ClassDef {
+            id: "stale-evidence-citation",
+            title: "a surface citation whose bytes changed in the source",
+            gate: &["verify"],
+            flag: Some("--source"),
+            controls: &["verify-source-fresh", "surfaces-good-spec"],
+            build: Some(stale_citation),
+        },
+    ];
+    t.sort_by(|a, b| a.id.cmp(b.id));
+    t
+}
+
+/// One bad input of a built-in class.
+pub(crate) struct CaseSpec {
+    name: String,
+    input: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    expect: Vec<i32>,
+    must_not_exist: Vec<PathBuf>,
+}
+
+fn cs(name: &str, input: &str, args: Vec<String>, expect: &[i32]) -> CaseSpec {
+    CaseSpec {
+        name: name.to_string(),
+        input: input.to_string(),
+        args,
+        env: vec![],
+        expect: expect.to_vec(),
+        must_not_exist: vec![],
+    }
+}
+
+impl CaseSpec {
+    fn nothing_at(mut self, p: PathBuf) -> Self {
+        self.must_not_exist.push(p);
+        self
+    }
+    fn env(mut self, vars: Vec<(String, String)>) -> Self {
+        self.env = vars;
+        self
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn verify(d: &Path) -> Vec<String> {
+    vec!["verify".into(), s(d)]
+}
+
+fn rd(p: &Path) -> Result<Vec<u8>> {
+    std::fs::read(p).at(p)
+}
+
+fn wr(p: &Path, b: &[u8]) -> Result<()> {
+    std::fs::write(p, b).at(p)
+}
+
+fn rm(p: &Path) -> Result<()> {
+    if p.is_dir() {
+        std::fs::remove_dir_all(p).at(p)
+    } else {
+        std::fs::remove_file(p).at(p)
+    }
+}
+
+fn link(target: &Path, at: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, at).at(at)
+}
+
+// ---- JSON and TOML inputs -------------------------------------------------
+
+fn json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    crate::canonical::to_bytes(v)
+}
+
+/// The good evidence as a JSON value.
+fn evidence(fx: &Fixture) -> Result<Value> {
+    serde_json::to_value(&fx.evidence_value)
+        .map_err(|e| crate::Error::failed(format!("internal: {e}")))
+}
+
+/// Evidence that must not pass: the packet is not sealed.
+fn failing_evidence(fx: &Fixture) -> Result<Value> {
+    let mut e = evidence(fx)?;
+    e["sealed"] = json!(false);
+    Ok(e)
+}
+
+fn verdict_case(
+    fx: &Fixture,
+    name: &str,
+    what: &str,
+    bytes: &[u8],
+    expect: &[i32],
+) -> Result<CaseSpec> {
+    let d = fx.case_dir(name)?;
+    let p = d.join("evidence.json");
+    wr(&p, bytes)?;
+    Ok(cs(name, what, vec!["verdict".into(), s(&p)], expect))
+}
+
+/// `holdfast gates` selecting the option on a mutated copy of the spec.
+fn gates_case(
+    fx: &Fixture,
+    name: &str,
+    what: &str,
+    expect: &[i32],
+    mutate: impl FnOnce(&Path) -> Result<()>,
+) -> Result<CaseSpec> {
+    let spec = fx.spec_copy(name)?;
+    mutate(&spec)?;
+    let out = spec.with_file_name("out");
+    Ok(cs(name, what, fx.gates_select(&spec, &out), expect).nothing_at(out))
+}
+
+fn spec_toml(fx: &Fixture, edit: impl FnOnce(&mut crate::gate::spec::GateSpec)) -> Result<String> {
+    let mut v = fx.spec_value.clone();
+    edit(&mut v);
+    fx.toml(&v)
+}
+
+fn sparse(p: &Path, len: u64) -> Result<()> {
+    let f = std::fs::File::create(p).at(p)?;
+    f.set_len(len).at(p)
+}
+
+/// Whether `exe` offers the subcommand (and flag) a class attacks.
+fn available(exe: &Path, c: &ClassDef) -> bool {
+    let mut args: Vec<std::ffi::OsString> = c.gate.iter().map(Into::into).collect();
+    args.push("--help".into());
+    let ran = exec::run(
+        &Spawn {
+            program: exe.as_os_str().to_owned(),
+            args,
+            cwd: None,
+            clear_env: true,
+            env: vec![],
+            stdin: None,
+            timeout: Duration::from_secs(30),
+        },
+        "",
+    );
+    ran.exit_code == Some(0)
+        && c.flag
+            .is_none_or(|f| String::from_utf8_lossy(&ran.stdout.head).contains(f))
+}
+
+fn shown(args: &[String], r: &Redactor) -> Vec<String> {
+    std::iter::once("holdfast".to_string())
+        .chain(args.iter().map(|a| r.apply(a)))
+        .collect()
+}
+
+/// The cases of the selected classes, and the controls they rest on.
+pub(crate) fn cases(
+    selected: &[&ClassDef],
+    fx: &Fixture,
+    exe: &Path,
+    r: &Redactor,
+    token: &str,
+) -> Result<(Vec<Case>, Vec<ControlRecord>)> {
+    let spawn = |args: &[String], env: Vec<(String, String)>| Spawn {
+        program: exe.as_os_str().to_owned(),
+        args: args.iter().map(Into::into).collect(),
+        cwd: None,
+        clear_env: true,
+        env,
+        stdin: None,
+        timeout: super::BUILTIN_TIMEOUT,
+    };
+    let mut controls: Vec<ControlRecord> = Vec::new();
+    for (id, args) in fx.controls() {
+        if !selected
+            .iter()
+            .any(|c| c.build.is_some() && c.controls.contains(&id))
+        {
+            continue;
+        }
+        let ran = exec::run(&spawn(&args, vec![]), token);
+        controls.push(ControlRecord {
+            id: id.to_string(),
+            command: shown(&args, r),
+            exit_code: ran.exit_code,
+            ok: ran.exit_code == Some(0),
+            detail: if ran.exit_code == Some(0) {
+                String::new()
+            } else {
+                r.apply(
+                    String::from_utf8_lossy(&ran.stderr.head)
+                        .lines()
+                        .next()
+                        .unwrap_or("did not exit"),
+                )
+            },
+        });
+    }
+    controls.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let mut out = Vec::new();
+    for c in selected {
+        let not_run = |why: String, name: &str, input: &str, args: Vec<String>| Case {
+            id: format!("{}/{name}", c.id),
+            class: c.id.to_string(),
+            kind: ProbeKind::Builtin,
+            input: input.to_string(),
+            spawn: spawn(&args, vec![]),
+            shown: shown(&args, r),
+            stdin_shown: None,
+            expected_exit: vec![],
+            timeout_counts: false,
+            must_not_exist: vec![],
+            not_run: Some(why),
+        };
+        let gate_args: Vec<String> = c.gate.iter().map(|s| s.to_string()).collect();
+        if !available(exe, c) {
+            out.push(not_run(
+                format!(
+                    "the gate command `{}` is not available in this build",
+                    gate_text(c)
+                ),
+                "not-run",
+                c.title,
+                gate_args,
+            ));
+            continue;
+        }
+        let Some(build) = c.build else {
+            out.push(not_run(
+                format!(
+                    "no probe of this class is implemented in this build (gate: `{}`)",
+                    gate_text(c)
+                ),
+                "not-run",
+                c.title,
+                gate_args,
+            ));
+            continue;
+        };
+        let failed: Vec<&ControlRecord> = controls
+            .iter()
+            .filter(|k| c.controls.contains(&k.id.as_str()) && !k.ok)
+            .collect();
+        // A class resting on a control that does not exist has no control:
+        // its refusals would prove nothing, so it does not run.
+        if let Some(missing) = c
+            .controls
+            .iter()
+            .find(|id| !controls.iter().any(|k| k.id == **id))
+        {
+            out.push(not_run(
+                format!("its control {missing} is not defined in this build"),
+                "not-run",
+                c.title,
+                gate_args,
+            ));
+            continue;
+        }
+        if c.controls.is_empty() {
+            out.push(not_run(
+                "it names no control, so a refusal would prove nothing".into(),
+                "not-run",
+                c.title,
+                gate_args,
+            ));
+            continue;
+        }
+        fx.set_class(c.id);
+        let specs = match build(fx) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(not_run(
+                    format!(
+                        "the bad inputs of this class could not be built: {}",
+                        r.apply(&e.to_string())
+                    ),
+                    "not-run",
+                    c.title,
+                    gate_args,
+                ));
+                continue;
+            }
+        };
+        for spec in specs {
+            let args = spec.args;
+            let mut case = Case {
+                id: format!("{}/{}", c.id, spec.name),
+                class: c.id.to_string(),
+                kind: ProbeKind::Builtin,
+                input: spec.input,
+                spawn: spawn(&args, spec.env.clone()),
+                shown: {
+                    let mut v: Vec<String> = spec
+                        .env
+                        .iter()
+                        .map(|(k, val)| r.apply(&format!("{k}={val}")))
+                        .collect();
+                    v.extend(shown(&args, r));
+                    v
+                },
+                stdin_shown: None,
+                expected_exit: spec.expect,
+                timeout_counts: false,
+                must_not_exist: spec.must_not_exist,
+                not_run: None,
+            };
+            if let Some(k) = failed.first() {
+                case.not_run = Some(format!(
+                    "control {} failed (the good input was refused, so a refusal proves nothing): {}",
+                    k.id, k.detail
+                ));
+            }
+            out.push(case);
+        }
+    }
+    Ok((out, controls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_implemented_class_rests_on_controls_that_exist() {
+        let work = tempfile::tempdir().unwrap();
+        // No binary is needed to list the controls; the surface fixture
+        // steps fail quietly here, as they would make the controls fail.
+        let fx = Fixture::build(
+            work.path(),
+            Path::new("/nonexistent/holdfast"),
+            "GO_LIVE_APPROVED",
+        )
+        .unwrap();
+        let ids: Vec<&str> = fx.controls().iter().map(|(id, _)| *id).collect();
+        let table = table();
+        assert!(
+            table.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted, unique ids"
+        );
+        for c in &table {
+            if c.build.is_some() {
+                assert!(!c.controls.is_empty(), "{} has no control", c.id);
+                for k in c.controls {
+                    assert!(ids.contains(k), "{}: control {k} is not defined", c.id);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! `gates.toml`: the user probes, the declared blockers and the decision
+//! options of a run, and the pass token in force.
+//!
+//! ```toml
+//! [probes]
+//! pass_token = "GO_LIVE_APPROVED"  # optional; absent: the built-in token
+//! timeout_seconds = 60             # default time limit of a user probe
+//!
+//! [[probe]]
+//! id = "deploy-gate-unsigned"
+//! command = ["./ci/deploy-gate", "--check"]
+//! input_file = "bad-inputs/unsigned.json"   # appended as the last argument
+//!
+//! [[blocker]]
+//! id = "BLK-CI-SEAL"
+//! title = "CI seal-vs-bytes scope is unknown"
+//! surface = "ci-seal"
+//! severity = "critical"
+//! status = "open"
+//! closes_when = "the CI seal check is shown to cover the packet bytes"
+//!
+//! [[option]]
+//! id = "PROCEED_TO_REHEARSAL"
+//! title = "Rehearse the cutover on staging"
+//! requires_closed = ["BLK-CI-SEAL"]
+//! requires_gates = ["probes", "rollback-plan"]
+//! ```
+//!
+//! Unknown keys are errors (a typo must never widen what a gate lets
+//! through), and no value may contain the pass token (only the verdict
+//! produces it), except a user probe's `command` and `stdin_text`, which are
+//! attack input for the user's gate and are redacted in the probe report.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gate::SPEC_FILE;
+use crate::gate::blocker::{BlockerSpec, check_declared_id, is_derived_id};
+use crate::gate::citation;
+use crate::gate::decision::{OptionSpec, check_option_id};
+use crate::gate::verdict::{check_pass_token, find_token_claim, pass_token};
+use crate::{fsio, tomlio};
+
+/// The gates.toml `holdfast init` writes: one open blocker and one option,
+/// to be edited. It parses as it is.
+pub fn example() -> String {
+    EXAMPLE.replace("{default_token}", pass_token(None))
+}
+
+const EXAMPLE: &str = r#"# gates.toml: user probes, declared blockers and decision options.
+# Reference: schemas/gates.schema.json. Unknown keys are errors.
+
+[probes]
+# pass_token = "{default_token}"   # the default; upper-case words joined by '_'
+timeout_seconds = 60               # default time limit of a user probe
+
+# A user probe runs your own gate on a bad input and expects it to refuse:
+# a non-zero exit, and no pass token in stdout or stderr.
+# [[probe]]
+# id = "deploy-gate-unsigned"
+# command = ["./ci/deploy-gate", "--check"]
+# input_file = "bad-inputs/unsigned.json"   # appended as the last argument
+# exit_codes = [1]                          # optional: the expected refusal codes
+
+[[blocker]]
+id = "BLK-EXAMPLE"
+title = "Replace this example blocker with a real one"
+surface = "example-surface"
+severity = "high"
+status = "open"          # closed counts only with closing_evidence (path, lines, sha256)
+closes_when = "describe the evidence that closes it"
+
+[[option]]
+id = "PROCEED_TO_REHEARSAL"
+title = "Rehearse the change on staging"
+requires_closed = ["BLK-EXAMPLE"]
+requires_gates = ["probes", "forbidden-surface-proof", "rollback-plan"]
+"#;
+
+/// Default time limit of a user probe, in seconds.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+/// Longest time limit a probe may ask for, in seconds.
+pub const MAX_TIMEOUT_SECONDS: u64 = 3600;
+
+/// The whole gates.toml.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// Harness settings.
+    #[serde(default)]
+    pub probes: ProbesConfig,
+    /// User probes.
+    #[serde(default)]
+    pub probe: Vec<UserProbe>,
+    /// Declared blockers.
+    #[serde(default)]
+    pub blocker: Vec<BlockerSpec>,
+    /// Decision options (HOLD_PRODUCTION is built in).
+    #[serde(default)]
+    pub option: Vec<OptionSpec>,
+}
+
+/// The `[probes]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesConfig {
+    /// The pass token (upper-case words joined by `_`); absent: the default.
+    #[serde(default)]
+    pub pass_token: Option<String>,
+    /// Default time limit of a user probe, in seconds (1 to 3600; default 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// How a user probe's input file reaches the gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputVia {
+    /// Appended as the last argument.
+    #[default]
+    Argument,
+    /// Fed on standard input.
+    Stdin,
+}
+
+/// What a user probe expects of the gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// Non-zero exit and no pass token in stdout or stderr.
+    #[default]
+    FailClosed,
+}
+
+/// A user probe (`[[probe]]`): a gate command and a bad input it must refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserProbe {
+    /// Id: letters, digits, `.`, `_`, `-`.
+    pub id: String,
+    /// One-line description.
+    #[serde(default)]
+    pub title: String,
+    /// The gate's argv (no shell). A first word with a `/` is relative to the
+    /// spec directory; otherwise it is looked up on PATH. Runs in the spec
+    /// directory.
+    pub command: Vec<String>,
+    /// The bad input, relative to the spec directory.
+    #[serde(default)]
+    pub input_file: Option<String>,
+    /// How `input_file` is given: `argument` (default) or `stdin`.
+    #[serde(default)]
+    pub input_via: InputVia,
+    /// Literal text fed on standard input (not with `input_via = "stdin"`).
+    #[serde(default)]
+    pub stdin_text: Option<String>,
+    /// Always `fail-closed` (the default).
+    #[serde(default)]
+    pub expect: Expect,
+    /// Exit codes that count as the expected refusal; empty: any non-zero.
+    #[serde(default)]
+    pub exit_codes: Vec<i32>,
+    /// Time limit in seconds (default: `[probes] timeout_seconds`).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Count a timeout as failing closed (it is reported as a timeout either way).
+    #[serde(default)]
+    pub timeout_is_fail_closed: bool,
+}
+
+/// A loaded and validated gates.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedSpec {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Its directory (user probes run here; relative paths start here).
+    pub dir: PathBuf,
+    /// The content.
+    pub spec: GateSpec,
+}
+
+impl LoadedSpec {
+    /// Loads `path`: a gates.toml file, or a spec directory holding one.
+    pub fn load(path: &Path) -> Result<LoadedSpec> {
+        let file = if path.is_dir() {
+            path.join(SPEC_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let bytes = fsio::read_regular(&file, tomlio::SPEC_LIMIT)?;
+        let spec = parse(&bytes, &file)?;
+        let dir = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Ok(LoadedSpec {
+            path: file,
+            dir,
+            spec,
+        })
+    }
+
+    /// The pass token in force for this spec.
+    pub fn token(&self) -> &str {
+        pass_token(self.spec.probes.pass_token.as_deref())
+    }
+
+    /// The plan next to the spec, if there is one.
+    pub fn default_plan(&self) -> Option<PathBuf> {
+        let p = self.dir.join(crate::gate::PLAN_FILE);
+        p.is_file().then_some(p)
+    }
+}
+
+/// Parses gates.toml bytes (named `path` in errors) and validates them.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<GateSpec> {
+    let raw: serde_json::Value = tomlio::parse(bytes, path)?;
+    let configured = raw
+        .get("probes")
+        .and_then(|p| p.get("pass_token"))
+        .and_then(serde_json::Value::as_str);
+    // A user probe's command and stdin are attack input for the user's own
+    // gate (and are redacted in the report); nothing else may spell the token.
+    let skip = [
+        "probes.pass_token",
+        "probe[*].command",
+        "probe[*].stdin_text",
+    ];
+    if let Some(at) = find_token_claim(&raw, pass_token(configured), &skip) {
+        return Err(Error::malformed(
+            path,
+            format!("{at}: contains the pass token; an input may not claim it"),
+        ));
+    }
+    let spec: GateSpec = tomlio::parse(bytes, path)?;
+    validate(&spec, path)?;
+    Ok(spec)
+}
+
+fn nonblank(path: &Path, at: &str, s: &str) -> Result<()> {
+    if s.trim().is_empty() {
+        return Err(Error::malformed(path, format!("{at}: must not be empty")));
+    }
+    Ok(())
+}
+
+fn check_timeout(path: &Path, at: &str, t: Option<u64>) -> Result<()> {
+    match t {
+        Some(t) if !(1..=MAX_TIMEOUT_SECONDS).contains(&t) => Err(Error::malformed(
+            path,
+            format!("{at}: must be 1 to {MAX_TIMEOUT_SECONDS} seconds"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks everything serde cannot; errors name the file and the key.
+pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
+    if let Some(t) = &spec.probes.pass_token {
+        check_pass_token(t)
+            .map_err(|why| Error::malformed(path, format!("probes.pass_token: {why}")))?;
+    }
+    check_timeout(path, "probes.timeout_seconds", spec.probes.timeout_seconds)?;
+
+    let mut ids = BTreeSet::new();
+    for (i, p) in spec.probe.iter().enumerate() {
+        let at = format!("probe[{i}]");
+        check_declared_id(&p.id).map_err(|w| Error::malformed(path, format!("{at}.id: {w}")))?;
+        if !ids.insert(p.id.as_str()) {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.id: {:?} is used twice", p.id),
+            ));
+        }
+        match p.command.first() {
+            None => {
+                return Err(Error::malformed(
+                    path,
+                    format!("{at}.command: must name a program (an empty command tests nothing)"),
+                ));
+            }
+            Some(c) => nonblank(path, &format!("{at}.command[0]"), c)?,
+        }
+        if let Some(f) = &p.input_file {
+            citation::check_relative(f)
+                .map_err(|w| Error::malformed(path, format!("{at}.input_file: {w}")))?;
+        }
+        if p.stdin_text.is_some() && p.input_via == InputVia::Stdin && p.input_file.is_some() {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.stdin_text: standard input already carries input_file"),
+            ));
+        }
+        if p.input_via == InputVia::Stdin && p.input_file.is_none() {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.input_via: \"stdin\" needs an input_file"),
+            ));
+        }
+        check_timeout(path, &format!("{at}.timeout_seconds"), p.timeout_seconds)?;
+        if let Some(c) = p.exit_codes.iter().find(|c| !(1..=255).contains(*c)) {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.exit_codes: {c} is not a refusal (expected 1 to 255)"),
+            ));
+        }
+    }
+
+    let mut blockers = BTreeSet::new();
+    for (i, b) in spec.blocker.iter().enumerate() {
+        let at = format!("blocker[{i}]");
+        check_declared_id(&b.id).map_err(|w| Error::malformed(path, format!("{at}.id: {w}")))?;
+        if !blockers.insert(b.id.as_str()) {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.id: {:?} is used twice", b.id),
+            ));
+        }
+        nonblank(path, &format!("{at}.title"), &b.title)?;
+        nonblank(path, &format!("{at}.surface"), &b.surface)?;
+        nonblank(path, &format!("{at}.closes_when"), &b.closes_when)?;
+        for (j, c) in b.evidence.iter().enumerate() {
+            citation::check_shape(c, false)
+                .map_err(|w| Error::malformed(path, format!("{at}.evidence[{j}].{w}")))?;
+        }
+        for (j, c) in b.closing_evidence.iter().enumerate() {
+            citation::check_shape(c, true)
+                .map_err(|w| Error::malformed(path, format!("{at}.closing_evidence[{j}].{w}")))?;
+        }
+    }
+
+    let mut options = BTreeSet::new();
+    for (i, o) in spec.option.iter().enumerate() {
+        let at = format!("option[{i}]");
+        check_option_id(&o.id).map_err(|w| Error::malformed(path, format!("{at}.id: {w}")))?;
+        if !options.insert(o.id.as_str()) {
+            return Err(Error::malformed(
+                path,
+                format!("{at}.id: {:?} is used twice", o.id),
+            ));
+        }
+        nonblank(path, &format!("{at}.title"), &o.title)?;
+        for (j, r) in o.requires_closed.iter().enumerate() {
+            // Derived ids contain ':'; anything else must be declared here,
+            // so a typo cannot make an option wait on nothing.
+            if !blockers.contains(r.as_str()) && !is_derived_id(r) {
+                return Err(Error::malformed(
+                    path,
+                    format!(
+                        "{at}.requires_closed[{j}]: {r:?} is not a declared blocker id (nor a derived one, kind:key)"
+                    ),
+                ));
+            }
+        }
+        let mut gates = BTreeSet::new();
+        for g in &o.requires_gates {
+            if !gates.insert(*g) {
+                return Err(Error::malformed(
+                    path,
+                    format!("{at}.requires_gates: {} is listed twice", g.as_str()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const GOOD: &str = r#"
+[probes]
+timeout_seconds = 5
+
+[[probe]]
+id = "gate-a"
+command = ["./gate.sh", "--check"]
+input_file = "bad/a.json"
+
+[[blocker]]
+id = "BLK-1"
+title = "CI scope unknown"
+surface = "ci"
+severity = "critical"
+status = "closed"
+closes_when = "CI scope proven"
+closing_evidence = [{ path = "docs/ci.md", lines = "1-2", sha256 = "0000000000000000000000000000000000000000000000000000000000000000" }]
+
+[[option]]
+id = "PROCEED"
+title = "Proceed to rehearsal"
+requires_closed = ["BLK-1", "unknown-surface:ci"]
+requires_gates = ["probes"]
+"#;
+
+    fn err(text: &str) -> String {
+        let e = parse(text.as_bytes(), Path::new("spec/gates.toml")).unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn the_init_example_parses() {
+        let text = example();
+        assert!(text.contains(&format!("# pass_token = \"{}\"", pass_token(None))));
+        let s = parse(text.as_bytes(), Path::new("gates.toml")).unwrap();
+        assert_eq!((s.blocker.len(), s.option.len()), (1, 1));
+    }
+
+    #[test]
+    fn the_example_parses() {
+        let s = parse(GOOD.as_bytes(), Path::new("gates.toml")).unwrap();
+        assert_eq!(s.probe.len(), 1);
+        assert_eq!(s.blocker[0].closing_evidence.len(), 1);
+        assert_eq!(s.option[0].requires_closed.len(), 2);
+        assert!(parse(b"", Path::new("gates.toml")).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_file_and_line() {
+        let e = err(&format!("force = true\n{GOOD}"));
+        assert!(
+            e.starts_with("spec/gates.toml: line 1") && e.contains("force"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace(
+            "timeout_seconds = 5",
+            "timeout_seconds = 5\nallow_fail_open = true",
+        ));
+        assert!(e.contains("allow_fail_open"), "{e}");
+    }
+
+    #[test]
+    fn the_pass_token_in_any_value_is_refused_without_being_echoed() {
+        let t = pass_token(None);
+        let e = err(&GOOD.replace("CI scope unknown", &format!("{t} granted")));
+        assert!(
+            e.contains("blocker[0].title: contains the pass token"),
+            "{e}"
+        );
+        assert!(!e.contains(t), "{e}");
+        // An escape in a TOML string is still the token once parsed.
+        let escaped = t.replace('_', "\\u005F");
+        let e = err(&GOOD.replace("CI scope unknown", &escaped));
+        assert!(e.contains("contains the pass token"), "{e}");
+        // The configured token may be spelled where it is configured.
+        let ok = GOOD.replace(
+            "timeout_seconds = 5",
+            "timeout_seconds = 5\npass_token = \"GO_LIVE_APPROVED\"",
+        );
+        assert!(parse(ok.as_bytes(), Path::new("g")).is_ok());
+        let e = err(&ok.replace("CI scope unknown", "GO_LIVE_APPROVED"));
+        assert!(e.contains("contains the pass token"), "{e}");
+        // A user probe's command and stdin are attack input for the user's gate.
+        let attack = GOOD
+            .replace("\"--check\"]", &format!("\"--claim={t}\"]"))
+            .replace(
+                "input_file = \"bad/a.json\"",
+                &format!("stdin_text = \"{t}\""),
+            );
+        assert!(parse(attack.as_bytes(), Path::new("g")).is_ok());
+        let e = err(&GOOD.replace(
+            "id = \"gate-a\"",
+            &format!("id = \"gate-a\"\ntitle = \"{t}\""),
+        ));
+        assert!(e.contains("probe[0].title"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        let cases: Vec<(String, &str)> = vec![
+            (GOOD.replace("[\"./gate.sh\", \"--check\"]", "[]"), "probe[0].command"),
+            (GOOD.replace("surface = \"ci\"", "surface = \"\""), "blocker[0].surface"),
+            (GOOD.replace("\"BLK-1\", \"unknown", "\"\", \"unknown"), "option[0].requires_closed[0]"),
+            (GOOD.replace("\"BLK-1\", \"unknown", "\"BLK-2\", \"unknown"), "option[0].requires_closed[0]"),
+            (GOOD.replace("\"unknown-surface:ci\"", "\"made-up:ci\""), "option[0].requires_closed[1]"),
+            (GOOD.replace(", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"", ""), "blocker[0].closing_evidence[0].sha256"),
+            (GOOD.replace("docs/ci.md", "../ci.md"), "blocker[0].closing_evidence[0].path"),
+            (GOOD.replace("id = \"PROCEED\"", "id = \"HOLD_PRODUCTION\""), "option[0].id"),
+            (GOOD.replace("id = \"PROCEED\"", "id = \"proceed\""), "option[0].id"),
+            (GOOD.replace("timeout_seconds = 5", "timeout_seconds = 0"), "probes.timeout_seconds"),
+            (GOOD.replace("timeout_seconds = 5", "pass_token = \"HOLD_PRODUCTION\""), "probes.pass_token"),
+            (GOOD.replace("input_file = \"bad/a.json\"", "input_file = \"bad/a.json\"\nexit_codes = [0]"), "probe[0].exit_codes"),
+            (GOOD.replace("requires_gates = [\"probes\"]", "requires_gates = [\"probes\", \"probes\"]"), "option[0].requires_gates"),
+        ];
+        for (text, key) in cases {
+            let e = err(&text);
+            assert!(e.contains(key), "expected {key} in: {e}");
+        }
+        let e = err(&GOOD.replace("status = \"closed\"", "status = \"READY\""));
+        assert!(e.contains("line") && e.contains("READY"), "{e}");
+        let e = err(&GOOD.replace(
+            "requires_gates = [\"probes\"]",
+            "requires_gates = [\"vibes\"]",
+        ));
+        assert!(e.contains("vibes"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_and_huge_files_are_bounded() {
+        let deep = format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse(deep.as_bytes(), Path::new("gates.toml")).unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(SPEC_FILE);
+        let file = std::fs::File::create(&f).unwrap();
+        file.set_len(tomlio::SPEC_LIMIT + 1).unwrap();
+        let e = LoadedSpec::load(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("over the limit"), "{e}");
+    }
+}

@@ -1,0 +1,406 @@
+//! The run spec: `packet.toml` and the files it names.
+//!
+//! A spec is a directory. `packet.toml` holds what the packet states about
+//! itself (macro, title, date, authorization, the three flags) and where
+//! everything else is: the registry, the source root for citations, and the
+//! files owned by the other modules (`surfaces.toml`, `gates.toml`, the
+//! rollback plan). Paths are relative to the spec directory and may not leave
+//! it, except the registry directory, which is the team's long-lived one.
+
+use std::path::{Component, Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::authz::{Authorization, Scope};
+use crate::error::{Error, Result};
+
+/// File name of the spec's main file inside the spec directory.
+pub const SPEC_FILE: &str = "packet.toml";
+
+/// `packet.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PacketSpec {
+    /// What the packet is.
+    pub packet: PacketMeta,
+    /// What the run was authorized to do.
+    pub authorization: Authorization,
+    /// The three statements every packet makes about what the run did.
+    pub flags: Flags,
+    /// Where the governance registry is.
+    pub registry: RegistrySource,
+    /// Where the evidence the surfaces cite lives.
+    pub source: Source,
+    /// The other spec files.
+    #[serde(default)]
+    pub files: SpecFiles,
+}
+
+/// Identity of the packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PacketMeta {
+    /// The macro name, e.g. `FIX7_P0_..._MACRO_2026_06_12`.
+    #[serde(rename = "macro")]
+    pub macro_name: String,
+    /// Prefix of the statuses (`<prefix>_READY`, `<prefix>_INCOMPLETE`, ...).
+    pub status_prefix: String,
+    /// Human title (the README's heading).
+    pub title: String,
+    /// The run's date, `YYYY-MM-DD`: an input, never the clock, so packets are reproducible.
+    pub date: String,
+}
+
+/// The three flags the packet must state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flags {
+    /// Did the run mutate production? A scoping run must say `false`.
+    pub production_mutation: bool,
+    /// Did the run perform a REAL_RUN / cutover? A scoping run must say `false`.
+    pub real_run_cutover: bool,
+    /// Did the run contact live systems: `none`, or `read-only` (snapshots).
+    pub live_system_contact: LiveContact,
+}
+
+/// Live-system contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveContact {
+    /// No live system was contacted.
+    None,
+    /// Live systems were only read, inside read-only sessions.
+    ReadOnly,
+}
+
+/// Where the registry comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySource {
+    /// The team's long-lived registry directory (an authorized fold changes it).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// A registry JSON file to import into a fresh working copy for this run
+    /// (examples and rehearsals: the run changes only its own copy).
+    #[serde(default)]
+    pub import: Option<PathBuf>,
+    /// The `kind` recorded for each artifact id the packet claims.
+    #[serde(default = "default_object_kind")]
+    pub object_kind: String,
+}
+
+fn default_object_kind() -> String {
+    "packet-artifact".to_string()
+}
+
+/// The source tree citations point into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Directory, relative to the spec directory.
+    pub root: PathBuf,
+}
+
+/// Names of the other spec files, relative to the spec directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFiles {
+    /// Surfaces and boundaries.
+    #[serde(default = "default_surfaces")]
+    pub surfaces: PathBuf,
+    /// Probes, blockers, decision options.
+    #[serde(default = "default_gates")]
+    pub gates: PathBuf,
+    /// The rollback / rehearsal plan (Markdown).
+    #[serde(default = "default_plan")]
+    pub rollback_plan: PathBuf,
+}
+
+fn default_surfaces() -> PathBuf {
+    "surfaces.toml".into()
+}
+fn default_gates() -> PathBuf {
+    "gates.toml".into()
+}
+fn default_plan() -> PathBuf {
+    "production-rollback-rehearsal-plan.md".into()
+}
+
+impl Default for SpecFiles {
+    fn default() -> Self {
+        SpecFiles {
+            surfaces: default_surfaces(),
+            gates: default_gates(),
+            rollback_plan: default_plan(),
+        }
+    }
+}
+
+/// A loaded spec with every path resolved against the spec directory.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    /// The spec directory.
+    pub dir: PathBuf,
+    /// The parsed `packet.toml`.
+    pub spec: PacketSpec,
+    /// The raw bytes of `packet.toml` (pinned in the packet).
+    pub bytes: Vec<u8>,
+    /// Resolved source root.
+    pub source_root: PathBuf,
+    /// Resolved `surfaces.toml`.
+    pub surfaces: PathBuf,
+    /// Resolved `gates.toml`.
+    pub gates: PathBuf,
+    /// Resolved rollback plan.
+    pub rollback_plan: PathBuf,
+}
+
+impl LoadedSpec {
+    /// Loads and validates `DIR/packet.toml`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(SPEC_FILE);
+        let bytes = crate::fsio::read_regular(&path, crate::tomlio::SPEC_LIMIT)?;
+        let spec: PacketSpec = crate::tomlio::parse(&bytes, &path)?;
+        spec.validate(&path)?;
+        let inside = |key: &str, rel: &Path| -> Result<PathBuf> {
+            if !is_plain_relative(rel) {
+                return Err(Error::malformed(
+                    &path,
+                    format!(
+                        "{key}: {} must be a relative path inside the spec directory",
+                        rel.display()
+                    ),
+                ));
+            }
+            Ok(dir.join(rel))
+        };
+        Ok(LoadedSpec {
+            source_root: inside("source.root", &spec.source.root)?,
+            surfaces: inside("files.surfaces", &spec.files.surfaces)?,
+            gates: inside("files.gates", &spec.files.gates)?,
+            rollback_plan: inside("files.rollback_plan", &spec.files.rollback_plan)?,
+            dir: dir.to_path_buf(),
+            bytes,
+            spec,
+        })
+    }
+
+    /// The registry import file, resolved (must be inside the spec directory).
+    pub fn registry_import(&self) -> Result<Option<PathBuf>> {
+        match &self.spec.registry.import {
+            None => Ok(None),
+            Some(rel) if is_plain_relative(rel) => Ok(Some(self.dir.join(rel))),
+            Some(rel) => Err(Error::malformed(
+                self.dir.join(SPEC_FILE),
+                format!(
+                    "registry.import: {} must be a relative path inside the spec directory",
+                    rel.display()
+                ),
+            )),
+        }
+    }
+
+    /// The long-lived registry directory, resolved against the spec directory when relative.
+    pub fn registry_dir(&self) -> Option<PathBuf> {
+        self.spec.registry.dir.as_ref().map(|d| self.dir.join(d))
+    }
+}
+
+/// True for a non-empty relative path made only of normal components.
+pub fn is_plain_relative(p: &Path) -> bool {
+    !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+impl PacketSpec {
+    /// Rules TOML types cannot express. `path` names `packet.toml` in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |key: &str, what: &str| Err(Error::malformed(path, format!("{key}: {what}")));
+        let m = &self.packet;
+        if !is_status_word(&m.macro_name) {
+            return bad(
+                "packet.macro",
+                "expected upper-case letters, digits and underscores",
+            );
+        }
+        if !is_status_word(&m.status_prefix) {
+            return bad(
+                "packet.status_prefix",
+                "expected upper-case letters, digits and underscores",
+            );
+        }
+        if m.title.trim().is_empty() {
+            return bad("packet.title", "must not be empty");
+        }
+        if !is_date(&m.date) {
+            return bad("packet.date", "expected a date YYYY-MM-DD");
+        }
+        self.authorization.validate(path)?;
+        if self.authorization.scope == Scope::Scoping {
+            if self.flags.production_mutation {
+                return bad(
+                    "flags.production_mutation",
+                    "a scoping run cannot mutate production",
+                );
+            }
+            if self.flags.real_run_cutover {
+                return bad(
+                    "flags.real_run_cutover",
+                    "a scoping run cannot perform a REAL_RUN or cutover",
+                );
+            }
+        }
+        match (&self.registry.dir, &self.registry.import) {
+            (Some(_), Some(_)) => {
+                return bad("registry", "give either `dir` or `import`, not both");
+            }
+            (None, None) => {
+                return bad(
+                    "registry",
+                    "give `dir` (the team's registry) or `import` (a working copy)",
+                );
+            }
+            _ => {}
+        }
+        if self.registry.object_kind.trim().is_empty() {
+            return bad("registry.object_kind", "must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// `[A-Z0-9_]+`, starting with a letter: the shape of macro names and statuses.
+pub fn is_status_word(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `YYYY-MM-DD` with a plausible month and day.
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| {
+        b[r.clone()]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s[r].parse::<u32>().ok())
+            .flatten()
+    };
+    matches!(
+        (digits(0..4), digits(5..7), digits(8..10)),
+        (Some(_), Some(1..=12), Some(1..=31))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[packet]
+macro = "FIX7_P0_SCOPING_MACRO_2026_06_12"
+status_prefix = "FIX7_P0_SCOPING"
+title = "FIX7 P0 scoping"
+date = "2026-06-12"
+
+[authorization]
+text = "SCOPING ONLY (+ canonical fold 442..461 if safe)."
+scope = "scoping"
+[[authorization.mutations]]
+kind = "registry-fold"
+surface = "governance-registry"
+range = "442..461"
+if_safe = true
+
+[flags]
+production_mutation = false
+real_run_cutover = false
+live_system_contact = "none"
+
+[registry]
+import = "registry/registry-import.json"
+
+[source]
+root = "source"
+"#;
+
+    fn load(text: &str) -> Result<LoadedSpec> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(SPEC_FILE), text).unwrap();
+        LoadedSpec::load(d.path())
+    }
+
+    #[test]
+    fn good_spec_loads_with_defaults() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.spec.files, SpecFiles::default());
+        assert_eq!(s.spec.registry.object_kind, "packet-artifact");
+        assert!(s.surfaces.ends_with("surfaces.toml"));
+    }
+
+    #[test]
+    fn each_rule_fails_closed_naming_the_key() {
+        let cases = [
+            (
+                GOOD.replace("date = \"2026-06-12\"", "date = \"2026-13-01\""),
+                "packet.date",
+            ),
+            (
+                GOOD.replace(
+                    "status_prefix = \"FIX7_P0_SCOPING\"",
+                    "status_prefix = \"fix7\"",
+                ),
+                "packet.status_prefix",
+            ),
+            (
+                GOOD.replace("production_mutation = false", "production_mutation = true"),
+                "flags.production_mutation",
+            ),
+            (
+                GOOD.replace("real_run_cutover = false", "real_run_cutover = true"),
+                "flags.real_run_cutover",
+            ),
+            (
+                GOOD.replace("import = \"registry/registry-import.json\"", ""),
+                "registry",
+            ),
+            (
+                GOOD.replace("root = \"source\"", "root = \"../elsewhere\""),
+                "source.root",
+            ),
+            (
+                GOOD.replace("root = \"source\"", "root = \"/etc\""),
+                "source.root",
+            ),
+            (GOOD.replace("[source]", "[source]\nroot2 = 1"), "root2"),
+            (
+                GOOD.replace(
+                    "live_system_contact = \"none\"",
+                    "live_system_contact = \"some\"",
+                ),
+                "some",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = load(&text).unwrap_err().to_string();
+            assert!(e.contains("packet.toml") && e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        assert!(is_date("2026-06-12"));
+        for bad in [
+            "2026-6-12",
+            "2026-06-32",
+            "2026-00-01",
+            "20260612",
+            "2026-06-1x",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+}

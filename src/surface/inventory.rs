@@ -1,0 +1,469 @@
+//! The surface inventories: Table B (`production-surface-inventory.json`)
+//! and Table C (`ci-deploy-surface-inventory.json`), in canonical JSON, and
+//! their Markdown tables.
+//!
+//! Every citation is hashed against the source root while the inventory is
+//! built; a hash given in the spec must match. Unknown surfaces are listed
+//! with their derived-blocker facts, never with a guessed risk or gate.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::citation::{self, Citation, CitationProblemKind};
+use super::facts::{self, DerivedFact};
+use super::snapshot::Method;
+use super::spans::Seg;
+use super::spec::{LoadedSpec, Risk, Status, Table};
+use crate::canonical;
+use crate::error::{Error, IoContext, Result};
+use crate::fsio;
+
+/// The JSON file name of a table's inventory.
+pub fn json_file_name(table: Table) -> &'static str {
+    match table {
+        Table::Production => "production-surface-inventory.json",
+        Table::CiDeploy => "ci-deploy-surface-inventory.json",
+    }
+}
+
+/// The Markdown file name of a table's inventory.
+pub fn md_file_name(table: Table) -> &'static str {
+    match table {
+        Table::Production => "production-surface-inventory.md",
+        Table::CiDeploy => "ci-deploy-surface-inventory.md",
+    }
+}
+
+fn title(table: Table) -> &'static str {
+    match table {
+        Table::Production => "Table B: production surfaces",
+        Table::CiDeploy => "Table C: CI and deploy surfaces",
+    }
+}
+
+/// One inventory table as written to the packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceInventory {
+    /// `production` (Table B) or `ci-deploy` (Table C).
+    pub table: Table,
+    /// The table's heading.
+    pub title: String,
+    /// The spec it was rendered from.
+    pub spec: SpecRef,
+    /// How many surfaces, known and unknown.
+    pub counts: InventoryCounts,
+    /// The surfaces, in spec order.
+    pub surfaces: Vec<InventoryEntry>,
+    /// One derived-blocker fact per unknown surface of this table.
+    pub unknown_surfaces: Vec<DerivedFact>,
+}
+
+/// Which spec file an artifact came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecRef {
+    /// The spec's file name (no directory: artifacts carry no machine paths).
+    pub file: String,
+    /// sha256 of the spec's bytes.
+    pub sha256: String,
+}
+
+/// Surface counts of one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryCounts {
+    /// All surfaces in the table.
+    pub surfaces: usize,
+    /// Surfaces with status `known`.
+    pub known: usize,
+    /// Surfaces with status `unknown` (each a blocker).
+    pub unknown: usize,
+}
+
+/// One row of an inventory table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryEntry {
+    /// Surface id.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Free-text kind.
+    pub kind: String,
+    /// `known` or `unknown`.
+    pub status: Status,
+    /// Mutation risk (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// Required gate (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    /// Free-text remark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The citations, each with the sha256 of its cited bytes.
+    pub evidence: Vec<Citation>,
+    /// How the proof reads this surface (`none`: declared only).
+    pub snapshot: Method,
+}
+
+/// Builds both tables, hashing every citation under `source_root`. Fails on
+/// the first bad citation (reporting how many more there are), so an
+/// inventory with a stale or unreachable citation is never produced.
+pub fn build(spec: &LoadedSpec, source_root: &Path) -> Result<Vec<SurfaceInventory>> {
+    let root = citation::source_root(source_root)?;
+    let mut errors: Vec<Error> = Vec::new();
+    let mut entries: Vec<(Table, InventoryEntry)> = Vec::new();
+    for (i, s) in spec.spec.surfaces.iter().enumerate() {
+        let mut evidence = Vec::with_capacity(s.evidence.len());
+        for (j, c) in s.evidence.iter().enumerate() {
+            let field = |f: &'static str| {
+                [
+                    Seg::Key("surface"),
+                    Seg::Index(i),
+                    Seg::Key("evidence"),
+                    Seg::Index(j),
+                    Seg::Key(f),
+                ]
+            };
+            let key = spec.surface_key(i, &format!("evidence[{j}]"));
+            match citation::cite_file(&root, &c.path, c.lines) {
+                Ok(cited) => {
+                    if let Some(given) = &c.sha256
+                        && *given != cited.sha256
+                    {
+                        errors.push(Error::failed(format!(
+                                "{}: {}: {key}.sha256: stale citation: {} hashes to {}, the spec records {given}",
+                                spec.path.display(),
+                                spec.where_(&field("sha256")),
+                                location(&c.path, c.lines),
+                                cited.sha256
+                            )));
+                        continue;
+                    }
+                    evidence.push(Citation {
+                        path: c.path.clone(),
+                        lines: c.lines,
+                        sha256: cited.sha256,
+                        note: c.note.clone(),
+                    });
+                }
+                Err(e) => {
+                    let at = spec.where_(&field(if e.kind == CitationProblemKind::PastEnd {
+                        "lines"
+                    } else {
+                        "path"
+                    }));
+                    let msg = format!("{}: {key}: {e}", at);
+                    errors.push(match e.kind {
+                        CitationProblemKind::OutOfRoot => Error::malformed(&spec.path, msg),
+                        CitationProblemKind::Unreadable => {
+                            Error::io(&spec.path, std::io::Error::other(msg))
+                        }
+                        _ => Error::failed(format!("{}: {msg}", spec.path.display())),
+                    });
+                }
+            }
+        }
+        entries.push((
+            s.table,
+            InventoryEntry {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                kind: s.kind.clone(),
+                status: s.status,
+                risk: s.risk,
+                gate: s.gate.clone(),
+                note: s.note.clone(),
+                evidence,
+                snapshot: spec.snapshots.get(i).map_or(Method::None, |sp| sp.method()),
+            },
+        ));
+    }
+    if let Some(first) = first_of(errors) {
+        return Err(first);
+    }
+    let unknown = facts::unknown_surfaces(spec);
+    Ok(Table::ALL
+        .iter()
+        .map(|&table| {
+            let surfaces: Vec<InventoryEntry> = entries
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .map(|(_, e)| e.clone())
+                .collect();
+            let unknown_surfaces: Vec<DerivedFact> = unknown
+                .iter()
+                .filter(|f| surfaces.iter().any(|s| s.id == f.surface))
+                .cloned()
+                .collect();
+            let known = surfaces
+                .iter()
+                .filter(|s| s.status == Status::Known)
+                .count();
+            SurfaceInventory {
+                table,
+                title: title(table).to_string(),
+                spec: SpecRef {
+                    file: spec.file_name(),
+                    sha256: spec.sha256.clone(),
+                },
+                counts: InventoryCounts {
+                    surfaces: surfaces.len(),
+                    known,
+                    unknown: surfaces.len() - known,
+                },
+                surfaces,
+                unknown_surfaces,
+            }
+        })
+        .collect())
+}
+
+/// The first error, with "(and N more)" when there were several.
+fn first_of(mut errors: Vec<Error>) -> Option<Error> {
+    if errors.is_empty() {
+        return None;
+    }
+    let more = errors.len() - 1;
+    let first = errors.remove(0);
+    if more == 0 {
+        return Some(first);
+    }
+    let suffix = format!(" (and {more} more citation problem(s))");
+    Some(match first {
+        Error::Malformed { path, what } => Error::Malformed {
+            path,
+            what: what + &suffix,
+        },
+        Error::Failed { what } => Error::Failed {
+            what: what + &suffix,
+        },
+        Error::Io { path, source } => {
+            Error::io(path, std::io::Error::other(format!("{source}{suffix}")))
+        }
+        other => other,
+    })
+}
+
+fn location(path: &str, lines: Option<citation::LineRange>) -> String {
+    match lines {
+        Some(r) => format!("{path}:{r}"),
+        None => path.to_string(),
+    }
+}
+
+/// Escapes a value for a Markdown table cell (one line, no column breaks).
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// The Markdown rendering of one table (deterministic: same inventory, same bytes).
+pub fn render_markdown(inv: &SurfaceInventory) -> String {
+    let mut out = String::new();
+    let c = inv.counts;
+    let _ = writeln!(out, "# {}\n", inv.title);
+    let _ = writeln!(
+        out,
+        "Rendered by holdfast from `{}` (sha256 `{}`). {} surface(s): {} known, {} UNKNOWN.\n",
+        cell(&inv.spec.file),
+        inv.spec.sha256,
+        c.surfaces,
+        c.known,
+        c.unknown
+    );
+    out.push_str(
+        "| id | name | kind | status | mutation risk | required gate | evidence | snapshot |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for s in &inv.surfaces {
+        let (status, risk, gate) = match s.status {
+            Status::Known => (
+                "known",
+                s.risk.map_or("-", Risk::as_str).to_string(),
+                s.gate.as_deref().map_or("-".to_string(), cell),
+            ),
+            Status::Unknown => ("UNKNOWN", "UNKNOWN".to_string(), "UNKNOWN".to_string()),
+        };
+        let evidence: Vec<String> = s
+            .evidence
+            .iter()
+            .map(|c| {
+                format!(
+                    "`{}` (sha256 `{}`)",
+                    cell(&c.location()),
+                    &c.sha256[..c.sha256.len().min(12)]
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&s.id),
+            cell(&s.name),
+            cell(&s.kind),
+            status,
+            risk,
+            gate,
+            evidence.join("<br>"),
+            s.snapshot.as_str()
+        );
+    }
+    if !inv.unknown_surfaces.is_empty() {
+        out.push_str("\n## Unknown surfaces (blockers, not guesses)\n\n");
+        for f in &inv.unknown_surfaces {
+            let _ = writeln!(out, "- `{}`: {}", cell(&f.id), cell(&f.title));
+        }
+    }
+    out
+}
+
+/// The four inventory files (two JSON, two Markdown) as (name, bytes), in a
+/// fixed order.
+pub fn render_files(inventories: &[SurfaceInventory]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::with_capacity(inventories.len() * 2);
+    for inv in inventories {
+        files.push((
+            json_file_name(inv.table).to_string(),
+            canonical::to_bytes(inv)?,
+        ));
+        files.push((
+            md_file_name(inv.table).to_string(),
+            render_markdown(inv).into_bytes(),
+        ));
+    }
+    Ok(files)
+}
+
+/// Writes rendered files into `out` (created if missing), each atomically.
+pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    for (name, bytes) in files {
+        fsio::write_atomic(&out.join(name), bytes)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::spec::tests_support::GOOD;
+    use std::fs;
+
+    fn setup(spec_text: &str) -> (tempfile::TempDir, LoadedSpec) {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("deploy")).unwrap();
+        fs::create_dir_all(d.path().join("ci")).unwrap();
+        fs::write(d.path().join("deploy/db.tf"), "a\nb\nc\n").unwrap();
+        fs::write(d.path().join("ci/pipeline.yml"), "steps: []\n").unwrap();
+        let p = d.path().join("surfaces.toml");
+        fs::write(&p, spec_text).unwrap();
+        let spec = LoadedSpec::load(&p).unwrap();
+        (d, spec)
+    }
+
+    #[test]
+    fn both_tables_are_built_with_hashes_and_unknown_facts() {
+        let (d, spec) = setup(GOOD);
+        let inv = build(&spec, d.path()).unwrap();
+        assert_eq!(inv.len(), 2);
+        assert_eq!(inv[0].table, Table::Production);
+        assert_eq!(
+            inv[0].surfaces[0].evidence[0].sha256,
+            crate::digest::sha256_hex(b"a\nb\n")
+        );
+        assert_eq!(
+            inv[0].counts,
+            InventoryCounts {
+                surfaces: 1,
+                known: 1,
+                unknown: 0
+            }
+        );
+        assert!(inv[0].unknown_surfaces.is_empty());
+        assert_eq!(inv[1].counts.unknown, 1);
+        assert_eq!(inv[1].unknown_surfaces[0].surface, "ci-seal-scope");
+        assert_eq!(inv[1].surfaces[0].risk, None);
+        let files = render_files(&inv).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "production-surface-inventory.json",
+                "production-surface-inventory.md",
+                "ci-deploy-surface-inventory.json",
+                "ci-deploy-surface-inventory.md"
+            ]
+        );
+        let md = String::from_utf8(files[3].1.clone()).unwrap();
+        assert!(
+            md.contains(
+                "| `ci-seal-scope` | CI seal-vs-bytes scope | ci | UNKNOWN | UNKNOWN | UNKNOWN |"
+            ),
+            "{md}"
+        );
+        // Round trip through the strict reader verify uses.
+        let back: SurfaceInventory =
+            canonical::from_slice_strict(&files[0].1, Path::new("x")).unwrap();
+        assert_eq!(back, inv[0]);
+    }
+
+    #[test]
+    fn a_given_hash_that_does_not_match_fails_naming_the_line() {
+        let text = GOOD.replace(
+            "lines = \"1-2\"",
+            &format!("lines = \"1-2\"\nsha256 = \"{}\"", "0".repeat(64)),
+        );
+        let (d, spec) = setup(&text);
+        let e = build(&spec, d.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        let m = e.to_string();
+        assert!(
+            m.contains("surfaces.toml: line 16,") && m.contains("stale citation"),
+            "{m}"
+        );
+        let right = crate::digest::sha256_hex(b"a\nb\n");
+        let (d, spec) = setup(&GOOD.replace(
+            "lines = \"1-2\"",
+            &format!("lines = \"1-2\"\nsha256 = \"{right}\""),
+        ));
+        assert!(build(&spec, d.path()).is_ok());
+    }
+
+    #[test]
+    fn bad_citations_fail_closed_with_their_class() {
+        let (d, spec) = setup(&GOOD.replace("lines = \"1-2\"", "lines = \"3-4\""));
+        let e = build(&spec, d.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(
+            e.to_string().contains("past the end") && e.to_string().contains("line 15"),
+            "{e}"
+        );
+        let (d, spec) =
+            setup(&GOOD.replace("path = \"deploy/db.tf\"", "path = \"deploy/none.tf\""));
+        let e = build(&spec, d.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("missing cited file") && e.to_string().contains("line 14"),
+            "{e}"
+        );
+        let (d, spec) = setup(&GOOD.replace("path = \"deploy/db.tf\"", "path = \"deploy/link\""));
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("deploy/link")).unwrap();
+        let e = build(&spec, d.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("outside the source root"), "{e}");
+        fs::remove_file(d.path().join("ci/pipeline.yml")).unwrap();
+        let e = build(&spec, d.path()).unwrap_err();
+        assert!(e.to_string().contains("and 1 more"), "{e}");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

@@ -1,0 +1,982 @@
+//! The forbidden-surface proof: BEFORE and AFTER snapshots compared surface
+//! by surface, for every boundary, with the one authorized mutation (a
+//! registry fold) matched to the fold result's pins.
+//!
+//! Statuses: `UNTOUCHED` (digests equal), `CHANGED` (fails),
+//! `DECLARED_NOT_CONTACTED` (no snapshot method: accepted, but weaker, and
+//! said so), `AUTHORIZED_MUTATION_MATCHED` (the authorized surface changed
+//! exactly from the fold's before pins to its after pins, nothing else), and
+//! `AUTHORIZED_MUTATION_MISMATCH` (anything else; fails).
+//!
+//! The proof as a whole is `PROVEN` only when no surface changed, every
+//! authorized mutation matched its fold result, every surface is in both
+//! snapshots and every boundary covers at least one surface. [`prove`] is a
+//! pure function; [`prove_paths`] and [`write`] are its I/O edges.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::facts::{DerivedFact, FactKind};
+use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
+use super::spec::{Risk, Table, resolve_members};
+use crate::authz::{Authorization, AuthorizedMutation, FoldRange};
+use crate::canonical;
+use crate::digest;
+use crate::error::{Error, IoContext, Result};
+use crate::fsio;
+
+/// File name of the proof in a packet.
+pub const PROOF_FILE: &str = "forbidden-surface-proof.json";
+/// The `format` value of a proof.
+pub const PROOF_FORMAT: &str = "holdfast-forbidden-surface-proof/1";
+/// Largest fold result `prove` reads.
+pub const FOLD_RESULT_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// The status of one surface in the proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProofStatus {
+    /// Digest before = digest after.
+    Untouched,
+    /// The digest changed (or the surface is missing from one snapshot).
+    Changed,
+    /// No snapshot method: only declared not contacted. Weaker than a digest.
+    DeclaredNotContacted,
+    /// The authorized surface changed exactly to the fold result's pins.
+    AuthorizedMutationMatched,
+    /// The authorized surface did not match the fold result's pins (or no
+    /// fold result was given).
+    AuthorizedMutationMismatch,
+}
+
+impl ProofStatus {
+    /// The spelling used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Untouched => "UNTOUCHED",
+            Self::Changed => "CHANGED",
+            Self::DeclaredNotContacted => "DECLARED_NOT_CONTACTED",
+            Self::AuthorizedMutationMatched => "AUTHORIZED_MUTATION_MATCHED",
+            Self::AuthorizedMutationMismatch => "AUTHORIZED_MUTATION_MISMATCH",
+        }
+    }
+
+    /// Whether this status is acceptable for the proof.
+    pub fn holds(self) -> bool {
+        matches!(
+            self,
+            Self::Untouched | Self::DeclaredNotContacted | Self::AuthorizedMutationMatched
+        )
+    }
+}
+
+/// The proof's overall result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProofResult {
+    /// Every forbidden surface untouched (or declared), the authorized mutation matched.
+    Proven,
+    /// At least one failure; see `failures`.
+    NotProven,
+}
+
+/// Why the proof is not proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// A surface's digest changed.
+    Changed,
+    /// The authorized surface did not change exactly to its pins.
+    AuthorizedMismatch,
+    /// An authorized mutation with no `--fold-result` to match it against.
+    AuthorizedWithoutFoldResult,
+    /// A fold result for a range the authorization does not name.
+    UnauthorizedFold,
+    /// A surface present in one snapshot and not the other.
+    SurfaceMissing,
+    /// The same surface was read by different methods.
+    MethodDiffers,
+    /// A boundary whose surface list matches no surface.
+    BoundaryMatchesNothing,
+    /// The spec declares no boundary: there is nothing to prove.
+    NoBoundaries,
+}
+
+/// A reference to an input file (name only, and its sha256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    /// The file's name (no directory).
+    pub file: String,
+    /// sha256 of its bytes.
+    pub sha256: String,
+}
+
+/// One surface compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceVerdict {
+    /// Surface id.
+    pub surface: String,
+    /// Its table.
+    pub table: Table,
+    /// Its mutation risk (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// How it was read.
+    pub method: Method,
+    /// The verdict.
+    pub status: ProofStatus,
+    /// Digest in BEFORE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Digest in AFTER.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Parts whose digest differs (added, removed or changed), sorted.
+    pub changed_parts: Vec<String>,
+    /// How it was checked and what was found, in one line.
+    pub detail: String,
+}
+
+/// One boundary and the surfaces it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryVerdict {
+    /// Boundary id.
+    pub id: String,
+    /// What is forbidden.
+    pub title: String,
+    /// Each covered surface and its status.
+    pub surfaces: Vec<BoundarySurface>,
+    /// True when it covers at least one surface and every status holds.
+    pub holds: bool,
+}
+
+/// A covered surface's status inside a boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoundarySurface {
+    /// Surface id.
+    pub surface: String,
+    /// Its status.
+    pub status: ProofStatus,
+}
+
+/// One pinned registry document, compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinCheck {
+    /// Registry-relative path.
+    pub path: String,
+    /// The fold result's before pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_before: Option<String>,
+    /// The BEFORE snapshot's digest of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_before: Option<String>,
+    /// The fold result's after pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_after: Option<String>,
+    /// The AFTER snapshot's digest of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_after: Option<String>,
+    /// Both pins equal what was found.
+    pub matches: bool,
+}
+
+/// An authorized mutation, matched against its fold result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MutationVerdict {
+    /// `registry-fold`.
+    pub kind: String,
+    /// The surface the authorization names.
+    pub surface: String,
+    /// The authorized range.
+    pub range: String,
+    /// The verdict for the surface.
+    pub status: ProofStatus,
+    /// The fold result it was matched against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fold_result: Option<FileRef>,
+    /// Per pinned document: pins against snapshot digests.
+    pub pins: Vec<PinCheck>,
+    /// Files of the surface that changed without a pin.
+    pub unpinned_changes: Vec<String>,
+    /// What was found, in one line.
+    pub detail: String,
+}
+
+/// One reason the proof is not proven.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofFailure {
+    /// The class of failure.
+    pub class: FailureClass,
+    /// The surface it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surface: Option<String>,
+    /// The boundary it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
+    /// What was found, in one line.
+    pub detail: String,
+}
+
+/// How many surfaces got each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofCounts {
+    /// `UNTOUCHED`.
+    pub untouched: usize,
+    /// `CHANGED`.
+    pub changed: usize,
+    /// `DECLARED_NOT_CONTACTED`.
+    pub declared_not_contacted: usize,
+    /// `AUTHORIZED_MUTATION_MATCHED`.
+    pub authorized_mutation_matched: usize,
+    /// `AUTHORIZED_MUTATION_MISMATCH`.
+    pub authorized_mutation_mismatch: usize,
+}
+
+/// `forbidden-surface-proof.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    /// Always `holdfast-forbidden-surface-proof/1`.
+    pub format: String,
+    /// `PROVEN` or `NOT_PROVEN`.
+    pub result: ProofResult,
+    /// sha256 of the surfaces spec both snapshots were taken from.
+    pub spec_sha256: String,
+    /// The BEFORE snapshot.
+    pub before: FileRef,
+    /// The AFTER snapshot.
+    pub after: FileRef,
+    /// The authorization the run was under.
+    pub authorization: Authorization,
+    /// The fold results given.
+    pub fold_results: Vec<FileRef>,
+    /// Every surface, sorted by id.
+    pub surfaces: Vec<SurfaceVerdict>,
+    /// Every boundary, in spec order.
+    pub boundaries: Vec<BoundaryVerdict>,
+    /// Every authorized mutation, in authorization order.
+    pub authorized_mutations: Vec<MutationVerdict>,
+    /// Status counts over `surfaces`.
+    pub counts: ProofCounts,
+    /// Why the result is `NOT_PROVEN` (empty when proven).
+    pub failures: Vec<ProofFailure>,
+    /// Weaker evidence, said plainly (declared-only surfaces).
+    pub notes: Vec<String>,
+    /// Forbidden surfaces proven by declaration only although the policy
+    /// requires a digest for their risk: blockers, not proof failures.
+    pub blocker_facts: Vec<DerivedFact>,
+}
+
+/// A snapshot with the name and hash of the file it came from.
+#[derive(Debug, Clone)]
+pub struct SnapshotInput {
+    /// File name (no directory).
+    pub file: String,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+    /// The snapshot.
+    pub snapshot: Snapshot,
+}
+
+/// The fields of a fold result the proof needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldView {
+    /// The folded range.
+    pub range: FoldRange,
+    /// Whether the fold was performed.
+    pub applied: bool,
+    /// Registry-relative path -> sha256 before the fold.
+    pub pins_before: BTreeMap<String, String>,
+    /// Registry-relative path -> sha256 after the fold.
+    pub pins_after: BTreeMap<String, String>,
+}
+
+/// A fold result with the name and hash of its file.
+#[derive(Debug, Clone)]
+pub struct FoldInput {
+    /// File name (no directory).
+    pub file: String,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+    /// Its fields.
+    pub fold: FoldView,
+}
+
+// The registry module owns `FoldResult`; until it lands, read only the
+// fields of the contract in docs/ARCHITECTURE.md that the proof needs.
+#[derive(Deserialize)]
+struct FoldResultFields {
+    range: RangeFields,
+    applied: bool,
+    #[serde(default)]
+    pins: Option<PinsFields>,
+}
+
+#[derive(Deserialize)]
+struct RangeFields {
+    first: u64,
+    last: u64,
+}
+
+#[derive(Deserialize)]
+struct PinsFields {
+    before: BTreeMap<String, String>,
+    after: BTreeMap<String, String>,
+}
+
+impl FoldInput {
+    /// Reads `governance-fold-A-B-result.json` strictly (duplicate keys refused).
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = fsio::read_regular(path, FOLD_RESULT_LIMIT)?;
+        let f: FoldResultFields = canonical::from_slice_strict(&bytes, path)?;
+        if f.range.first == 0 || f.range.first > f.range.last {
+            return Err(Error::malformed(
+                path,
+                format!(
+                    "range: first {} and last {} do not make a range (1 <= first <= last)",
+                    f.range.first, f.range.last
+                ),
+            ));
+        }
+        let (pins_before, pins_after) = match f.pins {
+            Some(p) => (p.before, p.after),
+            None if f.applied => {
+                return Err(Error::malformed(
+                    path,
+                    "pins: missing, but applied is true; an applied fold must pin its documents",
+                ));
+            }
+            None => (BTreeMap::new(), BTreeMap::new()),
+        };
+        for (side, pins) in [("before", &pins_before), ("after", &pins_after)] {
+            for (k, v) in pins {
+                if !crate::seal::is_sha256_hex(v) {
+                    return Err(Error::malformed(
+                        path,
+                        format!("pins.{side}.{k}: expected 64 lowercase hex digits"),
+                    ));
+                }
+            }
+        }
+        Ok(FoldInput {
+            file: file_name(path),
+            sha256: digest::sha256_hex(&bytes),
+            fold: FoldView {
+                range: FoldRange {
+                    first: f.range.first,
+                    last: f.range.last,
+                },
+                applied: f.applied,
+                pins_before,
+                pins_after,
+            },
+        })
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Parts whose digest differs between two maps (added, removed, changed).
+fn changed_parts(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn short_list(items: &[String]) -> String {
+    const SHOW: usize = 5;
+    let mut s = items
+        .iter()
+        .take(SHOW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOW {
+        s.push_str(&format!(" and {} more", items.len() - SHOW));
+    }
+    s
+}
+
+/// Matches an applied fold against the authorized surface's snapshots.
+fn match_fold(
+    b: &SurfaceSnapshot,
+    a: &SurfaceSnapshot,
+    fold: &FoldView,
+) -> (bool, Vec<PinCheck>, Vec<String>, String) {
+    if b.method != Method::Files {
+        return (
+            false,
+            Vec::new(),
+            Vec::new(),
+            format!(
+                "the surface is read by method {}, which has no per-file digests to compare with the fold's pins",
+                b.method.as_str()
+            ),
+        );
+    }
+    if fold.pins_before.is_empty() && fold.pins_after.is_empty() {
+        return (
+            false,
+            Vec::new(),
+            Vec::new(),
+            "the fold result pins no document".into(),
+        );
+    }
+    let pinned: BTreeSet<&String> = fold
+        .pins_before
+        .keys()
+        .chain(fold.pins_after.keys())
+        .collect();
+    let pins: Vec<PinCheck> = pinned
+        .iter()
+        .map(|p| {
+            let (pb, fb) = (fold.pins_before.get(*p).cloned(), b.parts.get(*p).cloned());
+            let (pa, fa) = (fold.pins_after.get(*p).cloned(), a.parts.get(*p).cloned());
+            PinCheck {
+                path: (*p).clone(),
+                matches: pb == fb && pa == fa,
+                pin_before: pb,
+                found_before: fb,
+                pin_after: pa,
+                found_after: fa,
+            }
+        })
+        .collect();
+    let unpinned: Vec<String> = changed_parts(&b.parts, &a.parts)
+        .into_iter()
+        .filter(|p| !pinned.contains(p))
+        .collect();
+    let bad: Vec<String> = pins
+        .iter()
+        .filter(|p| !p.matches)
+        .map(|p| p.path.clone())
+        .collect();
+    let ok = bad.is_empty() && unpinned.is_empty();
+    let detail = if ok {
+        format!(
+            "{} pinned document(s) changed exactly from their before pins to their after pins; nothing else changed",
+            pins.len()
+        )
+    } else {
+        let mut why = Vec::new();
+        if !bad.is_empty() {
+            why.push(format!(
+                "pinned document(s) not matching their pins: {}",
+                short_list(&bad)
+            ));
+        }
+        if !unpinned.is_empty() {
+            why.push(format!(
+                "file(s) changed without a pin: {}",
+                short_list(&unpinned)
+            ));
+        }
+        why.join("; ")
+    };
+    (ok, pins, unpinned, detail)
+}
+
+/// Compares BEFORE and AFTER under `auth` and the fold results. `Err` (a
+/// refusal) when the snapshots were taken from different specs; every other
+/// defect is a failure inside the proof.
+pub fn prove(
+    before: &SnapshotInput,
+    after: &SnapshotInput,
+    auth: &Authorization,
+    folds: &[FoldInput],
+) -> Result<Proof> {
+    let (b, a) = (&before.snapshot, &after.snapshot);
+    if b.spec_sha256 != a.spec_sha256 {
+        return Err(Error::refused(format!(
+            "{} and {} were taken from different surfaces specs (sha256 {} and {}); snapshot both with the same spec",
+            before.file, after.file, b.spec_sha256, a.spec_sha256
+        )));
+    }
+    if b.boundaries_sha256 != a.boundaries_sha256 || b.policy != a.policy {
+        return Err(Error::refused(format!(
+            "{} and {} record different boundaries or policy; snapshot both with the same spec",
+            before.file, after.file
+        )));
+    }
+    let mut failures: Vec<ProofFailure> = Vec::new();
+    let fail = |failures: &mut Vec<ProofFailure>,
+                class,
+                surface: Option<&str>,
+                boundary: Option<&str>,
+                detail: String| {
+        failures.push(ProofFailure {
+            class,
+            surface: surface.map(str::to_string),
+            boundary: boundary.map(str::to_string),
+            detail,
+        })
+    };
+
+    // Fold results by range; each must answer an authorized mutation.
+    let mut by_range: BTreeMap<FoldRange, &FoldInput> = BTreeMap::new();
+    for f in folds {
+        if by_range.insert(f.fold.range, f).is_some() {
+            return Err(Error::Usage(format!(
+                "two fold results given for range {}",
+                f.fold.range
+            )));
+        }
+    }
+    for f in folds {
+        if auth.authorized_fold(f.fold.range).is_none() {
+            fail(
+                &mut failures,
+                FailureClass::UnauthorizedFold,
+                None,
+                None,
+                format!(
+                    "{}: fold {} is not a mutation the authorization names",
+                    f.file, f.fold.range
+                ),
+            );
+        }
+    }
+
+    // Authorized mutations, grouped by surface.
+    let mut authorized: BTreeMap<String, Vec<(FoldRange, Option<&FoldInput>)>> = BTreeMap::new();
+    for m in &auth.mutations {
+        let AuthorizedMutation::RegistryFold { surface, range, .. } = m;
+        authorized
+            .entry(surface.clone())
+            .or_default()
+            .push((*range, by_range.get(range).copied()));
+    }
+
+    let ids: BTreeSet<&String> = b.surfaces.keys().chain(a.surfaces.keys()).collect();
+    let mut surfaces: Vec<SurfaceVerdict> = Vec::with_capacity(ids.len());
+    let mut mutation_verdicts: BTreeMap<(String, FoldRange), MutationVerdict> = BTreeMap::new();
+    for id in ids {
+        let (sb, sa) = match (b.surfaces.get(id), a.surfaces.get(id)) {
+            (Some(sb), Some(sa)) => (sb, sa),
+            (one_b, one_a) => {
+                let (only, s) = match (one_b, one_a) {
+                    (Some(s), _) => ("BEFORE", s),
+                    (None, Some(s)) => ("AFTER", s),
+                    (None, None) => continue,
+                };
+                let detail =
+                    format!("present in {only} only; the snapshots do not cover the same surfaces");
+                fail(
+                    &mut failures,
+                    FailureClass::SurfaceMissing,
+                    Some(id),
+                    None,
+                    detail.clone(),
+                );
+                surfaces.push(SurfaceVerdict {
+                    surface: id.clone(),
+                    table: s.table,
+                    risk: s.risk,
+                    method: s.method,
+                    status: ProofStatus::Changed,
+                    before: one_b.and_then(|s| s.digest.clone()),
+                    after: one_a.and_then(|s| s.digest.clone()),
+                    changed_parts: Vec::new(),
+                    detail,
+                });
+                continue;
+            }
+        };
+        let mut v = SurfaceVerdict {
+            surface: id.clone(),
+            table: sb.table,
+            risk: sb.risk,
+            method: sb.method,
+            status: ProofStatus::Untouched,
+            before: sb.digest.clone(),
+            after: sa.digest.clone(),
+            changed_parts: changed_parts(&sb.parts, &sa.parts),
+            detail: String::new(),
+        };
+        if sb.method != sa.method {
+            v.status = ProofStatus::Changed;
+            v.detail = format!(
+                "read by {} in BEFORE and by {} in AFTER",
+                sb.method.as_str(),
+                sa.method.as_str()
+            );
+            fail(
+                &mut failures,
+                FailureClass::MethodDiffers,
+                Some(id),
+                None,
+                v.detail.clone(),
+            );
+            surfaces.push(v);
+            continue;
+        }
+        if let Some(muts) = authorized.get(id) {
+            let applied: Vec<&(FoldRange, Option<&FoldInput>)> = muts
+                .iter()
+                .filter(|(_, f)| f.is_some_and(|f| f.fold.applied))
+                .collect();
+            for (range, fold) in muts {
+                let mut mv = MutationVerdict {
+                    kind: "registry-fold".into(),
+                    surface: id.clone(),
+                    range: range.to_string(),
+                    status: ProofStatus::AuthorizedMutationMismatch,
+                    fold_result: fold.map(|f| FileRef {
+                        file: f.file.clone(),
+                        sha256: f.sha256.clone(),
+                    }),
+                    pins: Vec::new(),
+                    unpinned_changes: Vec::new(),
+                    detail: String::new(),
+                };
+                match fold {
+                    None => {
+                        mv.detail = format!(
+                            "no fold result given for the authorized fold {range}: the mutation cannot be matched to its pins"
+                        );
+                        fail(
+                            &mut failures,
+                            FailureClass::AuthorizedWithoutFoldResult,
+                            Some(id),
+                            None,
+                            mv.detail.clone(),
+                        );
+                    }
+                    Some(f) if !f.fold.applied => {
+                        if v.changed_parts.is_empty() && sb.digest == sa.digest {
+                            mv.status = ProofStatus::Untouched;
+                            mv.detail = format!(
+                                "fold {range} was not applied (applied: false) and the surface is unchanged"
+                            );
+                        } else {
+                            mv.detail = format!(
+                                "fold {range} was not applied (applied: false), yet the surface changed: {}",
+                                short_list(&v.changed_parts)
+                            );
+                            fail(
+                                &mut failures,
+                                FailureClass::AuthorizedMismatch,
+                                Some(id),
+                                None,
+                                mv.detail.clone(),
+                            );
+                        }
+                    }
+                    Some(f) if applied.len() > 1 => {
+                        mv.detail = format!(
+                            "{} applied folds on one surface in one proof ({}); holdfast proves one applied fold per surface",
+                            applied.len(),
+                            f.file
+                        );
+                        fail(
+                            &mut failures,
+                            FailureClass::AuthorizedMismatch,
+                            Some(id),
+                            None,
+                            mv.detail.clone(),
+                        );
+                    }
+                    Some(f) => {
+                        let (ok, pins, unpinned, detail) = match_fold(sb, sa, &f.fold);
+                        mv.pins = pins;
+                        mv.unpinned_changes = unpinned;
+                        mv.detail = format!("{}: {detail}", f.file);
+                        if ok {
+                            mv.status = ProofStatus::AuthorizedMutationMatched;
+                        } else {
+                            fail(
+                                &mut failures,
+                                FailureClass::AuthorizedMismatch,
+                                Some(id),
+                                None,
+                                mv.detail.clone(),
+                            );
+                        }
+                    }
+                }
+                mutation_verdicts.insert((id.clone(), *range), mv);
+            }
+            // The surface's status: a mismatch anywhere wins; then a match;
+            // untouched only when every authorized fold left it untouched.
+            let statuses: Vec<ProofStatus> = muts
+                .iter()
+                .filter_map(|(r, _)| mutation_verdicts.get(&(id.clone(), *r)).map(|m| m.status))
+                .collect();
+            v.status = if statuses.contains(&ProofStatus::AuthorizedMutationMismatch) {
+                ProofStatus::AuthorizedMutationMismatch
+            } else if statuses.contains(&ProofStatus::AuthorizedMutationMatched) {
+                ProofStatus::AuthorizedMutationMatched
+            } else {
+                ProofStatus::Untouched
+            };
+            v.detail = muts
+                .iter()
+                .filter_map(|(r, _)| {
+                    mutation_verdicts
+                        .get(&(id.clone(), *r))
+                        .map(|m| m.detail.clone())
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+        } else if sb.method == Method::None {
+            v.status = ProofStatus::DeclaredNotContacted;
+            v.detail =
+                "no snapshot method: declared not contacted, which is weaker than a digest".into();
+        } else if sb.digest == sa.digest && v.changed_parts.is_empty() {
+            v.detail = format!(
+                "{} digest equal before and after ({} part(s))",
+                sb.method.as_str(),
+                sb.parts.len()
+            );
+        } else {
+            v.status = ProofStatus::Changed;
+            v.detail = format!(
+                "{} digest changed; changed part(s): {}",
+                sb.method.as_str(),
+                short_list(&v.changed_parts)
+            );
+            fail(
+                &mut failures,
+                FailureClass::Changed,
+                Some(id),
+                None,
+                v.detail.clone(),
+            );
+        }
+        surfaces.push(v);
+    }
+
+    // Authorized mutations naming a surface no snapshot has.
+    for (surface, muts) in &authorized {
+        if b.surfaces.contains_key(surface) || a.surfaces.contains_key(surface) {
+            continue;
+        }
+        for (range, fold) in muts {
+            let detail =
+                format!("the authorization names surface {surface:?}, which neither snapshot has");
+            fail(
+                &mut failures,
+                FailureClass::AuthorizedMismatch,
+                Some(surface),
+                None,
+                detail.clone(),
+            );
+            mutation_verdicts.insert(
+                (surface.clone(), *range),
+                MutationVerdict {
+                    kind: "registry-fold".into(),
+                    surface: surface.clone(),
+                    range: range.to_string(),
+                    status: ProofStatus::AuthorizedMutationMismatch,
+                    fold_result: fold.map(|f| FileRef {
+                        file: f.file.clone(),
+                        sha256: f.sha256.clone(),
+                    }),
+                    pins: Vec::new(),
+                    unpinned_changes: Vec::new(),
+                    detail,
+                },
+            );
+        }
+    }
+    let authorized_mutations: Vec<MutationVerdict> = auth
+        .mutations
+        .iter()
+        .filter_map(|m| {
+            let AuthorizedMutation::RegistryFold { surface, range, .. } = m;
+            mutation_verdicts.get(&(surface.clone(), *range)).cloned()
+        })
+        .collect();
+
+    // Boundaries: re-resolved against the snapshots, never trusted as recorded.
+    let all_ids: Vec<&str> = surfaces.iter().map(|s| s.surface.as_str()).collect();
+    let status_of: BTreeMap<&str, &SurfaceVerdict> =
+        surfaces.iter().map(|s| (s.surface.as_str(), s)).collect();
+    if b.boundaries.is_empty() {
+        fail(
+            &mut failures,
+            FailureClass::NoBoundaries,
+            None,
+            None,
+            "the spec declares no [[boundary]]: there is no forbidden surface to prove untouched"
+                .into(),
+        );
+    }
+    let mut boundaries = Vec::with_capacity(b.boundaries.len());
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    for br in &b.boundaries {
+        let members = match resolve_members(&br.surfaces, &all_ids) {
+            Ok(m) => m,
+            Err(e) => {
+                fail(
+                    &mut failures,
+                    FailureClass::BoundaryMatchesNothing,
+                    None,
+                    Some(&br.id),
+                    e,
+                );
+                Vec::new()
+            }
+        };
+        if members.is_empty() {
+            fail(
+                &mut failures,
+                FailureClass::BoundaryMatchesNothing,
+                None,
+                Some(&br.id),
+                format!(
+                    "boundary {:?} ({}) covers {:?}, which matches no surface",
+                    br.id, br.title, br.surfaces
+                ),
+            );
+        }
+        let entries: Vec<BoundarySurface> = members
+            .iter()
+            .filter_map(|m| {
+                status_of.get(m.as_str()).map(|v| BoundarySurface {
+                    surface: m.clone(),
+                    status: v.status,
+                })
+            })
+            .collect();
+        covered.extend(members);
+        boundaries.push(BoundaryVerdict {
+            id: br.id.clone(),
+            title: br.title.clone(),
+            holds: !entries.is_empty() && entries.iter().all(|e| e.status.holds()),
+            surfaces: entries,
+        });
+    }
+
+    // Weaker evidence, and the policy's blocker facts.
+    let mut notes = Vec::new();
+    let mut blocker_facts = Vec::new();
+    let policy = &b.policy.require_digest_for;
+    for v in surfaces
+        .iter()
+        .filter(|v| v.status == ProofStatus::DeclaredNotContacted)
+    {
+        notes.push(format!(
+            "{}: DECLARED_NOT_CONTACTED: no digest was taken; the claim rests on declaration, which is weaker than UNTOUCHED",
+            v.surface
+        ));
+        if !covered.contains(&v.surface) || policy.is_empty() {
+            continue;
+        }
+        let required = match v.risk {
+            Some(r) => policy.contains(&r),
+            // An unknown risk may be any of them: fail closed.
+            None => true,
+        };
+        if required {
+            let risk = v.risk.map_or("unknown", Risk::as_str);
+            blocker_facts.push(DerivedFact {
+                id: format!("declared-only-critical:{}", v.surface),
+                kind: FactKind::DeclaredOnlyCritical,
+                surface: v.surface.clone(),
+                title: format!(
+                    "{} (risk {risk}) is forbidden but only declared not contacted; the policy requires a digest for {:?}",
+                    v.surface,
+                    policy.iter().map(|r| r.as_str()).collect::<Vec<_>>()
+                ),
+                evidence: vec![format!("{PROOF_FILE}: surfaces[{:?}] status DECLARED_NOT_CONTACTED", v.surface)],
+            });
+        }
+    }
+
+    let mut counts = ProofCounts::default();
+    for v in &surfaces {
+        match v.status {
+            ProofStatus::Untouched => counts.untouched += 1,
+            ProofStatus::Changed => counts.changed += 1,
+            ProofStatus::DeclaredNotContacted => counts.declared_not_contacted += 1,
+            ProofStatus::AuthorizedMutationMatched => counts.authorized_mutation_matched += 1,
+            ProofStatus::AuthorizedMutationMismatch => counts.authorized_mutation_mismatch += 1,
+        }
+    }
+    Ok(Proof {
+        format: PROOF_FORMAT.into(),
+        result: if failures.is_empty() {
+            ProofResult::Proven
+        } else {
+            ProofResult::NotProven
+        },
+        spec_sha256: b.spec_sha256.clone(),
+        before: FileRef {
+            file: before.file.clone(),
+            sha256: before.sha256.clone(),
+        },
+        after: FileRef {
+            file: after.file.clone(),
+            sha256: after.sha256.clone(),
+        },
+        authorization: auth.clone(),
+        fold_results: folds
+            .iter()
+            .map(|f| FileRef {
+                file: f.file.clone(),
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
+        surfaces,
+        boundaries,
+        authorized_mutations,
+        counts,
+        failures,
+        notes,
+        blocker_facts,
+    })
+}
+
+/// Reads every input (strictly) and proves.
+pub fn prove_paths(
+    before: &Path,
+    after: &Path,
+    authorization: &Path,
+    folds: &[PathBuf],
+) -> Result<Proof> {
+    let read = |p: &Path| -> Result<SnapshotInput> {
+        let (snapshot, sha256) = snapshot::read(p)?;
+        Ok(SnapshotInput {
+            file: file_name(p),
+            sha256,
+            snapshot,
+        })
+    };
+    let (b, a) = (read(before)?, read(after)?);
+    let auth = Authorization::load(authorization)?;
+    let folds = folds
+        .iter()
+        .map(|p| FoldInput::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    prove(&b, &a, &auth, &folds)
+}
+
+/// Writes `forbidden-surface-proof.json` into `out` (created if missing).
+pub fn write(out: &Path, proof: &Proof) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).at(out)?;
+    let path = out.join(PROOF_FILE);
+    fsio::write_atomic(&path, &canonical::to_bytes(proof)?)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+#[path = "proof_tests.rs"]
+mod tests;

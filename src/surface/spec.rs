@@ -1,0 +1,982 @@
+//! `surfaces.toml`: the surfaces a run depends on (Tables B and C), how to
+//! snapshot each one read-only, the boundaries (forbidden action classes and
+//! the surfaces each covers), and the policy.
+//!
+//! Loading is strict: serde refuses unknown keys and bad values with their
+//! line; [`LoadedSpec::parse`] then checks the rules serde cannot express
+//! (unique ids, no invented risk or gate on an unknown surface, a gate on
+//! every known one, boundaries that name real surfaces) and reports each with
+//! the file, the key and the line. Nothing here touches the file system
+//! beyond reading the spec itself: citations and snapshots are checked by
+//! their own modules.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::citation::{LineRange, check_relative_path};
+use super::snapshot::Method;
+use super::spans::{Seg, locate};
+use crate::digest;
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::tomlio;
+
+/// Default time a `command` snapshot may run before it is killed.
+pub const DEFAULT_COMMAND_TIMEOUT_SECONDS: u64 = 60;
+/// Longest `timeout_seconds` a `command` snapshot may ask for (one day).
+pub const MAX_COMMAND_TIMEOUT_SECONDS: u64 = 86_400;
+
+/// The whole `surfaces.toml` file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurfacesSpec {
+    /// Optional rules that make the proof stricter.
+    #[serde(default)]
+    pub policy: Policy,
+    /// The surfaces (`[[surface]]` tables), in the order the tables show them.
+    #[serde(default, rename = "surface")]
+    pub surfaces: Vec<SurfaceSpec>,
+    /// The forbidden action classes (`[[boundary]]` tables).
+    #[serde(default, rename = "boundary")]
+    pub boundaries: Vec<BoundarySpec>,
+}
+
+/// Optional rules that make the proof stricter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Mutation-risk levels for which a forbidden surface must be proven by a
+    /// digest: such a surface with no snapshot method ("declared not
+    /// contacted") becomes a blocker fact. Usually `["critical"]`.
+    #[serde(default)]
+    pub require_digest_for: Vec<Risk>,
+}
+
+/// Which inventory table a surface belongs to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Table {
+    /// Table B: production systems (databases, CMS, issue tracker, secrets, evidence store).
+    Production,
+    /// Table C: CI and deploy systems.
+    CiDeploy,
+}
+
+impl Table {
+    /// Both tables, in packet order.
+    pub const ALL: [Table; 2] = [Table::Production, Table::CiDeploy];
+
+    /// The spelling used in `surfaces.toml` and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Production => "production",
+            Table::CiDeploy => "ci-deploy",
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the surface's mutation risk and gate are established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Risk and gate are known and cited.
+    Known,
+    /// Not established: carries no risk or gate, and is a blocker.
+    Unknown,
+}
+
+/// How badly a mutation of the surface would hurt production.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Reversible, no user impact.
+    Low,
+    /// Reversible with effort, limited impact.
+    Medium,
+    /// Hard to reverse or user-visible.
+    High,
+    /// Irreversible or production-wide.
+    Critical,
+}
+
+impl Risk {
+    /// The spelling used in `surfaces.toml` and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// One surface (`[[surface]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceSpec {
+    /// Unique id: letters, digits, `.`, `_`, `-` (used in blocker ids and boundaries).
+    pub id: String,
+    /// `production` (Table B) or `ci-deploy` (Table C).
+    pub table: Table,
+    /// Human name, e.g. "Production PostgreSQL".
+    pub name: String,
+    /// Free-text kind, e.g. `database`, `cms`, `ci`, `secrets`.
+    pub kind: String,
+    /// `known` or `unknown`.
+    pub status: Status,
+    /// Mutation risk; required when known, forbidden when unknown (never invented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// The gate a mutation must pass; required when known, forbidden when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    /// Free-text remark (for an unknown surface: what is not known and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// One or more citations of the bytes this entry rests on.
+    #[serde(default)]
+    pub evidence: Vec<CitationSpec>,
+    /// How to read the surface for the proof; absent means no snapshot
+    /// (the proof can then only say "declared not contacted").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotTable>,
+}
+
+/// An evidence citation as written in the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CitationSpec {
+    /// Path relative to the source root, `/`-separated, no `..`.
+    pub path: String,
+    /// `N` or `N-M` (1-based, inclusive); absent cites the whole file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<LineRange>,
+    /// sha256 of exactly the cited bytes; computed when absent, checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// What the cited bytes show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `[surface.snapshot]` as written: `method` and the keys of that method.
+///
+/// One flat table (rather than a tagged union) so that every misspelt or
+/// misplaced key is reported on its own line; [`LoadedSpec`] turns it into a
+/// [`SnapshotSpec`] and refuses keys that belong to another method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotTable {
+    /// `files`, `command`, `postgres` or `none`.
+    pub method: Method,
+    /// files: the directory, relative to the spec file's directory (or absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// files: globs (relative to `root`; `*` stays within a directory, `**`
+    /// crosses them) selecting the files; absent means every file. Each must
+    /// select at least one file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<String>>,
+    /// files: globs of files to leave out (e.g. an append-only history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
+    /// command: program and arguments; no shell unless you write `sh -c`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    /// command: working directory, relative to the spec file's directory (default: that directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// command: seconds before the command is killed and the snapshot fails (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// postgres: a libpq-style connection string (`host=... dbname=...` or a
+    /// URL). Prefer `connection_env` when it holds a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// postgres: name of an environment variable holding the connection string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_env: Option<String>,
+    /// postgres: schemas to read (default: every schema but the system ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemas: Option<Vec<String>>,
+}
+
+/// A validated snapshot method with exactly its own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotSpec {
+    /// A directory's files (optionally filtered by globs): a digest per file.
+    Files {
+        /// The directory, relative to the spec file's directory (or absolute).
+        root: String,
+        /// Include globs; `None` selects every file.
+        include: Option<Vec<String>>,
+        /// Exclude globs.
+        exclude: Vec<String>,
+    },
+    /// A declared read-only command: the digest of its stdout.
+    Command {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// Working directory, relative to the spec's directory.
+        cwd: Option<String>,
+        /// Seconds before the command is killed.
+        timeout_seconds: u64,
+    },
+    /// A PostgreSQL database read in a READ ONLY transaction.
+    Postgres {
+        /// The connection string, given inline.
+        connection: Option<String>,
+        /// The environment variable holding the connection string.
+        connection_env: Option<String>,
+        /// Schemas to read; `None` reads every non-system schema.
+        schemas: Option<Vec<String>>,
+    },
+    /// No snapshot: the surface can only be declared not contacted.
+    None,
+}
+
+impl SnapshotSpec {
+    /// The method it uses.
+    pub fn method(&self) -> Method {
+        match self {
+            SnapshotSpec::Files { .. } => Method::Files,
+            SnapshotSpec::Command { .. } => Method::Command,
+            SnapshotSpec::Postgres { .. } => Method::Postgres,
+            SnapshotSpec::None => Method::None,
+        }
+    }
+}
+
+/// A forbidden action class and the surfaces it covers (`[[boundary]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoundarySpec {
+    /// Unique id, e.g. `no-production-mutation`.
+    pub id: String,
+    /// What is forbidden, as the packet README says it.
+    pub title: String,
+    /// Surface ids, or globs over ids (`prod-*`); each must match a surface.
+    pub surfaces: Vec<String>,
+}
+
+/// A parsed and validated `surfaces.toml`, with what errors need to cite it.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    /// The file it was read from (named in errors).
+    pub path: PathBuf,
+    /// sha256 of the file's bytes (recorded in snapshots and inventories).
+    pub sha256: String,
+    /// The content.
+    pub spec: SurfacesSpec,
+    /// Per surface (spec order), its validated snapshot method.
+    pub snapshots: Vec<SnapshotSpec>,
+    text: String,
+}
+
+/// Whether a boundary entry is a glob rather than a plain id.
+pub fn is_pattern(entry: &str) -> bool {
+    entry.contains(['*', '?', '[', '{'])
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The surface ids a boundary entry matches, in `ids` order. Errors when the
+/// entry is a glob that does not compile.
+pub fn entry_matches<'a>(
+    entry: &str,
+    ids: &[&'a str],
+) -> std::result::Result<Vec<&'a str>, String> {
+    if !is_pattern(entry) {
+        return Ok(ids.iter().copied().filter(|id| *id == entry).collect());
+    }
+    let glob = globset::GlobBuilder::new(entry)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("{entry:?} is not a valid glob: {e}"))?
+        .compile_matcher();
+    Ok(ids.iter().copied().filter(|id| glob.is_match(id)).collect())
+}
+
+impl LoadedSpec {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = fsio::read_regular(path, tomlio::SPEC_LIMIT)?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Parses and validates `bytes`, naming `path` in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let spec: SurfacesSpec = tomlio::parse(bytes, path)?;
+        // tomlio::parse already refused non-UTF-8 input.
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let mut loaded = LoadedSpec {
+            path: path.to_path_buf(),
+            sha256: digest::sha256_hex(bytes),
+            spec,
+            snapshots: Vec::new(),
+            text,
+        };
+        loaded.snapshots = loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// The directory relative paths in the spec (snapshot roots, cwd) start from.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The spec's file name alone (recorded in artifacts instead of a
+    /// machine-specific path).
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "surfaces.toml".to_string())
+    }
+
+    /// A malformed-input error at `segs`, naming the file, line, column and `key`.
+    pub(crate) fn error_at(&self, segs: &[Seg<'_>], key: &str, what: impl fmt::Display) -> Error {
+        Error::malformed(&self.path, format!("{}: {key}: {what}", self.where_(segs)))
+    }
+
+    /// `line L, column C` of `segs` (or of the file start when it cannot be found).
+    pub(crate) fn where_(&self, segs: &[Seg<'_>]) -> String {
+        let at = locate(&self.text, segs).unwrap_or(0);
+        let (line, col) = tomlio::line_col(self.text.as_bytes(), at);
+        format!("line {line}, column {col}")
+    }
+
+    /// The key path of a surface's field, for messages: `surface[2].gate (id "x")`.
+    pub(crate) fn surface_key(&self, index: usize, field: &str) -> String {
+        let id = self.spec.surfaces.get(index).map_or("", |s| s.id.as_str());
+        if field.is_empty() {
+            format!("surface[{index}] (id {id:?})")
+        } else {
+            format!("surface[{index}].{field} (id {id:?})")
+        }
+    }
+
+    /// The surfaces each boundary covers (validated: never empty).
+    pub fn boundary_members(&self) -> Vec<(String, Vec<String>)> {
+        let ids: Vec<&str> = self.spec.surfaces.iter().map(|s| s.id.as_str()).collect();
+        self.spec
+            .boundaries
+            .iter()
+            .map(|b| {
+                (
+                    b.id.clone(),
+                    resolve_members(&b.surfaces, &ids).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<Vec<SnapshotSpec>> {
+        let spec = &self.spec;
+        if spec.surfaces.is_empty() {
+            return Err(Error::malformed(
+                &self.path,
+                "line 1, column 1: surface: no [[surface]] table; an inventory needs at least one surface",
+            ));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut snapshots = Vec::with_capacity(spec.surfaces.len());
+        for (i, s) in spec.surfaces.iter().enumerate() {
+            let at = |field: &'static str| [Seg::Key("surface"), Seg::Index(i), Seg::Key(field)];
+            if !valid_id(&s.id) {
+                return Err(self.error_at(
+                    &at("id"),
+                    &format!("surface[{i}].id"),
+                    format!(
+                        "{:?} is not a valid id (letters, digits, '.', '_', '-')",
+                        s.id
+                    ),
+                ));
+            }
+            if let Some(first) = seen.insert(s.id.as_str(), i) {
+                let first_at =
+                    self.where_(&[Seg::Key("surface"), Seg::Index(first), Seg::Key("id")]);
+                return Err(self.error_at(
+                    &at("id"),
+                    &format!("surface[{i}].id"),
+                    format!(
+                        "duplicate surface id {:?} (first defined at {first_at})",
+                        s.id
+                    ),
+                ));
+            }
+            for (field, value) in [("name", &s.name), ("kind", &s.kind)] {
+                if value.trim().is_empty() {
+                    return Err(self.error_at(
+                        &at(field),
+                        &self.surface_key(i, field),
+                        "must not be empty",
+                    ));
+                }
+            }
+            match s.status {
+                Status::Known => {
+                    if s.risk.is_none() {
+                        return Err(self.error_at(
+                            &at("risk"),
+                            &self.surface_key(i, "risk"),
+                            "missing: a known surface must state its mutation risk (low, medium, high, critical)",
+                        ));
+                    }
+                    if s.gate.as_deref().is_none_or(|g| g.trim().is_empty()) {
+                        return Err(self.error_at(
+                            &at("gate"),
+                            &self.surface_key(i, "gate"),
+                            "missing: a known surface must name its required gate",
+                        ));
+                    }
+                }
+                Status::Unknown => {
+                    for (field, present) in [("risk", s.risk.is_some()), ("gate", s.gate.is_some())]
+                    {
+                        if present {
+                            return Err(self.error_at(
+                                &at(field),
+                                &self.surface_key(i, field),
+                                format!("an unknown surface must not carry a {field}: it stays unknown and becomes a blocker, never a guess"),
+                            ));
+                        }
+                    }
+                }
+            }
+            if s.evidence.is_empty() {
+                return Err(self.error_at(
+                    &at("evidence"),
+                    &self.surface_key(i, "evidence"),
+                    "missing: every surface needs at least one [[surface.evidence]] citation",
+                ));
+            }
+            for (j, c) in s.evidence.iter().enumerate() {
+                let seg = |field: &'static str| {
+                    [
+                        Seg::Key("surface"),
+                        Seg::Index(i),
+                        Seg::Key("evidence"),
+                        Seg::Index(j),
+                        Seg::Key(field),
+                    ]
+                };
+                let key = |field: &str| self.surface_key(i, &format!("evidence[{j}].{field}"));
+                if let Err(why) = check_relative_path(&c.path) {
+                    return Err(self.error_at(&seg("path"), &key("path"), why));
+                }
+                if let Some(h) = &c.sha256
+                    && !crate::seal::is_sha256_hex(h)
+                {
+                    return Err(self.error_at(
+                        &seg("sha256"),
+                        &key("sha256"),
+                        "expected 64 lowercase hex digits",
+                    ));
+                }
+            }
+            snapshots.push(match &s.snapshot {
+                Some(t) => self.validate_snapshot(i, t)?,
+                None => SnapshotSpec::None,
+            });
+        }
+        self.validate_boundaries()?;
+        Ok(snapshots)
+    }
+
+    fn validate_snapshot(&self, i: usize, t: &SnapshotTable) -> Result<SnapshotSpec> {
+        let seg = |field: &'static str| {
+            [
+                Seg::Key("surface"),
+                Seg::Index(i),
+                Seg::Key("snapshot"),
+                Seg::Key(field),
+            ]
+        };
+        let key = |field: &str| self.surface_key(i, &format!("snapshot.{field}"));
+        let own: &[&str] = match t.method {
+            Method::Files => &["root", "include", "exclude"],
+            Method::Command => &["argv", "cwd", "timeout_seconds"],
+            Method::Postgres => &["connection", "connection_env", "schemas"],
+            Method::None => &[],
+        };
+        let present = [
+            ("root", t.root.is_some()),
+            ("include", t.include.is_some()),
+            ("exclude", t.exclude.is_some()),
+            ("argv", t.argv.is_some()),
+            ("cwd", t.cwd.is_some()),
+            ("timeout_seconds", t.timeout_seconds.is_some()),
+            ("connection", t.connection.is_some()),
+            ("connection_env", t.connection_env.is_some()),
+            ("schemas", t.schemas.is_some()),
+        ];
+        for (field, is_there) in present {
+            if is_there && !own.contains(&field) {
+                return Err(self.error_at(
+                    &seg(field),
+                    &key(field),
+                    format!(
+                        "not a setting of method {:?} (its settings: {})",
+                        t.method.as_str(),
+                        if own.is_empty() {
+                            "none".to_string()
+                        } else {
+                            own.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        match t.method {
+            Method::Files => {
+                let root = t.root.clone().unwrap_or_default();
+                if root.trim().is_empty() {
+                    return Err(self.error_at(
+                        &seg("root"),
+                        &key("root"),
+                        "missing: method \"files\" needs the directory to read",
+                    ));
+                }
+                if let Some(inc) = &t.include
+                    && inc.is_empty()
+                {
+                    return Err(self.error_at(
+                        &seg("include"),
+                        &key("include"),
+                        "is empty: it would select no file (leave it out to select every file)",
+                    ));
+                }
+                let exclude = t.exclude.clone().unwrap_or_default();
+                for (field, globs) in [
+                    ("include", t.include.as_deref().unwrap_or(&[])),
+                    ("exclude", exclude.as_slice()),
+                ] {
+                    for g in globs {
+                        if let Err(e) = super::snapshot::files::compile_glob(g) {
+                            return Err(self.error_at(&seg(field), &key(field), e));
+                        }
+                    }
+                }
+                Ok(SnapshotSpec::Files {
+                    root,
+                    include: t.include.clone(),
+                    exclude,
+                })
+            }
+            Method::Command => {
+                let argv = t.argv.clone().unwrap_or_default();
+                if argv.first().is_none_or(|a| a.is_empty()) {
+                    return Err(self.error_at(
+                        &seg("argv"),
+                        &key("argv"),
+                        "must name a program: [\"prog\", \"arg\", ...]",
+                    ));
+                }
+                if t.cwd.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                    return Err(self.error_at(&seg("cwd"), &key("cwd"), "must not be empty"));
+                }
+                let timeout_seconds = t.timeout_seconds.unwrap_or(DEFAULT_COMMAND_TIMEOUT_SECONDS);
+                if timeout_seconds == 0 || timeout_seconds > MAX_COMMAND_TIMEOUT_SECONDS {
+                    return Err(self.error_at(
+                        &seg("timeout_seconds"),
+                        &key("timeout_seconds"),
+                        format!("{timeout_seconds} is out of range; expected 1..={MAX_COMMAND_TIMEOUT_SECONDS}"),
+                    ));
+                }
+                Ok(SnapshotSpec::Command {
+                    argv,
+                    cwd: t.cwd.clone(),
+                    timeout_seconds,
+                })
+            }
+            Method::Postgres => {
+                match (&t.connection, &t.connection_env) {
+                    (Some(_), Some(_)) | (None, None) => {
+                        return Err(self.error_at(
+                            &seg("connection"),
+                            &key("connection"),
+                            "give exactly one of connection and connection_env",
+                        ));
+                    }
+                    (Some(c), None) if c.trim().is_empty() => {
+                        return Err(self.error_at(
+                            &seg("connection"),
+                            &key("connection"),
+                            "must not be empty",
+                        ));
+                    }
+                    (None, Some(e)) if e.trim().is_empty() => {
+                        return Err(self.error_at(
+                            &seg("connection_env"),
+                            &key("connection_env"),
+                            "must name an environment variable",
+                        ));
+                    }
+                    _ => {}
+                }
+                if let Some(s) = &t.schemas
+                    && (s.is_empty() || s.iter().any(|n| n.is_empty()))
+                {
+                    return Err(self.error_at(
+                        &seg("schemas"),
+                        &key("schemas"),
+                        "must list schema names (leave it out to read every non-system schema)",
+                    ));
+                }
+                Ok(SnapshotSpec::Postgres {
+                    connection: t.connection.clone(),
+                    connection_env: t.connection_env.clone(),
+                    schemas: t.schemas.clone(),
+                })
+            }
+            Method::None => Ok(SnapshotSpec::None),
+        }
+    }
+
+    fn validate_boundaries(&self) -> Result<()> {
+        let ids: Vec<&str> = self.spec.surfaces.iter().map(|s| s.id.as_str()).collect();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, b) in self.spec.boundaries.iter().enumerate() {
+            let at = |field: &'static str| [Seg::Key("boundary"), Seg::Index(i), Seg::Key(field)];
+            if !valid_id(&b.id) {
+                return Err(self.error_at(
+                    &at("id"),
+                    &format!("boundary[{i}].id"),
+                    format!(
+                        "{:?} is not a valid id (letters, digits, '.', '_', '-')",
+                        b.id
+                    ),
+                ));
+            }
+            if let Some(first) = seen.insert(b.id.as_str(), i) {
+                let first_at =
+                    self.where_(&[Seg::Key("boundary"), Seg::Index(first), Seg::Key("id")]);
+                return Err(self.error_at(
+                    &at("id"),
+                    &format!("boundary[{i}].id"),
+                    format!(
+                        "duplicate boundary id {:?} (first defined at {first_at})",
+                        b.id
+                    ),
+                ));
+            }
+            if b.title.trim().is_empty() {
+                return Err(self.error_at(
+                    &at("title"),
+                    &format!("boundary[{i}].title (id {:?})", b.id),
+                    "must not be empty",
+                ));
+            }
+            let key = format!("boundary[{i}].surfaces (id {:?})", b.id);
+            if b.surfaces.is_empty() {
+                return Err(self.error_at(
+                    &at("surfaces"),
+                    &key,
+                    "is empty: a boundary must cover at least one surface",
+                ));
+            }
+            for entry in &b.surfaces {
+                match entry_matches(entry, &ids) {
+                    Err(e) => return Err(self.error_at(&at("surfaces"), &key, e)),
+                    Ok(m) if m.is_empty() && is_pattern(entry) => {
+                        return Err(self.error_at(
+                            &at("surfaces"),
+                            &key,
+                            format!("pattern {entry:?} matches no surface"),
+                        ));
+                    }
+                    Ok(m) if m.is_empty() => {
+                        return Err(self.error_at(
+                            &at("surfaces"),
+                            &key,
+                            format!("{entry:?} names no surface of this spec"),
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ids the entries of a boundary cover: every match of every entry,
+/// deduplicated, in `ids` order.
+pub fn resolve_members(
+    entries: &[String],
+    ids: &[&str],
+) -> std::result::Result<Vec<String>, String> {
+    let mut hit = vec![false; ids.len()];
+    for e in entries {
+        for m in entry_matches(e, ids)? {
+            if let Some(pos) = ids.iter().position(|id| *id == m) {
+                hit[pos] = true;
+            }
+        }
+    }
+    Ok(ids
+        .iter()
+        .zip(hit)
+        .filter(|(_, h)| *h)
+        .map(|(id, _)| (*id).to_string())
+        .collect())
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    //! A valid spec other modules' tests start from.
+
+    /// Two surfaces (one unknown) and one boundary.
+    pub(crate) const GOOD: &str = r#"
+[policy]
+require_digest_for = ["critical"]
+
+[[surface]]
+id = "prod-pg"
+table = "production"
+name = "Production PostgreSQL"
+kind = "database"
+status = "known"
+risk = "critical"
+gate = "DBA sign-off"
+[[surface.evidence]]
+path = "deploy/db.tf"
+lines = "1-2"
+[surface.snapshot]
+method = "postgres"
+connection_env = "PROD_PG"
+
+[[surface]]
+id = "ci-seal-scope"
+table = "ci-deploy"
+name = "CI seal-vs-bytes scope"
+kind = "ci"
+status = "unknown"
+note = "which bytes CI seals is not documented"
+[[surface.evidence]]
+path = "ci/pipeline.yml"
+
+[[boundary]]
+id = "no-production-mutation"
+title = "NO production mutation"
+surfaces = ["prod-*"]
+"#;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::GOOD;
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedSpec> {
+        LoadedSpec::parse(text.as_bytes(), Path::new("spec/surfaces.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_example_loads_and_boundaries_resolve() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.spec.surfaces.len(), 2);
+        assert_eq!(s.spec.policy.require_digest_for, vec![Risk::Critical]);
+        assert_eq!(
+            s.boundary_members(),
+            vec![(
+                "no-production-mutation".to_string(),
+                vec!["prod-pg".to_string()]
+            )]
+        );
+        assert_eq!(s.sha256, digest::sha256_hex(GOOD.as_bytes()));
+        assert_eq!(s.base_dir(), PathBuf::from("spec"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_and_line() {
+        let e = err(&GOOD.replace("kind = \"database\"", "kind = \"database\"\nowner = \"x\""));
+        assert!(e.starts_with("spec/surfaces.toml: line 10,"), "{e}");
+        assert!(e.contains("owner"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_in_snapshot_table_is_refused() {
+        let e = err(&GOOD.replace(
+            "connection_env = \"PROD_PG\"",
+            "connection_env = \"PROD_PG\"\npasword = \"x\"",
+        ));
+        assert!(
+            e.starts_with("spec/surfaces.toml: line 19, column 1:") && e.contains("pasword"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_lines() {
+        let e = err(&GOOD.replace("id = \"ci-seal-scope\"", "id = \"prod-pg\""));
+        assert!(
+            e.starts_with("spec/surfaces.toml: line 21, column 1: surface[1].id:"),
+            "{e}"
+        );
+        assert!(
+            e.contains("duplicate surface id \"prod-pg\"") && e.contains("line 6"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_risk_level_names_the_line() {
+        let e = err(&GOOD.replace("risk = \"critical\"", "risk = \"severe\""));
+        assert!(e.starts_with("spec/surfaces.toml: line 11,"), "{e}");
+        assert!(e.contains("severe"), "{e}");
+    }
+
+    #[test]
+    fn missing_gate_on_known_surface_is_refused() {
+        let e = err(&GOOD.replace("gate = \"DBA sign-off\"\n", ""));
+        assert!(e.contains("surface[0].gate (id \"prod-pg\")"), "{e}");
+        assert!(e.contains("must name its required gate"), "{e}");
+        assert!(e.starts_with("spec/surfaces.toml: line "), "{e}");
+        let e = err(&GOOD.replace("risk = \"critical\"\n", ""));
+        assert!(
+            e.contains("surface[0].risk") && e.contains("mutation risk"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invented_risk_or_gate_on_unknown_surface_is_refused() {
+        let e = err(&GOOD.replace(
+            "status = \"unknown\"",
+            "status = \"unknown\"\nrisk = \"low\"",
+        ));
+        assert!(
+            e.starts_with("spec/surfaces.toml: line 26, column 1: surface[1].risk"),
+            "{e}"
+        );
+        assert!(e.contains("never a guess"), "{e}");
+        let e = err(&GOOD.replace(
+            "status = \"unknown\"",
+            "status = \"unknown\"\ngate = \"someone\"",
+        ));
+        assert!(
+            e.contains("surface[1].gate") && e.contains("line 26"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn boundary_naming_nothing_is_refused() {
+        let e = err(&GOOD.replace("surfaces = [\"prod-*\"]", "surfaces = [\"stage-*\"]"));
+        assert!(
+            e.contains("boundary[0].surfaces") && e.contains("matches no surface"),
+            "{e}"
+        );
+        assert!(e.contains("line 33"), "{e}");
+        let e = err(&GOOD.replace("surfaces = [\"prod-*\"]", "surfaces = [\"prod-pgx\"]"));
+        assert!(e.contains("names no surface"), "{e}");
+        let e = err(&GOOD.replace("surfaces = [\"prod-*\"]", "surfaces = []"));
+        assert!(e.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn citation_and_snapshot_shapes_are_checked() {
+        let e = err(&GOOD.replace("path = \"deploy/db.tf\"", "path = \"../etc/passwd\""));
+        assert!(
+            e.contains("evidence[0].path") && e.contains("line 14"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("lines = \"1-2\"", "lines = \"5-2\""));
+        assert!(e.contains("line 15") && e.contains("5-2"), "{e}");
+        let e = err(&GOOD.replace("lines = \"1-2\"", "lines = \"1-2\"\nsha256 = \"ABC\""));
+        assert!(
+            e.contains("evidence[0].sha256") && e.contains("64 lowercase hex"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace(
+            "connection_env = \"PROD_PG\"",
+            "connection = \"host=x\"\nconnection_env = \"PROD_PG\"",
+        ));
+        assert!(e.contains("exactly one of connection"), "{e}");
+        let e = err(&GOOD.replace(
+            "method = \"postgres\"\nconnection_env = \"PROD_PG\"",
+            "method = \"command\"\nargv = []",
+        ));
+        assert!(e.contains("snapshot.argv") && e.contains("line 18"), "{e}");
+        let e = err(&GOOD.replace(
+            "method = \"postgres\"\nconnection_env = \"PROD_PG\"",
+            "method = \"files\"\nroot = \"r\"\ninclude = []",
+        ));
+        assert!(
+            e.contains("snapshot.include") && e.contains("select no file"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("method = \"postgres\"", "method = \"ftp\""));
+        assert!(e.contains("ftp") && e.contains("line 17"), "{e}");
+        let e = err(&GOOD.replace(
+            "connection_env = \"PROD_PG\"",
+            "connection_env = \"PROD_PG\"\nargv = [\"ls\"]",
+        ));
+        assert!(
+            e.contains("line 19")
+                && e.contains("snapshot.argv")
+                && e.contains("not a setting of method \"postgres\""),
+            "{e}"
+        );
+        let e = err(&GOOD.replace(
+            "method = \"postgres\"\nconnection_env = \"PROD_PG\"",
+            "method = \"files\"",
+        ));
+        assert!(e.contains("snapshot.root") && e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn missing_evidence_and_empty_spec_are_refused() {
+        let e = err(&GOOD.replace("[[surface.evidence]]\npath = \"ci/pipeline.yml\"\n", ""));
+        assert!(
+            e.contains("surface[1].evidence") && e.contains("at least one"),
+            "{e}"
+        );
+        let e = err("");
+        assert!(e.contains("no [[surface]]"), "{e}");
+    }
+
+    #[test]
+    fn globs_do_not_cross_directories_and_ids_stay_exact() {
+        let ids = ["prod-pg", "prod-cms", "ci"];
+        assert_eq!(
+            entry_matches("prod-*", &ids).unwrap(),
+            vec!["prod-pg", "prod-cms"]
+        );
+        assert_eq!(entry_matches("ci", &ids).unwrap(), vec!["ci"]);
+        assert!(entry_matches("c", &ids).unwrap().is_empty());
+        assert_eq!(
+            resolve_members(&["ci".into(), "prod-*".into(), "prod-pg".into()], &ids).unwrap(),
+            vec!["prod-pg", "prod-cms", "ci"]
+        );
+    }
+}

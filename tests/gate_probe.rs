@@ -1,0 +1,488 @@
+//! `holdfast probe` through the real binary: every built-in class fails
+//! closed, the harness reports a broken gate as FAIL-OPEN (it can fail), a
+//! killed gate as crashed, a slow one as a timeout, and a class whose gate is
+//! not in this build as NOT RUN, never as passed.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
+use serde_json::Value;
+
+/// The pass token, asked of the library like every other caller does.
+fn token() -> &'static str {
+    holdfast::gate::verdict::pass_token(None)
+}
+
+fn holdfast() -> Command {
+    Command::cargo_bin("holdfast").unwrap()
+}
+
+/// An empty spec directory (no user probes, blockers or options).
+fn empty_spec() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("gates.toml"), "").unwrap();
+    d
+}
+
+/// Runs `holdfast probe SPEC --json` with extra arguments; returns the exit
+/// code and the report.
+fn probe(spec: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = holdfast()
+        .arg("probe")
+        .arg(spec)
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        code,
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs one built-in class and checks, from the recorded real runs, that
+/// every probe failed closed with one of its expected exit codes.
+fn class_fails_closed(class: &str, min_probes: usize) {
+    let spec = empty_spec();
+    let (code, r, err) = probe(spec.path(), &["--only", class]);
+    assert_eq!(code, 0, "{class}: {err}\n{r:#}");
+    assert_eq!(r["all_fail_closed"], true);
+    let probes = r["probes"].as_array().unwrap();
+    assert!(
+        probes.len() >= min_probes,
+        "{class}: only {} probes",
+        probes.len()
+    );
+    for p in probes {
+        assert_eq!(p["class"], class);
+        assert_eq!(p["outcome"], "fail-closed", "{p:#}");
+        assert_eq!(p["fail_closed"], true);
+        let a = &p["actual"];
+        let exit = a["exit_code"].as_i64().unwrap();
+        assert_ne!(exit, 0, "{p:#}");
+        let expected: Vec<i64> = p["expected"]["exit_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_i64().unwrap())
+            .collect();
+        assert!(expected.contains(&exit), "{p:#}");
+        assert_eq!(a["token_in_stdout"], false);
+        assert_eq!(a["token_in_stderr"], false);
+        assert_eq!(a["timed_out"], false);
+        assert_eq!(a["signal"], Value::Null);
+        let command = p["command"].as_array().unwrap();
+        assert!(command.iter().any(|a| a == "holdfast"), "{p:#}");
+    }
+    for c in r["controls"].as_array().unwrap() {
+        assert_eq!(c["ok"], true, "{c:#}");
+    }
+    assert!(
+        !r["controls"].as_array().unwrap().is_empty(),
+        "{class}: no control ran"
+    );
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(!text.contains(token()), "the report spells the pass token");
+}
+
+/// Every class implemented in this build, each with its own test below.
+const IMPLEMENTED: [&str; 19] = [
+    "blocker-closed-without-evidence",
+    "boundary-matches-nothing",
+    "bypass",
+    "changed-forbidden-surface",
+    "duplicate-json-keys",
+    "empty-pattern",
+    "extra-artifact",
+    "forged-status",
+    "huge-or-deep-input",
+    "malformed-json",
+    "missing-artifact",
+    "mix-and-match",
+    "path-escape",
+    "rollback-plan-incomplete",
+    "seal-forgery",
+    "stale-closing-evidence",
+    "stale-evidence-citation",
+    "symlink-out",
+    "tampered-artifact",
+];
+
+#[test]
+fn every_implemented_class_has_a_test_here() {
+    let out = holdfast()
+        .args(["probe", "--list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut implemented: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["implemented"] == true)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    implemented.sort();
+    assert_eq!(implemented, IMPLEMENTED.map(String::from).to_vec());
+}
+
+#[test]
+fn tampered_artifact_fails_closed() {
+    class_fails_closed("tampered-artifact", 4);
+}
+
+#[test]
+fn missing_artifact_fails_closed() {
+    class_fails_closed("missing-artifact", 4);
+}
+
+#[test]
+fn extra_artifact_fails_closed() {
+    class_fails_closed("extra-artifact", 4);
+}
+
+#[test]
+fn path_escape_fails_closed() {
+    class_fails_closed("path-escape", 6);
+}
+
+#[test]
+fn symlink_out_fails_closed() {
+    class_fails_closed("symlink-out", 4);
+}
+
+#[test]
+fn mix_and_match_fails_closed() {
+    class_fails_closed("mix-and-match", 4);
+}
+
+#[test]
+fn seal_forgery_fails_closed() {
+    class_fails_closed("seal-forgery", 10);
+}
+
+#[test]
+fn malformed_json_fails_closed() {
+    class_fails_closed("malformed-json", 10);
+}
+
+#[test]
+fn duplicate_json_keys_fail_closed() {
+    class_fails_closed("duplicate-json-keys", 5);
+}
+
+#[test]
+fn huge_or_deep_input_fails_closed_without_crashing() {
+    class_fails_closed("huge-or-deep-input", 10);
+}
+
+#[test]
+fn forged_status_fails_closed() {
+    class_fails_closed("forged-status", 10);
+}
+
+#[test]
+fn blocker_closed_without_evidence_fails_closed() {
+    class_fails_closed("blocker-closed-without-evidence", 5);
+}
+
+#[test]
+fn stale_closing_evidence_fails_closed() {
+    class_fails_closed("stale-closing-evidence", 5);
+}
+
+#[test]
+fn rollback_plan_incomplete_fails_closed() {
+    class_fails_closed("rollback-plan-incomplete", 10);
+}
+
+#[test]
+fn empty_pattern_fails_closed() {
+    class_fails_closed("empty-pattern", 8);
+}
+
+#[test]
+fn bypass_attempts_fail_closed() {
+    class_fails_closed("bypass", 12);
+}
+
+#[test]
+fn changed_forbidden_surface_fails_closed() {
+    class_fails_closed("changed-forbidden-surface", 7);
+}
+
+#[test]
+fn boundary_matching_nothing_fails_closed() {
+    class_fails_closed("boundary-matches-nothing", 6);
+}
+
+#[test]
+fn stale_evidence_citation_fails_closed() {
+    class_fails_closed("stale-evidence-citation", 6);
+}
+
+#[test]
+fn a_class_whose_gate_is_not_in_this_build_is_not_run_and_fails_the_harness() {
+    let spec = empty_spec();
+    for class in [
+        "registry-gap",
+        "fold-outside-authorized-range",
+        "old-revision-as-current",
+    ] {
+        let (code, r, err) = probe(spec.path(), &["--only", class]);
+        assert_eq!(code, 1, "{class}: {err}");
+        assert_eq!(r["all_fail_closed"], false);
+        assert_eq!(r["summary"]["not_run"], 1);
+        let p = &r["probes"][0];
+        assert_eq!(p["outcome"], "not-run");
+        assert_eq!(p["fail_closed"], false);
+        // With `holdfast registry` in the build the gate exists but the
+        // class has no probe yet; either way it is not run.
+        let reason = p["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("not available")
+                || reason.contains("no probe of this class is implemented"),
+            "{p:#}"
+        );
+        assert!(err.contains("FAILED"), "{err}");
+    }
+}
+
+/// A spec directory with the given gates.toml text.
+fn spec_with(text: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("gates.toml"), text).unwrap();
+    d
+}
+
+fn user_probe(command: &str, extra: &str) -> String {
+    format!("[[probe]]\nid = \"p\"\ncommand = {command}\n{extra}\n")
+}
+
+#[test]
+fn a_broken_gate_that_passes_bad_input_is_reported_fail_open() {
+    // The test double exits 0 and prints the pass token: the harness must fail.
+    let cmd = format!("[\"sh\", \"-c\", \"echo {}; exit 0\"]", token());
+    let spec = spec_with(&user_probe(&cmd, ""));
+    let (code, r, err) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(r["all_fail_closed"], false);
+    let p = &r["probes"][0];
+    assert_eq!(p["id"], "user/p");
+    assert_eq!(p["outcome"], "fail-open");
+    assert_eq!(p["actual"]["token_in_stdout"], true);
+    assert_eq!(p["actual"]["exit_code"], 0);
+    assert_eq!(r["summary"]["token_leaked"], 1);
+    // The text output says FAIL-OPEN and never echoes the token.
+    let out = holdfast()
+        .args(["probe", "--only", "user"])
+        .arg(spec.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL-OPEN") && stdout.contains("user/p"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(token()));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("probe harness FAILED"));
+    // The recorded command shows the token redacted.
+    assert_eq!(p["command"][2], "echo <pass token>; exit 0");
+}
+
+#[test]
+fn exit_zero_alone_or_a_leak_alone_is_fail_open() {
+    let spec = spec_with(&user_probe("[\"true\"]", ""));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(
+        (code, r["probes"][0]["outcome"].as_str()),
+        (1, Some("fail-open"))
+    );
+    let cmd = format!("[\"sh\", \"-c\", \"echo {} >&2; exit 1\"]", token());
+    let spec = spec_with(&user_probe(&cmd, ""));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["probes"][0]["outcome"], "fail-open");
+    assert_eq!(r["probes"][0]["actual"]["token_in_stderr"], true);
+}
+
+#[test]
+fn a_gate_killed_by_a_signal_is_reported_crashed() {
+    let spec = spec_with(&user_probe("[\"sh\", \"-c\", \"kill -9 $$\"]", ""));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    let p = &r["probes"][0];
+    assert_eq!(p["outcome"], "crashed");
+    assert_eq!(p["fail_closed"], false);
+    assert_eq!(p["actual"]["signal"], 9);
+    assert_eq!(r["summary"]["crashed"], 1);
+}
+
+#[test]
+fn a_timeout_is_reported_and_counts_closed_only_when_declared() {
+    let spec = spec_with(&user_probe("[\"sleep\", \"30\"]", "timeout_seconds = 1"));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    let p = &r["probes"][0];
+    assert_eq!(p["outcome"], "timeout");
+    assert_eq!(p["fail_closed"], false);
+    assert_eq!(p["actual"]["timed_out"], true);
+
+    let spec = spec_with(&user_probe(
+        "[\"sleep\", \"30\"]",
+        "timeout_seconds = 1\ntimeout_is_fail_closed = true",
+    ));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 0);
+    let p = &r["probes"][0];
+    assert_eq!(p["outcome"], "timeout");
+    assert_eq!(p["fail_closed"], true);
+}
+
+#[test]
+fn a_user_gate_that_refuses_passes_and_inputs_reach_it() {
+    let d = spec_with(
+        "[[probe]]\nid = \"arg\"\ncommand = [\"./gate.sh\"]\ninput_file = \"bad.json\"\nexit_codes = [3]\n\n\
+         [[probe]]\nid = \"stdin\"\ncommand = [\"./gate.sh\"]\ninput_file = \"bad.json\"\ninput_via = \"stdin\"\nexit_codes = [4]\n",
+    );
+    let gate = d.path().join("gate.sh");
+    std::fs::write(
+        &gate,
+        "#!/bin/sh\nif [ -n \"$1\" ]; then grep -q BAD \"$1\" && exit 3; exit 0; fi\ngrep -q BAD && exit 4\nexit 0\n",
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&gate).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&gate, perm).unwrap();
+    std::fs::write(d.path().join("bad.json"), "{\"BAD\": 1}\n").unwrap();
+    let (code, r, err) = probe(d.path(), &["--only", "user"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    assert_eq!(r["probes"][0]["id"], "user/arg");
+    assert_eq!(
+        r["probes"][0]["command"],
+        serde_json::json!(["./gate.sh", "bad.json"])
+    );
+    assert_eq!(r["probes"][1]["stdin"], "file bad.json (11 bytes)");
+    // A wrong exit code is not the expected refusal.
+    let text = std::fs::read_to_string(d.path().join("gates.toml")).unwrap();
+    std::fs::write(d.path().join("gates.toml"), text.replace("[3]", "[1]")).unwrap();
+    let (code, r, _) = probe(d.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["probes"][0]["outcome"], "unexpected");
+}
+
+#[test]
+fn a_gate_that_cannot_be_run_is_not_run_never_passed() {
+    let spec = spec_with(&user_probe("[\"./no-such-gate\"]", ""));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["probes"][0]["outcome"], "not-run");
+    let spec = spec_with(&user_probe(
+        "[\"sh\", \"-c\", \"no-such-command-anywhere\"]",
+        "",
+    ));
+    let (_, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(r["probes"][0]["outcome"], "not-run");
+    let spec = spec_with(&user_probe("[\"true\"]", "input_file = \"missing.json\""));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["probes"][0]["outcome"], "not-run");
+    assert!(
+        r["probes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing.json")
+    );
+}
+
+#[test]
+fn a_custom_token_is_the_one_scanned_for() {
+    let text = |echo: &str| {
+        format!(
+            "[probes]\npass_token = \"GO_LIVE_APPROVED\"\n\n{}",
+            user_probe(&format!("[\"sh\", \"-c\", \"echo {echo}; exit 1\"]"), "")
+        )
+    };
+    let spec = spec_with(&text("GO_LIVE_APPROVED"));
+    let (code, r, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["probes"][0]["outcome"], "fail-open");
+    assert_eq!(r["custom_pass_token"], true);
+    let spec = spec_with(&text("SOMETHING_ELSE"));
+    let (code, _, _) = probe(spec.path(), &["--only", "user"]);
+    assert_eq!(code, 0);
+    // The built-in fixtures follow the configured token.
+    let spec = spec_with("[probes]\npass_token = \"GO_LIVE_APPROVED\"\n");
+    let (code, r, err) = probe(spec.path(), &["--only", "forged-status"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+}
+
+#[test]
+fn the_report_is_written_and_reproducible() {
+    let spec = spec_with(&user_probe("[\"false\"]", ""));
+    let out = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for i in 0..2 {
+        let dir = out.path().join(format!("r{i}"));
+        holdfast()
+            .arg("probe")
+            .arg(spec.path())
+            .args(["--only", "user", "--only", "tampered-artifact", "--out"])
+            .arg(&dir)
+            .assert()
+            .success();
+        bytes.push(std::fs::read(dir.join("production-bad-input-design.json")).unwrap());
+    }
+    assert_eq!(bytes[0], bytes[1]);
+    let text = String::from_utf8(bytes[0].clone()).unwrap();
+    assert!(text.ends_with("}\n") && !text.contains('\r'));
+    assert!(
+        !text.contains(out.path().to_str().unwrap()),
+        "machine paths leak into the report"
+    );
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["summary"]["classes"], 2);
+    assert_eq!(r["all_fail_closed"], true);
+}
+
+#[test]
+fn bad_specs_and_selections_fail_closed() {
+    let spec = spec_with("force = true\n");
+    holdfast()
+        .arg("probe")
+        .arg(spec.path())
+        .assert()
+        .code(3)
+        .stderr(
+            predicates::str::contains("gates.toml: line 1").and(predicates::str::contains("force")),
+        );
+    let spec = empty_spec();
+    holdfast()
+        .arg("probe")
+        .arg(spec.path())
+        .args(["--only", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--only nope: matches no probe class",
+        ));
+    holdfast()
+        .arg("probe")
+        .arg(spec.path())
+        .args(["--only", "user"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no [[probe]]"));
+    holdfast()
+        .arg("probe")
+        .arg(spec.path().join("missing"))
+        .assert()
+        .code(4);
+    holdfast().args(["probe"]).assert().code(2);
+}
