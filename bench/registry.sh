@@ -84,10 +84,12 @@ measure rollback "$bin" registry --registry "$reg" rollback "$out/governance-fol
 measure claim    "$bin" registry --registry "$reg" claim --packet BENCH --count 20
 measure fold2    "$bin" registry --registry "$reg" fold "$staged_first..$objects" --out "$out/again"
 
+final_bytes=$(du -sb "$reg" | cut -f1)
 echo "== sizes"
-awk -v d="$docs_bytes" -v a="$all_bytes" 'BEGIN {
+awk -v d="$docs_bytes" -v a="$all_bytes" -v f="$final_bytes" 'BEGIN {
   printf "documents on disk:            %12d bytes (%.1f MiB)\n", d, d / 1048576
-  printf "registry dir with history:    %12d bytes (%.1f MiB)\n", a, a / 1048576
+  printf "registry dir with history:    %12d bytes (%.1f MiB) after import\n", a, a / 1048576
+  printf "                              %12d bytes (%.1f MiB) after every command above\n", f, f / 1048576
 }'
 read -r fold_secs fold_kib < "$work/time-fold.txt"
 awk -v s="$fold_secs" -v k="$fold_kib" -v d="$docs_bytes" 'BEGIN {

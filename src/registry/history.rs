@@ -317,29 +317,146 @@ pub fn blob_path(dir: &Path, sha: &str) -> PathBuf {
     dir.join(BLOBS_DIR).join(sha)
 }
 
-/// Stores `bytes` as a blob (read-only, named by its sha256) unless a blob
-/// of that name and length is already there. Returns the sha256.
+/// Path of the delta form of blob `sha` (see [`put_blob_from`]).
+pub fn delta_path(dir: &Path, sha: &str) -> PathBuf {
+    dir.join(BLOBS_DIR).join(format!("{sha}.delta"))
+}
+
+/// Longest chain of deltas before a blob is stored whole again, so reading
+/// any revision back applies at most this many splices.
+pub const MAX_DELTA_DEPTH: u32 = 16;
+
+/// The first line of a delta blob: the new bytes are the base's first
+/// `prefix` bytes, then the `middle` bytes that follow this line, then the
+/// base's last `suffix` bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeltaHeader {
+    base: String,
+    depth: u32,
+    middle: u64,
+    prefix: u64,
+    suffix: u64,
+}
+
+fn blob_exists(dir: &Path, sha: &str) -> bool {
+    blob_path(dir, sha).is_file() || delta_path(dir, sha).is_file()
+}
+
+/// Stores `bytes` whole as a blob (read-only, named by its sha256) unless
+/// that blob is already there. Returns the sha256.
 pub fn put_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
+    put_blob_from(dir, bytes, None)
+}
+
+/// Stores `bytes` as a blob, as a splice of `base` (its sha256 and bytes)
+/// when that is much smaller: a claim appends records at the end of a
+/// document of possibly hundreds of megabytes, and a fold edits the head of
+/// small ones, so a single splice (common prefix, new middle, common suffix)
+/// captures either. The blob is still named by the sha256 of the whole new
+/// bytes, and reading it back checks that sha256.
+pub fn put_blob_from(dir: &Path, bytes: &[u8], base: Option<(&str, &[u8])>) -> Result<String> {
     let sha = sha256_hex(bytes);
-    let path = blob_path(dir, &sha);
-    if let Ok(meta) = std::fs::symlink_metadata(&path)
-        && meta.is_file()
-        && meta.len() == bytes.len() as u64
-    {
+    if blob_exists(dir, &sha) {
         return Ok(sha);
     }
-    fsio::write_atomic_mode(&path, bytes, 0o444)?;
+    if let Some((base_sha, base_bytes)) = base
+        && let Some(depth) = blob_depth(dir, base_sha)
+        && depth < MAX_DELTA_DEPTH
+    {
+        let prefix = bytes
+            .iter()
+            .zip(base_bytes)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let room = bytes.len().min(base_bytes.len()) - prefix;
+        let suffix = bytes
+            .iter()
+            .rev()
+            .zip(base_bytes.iter().rev())
+            .take(room)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let middle = &bytes[prefix..bytes.len() - suffix];
+        if middle.len() < bytes.len() / 2 {
+            let header = DeltaHeader {
+                base: base_sha.to_string(),
+                depth: depth + 1,
+                middle: middle.len() as u64,
+                prefix: prefix as u64,
+                suffix: suffix as u64,
+            };
+            let mut out = serde_json::to_vec(&header)
+                .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
+            out.push(b'\n');
+            out.extend_from_slice(middle);
+            fsio::write_atomic_mode(&delta_path(dir, &sha), &out, 0o444)?;
+            return Ok(sha);
+        }
+    }
+    fsio::write_atomic_mode(&blob_path(dir, &sha), bytes, 0o444)?;
     Ok(sha)
 }
 
-/// Reads blob `sha` and checks its bytes hash to its name.
+/// How many splices reading blob `sha` takes (0: stored whole), or `None`
+/// if it is not there.
+fn blob_depth(dir: &Path, sha: &str) -> Option<u32> {
+    if blob_path(dir, sha).is_file() {
+        return Some(0);
+    }
+    let raw = fsio::read_regular(&delta_path(dir, sha), READ_LIMIT).ok()?;
+    let end = raw.iter().position(|&b| b == b'\n')?;
+    serde_json::from_slice::<DeltaHeader>(&raw[..end])
+        .ok()
+        .map(|h| h.depth)
+}
+
+/// Reads blob `sha` (rebuilding it from its base if it is stored as a
+/// delta) and checks its bytes hash to its name.
 pub fn get_blob(dir: &Path, sha: &str) -> Result<Vec<u8>> {
+    get_blob_at(dir, sha, 0)
+}
+
+fn get_blob_at(dir: &Path, sha: &str, depth: u32) -> Result<Vec<u8>> {
     let path = blob_path(dir, sha);
-    let bytes = fsio::read_regular(&path, READ_LIMIT)?;
+    let bytes = if path.is_file() || !delta_path(dir, sha).is_file() {
+        fsio::read_regular(&path, READ_LIMIT)?
+    } else {
+        let dpath = delta_path(dir, sha);
+        let bad = |what: &str| Error::malformed(&dpath, what.to_string());
+        if depth > MAX_DELTA_DEPTH {
+            return Err(bad("delta chain longer than allowed (a cycle?)"));
+        }
+        let raw = fsio::read_regular(&dpath, READ_LIMIT)?;
+        let end = raw
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("no header line"))?;
+        let h: DeltaHeader = canonical::from_slice_strict(&raw[..end], &dpath)?;
+        let middle = &raw[end + 1..];
+        if middle.len() as u64 != h.middle || !is_sha256_hex(&h.base) {
+            return Err(bad("header does not match its body"));
+        }
+        let base = get_blob_at(dir, &h.base, depth + 1)?;
+        let (p, s) = (h.prefix as usize, h.suffix as usize);
+        if p.checked_add(s).is_none_or(|n| n > base.len()) {
+            return Err(bad("splice reaches past its base"));
+        }
+        let mut out = Vec::with_capacity(p + middle.len() + s);
+        out.extend_from_slice(&base[..p]);
+        out.extend_from_slice(middle);
+        out.extend_from_slice(&base[base.len() - s..]);
+        out
+    };
     let got = sha256_hex(&bytes);
     if got != sha {
+        let shown = if path.is_file() {
+            path
+        } else {
+            delta_path(dir, sha)
+        };
         return Err(Error::malformed(
-            &path,
+            &shown,
             format!("content hashes to {got}, not to its name"),
         ));
     }
@@ -546,6 +663,58 @@ mod tests {
             check_revision_rule(&log)
                 .unwrap()
                 .contains("revision 2 names different bytes")
+        );
+    }
+
+    #[test]
+    fn deltas_rebuild_the_exact_bytes_and_chains_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let mut current: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let mut sha = put_blob(dir.path(), &current).unwrap();
+        let mut shas = vec![(sha.clone(), current.clone())];
+        for round in 0..40u32 {
+            let mut next = current.clone();
+            // Append at the end (a claim's records) or edit near the head (a
+            // fold's header): one splice captures either.
+            if round % 2 == 0 {
+                next.extend_from_slice(format!("appended {round}\n").as_bytes());
+            } else {
+                next.splice(10..12, format!("edit {round}").into_bytes());
+            }
+            sha = put_blob_from(dir.path(), &next, Some((&sha, &current))).unwrap();
+            shas.push((sha.clone(), next.clone()));
+            current = next;
+        }
+        for (sha, bytes) in &shas {
+            assert_eq!(&get_blob(dir.path(), sha).unwrap(), bytes);
+            assert!(blob_depth(dir.path(), sha).unwrap() <= MAX_DELTA_DEPTH);
+        }
+        // Most were stored as deltas; some whole again when a chain got long.
+        let deltas = shas
+            .iter()
+            .filter(|(s, _)| delta_path(dir.path(), s).is_file())
+            .count();
+        assert!((30..40).contains(&deltas), "{deltas}");
+        // A tampered delta is caught by the hash of what it rebuilds.
+        let (s, _) = shas
+            .iter()
+            .rev()
+            .find(|(s, _)| delta_path(dir.path(), s).is_file())
+            .unwrap();
+        let p = delta_path(dir.path(), s);
+        let mut raw = std::fs::read(&p).unwrap();
+        let last = raw.len() - 2;
+        raw[last] ^= 1;
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, &raw).unwrap();
+        assert!(
+            get_blob(dir.path(), s)
+                .unwrap_err()
+                .to_string()
+                .contains("not to its name")
         );
     }
 

@@ -26,7 +26,7 @@ use super::fold::{
 };
 use super::history::{
     self, BLOBS_DIR, Entry, HISTORY_DIR, LOCK_FILE, LOG_FILE, Log, Op, READ_LIMIT, append, encode,
-    get_blob, put_blob, read_log_repairing,
+    get_blob, put_blob, put_blob_from, read_log_repairing,
 };
 use super::model::{
     DOCUMENTS, Document, RecordLoad, Registry, claim_doc, objects_json_bytes, parse_import,
@@ -509,7 +509,12 @@ impl Store {
         let mut documents = head.documents.clone();
         let mut changed = vec![false; DOCUMENTS.len()];
         for (d, bytes) in &changes {
-            let sha = put_blob(&self.dir, bytes)?;
+            // Stored as a splice of the current revision when that is small.
+            let base = (
+                self.pins[d.index()].as_str(),
+                self.docs[d.index()].as_slice(),
+            );
+            let sha = put_blob_from(&self.dir, bytes, Some(base))?;
             documents.insert(
                 d.name().to_string(),
                 history::DocPin {
