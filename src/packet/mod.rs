@@ -3,5 +3,11 @@
 //! [`spec`] reads `packet.toml`; [`journal`] records what the run executed
 //! and writes the re-run scripts.
 
+pub mod evidence;
 pub mod journal;
+pub mod manifest;
+pub mod readme;
+pub mod rerun;
+pub mod run;
 pub mod spec;
+pub mod wire;

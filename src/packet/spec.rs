@@ -35,6 +35,20 @@ pub struct PacketSpec {
     /// The other spec files.
     #[serde(default)]
     pub files: SpecFiles,
+    /// What the run is asked to do beyond reading (checked against the authorization).
+    #[serde(default)]
+    pub run: RunRequest,
+}
+
+/// The mutation a run is asked to perform. The authorization says what is
+/// allowed; this says what is wanted. A request the authorization does not
+/// name exactly is refused, and the packet says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// `registry fold A..B`, performed only if authorized and safe.
+    #[serde(default)]
+    pub fold: Option<crate::authz::FoldRange>,
 }
 
 /// Identity of the packet.

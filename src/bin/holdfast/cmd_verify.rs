@@ -3,6 +3,11 @@
 use std::path::PathBuf;
 
 use holdfast::Error;
+use holdfast::error::exit;
+use holdfast::packet::{
+    self,
+    rerun::{RerunOptions, RerunReport},
+};
 use holdfast::seal;
 use holdfast::surface::CitationReport;
 use holdfast::surface::citation::worst_exit;
@@ -20,6 +25,11 @@ pub struct Args {
     /// inventories against this source tree (a stale citation fails with exit 1).
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
+    /// Also re-derive what a run's packet claims, offline: README figures
+    /// against its JSON, the verdict, the artifact list, the fold's rollback
+    /// rehearsal, and the bad-input probes (every probe must fail closed again).
+    #[arg(long)]
+    pub rerun: bool,
 }
 
 #[derive(Serialize)]
@@ -30,6 +40,8 @@ struct JsonReport<'a> {
     report: &'a seal::VerifyReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     citations: Option<&'a CitationReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rerun: Option<&'a RerunReport>,
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
@@ -39,11 +51,29 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         None => None,
     };
     let cit_code = citations.as_ref().map_or(0, CitationReport::exit_code);
-    let code = worst_exit(report.exit_code(), cit_code);
+    let rerun = if args.rerun {
+        let exe =
+            std::env::current_exe().map_err(|e| Error::io("holdfast (current executable)", e))?;
+        Some(packet::rerun::rerun(
+            &args.dir,
+            report.is_verified(),
+            &RerunOptions { exe },
+            &Bar::new(),
+        )?)
+    } else {
+        None
+    };
+    let rerun_code = match &rerun {
+        Some(r) if !r.ok() => exit::FAILED,
+        _ => exit::OK,
+    };
+    let code = worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code);
     let status = if !report.is_verified() && report.exit_code() == code {
         report.status()
     } else if let Some(c) = citations.as_ref().filter(|c| !c.is_fresh()) {
         c.status()
+    } else if rerun_code != exit::OK {
+        "RERUN_FAILED"
     } else {
         report.status()
     };
@@ -53,14 +83,25 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             exit_code: code,
             report: &report,
             citations: citations.as_ref(),
+            rerun: rerun.as_ref(),
         })?;
     }
     if code == 0 {
         if !out.json {
-            let cited = citations
+            let mut cited = citations
                 .as_ref()
                 .map(|c| format!("; {} citation(s) fresh", c.citations_fresh))
                 .unwrap_or_default();
+            if let Some(r) = &rerun {
+                cited.push_str(&format!(
+                    "; re-derived: {}",
+                    r.checks
+                        .iter()
+                        .map(|c| c.check.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             println!(
                 "verified {}: {} files, {} bytes, tree sha256 {}{cited}",
                 args.dir.display(),
@@ -87,9 +128,14 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 one_line(&p.detail)
             );
         }
+        let mut rerun_failed = 0;
+        for c in rerun.iter().flat_map(|r| &r.checks).filter(|c| !c.ok) {
+            rerun_failed += 1;
+            eprintln!("rerun {}: {}", c.check, one_line(&c.detail));
+        }
         eprintln!(
             "holdfast: {status}: {} problem(s) in {}",
-            report.problems.len() + cited,
+            report.problems.len() + cited + rerun_failed,
             args.dir.display()
         );
     }

@@ -7,6 +7,7 @@ mod cmd_plan;
 mod cmd_probe;
 mod cmd_prove;
 mod cmd_registry;
+mod cmd_run;
 mod cmd_seal;
 mod cmd_snapshot;
 mod cmd_surfaces;
@@ -41,6 +42,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a spec end to end into a sealed, verified evidence packet.
+    Run(cmd_run::Args),
     /// Write HASH_MANIFEST.txt and packet_tree.sha256 for a packet directory.
     Seal(cmd_seal::Args),
     /// Recompute a sealed packet's hashes and report every problem.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output { json: cli.json };
     let code = match cli.command {
+        Command::Run(args) => cmd_run::run(&out, args),
         Command::Seal(args) => cmd_seal::run(&out, args),
         Command::Verify(args) => cmd_verify::run(&out, args),
         Command::Registry(args) => cmd_registry::run(&out, args),

@@ -81,17 +81,18 @@ pub fn select(
     Ok(selected)
 }
 
-/// Reads a `files` surface: `root` is relative to `base` (or absolute).
-/// `err_at(field, what)` builds an error pointing at the spec key.
+/// Reads a `files` surface rooted at `dir`; `root` is how the spec wrote
+/// it (shown in messages and the description, so no machine path leaks into
+/// an artifact). `err_at(field, what)` builds an error pointing at the spec key.
 pub fn read(
-    base: &Path,
+    dir: &Path,
     root: &str,
     include: Option<&[String]>,
     exclude: &[String],
     progress: &dyn Progress,
     err_at: &dyn Fn(&'static str, String) -> Error,
 ) -> Result<Reading> {
-    let dir = base.join(root);
+    let dir = dir.to_path_buf();
     let scan = seal::scan(&dir).map_err(|e| err_at("root", e.to_string()))?;
     let selected = select(&scan.files, include, exclude).map_err(|e| {
         let field = if e.contains("include") {

