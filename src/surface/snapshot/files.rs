@@ -223,15 +223,7 @@ mod tests {
         fs::create_dir_all(r.join("history")).unwrap();
         fs::write(r.join("registry.json"), "{}\n").unwrap();
         fs::write(r.join("history/1"), "old").unwrap();
-        let got = read(
-            d.path(),
-            "reg",
-            None,
-            &v(&["history/**"]),
-            &NoProgress,
-            &err_at,
-        )
-        .unwrap();
+        let got = read(&r, "reg", None, &v(&["history/**"]), &NoProgress, &err_at).unwrap();
         assert_eq!(got.parts.len(), 1);
         assert_eq!(
             got.parts["registry.json"],
@@ -245,11 +237,11 @@ mod tests {
         );
         // A link in the selection is refused; excluded it is ignored.
         std::os::unix::fs::symlink("/etc/hostname", r.join("link")).unwrap();
-        let e = read(d.path(), "reg", None, &[], &NoProgress, &err_at).unwrap_err();
+        let e = read(&r, "reg", None, &[], &NoProgress, &err_at).unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert!(
             read(
-                d.path(),
+                &r,
                 "reg",
                 None,
                 &v(&["link", "history/**"]),
@@ -259,9 +251,17 @@ mod tests {
             .is_ok()
         );
         // Nothing selected, missing root.
-        let e = read(d.path(), "reg", None, &v(&["**"]), &NoProgress, &err_at).unwrap_err();
+        let e = read(&r, "reg", None, &v(&["**"]), &NoProgress, &err_at).unwrap_err();
         assert!(e.to_string().contains("no file to snapshot"), "{e}");
-        let e = read(d.path(), "nope", None, &[], &NoProgress, &err_at).unwrap_err();
+        let e = read(
+            &d.path().join("nope"),
+            "nope",
+            None,
+            &[],
+            &NoProgress,
+            &err_at,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("surfaces.toml: root:"), "{e}");
     }
 }
