@@ -27,6 +27,14 @@ pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
 pub fn all() -> Vec<Published> {
     vec![
         Published {
+            file: "packet.schema.json",
+            bytes: schema_bytes::<crate::packet::spec::PacketSpec>(),
+        },
+        Published {
+            file: "packet-manifest.schema.json",
+            bytes: schema_bytes::<crate::packet::manifest::PacketManifest>(),
+        },
+        Published {
             file: "authorization.schema.json",
             bytes: schema_bytes::<crate::authz::Authorization>(),
         },

@@ -4,6 +4,7 @@
 //! and writes the re-run scripts.
 
 pub mod evidence;
+pub mod init;
 pub mod journal;
 pub mod manifest;
 pub mod readme;
