@@ -344,7 +344,13 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         Some(f) => (f.display().to_string(), registry::inspect_file(f)?),
         None => (dir.display().to_string(), registry::inspect(dir)?),
     };
-    let code = if !inspection.json_valid || !inspection.format_valid {
+    // An old revision presented as current also fails the format check (its
+    // revisions are not the current state's); it is reported as what it is.
+    let code = if !inspection.json_valid {
+        exit::MALFORMED
+    } else if !inspection.stale.is_empty() {
+        exit::FAILED
+    } else if !inspection.format_valid {
         exit::MALFORMED
     } else if inspection.passes() {
         exit::OK
@@ -364,6 +370,9 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
             exit_code: code,
             inspection: &inspection,
         })?;
+    }
+    for d in &inspection.stale {
+        eprintln!("stale: {}", one_line(d));
     }
     for d in &inspection.drift {
         eprintln!("drift: {}", one_line(d));
@@ -394,10 +403,11 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
     } else {
         let valid = |b: bool| if b { "valid" } else { "invalid" };
         eprintln!(
-            "holdfast: check {what}: failed: {counts}; JSON {}; ids and format {}; {} hand-edited document(s)",
+            "holdfast: check {what}: failed: {counts}; JSON {}; ids and format {}; {} hand-edited document(s); {} old revision(s) presented as current",
             valid(inspection.json_valid),
             valid(inspection.format_valid),
-            inspection.drift.len()
+            inspection.drift.len(),
+            inspection.stale.len()
         );
     }
     Ok(code)
