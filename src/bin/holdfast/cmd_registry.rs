@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use holdfast::Error;
-use holdfast::authz::FoldRange;
+use holdfast::authz::{Authorization, FoldRange};
 use holdfast::error::exit;
 use holdfast::registry::{
     self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, RecordLoad, Store, fold::check_records,
@@ -108,6 +108,9 @@ pub struct FoldArgs {
     /// Check, plan and rehearse only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The run's authorization (TOML); the fold is refused unless it names a registry-fold of exactly this range.
+    #[arg(long, value_name = "FILE")]
+    pub authorization: Option<PathBuf>,
 }
 
 /// Arguments of `registry rollback`.
@@ -419,12 +422,22 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
     if numeric {
         a.range.parse::<FoldRange>().map_err(Error::Usage)?;
     }
+    let authorization = match &a.authorization {
+        Some(p) => Some((Authorization::load(p)?, p)),
+        None => None,
+    };
+    if numeric && let (Some((auth, p)), Ok(range)) = (&authorization, a.range.parse()) {
+        auth.require_fold(range, p)?;
+    }
     let mut store = Store::open_with(dir, RecordLoad::IdsAndPackets)?;
     let range = store
         .registry()
         .format
         .parse_range(&a.range)
         .map_err(Error::Usage)?;
+    if let Some((auth, p)) = &authorization {
+        auth.require_fold(range, p)?;
+    }
     let outcome = store.fold(
         range,
         &FoldOptions {
