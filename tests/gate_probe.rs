@@ -45,8 +45,9 @@ fn probe(spec: &Path, args: &[&str]) -> (i32, Value, String) {
 }
 
 /// Runs one built-in class and checks, from the recorded real runs, that
-/// every probe failed closed with one of its expected exit codes.
-fn class_fails_closed(class: &str, min_probes: usize) {
+/// every probe failed closed with one of its expected exit codes; returns
+/// the report.
+fn class_fails_closed(class: &str, min_probes: usize) -> Value {
     let spec = empty_spec();
     let (code, r, err) = probe(spec.path(), &["--only", class]);
     assert_eq!(code, 0, "{class}: {err}\n{r:#}");
@@ -87,10 +88,11 @@ fn class_fails_closed(class: &str, min_probes: usize) {
     );
     let text = serde_json::to_string(&r).unwrap();
     assert!(!text.contains(token()), "the report spells the pass token");
+    r
 }
 
 /// Every class implemented in this build, each with its own test below.
-const IMPLEMENTED: [&str; 19] = [
+const IMPLEMENTED: [&str; 26] = [
     "blocker-closed-without-evidence",
     "boundary-matches-nothing",
     "bypass",
@@ -98,12 +100,19 @@ const IMPLEMENTED: [&str; 19] = [
     "duplicate-json-keys",
     "empty-pattern",
     "extra-artifact",
+    "fold-outside-authorized-range",
     "forged-status",
     "huge-or-deep-input",
     "malformed-json",
     "missing-artifact",
     "mix-and-match",
+    "old-revision-as-current",
     "path-escape",
+    "registry-collision",
+    "registry-gap",
+    "registry-orphan",
+    "registry-overlap",
+    "rollback-changed-live-bytes",
     "rollback-plan-incomplete",
     "seal-forgery",
     "stale-closing-evidence",
@@ -226,31 +235,273 @@ fn stale_evidence_citation_fails_closed() {
     class_fails_closed("stale-evidence-citation", 6);
 }
 
+/// The probe ids of a report, with their first stderr line and exit code.
+fn probe_lines(r: &Value) -> Vec<(String, String, i64)> {
+    r["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["actual"]["stderr_first_line"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                p["actual"]["exit_code"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A registry invariant class: every gate it attacks (check --file, import,
+/// check, fold, claim) refuses, and check and import name the invariant.
+fn registry_invariant_fails_closed(class: &str, word: &str) {
+    let r = class_fails_closed(class, 10);
+    let lines = probe_lines(&r);
+    for gate in [
+        "-check-file",
+        "-import",
+        "-live-check",
+        "-live-fold",
+        "-live-claim",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|(id, _, _)| id.ends_with(gate)).count(),
+            2,
+            "{class}: two broken registries given to {gate}"
+        );
+    }
+    for (id, line, code) in &lines {
+        if id.ends_with("-check-file") || id.ends_with("-live-check") {
+            assert_eq!(*code, 1, "{id}");
+            assert!(line.starts_with(&format!("{word}: ")), "{id}: {line}");
+        } else {
+            assert_eq!(*code, 5, "{id}");
+            assert!(line.contains("refused: "), "{id}: {line}");
+        }
+        if id.ends_with("-import") || id.ends_with("-live-claim") {
+            assert!(line.contains(&format!("first: {word}: ")), "{id}: {line}");
+        }
+    }
+}
+
+#[test]
+fn registry_collision_fails_closed() {
+    registry_invariant_fails_closed("registry-collision", "collision");
+}
+
+#[test]
+fn registry_orphan_fails_closed() {
+    registry_invariant_fails_closed("registry-orphan", "orphan");
+}
+
+#[test]
+fn registry_gap_fails_closed() {
+    registry_invariant_fails_closed("registry-gap", "gap");
+}
+
+#[test]
+fn registry_overlap_fails_closed() {
+    registry_invariant_fails_closed("registry-overlap", "overlap");
+}
+
+#[test]
+fn fold_outside_authorized_range_fails_closed() {
+    let r = class_fails_closed("fold-outside-authorized-range", 17);
+    let lines = probe_lines(&r);
+    let line = |name: &str| {
+        lines
+            .iter()
+            .find(|(id, _, _)| id == &format!("fold-outside-authorized-range/{name}"))
+            .unwrap_or_else(|| panic!("no probe {name}"))
+            .clone()
+    };
+    // The registry itself refuses these ranges.
+    for (name, code, phrase) in [
+        ("wrong-start", 5, "must start at canonical_max + 1 = 442"),
+        ("cuts-staged-claim", 5, "lies only partly inside"),
+        ("beyond-staged-claims", 5, "belongs to no staged claim"),
+        ("into-canonical-body", 5, "reaches into the canonical body"),
+        ("reversed", 2, "start 461 is after end 442"),
+        ("beyond-id-width", 2, "beyond width 3"),
+    ] {
+        let (_, l, c) = line(name);
+        assert_eq!(c, code, "{name}: {l}");
+        assert!(l.contains(phrase), "{name}: {l}");
+    }
+    // The range is safe for the registry, but not the authorized one.
+    for name in [
+        "unauthorized-union",
+        "unauthorized-union-ids",
+        "unauthorized-dry-run",
+    ] {
+        let (_, l, c) = line(name);
+        assert_eq!(c, 5, "{name}: {l}");
+        assert!(
+            l.contains("fold 442..466: the authorization")
+                && l.contains("names only the registry fold of 442..461"),
+            "{name}: {l}"
+        );
+    }
+    let (_, l, _) = line("read-only-authorization");
+    assert!(l.contains("authorizes no mutation"), "{l}");
+    let controls: Vec<&str> = r["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(controls, ["registry-fold-authorized", "registry-fold-good"]);
+}
+
+#[test]
+fn rollback_changed_live_bytes_fails_closed() {
+    let r = class_fails_closed("rollback-changed-live-bytes", 5);
+    for (id, line, code) in probe_lines(&r) {
+        assert_eq!(code, 5, "{id}");
+        let why = if id.ends_with("claimed-after-fold") {
+            "changed since the fold"
+        } else {
+            "edited outside holdfast"
+        };
+        assert!(line.contains(why), "{id}: {line}");
+    }
+}
+
+#[test]
+fn old_revision_as_current_fails_closed() {
+    let r = class_fails_closed("old-revision-as-current", 11);
+    for (id, line, code) in probe_lines(&r) {
+        let name = id.trim_start_matches("old-revision-as-current/");
+        if name.ends_with("-check") {
+            assert_eq!(code, 1, "{id}");
+            assert!(line.starts_with("stale: "), "{id}: {line}");
+        } else if name.starts_with("old-") {
+            assert!(
+                line.contains("are the revision of state")
+                    && line.contains("not of the current state 4"),
+                "{id}: {line}"
+            );
+        } else {
+            // An earlier fold result: the live registry moved on since.
+            assert_eq!(code, 5, "{id}");
+            assert!(line.contains("changed since the fold"), "{id}: {line}");
+        }
+    }
+}
+
+#[test]
+fn every_class_runs_and_the_whole_harness_passes() {
+    // Every built-in class and a user probe: nothing is NOT RUN any more.
+    let d = spec_with(&user_probe("[\"false\"]", ""));
+    let (code, r, err) = probe(d.path(), &[]);
+    assert_eq!(code, 0, "{err}\n{:#}", r["summary"]);
+    assert_eq!(r["summary"]["not_run"], 0);
+    assert_eq!(r["summary"]["classes"], IMPLEMENTED.len() + 1);
+    assert_eq!(r["all_fail_closed"], true);
+    let classes: Vec<&str> = r["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = IMPLEMENTED.to_vec();
+    want.push("user");
+    want.sort();
+    assert_eq!(classes, want);
+}
+
+/// A stand-in for the holdfast binary: a shell script that runs `script`
+/// and otherwise hands every call to the real binary.
+fn wrapped_binary(dir: &Path, script: &str) -> std::path::PathBuf {
+    let real = assert_cmd::cargo::cargo_bin("holdfast");
+    let stub = dir.join("holdfast-stub");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\n{script}\nexec '{}' \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&stub).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&stub, perm).unwrap();
+    stub
+}
+
+/// The harness, in-process, attacking `exe` with `class`.
+fn harness_on(exe: &Path, class: &str) -> holdfast::gate::probe::ProbeReport {
+    let spec = empty_spec();
+    let loaded = holdfast::gate::spec::LoadedSpec::load(spec.path()).unwrap();
+    holdfast::gate::probe::run(
+        &loaded,
+        &holdfast::gate::probe::HarnessOptions {
+            exe: exe.to_path_buf(),
+            only: vec![class.to_string()],
+        },
+        &holdfast::progress::NoProgress,
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_class_whose_gate_is_not_in_this_build_is_not_run_and_fails_the_harness() {
-    let spec = empty_spec();
+    // A build without `holdfast registry`.
+    let d = tempfile::tempdir().unwrap();
+    let exe = wrapped_binary(d.path(), "[ \"$1\" = registry ] && exit 2");
     for class in [
         "registry-gap",
         "fold-outside-authorized-range",
         "old-revision-as-current",
     ] {
-        let (code, r, err) = probe(spec.path(), &["--only", class]);
-        assert_eq!(code, 1, "{class}: {err}");
-        assert_eq!(r["all_fail_closed"], false);
-        assert_eq!(r["summary"]["not_run"], 1);
-        let p = &r["probes"][0];
-        assert_eq!(p["outcome"], "not-run");
-        assert_eq!(p["fail_closed"], false);
-        // With `holdfast registry` in the build the gate exists but the
-        // class has no probe yet; either way it is not run.
-        let reason = p["reason"].as_str().unwrap();
+        let r = harness_on(&exe, class);
+        assert!(!r.all_fail_closed, "{class}");
+        assert_eq!(r.summary.not_run, 1, "{class}");
+        let p = &r.probes[0];
+        assert_eq!(p.outcome, holdfast::gate::facts::Outcome::NotRun);
+        assert!(!p.fail_closed);
         assert!(
-            reason.contains("not available")
-                || reason.contains("no probe of this class is implemented"),
-            "{p:#}"
+            p.reason.contains("is not available in this build"),
+            "{}",
+            p.reason
         );
-        assert!(err.contains("FAILED"), "{err}");
     }
+}
+
+#[test]
+fn a_registry_gate_that_lets_a_broken_registry_through_is_caught() {
+    // A build whose `registry check` passes anything, and one whose
+    // rollback "succeeds" without writing: the harness must fail.
+    let d = tempfile::tempdir().unwrap();
+    let exe = wrapped_binary(
+        d.path(),
+        "[ \"$1\" = registry ] && [ \"$4\" = check ] && [ \"$5\" != --help ] && exit 0",
+    );
+    let r = harness_on(&exe, "registry-orphan");
+    assert!(!r.all_fail_closed);
+    let open: Vec<&str> = r
+        .probes
+        .iter()
+        .filter(|p| p.outcome == holdfast::gate::facts::Outcome::FailOpen)
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "registry-orphan/claimed-without-record-live-check",
+            "registry-orphan/uncovered-record-live-check"
+        ]
+    );
+    // A refusal that changed the registry anyway is not fail-closed either
+    // (the good rollback, the control, still works).
+    let exe = wrapped_binary(
+        d.path(),
+        "if [ \"$1\" = registry ] && [ \"$4\" = rollback ]; then case \"$3\" in */cases/*) echo x >> \"$3/registry.md\"; exit 5;; esac; fi",
+    );
+    let r = harness_on(&exe, "rollback-changed-live-bytes");
+    assert!(!r.all_fail_closed);
+    assert!(r.probes.iter().all(|p| {
+        p.outcome == holdfast::gate::facts::Outcome::Unexpected && p.reason.contains("it changed")
+    }));
 }
 
 /// A spec directory with the given gates.toml text.

@@ -269,6 +269,9 @@ pub(crate) struct Case {
     pub timeout_counts: bool,
     /// Paths a refusal must not create (nothing written on refusal).
     pub must_not_exist: Vec<PathBuf>,
+    /// Paths (files or directory trees) a refusal must leave byte for byte
+    /// as they were, with their digest ([`tree_digest`]) before the run.
+    pub must_keep: Vec<(PathBuf, String)>,
     /// Set when the probe cannot run; the reason.
     pub not_run: Option<String>,
 }
@@ -306,8 +309,68 @@ fn first_line(bytes: &[u8], r: &Redactor) -> String {
     }
 }
 
-/// Decides the outcome of a finished run. Pure.
-pub(crate) fn classify(ran: &Ran, case: &Case, wrote: Option<&Path>) -> (Outcome, String) {
+/// A digest of everything at `path`: the sha256 of a file's bytes, or of
+/// the canonical JSON of a tree's relative paths and their files' sha256
+/// (links by their target); `absent` when nothing is there. Two digests are
+/// equal only when nothing under `path` was written, added or removed.
+pub(crate) fn tree_digest(path: &Path) -> Result<String> {
+    let meta = match path.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok("absent".into()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if !meta.is_dir() {
+        return crate::digest::hash_file(path).map(|f| f.sha256);
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::failed(format!("{}: {e}", path.display())))?;
+        let rel = entry
+            .path()
+            .strip_prefix(path)
+            .unwrap_or(entry.path())
+            .display()
+            .to_string();
+        let ft = entry.file_type();
+        let value = if ft.is_symlink() {
+            let target =
+                std::fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            format!("link:{}", target.display())
+        } else if ft.is_file() {
+            crate::digest::hash_file(entry.path())?.sha256
+        } else if ft.is_dir() {
+            "dir".into()
+        } else {
+            "special".into()
+        };
+        map.insert(rel, value);
+    }
+    Ok(crate::digest::sha256_hex(&crate::canonical::to_bytes(
+        &map,
+    )?))
+}
+
+/// What a refused run must not have done: created a path it was told not
+/// to, or changed one it was told to keep. The first such side effect.
+fn side_effect(case: &Case) -> Option<String> {
+    if let Some(p) = case
+        .must_not_exist
+        .iter()
+        .find(|p| p.symlink_metadata().is_ok())
+    {
+        return Some(format!("it wrote {}", p.display()));
+    }
+    case.must_keep
+        .iter()
+        .find_map(|(p, before)| match tree_digest(p) {
+            Ok(now) if &now == before => None,
+            _ => Some(format!("it changed {}", p.display())),
+        })
+}
+
+/// Decides the outcome of a finished run; `side_effect` says what it wrote
+/// despite refusing, if anything. Pure.
+pub(crate) fn classify(ran: &Ran, case: &Case, side_effect: Option<&str>) -> (Outcome, String) {
     if let Some(e) = &ran.spawn_error {
         return (Outcome::NotRun, format!("could not start: {e}"));
     }
@@ -369,10 +432,10 @@ pub(crate) fn classify(ran: &Ran, case: &Case, wrote: Option<&Path>) -> (Outcome
             format!("exit {code}, expected {:?}", case.expected_exit),
         );
     }
-    if let Some(p) = wrote {
+    if let Some(what) = side_effect {
         return (
             Outcome::Unexpected,
-            format!("exit {code}, but it wrote {} despite refusing", p.display()),
+            format!("exit {code}, but {what} despite refusing"),
         );
     }
     (Outcome::FailClosed, format!("exit {code}"))
@@ -406,12 +469,8 @@ fn run_case(case: &Case, token: &str, r: &Redactor) -> ProbeRecord {
         return base(Outcome::NotRun, None, why.clone());
     }
     let ran = exec::run(&case.spawn, token);
-    let wrote = case
-        .must_not_exist
-        .iter()
-        .find(|p| p.symlink_metadata().is_ok())
-        .map(PathBuf::as_path);
-    let (outcome, reason) = classify(&ran, case, wrote);
+    let effect = side_effect(case);
+    let (outcome, reason) = classify(&ran, case, effect.as_deref());
     let actual = if ran.spawn_error.is_some() {
         None
     } else {
@@ -617,6 +676,7 @@ mod tests {
             expected_exit: expected,
             timeout_counts: false,
             must_not_exist: vec![],
+            must_keep: vec![],
             not_run: None,
         }
     }
@@ -636,7 +696,7 @@ mod tests {
         assert_eq!(classify(&ran(Some(3)), &b, None).0, Outcome::Unexpected);
         assert_eq!(classify(&ran(Some(101)), &b, None).0, Outcome::Crashed);
         assert_eq!(
-            classify(&ran(Some(1)), &b, Some(Path::new("out"))).0,
+            classify(&ran(Some(1)), &b, Some("it wrote out")).0,
             Outcome::Unexpected
         );
         let mut leak = ran(Some(1));
@@ -674,6 +734,25 @@ mod tests {
             let e = select_classes(&[bad.to_string()], &ids, false).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_tree_digest_changes_with_any_write_under_it() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("t");
+        assert_eq!(tree_digest(&root).unwrap(), "absent");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/x"), b"1").unwrap();
+        let first = tree_digest(&root).unwrap();
+        assert_eq!(tree_digest(&root).unwrap(), first);
+        std::fs::write(root.join("a/x"), b"2").unwrap();
+        let second = tree_digest(&root).unwrap();
+        assert_ne!(second, first);
+        std::fs::create_dir(root.join("b")).unwrap();
+        assert_ne!(tree_digest(&root).unwrap(), second);
+        std::fs::remove_dir(root.join("b")).unwrap();
+        assert_eq!(tree_digest(&root).unwrap(), second);
+        assert_ne!(tree_digest(&root.join("a/x")).unwrap(), second);
     }
 
     #[test]
