@@ -703,6 +703,65 @@ fn the_report_is_written_and_reproducible() {
 }
 
 #[test]
+fn classes_in_gates_toml_select_what_runs_and_only_narrows_it() {
+    let spec = spec_with(
+        "[probes]\nclasses = [\"tampered-artifact\", \"missing-artifact\", \"user\"]\n\n[[probe]]\nid = \"p\"\ncommand = [\"false\"]\n",
+    );
+    let (code, r, err) = probe(spec.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let classes: Vec<&str> = r["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["missing-artifact", "tampered-artifact", "user"]);
+    let (code, r, _) = probe(spec.path(), &["--only", "tampered-artifact"]);
+    assert_eq!(code, 0);
+    assert_eq!(r["summary"]["classes"], 1);
+    // --only may only narrow the configured selection.
+    holdfast()
+        .arg("probe")
+        .arg(spec.path())
+        .args(["--only", "bypass"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--only bypass: not selected by [probes] classes in gates.toml",
+        ));
+}
+
+#[test]
+fn a_bad_class_selection_is_malformed_and_names_its_line() {
+    for (classes, want) in [
+        (
+            "[\n  \"tampered-artifact\",\n  \"nope\",\n]",
+            "gates.toml: line 4, column 3: probes.classes[1]: \"nope\" is not a probe class",
+        ),
+        (
+            "[]",
+            "gates.toml: line 2, column 11: probes.classes: an empty selection never passes",
+        ),
+        (
+            "[\"user\"]",
+            "gates.toml: line 2, column 12: probes.classes[0]: \"user\" selects the spec's [[probe]] entries, and it has none",
+        ),
+        (
+            "\"tampered-artifact\"",
+            "gates.toml: line 2, column 11: invalid type: string",
+        ),
+    ] {
+        let spec = spec_with(&format!("[probes]\nclasses = {classes}\n"));
+        let out = holdfast().arg("probe").arg(spec.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{classes}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "expected {want:?} in {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn bad_specs_and_selections_fail_closed() {
     let spec = spec_with("force = true\n");
     holdfast()

@@ -207,6 +207,7 @@ impl Fixture {
             probes: ProbesConfig {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: None,
+                classes: None,
             },
             probe: vec![],
             blocker: vec![BlockerSpec {
@@ -366,6 +367,7 @@ impl Fixture {
             probes: ProbesConfig {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: Some(60),
+                classes: None,
             },
             probe: vec![UserProbe {
                 id: "verify-a-file".into(),

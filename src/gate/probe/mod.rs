@@ -504,9 +504,37 @@ fn worst(records: &[&ProbeRecord]) -> Outcome {
 /// Checks `--only` values against the known classes; an empty selection or a
 /// value that matches nothing is a usage error, never "nothing to do, passed".
 pub fn select_classes(only: &[String], builtin: &[&str], has_user: bool) -> Result<Vec<String>> {
+    select_configured(only, None, builtin, has_user)
+}
+
+/// [`select_classes`] within the selection of gates.toml's `[probes]
+/// classes` (`configured`; `None`: every class): `--only` narrows it and
+/// must name classes inside it.
+pub fn select_configured(
+    only: &[String],
+    configured: Option<&[String]>,
+    builtin: &[&str],
+    has_user: bool,
+) -> Result<Vec<String>> {
     let mut known: Vec<String> = builtin.iter().map(|s| s.to_string()).collect();
     if has_user {
         known.push(USER_CLASS.to_string());
+    }
+    if let Some(configured) = configured {
+        if let Some((_, what)) =
+            crate::gate::spec::class_selection_problem(configured, builtin, has_user)
+        {
+            return Err(Error::Usage(format!("probes.classes: {what}")));
+        }
+        for o in only {
+            if known.contains(o) && !configured.contains(o) {
+                return Err(Error::Usage(format!(
+                    "--only {o}: not selected by [probes] classes in gates.toml ({}); --only can only narrow it",
+                    configured.join(", ")
+                )));
+            }
+        }
+        known = configured.to_vec();
     }
     if only.is_empty() {
         return Ok(known);
@@ -545,7 +573,12 @@ pub fn run(
     let token = spec.token().to_string();
     let table = builtin::table();
     let ids: Vec<&str> = table.iter().map(|c| c.id).collect();
-    let selected = select_classes(&opts.only, &ids, !spec.spec.probe.is_empty())?;
+    let selected = select_configured(
+        &opts.only,
+        spec.spec.probes.classes.as_deref(),
+        &ids,
+        !spec.spec.probe.is_empty(),
+    )?;
 
     let work = tempfile::Builder::new()
         .prefix("holdfast-probe-")
@@ -734,6 +767,26 @@ mod tests {
             let e = select_classes(&[bad.to_string()], &ids, false).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn only_narrows_the_configured_selection() {
+        let ids = ["a", "b", "c"];
+        let conf = vec!["c".to_string(), "a".to_string()];
+        let sel = |only: &[&str], user: bool| {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            select_configured(&only, Some(&conf), &ids, user)
+        };
+        assert_eq!(sel(&[], false).unwrap(), vec!["c", "a"]);
+        assert_eq!(sel(&["a"], false).unwrap(), vec!["a"]);
+        let e = sel(&["b"], false).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--only b: not selected"), "{e}");
+        assert_eq!(sel(&["zzz"], false).unwrap_err().exit_code(), 2);
+        // A configured list without `user` while probes exist is refused.
+        assert_eq!(sel(&[], true).unwrap_err().exit_code(), 2);
+        let empty: Vec<String> = vec![];
+        assert!(select_configured(&[], Some(&empty), &ids, false).is_err());
     }
 
     #[test]
