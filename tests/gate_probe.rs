@@ -796,3 +796,310 @@ fn bad_specs_and_selections_fail_closed() {
         .code(4);
     holdfast().args(["probe"]).assert().code(2);
 }
+
+// ---------- probe --rerun ----------
+
+/// Records a design with `holdfast probe SPEC ARGS --out DIR`; returns its path.
+fn record(spec: &Path, args: &[&str], dir: &Path) -> std::path::PathBuf {
+    let out = holdfast()
+        .arg("probe")
+        .arg(spec)
+        .args(args)
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("production-bad-input-design.json")
+}
+
+/// Runs `holdfast probe --rerun DESIGN ARGS --json` in `cwd`.
+fn rerun(cwd: &Path, design: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = holdfast()
+        .current_dir(cwd)
+        .arg("probe")
+        .arg("--rerun")
+        .arg(design)
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+/// Recomputes a design's class counts and summary after its probes were
+/// edited, as a careful forger would, so only the re-run can tell.
+fn restamp(v: &mut Value) {
+    let probes = v["probes"].as_array().unwrap().clone();
+    for c in v["classes"].as_array_mut().unwrap() {
+        let mine: Vec<&Value> = probes.iter().filter(|p| p["class"] == c["id"]).collect();
+        c["probes"] = mine.len().into();
+        c["fail_closed"] = mine
+            .iter()
+            .filter(|p| p["fail_closed"] == true)
+            .count()
+            .into();
+    }
+    v["summary"]["probes"] = probes.len().into();
+    v["summary"]["fail_closed"] = probes
+        .iter()
+        .filter(|p| p["fail_closed"] == true)
+        .count()
+        .into();
+}
+
+fn write_json(p: &Path, v: &Value) {
+    std::fs::write(p, holdfast::canonical::value_to_bytes(v)).unwrap();
+}
+
+#[test]
+fn a_recorded_design_reruns_offline_from_inside_the_packet() {
+    let spec = empty_spec();
+    let work = tempfile::tempdir().unwrap();
+    let design = record(
+        spec.path(),
+        &["--only", "tampered-artifact", "--only", "registry-gap"],
+        &work.path().join("packet"),
+    );
+    // The spec is gone: built-in classes need nothing but the binary.
+    drop(spec);
+    let packet = work.path().join("packet");
+    let before = files(work.path());
+    let (code, r, err) = rerun(&packet, Path::new("production-bad-input-design.json"), &[]);
+    assert_eq!(code, 0, "{err}\n{:#}", r["problems"]);
+    assert_eq!(r["passed"], true);
+    assert_eq!(r["problems"], serde_json::json!([]));
+    assert_eq!(
+        r["classes"],
+        serde_json::json!(["registry-gap", "tampered-artifact"])
+    );
+    assert_eq!(r["byte_identical"], true, "same build, same bytes");
+    assert_eq!(files(work.path()), before, "a re-run writes nothing");
+    // --out writes the re-run's report, never over the design itself.
+    let (code, _, _) = rerun(&packet, &design, &["--out", "again"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        std::fs::read(packet.join("again/production-bad-input-design.json")).unwrap(),
+        std::fs::read(&design).unwrap()
+    );
+    let (code, _, err) = rerun(&packet, &design, &["--out", "."]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("would overwrite the design being re-run"),
+        "{err}"
+    );
+    // The text output says it passed.
+    holdfast()
+        .current_dir(&packet)
+        .args(["probe", "--rerun", "production-bad-input-design.json"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("re-run: passed"));
+}
+
+#[test]
+fn a_design_with_a_probe_added_or_dropped_fails_naming_it() {
+    let spec = empty_spec();
+    let work = tempfile::tempdir().unwrap();
+    let design = record(spec.path(), &["--only", "tampered-artifact"], work.path());
+    let recorded: Value = serde_json::from_slice(&std::fs::read(&design).unwrap()).unwrap();
+
+    let mut added = recorded.clone();
+    let mut fake = added["probes"][0].clone();
+    fake["id"] = "tampered-artifact/zz-fake-probe".into();
+    added["probes"].as_array_mut().unwrap().push(fake);
+    restamp(&mut added);
+    let p = work.path().join("added.json");
+    write_json(&p, &added);
+    let (code, r, err) = rerun(work.path(), &p, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(r["passed"], false);
+    assert_eq!(
+        r["missing"],
+        serde_json::json!(["tampered-artifact/zz-fake-probe"])
+    );
+    assert!(
+        err.contains("tampered-artifact/zz-fake-probe: recorded, but not re-run"),
+        "{err}"
+    );
+
+    let mut dropped = recorded.clone();
+    let gone = dropped["probes"][1]["id"].as_str().unwrap().to_string();
+    dropped["probes"].as_array_mut().unwrap().remove(1);
+    restamp(&mut dropped);
+    let p = work.path().join("dropped.json");
+    write_json(&p, &dropped);
+    let (code, r, err) = rerun(work.path(), &p, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(r["unrecorded"], serde_json::json!([gone]));
+    assert!(
+        err.contains(&format!("{gone}: re-run, but not recorded")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_design_with_user_probes_needs_its_spec() {
+    let spec = spec_with(&user_probe("[\"false\"]", ""));
+    let work = tempfile::tempdir().unwrap();
+    let design = record(
+        spec.path(),
+        &["--only", "user", "--only", "missing-artifact"],
+        work.path(),
+    );
+    let (code, _, err) = rerun(work.path(), &design, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("records user probes (user/p, ...)") && err.contains("--spec GATES"),
+        "{err}"
+    );
+    let spec_arg = spec.path().to_str().unwrap();
+    let (code, r, err) = rerun(work.path(), &design, &["--spec", spec_arg]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        r["classes"],
+        serde_json::json!(["missing-artifact", "user"])
+    );
+    // --spec alone, without --rerun, is a usage error.
+    holdfast()
+        .args(["probe", "--spec", spec_arg])
+        .assert()
+        .code(2);
+    // A spec whose user probe no longer refuses: the re-run fails.
+    std::fs::write(spec.path().join("gates.toml"), user_probe("[\"true\"]", "")).unwrap();
+    let (code, r, _) = rerun(work.path(), &design, &["--spec", spec_arg]);
+    assert_eq!(code, 1);
+    assert!(
+        r["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("user/p: FAIL-OPEN"),
+        "{:#}",
+        r["problems"]
+    );
+    // A design recorded with a custom token needs the spec that names it.
+    let custom = spec_with("[probes]\npass_token = \"GO_LIVE_APPROVED\"\n");
+    let d2 = work.path().join("custom");
+    let design = record(custom.path(), &["--only", "tampered-artifact"], &d2);
+    let (code, _, err) = rerun(work.path(), &design, &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("custom pass token") && err.contains("--spec"),
+        "{err}"
+    );
+    let (code, _, err) = rerun(
+        work.path(),
+        &design,
+        &["--spec", custom.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_tampered_or_malformed_design_is_refused() {
+    let spec = empty_spec();
+    let work = tempfile::tempdir().unwrap();
+    let design = record(spec.path(), &["--only", "tampered-artifact"], work.path());
+    let text = std::fs::read_to_string(&design).unwrap();
+    let recorded: Value = serde_json::from_str(&text).unwrap();
+    let mut cases: Vec<(&str, String, &str)> = Vec::new();
+    // A probe dropped without fixing the counts.
+    let mut v = recorded.clone();
+    v["probes"].as_array_mut().unwrap().remove(0);
+    cases.push((
+        "dropped",
+        String::from_utf8(holdfast::canonical::value_to_bytes(&v)).unwrap(),
+        "disagree with its probes",
+    ));
+    // A failing probe relabelled as passing.
+    let mut v = recorded.clone();
+    v["probes"][0]["outcome"] = "fail-open".into();
+    cases.push((
+        "relabelled",
+        String::from_utf8(holdfast::canonical::value_to_bytes(&v)).unwrap(),
+        "fail_closed is true, but its outcome gives false",
+    ));
+    // A probe moved to a class that is not listed.
+    let mut v = recorded.clone();
+    v["probes"][0]["class"] = "bypass".into();
+    cases.push((
+        "reclassed",
+        String::from_utf8(holdfast::canonical::value_to_bytes(&v)).unwrap(),
+        "is not <class>/<name> of class bypass",
+    ));
+    cases.push((
+        "duplicate-key",
+        text.replacen("{\n", "{\n  \"all_fail_closed\": false,\n", 1),
+        "duplicate key",
+    ));
+    cases.push((
+        "truncated",
+        text[..text.len() / 2].to_string(),
+        "invalid JSON",
+    ));
+    cases.push((
+        "unknown-key",
+        text.replacen("{\n", "{\n  \"verified\": true,\n", 1),
+        "unknown field",
+    ));
+    cases.push((
+        "token",
+        text.replacen("\"exit 1\"", &format!("\"{}\"", token()), 1),
+        "contains the pass token",
+    ));
+    for (name, bytes, phrase) in cases {
+        let p = work.path().join(format!("{name}.json"));
+        std::fs::write(&p, &bytes).unwrap();
+        let (code, _, err) = rerun(work.path(), &p, &[]);
+        assert_eq!(code, 3, "{name}: {err}");
+        assert!(err.contains(phrase), "{name}: {phrase:?} not in {err}");
+        assert!(err.contains(&format!("{name}.json")), "{name}: {err}");
+    }
+    let (code, _, _) = rerun(work.path(), &work.path().join("missing.json"), &[]);
+    assert_eq!(code, 4);
+}
+
+#[test]
+fn a_recorded_failure_never_reruns_to_a_pass() {
+    let spec = spec_with(&user_probe("[\"true\"]", ""));
+    let work = tempfile::tempdir().unwrap();
+    let design = record(spec.path(), &["--only", "user"], work.path());
+    // The gate is fixed afterwards, but the packet recorded a failure.
+    std::fs::write(
+        spec.path().join("gates.toml"),
+        user_probe("[\"false\"]", ""),
+    )
+    .unwrap();
+    let (code, r, _) = rerun(
+        work.path(),
+        &design,
+        &["--spec", spec.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        r["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("the recorded design did not pass"),
+        "{:#}",
+        r["problems"]
+    );
+}

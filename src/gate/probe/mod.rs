@@ -16,6 +16,7 @@
 mod builtin;
 pub(crate) mod exec;
 mod fixture;
+mod rerun;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use crate::progress::Progress;
 
 pub use builtin::{ClassInfo, class_table};
 pub use exec::{Captured, Ran, Spawn, run as run_command};
+pub use rerun::{RerunOptions, RerunReport, rerun};
 
 /// The class id of user probes.
 pub const USER_CLASS: &str = "user";
@@ -244,7 +246,13 @@ impl ProbeReport {
     /// Reads a report strictly (for `holdfast gates --probe-report`).
     pub fn load(path: &Path, token: &str) -> Result<ProbeReport> {
         let bytes = crate::fsio::read_regular(path, REPORT_LIMIT)?;
-        let value = crate::canonical::parse_strict(&bytes, path)?;
+        ProbeReport::parse(&bytes, path, token)
+    }
+
+    /// Parses report bytes strictly (duplicate and unknown keys refused, the
+    /// pass token refused); `path` names them in errors.
+    pub fn parse(bytes: &[u8], path: &Path, token: &str) -> Result<ProbeReport> {
+        let value = crate::canonical::parse_strict(bytes, path)?;
         if let Some(at) = find_token_claim(&value, token, &[]) {
             return Err(Error::malformed(
                 path,
@@ -252,6 +260,86 @@ impl ProbeReport {
             ));
         }
         serde_json::from_value(value).map_err(|e| Error::malformed(path, e.to_string()))
+    }
+
+    /// Checks that the report agrees with itself, as the harness writes it:
+    /// probes, classes and controls sorted by unique ids; each probe
+    /// `<class>/<name>` of a listed class of its kind, its `fail_closed`
+    /// what its outcome gives; each class's counts and result, the summary
+    /// and `all_fail_closed` what the probes and controls give. A report
+    /// edited by hand (a probe added, dropped or turned to fail-closed) fails
+    /// this; the error (exit 3) names the first disagreement.
+    pub fn check_consistency(&self, path: &Path) -> Result<()> {
+        let bad = |what: String| Err(Error::malformed(path, what));
+        let sorted = |ids: Vec<&str>| ids.windows(2).all(|w| w[0] < w[1]);
+        if !sorted(self.probes.iter().map(|p| p.id.as_str()).collect()) {
+            return bad("probes: not sorted by unique id".into());
+        }
+        if !sorted(self.classes.iter().map(|c| c.id.as_str()).collect()) {
+            return bad("classes: not sorted by unique id".into());
+        }
+        if !sorted(self.controls.iter().map(|c| c.id.as_str()).collect()) {
+            return bad("controls: not sorted by unique id".into());
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            let at = format!("probes[{i}] ({})", p.id);
+            let Some(name) = p.id.strip_prefix(&format!("{}/", p.class)) else {
+                return bad(format!(
+                    "{at}: id is not <class>/<name> of class {}",
+                    p.class
+                ));
+            };
+            if name.is_empty() {
+                return bad(format!("{at}: id has no name"));
+            }
+            let Some(c) = self.classes.iter().find(|c| c.id == p.class) else {
+                return bad(format!("{at}: class {} is not in classes", p.class));
+            };
+            if c.kind != p.kind || (p.kind == ProbeKind::User) != (p.class == USER_CLASS) {
+                return bad(format!("{at}: kind disagrees with its class"));
+            }
+            if p.fail_closed != p.fact().fail_closed() {
+                return bad(format!(
+                    "{at}: fail_closed is {}, but its outcome gives {}",
+                    p.fail_closed,
+                    p.fact().fail_closed()
+                ));
+            }
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            let want = class_record(&c.id, c.title.clone(), c.kind, c.gate.clone(), &self.probes);
+            if *c != want {
+                return bad(format!(
+                    "classes[{i}] ({}): probes {}, fail_closed {}, result {:?} disagree with its probes ({}, {}, {:?})",
+                    c.id,
+                    c.probes,
+                    c.fail_closed,
+                    c.result,
+                    want.probes,
+                    want.fail_closed,
+                    want.result
+                ));
+            }
+        }
+        for (i, c) in self.controls.iter().enumerate() {
+            if c.ok != (c.exit_code == Some(0)) {
+                return bad(format!(
+                    "controls[{i}] ({}): ok disagrees with its exit code",
+                    c.id
+                ));
+            }
+        }
+        let (summary, all) = summarize(self.classes.len(), &self.probes, &self.controls);
+        if summary != self.summary {
+            return bad("summary: disagrees with the probes and controls".into());
+        }
+        if all != self.all_fail_closed {
+            return bad(format!(
+                "all_fail_closed: {}, but the probes and controls give {all}",
+                self.all_fail_closed
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -570,7 +658,6 @@ pub fn run(
     opts: &HarnessOptions,
     progress: &dyn Progress,
 ) -> Result<ProbeReport> {
-    let token = spec.token().to_string();
     let table = builtin::table();
     let ids: Vec<&str> = table.iter().map(|c| c.id).collect();
     let selected = select_configured(
@@ -579,30 +666,44 @@ pub fn run(
         &ids,
         !spec.spec.probe.is_empty(),
     )?;
+    harness(Some(spec), &selected, &opts.exe, progress)
+}
+
+/// Runs exactly the classes `selected` (built-in ids, and `user` for the
+/// spec's probes) against `exe`. Without a spec the token is the default
+/// and `user` cannot be selected.
+pub(crate) fn harness(
+    spec: Option<&LoadedSpec>,
+    selected: &[String],
+    exe: &Path,
+    progress: &dyn Progress,
+) -> Result<ProbeReport> {
+    let token = spec.map_or(pass_token(None), LoadedSpec::token).to_string();
+    let table = builtin::table();
 
     let work = tempfile::Builder::new()
         .prefix("holdfast-probe-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let exe = opts
-        .exe
-        .canonicalize()
-        .map_err(|e| Error::io(&opts.exe, e))?;
-    let spec_dir = spec
-        .dir
-        .canonicalize()
-        .map_err(|e| Error::io(&spec.dir, e))?;
+    let exe = exe.canonicalize().map_err(|e| Error::io(exe, e))?;
     let work_root = work
         .path()
         .canonicalize()
         .map_err(|e| Error::io(work.path(), e))?;
-    let redactor = Redactor::new(vec![
+    let mut pairs = vec![
         (work_root.display().to_string(), "<work>".into()),
         (work.path().display().to_string(), "<work>".into()),
         (exe.display().to_string(), "holdfast".into()),
-        (spec_dir.display().to_string(), "<spec>".into()),
         (token.clone(), "<pass token>".into()),
-    ]);
+    ];
+    if let Some(spec) = spec {
+        let spec_dir = spec
+            .dir
+            .canonicalize()
+            .map_err(|e| Error::io(&spec.dir, e))?;
+        pairs.push((spec_dir.display().to_string(), "<spec>".into()));
+    }
+    let redactor = Redactor::new(pairs);
 
     let builtin_selected: Vec<&builtin::ClassDef> = table
         .iter()
@@ -615,6 +716,11 @@ pub fn run(
         builtin::cases(&builtin_selected, &fx, &exe, &redactor, &token)?
     };
     if selected.iter().any(|s| s == USER_CLASS) {
+        let Some(spec) = spec else {
+            return Err(Error::Usage(
+                "user probes need the spec that declares them".into(),
+            ));
+        };
         cases.extend(user::cases(spec, &redactor)?);
     }
 
@@ -631,8 +737,7 @@ pub fn run(
     probes.sort_by(|a, b| a.id.cmp(&b.id));
 
     let mut classes: Vec<ClassRecord> = Vec::new();
-    for id in &selected {
-        let mine: Vec<&ProbeRecord> = probes.iter().filter(|p| &p.class == id).collect();
+    for id in selected {
         let (title, gate, kind) = match table.iter().find(|c| c.id == id) {
             Some(c) => (
                 c.title.to_string(),
@@ -645,21 +750,55 @@ pub fn run(
                 ProbeKind::User,
             ),
         };
-        classes.push(ClassRecord {
-            id: id.clone(),
-            title,
-            kind,
-            gate,
-            probes: mine.len(),
-            fail_closed: mine.iter().filter(|p| p.fail_closed).count(),
-            result: worst(&mine),
-        });
+        classes.push(class_record(id, title, kind, gate, &probes));
     }
     classes.sort_by(|a, b| a.id.cmp(&b.id));
 
+    let (summary, all_fail_closed) = summarize(classes.len(), &probes, &controls);
+    Ok(ProbeReport {
+        custom_pass_token: spec.is_some_and(|s| {
+            s.spec.probes.pass_token.is_some()
+                && s.spec.probes.pass_token.as_deref() != Some(pass_token(None))
+        }),
+        classes,
+        controls,
+        probes,
+        summary,
+        all_fail_closed,
+    })
+}
+
+/// The record of class `id` over all `probes` (those of other classes are
+/// skipped).
+fn class_record(
+    id: &str,
+    title: String,
+    kind: ProbeKind,
+    gate: String,
+    probes: &[ProbeRecord],
+) -> ClassRecord {
+    let mine: Vec<&ProbeRecord> = probes.iter().filter(|p| p.class == id).collect();
+    ClassRecord {
+        id: id.to_string(),
+        title,
+        kind,
+        gate,
+        probes: mine.len(),
+        fail_closed: mine.iter().filter(|p| p.fail_closed).count(),
+        result: worst(&mine),
+    }
+}
+
+/// The totals of a report and whether it passes, from its probes and
+/// controls alone.
+fn summarize(
+    classes: usize,
+    probes: &[ProbeRecord],
+    controls: &[ControlRecord],
+) -> (Summary, bool) {
     let count = |o: Outcome| probes.iter().filter(|p| p.outcome == o).count();
     let summary = Summary {
-        classes: classes.len(),
+        classes,
         probes: probes.len(),
         fail_closed: probes.iter().filter(|p| p.fail_closed).count(),
         fail_open: count(Outcome::FailOpen),
@@ -668,21 +807,13 @@ pub fn run(
         not_run: count(Outcome::NotRun),
         unexpected: count(Outcome::Unexpected),
         token_leaked: probes.iter().filter(|p| p.fact().token_leaked).count(),
-        controls_failed: controls.iter().filter(|c: &&ControlRecord| !c.ok).count(),
+        controls_failed: controls.iter().filter(|c| !c.ok).count(),
     };
     let all_fail_closed = !probes.is_empty()
         && summary.fail_closed == summary.probes
         && summary.token_leaked == 0
         && summary.controls_failed == 0;
-    Ok(ProbeReport {
-        custom_pass_token: spec.spec.probes.pass_token.is_some()
-            && spec.spec.probes.pass_token.as_deref() != Some(pass_token(None)),
-        classes,
-        controls,
-        probes,
-        summary,
-        all_fail_closed,
-    })
+    (summary, all_fail_closed)
 }
 
 #[cfg(test)]
