@@ -198,6 +198,33 @@ impl Authorization {
         })
     }
 
+    /// Refuses (exit 5) unless this authorization names a registry fold of
+    /// exactly `range`. A fold is the one mutation a run may perform, and
+    /// only the one it was authorized for: a range that is merely safe for
+    /// the registry, or that overlaps the authorized one, is not authorized.
+    /// `path` names the authorization in the message.
+    pub fn require_fold(&self, range: FoldRange, path: &Path) -> Result<()> {
+        if self.authorized_fold(range).is_some() {
+            return Ok(());
+        }
+        let named: Vec<String> = self
+            .mutations
+            .iter()
+            .map(|m| match m {
+                AuthorizedMutation::RegistryFold { range, .. } => range.to_string(),
+            })
+            .collect();
+        let names = if named.is_empty() {
+            "no registry fold (it authorizes no mutation)".to_string()
+        } else {
+            format!("only the registry fold of {}", named.join(", "))
+        };
+        Err(Error::refused(format!(
+            "fold {range}: the authorization {} names {names}; nothing written",
+            path.display()
+        )))
+    }
+
     /// Whether this authorization allows selecting decision option `id`.
     pub fn allows_selecting(&self, id: &str) -> bool {
         self.scope == Scope::Production && self.select.iter().any(|s| s == id)
@@ -259,6 +286,29 @@ if_safe = true
             .is_none()
         );
         assert!(!a.allows_selecting("HOLD_PRODUCTION"));
+    }
+
+    #[test]
+    fn only_the_exact_authorized_fold_range_is_allowed() {
+        let p = Path::new("auth.toml");
+        let a = parse(
+            "text = \"x\"\nscope = \"scoping\"\n[[mutations]]\nkind = \"registry-fold\"\nsurface = \"r\"\nrange = \"442..461\"\nif_safe = true\n",
+        )
+        .unwrap();
+        let r = |s: &str| s.parse::<FoldRange>().unwrap();
+        assert!(a.require_fold(r("442..461"), p).is_ok());
+        for other in ["442..466", "442..450", "443..461", "462..466"] {
+            let e = a.require_fold(r(other), p).unwrap_err();
+            assert_eq!(e.exit_code(), 5);
+            assert!(
+                e.to_string().contains(&format!("fold {other}"))
+                    && e.to_string().contains("only the registry fold of 442..461"),
+                "{e}"
+            );
+        }
+        let read_only = parse("text = \"x\"\nscope = \"scoping\"\n").unwrap();
+        let e = read_only.require_fold(r("442..461"), p).unwrap_err();
+        assert!(e.to_string().contains("authorizes no mutation"), "{e}");
     }
 
     #[test]

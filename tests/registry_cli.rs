@@ -621,6 +621,128 @@ fn rollback_refuses_when_the_registry_changed_since_the_fold() {
 }
 
 #[test]
+fn a_fold_outside_the_authorized_range_is_refused_and_writes_nothing() {
+    let (tmp, _reg) = seeded();
+    let w = tmp.path();
+    // A second staged claim: 442..466 is then a safe fold, but not the
+    // authorized one.
+    ok(
+        w,
+        &["registry", "claim", "--packet", "FIX7", "--count", "5"],
+    );
+    let auth = |name: &str, body: &str| {
+        std::fs::write(
+            w.join(name),
+            format!("text = \"scoping (+ fold if safe)\"\nscope = \"scoping\"\n{body}"),
+        )
+        .unwrap();
+    };
+    let fold_442_461 = "[[mutations]]\nkind = \"registry-fold\"\nsurface = \"reg\"\nrange = \"442..461\"\nif_safe = true\n";
+    auth("a.toml", fold_442_461);
+    auth("read-only.toml", "");
+    auth("if-unsafe.toml", &fold_442_461.replace("true", "false"));
+    auth(
+        "unknown-key.toml",
+        &format!("{fold_442_461}any_range = true\n"),
+    );
+    for (args, code, phrase) in [
+        (
+            vec!["442..466", "--authorization", "a.toml"],
+            5,
+            "fold 442..466: the authorization a.toml names only the registry fold of 442..461",
+        ),
+        (
+            vec!["TKT-OBJ-442..TKT-OBJ-466", "--authorization", "a.toml"],
+            5,
+            "fold 442..466",
+        ),
+        (
+            vec!["442..466", "--dry-run", "--authorization", "a.toml"],
+            5,
+            "names only the registry fold of 442..461",
+        ),
+        (
+            vec!["442..461", "--authorization", "read-only.toml"],
+            5,
+            "authorizes no mutation",
+        ),
+        (
+            vec!["442..461", "--authorization", "if-unsafe.toml"],
+            3,
+            "if_safe: must be true",
+        ),
+        (
+            vec!["442..461", "--authorization", "unknown-key.toml"],
+            3,
+            "unknown-key.toml: line 3, column 1: unknown field `any_range`",
+        ),
+        (
+            vec!["442..461", "--authorization", "missing.toml"],
+            4,
+            "missing.toml",
+        ),
+    ] {
+        let mut full = vec!["registry", "fold"];
+        full.extend(args);
+        full.extend(["--out", "f"]);
+        refuses(w, &full, code, phrase);
+    }
+    // The authorized range folds.
+    ok(
+        w,
+        &[
+            "registry",
+            "fold",
+            "442..461",
+            "--authorization",
+            "a.toml",
+            "--out",
+            "f",
+        ],
+    );
+    assert!(w.join("f/governance-fold-442-461-result.json").is_file());
+}
+
+#[test]
+fn an_old_revision_presented_as_current_fails_check_and_stops_writes() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(
+        w,
+        &["registry", "claim", "--packet", "FIX7", "--count", "5"],
+    );
+    ok(w, &["registry", "fold", "442..461", "--out", "f"]);
+    // registry.json as imported (state 1; the head is state 3).
+    let first = std::fs::read_to_string(reg.join("history/log.jsonl")).unwrap();
+    let line: Value = json(first.lines().next().unwrap());
+    let sha1 = line["documents"]["registry.json"]["sha256"]
+        .as_str()
+        .unwrap();
+    let old = holdfast::registry::history::get_blob(&reg, sha1).unwrap();
+    std::fs::write(reg.join("registry.json"), &old).unwrap();
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("stale: registry.json: its bytes")
+            && r.stderr.contains("1 old revision(s) presented as current"),
+        "{}",
+        r.stderr
+    );
+    for args in [
+        vec!["registry", "claim", "--packet", "X", "--count", "1"],
+        vec!["registry", "fold", "462..466", "--out", "g"],
+        vec![
+            "registry",
+            "rollback",
+            "f/governance-fold-442-461-result.json",
+        ],
+    ] {
+        refuses(w, &args, 5, "an old revision presented as current");
+    }
+    assert_eq!(std::fs::read(reg.join("registry.json")).unwrap(), old);
+}
+
+#[test]
 fn check_lists_every_problem_of_a_registry_file() {
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path();

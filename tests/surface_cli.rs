@@ -723,13 +723,31 @@ fn fold(d: &tempfile::TempDir, registry_json_after: &str) {
             .map(|(k, v)| (k.to_string(), Value::String(sha(v))))
             .collect::<serde_json::Map<_, _>>()
     };
+    // Every field of the fold result contract (registry::FoldResult); the
+    // proof uses the range, `applied` and the pins.
+    let zero = json!({"collision": 0, "orphan": 0, "gap": 0, "overlap": 0});
+    let revs = |n: u64, i: u64| json!({"index.md": i, "objects.json": 23, "objects.md": 23, "registry.json": n, "registry.md": n});
+    let objects = sha("objects");
     let result = json!({
         "range": {"first": 442, "last": 461, "first_id": "TKT-OBJ-442", "last_id": "TKT-OBJ-461"},
         "applied": true,
         "canonical_max": {"before": 441, "after": 461},
+        "claims_folded": [{"first": "TKT-OBJ-442", "last": "TKT-OBJ-461", "packet": "FIX6", "state": "folded"}],
+        "next_free": {"number": 462, "id": "TKT-OBJ-462"},
+        "invariants": {"before": zero, "after": zero},
+        "json_valid": true,
+        "objects_unchanged": true,
+        "objects_sha256": {"before": objects, "after": objects},
         "pins": {"before": pins(&before), "after": pins(&after)},
-        "rollback_rehearsal": {"byte_exact": true, "method": "reverse patch applied to a staging copy of the after bytes"}
+        "revisions_before": revs(23, 115),
+        "revisions_after": revs(24, 116),
+        "reverse_patch": {"file": "governance-fold-442-461.reverse.patch", "sha256": sha("patch")},
+        "rollback_rehearsal": {"byte_exact": true, "method": "reverse patch applied to a staging copy of the after bytes", "documents": {}}
     });
+    assert!(
+        serde_json::from_value::<holdfast::registry::FoldResult>(result.clone()).is_ok(),
+        "the test's fold result is a complete FoldResult"
+    );
     put(
         d.path(),
         "governance-fold-442-461-result.json",
@@ -939,6 +957,24 @@ fn prove_refuses_bad_inputs_and_writes_nothing() {
     prove(&d, "before.json", "before.json", &["dup.json"])
         .code(3)
         .stderr(contains("duplicate key \"applied\""));
+    // A fold result missing fields of the contract, or with a field it
+    // does not have: malformed (3).
+    put(
+        d.path(),
+        "partial.json",
+        "{\"applied\": false, \"range\": {\"first\": 442, \"last\": 461}}",
+    );
+    prove(&d, "before.json", "before.json", &["partial.json"])
+        .code(3)
+        .stderr(contains("partial.json: missing field"));
+    put(
+        d.path(),
+        "extra.json",
+        "{\"applied\": false, \"approved\": true, \"range\": {\"first\": 442, \"last\": 461}}",
+    );
+    prove(&d, "before.json", "before.json", &["extra.json"])
+        .code(3)
+        .stderr(contains("extra.json: unknown field `approved`"));
     // An authorization with an unknown key: malformed (3), with its line.
     put(d.path(), "auth.toml", format!("selekt = []\n{AUTH}"));
     prove(&d, "before.json", "before.json", &[])

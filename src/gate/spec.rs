@@ -57,6 +57,7 @@ const EXAMPLE: &str = r#"# gates.toml: user probes, declared blockers and decisi
 [probes]
 # pass_token = "{default_token}"   # the default; upper-case words joined by '_'
 timeout_seconds = 60               # default time limit of a user probe
+# classes = ["tampered-artifact", "registry-gap"]   # default: every class (`holdfast probe --list`), plus "user"
 
 # A user probe runs your own gate on a bad input and expects it to refuse:
 # a non-zero exit, and no pass token in stdout or stderr.
@@ -114,6 +115,123 @@ pub struct ProbesConfig {
     /// Default time limit of a user probe, in seconds (1 to 3600; default 60).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// The probe classes to run: built-in class ids (`holdfast probe
+    /// --list`), and `user` for the spec's `[[probe]]` entries. Absent:
+    /// every built-in class, plus `user` when there is a `[[probe]]`. Never
+    /// empty (an empty selection would pass without testing anything), no
+    /// name twice, and `user` exactly when there is a `[[probe]]` (a declared
+    /// probe is never skipped silently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "classes_schema")]
+    pub classes: Option<Vec<String>>,
+}
+
+fn classes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut names: Vec<String> = crate::gate::probe::class_table()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    names.push(crate::gate::probe::USER_CLASS.to_string());
+    names.sort();
+    schemars::json_schema!({
+        "description": "The probe classes to run (default: every built-in class, plus `user` when there is a [[probe]]).",
+        "type": "array",
+        "items": {"type": "string", "enum": names},
+        "minItems": 1,
+        "uniqueItems": true
+    })
+}
+
+/// The first problem of a `[probes] classes` selection: the index of the
+/// offending name (`None`: the list as a whole) and what is wrong. `known`
+/// are the built-in class ids; `has_user`: the spec has a `[[probe]]`.
+pub fn class_selection_problem(
+    classes: &[String],
+    known: &[&str],
+    has_user: bool,
+) -> Option<(Option<usize>, String)> {
+    use crate::gate::probe::USER_CLASS;
+    if classes.is_empty() {
+        return Some((
+            None,
+            "an empty selection never passes; remove the key to run every class".into(),
+        ));
+    }
+    for (i, c) in classes.iter().enumerate() {
+        if c == USER_CLASS {
+            if !has_user {
+                return Some((
+                    Some(i),
+                    "\"user\" selects the spec's [[probe]] entries, and it has none".into(),
+                ));
+            }
+        } else if !known.contains(&c.as_str()) {
+            return Some((
+                Some(i),
+                format!("{c:?} is not a probe class (see `holdfast probe --list`)"),
+            ));
+        }
+        if classes[..i].contains(c) {
+            return Some((Some(i), format!("{c:?} is listed twice")));
+        }
+    }
+    if has_user && !classes.iter().any(|c| c == USER_CLASS) {
+        return Some((
+            None,
+            "the spec has [[probe]] entries but the selection leaves out \"user\"; add it (a declared probe is never skipped silently)".into(),
+        ));
+    }
+    None
+}
+
+fn builtin_ids() -> Vec<String> {
+    crate::gate::probe::class_table()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// Where `[probes] classes` and its names are in the TOML text.
+#[derive(Deserialize)]
+struct ClassesAt {
+    #[serde(default)]
+    probes: Option<ProbesAt>,
+}
+
+#[derive(Deserialize)]
+struct ProbesAt {
+    #[serde(default)]
+    classes: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+}
+
+/// Checks the class selection with the line and column of the problem.
+fn check_classes_at(bytes: &[u8], path: &Path, spec: &GateSpec) -> Result<()> {
+    let Some(classes) = &spec.probes.classes else {
+        return Ok(());
+    };
+    let ids = builtin_ids();
+    let known: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let Some((at, what)) = class_selection_problem(classes, &known, !spec.probe.is_empty()) else {
+        return Ok(());
+    };
+    let spanned: ClassesAt = tomlio::parse(bytes, path)?;
+    let list = spanned.probes.and_then(|p| p.classes);
+    let (key, span) = match (at, &list) {
+        (Some(i), Some(l)) => (
+            format!("probes.classes[{i}]"),
+            l.get_ref().get(i).map(|e| e.span()),
+        ),
+        (None, Some(l)) => ("probes.classes".to_string(), Some(l.span())),
+        _ => ("probes.classes".to_string(), None),
+    };
+    let at = match span {
+        Some(span) => {
+            let (line, col) = tomlio::line_col(bytes, span.start);
+            format!("line {line}, column {col}: ")
+        }
+        None => String::new(),
+    };
+    Err(Error::malformed(path, format!("{at}{key}: {what}")))
 }
 
 /// How a user probe's input file reaches the gate.
@@ -237,6 +355,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<GateSpec> {
         ));
     }
     let spec: GateSpec = tomlio::parse(bytes, path)?;
+    check_classes_at(bytes, path, &spec)?;
     validate(&spec, path)?;
     Ok(spec)
 }
@@ -265,6 +384,16 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
             .map_err(|why| Error::malformed(path, format!("probes.pass_token: {why}")))?;
     }
     check_timeout(path, "probes.timeout_seconds", spec.probes.timeout_seconds)?;
+    if let Some(classes) = &spec.probes.classes {
+        let ids = builtin_ids();
+        let known: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if let Some((at, what)) = class_selection_problem(classes, &known, !spec.probe.is_empty()) {
+            let key = at.map_or("probes.classes".to_string(), |i| {
+                format!("probes.classes[{i}]")
+            });
+            return Err(Error::malformed(path, format!("{key}: {what}")));
+        }
+    }
 
     let mut ids = BTreeSet::new();
     for (i, p) in spec.probe.iter().enumerate() {
@@ -499,6 +628,57 @@ requires_gates = ["probes"]
             "requires_gates = [\"vibes\"]",
         ));
         assert!(e.contains("vibes"), "{e}");
+    }
+
+    #[test]
+    fn a_class_selection_is_checked_with_its_line() {
+        let ok = GOOD.replace(
+            "timeout_seconds = 5",
+            "timeout_seconds = 5\nclasses = [\"tampered-artifact\", \"user\"]",
+        );
+        let s = parse(ok.as_bytes(), Path::new("g")).unwrap();
+        assert_eq!(
+            s.probes.classes.as_deref(),
+            Some(&["tampered-artifact".to_string(), "user".to_string()][..])
+        );
+        let no_probe = |classes: &str| format!("[probes]\nclasses = {classes}\n");
+        for (text, want) in [
+            (
+                no_probe("[\"tampered-artifact\", \"nope\"]"),
+                "line 2, column 33: probes.classes[1]: \"nope\" is not a probe class",
+            ),
+            (
+                no_probe("[]"),
+                "line 2, column 11: probes.classes: an empty selection never passes",
+            ),
+            (
+                no_probe("[\"bypass\", \"bypass\"]"),
+                "line 2, column 22: probes.classes[1]: \"bypass\" is listed twice",
+            ),
+            (
+                no_probe("[\"user\"]"),
+                "probes.classes[0]: \"user\" selects the spec's [[probe]] entries, and it has none",
+            ),
+            (
+                GOOD.replace(
+                    "timeout_seconds = 5",
+                    "timeout_seconds = 5\nclasses = [\"bypass\"]",
+                ),
+                "line 4, column 11: probes.classes: the spec has [[probe]] entries but the selection leaves out \"user\"",
+            ),
+        ] {
+            let e = err(&text);
+            assert!(e.starts_with("spec/gates.toml: "), "{e}");
+            assert!(e.contains(want), "expected {want:?} in: {e}");
+        }
+        // The same rules for a spec built in code.
+        let mut spec = GateSpec::default();
+        spec.probes.classes = Some(vec![]);
+        let e = validate(&spec, Path::new("g")).unwrap_err();
+        assert!(
+            e.to_string().contains("probes.classes: an empty selection"),
+            "{e}"
+        );
     }
 
     #[test]

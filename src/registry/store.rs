@@ -123,6 +123,10 @@ pub struct Inspection {
     pub error: Option<String>,
     /// Documents whose bytes are no revision recorded in the history.
     pub drift: Vec<String>,
+    /// Documents holding the bytes of an older recorded state than the
+    /// current one (an old revision presented as current; no interrupted
+    /// write leaves that).
+    pub stale: Vec<String>,
     /// The invariant check (absent when the JSON is not valid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<CheckReport>,
@@ -133,11 +137,13 @@ pub struct Inspection {
 }
 
 impl Inspection {
-    /// Whether everything holds: valid JSON and format, no drift, all counts zero.
+    /// Whether everything holds: valid JSON and format, no drift, no stale
+    /// document, all counts zero.
     pub fn passes(&self) -> bool {
         self.json_valid
             && self.format_valid
             && self.drift.is_empty()
+            && self.stale.is_empty()
             && self.report.as_ref().is_some_and(CheckReport::passes)
     }
 }
@@ -212,6 +218,10 @@ struct Recovered {
     /// sha256 of each document in `docs`.
     shas: Vec<String>,
     drift: Vec<(Document, String)>,
+    /// Documents holding an older recorded revision than any interrupted
+    /// write can leave: (document, sha256, the latest state that had those
+    /// bytes). An old revision presented as current; never overwritten.
+    stale: Vec<(Document, String, u64)>,
     /// The model parsed while the documents were being hashed, kept only
     /// when every document turned out to be the head's.
     model: Option<Result<(Registry, String)>>,
@@ -245,31 +255,54 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
             want_model.map(|load| parse_model(dir, rj, oj, &head, load))
         },
     );
+    // A write replaces documents only after its log line is committed, and
+    // the next command finishes it before doing anything else; so a crash
+    // can leave a document at the head's bytes or at the bytes it had in the
+    // state just before the head, never older. Older recorded bytes were put
+    // there by someone (an old revision presented as current): they are
+    // reported, and nothing is written.
+    let prev = log
+        .entries
+        .len()
+        .checked_sub(2)
+        .and_then(|i| log.entries.get(i));
+    let mut drift = Vec::new();
+    let mut stale = Vec::new();
+    let mut finish = Vec::new();
+    for (d, live_sha) in DOCUMENTS.iter().zip(&live_shas) {
+        let pin = head.pin(*d);
+        match live_sha {
+            Some(sha) if sha == pin => {}
+            Some(sha) if prev.is_some_and(|p| p.pin(*d) == sha) => finish.push(*d),
+            Some(sha) => match log.entries.iter().rev().find(|e| e.pin(*d) == sha) {
+                Some(e) => stale.push((*d, sha.clone(), e.seq)),
+                None => drift.push((*d, sha.clone())),
+            },
+            // Missing: a write committed in the log but not finished on disk.
+            None => finish.push(*d),
+        }
+    }
     let mut docs = Vec::with_capacity(DOCUMENTS.len());
     let mut shas = Vec::with_capacity(DOCUMENTS.len());
-    let mut drift = Vec::new();
-    let mut restored = false;
+    let untouched = drift.is_empty() && stale.is_empty();
     for (d, (live, live_sha)) in DOCUMENTS.iter().zip(live.into_iter().zip(live_shas)) {
         let pin = head.pin(*d);
         let (bytes, sha) = match (live, live_sha) {
-            (Some(b), Some(sha)) if sha == pin => (b, sha),
-            (Some(b), Some(sha)) if !log.knows(*d, &sha) => {
-                drift.push((*d, sha.clone()));
-                (b, sha)
-            }
-            _ => {
-                // Missing or an earlier revision: a write committed in the log
-                // but not finished on disk. Finish it.
+            (Some(b), Some(sha)) if !(untouched && finish.contains(d)) => (b, sha),
+            _ if untouched => {
+                // Finish the interrupted write: the head's bytes from the blob.
                 let blob = get_blob(dir, pin)?;
                 fsio::write_atomic(&doc_path(dir, *d), &blob)?;
-                restored = true;
                 (blob, pin.to_string())
             }
+            // Missing beside a hand-edited or stale document: nothing is
+            // written while the directory holds bytes someone put there.
+            _ => (Vec::new(), String::new()),
         };
         shas.push(sha);
         docs.push(bytes);
     }
-    let model = if restored || !drift.is_empty() {
+    let model = if !finish.is_empty() || !untouched {
         None
     } else {
         speculative
@@ -280,8 +313,26 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         docs,
         shas,
         drift,
+        stale,
         model,
     })
+}
+
+fn stale_message(d: Document, sha: &str, seq: u64, head: u64) -> String {
+    format!(
+        "{}: its bytes (sha256 {sha}) are the revision of state {seq}, not of the current state {head}; an old revision presented as current",
+        d.name()
+    )
+}
+
+fn stale_error(dir: &Path, stale: &[(Document, String, u64)], head: u64) -> Error {
+    let (d, sha, seq) = &stale[0];
+    Error::refused(format!(
+        "{}/{}. Nothing was written; restore the current state's bytes from {} (`holdfast registry check` lists every such document)",
+        dir.display(),
+        stale_message(*d, sha, *seq, head),
+        BLOBS_DIR
+    ))
 }
 
 fn drift_error(dir: &Path, drift: &[(Document, String)]) -> Error {
@@ -445,6 +496,9 @@ impl Store {
         let mut rec = recover(dir, Some(load))?;
         if !rec.drift.is_empty() {
             return Err(drift_error(dir, &rec.drift));
+        }
+        if !rec.stale.is_empty() {
+            return Err(stale_error(dir, &rec.stale, rec.head.seq));
         }
         let registry = load_model(dir, &mut rec, load)?;
         Ok(Store {
@@ -1209,6 +1263,7 @@ pub fn inspect_file(file: &Path) -> Result<Inspection> {
         format_valid: true,
         error: None,
         drift: Vec::new(),
+        stale: Vec::new(),
         report: None,
         pins,
         state: 0,
@@ -1246,6 +1301,11 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
         })
         .collect();
     let state = rec.head.seq;
+    let stale = rec
+        .stale
+        .iter()
+        .map(|(d, sha, seq)| stale_message(*d, sha, *seq, state))
+        .collect();
     let (json_valid, format_valid, error, report) =
         match load_model(dir, &mut rec, RecordLoad::Full) {
             Ok(reg) => (true, true, None, Some(check(&reg))),
@@ -1264,6 +1324,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
         format_valid,
         error,
         drift,
+        stale,
         report,
         pins,
         state,
@@ -1351,6 +1412,11 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
             "{}: live bytes (sha256 {sha}) are no revision recorded in the history",
             d.name()
         ));
+    }
+    for (d, sha, seq) in &rec.stale {
+        report
+            .problems
+            .push(stale_message(*d, sha, *seq, rec.head.seq));
     }
     Ok(report)
 }

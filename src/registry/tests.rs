@@ -610,3 +610,67 @@ proptest! {
         prop_assert_eq!(snapshot(&dir), before);
     }
 }
+
+#[test]
+fn an_old_revision_presented_as_current_is_refused_and_never_overwritten() {
+    let reg = build(5, &[3, 2], &["t".into()]);
+    let (tmp, dir) = new_store(&reg);
+    let state1 = snapshot(&dir);
+    Store::open(&dir)
+        .unwrap()
+        .fold(range(6, 8), &opts(tmp.path()))
+        .unwrap();
+    let state2 = snapshot(&dir);
+    Store::open(&dir)
+        .unwrap()
+        .claim("P9", ClaimRequest::Count(2))
+        .unwrap();
+    let current = snapshot(&dir);
+
+    // The state just before the head is what an interrupted write leaves:
+    // it is finished, not refused.
+    std::fs::write(dir.join("registry.json"), &state2["registry.json"]).unwrap();
+    assert_eq!(Store::open(&dir).unwrap().state(), 3);
+    assert_eq!(snapshot(&dir), current);
+
+    // Older bytes no crash can leave: one document, or a whole old state.
+    for docs in [
+        vec!["registry.json"],
+        vec!["registry.md"],
+        DOCS_ALL.to_vec(),
+    ] {
+        for d in &docs {
+            std::fs::write(dir.join(d), &state1[*d]).unwrap();
+        }
+        let all = everything(&dir);
+        let err = Store::open(&dir).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED, "{docs:?}: {err}");
+        assert!(
+            err.to_string()
+                .contains("are the revision of state 1, not of the current state 3"),
+            "{err}"
+        );
+        // Documents the fold did not change have the same bytes in state 1
+        // as just before the head: those alone could be an interrupted write.
+        let old = docs.iter().filter(|d| state1[**d] != state2[**d]).count();
+        let inspection = store::inspect(&dir).unwrap();
+        assert!(!inspection.passes());
+        assert_eq!(inspection.stale.len(), old, "{docs:?}");
+        assert!(inspection.drift.is_empty());
+        let report = store::verify_history(&dir).unwrap();
+        assert_eq!(report.problems.len(), old, "{:?}", report.problems);
+        assert_eq!(everything(&dir), all, "{docs:?}: nothing written");
+        for (name, bytes) in &current {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    assert!(Store::open(&dir).is_ok());
+}
+
+const DOCS_ALL: [&str; 5] = [
+    "index.md",
+    "objects.json",
+    "objects.md",
+    "registry.json",
+    "registry.md",
+];

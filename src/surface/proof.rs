@@ -27,6 +27,7 @@ use crate::canonical;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::registry::FoldResult;
 
 /// File name of the proof in a packet.
 pub const PROOF_FILE: &str = "forbidden-surface-proof.json";
@@ -313,33 +314,13 @@ pub struct FoldInput {
     pub fold: FoldView,
 }
 
-// The registry module owns `FoldResult`; until it lands, read only the
-// fields of the contract in docs/ARCHITECTURE.md that the proof needs.
-#[derive(Deserialize)]
-struct FoldResultFields {
-    range: RangeFields,
-    applied: bool,
-    #[serde(default)]
-    pins: Option<PinsFields>,
-}
-
-#[derive(Deserialize)]
-struct RangeFields {
-    first: u64,
-    last: u64,
-}
-
-#[derive(Deserialize)]
-struct PinsFields {
-    before: BTreeMap<String, String>,
-    after: BTreeMap<String, String>,
-}
-
 impl FoldInput {
-    /// Reads `governance-fold-A-B-result.json` strictly (duplicate keys refused).
+    /// Reads `governance-fold-A-B-result.json` strictly as a
+    /// [`crate::registry::FoldResult`] (duplicate and unknown keys refused,
+    /// every field of the contract required).
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = fsio::read_regular(path, FOLD_RESULT_LIMIT)?;
-        let f: FoldResultFields = canonical::from_slice_strict(&bytes, path)?;
+        let f: FoldResult = canonical::from_slice_strict(&bytes, path)?;
         if f.range.first == 0 || f.range.first > f.range.last {
             return Err(Error::malformed(
                 path,
@@ -349,17 +330,7 @@ impl FoldInput {
                 ),
             ));
         }
-        let (pins_before, pins_after) = match f.pins {
-            Some(p) => (p.before, p.after),
-            None if f.applied => {
-                return Err(Error::malformed(
-                    path,
-                    "pins: missing, but applied is true; an applied fold must pin its documents",
-                ));
-            }
-            None => (BTreeMap::new(), BTreeMap::new()),
-        };
-        for (side, pins) in [("before", &pins_before), ("after", &pins_after)] {
+        for (side, pins) in [("before", &f.pins.before), ("after", &f.pins.after)] {
             for (k, v) in pins {
                 if !crate::seal::is_sha256_hex(v) {
                     return Err(Error::malformed(
@@ -378,8 +349,8 @@ impl FoldInput {
                     last: f.range.last,
                 },
                 applied: f.applied,
-                pins_before,
-                pins_after,
+                pins_before: f.pins.before,
+                pins_after: f.pins.after,
             },
         })
     }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use holdfast::Error;
-use holdfast::authz::FoldRange;
+use holdfast::authz::{Authorization, FoldRange};
 use holdfast::error::exit;
 use holdfast::registry::{
     self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, RecordLoad, Store, fold::check_records,
@@ -108,6 +108,9 @@ pub struct FoldArgs {
     /// Check, plan and rehearse only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The run's authorization (TOML); the fold is refused unless it names a registry-fold of exactly this range.
+    #[arg(long, value_name = "FILE")]
+    pub authorization: Option<PathBuf>,
 }
 
 /// Arguments of `registry rollback`.
@@ -344,7 +347,13 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         Some(f) => (f.display().to_string(), registry::inspect_file(f)?),
         None => (dir.display().to_string(), registry::inspect(dir)?),
     };
-    let code = if !inspection.json_valid || !inspection.format_valid {
+    // An old revision presented as current also fails the format check (its
+    // revisions are not the current state's); it is reported as what it is.
+    let code = if !inspection.json_valid {
+        exit::MALFORMED
+    } else if !inspection.stale.is_empty() {
+        exit::FAILED
+    } else if !inspection.format_valid {
         exit::MALFORMED
     } else if inspection.passes() {
         exit::OK
@@ -364,6 +373,9 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
             exit_code: code,
             inspection: &inspection,
         })?;
+    }
+    for d in &inspection.stale {
+        eprintln!("stale: {}", one_line(d));
     }
     for d in &inspection.drift {
         eprintln!("drift: {}", one_line(d));
@@ -394,10 +406,11 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
     } else {
         let valid = |b: bool| if b { "valid" } else { "invalid" };
         eprintln!(
-            "holdfast: check {what}: failed: {counts}; JSON {}; ids and format {}; {} hand-edited document(s)",
+            "holdfast: check {what}: failed: {counts}; JSON {}; ids and format {}; {} hand-edited document(s); {} old revision(s) presented as current",
             valid(inspection.json_valid),
             valid(inspection.format_valid),
-            inspection.drift.len()
+            inspection.drift.len(),
+            inspection.stale.len()
         );
     }
     Ok(code)
@@ -409,12 +422,22 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
     if numeric {
         a.range.parse::<FoldRange>().map_err(Error::Usage)?;
     }
+    let authorization = match &a.authorization {
+        Some(p) => Some((Authorization::load(p)?, p)),
+        None => None,
+    };
+    if numeric && let (Some((auth, p)), Ok(range)) = (&authorization, a.range.parse()) {
+        auth.require_fold(range, p)?;
+    }
     let mut store = Store::open_with(dir, RecordLoad::IdsAndPackets)?;
     let range = store
         .registry()
         .format
         .parse_range(&a.range)
         .map_err(Error::Usage)?;
+    if let Some((auth, p)) = &authorization {
+        auth.require_fold(range, p)?;
+    }
     let outcome = store.fold(
         range,
         &FoldOptions {

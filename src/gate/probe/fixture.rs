@@ -23,6 +23,7 @@ use crate::gate::spec::{GateSpec, InputVia, ProbesConfig, UserProbe};
 use crate::gate::verdict::{Evidence, pass_token};
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
 use crate::progress::NoProgress;
+use crate::registry::model::{ClaimDoc, ClaimState, ImportRevisions, ObjectDoc, RegistryFile};
 use crate::{canonical, digest, seal};
 
 /// The surfaces spec of the surface classes: one forbidden files surface
@@ -47,6 +48,13 @@ id = "no-production-mutation"
 title = "NO production mutation"
 surfaces = ["files-a"]
 "#;
+
+/// The fold the registry fixture's authorization names (the seed's range).
+pub(crate) const FOLD: &str = "442..461";
+/// The staged claim after it (FIX7), a safe fold once `FOLD` is folded.
+pub(crate) const NEXT_FOLD: &str = "462..466";
+/// The fold result of `FOLD`, as `registry fold` names it.
+pub(crate) const FOLD_RESULT: &str = "governance-fold-442-461-result.json";
 
 /// The option the good spec and the production authorization agree on.
 pub(crate) const OPTION: &str = "PROCEED";
@@ -86,6 +94,21 @@ pub(crate) struct Fixture {
     pub surf_before: PathBuf,
     /// See `surf_before`.
     pub surf_after: PathBuf,
+    /// The good registry in the import format: canonical body 1..441,
+    /// FIX6's staged claim 442..461 (the seed's shape).
+    pub reg_json: PathBuf,
+    /// Its value, for bad copies.
+    pub reg_value: RegistryFile,
+    /// A live registry (made by [`Fixture::prepare_registry`]): `reg_json`
+    /// imported, then FIX7 claims 462..466 with records and FIX8 467..468
+    /// (three states).
+    pub reg: PathBuf,
+    /// `reg` after the fold of `FOLD` (four states).
+    pub reg_folded: PathBuf,
+    /// The directory holding that fold's result and reverse patch.
+    pub fold1: PathBuf,
+    /// A scoping authorization naming the registry fold of `FOLD`.
+    pub auth_fold: PathBuf,
     /// The class whose cases are being built (names their directories).
     class: Mutex<String>,
 }
@@ -184,6 +207,7 @@ impl Fixture {
             probes: ProbesConfig {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: None,
+                classes: None,
             },
             probe: vec![],
             blocker: vec![BlockerSpec {
@@ -343,6 +367,7 @@ impl Fixture {
             probes: ProbesConfig {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: Some(60),
+                classes: None,
             },
             probe: vec![UserProbe {
                 id: "verify-a-file".into(),
@@ -370,6 +395,15 @@ impl Fixture {
         write(&surf.join("data/x.txt"), b"x data\n")?;
         write(&surf.join("data/y.txt"), b"y data\n")?;
 
+        let reg_value = good_registry();
+        let reg_json = work.join("registry-good.json");
+        write(&reg_json, &canonical::to_bytes(&reg_value)?)?;
+        let auth_fold = work.join("auth-fold.toml");
+        write(
+            &auth_fold,
+            fold_authorization(FOLD, "scoping (+ canonical fold 442..461 if safe)")?.as_bytes(),
+        )?;
+
         let fx = Fixture {
             work: work.to_path_buf(),
             exe: exe.to_path_buf(),
@@ -390,6 +424,12 @@ impl Fixture {
             surf_before: work.join("surf-before.json"),
             surf_after: work.join("surf-after.json"),
             surf,
+            reg_json,
+            reg_value,
+            reg: work.join("reg"),
+            reg_folded: work.join("reg-folded"),
+            fold1: work.join("fold1"),
+            auth_fold,
             class: Mutex::new(String::new()),
         };
         // Made by the binary under test; if a step fails, the controls that
@@ -415,6 +455,43 @@ impl Fixture {
             &NoProgress,
         )?;
         Ok(())
+    }
+
+    /// Builds the live registries with the binary (only when a selected
+    /// class needs them): `reg`, `reg_folded` with `fold1`, and the
+    /// registries the controls write to. If a step fails, the controls
+    /// resting on them fail, and their classes are NOT RUN.
+    pub(crate) fn prepare_registry(&self) -> Result<()> {
+        let reg = |dir: &Path, args: &[&str]| -> Result<()> {
+            let mut v: Vec<String> = vec!["registry".into(), "--registry".into(), s(dir)];
+            v.extend(args.iter().map(|a| a.to_string()));
+            self.run_ok(&v)
+        };
+        let ids = self.work.join("fix7-ids.json");
+        let records: Vec<crate::registry::NewRecord> = (1..=5)
+            .map(|i| crate::registry::NewRecord {
+                kind: "evidence".into(),
+                title: format!("FIX7 evidence {i}"),
+                path: format!("evidence/fix7-{i}.json"),
+                sha256: digest::sha256_hex(format!("fix7 {i}").as_bytes()),
+            })
+            .collect();
+        write(&ids, &canonical::to_bytes(&records)?)?;
+        reg(&self.reg, &["import", &s(&self.reg_json)])?;
+        reg(&self.reg, &["claim", "--packet", "FIX7", "--ids", &s(&ids)])?;
+        reg(&self.reg, &["claim", "--packet", "FIX8", "--count", "2"])?;
+        copy_tree(&self.reg, &self.reg_folded)?;
+        reg(&self.reg_folded, &["fold", FOLD, "--out", &s(&self.fold1)])?;
+        for (dir, from) in [
+            ("control-fold", &self.reg),
+            ("control-fold-auth", &self.reg),
+            ("control-fold-next", &self.reg_folded),
+            ("control-claim", &self.reg_folded),
+            ("control-rollback", &self.reg_folded),
+        ] {
+            copy_tree(from, &self.work.join(dir))?;
+        }
+        copy_tree(&self.fold1, &self.work.join("control-rollback-fold"))
     }
 
     /// Runs the binary (empty environment) for a fixture step; an error
@@ -571,6 +648,141 @@ impl Fixture {
                     s(&self.surf),
                 ],
             ),
+            ("registry-check-good", registry_args(&self.reg, &["check"])),
+            (
+                "registry-check-folded",
+                registry_args(&self.reg_folded, &["check"]),
+            ),
+            (
+                "registry-check-file-good",
+                registry_args(&self.reg, &["check", "--file", &s(&self.reg_json)]),
+            ),
+            (
+                "registry-import-good",
+                registry_args(
+                    &self.work.join("control-import"),
+                    &["import", &s(&self.reg_json)],
+                ),
+            ),
+            (
+                "registry-claim-good",
+                registry_args(
+                    &self.work.join("control-claim"),
+                    &["claim", "--packet", "FIX9", "--count", "1"],
+                ),
+            ),
+            (
+                "registry-fold-good",
+                registry_args(
+                    &self.work.join("control-fold"),
+                    &[
+                        "fold",
+                        FOLD,
+                        "--out",
+                        &s(&self.work.join("control-fold-out")),
+                    ],
+                ),
+            ),
+            (
+                "registry-fold-authorized",
+                registry_args(
+                    &self.work.join("control-fold-auth"),
+                    &[
+                        "fold",
+                        FOLD,
+                        "--authorization",
+                        &s(&self.auth_fold),
+                        "--out",
+                        &s(&self.work.join("control-fold-auth-out")),
+                    ],
+                ),
+            ),
+            (
+                "registry-fold-next",
+                registry_args(
+                    &self.work.join("control-fold-next"),
+                    &[
+                        "fold",
+                        NEXT_FOLD,
+                        "--out",
+                        &s(&self.work.join("control-fold-next-out")),
+                    ],
+                ),
+            ),
+            (
+                "registry-rollback-good",
+                registry_args(
+                    &self.work.join("control-rollback"),
+                    &[
+                        "rollback",
+                        &s(&self.work.join("control-rollback-fold").join(FOLD_RESULT)),
+                    ],
+                ),
+            ),
         ]
+    }
+}
+
+/// `holdfast registry --registry DIR ARGS...`.
+pub(crate) fn registry_args(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec!["registry".into(), "--registry".into(), s(dir)];
+    v.extend(args.iter().map(|a| a.to_string()));
+    v
+}
+
+/// A scoping authorization whose one mutation is the registry fold of `range`.
+pub(crate) fn fold_authorization(range: &str, text: &str) -> Result<String> {
+    let range = range
+        .parse()
+        .map_err(|e: String| crate::Error::failed(format!("internal: {e}")))?;
+    toml_text(&Authorization {
+        text: text.into(),
+        scope: Scope::Scoping,
+        mutations: vec![crate::authz::AuthorizedMutation::RegistryFold {
+            surface: "governance-registry".into(),
+            range,
+            if_safe: true,
+        }],
+        select: vec![],
+    })
+}
+
+/// The good registry in the import format: the seed's shape (canonical
+/// body TKT-OBJ-001..441 folded, FIX6 staged 442..461, revisions 23/23/115).
+pub(crate) fn good_registry() -> RegistryFile {
+    let id = |n: u64| format!("TKT-OBJ-{n:03}");
+    let claim = |packet: &str, first: u64, last: u64, state: ClaimState| ClaimDoc {
+        first: id(first),
+        last: id(last),
+        packet: packet.into(),
+        state,
+    };
+    let object = |n: u64, packet: &str| ObjectDoc {
+        id: id(n),
+        kind: "evidence".into(),
+        packet: packet.into(),
+        path: format!("evidence/{n}.json"),
+        sha256: digest::sha256_hex(n.to_string().as_bytes()),
+        title: String::new(),
+    };
+    RegistryFile {
+        canonical_max: 441,
+        claims: vec![
+            claim("FIX1-5", 1, 441, ClaimState::Folded),
+            claim("FIX6", 442, 461, ClaimState::Staged),
+        ],
+        document_revisions: ImportRevisions {
+            index_md: 115,
+            objects_json: None,
+            objects_md: None,
+            registry_json: 23,
+            registry_md: 23,
+        },
+        format: None,
+        id_prefix: "TKT-OBJ".into(),
+        id_width: 3,
+        objects: (1..=461)
+            .map(|n| object(n, if n <= 441 { "FIX1-5" } else { "FIX6" }))
+            .collect(),
     }
 }

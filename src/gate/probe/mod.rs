@@ -16,6 +16,7 @@
 mod builtin;
 pub(crate) mod exec;
 mod fixture;
+mod rerun;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use crate::progress::Progress;
 
 pub use builtin::{ClassInfo, class_table};
 pub use exec::{Captured, Ran, Spawn, run as run_command};
+pub use rerun::{RerunOptions, RerunReport, rerun};
 
 /// The class id of user probes.
 pub const USER_CLASS: &str = "user";
@@ -244,7 +246,13 @@ impl ProbeReport {
     /// Reads a report strictly (for `holdfast gates --probe-report`).
     pub fn load(path: &Path, token: &str) -> Result<ProbeReport> {
         let bytes = crate::fsio::read_regular(path, REPORT_LIMIT)?;
-        let value = crate::canonical::parse_strict(&bytes, path)?;
+        ProbeReport::parse(&bytes, path, token)
+    }
+
+    /// Parses report bytes strictly (duplicate and unknown keys refused, the
+    /// pass token refused); `path` names them in errors.
+    pub fn parse(bytes: &[u8], path: &Path, token: &str) -> Result<ProbeReport> {
+        let value = crate::canonical::parse_strict(bytes, path)?;
         if let Some(at) = find_token_claim(&value, token, &[]) {
             return Err(Error::malformed(
                 path,
@@ -252,6 +260,86 @@ impl ProbeReport {
             ));
         }
         serde_json::from_value(value).map_err(|e| Error::malformed(path, e.to_string()))
+    }
+
+    /// Checks that the report agrees with itself, as the harness writes it:
+    /// probes, classes and controls sorted by unique ids; each probe
+    /// `<class>/<name>` of a listed class of its kind, its `fail_closed`
+    /// what its outcome gives; each class's counts and result, the summary
+    /// and `all_fail_closed` what the probes and controls give. A report
+    /// edited by hand (a probe added, dropped or turned to fail-closed) fails
+    /// this; the error (exit 3) names the first disagreement.
+    pub fn check_consistency(&self, path: &Path) -> Result<()> {
+        let bad = |what: String| Err(Error::malformed(path, what));
+        let sorted = |ids: Vec<&str>| ids.windows(2).all(|w| w[0] < w[1]);
+        if !sorted(self.probes.iter().map(|p| p.id.as_str()).collect()) {
+            return bad("probes: not sorted by unique id".into());
+        }
+        if !sorted(self.classes.iter().map(|c| c.id.as_str()).collect()) {
+            return bad("classes: not sorted by unique id".into());
+        }
+        if !sorted(self.controls.iter().map(|c| c.id.as_str()).collect()) {
+            return bad("controls: not sorted by unique id".into());
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            let at = format!("probes[{i}] ({})", p.id);
+            let Some(name) = p.id.strip_prefix(&format!("{}/", p.class)) else {
+                return bad(format!(
+                    "{at}: id is not <class>/<name> of class {}",
+                    p.class
+                ));
+            };
+            if name.is_empty() {
+                return bad(format!("{at}: id has no name"));
+            }
+            let Some(c) = self.classes.iter().find(|c| c.id == p.class) else {
+                return bad(format!("{at}: class {} is not in classes", p.class));
+            };
+            if c.kind != p.kind || (p.kind == ProbeKind::User) != (p.class == USER_CLASS) {
+                return bad(format!("{at}: kind disagrees with its class"));
+            }
+            if p.fail_closed != p.fact().fail_closed() {
+                return bad(format!(
+                    "{at}: fail_closed is {}, but its outcome gives {}",
+                    p.fail_closed,
+                    p.fact().fail_closed()
+                ));
+            }
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            let want = class_record(&c.id, c.title.clone(), c.kind, c.gate.clone(), &self.probes);
+            if *c != want {
+                return bad(format!(
+                    "classes[{i}] ({}): probes {}, fail_closed {}, result {:?} disagree with its probes ({}, {}, {:?})",
+                    c.id,
+                    c.probes,
+                    c.fail_closed,
+                    c.result,
+                    want.probes,
+                    want.fail_closed,
+                    want.result
+                ));
+            }
+        }
+        for (i, c) in self.controls.iter().enumerate() {
+            if c.ok != (c.exit_code == Some(0)) {
+                return bad(format!(
+                    "controls[{i}] ({}): ok disagrees with its exit code",
+                    c.id
+                ));
+            }
+        }
+        let (summary, all) = summarize(self.classes.len(), &self.probes, &self.controls);
+        if summary != self.summary {
+            return bad("summary: disagrees with the probes and controls".into());
+        }
+        if all != self.all_fail_closed {
+            return bad(format!(
+                "all_fail_closed: {}, but the probes and controls give {all}",
+                self.all_fail_closed
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -269,6 +357,9 @@ pub(crate) struct Case {
     pub timeout_counts: bool,
     /// Paths a refusal must not create (nothing written on refusal).
     pub must_not_exist: Vec<PathBuf>,
+    /// Paths (files or directory trees) a refusal must leave byte for byte
+    /// as they were, with their digest ([`tree_digest`]) before the run.
+    pub must_keep: Vec<(PathBuf, String)>,
     /// Set when the probe cannot run; the reason.
     pub not_run: Option<String>,
 }
@@ -306,8 +397,68 @@ fn first_line(bytes: &[u8], r: &Redactor) -> String {
     }
 }
 
-/// Decides the outcome of a finished run. Pure.
-pub(crate) fn classify(ran: &Ran, case: &Case, wrote: Option<&Path>) -> (Outcome, String) {
+/// A digest of everything at `path`: the sha256 of a file's bytes, or of
+/// the canonical JSON of a tree's relative paths and their files' sha256
+/// (links by their target); `absent` when nothing is there. Two digests are
+/// equal only when nothing under `path` was written, added or removed.
+pub(crate) fn tree_digest(path: &Path) -> Result<String> {
+    let meta = match path.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok("absent".into()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if !meta.is_dir() {
+        return crate::digest::hash_file(path).map(|f| f.sha256);
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::failed(format!("{}: {e}", path.display())))?;
+        let rel = entry
+            .path()
+            .strip_prefix(path)
+            .unwrap_or(entry.path())
+            .display()
+            .to_string();
+        let ft = entry.file_type();
+        let value = if ft.is_symlink() {
+            let target =
+                std::fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            format!("link:{}", target.display())
+        } else if ft.is_file() {
+            crate::digest::hash_file(entry.path())?.sha256
+        } else if ft.is_dir() {
+            "dir".into()
+        } else {
+            "special".into()
+        };
+        map.insert(rel, value);
+    }
+    Ok(crate::digest::sha256_hex(&crate::canonical::to_bytes(
+        &map,
+    )?))
+}
+
+/// What a refused run must not have done: created a path it was told not
+/// to, or changed one it was told to keep. The first such side effect.
+fn side_effect(case: &Case) -> Option<String> {
+    if let Some(p) = case
+        .must_not_exist
+        .iter()
+        .find(|p| p.symlink_metadata().is_ok())
+    {
+        return Some(format!("it wrote {}", p.display()));
+    }
+    case.must_keep
+        .iter()
+        .find_map(|(p, before)| match tree_digest(p) {
+            Ok(now) if &now == before => None,
+            _ => Some(format!("it changed {}", p.display())),
+        })
+}
+
+/// Decides the outcome of a finished run; `side_effect` says what it wrote
+/// despite refusing, if anything. Pure.
+pub(crate) fn classify(ran: &Ran, case: &Case, side_effect: Option<&str>) -> (Outcome, String) {
     if let Some(e) = &ran.spawn_error {
         return (Outcome::NotRun, format!("could not start: {e}"));
     }
@@ -369,10 +520,10 @@ pub(crate) fn classify(ran: &Ran, case: &Case, wrote: Option<&Path>) -> (Outcome
             format!("exit {code}, expected {:?}", case.expected_exit),
         );
     }
-    if let Some(p) = wrote {
+    if let Some(what) = side_effect {
         return (
             Outcome::Unexpected,
-            format!("exit {code}, but it wrote {} despite refusing", p.display()),
+            format!("exit {code}, but {what} despite refusing"),
         );
     }
     (Outcome::FailClosed, format!("exit {code}"))
@@ -406,12 +557,8 @@ fn run_case(case: &Case, token: &str, r: &Redactor) -> ProbeRecord {
         return base(Outcome::NotRun, None, why.clone());
     }
     let ran = exec::run(&case.spawn, token);
-    let wrote = case
-        .must_not_exist
-        .iter()
-        .find(|p| p.symlink_metadata().is_ok())
-        .map(PathBuf::as_path);
-    let (outcome, reason) = classify(&ran, case, wrote);
+    let effect = side_effect(case);
+    let (outcome, reason) = classify(&ran, case, effect.as_deref());
     let actual = if ran.spawn_error.is_some() {
         None
     } else {
@@ -445,9 +592,37 @@ fn worst(records: &[&ProbeRecord]) -> Outcome {
 /// Checks `--only` values against the known classes; an empty selection or a
 /// value that matches nothing is a usage error, never "nothing to do, passed".
 pub fn select_classes(only: &[String], builtin: &[&str], has_user: bool) -> Result<Vec<String>> {
+    select_configured(only, None, builtin, has_user)
+}
+
+/// [`select_classes`] within the selection of gates.toml's `[probes]
+/// classes` (`configured`; `None`: every class): `--only` narrows it and
+/// must name classes inside it.
+pub fn select_configured(
+    only: &[String],
+    configured: Option<&[String]>,
+    builtin: &[&str],
+    has_user: bool,
+) -> Result<Vec<String>> {
     let mut known: Vec<String> = builtin.iter().map(|s| s.to_string()).collect();
     if has_user {
         known.push(USER_CLASS.to_string());
+    }
+    if let Some(configured) = configured {
+        if let Some((_, what)) =
+            crate::gate::spec::class_selection_problem(configured, builtin, has_user)
+        {
+            return Err(Error::Usage(format!("probes.classes: {what}")));
+        }
+        for o in only {
+            if known.contains(o) && !configured.contains(o) {
+                return Err(Error::Usage(format!(
+                    "--only {o}: not selected by [probes] classes in gates.toml ({}); --only can only narrow it",
+                    configured.join(", ")
+                )));
+            }
+        }
+        known = configured.to_vec();
     }
     if only.is_empty() {
         return Ok(known);
@@ -483,34 +658,52 @@ pub fn run(
     opts: &HarnessOptions,
     progress: &dyn Progress,
 ) -> Result<ProbeReport> {
-    let token = spec.token().to_string();
     let table = builtin::table();
     let ids: Vec<&str> = table.iter().map(|c| c.id).collect();
-    let selected = select_classes(&opts.only, &ids, !spec.spec.probe.is_empty())?;
+    let selected = select_configured(
+        &opts.only,
+        spec.spec.probes.classes.as_deref(),
+        &ids,
+        !spec.spec.probe.is_empty(),
+    )?;
+    harness(Some(spec), &selected, &opts.exe, progress)
+}
+
+/// Runs exactly the classes `selected` (built-in ids, and `user` for the
+/// spec's probes) against `exe`. Without a spec the token is the default
+/// and `user` cannot be selected.
+pub(crate) fn harness(
+    spec: Option<&LoadedSpec>,
+    selected: &[String],
+    exe: &Path,
+    progress: &dyn Progress,
+) -> Result<ProbeReport> {
+    let token = spec.map_or(pass_token(None), LoadedSpec::token).to_string();
+    let table = builtin::table();
 
     let work = tempfile::Builder::new()
         .prefix("holdfast-probe-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let exe = opts
-        .exe
-        .canonicalize()
-        .map_err(|e| Error::io(&opts.exe, e))?;
-    let spec_dir = spec
-        .dir
-        .canonicalize()
-        .map_err(|e| Error::io(&spec.dir, e))?;
+    let exe = exe.canonicalize().map_err(|e| Error::io(exe, e))?;
     let work_root = work
         .path()
         .canonicalize()
         .map_err(|e| Error::io(work.path(), e))?;
-    let redactor = Redactor::new(vec![
+    let mut pairs = vec![
         (work_root.display().to_string(), "<work>".into()),
         (work.path().display().to_string(), "<work>".into()),
         (exe.display().to_string(), "holdfast".into()),
-        (spec_dir.display().to_string(), "<spec>".into()),
         (token.clone(), "<pass token>".into()),
-    ]);
+    ];
+    if let Some(spec) = spec {
+        let spec_dir = spec
+            .dir
+            .canonicalize()
+            .map_err(|e| Error::io(&spec.dir, e))?;
+        pairs.push((spec_dir.display().to_string(), "<spec>".into()));
+    }
+    let redactor = Redactor::new(pairs);
 
     let builtin_selected: Vec<&builtin::ClassDef> = table
         .iter()
@@ -523,6 +716,11 @@ pub fn run(
         builtin::cases(&builtin_selected, &fx, &exe, &redactor, &token)?
     };
     if selected.iter().any(|s| s == USER_CLASS) {
+        let Some(spec) = spec else {
+            return Err(Error::Usage(
+                "user probes need the spec that declares them".into(),
+            ));
+        };
         cases.extend(user::cases(spec, &redactor)?);
     }
 
@@ -539,8 +737,7 @@ pub fn run(
     probes.sort_by(|a, b| a.id.cmp(&b.id));
 
     let mut classes: Vec<ClassRecord> = Vec::new();
-    for id in &selected {
-        let mine: Vec<&ProbeRecord> = probes.iter().filter(|p| &p.class == id).collect();
+    for id in selected {
         let (title, gate, kind) = match table.iter().find(|c| c.id == id) {
             Some(c) => (
                 c.title.to_string(),
@@ -553,21 +750,55 @@ pub fn run(
                 ProbeKind::User,
             ),
         };
-        classes.push(ClassRecord {
-            id: id.clone(),
-            title,
-            kind,
-            gate,
-            probes: mine.len(),
-            fail_closed: mine.iter().filter(|p| p.fail_closed).count(),
-            result: worst(&mine),
-        });
+        classes.push(class_record(id, title, kind, gate, &probes));
     }
     classes.sort_by(|a, b| a.id.cmp(&b.id));
 
+    let (summary, all_fail_closed) = summarize(classes.len(), &probes, &controls);
+    Ok(ProbeReport {
+        custom_pass_token: spec.is_some_and(|s| {
+            s.spec.probes.pass_token.is_some()
+                && s.spec.probes.pass_token.as_deref() != Some(pass_token(None))
+        }),
+        classes,
+        controls,
+        probes,
+        summary,
+        all_fail_closed,
+    })
+}
+
+/// The record of class `id` over all `probes` (those of other classes are
+/// skipped).
+fn class_record(
+    id: &str,
+    title: String,
+    kind: ProbeKind,
+    gate: String,
+    probes: &[ProbeRecord],
+) -> ClassRecord {
+    let mine: Vec<&ProbeRecord> = probes.iter().filter(|p| p.class == id).collect();
+    ClassRecord {
+        id: id.to_string(),
+        title,
+        kind,
+        gate,
+        probes: mine.len(),
+        fail_closed: mine.iter().filter(|p| p.fail_closed).count(),
+        result: worst(&mine),
+    }
+}
+
+/// The totals of a report and whether it passes, from its probes and
+/// controls alone.
+fn summarize(
+    classes: usize,
+    probes: &[ProbeRecord],
+    controls: &[ControlRecord],
+) -> (Summary, bool) {
     let count = |o: Outcome| probes.iter().filter(|p| p.outcome == o).count();
     let summary = Summary {
-        classes: classes.len(),
+        classes,
         probes: probes.len(),
         fail_closed: probes.iter().filter(|p| p.fail_closed).count(),
         fail_open: count(Outcome::FailOpen),
@@ -576,21 +807,13 @@ pub fn run(
         not_run: count(Outcome::NotRun),
         unexpected: count(Outcome::Unexpected),
         token_leaked: probes.iter().filter(|p| p.fact().token_leaked).count(),
-        controls_failed: controls.iter().filter(|c: &&ControlRecord| !c.ok).count(),
+        controls_failed: controls.iter().filter(|c| !c.ok).count(),
     };
     let all_fail_closed = !probes.is_empty()
         && summary.fail_closed == summary.probes
         && summary.token_leaked == 0
         && summary.controls_failed == 0;
-    Ok(ProbeReport {
-        custom_pass_token: spec.spec.probes.pass_token.is_some()
-            && spec.spec.probes.pass_token.as_deref() != Some(pass_token(None)),
-        classes,
-        controls,
-        probes,
-        summary,
-        all_fail_closed,
-    })
+    (summary, all_fail_closed)
 }
 
 #[cfg(test)]
@@ -617,6 +840,7 @@ mod tests {
             expected_exit: expected,
             timeout_counts: false,
             must_not_exist: vec![],
+            must_keep: vec![],
             not_run: None,
         }
     }
@@ -636,7 +860,7 @@ mod tests {
         assert_eq!(classify(&ran(Some(3)), &b, None).0, Outcome::Unexpected);
         assert_eq!(classify(&ran(Some(101)), &b, None).0, Outcome::Crashed);
         assert_eq!(
-            classify(&ran(Some(1)), &b, Some(Path::new("out"))).0,
+            classify(&ran(Some(1)), &b, Some("it wrote out")).0,
             Outcome::Unexpected
         );
         let mut leak = ran(Some(1));
@@ -674,6 +898,45 @@ mod tests {
             let e = select_classes(&[bad.to_string()], &ids, false).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn only_narrows_the_configured_selection() {
+        let ids = ["a", "b", "c"];
+        let conf = vec!["c".to_string(), "a".to_string()];
+        let sel = |only: &[&str], user: bool| {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            select_configured(&only, Some(&conf), &ids, user)
+        };
+        assert_eq!(sel(&[], false).unwrap(), vec!["c", "a"]);
+        assert_eq!(sel(&["a"], false).unwrap(), vec!["a"]);
+        let e = sel(&["b"], false).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--only b: not selected"), "{e}");
+        assert_eq!(sel(&["zzz"], false).unwrap_err().exit_code(), 2);
+        // A configured list without `user` while probes exist is refused.
+        assert_eq!(sel(&[], true).unwrap_err().exit_code(), 2);
+        let empty: Vec<String> = vec![];
+        assert!(select_configured(&[], Some(&empty), &ids, false).is_err());
+    }
+
+    #[test]
+    fn a_tree_digest_changes_with_any_write_under_it() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("t");
+        assert_eq!(tree_digest(&root).unwrap(), "absent");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/x"), b"1").unwrap();
+        let first = tree_digest(&root).unwrap();
+        assert_eq!(tree_digest(&root).unwrap(), first);
+        std::fs::write(root.join("a/x"), b"2").unwrap();
+        let second = tree_digest(&root).unwrap();
+        assert_ne!(second, first);
+        std::fs::create_dir(root.join("b")).unwrap();
+        assert_ne!(tree_digest(&root).unwrap(), second);
+        std::fs::remove_dir(root.join("b")).unwrap();
+        assert_eq!(tree_digest(&root).unwrap(), second);
+        assert_ne!(tree_digest(&root.join("a/x")).unwrap(), second);
     }
 
     #[test]

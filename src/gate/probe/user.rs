@@ -91,6 +91,7 @@ pub(crate) fn cases(spec: &LoadedSpec, r: &Redactor) -> Result<Vec<Case>> {
             expected_exit: p.exit_codes.clone(),
             timeout_counts: p.timeout_is_fail_closed,
             must_not_exist: vec![],
+            must_keep: vec![],
             not_run,
         });
     }

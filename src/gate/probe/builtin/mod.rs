@@ -3,15 +3,17 @@
 //!
 //! The classes live in submodules by the gate they attack: [`packet`] (the
 //! seal), [`inputs`] (JSON and TOML readers), [`gates`] (blockers, decision,
-//! plan, selection, bypasses) and [`surface`] (proof and citations).
+//! plan, selection, bypasses), [`surface`] (proof and citations) and
+//! [`registry`] (invariants, folds, rollbacks, revisions).
 //!
-//! Classes whose probes are not written yet (today the registry's) are listed
-//! with the command they will attack and reported NOT RUN, which fails the
-//! harness: a class that did not run never counts as passed.
+//! A class whose probes are not written yet (`build: None`) is listed with
+//! the command it will attack and reported NOT RUN, which fails the harness:
+//! a class that did not run never counts as passed.
 
 mod gates;
 mod inputs;
 mod packet;
+mod registry;
 mod surface;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use crate::{digest, seal};
 use gates::*;
 use inputs::*;
 use packet::*;
+use registry::*;
 use surface::*;
 
 /// Builds the bad inputs of a class.
@@ -91,6 +94,21 @@ const PLAN: &[&str] = &["plan-check-good-plan", "gates-select-good-spec"];
 const JSON: &[&str] = &["verdict-good-evidence", "gates-select-good-spec"];
 const PROVE: &[&str] = &["prove-untouched"];
 const SURF: &[&str] = &["surfaces-good-spec", "prove-untouched"];
+const REG_INVARIANT: &[&str] = &[
+    "registry-check-good",
+    "registry-check-file-good",
+    "registry-import-good",
+    "registry-claim-good",
+    "registry-fold-good",
+];
+const REG_FOLD: &[&str] = &["registry-fold-good", "registry-fold-authorized"];
+const REG_ROLLBACK: &[&str] = &["registry-rollback-good", "registry-check-folded"];
+const REG_REVISION: &[&str] = &[
+    "registry-check-folded",
+    "registry-claim-good",
+    "registry-fold-next",
+    "registry-rollback-good",
+];
 const MANY: &[&str] = &[
     "verify-good-packet",
     "verdict-good-evidence",
@@ -224,52 +242,53 @@ pub(crate) fn table() -> Vec<ClassDef> {
         ),
         c(
             "registry-collision",
-            "registry invariant break: an id issued twice",
+            "registry invariant break: an id issued twice, or claims that intersect",
             &["registry", "check"],
-            &[],
-            None,
+            REG_INVARIANT,
+            Some(registry_collision),
         ),
         c(
             "registry-orphan",
-            "registry invariant break: a record no claim covers",
+            "registry invariant break: a record no claim covers, or a claimed id without a record",
             &["registry", "check"],
-            &[],
-            None,
+            REG_INVARIANT,
+            Some(registry_orphan),
         ),
         c(
             "registry-gap",
             "registry invariant break: a hole in the id sequence",
             &["registry", "check"],
-            &[],
-            None,
+            REG_INVARIANT,
+            Some(registry_gap),
         ),
         c(
             "registry-overlap",
-            "registry invariant break: a fold reaching into the canonical body",
+            "registry invariant break: a claim's state disagrees with the canonical body",
             &["registry", "check"],
-            &[],
-            None,
+            REG_INVARIANT,
+            Some(registry_overlap),
         ),
-        c(
-            "fold-outside-authorized-range",
-            "a fold of a range the authorization does not name",
-            &["registry", "fold"],
-            &[],
-            None,
-        ),
+        ClassDef {
+            id: "fold-outside-authorized-range",
+            title: "a fold of a range the registry or the authorization does not allow",
+            gate: &["registry", "fold"],
+            flag: Some("--authorization"),
+            controls: REG_FOLD,
+            build: Some(fold_outside_range),
+        },
         c(
             "rollback-changed-live-bytes",
             "a rollback against live bytes changed since the fold",
             &["registry", "rollback"],
-            &[],
-            None,
+            REG_ROLLBACK,
+            Some(rollback_changed_live),
         ),
         c(
             "old-revision-as-current",
-            "an old registry revision presented as current",
+            "an old registry revision or an earlier fold result presented as current",
             &["registry", "rollback"],
-            &[],
-            None,
+            REG_REVISION,
+            Some(old_revision),
         ),
         c(
             "boundary-matches-nothing",
@@ -306,6 +325,7 @@ pub(crate) struct CaseSpec {
     env: Vec<(String, String)>,
     expect: Vec<i32>,
     must_not_exist: Vec<PathBuf>,
+    must_keep: Vec<PathBuf>,
 }
 
 fn cs(name: &str, input: &str, args: Vec<String>, expect: &[i32]) -> CaseSpec {
@@ -316,12 +336,19 @@ fn cs(name: &str, input: &str, args: Vec<String>, expect: &[i32]) -> CaseSpec {
         env: vec![],
         expect: expect.to_vec(),
         must_not_exist: vec![],
+        must_keep: vec![],
     }
 }
 
 impl CaseSpec {
     fn nothing_at(mut self, p: PathBuf) -> Self {
         self.must_not_exist.push(p);
+        self
+    }
+    /// The refusal must leave everything under `p` byte for byte as it is
+    /// when the case is built.
+    fn keep(mut self, p: PathBuf) -> Self {
+        self.must_keep.push(p);
         self
     }
     fn env(mut self, vars: Vec<(String, String)>) -> Self {
@@ -459,6 +486,16 @@ pub(crate) fn cases(
         stdin: None,
         timeout: super::BUILTIN_TIMEOUT,
     };
+    let needs = |prefix: &str| {
+        selected
+            .iter()
+            .any(|c| c.build.is_some() && c.controls.iter().any(|k| k.starts_with(prefix)))
+    };
+    if needs("registry-") {
+        // Made by the binary; if a step fails, the registry controls fail
+        // and the classes resting on them are NOT RUN.
+        let _ = fx.prepare_registry();
+    }
     let mut controls: Vec<ControlRecord> = Vec::new();
     for (id, args) in fx.controls() {
         if !selected
@@ -500,6 +537,7 @@ pub(crate) fn cases(
             expected_exit: vec![],
             timeout_counts: false,
             must_not_exist: vec![],
+            must_keep: vec![],
             not_run: Some(why),
         };
         let gate_args: Vec<String> = c.gate.iter().map(|s| s.to_string()).collect();
@@ -573,6 +611,18 @@ pub(crate) fn cases(
         };
         for spec in specs {
             let args = spec.args;
+            let mut keep_error = None;
+            let must_keep = spec
+                .must_keep
+                .into_iter()
+                .filter_map(|p| match super::tree_digest(&p) {
+                    Ok(d) => Some((p, d)),
+                    Err(e) => {
+                        keep_error.get_or_insert(e.to_string());
+                        None
+                    }
+                })
+                .collect();
             let mut case = Case {
                 id: format!("{}/{}", c.id, spec.name),
                 class: c.id.to_string(),
@@ -592,7 +642,9 @@ pub(crate) fn cases(
                 expected_exit: spec.expect,
                 timeout_counts: false,
                 must_not_exist: spec.must_not_exist,
-                not_run: None,
+                must_keep,
+                not_run: keep_error
+                    .map(|e| format!("the bytes it must keep could not be read: {}", r.apply(&e))),
             };
             if let Some(k) = failed.first() {
                 case.not_run = Some(format!(
@@ -609,6 +661,42 @@ pub(crate) fn cases(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_class_without_probes_is_not_run() {
+        // A gate that exists (its --help exits 0) but a class with no probes
+        // written yet: NOT RUN, never an empty pass.
+        let work = tempfile::tempdir().unwrap();
+        let exe = work.path().join("gate");
+        std::fs::write(&exe, "#!/bin/sh\nexit 0\n").unwrap();
+        let mut perm = std::fs::metadata(&exe).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&exe, perm).unwrap();
+        let fx = Fixture::build(work.path(), &exe, "GO_LIVE_APPROVED").unwrap();
+        let def = ClassDef {
+            id: "future-class",
+            title: "a class of the future",
+            gate: &["registry", "check"],
+            flag: None,
+            controls: &[],
+            build: None,
+        };
+        let (cases, controls) = cases(
+            &[&def],
+            &fx,
+            &exe,
+            &Redactor::new(vec![]),
+            "GO_LIVE_APPROVED",
+        )
+        .unwrap();
+        assert!(controls.is_empty());
+        assert_eq!(cases.len(), 1);
+        let why = cases[0].not_run.as_deref().unwrap();
+        assert!(
+            why.contains("no probe of this class is implemented"),
+            "{why}"
+        );
+    }
 
     #[test]
     fn every_implemented_class_rests_on_controls_that_exist() {
