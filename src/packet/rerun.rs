@@ -117,8 +117,38 @@ pub fn rerun(
 
     check_artifacts(dir, &m, &mut report)?;
     check_rehearsal(dir, &m, &mut report)?;
-    let _ = (opts, progress);
+    check_probes(dir, opts, progress, &mut report);
     Ok(report)
+}
+
+/// Re-runs the recorded bad-input probe harness (what `RERUN.sh` does).
+fn check_probes(
+    dir: &Path,
+    opts: &RerunOptions,
+    progress: &dyn Progress,
+    report: &mut RerunReport,
+) {
+    let design = dir.join(crate::gate::PROBE_REPORT_FILE);
+    let rerun = crate::gate::probe::rerun(
+        &design,
+        &crate::gate::probe::RerunOptions {
+            exe: opts.exe.clone(),
+            spec: None,
+        },
+        progress,
+    );
+    match rerun {
+        Ok(r) if r.passed => report.push(
+            "probes",
+            true,
+            format!(
+                "{} classes re-run: every recorded probe failed closed again, nothing leaked",
+                r.classes.len()
+            ),
+        ),
+        Ok(r) => report.push("probes", false, r.problems.join("; ")),
+        Err(e) => report.push("probes", false, e.to_string()),
+    }
 }
 
 /// 1-based number of the first line where `a` and `b` differ, if any.
