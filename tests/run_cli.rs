@@ -472,3 +472,157 @@ fn rerun_catches_an_unlisted_artifact_resealed() {
         .code(1)
         .stderr(predicate::str::contains("planted.json is not listed"));
 }
+
+// ---------------------------------------------------------------- findings of review
+
+#[test]
+fn a_fold_requested_under_a_read_only_authorization_is_refused_and_not_ready() {
+    // No [[authorization.mutations]] at all: the proof sees no authorized
+    // mutation and the registry untouched, so only the refusal can stop READY.
+    assert_refused_run(
+        |t| {
+            let start = t.find("[[authorization.mutations]]").unwrap();
+            let end = t.find("[flags]").unwrap();
+            format!("{}{}", &t[..start], &t[end..])
+        },
+        None,
+        "outside the authorization",
+    );
+}
+
+#[test]
+fn rerun_recomputes_the_proof_from_the_snapshots() {
+    let (_t, p) = ready_packet();
+    // A surface digest changed in the after snapshot: the recorded proof
+    // (UNTOUCHED) no longer follows from the packet's own snapshots.
+    let mut snap = json(&p, "surface-snapshot-after.json");
+    let surfaces = snap["surfaces"].as_object_mut().unwrap();
+    let prod = surfaces.get_mut("prod-pg").unwrap();
+    let mut parts: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(prod["parts"].clone()).unwrap();
+    for v in parts.values_mut() {
+        *v = "0".repeat(64);
+    }
+    prod["digest"] = Value::from(holdfast::surface::snapshot::parts_digest(&parts).unwrap());
+    prod["parts"] = serde_json::to_value(&parts).unwrap();
+    fs::write(
+        p.join("surface-snapshot-after.json"),
+        holdfast::canonical::value_to_bytes(&snap),
+    )
+    .unwrap();
+    reseal(&p);
+    holdfast()
+        .args(["verify", "--rerun"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("rerun proof"));
+}
+
+#[test]
+fn out_may_not_overlap_an_input_and_force_replaces_only_a_packet() {
+    let (t, spec, _registry) = spec_with(|t| t);
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(spec.join("packet"))
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("overlaps the spec directory"));
+    let not_a_packet = t.path().join("notes");
+    fs::create_dir(&not_a_packet).unwrap();
+    fs::write(not_a_packet.join("keep.txt"), "precious").unwrap();
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&not_a_packet)
+        .arg("--force")
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("replaces only a packet"));
+    assert_eq!(
+        fs::read_to_string(not_a_packet.join("keep.txt")).unwrap(),
+        "precious"
+    );
+}
+
+#[test]
+fn a_failure_after_a_live_fold_keeps_the_fold_evidence() {
+    // A command surface that reads fine once and fails the second time: the
+    // after snapshot fails after the fold changed the team's registry.
+    let (t, spec, registry) = spec_with(|t| {
+        t.replace(
+            "live_system_contact = \"none\"",
+            "live_system_contact = \"read-only\"",
+        )
+    });
+    let mut surfaces = fs::read_to_string(spec.join("surfaces.toml")).unwrap();
+    surfaces = surfaces.replacen(
+        "[[surface]]",
+        "[[surface]]\nid = \"flaky\"\ntable = \"production\"\nname = \"Flaky export\"\nkind = \"cms\"\nstatus = \"known\"\nrisk = \"low\"\ngate = \"none\"\n[[surface.evidence]]\npath = \"cms/directus.yaml\"\n[surface.snapshot]\nmethod = \"command\"\nargv = [\"sh\", \"-c\", \"if [ -e ran ]; then exit 3; fi; touch ran; echo once\"]\n\n[[surface]]",
+        1,
+    );
+    fs::write(spec.join("surfaces.toml"), surfaces).unwrap();
+    let p = t.path().join("packet");
+    let out = run_into(&spec, &p);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(!p.exists(), "no packet is published");
+    assert!(
+        stderr.contains("the registry was changed")
+            && stderr.contains("governance-fold-442-461-result.json"),
+        "{stderr}"
+    );
+    let kept: Vec<PathBuf> = fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".holdfast-run-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0]
+            .join("governance-fold-442-461-result.json")
+            .is_file()
+    );
+    assert!(
+        kept[0]
+            .join("governance-fold-442-461.reverse.patch")
+            .is_file()
+    );
+    // And the fold can be rolled back with what was kept.
+    holdfast()
+        .args(["registry", "rollback"])
+        .arg(kept[0].join("governance-fold-442-461-result.json"))
+        .arg("--registry")
+        .arg(&registry)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_command_snapshot_cannot_claim_no_live_contact() {
+    let (t, spec, _registry) = spec_with(|t| t);
+    let surfaces = fs::read_to_string(spec.join("surfaces.toml"))
+        .unwrap()
+        .replacen(
+            "[surface.snapshot]\nmethod = \"files\"\nroot = \"source/infra/postgres\"",
+            "[surface.snapshot]\nmethod = \"command\"\nargv = [\"echo\", \"pg\"]",
+            1,
+        );
+    fs::write(spec.join("surfaces.toml"), surfaces).unwrap();
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(t.path().join("packet"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("live_system_contact"));
+}

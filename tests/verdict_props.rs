@@ -104,6 +104,7 @@ fn passing() -> impl Strategy<Value = Evidence> {
                         select: vec![selected.clone()],
                     },
                     selected: Some(selected),
+                    mutation_refused: None,
                 }
             },
         )
@@ -139,6 +140,7 @@ enum Mutation {
     RenameSelectedOption(String),
     ForgedPrefix(u8),
     BadToken(prop::sample::Index),
+    RefusedRequest(String),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -177,6 +179,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         "(_READY|_X)".prop_map(RenameSelectedOption),
         (0u8..5).prop_map(ForgedPrefix),
         any::<prop::sample::Index>().prop_map(BadToken),
+        "[a-z ]{1,12}".prop_map(RefusedRequest),
     ]
 }
 
@@ -291,6 +294,7 @@ fn apply(e: &mut Evidence, m: &Mutation) {
             let bad = ["HOLD_PRODUCTION", "READY_TO_GO", "pass", "", "X_Y"];
             e.pass_token = Some(bad[i.index(bad.len())].to_string());
         }
+        RefusedRequest(why) => e.mutation_refused = Some(why.clone()),
     }
 }
 

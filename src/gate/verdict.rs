@@ -209,6 +209,12 @@ pub struct Evidence {
     /// The selected option, if any (a scoping run selects none).
     #[serde(default)]
     pub selected: Option<String>,
+    /// Why the mutation the run asked for was not performed (outside the
+    /// authorization, unsafe, or blocked by an incomplete plan); absent when
+    /// it was performed or none was asked for. A refused request is a gate
+    /// that said no: the packet cannot be READY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation_refused: Option<String>,
 }
 
 impl Evidence {
@@ -353,6 +359,9 @@ pub fn verdict(e: &Evidence) -> Verdict {
         names.sort();
         names.dedup();
         missing.push(format!("missing artifact(s): {}", names.join(", ")));
+    }
+    if let Some(why) = &e.mutation_refused {
+        failures.push(format!("the requested mutation was not performed: {why}"));
     }
     if !e.sealed {
         missing.push("the packet is not sealed".into());
@@ -566,6 +575,7 @@ pub(crate) mod tests {
                 select: vec!["PROCEED".into()],
             },
             selected: Some("PROCEED".into()),
+            mutation_refused: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Identity<'a> {
     pub pass_token: Option<&'a str>,
     /// The authorization.
     pub authorization: &'a Authorization,
+    /// Why the requested mutation was not performed, if it was refused.
+    pub mutation_refused: Option<&'a str>,
 }
 
 /// The artifacts the verdict reads; a missing one makes the packet incomplete.
@@ -112,5 +114,6 @@ pub fn collect(dir: &Path, id: Identity<'_>, sealed: bool, verified: bool) -> Re
         options,
         authorization: id.authorization.clone(),
         selected,
+        mutation_refused: id.mutation_refused.map(str::to_string),
     })
 }

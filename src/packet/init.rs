@@ -9,17 +9,16 @@ use crate::authz::AuthorizedMutation;
 use crate::error::{IoContext, Result};
 use crate::gate::plan::{PlanBoundary, PlanInputs, PlanMutation, PlanSurface};
 
-/// File name of the surfaces spec `init` reads when present.
-const SURFACES_FILE: &str = "surfaces.toml";
-
-/// What the plan template is filled from: `DIR/surfaces.toml` and
-/// `DIR/packet.toml` when they exist (each must then be valid: a template
+/// What the plan template is filled from: `DIR/packet.toml` and the
+/// surfaces spec it names (default `DIR/surfaces.toml`) when they exist (each must then be valid: a template
 /// built from a spec that does not load would be a guess).
 pub fn plan_inputs(dir: &Path) -> Result<PlanInputs> {
     let mut inputs = PlanInputs::default();
     let packet = dir.join(SPEC_FILE);
+    let mut surfaces = dir.join(super::spec::SpecFiles::default().surfaces);
     if packet.is_file() {
         let spec = LoadedSpec::load(dir)?;
+        surfaces = spec.surfaces.clone();
         inputs.title = spec.spec.packet.title.clone();
         inputs.mutations = spec
             .spec
@@ -38,7 +37,6 @@ pub fn plan_inputs(dir: &Path) -> Result<PlanInputs> {
             })
             .collect();
     }
-    let surfaces = dir.join(SURFACES_FILE);
     if surfaces.is_file() {
         let s = crate::surface::LoadedSpec::load(&surfaces)?;
         inputs.surfaces = s

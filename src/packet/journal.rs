@@ -78,24 +78,58 @@ const SCRIPT_HEAD: &str = "#!/bin/sh\n\
 set -eu\n\
 cd \"$(dirname \"$0\")\"\n";
 
+/// What the re-run scripts need besides the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RerunArgs {
+    /// Nothing: every probe is a built-in class with the default token.
+    None,
+    /// The gate spec: the design holds user probes or a custom pass token,
+    /// which cannot be re-run from the packet alone. The scripts pass their
+    /// arguments on (`./RERUN.sh --spec path/to/gates.toml`).
+    NeedsSpec,
+}
+
+fn pass_on(args: RerunArgs) -> &'static str {
+    match args {
+        RerunArgs::None => "",
+        RerunArgs::NeedsSpec => " \"$@\"",
+    }
+}
+
+fn needs_spec_note(args: RerunArgs) -> &'static str {
+    match args {
+        RerunArgs::None => "",
+        RerunArgs::NeedsSpec => {
+            "# This packet's probes include user probes or a custom pass token:\n\
+             # give the run's gate spec, e.g. `sh RERUN.sh --spec ../spec/gates.toml`.\n"
+        }
+    }
+}
+
 /// `commands.sh`: recompute every hash, verify the packet (re-running the
 /// probes and the rollback rehearsal), exit 0 expected.
-pub fn commands_sh() -> String {
+pub fn commands_sh(args: RerunArgs) -> String {
     format!(
         "{SCRIPT_HEAD}\
 # Recompute every hash and re-run every check. Exit 0 expected.\n\
+{}\
 sha256sum -c --strict --quiet packet_tree.sha256\n\
 sha256sum -c --strict --quiet HASH_MANIFEST.txt\n\
-holdfast verify . --rerun\n"
+holdfast verify . --rerun{}\n",
+        needs_spec_note(args),
+        pass_on(args)
     )
 }
 
 /// `RERUN.sh`: re-run the bad-input probe harness recorded in the packet.
-pub fn rerun_sh(design_file: &str) -> String {
+pub fn rerun_sh(design_file: &str, args: RerunArgs) -> String {
     format!(
         "{SCRIPT_HEAD}\
 # Re-run the production bad-input probe harness. Exit 0 expected.\n\
-holdfast probe --rerun {design_file}\n"
+{}\
+holdfast probe --rerun {design_file}{}\n",
+        needs_spec_note(args),
+        pass_on(args)
     )
 }
 
@@ -119,10 +153,16 @@ mod tests {
 
     #[test]
     fn scripts_stop_at_the_first_failure() {
-        for s in [commands_sh(), rerun_sh("production-bad-input-design.json")] {
+        for s in [
+            commands_sh(RerunArgs::None),
+            rerun_sh("production-bad-input-design.json", RerunArgs::None),
+            commands_sh(RerunArgs::NeedsSpec),
+        ] {
             assert!(s.starts_with("#!/bin/sh\n"));
             assert!(s.contains("\nset -eu\n"));
             assert!(s.ends_with('\n'));
         }
+        assert!(!rerun_sh("d.json", RerunArgs::None).contains("$@"));
+        assert!(rerun_sh("d.json", RerunArgs::NeedsSpec).contains("--rerun d.json \"$@\""));
     }
 }

@@ -64,6 +64,8 @@ pub struct PacketManifest {
     pub boundaries: Vec<BoundaryRecord>,
     /// What happened to the requested mutation.
     pub mutation: MutationRecord,
+    /// Which registry the run folded and claimed ids in, in words.
+    pub registry: String,
     /// sha256 of each spec input, by file name.
     pub spec_pins: BTreeMap<String, String>,
     /// The verdict.

@@ -160,8 +160,8 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         Some(ids) => {
             let _ = writeln!(
                 s,
-                "- `{MANIFEST_FILE}` — object-id map ({}..{}, {} ids, claimed as {}) + boundaries.",
-                ids.first, ids.last, ids.count, ids.packet
+                "- `{MANIFEST_FILE}` — object-id map ({}..{}, {} ids, claimed as {} in {}) + boundaries.",
+                ids.first, ids.last, ids.count, ids.packet, m.registry
             );
         }
         None => {

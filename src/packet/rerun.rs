@@ -17,14 +17,18 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::evidence::{self, Identity};
-use super::manifest::{ENVELOPE, PacketManifest, README_FILE, StatusRecord};
+use super::manifest::{
+    ENVELOPE, PacketManifest, README_FILE, SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE, StatusRecord,
+};
 use super::run::after_dir_name;
 use crate::authz::FoldRange;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gate::verdict::verdict;
 use crate::progress::Progress;
 use crate::registry::{self, FoldResult};
-use crate::{fsio, seal};
+use crate::surface::proof::{FoldInput, PROOF_FILE, SnapshotInput};
+use crate::surface::snapshot;
+use crate::{fsio, seal, surface};
 
 /// One re-derived claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +68,9 @@ impl RerunReport {
 pub struct RerunOptions {
     /// The holdfast binary the probe harness attacks.
     pub exe: PathBuf,
+    /// The run's gate spec, needed only when the probes include user probes
+    /// or a custom pass token.
+    pub spec: Option<PathBuf>,
 }
 
 /// Re-derives the packet's claims. `verified` is the result of the seal
@@ -95,6 +102,7 @@ pub fn rerun(
         status_prefix: &m.packet.status_prefix,
         pass_token: m.pass_token.as_deref(),
         authorization: &m.authorization,
+        mutation_refused: m.mutation.skipped_reason.as_deref(),
     };
     let v = verdict(&evidence::collect(dir, identity, sealed, verified)?);
     let now = StatusRecord::from(&v);
@@ -116,7 +124,9 @@ pub fn rerun(
     }
 
     check_artifacts(dir, &m, &mut report)?;
-    check_rehearsal(dir, &m, &mut report)?;
+    let fold_file = fold_result_name(&m)?;
+    check_proof(dir, &m, fold_file.as_deref(), &mut report)?;
+    check_rehearsal(dir, fold_file.as_deref(), &mut report)?;
     check_probes(dir, opts, progress, &mut report);
     Ok(report)
 }
@@ -133,7 +143,7 @@ fn check_probes(
         &design,
         &crate::gate::probe::RerunOptions {
             exe: opts.exe.clone(),
-            spec: None,
+            spec: opts.spec.clone(),
         },
         progress,
     );
@@ -214,14 +224,80 @@ fn check_artifacts(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> 
     Ok(())
 }
 
-/// Re-runs the fold's rollback rehearsal from the packet's own bytes.
-fn check_rehearsal(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> Result<()> {
+/// The fold result's file name, when the manifest says a fold was
+/// performed: a plain file name inside the packet, never a path.
+fn fold_result_name(m: &PacketManifest) -> Result<Option<String>> {
     let Some(file) = m
         .mutation
         .fold_result
         .as_deref()
         .filter(|_| m.mutation.performed)
     else {
+        return Ok(None);
+    };
+    if file.contains('/') || seal::check_listed_path(file).is_err() {
+        return Err(Error::malformed(
+            super::manifest::MANIFEST_FILE,
+            format!("mutation.fold_result: {file:?} is not a file name inside the packet"),
+        ));
+    }
+    Ok(Some(file.to_string()))
+}
+
+/// Recomputes the forbidden-surface proof from the packet's two snapshots,
+/// its authorization and its fold result, and compares it byte for byte
+/// with the recorded proof: a proof edited to say UNTOUCHED over snapshots
+/// that say CHANGED does not survive.
+fn check_proof(
+    dir: &Path,
+    m: &PacketManifest,
+    fold_file: Option<&str>,
+    report: &mut RerunReport,
+) -> Result<()> {
+    let input = |name: &str| -> Result<SnapshotInput> {
+        let (snapshot, sha256) = snapshot::read(&dir.join(name))?;
+        Ok(SnapshotInput {
+            file: name.to_string(),
+            sha256,
+            snapshot,
+        })
+    };
+    let folds = match fold_file {
+        Some(f) => vec![FoldInput::read(&dir.join(f))?],
+        None => Vec::new(),
+    };
+    let proof = surface::proof::prove(
+        &input(SNAPSHOT_BEFORE_FILE)?,
+        &input(SNAPSHOT_AFTER_FILE)?,
+        &m.authorization,
+        &folds,
+    );
+    let recorded = fsio::read_regular(&dir.join(PROOF_FILE), evidence::ARTIFACT_LIMIT)?;
+    match proof.and_then(|p| crate::canonical::to_bytes(&p)) {
+        Ok(bytes) if bytes == recorded => report.push(
+            "proof",
+            true,
+            format!("{PROOF_FILE} recomputed from the snapshots, byte for byte"),
+        ),
+        Ok(_) => report.push(
+            "proof",
+            false,
+            format!(
+                "{PROOF_FILE} differs from the proof the packet's snapshots and authorization give"
+            ),
+        ),
+        Err(e) => report.push(
+            "proof",
+            false,
+            format!("the proof cannot be recomputed: {e}"),
+        ),
+    }
+    Ok(())
+}
+
+/// Re-runs the fold's rollback rehearsal from the packet's own bytes.
+fn check_rehearsal(dir: &Path, fold_file: Option<&str>, report: &mut RerunReport) -> Result<()> {
+    let Some(file) = fold_file else {
         report.push(
             "rollback-rehearsal",
             true,
@@ -234,8 +310,29 @@ fn check_rehearsal(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> 
         first: r.range.first,
         last: r.range.last,
     };
-    let patch = fsio::read_regular(&dir.join(&r.reverse_patch.file), evidence::ARTIFACT_LIMIT)?;
     let mut problems = Vec::new();
+    if file != registry::result_file_name(range)
+        || r.reverse_patch.file != registry::patch_file_name(range)
+    {
+        problems.push(format!(
+            "{file} and its patch {:?} are not named for the range {range}",
+            r.reverse_patch.file
+        ));
+    }
+    if let Some(bad) = r
+        .pins
+        .after
+        .keys()
+        .chain(r.pins.before.keys())
+        .find(|d| !registry::is_document(d))
+    {
+        problems.push(format!("{bad:?} is pinned but is not a registry document"));
+    }
+    if !problems.is_empty() {
+        report.push("rollback-rehearsal", false, problems.join("; "));
+        return Ok(());
+    }
+    let patch = fsio::read_regular(&dir.join(&r.reverse_patch.file), evidence::ARTIFACT_LIMIT)?;
     if crate::digest::sha256_hex(&patch) != r.reverse_patch.sha256 {
         problems.push(format!(
             "{} differs from its sha256 in {file}",

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::evidence::{self, Identity};
-use super::journal::{self, Journal};
+use super::journal::{self, Journal, RerunArgs};
 use super::manifest::{
     ArtifactRecord, BoundaryRecord, COMMANDS_FILE, ENVELOPE, EXIT_CODES_FILE, FORMAT,
     IdRangeRecord, MANIFEST_FILE, MutationRecord, PacketManifest, README_FILE, RERUN_FILE,
@@ -106,43 +106,125 @@ pub fn run(
     steps: &dyn StepReporter,
     progress: &dyn Progress,
 ) -> Result<RunSummary> {
-    // 1. Every input, before anything is touched.
+    // 1. Every input, before anything is touched: the specs, the plan, every
+    //    citation of the inventories and of the blockers' closing evidence.
     steps.step(1, STEPS, "validate the spec");
     let inputs = Inputs::load(spec_dir)?;
-    let parent = prepare_out(out, opts.force)?;
+    let parent = prepare_out(out, opts.force, &inputs)?;
     let staging = tempfile::Builder::new()
         .prefix(".holdfast-run-")
         .tempdir_in(&parent)
         .at(&parent)?;
-    let dir = staging.path();
-    let mut journal = Journal::default();
 
     let working_copy;
-    let registry_dir = match (inputs.spec.registry_import()?, inputs.spec.registry_dir()) {
-        (Some(file), _) => {
-            working_copy = tempfile::Builder::new()
-                .prefix("holdfast-registry-")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            let d = working_copy.path().join("registry");
-            registry::import(&d, &file)?;
-            d
+    let (registry_dir, live_registry) =
+        match (inputs.spec.registry_import()?, inputs.spec.registry_dir()) {
+            (Some(file), _) => {
+                working_copy = tempfile::Builder::new()
+                    .prefix("holdfast-registry-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                let d = working_copy.path().join("registry");
+                registry::import(&d, &file)?;
+                (d, false)
+            }
+            (None, Some(d)) => (d, true),
+            (None, None) => {
+                return Err(Error::malformed(
+                    spec_dir.join(SPEC_FILE),
+                    "registry: give `dir` or `import`",
+                ));
+            }
+        };
+
+    let mut state = RunState::default();
+    match build(
+        &inputs,
+        staging.path(),
+        &registry_dir,
+        opts,
+        steps,
+        progress,
+        &mut state,
+    ) {
+        Ok(mut summary) => {
+            publish(staging, out, opts.force)?;
+            summary.steps = state.journal.steps;
+            Ok(summary)
         }
-        (None, Some(d)) => d,
-        (None, None) => {
-            return Err(Error::malformed(
-                spec_dir.join(SPEC_FILE),
-                "registry: give `dir` or `import`",
-            ));
+        Err(e) if live_registry && (state.folded.is_some() || state.claimed.is_some()) => {
+            // The team's registry changed: keep everything the run wrote, so
+            // the fold result and reverse patch needed to roll it back are not lost.
+            let kept = staging.keep();
+            let mut what = Vec::new();
+            if let Some(f) = &state.folded {
+                what.push(format!(
+                    "the fold was applied ({f} and its reverse patch are kept)"
+                ));
+            }
+            if let Some(ids) = &state.claimed {
+                what.push(format!("ids {}..{} were claimed", ids.first, ids.last));
+            }
+            Err(annotate(
+                e,
+                &format!(
+                    "; the registry was changed: {}; see {}",
+                    what.join(", "),
+                    kept.display()
+                ),
+            ))
         }
-    };
-    let named: BTreeMap<String, PathBuf> = [("registry".to_string(), registry_dir.clone())].into();
+        Err(e) => Err(e),
+    }
+}
+
+/// What a run did to the registry so far (for the error path).
+#[derive(Debug, Default)]
+struct RunState {
+    journal: Journal,
+    folded: Option<String>,
+    claimed: Option<IdRangeRecord>,
+}
+
+/// Adds `more` to an error's message, keeping its kind (and exit code).
+fn annotate(e: Error, more: &str) -> Error {
+    match e {
+        Error::Io { path, source } => Error::Io {
+            path,
+            source: std::io::Error::new(source.kind(), format!("{source}{more}")),
+        },
+        Error::Malformed { path, what } => Error::Malformed {
+            path,
+            what: format!("{what}{more}"),
+        },
+        Error::Refused { what } => Error::Refused {
+            what: format!("{what}{more}"),
+        },
+        Error::Failed { what } => Error::Failed {
+            what: format!("{what}{more}"),
+        },
+        Error::Usage(what) => Error::Usage(format!("{what}{more}")),
+    }
+}
+
+/// Steps 2 to 13 in the staging directory `dir`.
+fn build(
+    inputs: &Inputs,
+    dir: &Path,
+    registry_dir: &Path,
+    opts: &RunOptions,
+    steps: &dyn StepReporter,
+    progress: &dyn Progress,
+    state: &mut RunState,
+) -> Result<RunSummary> {
+    let named: BTreeMap<String, PathBuf> =
+        [("registry".to_string(), registry_dir.to_path_buf())].into();
 
     // 2. Snapshot before.
     steps.step(2, STEPS, "snapshot surfaces (before)");
     let before = snapshot::take_with(&inputs.surfaces, &named, progress)?;
     let before_bytes = snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
-    journal.record(
+    state.journal.record(
         "snapshot-before",
         format!(
             "holdfast snapshot {} --out {SNAPSHOT_BEFORE_FILE}",
@@ -154,13 +236,14 @@ pub fn run(
 
     // 3. The authorized mutation, only if it is authorized and safe.
     steps.step(3, STEPS, "authorized mutation (if safe)");
-    let (mutation, fold_file) = perform_fold(&inputs, &registry_dir, dir, &mut journal)?;
+    let (mutation, fold_file) = perform_fold(inputs, registry_dir, dir, &mut state.journal)?;
+    state.folded = fold_file.clone();
 
     // 4. Snapshot after.
     steps.step(4, STEPS, "snapshot surfaces (after)");
     let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
     let after_bytes = snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
-    journal.record(
+    state.journal.record(
         "snapshot-after",
         format!(
             "holdfast snapshot {} --out {SNAPSHOT_AFTER_FILE}",
@@ -195,10 +278,10 @@ pub fn run(
         .as_deref()
         .map(|f| format!(" --fold-result {f}"))
         .unwrap_or_default();
-    journal.record(
+    state.journal.record(
         "prove",
         format!(
-            "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization {SPEC_FILE}{fold_arg} --out ."
+            "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization <[authorization] of {SPEC_FILE}>{fold_arg} --out ."
         ),
         exit::OK,
         if proof.result == ProofResult::Proven { exit::OK } else { exit::FAILED },
@@ -215,7 +298,7 @@ pub fn run(
         progress,
     )?;
     fsio::write_atomic(&dir.join(PROBE_REPORT_FILE), &canonical::to_bytes(&report)?)?;
-    journal.record(
+    state.journal.record(
         "probe",
         format!("holdfast probe {} --out .", inputs.gates_name()),
         exit::OK,
@@ -226,13 +309,12 @@ pub fn run(
         },
     );
 
-    // 7. Tables B and C with every citation hashed.
+    // 7. Tables B and C, hashed in step 1.
     steps.step(7, STEPS, "surface inventories");
-    let inventories = surface::inventory::build(&inputs.surfaces, &inputs.spec.source_root)?;
-    for (name, bytes) in surface::inventory::render_files(&inventories)? {
+    for (name, bytes) in surface::inventory::render_files(&inputs.inventories)? {
         fsio::write_atomic(&dir.join(name), &bytes)?;
     }
-    journal.record(
+    state.journal.record(
         "surfaces",
         format!(
             "holdfast surfaces {} --source {} --out .",
@@ -245,7 +327,6 @@ pub fn run(
 
     // 8. Blocker map and decision packet.
     steps.step(8, STEPS, "blocker map and decision packet");
-    let closing = gate::assemble::check_closing(&inputs.gates, &inputs.spec.source_root)?;
     let assembled = gate::assemble::assemble(&GatesRequest {
         spec: &inputs.gates,
         facts: Some(GateFacts {
@@ -254,12 +335,12 @@ pub fn run(
         }),
         probe_report: Some(report),
         plan: Some(inputs.plan.clone()),
-        closing_checks: Some(closing),
+        closing_checks: Some(inputs.closing.clone()),
         authorization: Some(inputs.spec.spec.authorization.clone()),
         select: None,
     })?;
     gate::assemble::write(dir, &assembled)?;
-    journal.record(
+    state.journal.record(
         "gates",
         format!(
             "holdfast gates {} --source {} --out .",
@@ -270,10 +351,10 @@ pub fn run(
         exit::OK,
     );
 
-    // 9. The rollback plan, as checked.
+    // 9. The rollback plan, as checked in step 1.
     steps.step(9, STEPS, "check the rollback plan");
     fsio::write_atomic(&dir.join(PLAN_FILE), &inputs.plan_bytes)?;
-    journal.record(
+    state.journal.record(
         "plan",
         format!("holdfast plan check {PLAN_FILE}"),
         exit::OK,
@@ -286,14 +367,20 @@ pub fn run(
 
     // 10. The verdict, from the artifacts just written.
     steps.step(10, STEPS, "verdict");
+    let design_args =
+        if inputs.gates.spec.probe.is_empty() && inputs.gates.spec.probes.pass_token.is_none() {
+            RerunArgs::None
+        } else {
+            RerunArgs::NeedsSpec
+        };
     fsio::write_atomic_mode(
         &dir.join(COMMANDS_FILE),
-        journal::commands_sh().as_bytes(),
+        journal::commands_sh(design_args).as_bytes(),
         0o755,
     )?;
     fsio::write_atomic_mode(
         &dir.join(RERUN_FILE),
-        journal::rerun_sh(PROBE_REPORT_FILE).as_bytes(),
+        journal::rerun_sh(PROBE_REPORT_FILE, design_args).as_bytes(),
         0o755,
     )?;
     let token = inputs.gates.spec.probes.pass_token.clone();
@@ -301,6 +388,7 @@ pub fn run(
         status_prefix: &inputs.spec.spec.packet.status_prefix,
         pass_token: token.as_deref(),
         authorization: &inputs.spec.spec.authorization,
+        mutation_refused: mutation.skipped_reason.as_deref(),
     };
     // Sealed and verified are asserted here and proven in step 13: a packet
     // that does not verify is never published.
@@ -311,12 +399,9 @@ pub fn run(
     steps.step(11, STEPS, "claim artifact ids");
     let mut artifacts = list_artifacts(dir)?;
     let object_ids = if ready {
-        Some(claim_ids(
-            &inputs,
-            &registry_dir,
-            &mut artifacts,
-            &mut journal,
-        )?)
+        let ids = claim_ids(inputs, registry_dir, &mut artifacts, &mut state.journal)?;
+        state.claimed = Some(ids.clone());
+        Some(ids)
     } else {
         None
     };
@@ -331,6 +416,7 @@ pub fn run(
         pass_token: token.clone(),
         boundaries: inputs.boundaries(),
         mutation: mutation.clone(),
+        registry: inputs.registry_description(),
         spec_pins: inputs.pins.clone(),
         status: StatusRecord::from(&v),
         artifacts,
@@ -340,12 +426,12 @@ pub fn run(
     fsio::write_atomic(&dir.join(MANIFEST_FILE), &canonical::to_bytes(&manifest)?)?;
     fsio::write_atomic(
         &dir.join(EXIT_CODES_FILE),
-        &canonical::value_to_bytes(&journal.exit_codes_json()),
+        &canonical::value_to_bytes(&state.journal.exit_codes_json()),
     )?;
     let readme = super::readme::render(dir)?;
     fsio::write_atomic(&dir.join(README_FILE), &readme)?;
 
-    // 13. Seal, verify, publish.
+    // 13. Seal and verify (publishing is the caller's last step).
     steps.step(13, STEPS, "seal and verify");
     let sealed = seal::seal(dir, seal::SealOptions { force: false }, progress)?;
     let report = seal::verify(dir, progress)?;
@@ -359,7 +445,6 @@ pub fn run(
             "the freshly sealed packet does not verify ({first}); nothing was published"
         )));
     }
-    publish(staging, out)?;
     Ok(RunSummary {
         status: v.status.clone(),
         decision: v.decision.clone(),
@@ -370,7 +455,7 @@ pub fn run(
         object_ids,
         files: sealed.files,
         tree_sha256: sealed.tree_sha256,
-        steps: journal.steps,
+        steps: Vec::new(),
     })
 }
 
@@ -381,6 +466,8 @@ struct Inputs {
     gates: gate::spec::LoadedSpec,
     plan: gate::plan::PlanReport,
     plan_bytes: Vec<u8>,
+    inventories: Vec<surface::SurfaceInventory>,
+    closing: gate::blocker::ClosingChecks,
     pins: BTreeMap<String, String>,
 }
 
@@ -389,8 +476,19 @@ impl Inputs {
         let spec = LoadedSpec::load(spec_dir)?;
         let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
         let gates = gate::spec::LoadedSpec::load(&spec.gates)?;
-        let plan_bytes = fsio::read_regular(&spec.rollback_plan, crate::tomlio::SPEC_LIMIT)?;
-        let plan = gate::plan::check_file(&spec.rollback_plan)?;
+        let plan_bytes = fsio::read_regular(&spec.rollback_plan, gate::plan::PLAN_LIMIT)?;
+        let plan_text = std::str::from_utf8(&plan_bytes).map_err(|e| {
+            let (line, col) = crate::tomlio::line_col(&plan_bytes, e.valid_up_to());
+            Error::malformed(
+                &spec.rollback_plan,
+                format!("line {line}, column {col}: not valid UTF-8"),
+            )
+        })?;
+        let plan = gate::plan::check(plan_text);
+        // Every citation is hashed now: a stale or escaping one stops the
+        // run before any registry write.
+        let inventories = surface::inventory::build(&surfaces, &spec.source_root)?;
+        let closing = gate::assemble::check_closing(&gates, &spec.source_root)?;
         let spec_file = spec_dir.join(SPEC_FILE);
         let token = gate::verdict::pass_token(gates.spec.probes.pass_token.as_deref());
         gate::verdict::check_status_prefix(&spec.spec.packet.status_prefix, token)
@@ -417,41 +515,66 @@ impl Inputs {
                 }
             }
         }
-        let reads_live = surfaces
+        // A command may reach anything; a postgres snapshot reads a live
+        // database. Either way "no live contact" cannot be stated.
+        if let Some(m) = surfaces
             .snapshots
             .iter()
-            .any(|s| s.method() == Method::Postgres);
-        if reads_live && spec.spec.flags.live_system_contact == LiveContact::None {
+            .map(|s| s.method())
+            .find(|m| matches!(m, Method::Postgres | Method::Command))
+            && spec.spec.flags.live_system_contact == LiveContact::None
+        {
             return Err(Error::malformed(
                 &spec_file,
-                "flags.live_system_contact: a postgres snapshot reads a live system; say \"read-only\"",
+                format!(
+                    "flags.live_system_contact: a {} snapshot may read a live system; say \"read-only\"",
+                    m.as_str()
+                ),
             ));
         }
         let mut pins = BTreeMap::new();
+        let rel = |p: &Path| p.display().to_string();
+        let files = &spec.spec.files;
         pins.insert(SPEC_FILE.to_string(), digest::sha256_hex(&spec.bytes));
-        pins.insert(surfaces.file_name(), surfaces.sha256.clone());
+        pins.insert(rel(&files.surfaces), surfaces.sha256.clone());
         let gates_bytes = fsio::read_regular(&gates.path, crate::tomlio::SPEC_LIMIT)?;
-        pins.insert(name_of(&gates.path), digest::sha256_hex(&gates_bytes));
-        pins.insert(
-            name_of(&spec.rollback_plan),
-            digest::sha256_hex(&plan_bytes),
-        );
+        pins.insert(rel(&files.gates), digest::sha256_hex(&gates_bytes));
+        pins.insert(rel(&files.rollback_plan), digest::sha256_hex(&plan_bytes));
+        if let (Some(import), Some(rel_import)) =
+            (spec.registry_import()?, &spec.spec.registry.import)
+        {
+            let bytes = fsio::read_regular(&import, evidence::ARTIFACT_LIMIT)?;
+            pins.insert(rel(rel_import), digest::sha256_hex(&bytes));
+        }
         Ok(Inputs {
             spec,
             surfaces,
             gates,
             plan,
             plan_bytes,
+            inventories,
+            closing,
             pins,
         })
     }
 
     fn surfaces_name(&self) -> String {
-        name_of(&self.spec.surfaces)
+        self.spec.spec.files.surfaces.display().to_string()
     }
 
     fn gates_name(&self) -> String {
-        name_of(&self.spec.gates)
+        self.spec.spec.files.gates.display().to_string()
+    }
+
+    /// Which registry the run used, in words (no machine path).
+    fn registry_description(&self) -> String {
+        match &self.spec.spec.registry.import {
+            Some(f) => format!(
+                "a working copy imported from {} for this run (the team's registry is not changed)",
+                f.display()
+            ),
+            None => "the team's long-lived registry (registry.dir of packet.toml)".to_string(),
+        }
     }
 
     fn boundaries(&self) -> Vec<BoundaryRecord> {
@@ -470,14 +593,12 @@ impl Inputs {
     }
 }
 
-fn name_of(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Checks `out` can receive a packet; returns its parent directory.
-fn prepare_out(out: &Path, force: bool) -> Result<PathBuf> {
+/// Checks `out` can receive a packet; returns its parent directory. An
+/// existing `out` is replaced only with `force`, and only if it is a packet
+/// (a `manifest.json` of this format): `--force` must never delete a spec,
+/// a source tree or a registry by mistake. `out` may not be or overlap any
+/// directory the run reads or writes.
+fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -491,33 +612,76 @@ fn prepare_out(out: &Path, force: bool) -> Result<PathBuf> {
             ),
         ));
     }
-    if out.symlink_metadata().is_ok() && !force {
-        return Err(Error::refused(format!(
-            "{} already exists; pass --force to replace it",
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "--out {}: give a directory name for the packet",
             out.display()
-        )));
+        ))
+    })?;
+    let target = parent.canonicalize().at(&parent)?.join(name);
+    let mut read = vec![
+        ("the spec directory", inputs.spec.dir.clone()),
+        ("the source root", inputs.spec.source_root.clone()),
+    ];
+    if let Some(d) = inputs.spec.registry_dir() {
+        read.push(("the registry", d));
+    }
+    for (what, dir) in read {
+        if let Ok(dir) = dir.canonicalize()
+            && (target.starts_with(&dir) || dir.starts_with(&target))
+        {
+            return Err(Error::refused(format!(
+                "--out {} overlaps {what} ({}); write the packet elsewhere",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
+    if out.symlink_metadata().is_ok() {
+        if !force {
+            return Err(Error::refused(format!(
+                "{} already exists; pass --force to replace it",
+                out.display()
+            )));
+        }
+        if let Err(e) = PacketManifest::load(out) {
+            return Err(Error::refused(format!(
+                "--force replaces only a packet, and {} is not one ({e})",
+                out.display()
+            )));
+        }
     }
     Ok(parent)
 }
 
-/// Moves the finished packet into place (replacing an old one with --force).
-fn publish(staging: tempfile::TempDir, out: &Path) -> Result<()> {
+/// Moves the finished packet into place. Without `force` the rename refuses
+/// to replace anything (a packet that appeared at `out` during the run is
+/// not overwritten); with it the old packet and the new one are exchanged
+/// atomically, so `out` always holds a whole packet, and the old one is
+/// removed only afterwards.
+fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
     let built = staging.keep();
-    if out.symlink_metadata().is_ok() {
-        let parent = out
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let old = tempfile::Builder::new()
-            .prefix(".holdfast-old-")
-            .tempdir_in(&parent)
-            .at(&parent)?;
-        let old_path = old.path().join("packet");
-        std::fs::rename(out, &old_path).at(out)?;
-        std::fs::rename(&built, out).at(out)?;
-        drop(old);
+    let io = |e: rustix::io::Errno| Error::io(out, e.into());
+    // Packets are meant to be read by others: not the staging dir's 0700.
+    std::fs::set_permissions(&built, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .at(&built)?;
+    if force && out.symlink_metadata().is_ok() {
+        renameat_with(CWD, &built, CWD, out, RenameFlags::EXCHANGE).map_err(io)?;
+        // `built` now holds the old packet.
+        std::fs::remove_dir_all(&built).at(&built)?;
     } else {
-        std::fs::rename(&built, out).at(out)?;
+        renameat_with(CWD, &built, CWD, out, RenameFlags::NOREPLACE).map_err(|e| {
+            if e == rustix::io::Errno::EXIST {
+                Error::refused(format!(
+                    "{} appeared during the run; the new packet is kept in {}",
+                    out.display(),
+                    built.display()
+                ))
+            } else {
+                io(e)
+            }
+        })?;
     }
     fsio::sync_dir(
         out.parent()

@@ -30,6 +30,10 @@ pub struct Args {
     /// rehearsal, and the bad-input probes (every probe must fail closed again).
     #[arg(long)]
     pub rerun: bool,
+    /// With --rerun: the run's gate spec (gates.toml or its directory),
+    /// needed when the packet's probes include user probes or a custom pass token.
+    #[arg(long, value_name = "GATES", requires = "rerun")]
+    pub spec: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -51,13 +55,18 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         None => None,
     };
     let cit_code = citations.as_ref().map_or(0, CitationReport::exit_code);
-    let rerun = if args.rerun {
+    // A packet that does not verify against its seal has nothing left to
+    // re-derive: its problems are the answer, and its JSON is not read.
+    let rerun = if args.rerun && report.is_verified() {
         let exe =
             std::env::current_exe().map_err(|e| Error::io("holdfast (current executable)", e))?;
         Some(packet::rerun::rerun(
             &args.dir,
             report.is_verified(),
-            &RerunOptions { exe },
+            &RerunOptions {
+                exe,
+                spec: args.spec.clone(),
+            },
             &Bar::new(),
         )?)
     } else {

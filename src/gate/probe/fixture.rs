@@ -354,6 +354,7 @@ impl Fixture {
                 select: vec![OPTION.into()],
             },
             selected: Some(OPTION.into()),
+            mutation_refused: None,
         };
         let evidence = work.join("evidence.json");
         write(&evidence, &canonical::to_bytes(&evidence_value)?)?;
