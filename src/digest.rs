@@ -73,7 +73,12 @@ fn check_regular(fd: OwnedFd, path: &Path) -> Result<(File, u64)> {
 /// requested means end of file for a regular file, so a file that did not
 /// change is read with no extra end-of-file probe, while one that grew is
 /// read to its new end.
-fn hash_open(mut file: File, size: u64, buf: &mut [u8], path: &Path) -> Result<RawDigest> {
+fn hash_open(
+    mut file: File,
+    size: u64,
+    buf: &mut [u8],
+    path: &dyn Fn() -> std::path::PathBuf,
+) -> Result<RawDigest> {
     let mut hasher = Sha256::new();
     let mut len = 0u64;
     loop {
@@ -84,7 +89,7 @@ fn hash_open(mut file: File, size: u64, buf: &mut [u8], path: &Path) -> Result<R
         let n = match file.read(&mut buf[..want]) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
+            Err(e) => return Err(Error::io(path(), e)),
         };
         hasher.update(&buf[..n]);
         len += n as u64;
@@ -99,7 +104,7 @@ fn hash_open(mut file: File, size: u64, buf: &mut [u8], path: &Path) -> Result<R
 pub fn hash_file_with(path: &Path, buf: &mut [u8]) -> Result<FileDigest> {
     let fd = rustix::fs::open(path, READ_FLAGS, Mode::empty()).map_err(|e| open_error(path, e))?;
     let (file, size) = check_regular(fd, path)?;
-    let (raw, len) = hash_open(file, size, buf, path)?;
+    let (raw, len) = hash_open(file, size, buf, &|| path.to_path_buf())?;
     Ok(FileDigest {
         sha256: hex::encode(raw),
         len,
@@ -169,7 +174,8 @@ impl Tree {
     /// Hashes the file `rel` inside the tree with a caller-provided buffer.
     pub fn hash(&self, rel: &str, buf: &mut [u8]) -> Result<RawDigest> {
         let (file, size) = self.open_file(rel)?;
-        hash_open(file, size, buf, &self.root_path.join(rel))
+        // The path is only built for an error message: not once per file.
+        hash_open(file, size, buf, &|| self.root_path.join(rel))
     }
 }
 

@@ -79,6 +79,10 @@ pub fn hash_tree(root: &Path, rels: &[String], progress: &dyn Progress) -> Vec<R
     }
 }
 
+/// Files handed to a hashing thread at a time while the walk goes on: one
+/// task per file costs more than hashing a small file.
+const BATCH: usize = 64;
+
 thread_local! {
     /// One read buffer per hashing thread, allocated once. (rayon's
     /// `map_init` would allocate one per split job: thousands on a big tree.)
@@ -117,18 +121,34 @@ pub fn compute_manifest(root: &Path, progress: &dyn Progress) -> Result<(Vec<Ent
     progress.start("hashing", 0);
     let hashed: Mutex<Vec<(String, Result<digest::RawDigest>)>> = Mutex::new(Vec::new());
     let scan = rayon::scope(|s| {
-        scan::scan_each(root, |rel| {
+        let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+        let (tree, hashed) = (&tree, &hashed);
+        let spawn = |batch: Vec<String>| {
+            s.spawn(move |_| {
+                let done: Vec<(String, Result<digest::RawDigest>)> = batch
+                    .into_iter()
+                    .map(|rel| {
+                        let d = hash_one(tree, &rel, progress);
+                        (rel, d)
+                    })
+                    .collect();
+                lock(hashed).extend(done);
+            })
+        };
+        let scan = scan::scan_each(root, |rel| {
             if is_seal_file(rel) {
                 return;
             }
             progress.grow(1);
-            let rel = rel.to_string();
-            let (tree, hashed) = (&tree, &hashed);
-            s.spawn(move |_| {
-                let d = hash_one(tree, &rel, progress);
-                lock(hashed).push((rel, d));
-            });
-        })
+            batch.push(rel.to_string());
+            if batch.len() == BATCH {
+                spawn(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        });
+        if !batch.is_empty() {
+            spawn(batch);
+        }
+        scan
     });
     progress.finish();
     let scan = scan?;
@@ -220,15 +240,29 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
     let slots: Vec<OnceLock<Result<digest::RawDigest>>> =
         paths.iter().map(|_| OnceLock::new()).collect();
     progress.start("verifying", paths.len() as u64);
+    let index: HashMap<&str, usize> = paths.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     let scan = rayon::scope(|s| {
-        scan::scan_each(root, |rel| {
-            if let Ok(i) = paths.binary_search(&rel) {
-                let (tree, slots, paths) = (&tree, &slots, &paths);
-                s.spawn(move |_| {
+        let mut batch: Vec<usize> = Vec::with_capacity(BATCH);
+        let (tree, slots, paths) = (&tree, &slots, &paths);
+        let spawn = |batch: Vec<usize>| {
+            s.spawn(move |_| {
+                for i in batch {
                     let _ = slots[i].set(hash_one(tree, paths[i], progress));
-                });
+                }
+            })
+        };
+        let scan = scan::scan_each(root, |rel| {
+            if let Some(&i) = index.get(rel) {
+                batch.push(i);
+                if batch.len() == BATCH {
+                    spawn(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
             }
-        })
+        });
+        if !batch.is_empty() {
+            spawn(batch);
+        }
+        scan
     });
     progress.finish();
     let scan = scan?;
