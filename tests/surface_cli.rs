@@ -348,6 +348,20 @@ fn bad_citations_fail_closed_and_write_nothing() {
             "leaves the source root",
         ),
         (
+            "empty component",
+            "path = \"docs/cms.md\"",
+            "path = \"docs//cms.md\"",
+            3,
+            "plain relative path",
+        ),
+        (
+            "dot component",
+            "path = \"docs/cms.md\"",
+            "path = \"docs/./cms.md\"",
+            3,
+            "plain relative path",
+        ),
+        (
             "link out of root",
             "path = \"docs/cms.md\"",
             "path = \"docs/link.md\"",

@@ -415,7 +415,7 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
             Some(c) => nonblank(path, &format!("{at}.command[0]"), c)?,
         }
         if let Some(f) = &p.input_file {
-            citation::check_relative(f)
+            crate::surface::citation::check_relative_path(f)
                 .map_err(|w| Error::malformed(path, format!("{at}.input_file: {w}")))?;
         }
         if p.stdin_text.is_some() && p.input_via == InputVia::Stdin && p.input_file.is_some() {

@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use schemars::JsonSchema;
@@ -139,8 +139,10 @@ impl Citation {
     }
 }
 
-/// Checks that `path` is a plain relative path: not empty, not absolute, no
-/// `.` or `..` component. Symbolic links are checked when the file is opened.
+/// Checks that `path` is a plain relative path: not empty, not absolute,
+/// `/`-separated, and no `.`, `..` or empty component (so `a//b`, `a/./b`
+/// and `a/` are refused, not normalized: a citation names one spelling of
+/// one file). Symbolic links are checked when the file is opened.
 pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
     if path.is_empty() {
         return Err("must not be empty".into());
@@ -148,23 +150,20 @@ pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
     if path.contains('\0') || path.contains('\\') {
         return Err(format!("{path:?}: must not contain NUL or backslash"));
     }
-    let p = Path::new(path);
-    if p.is_absolute() {
+    if Path::new(path).is_absolute() {
         return Err(format!(
             "{path:?} is absolute; citations are relative to the source root"
         ));
     }
-    for c in p.components() {
-        match c {
-            Component::Normal(_) => {}
-            Component::ParentDir => {
-                return Err(format!("{path:?} leaves the source root (\"..\")"));
-            }
-            _ => {
+    for part in path.split('/') {
+        match part {
+            ".." => return Err(format!("{path:?} leaves the source root (\"..\")")),
+            "" | "." => {
                 return Err(format!(
-                    "{path:?}: use a plain relative path (no \".\" components)"
+                    "{path:?}: use a plain relative path (no empty or \".\" components)"
                 ));
             }
+            _ => {}
         }
     }
     Ok(())
@@ -602,7 +601,8 @@ mod tests {
         assert_eq!(r("7").to_string(), "7");
         assert_eq!(r("1-2").to_string(), "1-2");
         for bad in [
-            "", "0", "0-3", "5-2", "a", "1-", "-2", "1-2-3", " 1", "+1", "1..2",
+            "", "0", "0-3", "0-1", "5-2", "a", "1-", "-2", "-3", "1-2-3", "1--2", " 1", "+1",
+            "1..2",
         ] {
             assert!(bad.parse::<LineRange>().is_err(), "{bad:?}");
         }
@@ -611,6 +611,14 @@ mod tests {
     #[test]
     fn cited_bytes_are_the_lines_with_their_newlines() {
         let text = b"one\ntwo\nthree";
+        assert_eq!(
+            cite_bytes(text, Some(r("1"))).unwrap().sha256,
+            digest::sha256_hex(b"one\n")
+        );
+        assert_eq!(
+            cite_bytes(b"a\n", Some(r("1"))).unwrap().sha256,
+            digest::sha256_hex(b"a\n")
+        );
         assert_eq!(
             cite_bytes(text, Some(r("2"))).unwrap().sha256,
             digest::sha256_hex(b"two\n")
@@ -635,7 +643,19 @@ mod tests {
     #[test]
     fn relative_paths_only() {
         assert!(check_relative_path("src/a.rs").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "./a", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a/../../x",
+            "./a",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\0b",
+        ] {
             assert!(check_relative_path(bad).is_err(), "{bad:?}");
         }
     }
