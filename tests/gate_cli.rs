@@ -223,7 +223,7 @@ fn selecting_needs_every_blocker_closed_with_evidence_and_a_naming_authorization
         .arg(&out)
         .assert()
         .success()
-        .stdout(contains("1 marked closed count as open"));
+        .stdout(contains("2 marked closed count as open"));
     let map = read_json(&out.join("production-blocker-map.json"));
     let b = map["blockers"]
         .as_array()
@@ -362,7 +362,18 @@ fn derived_blockers_come_from_facts_with_stable_ids() {
         ]
     );
     assert_eq!(map["counts"]["derived"], 5);
-    assert_eq!(map["counts"]["open"], 6);
+    // Without --source the closing evidence of BLK-DONE was not checked:
+    // it establishes nothing, and BLK-DONE counts as open.
+    assert_eq!(map["counts"]["open"], 7);
+    assert_eq!(map["blockers"][0]["status"], "open");
+    assert!(
+        map["blockers"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("was not checked against a source tree"),
+        "{}",
+        map["blockers"][0]
+    );
     // A facts file that leaves a list out is refused: every source is required.
     std::fs::write(
         &facts,
@@ -598,17 +609,42 @@ fn the_readme_gates_toml_example_is_accepted() {
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     let d = tempfile::tempdir().unwrap();
+    let proof: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    std::fs::create_dir_all(d.path().join("source/docs")).unwrap();
+    std::fs::write(d.path().join("source/docs/ci-proof.md"), &proof).unwrap();
+    let lines_3_9: String = (3..=9).map(|i| format!("line {i}\n")).collect();
     std::fs::write(
         d.path().join("gates.toml"),
-        example.replace("<64 hex>", &"0".repeat(64)),
+        example.replace("<64 hex>", &sha256(lines_3_9.as_bytes())),
     )
     .unwrap();
-    holdfast()
-        .arg("gates")
-        .arg(d.path())
-        .arg("--out")
-        .arg(d.path().join("out"))
+    let gates = |source: bool| {
+        let mut c = holdfast();
+        c.arg("gates")
+            .arg(d.path())
+            .arg("--out")
+            .arg(d.path().join("out"));
+        if source {
+            c.arg("--source").arg(d.path().join("source"));
+        }
+        c
+    };
+    gates(true)
         .assert()
         .success()
         .stdout(contains("blockers: 1 (0 open, 1 closed"));
+    // Unchecked closing evidence closes nothing.
+    gates(false).assert().success().stdout(contains(
+        "blockers: 1 (1 open, 0 closed; 1 marked closed count as open)",
+    ));
+    // Nor does evidence whose bytes changed.
+    std::fs::write(
+        d.path().join("source/docs/ci-proof.md"),
+        proof.replace("line 5", "line five"),
+    )
+    .unwrap();
+    gates(true)
+        .assert()
+        .success()
+        .stdout(contains("blockers: 1 (1 open, 0 closed"));
 }

@@ -2,12 +2,15 @@
 //! derived from facts (unknown surfaces, stale citations, changed forbidden
 //! surfaces, declared-only critical surfaces, fail-open probes).
 //!
-//! A declared blocker can be closed only by citing closing evidence; one
-//! marked closed without it (or whose closing evidence no longer matches its
-//! source) counts as open, and the map says why. Derived blockers are always
-//! open: they go away when the fact behind them does. Their ids are
-//! `<kind>:<key>` (a declared id can never contain `:`), so the same facts
-//! always give the same ids.
+//! Whether a blocker counts as open is never read from a stored `status`:
+//! it is recomputed from the entry's own facts by [`closed_by_evidence`]. A
+//! blocker counts as closed only when it is declared, declared closed, and
+//! cites closing evidence in which every citation is pinned by a sha256 and
+//! was checked fresh against the source tree; anything else, including
+//! evidence that was not checked, counts as open, and the map says why.
+//! Derived blockers are always open: they go away when the fact behind them
+//! does. Their ids are `<kind>:<key>` (a declared id can never contain `:`),
+//! so the same facts always give the same ids.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +46,16 @@ pub enum Status {
     Open,
     /// Closed by cited closing evidence.
     Closed,
+}
+
+impl Status {
+    /// The spelling used in JSON and TOML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
 }
 
 /// A declared blocker (`[[blocker]]` in gates.toml).
@@ -201,7 +214,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The spelling used in JSON and in derived ids (`unknown-surface`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Declared => "declared",
             Kind::UnknownSurface => "unknown-surface",
@@ -239,7 +253,10 @@ pub struct BlockerEntry {
     pub severity: Severity,
     /// The status as declared (derived blockers: open).
     pub declared_status: Status,
-    /// The status that counts.
+    /// The status its facts give, as computed when the map was built.
+    /// Readers never trust it: they recompute it from the entry's kind, id,
+    /// declared status and closing evidence (open unless every closing
+    /// citation is pinned and checked fresh).
     pub status: Status,
     /// Why the counting status differs from the declared one, or caveats.
     pub note: Option<String>,
@@ -283,16 +300,137 @@ pub struct BlockerMap {
 /// closing citation, in order. A blocker absent here was not checked.
 pub type ClosingChecks = BTreeMap<String, Vec<CitationState>>;
 
+/// Why a blocker with these facts counts as open (`Err`), or `Ok` when its
+/// facts establish that it is closed: it is declared (kind and id), declared
+/// closed, and has closing evidence in which every citation carries a
+/// well-formed sha256 and was checked fresh. The one place that decides;
+/// [`build`] and [`BlockerMap::facts`] both ask it, so a stored `status`
+/// (in a hand-edited `production-blocker-map.json`, say) is never trusted.
+pub fn closed_by_evidence(
+    kind: Kind,
+    id: &str,
+    declared_status: Status,
+    closing: &[CheckedCitation],
+) -> std::result::Result<(), String> {
+    if kind != Kind::Declared {
+        return Err("derived from a fact: open until the fact is gone".into());
+    }
+    if check_declared_id(id).is_err() {
+        return Err(format!(
+            "{id:?} is not a declared blocker id: counts as open"
+        ));
+    }
+    if declared_status == Status::Open {
+        return Err("declared open".into());
+    }
+    if closing.is_empty() {
+        return Err("marked closed without closing evidence: counts as open".into());
+    }
+    for c in closing {
+        let at = c.citation.location();
+        match (&c.citation.sha256, &c.check) {
+            (None, _) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} has no sha256: counts as open"
+                ));
+            }
+            (Some(h), _) if !crate::seal::is_sha256_hex(h) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} has a malformed sha256: counts as open"
+                ));
+            }
+            (Some(_), CitationState::Stale { found }) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} is stale ({found}): counts as open"
+                ));
+            }
+            (Some(_), CitationState::NotChecked) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} was not checked against a source tree: counts as open"
+                ));
+            }
+            (Some(_), CitationState::Fresh) => {}
+        }
+    }
+    Ok(())
+}
+
+impl BlockerEntry {
+    /// Whether this blocker counts as open, recomputed from its facts (see
+    /// [`closed_by_evidence`]); a stored `status` of open is kept, a stored
+    /// closed is believed only when the facts establish it.
+    pub fn counts_open(&self) -> bool {
+        self.status == Status::Open
+            || closed_by_evidence(
+                self.kind,
+                &self.id,
+                self.declared_status,
+                &self.closing_evidence,
+            )
+            .is_err()
+    }
+}
+
 impl BlockerMap {
-    /// The blockers as the verdict sees them.
+    /// The blockers as the verdict sees them, each open unless its own facts
+    /// establish that it is closed ([`BlockerEntry::counts_open`]).
     pub fn facts(&self) -> Vec<BlockerFact> {
         self.blockers
             .iter()
             .map(|b| BlockerFact {
                 id: b.id.clone(),
-                open: b.status == Status::Open,
+                open: b.counts_open(),
             })
             .collect()
+    }
+
+    /// The totals recomputed from the entries' facts (never from their
+    /// stored `status` or the stored `counts`).
+    pub fn recount(&self) -> Counts {
+        let mut counts = Counts {
+            total: self.blockers.len(),
+            ..Counts::default()
+        };
+        for b in &self.blockers {
+            let open = b.counts_open();
+            if open {
+                counts.open += 1;
+            } else {
+                counts.closed += 1;
+            }
+            if b.kind == Kind::Declared {
+                counts.declared += 1;
+            } else {
+                counts.derived += 1;
+            }
+            if b.declared_status == Status::Closed && open {
+                counts.closed_without_evidence += 1;
+            }
+        }
+        counts
+    }
+
+    /// Where the map's stored statuses or counts disagree with what its
+    /// facts give (empty for a map [`build`] made). A map that disagrees was
+    /// edited by hand; readers use [`BlockerMap::facts`] and
+    /// [`BlockerMap::recount`] either way.
+    pub fn inconsistencies(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, b) in self.blockers.iter().enumerate() {
+            let open = b.counts_open();
+            if (b.status == Status::Open) != open {
+                out.push(format!(
+                    "blockers[{i}] ({}): status is {}, its facts give {}",
+                    b.id,
+                    b.status.as_str(),
+                    if open { "open" } else { "closed" }
+                ));
+            }
+        }
+        if self.counts != self.recount() {
+            out.push("counts: differ from the counts of the entries' facts".into());
+        }
+        out
     }
 }
 
@@ -309,43 +447,10 @@ fn declared_entry(b: &BlockerSpec, checks: Option<&Vec<CitationState>>) -> Block
                 .unwrap_or(CitationState::NotChecked),
         })
         .collect();
-    let (status, note) = match b.status {
-        Status::Open => (Status::Open, None),
-        Status::Closed if closing.is_empty() => (
-            Status::Open,
-            Some("marked closed without closing evidence: counts as open".to_string()),
-        ),
-        Status::Closed => {
-            let unpinned = closing.iter().find(|c| c.citation.sha256.is_none());
-            let stale = closing.iter().find_map(|c| match &c.check {
-                CitationState::Stale { found } => Some((c, found)),
-                _ => None,
-            });
-            if let Some(c) = unpinned {
-                (
-                    Status::Open,
-                    Some(format!(
-                        "marked closed, but closing evidence {} has no sha256: counts as open",
-                        c.citation.path
-                    )),
-                )
-            } else if let Some((c, found)) = stale {
-                (
-                    Status::Open,
-                    Some(format!(
-                        "marked closed, but closing evidence {} is stale ({found}): counts as open",
-                        c.citation.path
-                    )),
-                )
-            } else if closing.iter().any(|c| c.check == CitationState::NotChecked) {
-                (
-                    Status::Closed,
-                    Some("closing evidence not checked against a source tree".to_string()),
-                )
-            } else {
-                (Status::Closed, None)
-            }
-        }
+    let (status, note) = match closed_by_evidence(Kind::Declared, &b.id, b.status, &closing) {
+        Ok(()) => (Status::Closed, None),
+        Err(_) if b.status == Status::Open => (Status::Open, None),
+        Err(why) => (Status::Open, Some(why)),
     };
     BlockerEntry {
         id: b.id.clone(),
@@ -488,25 +593,12 @@ pub fn build(
         .collect();
     blockers.extend(derive(inputs));
     blockers.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut counts = Counts {
-        total: blockers.len(),
-        ..Counts::default()
+    let mut map = BlockerMap {
+        blockers,
+        counts: Counts::default(),
     };
-    for b in &blockers {
-        match b.status {
-            Status::Open => counts.open += 1,
-            Status::Closed => counts.closed += 1,
-        }
-        if b.kind == Kind::Declared {
-            counts.declared += 1;
-        } else {
-            counts.derived += 1;
-        }
-        if b.declared_status == Status::Closed && b.status == Status::Open {
-            counts.closed_without_evidence += 1;
-        }
-    }
-    BlockerMap { blockers, counts }
+    map.counts = map.recount();
+    map
 }
 
 fn cell(s: &str) -> String {
@@ -515,7 +607,7 @@ fn cell(s: &str) -> String {
 
 /// `production-blocker-map.md`.
 pub fn render_markdown(map: &BlockerMap) -> String {
-    let c = &map.counts;
+    let c = &map.recount();
     let mut out = String::from("# Production blocker map\n\n");
     out.push_str(&format!(
         "{} blocker(s): {} open, {} closed; {} declared, {} derived.\n",
@@ -529,10 +621,10 @@ pub fn render_markdown(map: &BlockerMap) -> String {
     }
     out.push_str("\n| id | kind | severity | status | surface | title | closes when | note |\n|---|---|---|---|---|---|---|---|\n");
     for b in &map.blockers {
-        let status = match (b.declared_status, b.status) {
-            (Status::Closed, Status::Open) => "OPEN (marked closed)",
-            (_, Status::Open) => "OPEN",
-            (_, Status::Closed) => "closed",
+        let status = match (b.declared_status, b.counts_open()) {
+            (Status::Closed, true) => "OPEN (marked closed)",
+            (_, true) => "OPEN",
+            (_, false) => "closed",
         };
         out.push_str(&format!(
             "| `{}` | {} | {} | {status} | {} | {} | {} | {} |\n",
@@ -598,10 +690,11 @@ mod tests {
                 .unwrap()
                 .contains("without closing evidence")
         );
-        assert_eq!(by_id("B2").status, Status::Closed);
+        // Closing evidence that was never checked establishes nothing.
+        assert_eq!(by_id("B2").status, Status::Open);
         assert!(by_id("B2").note.as_deref().unwrap().contains("not checked"));
-        assert_eq!(map.counts.open, 2);
-        assert_eq!(map.counts.closed_without_evidence, 1);
+        assert_eq!(map.counts.open, 3);
+        assert_eq!(map.counts.closed_without_evidence, 2);
         let md = render_markdown(&map);
         assert!(md.contains("OPEN (marked closed)"), "{md}");
     }
@@ -694,6 +787,110 @@ mod tests {
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
         assert_eq!(a.counts.derived, 5);
         assert!(a.blockers[2].title.contains("leaked"));
+    }
+
+    /// A map whose `status` fields (and counts) were edited by hand to
+    /// "closed" still counts every blocker its facts do not close as open.
+    #[test]
+    fn a_hand_edited_map_cannot_close_a_blocker() {
+        let mut checks = ClosingChecks::new();
+        checks.insert("FRESH".into(), vec![CitationState::Fresh]);
+        checks.insert(
+            "STALE".into(),
+            vec![CitationState::Stale {
+                found: "missing".into(),
+            }],
+        );
+        let inputs = DerivedInputs {
+            unknown_surfaces: vec![UnknownSurface {
+                surface: "ci-seal".into(),
+                name: "CI seal".into(),
+            }],
+            ..DerivedInputs::default()
+        };
+        let built = build(
+            &[
+                spec("FRESH", Status::Closed, vec![pinned("e.txt")]),
+                spec("STALE", Status::Closed, vec![pinned("e.txt")]),
+                spec("UNCHECKED", Status::Closed, vec![pinned("e.txt")]),
+                spec("NONE", Status::Closed, vec![]),
+                spec("OPEN", Status::Open, vec![pinned("e.txt")]),
+            ],
+            &inputs,
+            &checks,
+        );
+        assert!(
+            built.inconsistencies().is_empty(),
+            "{:?}",
+            built.inconsistencies()
+        );
+        let closed_ids = |m: &BlockerMap| -> Vec<String> {
+            m.facts()
+                .into_iter()
+                .filter(|f| !f.open)
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(closed_ids(&built), vec!["FRESH".to_string()]);
+
+        // Every status, declared status and count edited to "closed".
+        let mut v = serde_json::to_value(&built).unwrap();
+        for b in v["blockers"].as_array_mut().unwrap() {
+            b["status"] = "closed".into();
+            b["declared_status"] = "closed".into();
+            b["note"] = serde_json::Value::Null;
+        }
+        v["counts"]["open"] = 0.into();
+        v["counts"]["closed"] = 6.into();
+        let edited: BlockerMap = crate::canonical::from_slice_strict(
+            &crate::canonical::value_to_bytes(&v),
+            "map".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(closed_ids(&edited), vec!["FRESH".to_string()]);
+        let (c, want) = (edited.recount(), built.recount());
+        assert_eq!((c.open, c.closed), (want.open, want.closed));
+        assert_eq!(c.open, 5);
+        assert!(render_markdown(&edited).contains("5 open, 1 closed"));
+        let bad = edited.inconsistencies();
+        assert_eq!(bad.len(), 6, "five statuses and the counts: {bad:?}");
+        assert!(
+            bad.iter().any(|b| b.contains("unknown-surface:ci-seal")),
+            "{bad:?}"
+        );
+
+        // Closing facts forged too: a derived blocker relabelled declared
+        // with fresh closing evidence, and a stale check relabelled fresh
+        // on a citation without a sha256.
+        let forged = CheckedCitation {
+            citation: pinned("e.txt"),
+            check: CitationState::Fresh,
+        };
+        let mut e = edited.clone();
+        for b in &mut e.blockers {
+            b.kind = Kind::Declared;
+            b.closing_evidence = vec![forged.clone()];
+        }
+        let i = e.blockers.iter().position(|b| b.id == "STALE").unwrap();
+        e.blockers[i].closing_evidence[0].citation.sha256 = None;
+        let j = e.blockers.iter().position(|b| b.id == "NONE").unwrap();
+        e.blockers[j].closing_evidence[0].citation.sha256 = Some("x".into());
+        let k = e.blockers.iter().position(|b| b.id == "OPEN").unwrap();
+        e.blockers[k].status = Status::Open;
+        let mut still_closed = closed_ids(&e);
+        still_closed.sort();
+        // Only entries whose own facts now say declared + closed + pinned +
+        // fresh count as closed; the derived id never does, nor does a
+        // stored open status.
+        assert_eq!(
+            still_closed,
+            vec!["FRESH".to_string(), "UNCHECKED".to_string()]
+        );
+        assert!(
+            e.facts()
+                .iter()
+                .any(|f| f.id == "unknown-surface:ci-seal" && f.open)
+        );
     }
 
     #[test]
