@@ -303,21 +303,30 @@ fn selecting_needs_every_blocker_closed_with_evidence_and_a_naming_authorization
 fn derived_blockers_come_from_facts_with_stable_ids() {
     let d = spec_dir();
     let facts = d.path().join("facts.json");
-    std::fs::write(
-        &facts,
-        serde_json::to_vec(&json!({
-            "derived": {
-                "unknown_surfaces": [{"surface": "ci-seal", "name": "FIX7 CI seal-vs-bytes scope"}],
-                "stale_citations": [{"owner": "pg", "path": "docs/pg.md", "lines": "3-9", "found": "missing"}],
-                "changed_forbidden_surfaces": [{"boundary": "production-mutation", "surface": "pg", "result": "CHANGED"}],
-                "declared_only_critical_surfaces": [{"boundary": "secrets", "surface": "vault"}],
-                "fail_open_probes": [{"probe": "user/deploy", "outcome": "fail-open", "token_leaked": false}]
-            },
-            "proof": null
-        }))
-        .unwrap(),
-    )
-    .unwrap();
+    let proof = |at: &str, value: &str| {
+        json!([{"kind": "artifact", "file": "forbidden-surface-proof.json",
+                "sha256": sha256(b"proof"), "at": at, "value": value}])
+    };
+    let unknown_evidence = json!([
+        {"kind": "source", "path": "ci/seal.md", "lines": "1-2", "sha256": sha256(b"seal")}
+    ]);
+    let facts_json = json!({
+        "derived": {
+            "unknown_surfaces": [{"surface": "ci-seal", "name": "FIX7 CI seal-vs-bytes scope",
+                                  "evidence": unknown_evidence}],
+            "stale_citations": [{"owner": "pg", "path": "docs/pg.md", "lines": "3-9", "found": "missing",
+                                 "evidence": []}],
+            "changed_forbidden_surfaces": [{"boundary": "production-mutation", "surface": "pg", "result": "CHANGED",
+                                            "evidence": proof("/boundaries/0/surfaces/0/status", "CHANGED")}],
+            "declared_only_critical_surfaces": [{"boundary": "secrets", "surface": "vault",
+                                                 "evidence": proof("/blocker_facts/0/id", "declared-only-critical-surface:secrets:vault")}],
+            "fail_open_probes": [{"probe": "user/deploy", "outcome": "fail-open", "token_leaked": false,
+                                  "evidence": [{"kind": "artifact", "file": "production-bad-input-design.json",
+                                                "sha256": sha256(b"report"), "at": "/probes/0/outcome", "value": "fail-open"}]}]
+        },
+        "proof": null
+    });
+    std::fs::write(&facts, serde_json::to_vec(&facts_json).unwrap()).unwrap();
     let mut bytes = Vec::new();
     for i in 0..2 {
         let out = d.path().join(format!("out{i}"));
@@ -374,6 +383,72 @@ fn derived_blockers_come_from_facts_with_stable_ids() {
         "{}",
         map["blockers"][0]
     );
+    // Each derived blocker cites what its fact rests on.
+    let by_id = |id: &str| {
+        map["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_id("unknown-surface:ci-seal")["evidence"],
+        unknown_evidence
+    );
+    assert_eq!(
+        by_id("changed-forbidden-surface:production-mutation:pg")["evidence"],
+        proof("/boundaries/0/surfaces/0/status", "CHANGED")
+    );
+    assert_eq!(
+        by_id("fail-open-probe:user/deploy")["evidence"][0]["at"],
+        "/probes/0/outcome"
+    );
+    assert_eq!(
+        by_id("stale-citation:pg:docs/pg.md:3-9")["evidence"],
+        json!([{"kind": "source", "path": "docs/pg.md", "lines": "3-9"}])
+    );
+    assert_eq!(
+        by_id("BLK-OPEN")["evidence"],
+        json!([]),
+        "a declared blocker cites its gates.toml evidence"
+    );
+
+    // An uncited fact, or a malformed citation, is refused with its key.
+    for (pointer, value, key) in [
+        (
+            "/derived/unknown_surfaces/0/evidence",
+            json!([]),
+            "derived.unknown_surfaces[0].evidence: empty",
+        ),
+        (
+            "/derived/fail_open_probes/0/evidence/0/sha256",
+            json!("abc"),
+            "derived.fail_open_probes[0].evidence[0].sha256",
+        ),
+        (
+            "/derived/changed_forbidden_surfaces/0/evidence/0/file",
+            json!("../proof.json"),
+            "derived.changed_forbidden_surfaces[0].evidence[0].file",
+        ),
+    ] {
+        let mut bad = facts_json.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        std::fs::write(&facts, serde_json::to_vec(&bad).unwrap()).unwrap();
+        holdfast()
+            .arg("gates")
+            .arg(d.path())
+            .arg("--facts")
+            .arg(&facts)
+            .arg("--out")
+            .arg(d.path().join("out3"))
+            .assert()
+            .code(3)
+            .stderr(contains("facts.json").and(contains(key)));
+        assert!(!d.path().join("out3").exists());
+    }
+
     // A facts file that leaves a list out is refused: every source is required.
     std::fs::write(
         &facts,

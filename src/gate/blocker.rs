@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::gate::citation::{Citation, CitationState};
+use crate::gate::citation::{self, Citation, CitationState};
 use crate::gate::facts::{BlockerFact, Outcome, ProofResult};
+use crate::surface::facts::{self as ids, ArtifactCitation, FactEvidence};
 
 /// How bad a blocker is.
 #[derive(
@@ -117,6 +118,64 @@ pub fn is_derived_id(id: &str) -> bool {
     })
 }
 
+/// One piece of evidence a blocker cites: bytes of the source tree, or a
+/// value in a packet or spec file pinned by the file's sha256. Derived
+/// blockers cite what their fact rests on; declared ones cite their
+/// `evidence` from gates.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum BlockerEvidence {
+    /// Bytes of the source tree: path, lines (`A-B`) and their sha256.
+    Source(Citation),
+    /// A value in a packet or spec file (the proof, a snapshot, the probe
+    /// report, surfaces.toml), pinned by the file's sha256.
+    Artifact(ArtifactCitation),
+}
+
+impl From<FactEvidence> for BlockerEvidence {
+    fn from(e: FactEvidence) -> Self {
+        match e {
+            FactEvidence::Source(c) => BlockerEvidence::Source(Citation {
+                path: c.path,
+                lines: c.lines.map(|l| l.to_string()),
+                sha256: Some(c.sha256),
+            }),
+            FactEvidence::Artifact(a) => BlockerEvidence::Artifact(a),
+        }
+    }
+}
+
+impl BlockerEvidence {
+    /// Where it points, in one short string: `path:lines` for source bytes,
+    /// `file#at` for a value in a file (e.g.
+    /// `forbidden-surface-proof.json#/boundaries/0/surfaces/2/status`).
+    pub fn location(&self) -> String {
+        match self {
+            BlockerEvidence::Source(c) => c.location(),
+            BlockerEvidence::Artifact(a) => format!("{}#{}", a.file, a.at),
+        }
+    }
+
+    /// Checks the shape (a relative path, a line range, 64 lower-case hex
+    /// digits, a place to look); a message naming the field.
+    pub fn check_shape(&self) -> std::result::Result<(), String> {
+        match self {
+            BlockerEvidence::Source(c) => citation::check_shape(c, false),
+            BlockerEvidence::Artifact(a) => {
+                crate::surface::citation::check_relative_path(&a.file)
+                    .map_err(|why| format!("file: {why}"))?;
+                if !crate::seal::is_sha256_hex(&a.sha256) {
+                    return Err("sha256: expected 64 lower-case hex digits".into());
+                }
+                if a.at.trim().is_empty() {
+                    return Err("at: must say where in the file".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A surface whose status is `unknown` in the inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -125,13 +184,17 @@ pub struct UnknownSurface {
     pub surface: String,
     /// Surface name.
     pub name: String,
+    /// The surface's own citations (path, lines, sha256, as the inventory
+    /// records them) and the spec's `status = "unknown"`. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A citation whose bytes no longer match its recorded sha256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaleCitation {
-    /// Who cites it (a surface or blocker id).
+    /// Who cites it (a surface or blocker id; `packet` for an inventory
+    /// file itself).
     pub owner: String,
     /// Cited path, relative to the source root.
     pub path: String,
@@ -139,6 +202,12 @@ pub struct StaleCitation {
     pub lines: Option<String>,
     /// What was found instead (a hash, `missing`, ...).
     pub found: String,
+    /// The sha256 the citation recorded, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Where the citation is recorded (e.g. the inventory, by its sha256).
+    /// The citation itself is always cited first.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A forbidden surface the proof found changed (or changed off its pins).
@@ -151,6 +220,9 @@ pub struct ChangedForbiddenSurface {
     pub surface: String,
     /// `CHANGED` or `AUTHORIZED_MUTATION_MISMATCH`.
     pub result: ProofResult,
+    /// The proof's entry and the surface's digests in the BEFORE and AFTER
+    /// snapshots. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A critical surface under a boundary that has no snapshot method, so it can
@@ -162,6 +234,9 @@ pub struct DeclaredOnlyCriticalSurface {
     pub boundary: String,
     /// Surface id.
     pub surface: String,
+    /// The proof's record of the fact and the snapshots' record that the
+    /// surface has no snapshot method. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A probe that did not fail closed.
@@ -174,10 +249,13 @@ pub struct FailOpenProbe {
     pub outcome: Outcome,
     /// The pass token appeared in its output.
     pub token_leaked: bool,
+    /// The probe's record in the probe report. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// Every fact blockers are derived from. All lists are required in JSON, so
-/// a fact source cannot be skipped by leaving its key out.
+/// a fact source cannot be skipped by leaving its key out, and every fact
+/// cites its evidence ("an uncited claim is not a claim").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DerivedInputs {
@@ -191,6 +269,86 @@ pub struct DerivedInputs {
     pub declared_only_critical_surfaces: Vec<DeclaredOnlyCriticalSurface>,
     /// Probes that did not fail closed.
     pub fail_open_probes: Vec<FailOpenProbe>,
+}
+
+impl DerivedInputs {
+    /// Checks what serde cannot: every fact (but a stale citation, which is
+    /// its own evidence) cites at least one piece of evidence, and every
+    /// citation is well formed. The message names the key, e.g.
+    /// `derived.unknown_surfaces[0].evidence`.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        fn each(
+            list: &str,
+            items: Vec<&[BlockerEvidence]>,
+            may_be_empty: bool,
+        ) -> std::result::Result<(), String> {
+            for (i, ev) in items.into_iter().enumerate() {
+                let at = format!("derived.{list}[{i}].evidence");
+                if ev.is_empty() && !may_be_empty {
+                    return Err(format!(
+                        "{at}: empty: a derived fact must cite the bytes it rests on"
+                    ));
+                }
+                for (j, e) in ev.iter().enumerate() {
+                    e.check_shape().map_err(|why| format!("{at}[{j}].{why}"))?;
+                }
+            }
+            Ok(())
+        }
+        each(
+            "unknown_surfaces",
+            self.unknown_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "stale_citations",
+            self.stale_citations
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            true,
+        )?;
+        for (i, c) in self.stale_citations.iter().enumerate() {
+            citation::check_shape(&stale_as_citation(c), false)
+                .map_err(|why| format!("derived.stale_citations[{i}].{why}"))?;
+        }
+        each(
+            "changed_forbidden_surfaces",
+            self.changed_forbidden_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "declared_only_critical_surfaces",
+            self.declared_only_critical_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "fail_open_probes",
+            self.fail_open_probes
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )
+    }
+}
+
+/// The stale citation itself, as a citation.
+fn stale_as_citation(s: &StaleCitation) -> Citation {
+    Citation {
+        path: s.path.clone(),
+        lines: s.lines.clone(),
+        sha256: s.sha256.clone(),
+    }
 }
 
 /// Where a blocker comes from.
@@ -260,8 +418,9 @@ pub struct BlockerEntry {
     pub status: Status,
     /// Why the counting status differs from the declared one, or caveats.
     pub note: Option<String>,
-    /// Citations showing why it blocks.
-    pub evidence: Vec<Citation>,
+    /// What it rests on: for a declared blocker its gates.toml `evidence`,
+    /// for a derived one the bytes of the fact behind it.
+    pub evidence: Vec<BlockerEvidence>,
     /// What closes it.
     pub closes_when: String,
     /// Closing citations and their checks.
@@ -461,36 +620,52 @@ fn declared_entry(b: &BlockerSpec, checks: Option<&Vec<CitationState>>) -> Block
         declared_status: b.status,
         status,
         note,
-        evidence: b.evidence.clone(),
+        evidence: b
+            .evidence
+            .iter()
+            .cloned()
+            .map(BlockerEvidence::Source)
+            .collect(),
         closes_when: b.closes_when.clone(),
         closing_evidence: closing,
     }
 }
 
+/// A derived entry: always open, citing `evidence`.
 fn derived(
     kind: Kind,
-    key: &str,
+    id: String,
     title: String,
     surface: &str,
     severity: Severity,
     closes_when: &str,
+    evidence: Vec<BlockerEvidence>,
 ) -> BlockerEntry {
     BlockerEntry {
-        id: format!("{}:{key}", kind.as_str()),
+        id,
         kind,
         title,
         surface: surface.to_string(),
         severity,
         declared_status: Status::Open,
         status: Status::Open,
-        note: None,
-        evidence: vec![],
+        note: evidence
+            .is_empty()
+            .then(|| "no evidence was given for the fact behind it".to_string()),
+        evidence,
         closes_when: closes_when.to_string(),
         closing_evidence: vec![],
     }
 }
 
-/// The derived blockers for `inputs`, deduplicated and sorted by id.
+/// The id of the blocker derived from a probe that did not fail closed.
+pub fn fail_open_probe_id(probe: &str) -> String {
+    format!("{}:{probe}", Kind::FailOpenProbe.as_str())
+}
+
+/// The derived blockers for `inputs`, deduplicated and sorted by id. Ids
+/// come from the one scheme in [`crate::surface::facts`], so the id of a
+/// fact in an inventory or the proof is the id of its blocker here.
 pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
     let mut out: BTreeMap<String, BlockerEntry> = BTreeMap::new();
     let mut add = |e: BlockerEntry| {
@@ -499,7 +674,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
     for u in &inputs.unknown_surfaces {
         add(derived(
             Kind::UnknownSurface,
-            &u.surface,
+            ids::unknown_surface_id(&u.surface),
             format!(
                 "surface {} ({}) is UNKNOWN: its risk and gate are not known",
                 u.name, u.surface
@@ -507,16 +682,15 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &u.surface,
             Severity::High,
             "the surface is inventoried with evidence: status known, risk and required gate cited",
+            u.evidence.clone(),
         ));
     }
     for s in &inputs.stale_citations {
-        let key = match &s.lines {
-            Some(l) => format!("{}:{}:{l}", s.owner, s.path),
-            None => format!("{}:{}", s.owner, s.path),
-        };
-        let mut e = derived(
+        let mut evidence = vec![BlockerEvidence::Source(stale_as_citation(s))];
+        evidence.extend(s.evidence.iter().cloned());
+        add(derived(
             Kind::StaleCitation,
-            &key,
+            ids::stale_citation_id(&s.owner, &s.path, s.lines.as_deref()),
             format!(
                 "citation of {} by {} is stale: {}",
                 s.path, s.owner, s.found
@@ -524,13 +698,8 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &s.owner,
             Severity::High,
             "the citation is re-made against the current source and its sha256 matches",
-        );
-        e.evidence.push(Citation {
-            path: s.path.clone(),
-            lines: s.lines.clone(),
-            sha256: None,
-        });
-        add(e);
+            evidence,
+        ));
     }
     for c in &inputs.changed_forbidden_surfaces {
         let what = match c.result {
@@ -539,7 +708,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
         };
         add(derived(
             Kind::ChangedForbiddenSurface,
-            &format!("{}:{}", c.boundary, c.surface),
+            ids::changed_forbidden_surface_id(&c.boundary, &c.surface),
             format!(
                 "forbidden surface {} {what} (boundary {})",
                 c.surface, c.boundary
@@ -547,12 +716,13 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &c.surface,
             Severity::Critical,
             "the change is explained and rolled back, and a new proof shows the surface untouched",
+            c.evidence.clone(),
         ));
     }
     for d in &inputs.declared_only_critical_surfaces {
         add(derived(
             Kind::DeclaredOnlyCriticalSurface,
-            &format!("{}:{}", d.boundary, d.surface),
+            ids::declared_only_critical_surface_id(&d.boundary, &d.surface),
             format!(
                 "critical surface {} is only declared not contacted (boundary {}): no digest proves it",
                 d.surface, d.boundary
@@ -560,6 +730,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &d.surface,
             Severity::High,
             "the surface gets a read-only snapshot method and the proof shows it UNTOUCHED",
+            d.evidence.clone(),
         ));
     }
     for p in &inputs.fail_open_probes {
@@ -570,11 +741,12 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
         };
         add(derived(
             Kind::FailOpenProbe,
-            &p.probe,
+            fail_open_probe_id(&p.probe),
             format!("probe {} did not fail closed: {how}", p.probe),
             "gates",
             Severity::Critical,
             "the gate is fixed and the probe harness shows the probe FAIL-CLOSED",
+            p.evidence.clone(),
         ));
     }
     out.into_values().collect()
@@ -619,15 +791,20 @@ pub fn render_markdown(map: &BlockerMap) -> String {
             c.closed_without_evidence
         ));
     }
-    out.push_str("\n| id | kind | severity | status | surface | title | closes when | note |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("\n| id | kind | severity | status | surface | title | cites | closes when | note |\n|---|---|---|---|---|---|---|---|---|\n");
     for b in &map.blockers {
         let status = match (b.declared_status, b.counts_open()) {
             (Status::Closed, true) => "OPEN (marked closed)",
             (_, true) => "OPEN",
             (_, false) => "closed",
         };
+        let cites: Vec<String> = b
+            .evidence
+            .iter()
+            .map(|e| format!("`{}`", cell(&e.location())))
+            .collect();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {status} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {status} | {} | {} | {} | {} | {} |\n",
             b.id,
             b.kind.as_str(),
             match b.severity {
@@ -638,6 +815,11 @@ pub fn render_markdown(map: &BlockerMap) -> String {
             },
             cell(&b.surface),
             cell(&b.title),
+            if cites.is_empty() {
+                "-".to_string()
+            } else {
+                cites.join("<br>")
+            },
             cell(&b.closes_when),
             b.note.as_deref().map(cell).unwrap_or_else(|| "-".into()),
         ));
@@ -736,17 +918,31 @@ mod tests {
         assert_eq!(map.blockers[1].note, None);
     }
 
-    #[test]
-    fn derived_blockers_are_deterministic_deduplicated_and_open() {
-        let inputs = DerivedInputs {
+    fn source(path: &str) -> Vec<BlockerEvidence> {
+        vec![BlockerEvidence::Source(pinned(path))]
+    }
+
+    fn artifact(file: &str, at: &str) -> Vec<BlockerEvidence> {
+        vec![BlockerEvidence::Artifact(ArtifactCitation {
+            file: file.into(),
+            sha256: "b".repeat(64),
+            at: at.into(),
+            value: Some("CHANGED".into()),
+        })]
+    }
+
+    fn all_inputs() -> DerivedInputs {
+        DerivedInputs {
             unknown_surfaces: vec![
                 UnknownSurface {
                     surface: "ci-seal".into(),
                     name: "CI seal".into(),
+                    evidence: source("ci/seal.md"),
                 },
                 UnknownSurface {
                     surface: "ci-seal".into(),
                     name: "CI seal".into(),
+                    evidence: source("ci/seal.md"),
                 },
             ],
             stale_citations: vec![StaleCitation {
@@ -754,22 +950,36 @@ mod tests {
                 path: "docs/pg.md".into(),
                 lines: Some("3-4".into()),
                 found: "missing".into(),
+                sha256: Some("c".repeat(64)),
+                evidence: vec![],
             }],
             changed_forbidden_surfaces: vec![ChangedForbiddenSurface {
                 boundary: "prod".into(),
                 surface: "pg".into(),
                 result: ProofResult::Changed,
+                evidence: artifact(
+                    "forbidden-surface-proof.json",
+                    "/boundaries/0/surfaces/0/status",
+                ),
             }],
             declared_only_critical_surfaces: vec![DeclaredOnlyCriticalSurface {
                 boundary: "secrets".into(),
                 surface: "vault".into(),
+                evidence: artifact("forbidden-surface-proof.json", "/blocker_facts/0/id"),
             }],
             fail_open_probes: vec![FailOpenProbe {
                 probe: "user/deploy".into(),
                 outcome: Outcome::FailOpen,
                 token_leaked: true,
+                evidence: artifact("production-bad-input-design.json", "/probes/3/outcome"),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn derived_blockers_are_deterministic_deduplicated_open_and_cited() {
+        let inputs = all_inputs();
+        assert_eq!(inputs.check(), Ok(()));
         let a = build(&[], &inputs, &ClosingChecks::new());
         let b = build(&[], &inputs, &ClosingChecks::new());
         assert_eq!(a, b);
@@ -785,8 +995,121 @@ mod tests {
             ]
         );
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
+        assert!(a.blockers.iter().all(|b| b.counts_open()));
         assert_eq!(a.counts.derived, 5);
         assert!(a.blockers[2].title.contains("leaked"));
+        // Every derived blocker cites what its fact rests on.
+        for b in &a.blockers {
+            assert!(!b.evidence.is_empty(), "{}", b.id);
+            assert_eq!(b.note, None, "{}", b.id);
+        }
+        let md = render_markdown(&a);
+        assert!(
+            md.contains("| `forbidden-surface-proof.json#/boundaries/0/surfaces/0/status` |")
+                && md.contains("| `docs/pg.md:3-4` |")
+                && md.contains("| `ci/seal.md` |"),
+            "{md}"
+        );
+        assert_eq!(
+            a.blockers[0].evidence,
+            inputs.changed_forbidden_surfaces[0].evidence
+        );
+        assert_eq!(a.blockers[2].evidence, inputs.fail_open_probes[0].evidence);
+        assert_eq!(a.blockers[4].evidence, inputs.unknown_surfaces[0].evidence);
+        // A stale citation cites itself, with the hash it recorded.
+        assert_eq!(
+            a.blockers[3].evidence,
+            vec![BlockerEvidence::Source(Citation {
+                path: "docs/pg.md".into(),
+                lines: Some("3-4".into()),
+                sha256: Some("c".repeat(64)),
+            })]
+        );
+        // An uncited fact still derives an open blocker, and says so.
+        let mut bare = all_inputs();
+        bare.unknown_surfaces[0].evidence.clear();
+        bare.unknown_surfaces.truncate(1);
+        let m = build(&[], &bare, &ClosingChecks::new());
+        let u = m
+            .blockers
+            .iter()
+            .find(|b| b.kind == Kind::UnknownSurface)
+            .unwrap();
+        assert!(u.counts_open() && u.note.as_deref().is_some_and(|n| n.contains("no evidence")));
+    }
+
+    #[test]
+    fn derived_facts_must_cite_well_formed_evidence() {
+        let mut i = all_inputs();
+        i.unknown_surfaces[1].evidence.clear();
+        assert_eq!(
+            i.check(),
+            Err("derived.unknown_surfaces[1].evidence: empty: a derived fact must cite the bytes it rests on".into())
+        );
+        let mut i = all_inputs();
+        i.fail_open_probes[0].evidence.clear();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.fail_open_probes[0].evidence")
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Artifact(a) = &mut i.changed_forbidden_surfaces[0].evidence[0] {
+            a.sha256 = "nope".into();
+        }
+        assert_eq!(
+            i.check(),
+            Err("derived.changed_forbidden_surfaces[0].evidence[0].sha256: expected 64 lower-case hex digits".into())
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Artifact(a) = &mut i.declared_only_critical_surfaces[0].evidence[0]
+        {
+            a.file = "../proof.json".into();
+        }
+        assert!(
+            i.check()
+                .unwrap_err()
+                .contains("declared_only_critical_surfaces[0].evidence[0].file")
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Source(c) = &mut i.unknown_surfaces[0].evidence[0] {
+            c.lines = Some("0-1".into());
+        }
+        assert!(
+            i.check()
+                .unwrap_err()
+                .contains("unknown_surfaces[0].evidence[0]")
+        );
+        let mut i = all_inputs();
+        i.stale_citations[0].path = "/etc/passwd".into();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.stale_citations[0].path")
+        );
+    }
+
+    #[test]
+    fn gate_and_surface_spell_the_kinds_alike() {
+        use crate::surface::facts::FactKind;
+        for (g, f) in [
+            (Kind::UnknownSurface, FactKind::UnknownSurface),
+            (Kind::StaleCitation, FactKind::StaleCitation),
+            (
+                Kind::ChangedForbiddenSurface,
+                FactKind::ChangedForbiddenSurface,
+            ),
+            (
+                Kind::DeclaredOnlyCriticalSurface,
+                FactKind::DeclaredOnlyCriticalSurface,
+            ),
+        ] {
+            assert_eq!(g.as_str(), f.as_str());
+            assert_eq!(
+                serde_json::to_value(g).unwrap(),
+                serde_json::to_value(f).unwrap()
+            );
+        }
     }
 
     /// A map whose `status` fields (and counts) were edited by hand to
@@ -805,6 +1128,7 @@ mod tests {
             unknown_surfaces: vec![UnknownSurface {
                 surface: "ci-seal".into(),
                 name: "CI seal".into(),
+                evidence: source("ci/seal.md"),
             }],
             ..DerivedInputs::default()
         };

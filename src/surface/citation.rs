@@ -441,6 +441,16 @@ pub struct CitationProblem {
     pub citation: String,
     /// One line: expected and found.
     pub detail: String,
+    /// The citation as the inventory records it (absent for inventory-level
+    /// problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Citation>,
+    /// sha256 of the inventory file's bytes (absent when it could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sha256: Option<String>,
+    /// JSON Pointer of the citation in the inventory, e.g. `/surfaces/2/evidence/0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// The result of re-checking every citation of a packet against a source tree.
@@ -497,9 +507,9 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
         let name = super::inventory::json_file_name(table);
         report.inventories.push(name.to_string());
         let path = packet.join(name);
-        let inv = match read_inventory(&path, table) {
-            Ok(inv) => inv,
-            Err((kind, detail)) => {
+        let (inv, sha256) = match read_inventory(&path, table) {
+            Ok(read) => read,
+            Err((kind, detail, sha256)) => {
                 report.problems.push(CitationProblem {
                     kind,
                     inventory: name.to_string(),
@@ -507,11 +517,14 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
                     evidence_index: None,
                     citation: String::new(),
                     detail,
+                    recorded: None,
+                    inventory_sha256: sha256,
+                    at: None,
                 });
                 continue;
             }
         };
-        for s in &inv.surfaces {
+        for (si, s) in inv.surfaces.iter().enumerate() {
             for (i, c) in s.evidence.iter().enumerate() {
                 report.citations_checked += 1;
                 match check(&root, c) {
@@ -523,6 +536,9 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
                         evidence_index: Some(i),
                         citation: c.location(),
                         detail: e.detail,
+                        recorded: Some(c.clone()),
+                        inventory_sha256: Some(sha256.clone()),
+                        at: Some(format!("/surfaces/{si}/evidence/{i}")),
                     }),
                 }
             }
@@ -531,51 +547,62 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
     Ok(report)
 }
 
+/// Reads an inventory strictly: the inventory and the sha256 of its bytes,
+/// or the problem, its detail and (when the bytes were read) their sha256.
+#[allow(clippy::type_complexity)]
 fn read_inventory(
     path: &Path,
     table: Table,
-) -> std::result::Result<SurfaceInventory, (CitationProblemKind, String)> {
+) -> std::result::Result<(SurfaceInventory, String), (CitationProblemKind, String, Option<String>)>
+{
     match path.symlink_metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err((
                 CitationProblemKind::MissingInventory,
                 "not in the packet; nothing to re-check is not a pass".into(),
+                None,
             ));
         }
         _ => {}
     }
     let bytes = fsio::read_regular(path, INVENTORY_LIMIT).map_err(|e| match e {
-        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string()),
-        other => (CitationProblemKind::MalformedInventory, other.to_string()),
-    })?;
-    let inv: SurfaceInventory = canonical::from_slice_strict(&bytes, path)
-        .map_err(|e| (CitationProblemKind::MalformedInventory, e.to_string()))?;
-    if inv.table != table {
-        return Err((
+        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string(), None),
+        other => (
             CitationProblemKind::MalformedInventory,
-            format!(
-                "{}: table is {:?}, expected {:?}",
-                path.display(),
-                inv.table.as_str(),
-                table.as_str()
-            ),
-        ));
+            other.to_string(),
+            None,
+        ),
+    })?;
+    let sha256 = digest::sha256_hex(&bytes);
+    let malformed = |detail: String| {
+        (
+            CitationProblemKind::MalformedInventory,
+            detail,
+            Some(sha256.clone()),
+        )
+    };
+    let inv: SurfaceInventory =
+        canonical::from_slice_strict(&bytes, path).map_err(|e| malformed(e.to_string()))?;
+    if inv.table != table {
+        return Err(malformed(format!(
+            "{}: table is {:?}, expected {:?}",
+            path.display(),
+            inv.table.as_str(),
+            table.as_str()
+        )));
     }
     for s in &inv.surfaces {
         for (i, c) in s.evidence.iter().enumerate() {
             if !crate::seal::is_sha256_hex(&c.sha256) {
-                return Err((
-                    CitationProblemKind::MalformedInventory,
-                    format!(
-                        "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
-                        path.display(),
-                        s.id
-                    ),
-                ));
+                return Err(malformed(format!(
+                    "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
+                    path.display(),
+                    s.id
+                )));
             }
         }
     }
-    Ok(inv)
+    Ok((inv, sha256))
 }
 
 #[cfg(test)]
