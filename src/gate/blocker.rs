@@ -688,9 +688,15 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
     for s in &inputs.stale_citations {
         let mut evidence = vec![BlockerEvidence::Source(stale_as_citation(s))];
         evidence.extend(s.evidence.iter().cloned());
+        // `3-3` and `3` are one range: the id spells it as the surface
+        // module does (a malformed range is refused by `check` first).
+        let lines = s.lines.as_deref().map(|l| {
+            l.parse::<crate::surface::LineRange>()
+                .map_or_else(|_| l.to_string(), |r| r.to_string())
+        });
         add(derived(
             Kind::StaleCitation,
-            ids::stale_citation_id(&s.owner, &s.path, s.lines.as_deref()),
+            ids::stale_citation_id(&s.owner, &s.path, lines.as_deref()),
             format!(
                 "citation of {} by {} is stale: {}",
                 s.path, s.owner, s.found
@@ -1024,6 +1030,25 @@ mod tests {
                 lines: Some("3-4".into()),
                 sha256: Some("c".repeat(64)),
             })]
+        );
+        // A one-line range has one spelling in the id, whichever was given.
+        let mut one = all_inputs();
+        one.stale_citations[0].lines = Some("7-7".into());
+        let m = build(&[], &one, &ClosingChecks::new());
+        assert!(
+            m.blockers
+                .iter()
+                .any(|b| b.id == "stale-citation:pg:docs/pg.md:7"),
+            "{:?}",
+            m.blockers.iter().map(|b| &b.id).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ids::stale_citation_id(
+                "pg",
+                "docs/pg.md",
+                Some(&crate::surface::LineRange { first: 7, last: 7 }.to_string())
+            ),
+            "stale-citation:pg:docs/pg.md:7"
         );
         // An uncited fact still derives an open blocker, and says so.
         let mut bare = all_inputs();
