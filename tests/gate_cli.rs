@@ -673,6 +673,23 @@ fn gates_refuses_bad_inputs_with_the_file_and_key_named() {
         .assert()
         .code(3)
         .stderr(contains("option[0].requires_closed[0]"));
+    // A derived id of a shape no fact has (the surface module's old ids, a
+    // boundary left out) is refused too: nothing could ever close it.
+    for old in [
+        "changed-surface:pg",
+        "changed-forbidden-surface:pg",
+        "declared-only-critical:vault",
+    ] {
+        std::fs::write(
+            &spec,
+            text.replace("\"BLK-OPEN\", \"BLK-DONE\"", &format!("\"{old}\"")),
+        )
+        .unwrap();
+        run().assert().code(3).stderr(
+            contains("option[0].requires_closed[0]")
+                .and(contains("changed-forbidden-surface:<boundary>:<surface>")),
+        );
+    }
     assert!(!out.exists());
 }
 

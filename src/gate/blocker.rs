@@ -101,21 +101,39 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Whether `id` has the shape of a derived blocker id (`<kind>:<key>` with a
-/// known kind), so a spec may require it closed before the facts exist.
+/// Whether `id` has the shape of a derived blocker id, so a spec may
+/// require it closed before the facts exist: a known kind and the key parts
+/// that kind has (`unknown-surface:<surface>`,
+/// `stale-citation:<owner>:<path>[:<lines>]`,
+/// `changed-forbidden-surface:<boundary>:<surface>`,
+/// `declared-only-critical-surface:<boundary>:<surface>`,
+/// `fail-open-probe:<class>/<name>`), none of them empty. An id of a shape
+/// no fact can have (an old `changed-surface:x`, a boundary left out) would
+/// make an option wait on nothing that can ever close, so it is refused.
 pub fn is_derived_id(id: &str) -> bool {
-    id.split_once(':').is_some_and(|(kind, key)| {
-        !key.is_empty()
-            && [
-                Kind::UnknownSurface,
-                Kind::StaleCitation,
-                Kind::ChangedForbiddenSurface,
-                Kind::DeclaredOnlyCriticalSurface,
-                Kind::FailOpenProbe,
-            ]
-            .iter()
-            .any(|k| k.as_str() == kind)
-    })
+    let Some((kind, key)) = id.split_once(':') else {
+        return false;
+    };
+    let parts: Vec<&str> = key.split(':').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    let is = |k: Kind| k.as_str() == kind;
+    if is(Kind::UnknownSurface) {
+        parts.len() == 1
+    } else if is(Kind::ChangedForbiddenSurface) || is(Kind::DeclaredOnlyCriticalSurface) {
+        parts.len() == 2
+    } else if is(Kind::StaleCitation) {
+        // A path may itself hold ':'.
+        parts.len() >= 2
+    } else if is(Kind::FailOpenProbe) {
+        parts.len() == 1
+            && key
+                .split_once('/')
+                .is_some_and(|(c, n)| !c.is_empty() && !n.is_empty())
+    } else {
+        false
+    }
 }
 
 /// One piece of evidence a blocker cites: bytes of the source tree, or a
@@ -1244,10 +1262,38 @@ mod tests {
 
     #[test]
     fn derived_id_shapes_are_recognized() {
-        assert!(is_derived_id("unknown-surface:ci"));
-        assert!(is_derived_id("fail-open-probe:user/x"));
-        for bad in ["unknown-surface:", "nonsense:x", "declared:x", "BLK-1", ""] {
+        for good in [
+            "unknown-surface:ci",
+            "fail-open-probe:user/x",
+            "stale-citation:pg:docs/pg.md",
+            "stale-citation:pg:docs/pg.md:3-9",
+            "changed-forbidden-surface:no-production-mutation:prod-pg",
+            "declared-only-critical-surface:no-secrets-change:secrets-vault",
+        ] {
+            assert!(is_derived_id(good), "{good}");
+        }
+        for bad in [
+            "unknown-surface:",
+            "unknown-surface:a:b",
+            "nonsense:x",
+            "declared:x",
+            "BLK-1",
+            "",
+            "changed-surface:pg",
+            "changed-forbidden-surface:pg",
+            "changed-forbidden-surface:b::pg",
+            "declared-only-critical:secrets",
+            "declared-only-critical-surface:secrets",
+            "stale-citation:pg",
+            "stale-citation:pg:docs/pg.md:evidence[0]:",
+            "fail-open-probe:x",
+            "fail-open-probe:/x",
+        ] {
             assert!(!is_derived_id(bad), "{bad}");
+        }
+        // Every id derive() gives is one a spec may name.
+        for b in derive(&all_inputs()) {
+            assert!(is_derived_id(&b.id), "{}", b.id);
         }
     }
 
