@@ -26,6 +26,22 @@ pub mod exit {
     /// A safety condition refused the operation before anything was written
     /// (unsafe fold, already sealed, live bytes changed since the pin).
     pub const REFUSED: i32 = 5;
+
+    /// The worse of two exit codes, for a command that checks several
+    /// things and must report the worst: I/O over malformed over refused
+    /// over failed over ok; a code outside this list ranks worst of all, so
+    /// an unexpected code is never hidden by a known one.
+    pub fn worst(a: i32, b: i32) -> i32 {
+        let rank = |c: i32| match c {
+            OK => 0,
+            FAILED => 1,
+            REFUSED => 2,
+            MALFORMED => 3,
+            IO => 4,
+            _ => 5,
+        };
+        if rank(b) > rank(a) { b } else { a }
+    }
 }
 
 /// The library's error. Each variant maps to one exit code.
@@ -133,6 +149,18 @@ mod tests {
         assert_eq!(Error::refused("a").exit_code(), 5);
         assert_eq!(Error::failed("a").exit_code(), 1);
         assert_eq!(Error::Usage("a".into()).exit_code(), 2);
+    }
+
+    #[test]
+    fn worst_ranks_io_over_malformed_over_refused_over_failed() {
+        assert_eq!(exit::worst(0, 1), 1);
+        assert_eq!(exit::worst(1, 3), 3);
+        assert_eq!(exit::worst(4, 3), 4);
+        assert_eq!(exit::worst(3, 1), 3);
+        assert_eq!(exit::worst(1, 5), 5);
+        assert_eq!(exit::worst(5, 3), 3);
+        assert_eq!(exit::worst(0, 0), 0);
+        assert_eq!(exit::worst(4, 2), 2, "an unlisted code is never hidden");
     }
 
     #[test]

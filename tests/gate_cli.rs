@@ -223,7 +223,7 @@ fn selecting_needs_every_blocker_closed_with_evidence_and_a_naming_authorization
         .arg(&out)
         .assert()
         .success()
-        .stdout(contains("1 marked closed count as open"));
+        .stdout(contains("2 marked closed count as open"));
     let map = read_json(&out.join("production-blocker-map.json"));
     let b = map["blockers"]
         .as_array()
@@ -303,21 +303,30 @@ fn selecting_needs_every_blocker_closed_with_evidence_and_a_naming_authorization
 fn derived_blockers_come_from_facts_with_stable_ids() {
     let d = spec_dir();
     let facts = d.path().join("facts.json");
-    std::fs::write(
-        &facts,
-        serde_json::to_vec(&json!({
-            "derived": {
-                "unknown_surfaces": [{"surface": "ci-seal", "name": "FIX7 CI seal-vs-bytes scope"}],
-                "stale_citations": [{"owner": "pg", "path": "docs/pg.md", "lines": "3-9", "found": "missing"}],
-                "changed_forbidden_surfaces": [{"boundary": "production-mutation", "surface": "pg", "result": "CHANGED"}],
-                "declared_only_critical_surfaces": [{"boundary": "secrets", "surface": "vault"}],
-                "fail_open_probes": [{"probe": "user/deploy", "outcome": "fail-open", "token_leaked": false}]
-            },
-            "proof": null
-        }))
-        .unwrap(),
-    )
-    .unwrap();
+    let proof = |at: &str, value: &str| {
+        json!([{"kind": "artifact", "file": "forbidden-surface-proof.json",
+                "sha256": sha256(b"proof"), "at": at, "value": value}])
+    };
+    let unknown_evidence = json!([
+        {"kind": "source", "path": "ci/seal.md", "lines": "1-2", "sha256": sha256(b"seal")}
+    ]);
+    let facts_json = json!({
+        "derived": {
+            "unknown_surfaces": [{"surface": "ci-seal", "name": "FIX7 CI seal-vs-bytes scope",
+                                  "evidence": unknown_evidence}],
+            "stale_citations": [{"owner": "pg", "path": "docs/pg.md", "lines": "3-9", "found": "missing",
+                                 "evidence": []}],
+            "changed_forbidden_surfaces": [{"boundary": "production-mutation", "surface": "pg", "result": "CHANGED",
+                                            "evidence": proof("/boundaries/0/surfaces/0/status", "CHANGED")}],
+            "declared_only_critical_surfaces": [{"boundary": "secrets", "surface": "vault",
+                                                 "evidence": proof("/blocker_facts/0/id", "declared-only-critical-surface:secrets:vault")}],
+            "fail_open_probes": [{"probe": "user/deploy", "outcome": "fail-open", "token_leaked": false,
+                                  "evidence": [{"kind": "artifact", "file": "production-bad-input-design.json",
+                                                "sha256": sha256(b"report"), "at": "/probes/0/outcome", "value": "fail-open"}]}]
+        },
+        "proof": null
+    });
+    std::fs::write(&facts, serde_json::to_vec(&facts_json).unwrap()).unwrap();
     let mut bytes = Vec::new();
     for i in 0..2 {
         let out = d.path().join(format!("out{i}"));
@@ -362,7 +371,84 @@ fn derived_blockers_come_from_facts_with_stable_ids() {
         ]
     );
     assert_eq!(map["counts"]["derived"], 5);
-    assert_eq!(map["counts"]["open"], 6);
+    // Without --source the closing evidence of BLK-DONE was not checked:
+    // it establishes nothing, and BLK-DONE counts as open.
+    assert_eq!(map["counts"]["open"], 7);
+    assert_eq!(map["blockers"][0]["status"], "open");
+    assert!(
+        map["blockers"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("was not checked against a source tree"),
+        "{}",
+        map["blockers"][0]
+    );
+    // Each derived blocker cites what its fact rests on.
+    let by_id = |id: &str| {
+        map["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_id("unknown-surface:ci-seal")["evidence"],
+        unknown_evidence
+    );
+    assert_eq!(
+        by_id("changed-forbidden-surface:production-mutation:pg")["evidence"],
+        proof("/boundaries/0/surfaces/0/status", "CHANGED")
+    );
+    assert_eq!(
+        by_id("fail-open-probe:user/deploy")["evidence"][0]["at"],
+        "/probes/0/outcome"
+    );
+    assert_eq!(
+        by_id("stale-citation:pg:docs/pg.md:3-9")["evidence"],
+        json!([{"kind": "source", "path": "docs/pg.md", "lines": "3-9"}])
+    );
+    assert_eq!(
+        by_id("BLK-OPEN")["evidence"],
+        json!([]),
+        "a declared blocker cites its gates.toml evidence"
+    );
+
+    // An uncited fact, or a malformed citation, is refused with its key.
+    for (pointer, value, key) in [
+        (
+            "/derived/unknown_surfaces/0/evidence",
+            json!([]),
+            "derived.unknown_surfaces[0].evidence: empty",
+        ),
+        (
+            "/derived/fail_open_probes/0/evidence/0/sha256",
+            json!("abc"),
+            "derived.fail_open_probes[0].evidence[0].sha256",
+        ),
+        (
+            "/derived/changed_forbidden_surfaces/0/evidence/0/file",
+            json!("../proof.json"),
+            "derived.changed_forbidden_surfaces[0].evidence[0].file",
+        ),
+    ] {
+        let mut bad = facts_json.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        std::fs::write(&facts, serde_json::to_vec(&bad).unwrap()).unwrap();
+        holdfast()
+            .arg("gates")
+            .arg(d.path())
+            .arg("--facts")
+            .arg(&facts)
+            .arg("--out")
+            .arg(d.path().join("out3"))
+            .assert()
+            .code(3)
+            .stderr(contains("facts.json").and(contains(key)));
+        assert!(!d.path().join("out3").exists());
+    }
+
     // A facts file that leaves a list out is refused: every source is required.
     std::fs::write(
         &facts,
@@ -587,6 +673,23 @@ fn gates_refuses_bad_inputs_with_the_file_and_key_named() {
         .assert()
         .code(3)
         .stderr(contains("option[0].requires_closed[0]"));
+    // A derived id of a shape no fact has (the surface module's old ids, a
+    // boundary left out) is refused too: nothing could ever close it.
+    for old in [
+        "changed-surface:pg",
+        "changed-forbidden-surface:pg",
+        "declared-only-critical:vault",
+    ] {
+        std::fs::write(
+            &spec,
+            text.replace("\"BLK-OPEN\", \"BLK-DONE\"", &format!("\"{old}\"")),
+        )
+        .unwrap();
+        run().assert().code(3).stderr(
+            contains("option[0].requires_closed[0]")
+                .and(contains("changed-forbidden-surface:<boundary>:<surface>")),
+        );
+    }
     assert!(!out.exists());
 }
 
@@ -598,17 +701,42 @@ fn the_readme_gates_toml_example_is_accepted() {
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     let d = tempfile::tempdir().unwrap();
+    let proof: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    std::fs::create_dir_all(d.path().join("source/docs")).unwrap();
+    std::fs::write(d.path().join("source/docs/ci-proof.md"), &proof).unwrap();
+    let lines_3_9: String = (3..=9).map(|i| format!("line {i}\n")).collect();
     std::fs::write(
         d.path().join("gates.toml"),
-        example.replace("<64 hex>", &"0".repeat(64)),
+        example.replace("<64 hex>", &sha256(lines_3_9.as_bytes())),
     )
     .unwrap();
-    holdfast()
-        .arg("gates")
-        .arg(d.path())
-        .arg("--out")
-        .arg(d.path().join("out"))
+    let gates = |source: bool| {
+        let mut c = holdfast();
+        c.arg("gates")
+            .arg(d.path())
+            .arg("--out")
+            .arg(d.path().join("out"));
+        if source {
+            c.arg("--source").arg(d.path().join("source"));
+        }
+        c
+    };
+    gates(true)
         .assert()
         .success()
         .stdout(contains("blockers: 1 (0 open, 1 closed"));
+    // Unchecked closing evidence closes nothing.
+    gates(false).assert().success().stdout(contains(
+        "blockers: 1 (1 open, 0 closed; 1 marked closed count as open)",
+    ));
+    // Nor does evidence whose bytes changed.
+    std::fs::write(
+        d.path().join("source/docs/ci-proof.md"),
+        proof.replace("line 5", "line five"),
+    )
+    .unwrap();
+    gates(true)
+        .assert()
+        .success()
+        .stdout(contains("blockers: 1 (1 open, 0 closed"));
 }

@@ -348,6 +348,20 @@ fn bad_citations_fail_closed_and_write_nothing() {
             "leaves the source root",
         ),
         (
+            "empty component",
+            "path = \"docs/cms.md\"",
+            "path = \"docs//cms.md\"",
+            3,
+            "plain relative path",
+        ),
+        (
+            "dot component",
+            "path = \"docs/cms.md\"",
+            "path = \"docs/./cms.md\"",
+            3,
+            "plain relative path",
+        ),
+        (
             "link out of root",
             "path = \"docs/cms.md\"",
             "path = \"docs/link.md\"",
@@ -771,14 +785,39 @@ fn prove_untouched_with_declared_only_secrets_as_a_policy_blocker() {
             "boundary no-production-mutation: governance-registry UNTOUCHED, prod-cms UNTOUCHED",
         ))
         .stdout(contains("note: prod-secrets: DECLARED_NOT_CONTACTED"))
-        .stdout(contains("blocker fact declared-only-critical:prod-secrets"))
+        .stdout(contains(
+            "blocker fact declared-only-critical-surface:no-production-mutation:prod-secrets",
+        ))
+        .stdout(contains(
+            "blocker fact declared-only-critical-surface:no-secrets-change:prod-secrets",
+        ))
         .stdout(contains(
             "PROVEN (2 untouched, 0 changed, 2 declared not contacted",
         ));
     let v = proof(&d);
     assert_eq!(v["result"], "PROVEN");
     assert_eq!(status_of(&v, "prod-secrets"), "DECLARED_NOT_CONTACTED");
-    assert_eq!(v["blocker_facts"][0]["kind"], "declared-only-critical");
+    assert_eq!(v["blocker_facts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["blocker_facts"][0]["kind"],
+        "declared-only-critical-surface"
+    );
+    assert_eq!(v["blocker_facts"][0]["boundary"], "no-production-mutation");
+    // Each cites the snapshots' record that the surface has no snapshot
+    // method: the file by its sha256, the place, the value found there.
+    for e in v["blocker_facts"][1]["evidence"].as_array().unwrap() {
+        assert_eq!(e["kind"], "artifact", "{e}");
+        let file = d.path().join(e["file"].as_str().unwrap());
+        let bytes = fs::read(&file).unwrap();
+        assert_eq!(e["sha256"], sha(&bytes), "{e}");
+        let snap: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            snap.pointer(e["at"].as_str().unwrap()),
+            Some(&e["value"]),
+            "{e}"
+        );
+        assert_eq!(e["value"], "none");
+    }
     assert_eq!(
         v["before"]["sha256"],
         sha(fs::read(d.path().join("before.json")).unwrap())

@@ -48,7 +48,13 @@ impl GateFacts {
                 format!("{at}: contains the pass token; only the verdict produces it"),
             ));
         }
-        serde_json::from_value(value).map_err(|e| Error::malformed(path, e.to_string()))
+        let facts: GateFacts =
+            serde_json::from_value(value).map_err(|e| Error::malformed(path, e.to_string()))?;
+        facts
+            .derived
+            .check()
+            .map_err(|why| Error::malformed(path, why))?;
+        Ok(facts)
     }
 }
 
@@ -118,7 +124,7 @@ pub fn assemble(req: &GatesRequest) -> Result<GatesOutput> {
         .map(|f| f.derived.clone())
         .unwrap_or_default();
     if let Some(r) = &req.probe_report {
-        derived.fail_open_probes.extend(r.fail_open_probes());
+        derived.fail_open_probes.extend(r.fail_open_probes()?);
     }
     let checks = req.closing_checks.clone().unwrap_or_default();
     let map = blocker::build(&req.spec.spec.blocker, &derived, &checks);

@@ -2,20 +2,24 @@
 //! derived from facts (unknown surfaces, stale citations, changed forbidden
 //! surfaces, declared-only critical surfaces, fail-open probes).
 //!
-//! A declared blocker can be closed only by citing closing evidence; one
-//! marked closed without it (or whose closing evidence no longer matches its
-//! source) counts as open, and the map says why. Derived blockers are always
-//! open: they go away when the fact behind them does. Their ids are
-//! `<kind>:<key>` (a declared id can never contain `:`), so the same facts
-//! always give the same ids.
+//! Whether a blocker counts as open is never read from a stored `status`:
+//! it is recomputed from the entry's own facts by [`closed_by_evidence`]. A
+//! blocker counts as closed only when it is declared, declared closed, and
+//! cites closing evidence in which every citation is pinned by a sha256 and
+//! was checked fresh against the source tree; anything else, including
+//! evidence that was not checked, counts as open, and the map says why.
+//! Derived blockers are always open: they go away when the fact behind them
+//! does. Their ids are `<kind>:<key>` (a declared id can never contain `:`),
+//! so the same facts always give the same ids.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::gate::citation::{Citation, CitationState};
+use crate::gate::citation::{self, Citation, CitationState};
 use crate::gate::facts::{BlockerFact, Outcome, ProofResult};
+use crate::surface::facts::{self as ids, ArtifactCitation, FactEvidence};
 
 /// How bad a blocker is.
 #[derive(
@@ -43,6 +47,16 @@ pub enum Status {
     Open,
     /// Closed by cited closing evidence.
     Closed,
+}
+
+impl Status {
+    /// The spelling used in JSON and TOML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
 }
 
 /// A declared blocker (`[[blocker]]` in gates.toml).
@@ -87,21 +101,97 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Whether `id` has the shape of a derived blocker id (`<kind>:<key>` with a
-/// known kind), so a spec may require it closed before the facts exist.
+/// Whether `id` has the shape of a derived blocker id, so a spec may
+/// require it closed before the facts exist: a known kind and the key parts
+/// that kind has (`unknown-surface:<surface>`,
+/// `stale-citation:<owner>:<path>[:<lines>]`,
+/// `changed-forbidden-surface:<boundary>:<surface>`,
+/// `declared-only-critical-surface:<boundary>:<surface>`,
+/// `fail-open-probe:<class>/<name>`), none of them empty. An id of a shape
+/// no fact can have (an old `changed-surface:x`, a boundary left out) would
+/// make an option wait on nothing that can ever close, so it is refused.
 pub fn is_derived_id(id: &str) -> bool {
-    id.split_once(':').is_some_and(|(kind, key)| {
-        !key.is_empty()
-            && [
-                Kind::UnknownSurface,
-                Kind::StaleCitation,
-                Kind::ChangedForbiddenSurface,
-                Kind::DeclaredOnlyCriticalSurface,
-                Kind::FailOpenProbe,
-            ]
-            .iter()
-            .any(|k| k.as_str() == kind)
-    })
+    let Some((kind, key)) = id.split_once(':') else {
+        return false;
+    };
+    let parts: Vec<&str> = key.split(':').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    let is = |k: Kind| k.as_str() == kind;
+    if is(Kind::UnknownSurface) {
+        parts.len() == 1
+    } else if is(Kind::ChangedForbiddenSurface) || is(Kind::DeclaredOnlyCriticalSurface) {
+        parts.len() == 2
+    } else if is(Kind::StaleCitation) {
+        // A path may itself hold ':'.
+        parts.len() >= 2
+    } else if is(Kind::FailOpenProbe) {
+        parts.len() == 1
+            && key
+                .split_once('/')
+                .is_some_and(|(c, n)| !c.is_empty() && !n.is_empty())
+    } else {
+        false
+    }
+}
+
+/// One piece of evidence a blocker cites: bytes of the source tree, or a
+/// value in a packet or spec file pinned by the file's sha256. Derived
+/// blockers cite what their fact rests on; declared ones cite their
+/// `evidence` from gates.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum BlockerEvidence {
+    /// Bytes of the source tree: path, lines (`A-B`) and their sha256.
+    Source(Citation),
+    /// A value in a packet or spec file (the proof, a snapshot, the probe
+    /// report, surfaces.toml), pinned by the file's sha256.
+    Artifact(ArtifactCitation),
+}
+
+impl From<FactEvidence> for BlockerEvidence {
+    fn from(e: FactEvidence) -> Self {
+        match e {
+            FactEvidence::Source(c) => BlockerEvidence::Source(Citation {
+                path: c.path,
+                lines: c.lines.map(|l| l.to_string()),
+                sha256: Some(c.sha256),
+            }),
+            FactEvidence::Artifact(a) => BlockerEvidence::Artifact(a),
+        }
+    }
+}
+
+impl BlockerEvidence {
+    /// Where it points, in one short string: `path:lines` for source bytes,
+    /// `file#at` for a value in a file (e.g.
+    /// `forbidden-surface-proof.json#/boundaries/0/surfaces/2/status`).
+    pub fn location(&self) -> String {
+        match self {
+            BlockerEvidence::Source(c) => c.location(),
+            BlockerEvidence::Artifact(a) => format!("{}#{}", a.file, a.at),
+        }
+    }
+
+    /// Checks the shape (a relative path, a line range, 64 lower-case hex
+    /// digits, a place to look); a message naming the field.
+    pub fn check_shape(&self) -> std::result::Result<(), String> {
+        match self {
+            BlockerEvidence::Source(c) => citation::check_shape(c, false),
+            BlockerEvidence::Artifact(a) => {
+                crate::surface::citation::check_relative_path(&a.file)
+                    .map_err(|why| format!("file: {why}"))?;
+                if !crate::seal::is_sha256_hex(&a.sha256) {
+                    return Err("sha256: expected 64 lower-case hex digits".into());
+                }
+                if a.at.trim().is_empty() {
+                    return Err("at: must say where in the file".into());
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A surface whose status is `unknown` in the inventory.
@@ -112,13 +202,17 @@ pub struct UnknownSurface {
     pub surface: String,
     /// Surface name.
     pub name: String,
+    /// The surface's own citations (path, lines, sha256, as the inventory
+    /// records them) and the spec's `status = "unknown"`. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A citation whose bytes no longer match its recorded sha256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaleCitation {
-    /// Who cites it (a surface or blocker id).
+    /// Who cites it (a surface or blocker id; `packet` for an inventory
+    /// file itself).
     pub owner: String,
     /// Cited path, relative to the source root.
     pub path: String,
@@ -126,6 +220,12 @@ pub struct StaleCitation {
     pub lines: Option<String>,
     /// What was found instead (a hash, `missing`, ...).
     pub found: String,
+    /// The sha256 the citation recorded, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Where the citation is recorded (e.g. the inventory, by its sha256).
+    /// The citation itself is always cited first.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A forbidden surface the proof found changed (or changed off its pins).
@@ -138,6 +238,9 @@ pub struct ChangedForbiddenSurface {
     pub surface: String,
     /// `CHANGED` or `AUTHORIZED_MUTATION_MISMATCH`.
     pub result: ProofResult,
+    /// The proof's entry and the surface's digests in the BEFORE and AFTER
+    /// snapshots. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A critical surface under a boundary that has no snapshot method, so it can
@@ -149,6 +252,9 @@ pub struct DeclaredOnlyCriticalSurface {
     pub boundary: String,
     /// Surface id.
     pub surface: String,
+    /// The proof's record of the fact and the snapshots' record that the
+    /// surface has no snapshot method. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// A probe that did not fail closed.
@@ -161,10 +267,13 @@ pub struct FailOpenProbe {
     pub outcome: Outcome,
     /// The pass token appeared in its output.
     pub token_leaked: bool,
+    /// The probe's record in the probe report. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 /// Every fact blockers are derived from. All lists are required in JSON, so
-/// a fact source cannot be skipped by leaving its key out.
+/// a fact source cannot be skipped by leaving its key out, and every fact
+/// cites its evidence ("an uncited claim is not a claim").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DerivedInputs {
@@ -178,6 +287,86 @@ pub struct DerivedInputs {
     pub declared_only_critical_surfaces: Vec<DeclaredOnlyCriticalSurface>,
     /// Probes that did not fail closed.
     pub fail_open_probes: Vec<FailOpenProbe>,
+}
+
+impl DerivedInputs {
+    /// Checks what serde cannot: every fact (but a stale citation, which is
+    /// its own evidence) cites at least one piece of evidence, and every
+    /// citation is well formed. The message names the key, e.g.
+    /// `derived.unknown_surfaces[0].evidence`.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        fn each(
+            list: &str,
+            items: Vec<&[BlockerEvidence]>,
+            may_be_empty: bool,
+        ) -> std::result::Result<(), String> {
+            for (i, ev) in items.into_iter().enumerate() {
+                let at = format!("derived.{list}[{i}].evidence");
+                if ev.is_empty() && !may_be_empty {
+                    return Err(format!(
+                        "{at}: empty: a derived fact must cite the bytes it rests on"
+                    ));
+                }
+                for (j, e) in ev.iter().enumerate() {
+                    e.check_shape().map_err(|why| format!("{at}[{j}].{why}"))?;
+                }
+            }
+            Ok(())
+        }
+        each(
+            "unknown_surfaces",
+            self.unknown_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "stale_citations",
+            self.stale_citations
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            true,
+        )?;
+        for (i, c) in self.stale_citations.iter().enumerate() {
+            citation::check_shape(&stale_as_citation(c), false)
+                .map_err(|why| format!("derived.stale_citations[{i}].{why}"))?;
+        }
+        each(
+            "changed_forbidden_surfaces",
+            self.changed_forbidden_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "declared_only_critical_surfaces",
+            self.declared_only_critical_surfaces
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )?;
+        each(
+            "fail_open_probes",
+            self.fail_open_probes
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
+        )
+    }
+}
+
+/// The stale citation itself, as a citation.
+fn stale_as_citation(s: &StaleCitation) -> Citation {
+    Citation {
+        path: s.path.clone(),
+        lines: s.lines.clone(),
+        sha256: s.sha256.clone(),
+    }
 }
 
 /// Where a blocker comes from.
@@ -201,7 +390,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The spelling used in JSON and in derived ids (`unknown-surface`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Declared => "declared",
             Kind::UnknownSurface => "unknown-surface",
@@ -239,12 +429,16 @@ pub struct BlockerEntry {
     pub severity: Severity,
     /// The status as declared (derived blockers: open).
     pub declared_status: Status,
-    /// The status that counts.
+    /// The status its facts give, as computed when the map was built.
+    /// Readers never trust it: they recompute it from the entry's kind, id,
+    /// declared status and closing evidence (open unless every closing
+    /// citation is pinned and checked fresh).
     pub status: Status,
     /// Why the counting status differs from the declared one, or caveats.
     pub note: Option<String>,
-    /// Citations showing why it blocks.
-    pub evidence: Vec<Citation>,
+    /// What it rests on: for a declared blocker its gates.toml `evidence`,
+    /// for a derived one the bytes of the fact behind it.
+    pub evidence: Vec<BlockerEvidence>,
     /// What closes it.
     pub closes_when: String,
     /// Closing citations and their checks.
@@ -283,16 +477,137 @@ pub struct BlockerMap {
 /// closing citation, in order. A blocker absent here was not checked.
 pub type ClosingChecks = BTreeMap<String, Vec<CitationState>>;
 
+/// Why a blocker with these facts counts as open (`Err`), or `Ok` when its
+/// facts establish that it is closed: it is declared (kind and id), declared
+/// closed, and has closing evidence in which every citation carries a
+/// well-formed sha256 and was checked fresh. The one place that decides;
+/// [`build`] and [`BlockerMap::facts`] both ask it, so a stored `status`
+/// (in a hand-edited `production-blocker-map.json`, say) is never trusted.
+pub fn closed_by_evidence(
+    kind: Kind,
+    id: &str,
+    declared_status: Status,
+    closing: &[CheckedCitation],
+) -> std::result::Result<(), String> {
+    if kind != Kind::Declared {
+        return Err("derived from a fact: open until the fact is gone".into());
+    }
+    if check_declared_id(id).is_err() {
+        return Err(format!(
+            "{id:?} is not a declared blocker id: counts as open"
+        ));
+    }
+    if declared_status == Status::Open {
+        return Err("declared open".into());
+    }
+    if closing.is_empty() {
+        return Err("marked closed without closing evidence: counts as open".into());
+    }
+    for c in closing {
+        let at = c.citation.location();
+        match (&c.citation.sha256, &c.check) {
+            (None, _) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} has no sha256: counts as open"
+                ));
+            }
+            (Some(h), _) if !crate::seal::is_sha256_hex(h) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} has a malformed sha256: counts as open"
+                ));
+            }
+            (Some(_), CitationState::Stale { found }) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} is stale ({found}): counts as open"
+                ));
+            }
+            (Some(_), CitationState::NotChecked) => {
+                return Err(format!(
+                    "marked closed, but closing evidence {at} was not checked against a source tree: counts as open"
+                ));
+            }
+            (Some(_), CitationState::Fresh) => {}
+        }
+    }
+    Ok(())
+}
+
+impl BlockerEntry {
+    /// Whether this blocker counts as open, recomputed from its facts (see
+    /// [`closed_by_evidence`]); a stored `status` of open is kept, a stored
+    /// closed is believed only when the facts establish it.
+    pub fn counts_open(&self) -> bool {
+        self.status == Status::Open
+            || closed_by_evidence(
+                self.kind,
+                &self.id,
+                self.declared_status,
+                &self.closing_evidence,
+            )
+            .is_err()
+    }
+}
+
 impl BlockerMap {
-    /// The blockers as the verdict sees them.
+    /// The blockers as the verdict sees them, each open unless its own facts
+    /// establish that it is closed ([`BlockerEntry::counts_open`]).
     pub fn facts(&self) -> Vec<BlockerFact> {
         self.blockers
             .iter()
             .map(|b| BlockerFact {
                 id: b.id.clone(),
-                open: b.status == Status::Open,
+                open: b.counts_open(),
             })
             .collect()
+    }
+
+    /// The totals recomputed from the entries' facts (never from their
+    /// stored `status` or the stored `counts`).
+    pub fn recount(&self) -> Counts {
+        let mut counts = Counts {
+            total: self.blockers.len(),
+            ..Counts::default()
+        };
+        for b in &self.blockers {
+            let open = b.counts_open();
+            if open {
+                counts.open += 1;
+            } else {
+                counts.closed += 1;
+            }
+            if b.kind == Kind::Declared {
+                counts.declared += 1;
+            } else {
+                counts.derived += 1;
+            }
+            if b.declared_status == Status::Closed && open {
+                counts.closed_without_evidence += 1;
+            }
+        }
+        counts
+    }
+
+    /// Where the map's stored statuses or counts disagree with what its
+    /// facts give (empty for a map [`build`] made). A map that disagrees was
+    /// edited by hand; readers use [`BlockerMap::facts`] and
+    /// [`BlockerMap::recount`] either way.
+    pub fn inconsistencies(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, b) in self.blockers.iter().enumerate() {
+            let open = b.counts_open();
+            if (b.status == Status::Open) != open {
+                out.push(format!(
+                    "blockers[{i}] ({}): status is {}, its facts give {}",
+                    b.id,
+                    b.status.as_str(),
+                    if open { "open" } else { "closed" }
+                ));
+            }
+        }
+        if self.counts != self.recount() {
+            out.push("counts: differ from the counts of the entries' facts".into());
+        }
+        out
     }
 }
 
@@ -309,43 +624,10 @@ fn declared_entry(b: &BlockerSpec, checks: Option<&Vec<CitationState>>) -> Block
                 .unwrap_or(CitationState::NotChecked),
         })
         .collect();
-    let (status, note) = match b.status {
-        Status::Open => (Status::Open, None),
-        Status::Closed if closing.is_empty() => (
-            Status::Open,
-            Some("marked closed without closing evidence: counts as open".to_string()),
-        ),
-        Status::Closed => {
-            let unpinned = closing.iter().find(|c| c.citation.sha256.is_none());
-            let stale = closing.iter().find_map(|c| match &c.check {
-                CitationState::Stale { found } => Some((c, found)),
-                _ => None,
-            });
-            if let Some(c) = unpinned {
-                (
-                    Status::Open,
-                    Some(format!(
-                        "marked closed, but closing evidence {} has no sha256: counts as open",
-                        c.citation.path
-                    )),
-                )
-            } else if let Some((c, found)) = stale {
-                (
-                    Status::Open,
-                    Some(format!(
-                        "marked closed, but closing evidence {} is stale ({found}): counts as open",
-                        c.citation.path
-                    )),
-                )
-            } else if closing.iter().any(|c| c.check == CitationState::NotChecked) {
-                (
-                    Status::Closed,
-                    Some("closing evidence not checked against a source tree".to_string()),
-                )
-            } else {
-                (Status::Closed, None)
-            }
-        }
+    let (status, note) = match closed_by_evidence(Kind::Declared, &b.id, b.status, &closing) {
+        Ok(()) => (Status::Closed, None),
+        Err(_) if b.status == Status::Open => (Status::Open, None),
+        Err(why) => (Status::Open, Some(why)),
     };
     BlockerEntry {
         id: b.id.clone(),
@@ -356,36 +638,52 @@ fn declared_entry(b: &BlockerSpec, checks: Option<&Vec<CitationState>>) -> Block
         declared_status: b.status,
         status,
         note,
-        evidence: b.evidence.clone(),
+        evidence: b
+            .evidence
+            .iter()
+            .cloned()
+            .map(BlockerEvidence::Source)
+            .collect(),
         closes_when: b.closes_when.clone(),
         closing_evidence: closing,
     }
 }
 
+/// A derived entry: always open, citing `evidence`.
 fn derived(
     kind: Kind,
-    key: &str,
+    id: String,
     title: String,
     surface: &str,
     severity: Severity,
     closes_when: &str,
+    evidence: Vec<BlockerEvidence>,
 ) -> BlockerEntry {
     BlockerEntry {
-        id: format!("{}:{key}", kind.as_str()),
+        id,
         kind,
         title,
         surface: surface.to_string(),
         severity,
         declared_status: Status::Open,
         status: Status::Open,
-        note: None,
-        evidence: vec![],
+        note: evidence
+            .is_empty()
+            .then(|| "no evidence was given for the fact behind it".to_string()),
+        evidence,
         closes_when: closes_when.to_string(),
         closing_evidence: vec![],
     }
 }
 
-/// The derived blockers for `inputs`, deduplicated and sorted by id.
+/// The id of the blocker derived from a probe that did not fail closed.
+pub fn fail_open_probe_id(probe: &str) -> String {
+    format!("{}:{probe}", Kind::FailOpenProbe.as_str())
+}
+
+/// The derived blockers for `inputs`, deduplicated and sorted by id. Ids
+/// come from the one scheme in [`crate::surface::facts`], so the id of a
+/// fact in an inventory or the proof is the id of its blocker here.
 pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
     let mut out: BTreeMap<String, BlockerEntry> = BTreeMap::new();
     let mut add = |e: BlockerEntry| {
@@ -394,7 +692,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
     for u in &inputs.unknown_surfaces {
         add(derived(
             Kind::UnknownSurface,
-            &u.surface,
+            ids::unknown_surface_id(&u.surface),
             format!(
                 "surface {} ({}) is UNKNOWN: its risk and gate are not known",
                 u.name, u.surface
@@ -402,16 +700,21 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &u.surface,
             Severity::High,
             "the surface is inventoried with evidence: status known, risk and required gate cited",
+            u.evidence.clone(),
         ));
     }
     for s in &inputs.stale_citations {
-        let key = match &s.lines {
-            Some(l) => format!("{}:{}:{l}", s.owner, s.path),
-            None => format!("{}:{}", s.owner, s.path),
-        };
-        let mut e = derived(
+        let mut evidence = vec![BlockerEvidence::Source(stale_as_citation(s))];
+        evidence.extend(s.evidence.iter().cloned());
+        // `3-3` and `3` are one range: the id spells it as the surface
+        // module does (a malformed range is refused by `check` first).
+        let lines = s.lines.as_deref().map(|l| {
+            l.parse::<crate::surface::LineRange>()
+                .map_or_else(|_| l.to_string(), |r| r.to_string())
+        });
+        add(derived(
             Kind::StaleCitation,
-            &key,
+            ids::stale_citation_id(&s.owner, &s.path, lines.as_deref()),
             format!(
                 "citation of {} by {} is stale: {}",
                 s.path, s.owner, s.found
@@ -419,13 +722,8 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &s.owner,
             Severity::High,
             "the citation is re-made against the current source and its sha256 matches",
-        );
-        e.evidence.push(Citation {
-            path: s.path.clone(),
-            lines: s.lines.clone(),
-            sha256: None,
-        });
-        add(e);
+            evidence,
+        ));
     }
     for c in &inputs.changed_forbidden_surfaces {
         let what = match c.result {
@@ -434,7 +732,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
         };
         add(derived(
             Kind::ChangedForbiddenSurface,
-            &format!("{}:{}", c.boundary, c.surface),
+            ids::changed_forbidden_surface_id(&c.boundary, &c.surface),
             format!(
                 "forbidden surface {} {what} (boundary {})",
                 c.surface, c.boundary
@@ -442,12 +740,13 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &c.surface,
             Severity::Critical,
             "the change is explained and rolled back, and a new proof shows the surface untouched",
+            c.evidence.clone(),
         ));
     }
     for d in &inputs.declared_only_critical_surfaces {
         add(derived(
             Kind::DeclaredOnlyCriticalSurface,
-            &format!("{}:{}", d.boundary, d.surface),
+            ids::declared_only_critical_surface_id(&d.boundary, &d.surface),
             format!(
                 "critical surface {} is only declared not contacted (boundary {}): no digest proves it",
                 d.surface, d.boundary
@@ -455,6 +754,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             &d.surface,
             Severity::High,
             "the surface gets a read-only snapshot method and the proof shows it UNTOUCHED",
+            d.evidence.clone(),
         ));
     }
     for p in &inputs.fail_open_probes {
@@ -465,11 +765,12 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
         };
         add(derived(
             Kind::FailOpenProbe,
-            &p.probe,
+            fail_open_probe_id(&p.probe),
             format!("probe {} did not fail closed: {how}", p.probe),
             "gates",
             Severity::Critical,
             "the gate is fixed and the probe harness shows the probe FAIL-CLOSED",
+            p.evidence.clone(),
         ));
     }
     out.into_values().collect()
@@ -488,25 +789,12 @@ pub fn build(
         .collect();
     blockers.extend(derive(inputs));
     blockers.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut counts = Counts {
-        total: blockers.len(),
-        ..Counts::default()
+    let mut map = BlockerMap {
+        blockers,
+        counts: Counts::default(),
     };
-    for b in &blockers {
-        match b.status {
-            Status::Open => counts.open += 1,
-            Status::Closed => counts.closed += 1,
-        }
-        if b.kind == Kind::Declared {
-            counts.declared += 1;
-        } else {
-            counts.derived += 1;
-        }
-        if b.declared_status == Status::Closed && b.status == Status::Open {
-            counts.closed_without_evidence += 1;
-        }
-    }
-    BlockerMap { blockers, counts }
+    map.counts = map.recount();
+    map
 }
 
 fn cell(s: &str) -> String {
@@ -515,7 +803,7 @@ fn cell(s: &str) -> String {
 
 /// `production-blocker-map.md`.
 pub fn render_markdown(map: &BlockerMap) -> String {
-    let c = &map.counts;
+    let c = &map.recount();
     let mut out = String::from("# Production blocker map\n\n");
     out.push_str(&format!(
         "{} blocker(s): {} open, {} closed; {} declared, {} derived.\n",
@@ -527,15 +815,20 @@ pub fn render_markdown(map: &BlockerMap) -> String {
             c.closed_without_evidence
         ));
     }
-    out.push_str("\n| id | kind | severity | status | surface | title | closes when | note |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("\n| id | kind | severity | status | surface | title | cites | closes when | note |\n|---|---|---|---|---|---|---|---|---|\n");
     for b in &map.blockers {
-        let status = match (b.declared_status, b.status) {
-            (Status::Closed, Status::Open) => "OPEN (marked closed)",
-            (_, Status::Open) => "OPEN",
-            (_, Status::Closed) => "closed",
+        let status = match (b.declared_status, b.counts_open()) {
+            (Status::Closed, true) => "OPEN (marked closed)",
+            (_, true) => "OPEN",
+            (_, false) => "closed",
         };
+        let cites: Vec<String> = b
+            .evidence
+            .iter()
+            .map(|e| format!("`{}`", cell(&e.location())))
+            .collect();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {status} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {status} | {} | {} | {} | {} | {} |\n",
             b.id,
             b.kind.as_str(),
             match b.severity {
@@ -546,6 +839,11 @@ pub fn render_markdown(map: &BlockerMap) -> String {
             },
             cell(&b.surface),
             cell(&b.title),
+            if cites.is_empty() {
+                "-".to_string()
+            } else {
+                cites.join("<br>")
+            },
             cell(&b.closes_when),
             b.note.as_deref().map(cell).unwrap_or_else(|| "-".into()),
         ));
@@ -598,10 +896,11 @@ mod tests {
                 .unwrap()
                 .contains("without closing evidence")
         );
-        assert_eq!(by_id("B2").status, Status::Closed);
+        // Closing evidence that was never checked establishes nothing.
+        assert_eq!(by_id("B2").status, Status::Open);
         assert!(by_id("B2").note.as_deref().unwrap().contains("not checked"));
-        assert_eq!(map.counts.open, 2);
-        assert_eq!(map.counts.closed_without_evidence, 1);
+        assert_eq!(map.counts.open, 3);
+        assert_eq!(map.counts.closed_without_evidence, 2);
         let md = render_markdown(&map);
         assert!(md.contains("OPEN (marked closed)"), "{md}");
     }
@@ -643,17 +942,31 @@ mod tests {
         assert_eq!(map.blockers[1].note, None);
     }
 
-    #[test]
-    fn derived_blockers_are_deterministic_deduplicated_and_open() {
-        let inputs = DerivedInputs {
+    fn source(path: &str) -> Vec<BlockerEvidence> {
+        vec![BlockerEvidence::Source(pinned(path))]
+    }
+
+    fn artifact(file: &str, at: &str) -> Vec<BlockerEvidence> {
+        vec![BlockerEvidence::Artifact(ArtifactCitation {
+            file: file.into(),
+            sha256: "b".repeat(64),
+            at: at.into(),
+            value: Some("CHANGED".into()),
+        })]
+    }
+
+    fn all_inputs() -> DerivedInputs {
+        DerivedInputs {
             unknown_surfaces: vec![
                 UnknownSurface {
                     surface: "ci-seal".into(),
                     name: "CI seal".into(),
+                    evidence: source("ci/seal.md"),
                 },
                 UnknownSurface {
                     surface: "ci-seal".into(),
                     name: "CI seal".into(),
+                    evidence: source("ci/seal.md"),
                 },
             ],
             stale_citations: vec![StaleCitation {
@@ -661,22 +974,36 @@ mod tests {
                 path: "docs/pg.md".into(),
                 lines: Some("3-4".into()),
                 found: "missing".into(),
+                sha256: Some("c".repeat(64)),
+                evidence: vec![],
             }],
             changed_forbidden_surfaces: vec![ChangedForbiddenSurface {
                 boundary: "prod".into(),
                 surface: "pg".into(),
                 result: ProofResult::Changed,
+                evidence: artifact(
+                    "forbidden-surface-proof.json",
+                    "/boundaries/0/surfaces/0/status",
+                ),
             }],
             declared_only_critical_surfaces: vec![DeclaredOnlyCriticalSurface {
                 boundary: "secrets".into(),
                 surface: "vault".into(),
+                evidence: artifact("forbidden-surface-proof.json", "/blocker_facts/0/id"),
             }],
             fail_open_probes: vec![FailOpenProbe {
                 probe: "user/deploy".into(),
                 outcome: Outcome::FailOpen,
                 token_leaked: true,
+                evidence: artifact("production-bad-input-design.json", "/probes/3/outcome"),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn derived_blockers_are_deterministic_deduplicated_open_and_cited() {
+        let inputs = all_inputs();
+        assert_eq!(inputs.check(), Ok(()));
         let a = build(&[], &inputs, &ClosingChecks::new());
         let b = build(&[], &inputs, &ClosingChecks::new());
         assert_eq!(a, b);
@@ -692,16 +1019,281 @@ mod tests {
             ]
         );
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
+        assert!(a.blockers.iter().all(|b| b.counts_open()));
         assert_eq!(a.counts.derived, 5);
         assert!(a.blockers[2].title.contains("leaked"));
+        // Every derived blocker cites what its fact rests on.
+        for b in &a.blockers {
+            assert!(!b.evidence.is_empty(), "{}", b.id);
+            assert_eq!(b.note, None, "{}", b.id);
+        }
+        let md = render_markdown(&a);
+        assert!(
+            md.contains("| `forbidden-surface-proof.json#/boundaries/0/surfaces/0/status` |")
+                && md.contains("| `docs/pg.md:3-4` |")
+                && md.contains("| `ci/seal.md` |"),
+            "{md}"
+        );
+        assert_eq!(
+            a.blockers[0].evidence,
+            inputs.changed_forbidden_surfaces[0].evidence
+        );
+        assert_eq!(a.blockers[2].evidence, inputs.fail_open_probes[0].evidence);
+        assert_eq!(a.blockers[4].evidence, inputs.unknown_surfaces[0].evidence);
+        // A stale citation cites itself, with the hash it recorded.
+        assert_eq!(
+            a.blockers[3].evidence,
+            vec![BlockerEvidence::Source(Citation {
+                path: "docs/pg.md".into(),
+                lines: Some("3-4".into()),
+                sha256: Some("c".repeat(64)),
+            })]
+        );
+        // A one-line range has one spelling in the id, whichever was given.
+        let mut one = all_inputs();
+        one.stale_citations[0].lines = Some("7-7".into());
+        let m = build(&[], &one, &ClosingChecks::new());
+        assert!(
+            m.blockers
+                .iter()
+                .any(|b| b.id == "stale-citation:pg:docs/pg.md:7"),
+            "{:?}",
+            m.blockers.iter().map(|b| &b.id).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ids::stale_citation_id(
+                "pg",
+                "docs/pg.md",
+                Some(&crate::surface::LineRange { first: 7, last: 7 }.to_string())
+            ),
+            "stale-citation:pg:docs/pg.md:7"
+        );
+        // An uncited fact still derives an open blocker, and says so.
+        let mut bare = all_inputs();
+        bare.unknown_surfaces[0].evidence.clear();
+        bare.unknown_surfaces.truncate(1);
+        let m = build(&[], &bare, &ClosingChecks::new());
+        let u = m
+            .blockers
+            .iter()
+            .find(|b| b.kind == Kind::UnknownSurface)
+            .unwrap();
+        assert!(u.counts_open() && u.note.as_deref().is_some_and(|n| n.contains("no evidence")));
+    }
+
+    #[test]
+    fn derived_facts_must_cite_well_formed_evidence() {
+        let mut i = all_inputs();
+        i.unknown_surfaces[1].evidence.clear();
+        assert_eq!(
+            i.check(),
+            Err("derived.unknown_surfaces[1].evidence: empty: a derived fact must cite the bytes it rests on".into())
+        );
+        let mut i = all_inputs();
+        i.fail_open_probes[0].evidence.clear();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.fail_open_probes[0].evidence")
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Artifact(a) = &mut i.changed_forbidden_surfaces[0].evidence[0] {
+            a.sha256 = "nope".into();
+        }
+        assert_eq!(
+            i.check(),
+            Err("derived.changed_forbidden_surfaces[0].evidence[0].sha256: expected 64 lower-case hex digits".into())
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Artifact(a) = &mut i.declared_only_critical_surfaces[0].evidence[0]
+        {
+            a.file = "../proof.json".into();
+        }
+        assert!(
+            i.check()
+                .unwrap_err()
+                .contains("declared_only_critical_surfaces[0].evidence[0].file")
+        );
+        let mut i = all_inputs();
+        if let BlockerEvidence::Source(c) = &mut i.unknown_surfaces[0].evidence[0] {
+            c.lines = Some("0-1".into());
+        }
+        assert!(
+            i.check()
+                .unwrap_err()
+                .contains("unknown_surfaces[0].evidence[0]")
+        );
+        let mut i = all_inputs();
+        i.stale_citations[0].path = "/etc/passwd".into();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.stale_citations[0].path")
+        );
+    }
+
+    #[test]
+    fn gate_and_surface_spell_the_kinds_alike() {
+        use crate::surface::facts::FactKind;
+        for (g, f) in [
+            (Kind::UnknownSurface, FactKind::UnknownSurface),
+            (Kind::StaleCitation, FactKind::StaleCitation),
+            (
+                Kind::ChangedForbiddenSurface,
+                FactKind::ChangedForbiddenSurface,
+            ),
+            (
+                Kind::DeclaredOnlyCriticalSurface,
+                FactKind::DeclaredOnlyCriticalSurface,
+            ),
+        ] {
+            assert_eq!(g.as_str(), f.as_str());
+            assert_eq!(
+                serde_json::to_value(g).unwrap(),
+                serde_json::to_value(f).unwrap()
+            );
+        }
+    }
+
+    /// A map whose `status` fields (and counts) were edited by hand to
+    /// "closed" still counts every blocker its facts do not close as open.
+    #[test]
+    fn a_hand_edited_map_cannot_close_a_blocker() {
+        let mut checks = ClosingChecks::new();
+        checks.insert("FRESH".into(), vec![CitationState::Fresh]);
+        checks.insert(
+            "STALE".into(),
+            vec![CitationState::Stale {
+                found: "missing".into(),
+            }],
+        );
+        let inputs = DerivedInputs {
+            unknown_surfaces: vec![UnknownSurface {
+                surface: "ci-seal".into(),
+                name: "CI seal".into(),
+                evidence: source("ci/seal.md"),
+            }],
+            ..DerivedInputs::default()
+        };
+        let built = build(
+            &[
+                spec("FRESH", Status::Closed, vec![pinned("e.txt")]),
+                spec("STALE", Status::Closed, vec![pinned("e.txt")]),
+                spec("UNCHECKED", Status::Closed, vec![pinned("e.txt")]),
+                spec("NONE", Status::Closed, vec![]),
+                spec("OPEN", Status::Open, vec![pinned("e.txt")]),
+            ],
+            &inputs,
+            &checks,
+        );
+        assert!(
+            built.inconsistencies().is_empty(),
+            "{:?}",
+            built.inconsistencies()
+        );
+        let closed_ids = |m: &BlockerMap| -> Vec<String> {
+            m.facts()
+                .into_iter()
+                .filter(|f| !f.open)
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(closed_ids(&built), vec!["FRESH".to_string()]);
+
+        // Every status, declared status and count edited to "closed".
+        let mut v = serde_json::to_value(&built).unwrap();
+        for b in v["blockers"].as_array_mut().unwrap() {
+            b["status"] = "closed".into();
+            b["declared_status"] = "closed".into();
+            b["note"] = serde_json::Value::Null;
+        }
+        v["counts"]["open"] = 0.into();
+        v["counts"]["closed"] = 6.into();
+        let edited: BlockerMap = crate::canonical::from_slice_strict(
+            &crate::canonical::value_to_bytes(&v),
+            "map".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(closed_ids(&edited), vec!["FRESH".to_string()]);
+        let (c, want) = (edited.recount(), built.recount());
+        assert_eq!((c.open, c.closed), (want.open, want.closed));
+        assert_eq!(c.open, 5);
+        assert!(render_markdown(&edited).contains("5 open, 1 closed"));
+        let bad = edited.inconsistencies();
+        assert_eq!(bad.len(), 6, "five statuses and the counts: {bad:?}");
+        assert!(
+            bad.iter().any(|b| b.contains("unknown-surface:ci-seal")),
+            "{bad:?}"
+        );
+
+        // Closing facts forged too: a derived blocker relabelled declared
+        // with fresh closing evidence, and a stale check relabelled fresh
+        // on a citation without a sha256.
+        let forged = CheckedCitation {
+            citation: pinned("e.txt"),
+            check: CitationState::Fresh,
+        };
+        let mut e = edited.clone();
+        for b in &mut e.blockers {
+            b.kind = Kind::Declared;
+            b.closing_evidence = vec![forged.clone()];
+        }
+        let i = e.blockers.iter().position(|b| b.id == "STALE").unwrap();
+        e.blockers[i].closing_evidence[0].citation.sha256 = None;
+        let j = e.blockers.iter().position(|b| b.id == "NONE").unwrap();
+        e.blockers[j].closing_evidence[0].citation.sha256 = Some("x".into());
+        let k = e.blockers.iter().position(|b| b.id == "OPEN").unwrap();
+        e.blockers[k].status = Status::Open;
+        let mut still_closed = closed_ids(&e);
+        still_closed.sort();
+        // Only entries whose own facts now say declared + closed + pinned +
+        // fresh count as closed; the derived id never does, nor does a
+        // stored open status.
+        assert_eq!(
+            still_closed,
+            vec!["FRESH".to_string(), "UNCHECKED".to_string()]
+        );
+        assert!(
+            e.facts()
+                .iter()
+                .any(|f| f.id == "unknown-surface:ci-seal" && f.open)
+        );
     }
 
     #[test]
     fn derived_id_shapes_are_recognized() {
-        assert!(is_derived_id("unknown-surface:ci"));
-        assert!(is_derived_id("fail-open-probe:user/x"));
-        for bad in ["unknown-surface:", "nonsense:x", "declared:x", "BLK-1", ""] {
+        for good in [
+            "unknown-surface:ci",
+            "fail-open-probe:user/x",
+            "stale-citation:pg:docs/pg.md",
+            "stale-citation:pg:docs/pg.md:3-9",
+            "changed-forbidden-surface:no-production-mutation:prod-pg",
+            "declared-only-critical-surface:no-secrets-change:secrets-vault",
+        ] {
+            assert!(is_derived_id(good), "{good}");
+        }
+        for bad in [
+            "unknown-surface:",
+            "unknown-surface:a:b",
+            "nonsense:x",
+            "declared:x",
+            "BLK-1",
+            "",
+            "changed-surface:pg",
+            "changed-forbidden-surface:pg",
+            "changed-forbidden-surface:b::pg",
+            "declared-only-critical:secrets",
+            "declared-only-critical-surface:secrets",
+            "stale-citation:pg",
+            "stale-citation:pg:docs/pg.md:evidence[0]:",
+            "fail-open-probe:x",
+            "fail-open-probe:/x",
+        ] {
             assert!(!is_derived_id(bad), "{bad}");
+        }
+        // Every id derive() gives is one a spec may name.
+        for b in derive(&all_inputs()) {
+            assert!(is_derived_id(&b.id), "{}", b.id);
         }
     }
 

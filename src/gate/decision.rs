@@ -411,10 +411,15 @@ mod tests {
 
     #[test]
     fn selection_rules_fail_closed() {
+        let fresh: blocker::ClosingChecks = [(
+            "B1".to_string(),
+            vec![crate::gate::citation::CitationState::Fresh],
+        )]
+        .into();
         let closed = blocker::build(
             &[spec_blocker("B1", Status::Closed, true)],
             &DerivedInputs::default(),
-            &Default::default(),
+            &fresh,
         );
         let opts = [option("PROCEED", &["B1"])];
         let ok = build(
@@ -461,6 +466,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("not a decision option"), "{e}");
+
+        // Closing evidence that was not checked establishes nothing.
+        let unchecked = blocker::build(
+            &[spec_blocker("B1", Status::Closed, true)],
+            &DerivedInputs::default(),
+            &Default::default(),
+        );
+        let e = build(
+            &opts,
+            &unchecked,
+            &gates(),
+            Some(&auth(Scope::Production, &["PROCEED"])),
+            Some("PROCEED"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("required blocker B1 is open"), "{e}");
+
+        // A map edited by hand to say closed is not believed.
+        let mut forged = unchecked.clone();
+        forged.blockers[0].status = Status::Closed;
+        forged.counts.open = 0;
+        let p = build(&opts, &forged, &gates(), None, None).unwrap();
+        assert_eq!(p.open_blockers, vec!["B1".to_string()]);
+        assert_eq!(p.admissible_now, vec![HOLD.to_string()]);
 
         // Closed without closing evidence counts as open: not admissible.
         let unproven = blocker::build(

@@ -415,7 +415,7 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
             Some(c) => nonblank(path, &format!("{at}.command[0]"), c)?,
         }
         if let Some(f) = &p.input_file {
-            citation::check_relative(f)
+            crate::surface::citation::check_relative_path(f)
                 .map_err(|w| Error::malformed(path, format!("{at}.input_file: {w}")))?;
         }
         if p.stdin_text.is_some() && p.input_via == InputVia::Stdin && p.input_file.is_some() {
@@ -480,7 +480,7 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
                 return Err(Error::malformed(
                     path,
                     format!(
-                        "{at}.requires_closed[{j}]: {r:?} is not a declared blocker id (nor a derived one, kind:key)"
+                        "{at}.requires_closed[{j}]: {r:?} is not a declared blocker id, nor a derived one (unknown-surface:<surface>, stale-citation:<owner>:<path>[:<lines>], changed-forbidden-surface:<boundary>:<surface>, declared-only-critical-surface:<boundary>:<surface>, fail-open-probe:<class>/<name>)"
                     ),
                 ));
             }
@@ -608,6 +608,8 @@ requires_gates = ["probes"]
             (GOOD.replace("\"BLK-1\", \"unknown", "\"\", \"unknown"), "option[0].requires_closed[0]"),
             (GOOD.replace("\"BLK-1\", \"unknown", "\"BLK-2\", \"unknown"), "option[0].requires_closed[0]"),
             (GOOD.replace("\"unknown-surface:ci\"", "\"made-up:ci\""), "option[0].requires_closed[1]"),
+            (GOOD.replace("\"unknown-surface:ci\"", "\"changed-surface:ci\""), "option[0].requires_closed[1]"),
+            (GOOD.replace("\"unknown-surface:ci\"", "\"changed-forbidden-surface:ci\""), "option[0].requires_closed[1]"),
             (GOOD.replace(", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"", ""), "blocker[0].closing_evidence[0].sha256"),
             (GOOD.replace("docs/ci.md", "../ci.md"), "blocker[0].closing_evidence[0].path"),
             (GOOD.replace("id = \"PROCEED\"", "id = \"HOLD_PRODUCTION\""), "option[0].id"),

@@ -84,12 +84,23 @@ fn serde_label<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "failure".to_string())
 }
 
-/// The derived-blocker inputs the surfaces spec and the proof give. Stale
-/// citations are empty at run time: a run with a stale citation stops before
-/// any artifact is written. Fail-open probes are added by the gate module
-/// from the probe report.
-pub fn derived_inputs(surfaces: &SurfacesSpec, proof: Option<&Proof>) -> DerivedInputs {
-    let unknown_surfaces = crate::surface::facts::unknown_surfaces(surfaces)
+/// The derived-blocker inputs the inventories and the proof give, each
+/// with the evidence its fact cites, listed by `surface::facts` (the one
+/// implementation of each fact and of its id); `surfaces` names the
+/// surfaces. Stale citations are empty at run time: a run with a stale
+/// citation stops before any artifact is written. Fail-open probes are
+/// added by the gate module from the probe report.
+pub fn derived_inputs(
+    surfaces: &SurfacesSpec,
+    inventories: &[crate::surface::SurfaceInventory],
+    proof: Option<&Proof>,
+) -> crate::Result<DerivedInputs> {
+    use crate::gate::blocker::BlockerEvidence;
+    use crate::surface::facts;
+    let evidence = |f: facts::DerivedFact| -> Vec<BlockerEvidence> {
+        f.evidence.into_iter().map(BlockerEvidence::from).collect()
+    };
+    let unknown_surfaces = facts::unknown_surfaces(inventories)
         .into_iter()
         .map(|f| UnknownSurface {
             name: surfaces
@@ -97,45 +108,41 @@ pub fn derived_inputs(surfaces: &SurfacesSpec, proof: Option<&Proof>) -> Derived
                 .surfaces
                 .iter()
                 .find(|s| s.id == f.surface)
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| f.surface.clone()),
-            surface: f.surface,
+                .map_or_else(|| f.surface.clone(), |s| s.name.clone()),
+            surface: f.surface.clone(),
+            evidence: evidence(f),
         })
         .collect();
     let mut changed = Vec::new();
     let mut declared_only = Vec::new();
     if let Some(proof) = proof {
-        let critical: BTreeSet<String> =
-            crate::surface::facts::declared_only_critical_surfaces(proof)
-                .into_iter()
-                .map(|f| f.surface)
-                .collect();
-        for b in &proof.boundaries {
-            for s in &b.surfaces {
-                match s.status {
-                    ProofStatus::Changed | ProofStatus::AuthorizedMutationMismatch => {
-                        changed.push(ChangedForbiddenSurface {
-                            boundary: b.id.clone(),
-                            surface: s.surface.clone(),
-                            result: proof_result(s.status),
-                        })
+        for f in facts::changed_forbidden_surfaces(proof)? {
+            changed.push(ChangedForbiddenSurface {
+                boundary: f.boundary.clone().unwrap_or_default(),
+                surface: f.surface.clone(),
+                // A mismatch is reported as one; anything else as a change.
+                result: match f.status {
+                    Some(ProofStatus::AuthorizedMutationMismatch) => {
+                        ProofResult::AuthorizedMutationMismatch
                     }
-                    ProofStatus::DeclaredNotContacted if critical.contains(&s.surface) => {
-                        declared_only.push(DeclaredOnlyCriticalSurface {
-                            boundary: b.id.clone(),
-                            surface: s.surface.clone(),
-                        })
-                    }
-                    _ => {}
-                }
-            }
+                    _ => ProofResult::Changed,
+                },
+                evidence: evidence(f),
+            });
+        }
+        for f in facts::declared_only_critical_surfaces(proof)? {
+            declared_only.push(DeclaredOnlyCriticalSurface {
+                boundary: f.boundary.clone().unwrap_or_default(),
+                surface: f.surface.clone(),
+                evidence: evidence(f),
+            });
         }
     }
-    DerivedInputs {
+    Ok(DerivedInputs {
         unknown_surfaces,
         stale_citations: Vec::new(),
         changed_forbidden_surfaces: changed,
         declared_only_critical_surfaces: declared_only,
         fail_open_probes: Vec::new(),
-    }
+    })
 }

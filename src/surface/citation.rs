@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use schemars::JsonSchema;
@@ -139,8 +139,10 @@ impl Citation {
     }
 }
 
-/// Checks that `path` is a plain relative path: not empty, not absolute, no
-/// `.` or `..` component. Symbolic links are checked when the file is opened.
+/// Checks that `path` is a plain relative path: not empty, not absolute,
+/// `/`-separated, and no `.`, `..` or empty component (so `a//b`, `a/./b`
+/// and `a/` are refused, not normalized: a citation names one spelling of
+/// one file). Symbolic links are checked when the file is opened.
 pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
     if path.is_empty() {
         return Err("must not be empty".into());
@@ -148,23 +150,20 @@ pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
     if path.contains('\0') || path.contains('\\') {
         return Err(format!("{path:?}: must not contain NUL or backslash"));
     }
-    let p = Path::new(path);
-    if p.is_absolute() {
+    if Path::new(path).is_absolute() {
         return Err(format!(
             "{path:?} is absolute; citations are relative to the source root"
         ));
     }
-    for c in p.components() {
-        match c {
-            Component::Normal(_) => {}
-            Component::ParentDir => {
-                return Err(format!("{path:?} leaves the source root (\"..\")"));
-            }
-            _ => {
+    for part in path.split('/') {
+        match part {
+            ".." => return Err(format!("{path:?} leaves the source root (\"..\")")),
+            "" | "." => {
                 return Err(format!(
-                    "{path:?}: use a plain relative path (no \".\" components)"
+                    "{path:?}: use a plain relative path (no empty or \".\" components)"
                 ));
             }
+            _ => {}
         }
     }
     Ok(())
@@ -442,6 +441,16 @@ pub struct CitationProblem {
     pub citation: String,
     /// One line: expected and found.
     pub detail: String,
+    /// The citation as the inventory records it (absent for inventory-level
+    /// problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Citation>,
+    /// sha256 of the inventory file's bytes (absent when it could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sha256: Option<String>,
+    /// JSON Pointer of the citation in the inventory, e.g. `/surfaces/2/evidence/0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// The result of re-checking every citation of a packet against a source tree.
@@ -469,7 +478,7 @@ impl CitationReport {
         self.problems
             .iter()
             .map(|p| p.kind.exit_code())
-            .fold(exit::OK, worst_exit)
+            .fold(exit::OK, exit::worst)
     }
 
     /// One word for machines: `FRESH`, `STALE`, `MALFORMED` or `IO_ERROR`.
@@ -483,19 +492,9 @@ impl CitationReport {
     }
 }
 
-/// The worse of two exit codes, ranked I/O over malformed over failed over ok
-/// (the order `verify` already uses for its own problems).
-pub fn worst_exit(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        exit::OK => 0,
-        exit::FAILED => 1,
-        exit::REFUSED => 2,
-        exit::MALFORMED => 3,
-        exit::IO => 4,
-        _ => 5,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
+/// The worse of two exit codes: moved to [`exit::worst`], the one
+/// exit-code utility; this name stays for callers not yet moved.
+pub use crate::error::exit::worst as worst_exit;
 
 /// Re-checks every citation recorded in the packet's inventories
 /// (`production-surface-inventory.json`, `ci-deploy-surface-inventory.json`)
@@ -508,9 +507,9 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
         let name = super::inventory::json_file_name(table);
         report.inventories.push(name.to_string());
         let path = packet.join(name);
-        let inv = match read_inventory(&path, table) {
-            Ok(inv) => inv,
-            Err((kind, detail)) => {
+        let (inv, sha256) = match read_inventory(&path, table) {
+            Ok(read) => read,
+            Err((kind, detail, sha256)) => {
                 report.problems.push(CitationProblem {
                     kind,
                     inventory: name.to_string(),
@@ -518,11 +517,14 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
                     evidence_index: None,
                     citation: String::new(),
                     detail,
+                    recorded: None,
+                    inventory_sha256: sha256,
+                    at: None,
                 });
                 continue;
             }
         };
-        for s in &inv.surfaces {
+        for (si, s) in inv.surfaces.iter().enumerate() {
             for (i, c) in s.evidence.iter().enumerate() {
                 report.citations_checked += 1;
                 match check(&root, c) {
@@ -534,6 +536,9 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
                         evidence_index: Some(i),
                         citation: c.location(),
                         detail: e.detail,
+                        recorded: Some(c.clone()),
+                        inventory_sha256: Some(sha256.clone()),
+                        at: Some(format!("/surfaces/{si}/evidence/{i}")),
                     }),
                 }
             }
@@ -542,51 +547,62 @@ pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> 
     Ok(report)
 }
 
+/// Reads an inventory strictly: the inventory and the sha256 of its bytes,
+/// or the problem, its detail and (when the bytes were read) their sha256.
+#[allow(clippy::type_complexity)]
 fn read_inventory(
     path: &Path,
     table: Table,
-) -> std::result::Result<SurfaceInventory, (CitationProblemKind, String)> {
+) -> std::result::Result<(SurfaceInventory, String), (CitationProblemKind, String, Option<String>)>
+{
     match path.symlink_metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err((
                 CitationProblemKind::MissingInventory,
                 "not in the packet; nothing to re-check is not a pass".into(),
+                None,
             ));
         }
         _ => {}
     }
     let bytes = fsio::read_regular(path, INVENTORY_LIMIT).map_err(|e| match e {
-        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string()),
-        other => (CitationProblemKind::MalformedInventory, other.to_string()),
-    })?;
-    let inv: SurfaceInventory = canonical::from_slice_strict(&bytes, path)
-        .map_err(|e| (CitationProblemKind::MalformedInventory, e.to_string()))?;
-    if inv.table != table {
-        return Err((
+        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string(), None),
+        other => (
             CitationProblemKind::MalformedInventory,
-            format!(
-                "{}: table is {:?}, expected {:?}",
-                path.display(),
-                inv.table.as_str(),
-                table.as_str()
-            ),
-        ));
+            other.to_string(),
+            None,
+        ),
+    })?;
+    let sha256 = digest::sha256_hex(&bytes);
+    let malformed = |detail: String| {
+        (
+            CitationProblemKind::MalformedInventory,
+            detail,
+            Some(sha256.clone()),
+        )
+    };
+    let inv: SurfaceInventory =
+        canonical::from_slice_strict(&bytes, path).map_err(|e| malformed(e.to_string()))?;
+    if inv.table != table {
+        return Err(malformed(format!(
+            "{}: table is {:?}, expected {:?}",
+            path.display(),
+            inv.table.as_str(),
+            table.as_str()
+        )));
     }
     for s in &inv.surfaces {
         for (i, c) in s.evidence.iter().enumerate() {
             if !crate::seal::is_sha256_hex(&c.sha256) {
-                return Err((
-                    CitationProblemKind::MalformedInventory,
-                    format!(
-                        "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
-                        path.display(),
-                        s.id
-                    ),
-                ));
+                return Err(malformed(format!(
+                    "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
+                    path.display(),
+                    s.id
+                )));
             }
         }
     }
-    Ok(inv)
+    Ok((inv, sha256))
 }
 
 #[cfg(test)]
@@ -612,7 +628,8 @@ mod tests {
         assert_eq!(r("7").to_string(), "7");
         assert_eq!(r("1-2").to_string(), "1-2");
         for bad in [
-            "", "0", "0-3", "5-2", "a", "1-", "-2", "1-2-3", " 1", "+1", "1..2",
+            "", "0", "0-3", "0-1", "5-2", "a", "1-", "-2", "-3", "1-2-3", "1--2", " 1", "+1",
+            "1..2",
         ] {
             assert!(bad.parse::<LineRange>().is_err(), "{bad:?}");
         }
@@ -621,6 +638,14 @@ mod tests {
     #[test]
     fn cited_bytes_are_the_lines_with_their_newlines() {
         let text = b"one\ntwo\nthree";
+        assert_eq!(
+            cite_bytes(text, Some(r("1"))).unwrap().sha256,
+            digest::sha256_hex(b"one\n")
+        );
+        assert_eq!(
+            cite_bytes(b"a\n", Some(r("1"))).unwrap().sha256,
+            digest::sha256_hex(b"a\n")
+        );
         assert_eq!(
             cite_bytes(text, Some(r("2"))).unwrap().sha256,
             digest::sha256_hex(b"two\n")
@@ -645,7 +670,19 @@ mod tests {
     #[test]
     fn relative_paths_only() {
         assert!(check_relative_path("src/a.rs").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "./a", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a/../../x",
+            "./a",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\0b",
+        ] {
             assert!(check_relative_path(bad).is_err(), "{bad:?}");
         }
     }
@@ -699,15 +736,6 @@ mod tests {
         let before = cite_file(&root, "sub/a.txt", Some(r("2"))).unwrap();
         fs::write(root.join("sub/a.txt"), "changed\nl2\nl3 too\n").unwrap();
         assert_eq!(cite_file(&root, "sub/a.txt", Some(r("2"))).unwrap(), before);
-    }
-
-    #[test]
-    fn worst_exit_ranks_io_over_malformed_over_failed() {
-        assert_eq!(worst_exit(0, 1), 1);
-        assert_eq!(worst_exit(1, 3), 3);
-        assert_eq!(worst_exit(4, 3), 4);
-        assert_eq!(worst_exit(3, 1), 3);
-        assert_eq!(worst_exit(0, 0), 0);
     }
 
     proptest! {

@@ -187,7 +187,11 @@ pub fn build(spec: &LoadedSpec, source_root: &Path) -> Result<Vec<SurfaceInvento
     if let Some(first) = first_of(errors) {
         return Err(first);
     }
-    let unknown = facts::unknown_surfaces(spec);
+    let unknown: Vec<DerivedFact> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, e))| facts::unknown_surface(spec, i, e))
+        .collect();
     Ok(Table::ALL
         .iter()
         .map(|&table| {

@@ -24,7 +24,7 @@ use std::path::Path;
 pub use citation::{
     Citation, CitationProblem, CitationProblemKind, CitationReport, LineRange, verify_citations,
 };
-pub use facts::{DerivedFact, FactKind};
+pub use facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind};
 pub use inventory::SurfaceInventory;
 pub use proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
 pub use snapshot::{Method, Snapshot, SurfaceSnapshot};
@@ -58,7 +58,7 @@ pub fn render_surfaces(
         inventory::write_files(out, &files)?;
     }
     Ok(SurfacesSummary {
-        unknown_surfaces: facts::unknown_surfaces(&spec),
+        unknown_surfaces: facts::unknown_surfaces(&inventories),
         files: files.into_iter().map(|(n, _)| n).collect(),
         inventories,
     })

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::facts::{DerivedFact, FactKind};
+use super::facts::DerivedFact;
 use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
 use super::spec::{Risk, Table, resolve_members};
 use crate::authz::{Authorization, AuthorizedMutation, FoldRange};
@@ -836,10 +836,23 @@ pub fn prove(
         });
     }
 
-    // Weaker evidence, and the policy's blocker facts.
+    // Weaker evidence, and the policy's blocker facts: one per (boundary,
+    // surface), with the id the blocker map uses.
+    let before_ref = FileRef {
+        file: before.file.clone(),
+        sha256: before.sha256.clone(),
+    };
+    let after_ref = FileRef {
+        file: after.file.clone(),
+        sha256: after.sha256.clone(),
+    };
     let mut notes = Vec::new();
-    let mut blocker_facts = Vec::new();
     let policy = &b.policy.require_digest_for;
+    let required = |v: &SurfaceVerdict| match v.risk {
+        Some(r) => policy.contains(&r),
+        // An unknown risk may be any of them: fail closed.
+        None => !policy.is_empty(),
+    };
     for v in surfaces
         .iter()
         .filter(|v| v.status == ProofStatus::DeclaredNotContacted)
@@ -848,27 +861,33 @@ pub fn prove(
             "{}: DECLARED_NOT_CONTACTED: no digest was taken; the claim rests on declaration, which is weaker than UNTOUCHED",
             v.surface
         ));
-        if !covered.contains(&v.surface) || policy.is_empty() {
-            continue;
-        }
-        let required = match v.risk {
-            Some(r) => policy.contains(&r),
-            // An unknown risk may be any of them: fail closed.
-            None => true,
-        };
-        if required {
+    }
+    let mut blocker_facts = Vec::new();
+    for br in &boundaries {
+        for e in br
+            .surfaces
+            .iter()
+            .filter(|e| e.status == ProofStatus::DeclaredNotContacted)
+        {
+            let Some(v) = status_of.get(e.surface.as_str()) else {
+                continue;
+            };
+            if !required(v) {
+                continue;
+            }
             let risk = v.risk.map_or("unknown", Risk::as_str);
-            blocker_facts.push(DerivedFact {
-                id: format!("declared-only-critical:{}", v.surface),
-                kind: FactKind::DeclaredOnlyCritical,
-                surface: v.surface.clone(),
-                title: format!(
-                    "{} (risk {risk}) is forbidden but only declared not contacted; the policy requires a digest for {:?}",
+            blocker_facts.push(super::facts::declared_only_critical_surface(
+                &before_ref,
+                &after_ref,
+                &br.id,
+                &v.surface,
+                format!(
+                    "{} (risk {risk}) is forbidden by boundary {} but only declared not contacted; the policy requires a digest for {:?}",
                     v.surface,
+                    br.id,
                     policy.iter().map(|r| r.as_str()).collect::<Vec<_>>()
                 ),
-                evidence: vec![format!("{PROOF_FILE}: surfaces[{:?}] status DECLARED_NOT_CONTACTED", v.surface)],
-            });
+            ));
         }
     }
 
@@ -890,14 +909,8 @@ pub fn prove(
             ProofResult::NotProven
         },
         spec_sha256: b.spec_sha256.clone(),
-        before: FileRef {
-            file: before.file.clone(),
-            sha256: before.sha256.clone(),
-        },
-        after: FileRef {
-            file: after.file.clone(),
-            sha256: after.sha256.clone(),
-        },
+        before: before_ref,
+        after: after_ref,
         authorization: auth.clone(),
         fold_results: folds
             .iter()

@@ -195,9 +195,83 @@ fn a_changed_table_fails_and_names_the_part() {
     assert_eq!(p.failures.len(), 1);
     assert_eq!(p.failures[0].class, FailureClass::Changed);
     assert!(!p.boundaries[0].holds && p.boundaries[1].holds);
-    let facts = crate::surface::facts::changed_forbidden_surfaces(&p);
+    let facts = crate::surface::facts::changed_forbidden_surfaces(&p).unwrap();
     assert_eq!(facts.len(), 1);
-    assert_eq!(facts[0].id, "changed-surface:db");
+    let f = &facts[0];
+    assert_eq!(f.id, "changed-forbidden-surface:prod-mutation:db");
+    assert_eq!(
+        (f.boundary.as_deref(), f.status),
+        (Some("prod-mutation"), Some(ProofStatus::Changed))
+    );
+    // It cites the proof's entry (the proof file pinned by the sha256 of
+    // the bytes `write` writes) and the digests in both snapshots.
+    let proof_sha = digest::sha256_hex(&canonical::to_bytes(&p).unwrap());
+    let cites: Vec<(String, String, String, Option<String>)> = f
+        .evidence
+        .iter()
+        .map(|e| match e {
+            crate::surface::facts::FactEvidence::Artifact(a) => (
+                a.file.clone(),
+                a.sha256.clone(),
+                a.at.clone(),
+                a.value.clone(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        cites,
+        vec![
+            (
+                PROOF_FILE.to_string(),
+                proof_sha,
+                "/boundaries/0/surfaces/1/status".to_string(),
+                Some("CHANGED".to_string())
+            ),
+            (
+                "b".into(),
+                h("b"),
+                "/surfaces/db/digest".into(),
+                db.before.clone()
+            ),
+            (
+                "a".into(),
+                h("a"),
+                "/surfaces/db/digest".into(),
+                db.after.clone()
+            ),
+        ]
+    );
+    let v = serde_json::to_value(&p).unwrap();
+    assert_eq!(v.pointer("/boundaries/0/surfaces/1/surface").unwrap(), "db");
+    assert_eq!(
+        v.pointer("/boundaries/0/surfaces/1/status").unwrap(),
+        "CHANGED"
+    );
+    assert_ne!(db.before, db.after);
+}
+
+#[test]
+fn a_surface_under_two_boundaries_gives_one_fact_per_boundary() {
+    let mut b = world("rows", "out", &REG_BEFORE);
+    b.boundaries.push(boundary("db-only", &["db"], &IDS));
+    b.boundaries_sha256 = boundaries_digest(&b.boundaries).unwrap();
+    let mut a = world("rows2", "out", &REG_BEFORE);
+    a.boundaries = b.boundaries.clone();
+    a.boundaries_sha256 = b.boundaries_sha256.clone();
+    let p = prove(&input("b", b), &input("a", a), &auth(&[]), &[]).unwrap();
+    let ids: Vec<String> = crate::surface::facts::changed_forbidden_surfaces(&p)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "changed-forbidden-surface:prod-mutation:db",
+            "changed-forbidden-surface:db-only:db"
+        ]
+    );
 }
 
 #[test]
@@ -383,11 +457,47 @@ fn declared_only_critical_becomes_a_blocker_fact_under_the_policy() {
         "a blocker, not a proof failure"
     );
     assert_eq!(p.blocker_facts.len(), 1);
-    assert_eq!(p.blocker_facts[0].id, "declared-only-critical:secrets");
+    let f = &p.blocker_facts[0];
     assert_eq!(
-        crate::surface::facts::declared_only_critical_surfaces(&p),
-        p.blocker_facts
+        f.id,
+        "declared-only-critical-surface:secrets-change:secrets"
     );
+    assert_eq!(f.boundary.as_deref(), Some("secrets-change"));
+    // Recorded in the proof: it cites the snapshots (no snapshot method).
+    let at = |e: &crate::surface::facts::FactEvidence| match e {
+        crate::surface::facts::FactEvidence::Artifact(a) => {
+            (a.file.clone(), a.at.clone(), a.value.clone())
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        f.evidence.iter().map(at).collect::<Vec<_>>(),
+        vec![
+            (
+                "b".into(),
+                "/surfaces/secrets/method".into(),
+                Some("none".into())
+            ),
+            (
+                "a".into(),
+                "/surfaces/secrets/method".into(),
+                Some("none".into())
+            ),
+        ]
+    );
+    // Listed: the proof's record comes first, pinned by the proof's sha256.
+    let listed = crate::surface::facts::declared_only_critical_surfaces(&p).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, f.id);
+    assert_eq!(
+        at(&listed[0].evidence[0]),
+        (
+            PROOF_FILE.into(),
+            "/blocker_facts/0/id".into(),
+            Some(f.id.clone())
+        )
+    );
+    assert_eq!(&listed[0].evidence[1..], &f.evidence[..]);
     // High is not in the policy: no fact.
     let mut b = world("rows", "out", &REG_BEFORE);
     b.policy.require_digest_for = vec![Risk::High];

@@ -27,11 +27,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::gate::blocker::FailOpenProbe;
+use crate::gate::blocker::{BlockerEvidence, FailOpenProbe};
 use crate::gate::facts::{Outcome, ProbeFact};
 use crate::gate::spec::LoadedSpec;
 use crate::gate::verdict::{find_token_claim, pass_token};
 use crate::progress::Progress;
+use crate::surface::facts::ArtifactCitation;
 
 pub use builtin::{ClassInfo, class_table};
 pub use exec::{Captured, Ran, Spawn, run as run_command};
@@ -229,18 +230,33 @@ impl ProbeReport {
     }
 
     /// The probes that did not fail closed, as blocker inputs. Recomputed
-    /// from each probe's outcome, never taken from the summary fields.
-    pub fn fail_open_probes(&self) -> Vec<FailOpenProbe> {
-        self.probes
+    /// from each probe's outcome, never taken from the summary fields. Each
+    /// cites its outcome in the report file
+    /// (`production-bad-input-design.json`, `/probes/<i>/outcome`), pinned
+    /// by the sha256 of the report's canonical JSON: the bytes holdfast
+    /// writes, and so the bytes of a packet's report.
+    pub fn fail_open_probes(&self) -> Result<Vec<FailOpenProbe>> {
+        let sha256 = crate::digest::sha256_hex(&crate::canonical::to_bytes(self)?);
+        Ok(self
+            .probes
             .iter()
-            .map(ProbeRecord::fact)
-            .filter(|f| !f.fail_closed())
-            .map(|f| FailOpenProbe {
+            .enumerate()
+            .map(|(i, r)| (i, r.fact()))
+            .filter(|(_, f)| !f.fail_closed())
+            .map(|(i, f)| FailOpenProbe {
+                evidence: vec![BlockerEvidence::Artifact(ArtifactCitation {
+                    file: crate::gate::PROBE_REPORT_FILE.to_string(),
+                    sha256: sha256.clone(),
+                    at: format!("/probes/{i}/outcome"),
+                    value: serde_json::to_value(f.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string)),
+                })],
                 probe: f.id,
                 outcome: f.outcome,
                 token_leaked: f.token_leaked,
             })
-            .collect()
+            .collect())
     }
 
     /// Reads a report strictly (for `holdfast gates --probe-report`).

@@ -16,10 +16,10 @@ pub(super) fn closed_without_evidence(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         s.blocker[0].title = "closed".into();
     })?;
     let mut facts = fx.facts_value.clone();
-    facts.derived.unknown_surfaces.push(UnknownSurface {
-        surface: "ci".into(),
-        name: "CI".into(),
-    });
+    facts
+        .derived
+        .unknown_surfaces
+        .push(unknown_surface("ci", "CI"));
     let facts = json_bytes(&facts)?;
     Ok(vec![
         gates_case(

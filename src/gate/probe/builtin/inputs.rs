@@ -349,10 +349,10 @@ pub(super) fn forged_status(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         |d| wr(&d.join("probe-report.json"), &forged),
     )?);
     let mut facts = fx.facts_value.clone();
-    facts.derived.unknown_surfaces.push(UnknownSurface {
-        surface: "ci_READY".into(),
-        name: "surface named READY".into(),
-    });
+    facts
+        .derived
+        .unknown_surfaces
+        .push(unknown_surface("ci_READY", "surface named READY"));
     let facts = json_bytes(&facts)?;
     v.push(gates_case(
         fx,

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::fixture::{CLOSING, Fixture, good_plan};
 use super::{Case, ControlRecord, ProbeKind, Redactor, Spawn, exec};
 use crate::error::{IoContext, Result};
-use crate::gate::blocker::{Status, UnknownSurface};
+use crate::gate::blocker::{BlockerEvidence, Status, UnknownSurface};
 use crate::gate::facts::Outcome;
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
@@ -38,6 +38,20 @@ use surface::*;
 
 /// Builds the bad inputs of a class.
 type Builder = fn(&Fixture) -> Result<Vec<CaseSpec>>;
+
+/// An unknown-surface fact for a probe's facts file, citing (as every
+/// derived fact must) a source file by path and a well-formed sha256.
+fn unknown_surface(surface: &str, name: &str) -> UnknownSurface {
+    UnknownSurface {
+        surface: surface.into(),
+        name: name.into(),
+        evidence: vec![BlockerEvidence::Source(crate::gate::citation::Citation {
+            path: "docs/unknown.md".into(),
+            lines: None,
+            sha256: Some(digest::sha256_hex(b"unknown\n")),
+        })],
+    }
+}
 
 /// A built-in class.
 pub(crate) struct ClassDef {
