@@ -181,6 +181,14 @@ argv = ["sh", "-c", "n=$(cat counter 2>/dev/null || echo 0); echo $((n+1)) > cou
         r#"surfaces = ["prod-counter", "prod-pg", "directus-cms","#,
     );
     fs::write(spec.join("surfaces.toml"), surfaces).unwrap();
+    // A command snapshot may reach a live system: the packet must say so.
+    let packet = fs::read_to_string(spec.join("packet.toml"))
+        .unwrap()
+        .replace(
+            "live_system_contact = \"none\"",
+            "live_system_contact = \"read-only\"",
+        );
+    fs::write(spec.join("packet.toml"), packet).unwrap();
     let gates = fs::read_to_string(spec.join("gates.toml")).unwrap();
     let gates = gates.replace(
         "  \"rollback-changed-live-bytes\",\n]",

@@ -626,3 +626,35 @@ fn a_command_snapshot_cannot_claim_no_live_contact() {
         .code(3)
         .stderr(predicate::str::contains("live_system_contact"));
 }
+
+#[test]
+fn rerun_catches_a_derived_blocker_dropped_from_the_map() {
+    let (_t, p) = ready_packet();
+    let mut map = json(&p, "production-blocker-map.json");
+    let blockers = map["blockers"].as_array_mut().unwrap();
+    let before = blockers.len();
+    blockers.retain(|b| b["id"] != "unknown-surface:ci-seal-scope");
+    assert_eq!(
+        blockers.len(),
+        before - 1,
+        "the example derives this blocker"
+    );
+    // Keep the totals consistent with what is left, as a careful forger would.
+    map["counts"]["total"] = Value::from(before - 1);
+    map["counts"]["open"] = Value::from(map["counts"]["open"].as_u64().unwrap() - 1);
+    map["counts"]["derived"] = Value::from(map["counts"]["derived"].as_u64().unwrap() - 1);
+    fs::write(
+        p.join("production-blocker-map.json"),
+        holdfast::canonical::value_to_bytes(&map),
+    )
+    .unwrap();
+    reseal(&p);
+    holdfast()
+        .args(["verify", "--rerun"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "derived blocker unknown-surface:ci-seal-scope is missing",
+        ));
+}

@@ -348,7 +348,8 @@ fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
 
 fn blocker_bullet(s: &mut String, dir: &Path) -> Result<()> {
     let map: BlockerMap = read_json(dir, BLOCKER_MAP_FILE)?;
-    let c = &map.counts;
+    // Counted from each blocker's own facts, never from the stored totals.
+    let c = &map.recount();
     let _ = writeln!(
         s,
         "- Production blocker map (`{BLOCKER_MAP_FILE}`) — {} OPEN production blockers \

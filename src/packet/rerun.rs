@@ -124,6 +124,7 @@ pub fn rerun(
     }
 
     check_artifacts(dir, &m, &mut report)?;
+    check_blockers(dir, &m, &mut report)?;
     let fold_file = fold_result_name(&m)?;
     check_proof(dir, &m, fold_file.as_deref(), &mut report)?;
     check_rehearsal(dir, fold_file.as_deref(), &mut report)?;
@@ -220,6 +221,62 @@ fn check_artifacts(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> 
         );
     } else {
         report.push("artifacts", false, problems.join("; "));
+    }
+    Ok(())
+}
+
+/// The blocker map agrees with itself, and every blocker the packet's own
+/// evidence derives (unknown surfaces in the inventories, changed and
+/// declared-only surfaces in the proof, fail-open probes in the probe
+/// report) is in it and open: a derived blocker cannot be dropped or closed
+/// by editing the map.
+fn check_blockers(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> Result<()> {
+    use crate::gate::blocker::{BlockerMap, fail_open_probe_id};
+    use crate::surface::facts;
+    use crate::surface::inventory::{SurfaceInventory, json_file_name};
+    use crate::surface::spec::Table;
+    let map: BlockerMap = evidence::read_json(dir, crate::gate::BLOCKER_MAP_FILE)?;
+    let mut problems = map.inconsistencies();
+    let inventories = Table::ALL
+        .iter()
+        .map(|t| evidence::read_json::<SurfaceInventory>(dir, json_file_name(*t)))
+        .collect::<Result<Vec<_>>>()?;
+    let proof: surface::proof::Proof = evidence::read_json(dir, PROOF_FILE)?;
+    let token = crate::gate::verdict::pass_token(m.pass_token.as_deref());
+    let probes =
+        crate::gate::probe::ProbeReport::load(&dir.join(crate::gate::PROBE_REPORT_FILE), token)?;
+    let mut expected: Vec<String> = facts::unknown_surfaces(&inventories)
+        .into_iter()
+        .chain(facts::changed_forbidden_surfaces(&proof)?)
+        .chain(facts::declared_only_critical_surfaces(&proof)?)
+        .map(|f| f.id)
+        .collect();
+    expected.extend(
+        probes
+            .fail_open_probes()?
+            .iter()
+            .map(|f| fail_open_probe_id(&f.probe)),
+    );
+    let open: BTreeMap<String, bool> = map.facts().into_iter().map(|f| (f.id, f.open)).collect();
+    for id in &expected {
+        match open.get(id) {
+            None => problems.push(format!("derived blocker {id} is missing from the map")),
+            Some(false) => problems.push(format!("derived blocker {id} counts as closed")),
+            Some(true) => {}
+        }
+    }
+    if problems.is_empty() {
+        let open_now = open.values().filter(|o| **o).count();
+        report.push(
+            "blockers",
+            true,
+            format!(
+                "{open_now} open; every one of the {} derived blockers is present and open",
+                expected.len()
+            ),
+        );
+    } else {
+        report.push("blockers", false, problems.join("; "));
     }
     Ok(())
 }

@@ -330,7 +330,7 @@ fn build(
     let assembled = gate::assemble::assemble(&GatesRequest {
         spec: &inputs.gates,
         facts: Some(GateFacts {
-            derived: wire::derived_inputs(&inputs.surfaces, &inventories, Some(&proof))?,
+            derived: wire::derived_inputs(&inputs.surfaces, &inputs.inventories, Some(&proof))?,
             proof: Some(wire::proof_facts(&proof)),
         }),
         probe_report: Some(report),

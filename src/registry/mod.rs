@@ -3,7 +3,7 @@
 //! governance registry").
 //!
 //! - [`model`]: ids, claims, records, revisions, and their JSON forms;
-//! - [`check`]: the four invariant counts (pure);
+//! - [`check`](mod@check): the four invariant counts (pure);
 //! - [`fold`]: fold and claim plans, the "is this fold safe?" question, the fold result (pure);
 //! - [`patch`]: the reverse patch and the rollback rehearsal (pure);
 //! - [`render`]: the Markdown documents (pure);

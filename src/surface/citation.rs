@@ -492,10 +492,6 @@ impl CitationReport {
     }
 }
 
-/// The worse of two exit codes: moved to [`exit::worst`], the one
-/// exit-code utility; this name stays for callers not yet moved.
-pub use crate::error::exit::worst as worst_exit;
-
 /// Re-checks every citation recorded in the packet's inventories
 /// (`production-surface-inventory.json`, `ci-deploy-surface-inventory.json`)
 /// against the source tree `source`. Every problem is reported, never only

@@ -11,7 +11,7 @@
 //! The proof as a whole is `PROVEN` only when no surface changed, every
 //! authorized mutation matched its fold result, every surface is in both
 //! snapshots and every boundary covers at least one surface. [`prove`] is a
-//! pure function; [`prove_paths`] and [`write`] are its I/O edges.
+//! pure function; [`prove_paths`] and [`write`](fn@write) are its I/O edges.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

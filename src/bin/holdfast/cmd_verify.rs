@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use holdfast::Error;
 use holdfast::error::exit;
+use holdfast::error::exit::worst as worst_exit;
 use holdfast::packet::{
     self,
     rerun::{RerunOptions, RerunReport},
 };
 use holdfast::seal;
 use holdfast::surface::CitationReport;
-use holdfast::surface::citation::worst_exit;
 use serde::Serialize;
 
 use crate::output::{Output, one_line};
