@@ -395,6 +395,17 @@ fn ready_packet() -> (tempfile::TempDir, PathBuf) {
     (t, p)
 }
 
+/// `verify --rerun` exits 1 and names what it could not re-derive.
+fn rerun_fails_with(p: &Path, needle: &str) {
+    holdfast()
+        .args(["verify", "--rerun"])
+        .arg(p)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("verified").not())
+        .stderr(predicate::str::contains(needle));
+}
+
 fn reseal(p: &Path) {
     holdfast()
         .args(["seal", "--force"])
@@ -414,12 +425,7 @@ fn rerun_catches_a_readme_figure_edited_and_resealed() {
     )
     .unwrap();
     reseal(&p);
-    holdfast()
-        .args(["verify", "--rerun"])
-        .arg(&p)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("rerun readme"));
+    rerun_fails_with(&p, "rerun readme");
 }
 
 #[test]
@@ -452,12 +458,7 @@ fn rerun_catches_a_tampered_reverse_patch_resealed() {
     let patch = fs::read_to_string(&patch_file).unwrap();
     fs::write(&patch_file, patch.replacen("441", "440", 1)).unwrap();
     reseal(&p);
-    holdfast()
-        .args(["verify", "--rerun"])
-        .arg(&p)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("rerun rollback-rehearsal"));
+    rerun_fails_with(&p, "rerun rollback-rehearsal");
 }
 
 #[test]
@@ -465,12 +466,7 @@ fn rerun_catches_an_unlisted_artifact_resealed() {
     let (_t, p) = ready_packet();
     fs::write(p.join("planted.json"), "{}\n").unwrap();
     reseal(&p);
-    holdfast()
-        .args(["verify", "--rerun"])
-        .arg(&p)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("planted.json is not listed"));
+    rerun_fails_with(&p, "planted.json is not listed");
 }
 
 // ---------------------------------------------------------------- findings of review
@@ -511,12 +507,7 @@ fn rerun_recomputes_the_proof_from_the_snapshots() {
     )
     .unwrap();
     reseal(&p);
-    holdfast()
-        .args(["verify", "--rerun"])
-        .arg(&p)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("rerun proof"));
+    rerun_fails_with(&p, "rerun proof");
 }
 
 #[test]
