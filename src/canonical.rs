@@ -102,6 +102,13 @@ pub fn from_slice_strict<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Pa
     serde_json::from_value(value).map_err(|e| Error::malformed(path, format!("{e}")))
 }
 
+/// Reads the JSON file at `path` (a regular file of at most `limit` bytes,
+/// never through a final symlink) and deserializes it strictly into `T`.
+pub fn read_strict<T: serde::de::DeserializeOwned>(path: &Path, limit: u64) -> Result<T> {
+    let bytes = crate::fsio::read_regular(path, limit)?;
+    from_slice_strict(&bytes, path)
+}
+
 /// A `DeserializeSeed` that builds a `serde_json::Value` but rejects duplicate keys.
 struct StrictValue;
 

@@ -43,7 +43,9 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+/// The directory `path` is in: its parent, or `.` for a bare file name (whose
+/// `parent()` is the empty path, which no system call accepts).
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -311,10 +311,7 @@ impl LoadedSpec {
         };
         let bytes = fsio::read_regular(&file, tomlio::SPEC_LIMIT)?;
         let spec = parse(&bytes, &file)?;
-        let dir = match file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = fsio::parent_dir(&file);
         Ok(LoadedSpec {
             path: file,
             dir,

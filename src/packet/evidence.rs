@@ -10,7 +10,6 @@ use std::path::Path;
 use crate::authz::Authorization;
 use crate::canonical;
 use crate::error::Result;
-use crate::fsio;
 use crate::gate::blocker::BlockerMap;
 use crate::gate::decision::DecisionPacket;
 use crate::gate::facts::OptionFact;
@@ -47,9 +46,7 @@ pub const REQUIRED: [&str; 5] = [
 
 /// Reads a strict JSON artifact of the packet.
 pub fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T> {
-    let path = dir.join(name);
-    let bytes = fsio::read_regular(&path, ARTIFACT_LIMIT)?;
-    canonical::from_slice_strict(&bytes, &path)
+    canonical::read_strict(&dir.join(name), ARTIFACT_LIMIT)
 }
 
 /// Collects the evidence of the packet in `dir`. `sealed` and `verified` are

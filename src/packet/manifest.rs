@@ -178,8 +178,7 @@ impl PacketManifest {
     /// Reads `manifest.json` of the packet in `dir` strictly.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE);
-        let bytes = crate::fsio::read_regular(&path, MANIFEST_LIMIT)?;
-        let m: PacketManifest = crate::canonical::from_slice_strict(&bytes, &path)?;
+        let m: PacketManifest = crate::canonical::read_strict(&path, MANIFEST_LIMIT)?;
         if m.format != FORMAT {
             return Err(crate::Error::malformed(
                 &path,

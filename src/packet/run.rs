@@ -599,10 +599,7 @@ impl Inputs {
 /// a source tree or a registry by mistake. `out` may not be or overlap any
 /// directory the run reads or writes.
 fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = fsio::parent_dir(out);
     if !parent.is_dir() {
         return Err(Error::io(
             &parent,
@@ -683,11 +680,7 @@ fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
             }
         })?;
     }
-    fsio::sync_dir(
-        out.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new(".")),
-    )
+    fsio::sync_dir(&fsio::parent_dir(out))
 }
 
 /// Performs the requested fold if the authorization names it exactly, the

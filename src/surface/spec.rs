@@ -342,10 +342,7 @@ impl LoadedSpec {
 
     /// The directory relative paths in the spec (snapshot roots, cwd) start from.
     pub fn base_dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        fsio::parent_dir(&self.path)
     }
 
     /// The spec's file name alone (recorded in artifacts instead of a

@@ -312,8 +312,7 @@ fn claim(out: &Output, dir: &Path, a: ClaimArgs) -> Result<i32, Error> {
     let request = match (a.count, &a.ids) {
         (Some(n), None) => ClaimRequest::Count(n),
         (None, Some(file)) => {
-            let bytes = holdfast::fsio::read_regular(file, 1 << 30)?;
-            let records: Vec<NewRecord> = holdfast::canonical::from_slice_strict(&bytes, file)?;
+            let records: Vec<NewRecord> = holdfast::canonical::read_strict(file, 1 << 30)?;
             if records.is_empty() {
                 return Err(Error::malformed(
                     file,

@@ -24,10 +24,7 @@ pub struct Args {
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let source = match &args.source {
         Some(s) => s.clone(),
-        None => match args.spec.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        },
+        None => holdfast::fsio::parent_dir(&args.spec),
     };
     let summary = surface::render_surfaces(&args.spec, &source, args.out.as_deref())?;
     if out.json {
