@@ -3,11 +3,14 @@
 //! [`spec`] reads `packet.toml`; [`journal`] records what the run executed
 //! and writes the re-run scripts.
 
+pub mod derive;
 pub mod evidence;
 pub mod init;
+pub mod inputs;
 pub mod journal;
 pub mod manifest;
 pub mod readme;
+pub mod rederive;
 pub mod rerun;
 pub mod run;
 pub mod spec;

@@ -9,18 +9,21 @@
 //! - the fold's rollback rehearsal is re-run: the reverse patch applied to
 //!   the recorded after bytes gives the before pins, byte for byte;
 //! - the bad-input probe harness is re-run (`RERUN.sh`), and every probe must
-//!   fail closed again.
+//!   fail closed again;
+//! - every derived file is derived again from the inputs the packet carries
+//!   in `spec/` and its primary evidence, and compared byte for byte
+//!   ([`super::rederive`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::derive::after_dir_name;
 use super::evidence::{self, Identity};
 use super::manifest::{
-    ENVELOPE, PacketManifest, README_FILE, SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE, StatusRecord,
+    PacketManifest, README_FILE, SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE, StatusRecord,
 };
-use super::run::after_dir_name;
 use crate::authz::FoldRange;
 use crate::error::{Error, Result};
 use crate::gate::verdict::verdict;
@@ -54,7 +57,7 @@ impl RerunReport {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
     }
 
-    fn push(&mut self, check: &str, ok: bool, detail: impl Into<String>) {
+    pub(crate) fn push(&mut self, check: &str, ok: bool, detail: impl Into<String>) {
         self.checks.push(RerunCheck {
             check: check.to_string(),
             ok,
@@ -123,6 +126,7 @@ pub fn rerun(
         );
     }
 
+    super::rederive::check(dir, &m, &mut report);
     check_artifacts(dir, &m, &mut report)?;
     check_blockers(dir, &m, &mut report)?;
     let fold_file = fold_result_name(&m)?;
@@ -184,7 +188,7 @@ fn check_artifacts(dir: &Path, m: &PacketManifest, report: &mut RerunReport) -> 
     let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
     let actual: BTreeMap<&str, &str> = entries
         .iter()
-        .filter(|e| !ENVELOPE.contains(&e.path.as_str()))
+        .filter(|e| super::derive::carries_id(&e.path))
         .map(|e| (e.path.as_str(), e.sha256.as_str()))
         .collect();
     let listed: BTreeMap<&str, &str> = m

@@ -1,0 +1,432 @@
+//! `verify --rerun`, the re-derivation: every derived file of the packet is
+//! derived again, by the very function a run derives it with
+//! ([`super::derive::derive`]), from the inputs the packet carries in
+//! `spec/` and its primary evidence, in a private directory, and compared
+//! byte for byte with the packet's file. A file that differs is named with
+//! its first differing JSON pointer or line.
+//!
+//! Primary evidence is taken as recorded (see `docs/packet-layout.md`): the
+//! two snapshots, the probe report, the citation hashes of the inventories,
+//! the closing checks of the blocker map, the fold's reverse patch, after
+//! documents and the pins of unkept documents, the registry's refusal of a
+//! fold, the registry import pin and the claimed ids. Cross-checks tie the
+//! primary evidence to the inputs: the snapshots were taken from the
+//! carried `surfaces.toml` and list exactly its surfaces and methods, and
+//! the probe report holds exactly the classes the carried `gates.toml`
+//! selects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::derive::{Observed, after_dir_name, derive};
+use super::evidence;
+use super::inputs::{self, Inputs, SPEC_DIR};
+use super::manifest::{PacketManifest, SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE};
+use super::rerun::RerunReport;
+use crate::error::{Error, Result};
+use crate::gate::blocker::{BlockerMap, ClosingChecks, Kind};
+use crate::gate::citation::CitationState;
+use crate::gate::probe::ProbeReport;
+use crate::gate::{BLOCKER_MAP_FILE, PROBE_REPORT_FILE};
+use crate::registry;
+use crate::surface::citation::{CitationProblemKind, CiteError, Cited};
+use crate::surface::inventory::{SurfaceInventory, json_file_name};
+use crate::surface::snapshot;
+use crate::surface::spec::Table;
+use crate::{fsio, seal};
+
+/// Files of a packet that are never derived: the seal and the signatures.
+pub fn is_seal_or_signature(path: &str) -> bool {
+    path == seal::MANIFEST_NAME || path == seal::TREE_NAME || path.ends_with(".intoto.jsonl")
+}
+
+/// Adds the re-derivation checks to `report`: `derived` (every derived
+/// file, byte for byte) and `inputs` (the cross-checks).
+pub fn check(dir: &Path, m: &PacketManifest, report: &mut RerunReport) {
+    let loaded = inputs::load_carried(dir);
+    let (inputs, _spec_copy) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            report.push(
+                "derived",
+                false,
+                format!("the packet's inputs cannot be loaded from {SPEC_DIR}/: {e}"),
+            );
+            return;
+        }
+    };
+    match rederive(dir, m, &inputs) {
+        Ok((files, problems)) if problems.is_empty() => report.push(
+            "derived",
+            true,
+            format!(
+                "{files} files derived again from {SPEC_DIR}/ and the primary evidence, byte for byte"
+            ),
+        ),
+        Ok((_, problems)) => {
+            for p in problems {
+                report.push("derived", false, p);
+            }
+        }
+        Err(e) => report.push(
+            "derived",
+            false,
+            format!("the packet cannot be re-derived from its inputs and primary evidence: {e}"),
+        ),
+    }
+    match cross_check(dir, &inputs) {
+        Ok(problems) if problems.is_empty() => report.push(
+            "inputs",
+            true,
+            "the snapshots were taken from the carried surfaces.toml; the probe report holds the classes gates.toml selects",
+        ),
+        Ok(problems) => {
+            for p in problems {
+                report.push("inputs", false, p);
+            }
+        }
+        Err(e) => report.push("inputs", false, e.to_string()),
+    }
+}
+
+/// Derives the packet again in a private directory; returns how many
+/// files were compared and every difference.
+fn rederive(dir: &Path, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, Vec<String>)> {
+    let work = tempfile::Builder::new()
+        .prefix("holdfast-rederive-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let w = work.path();
+    inputs.write_carried(w)?;
+    let mut primary: Vec<String> = vec![
+        SNAPSHOT_BEFORE_FILE.into(),
+        SNAPSHOT_AFTER_FILE.into(),
+        PROBE_REPORT_FILE.into(),
+    ];
+    if let Some(range) = inputs.spec.spec.run.fold {
+        let result = registry::result_file_name(range);
+        if dir.join(&result).exists() {
+            primary.push(result);
+            primary.push(registry::patch_file_name(range));
+            let after = after_dir_name(range);
+            if dir.join(&after).is_dir() {
+                std::fs::create_dir_all(w.join(&after)).map_err(|e| Error::io(w, e))?;
+                for e in std::fs::read_dir(dir.join(&after)).map_err(|e| Error::io(dir, e))? {
+                    let e = e.map_err(|err| Error::io(dir, err))?;
+                    primary.push(format!("{after}/{}", e.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    for name in &primary {
+        let bytes = fsio::read_regular(&dir.join(name), evidence::ARTIFACT_LIMIT)?;
+        fsio::write_atomic(&w.join(name), &bytes)?;
+    }
+    let observed = Observed {
+        inventories: recorded_inventories(dir, inputs)?,
+        closing: recorded_closing(dir, inputs)?,
+        fold_refusal: m.mutation.skipped_reason.clone(),
+        import_pin: import_pin(m, inputs),
+    };
+    let recorded_ids = m.object_ids.clone();
+    let mut claimer = |_: &[super::manifest::ArtifactRecord]| {
+        recorded_ids.clone().ok_or_else(|| {
+            Error::failed(
+                "the evidence makes the packet READY, but manifest.json records no claimed ids",
+            )
+        })
+    };
+    derive(inputs, w, &observed, &mut claimer, &|_| {})?;
+    compare(dir, w)
+}
+
+/// The registry import pin as recorded (the import file is not carried).
+fn import_pin(m: &PacketManifest, inputs: &Inputs) -> Option<(String, String)> {
+    let rel = inputs
+        .spec
+        .spec
+        .registry
+        .import
+        .as_ref()?
+        .display()
+        .to_string();
+    m.spec_pins.get(&rel).map(|sha| (rel, sha.clone()))
+}
+
+/// The inventories rebuilt from the carried `surfaces.toml`, taking each
+/// citation's hash from the packet's recorded inventory: only the hash is
+/// primary; a citation the recorded inventory does not hold with the same
+/// path and lines has no hash, and the re-derivation fails.
+fn recorded_inventories(dir: &Path, inputs: &Inputs) -> Result<Vec<SurfaceInventory>> {
+    let mut hashes: BTreeMap<String, Vec<crate::surface::citation::Citation>> = BTreeMap::new();
+    for table in Table::ALL {
+        let inv: SurfaceInventory = evidence::read_json(dir, json_file_name(table))?;
+        for s in inv.surfaces {
+            hashes.insert(s.id, s.evidence);
+        }
+    }
+    let ids: Vec<String> = inputs
+        .surfaces
+        .spec
+        .surfaces
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    crate::surface::inventory::build_with(&inputs.surfaces, &mut |i, j, path, lines| {
+        let recorded = ids
+            .get(i)
+            .and_then(|id| hashes.get(id))
+            .and_then(|e| e.get(j))
+            .filter(|c| c.path == path && c.lines == lines);
+        match recorded {
+            Some(c) => Ok(Cited {
+                sha256: c.sha256.clone(),
+                bytes: 0,
+            }),
+            None => Err(CiteError {
+                kind: CitationProblemKind::MalformedInventory,
+                detail: format!(
+                    "{path}: the packet's inventory records no hash for this citation of surfaces.toml"
+                ),
+            }),
+        }
+    })
+}
+
+/// The closing checks as the packet's blocker map recorded them, for the
+/// carried `gates.toml`'s blockers: a blocker whose recorded closing
+/// citations are not exactly the spec's gets "not checked" (so it counts
+/// as open, and the map re-derived from it differs from an edited one).
+fn recorded_closing(dir: &Path, inputs: &Inputs) -> Result<ClosingChecks> {
+    let map: BlockerMap = evidence::read_json(dir, BLOCKER_MAP_FILE)?;
+    Ok(inputs
+        .gates
+        .spec
+        .blocker
+        .iter()
+        .map(|b| {
+            let recorded = map
+                .blockers
+                .iter()
+                .find(|e| e.id == b.id && e.kind == Kind::Declared)
+                .filter(|e| {
+                    e.closing_evidence.len() == b.closing_evidence.len()
+                        && e.closing_evidence
+                            .iter()
+                            .zip(&b.closing_evidence)
+                            .all(|(r, c)| &r.citation == c)
+                });
+            let checks = match recorded {
+                Some(e) => e.closing_evidence.iter().map(|c| c.check.clone()).collect(),
+                None => vec![CitationState::NotChecked; b.closing_evidence.len()],
+            };
+            (b.id.clone(), checks)
+        })
+        .collect())
+}
+
+/// Every file of `derived` and of `packet` (seal and signatures aside)
+/// must be in both with the same bytes.
+fn compare(packet: &Path, derived: &Path) -> Result<(usize, Vec<String>)> {
+    let list = |dir: &Path| -> Result<BTreeSet<String>> {
+        let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| e.path)
+            .filter(|p| !is_seal_or_signature(p))
+            .collect())
+    };
+    let have = list(packet)?;
+    let want = list(derived)?;
+    let mut problems = Vec::new();
+    for p in have.difference(&want) {
+        problems.push(format!(
+            "{p}: in the packet, but the inputs and primary evidence derive no such file"
+        ));
+    }
+    for p in want.difference(&have) {
+        problems.push(format!(
+            "{p}: derived from the inputs and primary evidence, but missing from the packet"
+        ));
+    }
+    for p in have.intersection(&want) {
+        let a = fsio::read_regular(&packet.join(p), evidence::ARTIFACT_LIMIT)?;
+        let b = fsio::read_regular(&derived.join(p), evidence::ARTIFACT_LIMIT)?;
+        if a != b {
+            problems.push(format!("{p}: {}", describe_difference(p, &a, &b)));
+        }
+    }
+    Ok((want.len(), problems))
+}
+
+/// Where `recorded` first differs from `derived`: a JSON pointer for JSON
+/// files that parse, a line number otherwise.
+pub fn describe_difference(path: &str, recorded: &[u8], derived: &[u8]) -> String {
+    if path.ends_with(".json")
+        && let (Ok(a), Ok(b)) = (
+            serde_json::from_slice::<Value>(recorded),
+            serde_json::from_slice::<Value>(derived),
+        )
+        && let Some((at, was, is)) = first_json_difference(&a, &b, String::new())
+    {
+        return format!(
+            "differs from what the inputs and primary evidence derive at {} (recorded {}, derived {})",
+            if at.is_empty() { "/" } else { at.as_str() },
+            short(&was),
+            short(&is)
+        );
+    }
+    let line = first_line_difference(recorded, derived);
+    format!("differs from what the inputs and primary evidence derive, from line {line}")
+}
+
+fn short(v: &Option<Value>) -> String {
+    match v {
+        None => "nothing".to_string(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > 60 {
+                format!("{}…", s.chars().take(60).collect::<String>())
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// The first JSON pointer (RFC 6901) where `a` and `b` differ, with both values.
+fn first_json_difference(
+    a: &Value,
+    b: &Value,
+    at: String,
+) -> Option<(String, Option<Value>, Option<Value>)> {
+    let esc = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let here = format!("{at}/{}", esc(k));
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_json_difference(p, q, here) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => return Some((here, p.cloned(), q.cloned())),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for i in 0..x.len().max(y.len()) {
+                let here = format!("{at}/{i}");
+                match (x.get(i), y.get(i)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_json_difference(p, q, here) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => return Some((here, p.cloned(), q.cloned())),
+                }
+            }
+            None
+        }
+        _ if a == b => None,
+        _ => Some((at, Some(a.clone()), Some(b.clone()))),
+    }
+}
+
+/// 1-based number of the first line where `a` and `b` differ.
+fn first_line_difference(a: &[u8], b: &[u8]) -> usize {
+    let (mut la, mut lb) = (a.split(|&c| c == b'\n'), b.split(|&c| c == b'\n'));
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            _ => return n,
+        }
+    }
+}
+
+/// The cross-checks between primary evidence and the carried inputs.
+fn cross_check(dir: &Path, inputs: &Inputs) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let surfaces = &inputs.surfaces;
+    let spec_name = format!("{SPEC_DIR}/{}", inputs.surfaces_name());
+    let expected: BTreeMap<&str, snapshot::Method> = surfaces
+        .spec
+        .surfaces
+        .iter()
+        .zip(&surfaces.snapshots)
+        .map(|(s, sp)| (s.id.as_str(), sp.method()))
+        .collect();
+    for name in [SNAPSHOT_BEFORE_FILE, SNAPSHOT_AFTER_FILE] {
+        let (snap, _) = snapshot::read(&dir.join(name))?;
+        if snap.spec_sha256 != surfaces.sha256 {
+            problems.push(format!(
+                "{name}: taken from a surfaces spec with sha256 {}, but {spec_name} has sha256 {}",
+                snap.spec_sha256, surfaces.sha256
+            ));
+        }
+        let got: BTreeMap<&str, snapshot::Method> = snap
+            .surfaces
+            .iter()
+            .map(|(id, s)| (id.as_str(), s.method))
+            .collect();
+        if got != expected {
+            let missing: Vec<&str> = expected
+                .keys()
+                .filter(|k| !got.contains_key(*k))
+                .copied()
+                .collect();
+            let extra: Vec<&str> = got
+                .keys()
+                .filter(|k| !expected.contains_key(*k))
+                .copied()
+                .collect();
+            problems.push(format!(
+                "{name}: its surfaces and methods are not those of {spec_name} (missing: {}; not in the spec: {}; or a method differs)",
+                list_or_none(&missing),
+                list_or_none(&extra)
+            ));
+        }
+    }
+    let token = inputs.gates.token();
+    let report = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), token)?;
+    let recorded: Vec<String> = {
+        let mut c: Vec<String> = report.classes.iter().map(|c| c.id.clone()).collect();
+        c.sort();
+        c
+    };
+    let selected = crate::gate::probe::configured_classes(&inputs.gates)?;
+    if recorded != selected {
+        let missing: Vec<&str> = selected
+            .iter()
+            .filter(|c| !recorded.contains(c))
+            .map(String::as_str)
+            .collect();
+        let extra: Vec<&str> = recorded
+            .iter()
+            .filter(|c| !selected.contains(c))
+            .map(String::as_str)
+            .collect();
+        problems.push(format!(
+            "{PROBE_REPORT_FILE}: its probe classes are not the ones {SPEC_DIR}/{} selects (missing: {}; not selected: {})",
+            inputs.gates_name(),
+            list_or_none(&missing),
+            list_or_none(&extra)
+        ));
+    }
+    Ok(problems)
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
