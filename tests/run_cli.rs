@@ -181,6 +181,7 @@ fn fix7_example_reproduces_the_seed_figures() {
         "Canonical body max 441→461, next free TKT-OBJ-462; 0 collision / 0 orphan / 0 gap / 0 overlap",
         "7 OPEN production blockers",
         "9 classes",
+        "9/9 classes fail-closed",
         "PRODUCTION_PASS leaked: no",
         "selected: none",
     ] {

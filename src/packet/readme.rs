@@ -136,6 +136,10 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         s,
         "- `{RERUN_FILE}` — re-run the production bad-input probe harness (exit 0 expected)."
     );
+    let _ = writeln!(
+        s,
+        "- `spec/` — the run's inputs, byte for byte; `holdfast verify . --rerun` derives every other file again from them and the primary evidence and compares the bytes."
+    );
     let codes: serde_json::Value = read_json(dir, EXIT_CODES_FILE)?;
     let steps = codes["commands"].as_array().map_or(0, Vec::len);
     let all = codes["all_as_expected"].as_bool() == Some(true);
@@ -327,10 +331,15 @@ fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
     let _ = writeln!(
         s,
         "- Production bad-input design + harness (`{PROBE_REPORT_FILE}`, `{RERUN_FILE}`) — \
-         {} classes, {} probes: {}/{} fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
+         {} classes, {} probes: {}/{} classes fail-closed, {}/{} probes fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
          {token} leaked: {}. Local and static: the harness attacks copies in a temporary directory.",
         t.classes,
         t.probes,
+        r.classes
+            .iter()
+            .filter(|c| c.result == crate::gate::facts::Outcome::FailClosed)
+            .count(),
+        t.classes,
         t.fail_closed,
         t.probes,
         t.fail_open,

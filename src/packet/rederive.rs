@@ -44,7 +44,7 @@ pub fn is_seal_or_signature(path: &str) -> bool {
 
 /// Adds the re-derivation checks to `report`: `derived` (every derived
 /// file, byte for byte) and `inputs` (the cross-checks).
-pub fn check(dir: &Path, m: &PacketManifest, report: &mut RerunReport) {
+pub fn check(dir: &Path, m: &PacketManifest, spec: Option<&Path>, report: &mut RerunReport) {
     let loaded = inputs::load_carried(dir);
     let (inputs, _spec_copy) = match loaded {
         Ok(x) => x,
@@ -57,6 +57,21 @@ pub fn check(dir: &Path, m: &PacketManifest, report: &mut RerunReport) {
             return;
         }
     };
+    if let Some(spec) = spec {
+        match compare_spec(&inputs, spec) {
+            Ok(problems) if problems.is_empty() => report.push(
+                "spec",
+                true,
+                format!("{SPEC_DIR}/ carries {} byte for byte", spec.display()),
+            ),
+            Ok(problems) => {
+                for p in problems {
+                    report.push("spec", false, p);
+                }
+            }
+            Err(e) => report.push("spec", false, e.to_string()),
+        }
+    }
     match rederive(dir, m, &inputs) {
         Ok((files, problems)) if problems.is_empty() => report.push(
             "derived",
@@ -138,7 +153,8 @@ fn rederive(dir: &Path, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, V
             )
         })
     };
-    derive(inputs, w, &observed, &mut claimer, &|_| {})?;
+    // Errors name the packet's files, not the private copy.
+    derive(inputs, w, &observed, &mut claimer, &|_| {}).map_err(|e| rename_paths(e, w, dir))?;
     compare(dir, w)
 }
 
@@ -429,4 +445,104 @@ fn list_or_none(items: &[&str]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// `e` with paths inside `from` spelled inside `to` instead.
+fn rename_paths(e: Error, from: &Path, to: &Path) -> Error {
+    let (from, to) = (from.display().to_string(), to.display().to_string());
+    match e {
+        Error::Malformed { path, what } => Error::Malformed {
+            path: path.display().to_string().replace(&from, &to).into(),
+            what: what.replace(&from, &to),
+        },
+        Error::Io { path, source } => Error::io(
+            path.display().to_string().replace(&from, &to),
+            std::io::Error::new(source.kind(), source.to_string().replace(&from, &to)),
+        ),
+        Error::Failed { what } => Error::Failed {
+            what: what.replace(&from, &to),
+        },
+        Error::Refused { what } => Error::Refused {
+            what: what.replace(&from, &to),
+        },
+        Error::Usage(what) => Error::Usage(what.replace(&from, &to)),
+    }
+}
+
+/// Compares the carried inputs with the run's own spec: a directory with
+/// `packet.toml` (every input), or `gates.toml` / its directory (that file
+/// alone). The carried inputs are what re-derivation starts from; the
+/// person who holds the original spec can vouch for them this way.
+fn compare_spec(inputs: &Inputs, spec: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    if spec.is_dir() && spec.join(super::spec::SPEC_FILE).is_file() {
+        let theirs = Inputs::load(spec)?;
+        for (name, bytes) in &inputs.files {
+            match theirs.files.get(name) {
+                None => problems.push(format!(
+                    "{SPEC_DIR}/{name}: not an input of the spec in {}",
+                    spec.display()
+                )),
+                Some(b) if b != bytes => problems.push(format!(
+                    "{SPEC_DIR}/{name}: {}",
+                    describe_difference(name, bytes, b).replace(
+                        "what the inputs and primary evidence derive",
+                        &format!("{}", spec.join(name).display())
+                    )
+                )),
+                Some(_) => {}
+            }
+        }
+        for name in theirs
+            .files
+            .keys()
+            .filter(|n| !inputs.files.contains_key(*n))
+        {
+            problems.push(format!(
+                "{}: an input of the spec the packet does not carry",
+                spec.join(name).display()
+            ));
+        }
+        return Ok(problems);
+    }
+    let file = if spec.is_dir() {
+        spec.join(crate::gate::SPEC_FILE)
+    } else {
+        spec.to_path_buf()
+    };
+    let theirs = fsio::read_regular(&file, crate::tomlio::SPEC_LIMIT)?;
+    let name = inputs.gates_name();
+    if inputs.files.get(&name) != Some(&theirs) {
+        problems.push(format!(
+            "{SPEC_DIR}/{name} differs from {}: the packet was not derived from that gate spec",
+            file.display()
+        ));
+    }
+    Ok(problems)
+}
+
+/// The primary evidence a re-derivation takes as recorded, in words, with
+/// what can vouch for each (see `docs/packet-layout.md`).
+pub fn as_recorded(m: &PacketManifest) -> Vec<String> {
+    let mut out = vec![
+        "snapshot digests (surface-snapshot-before.json, surface-snapshot-after.json): as recorded, not re-read; a signature vouches for them".to_string(),
+        "probe outcomes (production-bad-input-design.json): as recorded; the built-in classes were re-run above".to_string(),
+        "citation hashes (the inventories) and closing checks (the blocker map): as recorded; re-check them with --source DIR".to_string(),
+        format!("inputs ({SPEC_DIR}/): as carried; compare them with the run's spec with --spec DIR, or trust a signature"),
+    ];
+    if m.mutation.performed {
+        out.push(
+            "the fold's after documents and the pins of documents it did not change: as recorded; the registry's history vouches for them".to_string(),
+        );
+    }
+    if m.mutation.skipped_reason.is_some() {
+        out.push("why the mutation was not performed: as recorded".to_string());
+    }
+    if m.object_ids.is_some() {
+        out.push(
+            "claimed ids (manifest.json object_ids): as recorded; the registry vouches for them"
+                .to_string(),
+        );
+    }
+    out
 }

@@ -49,6 +49,12 @@ pub struct RerunCheck {
 pub struct RerunReport {
     /// Every check, in the order run.
     pub checks: Vec<RerunCheck>,
+    /// The packet's scoping status, as re-derived (meaningful only when every check matched).
+    pub status: String,
+    /// The packet's production decision, as re-derived (likewise).
+    pub decision: String,
+    /// The primary evidence taken as recorded, and what could vouch for it.
+    pub as_recorded: Vec<String>,
 }
 
 impl RerunReport {
@@ -126,13 +132,20 @@ pub fn rerun(
         );
     }
 
-    super::rederive::check(dir, &m, &mut report);
+    super::rederive::check(dir, &m, opts.spec.as_deref(), &mut report);
+    report.status = m.status.scoping_status.clone();
+    report.decision = m.status.decision.clone();
+    report.as_recorded = super::rederive::as_recorded(&m);
     check_artifacts(dir, &m, &mut report)?;
     check_blockers(dir, &m, &mut report)?;
     let fold_file = fold_result_name(&m)?;
     check_proof(dir, &m, fold_file.as_deref(), &mut report)?;
     check_rehearsal(dir, fold_file.as_deref(), &mut report)?;
-    check_probes(dir, opts, progress, &mut report);
+    // Re-running the harness takes seconds; a packet that already fails
+    // re-derivation is refused whatever the probes say.
+    if report.checks.iter().all(|c| c.ok) {
+        check_probes(dir, opts, progress, &mut report);
+    }
     Ok(report)
 }
 
