@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod init;
 pub mod inputs;
 pub mod journal;
+pub mod layout;
 pub mod manifest;
 pub mod readme;
 pub mod rederive;

@@ -39,7 +39,7 @@ use crate::{fsio, seal};
 
 /// Files of a packet that are never derived: the seal and the signatures.
 pub fn is_seal_or_signature(path: &str) -> bool {
-    path == seal::MANIFEST_NAME || path == seal::TREE_NAME || path.ends_with(".intoto.jsonl")
+    super::layout::kind_of(path) == Some(super::layout::FileKind::Seal)
 }
 
 /// Adds the re-derivation checks to `report`: `derived` (every derived
