@@ -327,6 +327,7 @@ fn manifest_edits_are_caught() {
 #[test]
 fn the_readme_and_the_plan_copy_are_derived() {
     forged_text_is_caught("README.md", |t| t.replace("7 OPEN", "0 OPEN"));
+    forged_text_is_caught("index.html", |t| t.replace("7 OPEN", "0 OPEN"));
     forged_text_is_caught("production-rollback-rehearsal-plan.md", |t| {
         format!("{t}\nAn extra line.\n")
     });

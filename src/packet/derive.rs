@@ -271,7 +271,7 @@ pub fn derive(
         None
     };
 
-    step("manifest, exit codes, README");
+    step("manifest, exit codes, README, index.html");
     let manifest = PacketManifest {
         format: FORMAT.to_string(),
         packet: inputs.spec.spec.packet.clone(),
@@ -294,6 +294,8 @@ pub fn derive(
     )?;
     let readme = super::readme::render(dir)?;
     fsio::write_atomic(&dir.join(README_FILE), &readme)?;
+    let page = super::html::render(dir)?;
+    fsio::write_atomic(&dir.join(super::html::INDEX_FILE), &page)?;
     Ok(Derived {
         verdict: v,
         mutation,

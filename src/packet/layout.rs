@@ -35,6 +35,11 @@ pub enum FileKind {
 pub const FIXED: &[(&str, FileKind, &str)] = &[
     (MANIFEST_FILE, FileKind::Derived, "Packet manifest"),
     (README_FILE, FileKind::Derived, "Packet README"),
+    (
+        super::html::INDEX_FILE,
+        FileKind::Derived,
+        "Packet view for a browser",
+    ),
     (EXIT_CODES_FILE, FileKind::Derived, "Recorded exit codes"),
     (
         COMMANDS_FILE,

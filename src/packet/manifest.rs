@@ -5,7 +5,7 @@
 //! boundaries, what happened to the authorized mutation, the sha256 of every
 //! spec input, the verdict, and the object-id map: each artifact with the
 //! registry id claimed for it. The envelope files (this manifest, the README,
-//! the exit codes and the two seal files) carry no id: they are pinned by the
+//! `index.html`, the exit codes and the two seal files) carry no id: they are pinned by the
 //! packet's tree hash.
 
 use std::collections::BTreeMap;
@@ -38,9 +38,10 @@ pub const FORMAT: &str = "holdfast-packet/1";
 pub const MANIFEST_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Files every packet has that carry no registry id (they pin the others).
-pub const ENVELOPE: [&str; 5] = [
+pub const ENVELOPE: [&str; 6] = [
     MANIFEST_FILE,
     README_FILE,
+    super::html::INDEX_FILE,
     EXIT_CODES_FILE,
     crate::seal::MANIFEST_NAME,
     crate::seal::TREE_NAME,

@@ -5,6 +5,7 @@
 
 pub mod derive;
 pub mod evidence;
+pub mod html;
 pub mod init;
 pub mod inputs;
 pub mod journal;
