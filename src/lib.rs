@@ -15,6 +15,7 @@ pub mod authz;
 pub mod canonical;
 pub mod digest;
 pub mod error;
+pub mod export;
 pub mod fsio;
 pub mod gate;
 pub mod packet;

@@ -1,6 +1,7 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_export;
 mod cmd_gates;
 mod cmd_init;
 mod cmd_plan;
@@ -66,6 +67,8 @@ enum Command {
     Plan(cmd_plan::Args),
     /// Write a starting gates.toml and rollback plan template into a directory.
     Init(cmd_init::Args),
+    /// Export a verified packet as a BagIt bag or as OSCAL assessment results.
+    Export(cmd_export::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Verdict(args) => cmd_verdict::run(&out, args),
         Command::Plan(args) => cmd_plan::run(&out, args),
         Command::Init(args) => cmd_init::run(&out, args),
+        Command::Export(args) => cmd_export::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
