@@ -6,6 +6,8 @@
 
 use schemars::JsonSchema;
 
+use serde_json::Value;
+
 use crate::canonical;
 
 /// One published schema: its file name under `schemas/` and its bytes.
@@ -17,82 +19,336 @@ pub struct Published {
     pub bytes: Vec<u8>,
 }
 
-/// Canonical JSON bytes of the schema of `T`.
+/// Base of every published schema's `$id` (a URN: the schemas are
+/// published in the repository, not at an address).
+pub const ID_BASE: &str = "urn:holdfast:schema:";
+
+/// The pattern of a sha256 field: 64 lowercase hex digits.
+pub const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
+
+/// Canonical JSON bytes of the schema of `T`, made strict (see [`strict`]).
 pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
     let schema = schemars::schema_for!(T);
     canonical::value_to_bytes(schema.as_value())
+}
+
+/// Canonical JSON bytes of the schema of `T` as published under `file`.
+pub fn published_bytes<T: JsonSchema>(file: &str) -> Vec<u8> {
+    let schema = schemars::schema_for!(T);
+    let mut v = schema.as_value().clone();
+    strict(&mut v, file);
+    canonical::value_to_bytes(&v)
+}
+
+/// Makes a generated schema acceptable to strict validators (Ajv's strict
+/// mode): an `$id`; only standard formats (schemars' integer formats
+/// `uint`, `uint64`, `int32`, ... become `minimum`/`maximum` bounds); a
+/// `^[0-9a-f]{64}$` pattern on every sha256 field (a property named
+/// `sha256`, `*_sha256`, `digest`, `pin_before`/`pin_after`,
+/// `found_before`/`found_after`, the values of `spec_pins` and `pins`
+/// maps; `^([0-9a-f]{64})?$` where the field's description says it may be
+/// empty).
+pub fn strict(schema: &mut Value, file: &str) {
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("$id".into(), Value::from(format!("{ID_BASE}{file}")));
+    }
+    // Definitions referenced by a hash-named property hold hashes.
+    let mut hash_defs = Vec::new();
+    collect_hash_defs(schema, &mut hash_defs);
+    if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
+        for name in &hash_defs {
+            if let Some(d) = defs.get_mut(name) {
+                hash_strings(d);
+            }
+        }
+    }
+    walk(schema);
+}
+
+fn is_hash_name(name: &str) -> bool {
+    name == "sha256"
+        || name.ends_with("_sha256")
+        || matches!(
+            name,
+            "digest" | "pin_before" | "pin_after" | "found_before" | "found_after"
+        )
+}
+
+fn collect_hash_defs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(props) = o.get("properties").and_then(Value::as_object) {
+                for (name, p) in props {
+                    if (is_hash_name(name) || name == "pins")
+                        && let Some(r) = p.get("$ref").and_then(Value::as_str)
+                        && let Some(def) = r.strip_prefix("#/$defs/")
+                    {
+                        out.push(def.to_string());
+                    }
+                }
+            }
+            o.values().for_each(|x| collect_hash_defs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_hash_defs(x, out)),
+        _ => {}
+    }
+}
+
+/// Adds the sha256 pattern to a string schema (or to the string values of
+/// a map schema), and to the string properties of an object schema.
+fn hash_strings(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+        for p in props.values_mut() {
+            hash_field(p);
+        }
+    }
+    if let Some(ap) = o.get_mut("additionalProperties") {
+        hash_field(ap);
+    }
+}
+
+fn hash_field(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    let is_string = match o.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if is_string {
+        let may_be_empty = o
+            .get("description")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.contains("or empty"));
+        let pattern = if may_be_empty {
+            "^([0-9a-f]{64})?$"
+        } else {
+            SHA256_PATTERN
+        };
+        o.insert("pattern".into(), Value::from(pattern));
+    } else if o.get("type") == Some(&Value::from("object")) {
+        hash_strings(v);
+    }
+}
+
+/// The formats JSON Schema 2020-12 defines.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+fn walk(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(f) = o.get("format").and_then(Value::as_str).map(str::to_string)
+                && !STANDARD_FORMATS.contains(&f.as_str())
+            {
+                o.remove("format");
+                let (min, max): (Option<i64>, Option<u64>) = match f.as_str() {
+                    "uint8" => (Some(0), Some(u8::MAX.into())),
+                    "uint16" => (Some(0), Some(u16::MAX.into())),
+                    "uint32" => (Some(0), Some(u32::MAX.into())),
+                    "uint" | "uint64" => (Some(0), None),
+                    "int8" => (Some(i8::MIN.into()), Some(i8::MAX as u64)),
+                    "int16" => (Some(i16::MIN.into()), Some(i16::MAX as u64)),
+                    "int32" => (Some(i32::MIN.into()), Some(i32::MAX as u64)),
+                    _ => (None, None),
+                };
+                if let Some(min) = min {
+                    o.entry("minimum").or_insert(Value::from(min));
+                }
+                if let Some(max) = max {
+                    o.entry("maximum").or_insert(Value::from(max));
+                }
+            }
+            if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, p) in props.iter_mut() {
+                    if is_hash_name(name) {
+                        hash_field(p);
+                    }
+                    if name == "spec_pins"
+                        && let Some(ap) = p.get_mut("additionalProperties")
+                    {
+                        hash_field(ap);
+                    }
+                }
+            }
+            o.values_mut().for_each(walk);
+        }
+        Value::Array(a) => a.iter_mut().for_each(walk),
+        _ => {}
+    }
+}
+
+/// Shapes of files and outputs that are written without a Rust type of
+/// their own: described here so they can be published and checked (a
+/// test parses the real files into these types, unknown fields refused).
+pub mod shapes {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// `exit_codes.json` of a packet.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ExitCodesFile {
+        /// Every step got its expected exit code.
+        pub all_as_expected: bool,
+        /// Every step of the run, in order.
+        pub commands: Vec<ExitCodeStep>,
+    }
+
+    /// One step of `exit_codes.json`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ExitCodeStep {
+        /// Step name.
+        pub step: String,
+        /// The equivalent command.
+        pub command: String,
+        /// The exit code the step must have.
+        pub expected_exit: i32,
+        /// The exit code it had.
+        pub actual_exit: i32,
+        /// They agree.
+        pub as_expected: bool,
+    }
+
+    /// What every command prints on stdout with `--json` when it fails.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ErrorOutput {
+        /// The error.
+        pub error: ErrorBody,
+    }
+
+    /// The error of [`ErrorOutput`].
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ErrorBody {
+        /// The one-line message (also printed on stderr).
+        pub message: String,
+        /// The exit code (1 to 5).
+        pub exit_code: i32,
+    }
 }
 
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
     vec![
         Published {
+            file: "exit-codes.schema.json",
+            bytes: published_bytes::<shapes::ExitCodesFile>("exit-codes.schema.json"),
+        },
+        Published {
+            file: "cli-error.schema.json",
+            bytes: published_bytes::<shapes::ErrorOutput>("cli-error.schema.json"),
+        },
+        Published {
+            file: "cli-seal.schema.json",
+            bytes: published_bytes::<crate::seal::SealSummary>("cli-seal.schema.json"),
+        },
+        Published {
+            file: "cli-export.schema.json",
+            bytes: published_bytes::<crate::export::ExportSummary>("cli-export.schema.json"),
+        },
+        Published {
             file: "packet.schema.json",
-            bytes: schema_bytes::<crate::packet::spec::PacketSpec>(),
+            bytes: published_bytes::<crate::packet::spec::PacketSpec>("packet.schema.json"),
         },
         Published {
             file: "packet-manifest.schema.json",
-            bytes: schema_bytes::<crate::packet::manifest::PacketManifest>(),
+            bytes: published_bytes::<crate::packet::manifest::PacketManifest>(
+                "packet-manifest.schema.json",
+            ),
         },
         Published {
             file: "authorization.schema.json",
-            bytes: schema_bytes::<crate::authz::Authorization>(),
+            bytes: published_bytes::<crate::authz::Authorization>("authorization.schema.json"),
         },
         Published {
             file: "registry-import.schema.json",
-            bytes: schema_bytes::<crate::registry::RegistryFile>(),
+            bytes: published_bytes::<crate::registry::RegistryFile>("registry-import.schema.json"),
         },
         Published {
             file: "registry-claim-records.schema.json",
-            bytes: schema_bytes::<Vec<crate::registry::NewRecord>>(),
+            bytes: published_bytes::<Vec<crate::registry::NewRecord>>(
+                "registry-claim-records.schema.json",
+            ),
         },
         Published {
             file: "registry-document.schema.json",
-            bytes: schema_bytes::<crate::registry::model::RegistryDoc>(),
+            bytes: published_bytes::<crate::registry::model::RegistryDoc>(
+                "registry-document.schema.json",
+            ),
         },
         Published {
             file: "fold-result.schema.json",
-            bytes: schema_bytes::<crate::registry::FoldResult>(),
+            bytes: published_bytes::<crate::registry::FoldResult>("fold-result.schema.json"),
         },
         Published {
             file: "surfaces.schema.json",
-            bytes: schema_bytes::<crate::surface::SurfacesSpec>(),
+            bytes: published_bytes::<crate::surface::SurfacesSpec>("surfaces.schema.json"),
         },
         Published {
             file: "surface-inventory.schema.json",
-            bytes: schema_bytes::<crate::surface::SurfaceInventory>(),
+            bytes: published_bytes::<crate::surface::SurfaceInventory>(
+                "surface-inventory.schema.json",
+            ),
         },
         Published {
             file: "surface-snapshot.schema.json",
-            bytes: schema_bytes::<crate::surface::Snapshot>(),
+            bytes: published_bytes::<crate::surface::Snapshot>("surface-snapshot.schema.json"),
         },
         Published {
             file: "forbidden-surface-proof.schema.json",
-            bytes: schema_bytes::<crate::surface::Proof>(),
+            bytes: published_bytes::<crate::surface::Proof>("forbidden-surface-proof.schema.json"),
         },
         Published {
             file: "gates.schema.json",
-            bytes: schema_bytes::<crate::gate::spec::GateSpec>(),
+            bytes: published_bytes::<crate::gate::spec::GateSpec>("gates.schema.json"),
         },
         Published {
             file: "evidence.schema.json",
-            bytes: schema_bytes::<crate::gate::verdict::Evidence>(),
+            bytes: published_bytes::<crate::gate::verdict::Evidence>("evidence.schema.json"),
         },
         Published {
             file: "gate-facts.schema.json",
-            bytes: schema_bytes::<crate::gate::assemble::GateFacts>(),
+            bytes: published_bytes::<crate::gate::assemble::GateFacts>("gate-facts.schema.json"),
         },
         Published {
             file: "production-bad-input-design.schema.json",
-            bytes: schema_bytes::<crate::gate::probe::ProbeReport>(),
+            bytes: published_bytes::<crate::gate::probe::ProbeReport>(
+                "production-bad-input-design.schema.json",
+            ),
         },
         Published {
             file: "production-blocker-map.schema.json",
-            bytes: schema_bytes::<crate::gate::blocker::BlockerMap>(),
+            bytes: published_bytes::<crate::gate::blocker::BlockerMap>(
+                "production-blocker-map.schema.json",
+            ),
         },
         Published {
             file: "next-production-decision-packet.schema.json",
-            bytes: schema_bytes::<crate::gate::decision::DecisionPacket>(),
+            bytes: published_bytes::<crate::gate::decision::DecisionPacket>(
+                "next-production-decision-packet.schema.json",
+            ),
         },
     ]
 }

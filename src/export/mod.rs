@@ -95,7 +95,7 @@ impl Packet {
 }
 
 /// What an export wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExportSummary {
     /// `bagit` or `oscal`.
     pub format: String,

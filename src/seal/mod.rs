@@ -42,7 +42,7 @@ pub struct SealOptions {
 }
 
 /// What [`seal`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SealSummary {
     /// Number of files listed in the manifest.
     pub files: u64,
