@@ -447,13 +447,16 @@ fn carried_inputs_edited_consistently_differ_from_the_run_s_spec() {
     // packet agrees with itself (inputs are vouched for from outside), but
     // not with the spec its author holds.
     let (_t, p) = packet();
+    let old = holdfast::digest::sha256_hex(&fs::read(p.join("spec/gates.toml")).unwrap());
     edit_text(&p, "spec/gates.toml", |t| {
         format!("{t}\n# an input edited by a forger\n")
     });
     let sha = holdfast::digest::sha256_hex(&fs::read(p.join("spec/gates.toml")).unwrap());
     edit_json(&p, "manifest.json", |v| {
-        v["spec_pins"]["gates.toml"] = Value::from(sha)
+        v["spec_pins"]["gates.toml"] = Value::from(sha.clone())
     });
+    // The page shows the pins too: a consistent forger edits it as well.
+    edit_text(&p, "index.html", |t| t.replace(&old, &sha));
     reseal(&p);
     let mut report = holdfast::packet::rerun::RerunReport::default();
     let m = holdfast::packet::manifest::PacketManifest::load(&p).unwrap();

@@ -252,6 +252,11 @@ fn every_schema_compiles_strictly_and_every_artifact_and_output_validates() {
     instances.push(("cli-export.schema.json", vec![export_out]));
     instances.push(("cli-error.schema.json", vec![error_out]));
 
+    // exit_codes.json has exactly the published shape (unknown fields refused).
+    let codes: holdfast::schema::shapes::ExitCodesFile =
+        serde_json::from_slice(&fs::read(p.join("exit_codes.json")).unwrap()).unwrap();
+    assert!(codes.all_as_expected && codes.commands.len() >= 9);
+
     let dir = root().join("schemas");
     let mut names: Vec<String> = fs::read_dir(&dir)
         .unwrap()
