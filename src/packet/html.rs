@@ -274,7 +274,7 @@ pub fn render_page(p: &PageInputs) -> String {
     let row = format!(
         "<dt>Production decision</dt><dd id=\"decision\"><span class=\"badge {}\">{}</span> <code>{decision_html}</code> (selected: {})</dd>",
         if passes { "ok" } else { "warn" },
-        if passes { "PASS" } else { "HOLD" },
+        if passes { "MAY PROCEED" } else { "HOLD" },
         g.t(&m.status.selected)
     );
     g.line(&row);
