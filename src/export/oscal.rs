@@ -36,7 +36,7 @@ pub const RESULTS_FILE: &str = "assessment-results.json";
 /// File name of the plan of action and milestones.
 pub const POAM_FILE: &str = "plan-of-action-and-milestones.json";
 /// Namespace of holdfast's props.
-pub const NS: &str = "https://github.com/holdfast/holdfast/ns/oscal";
+pub const NS: &str = "urn:holdfast:oscal";
 
 /// A name-based UUID for `name` in the packet `tree` (see the module docs).
 pub fn uuid(tree: &str, name: &str) -> String {
