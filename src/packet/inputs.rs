@@ -3,7 +3,7 @@
 //! `spec/` and `verify --rerun` can re-derive the packet from them alone.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::manifest::BoundaryRecord;
 use super::spec::{LiveContact, LoadedSpec, SPEC_FILE};
@@ -240,63 +240,42 @@ fn check_live_contact(
     Ok(())
 }
 
-/// Loads the inputs a packet carries in `packet/spec/`, by copying them to
-/// a private directory (the loaders resolve paths against a spec
-/// directory). Nothing outside the packet is read.
-pub fn load_carried(packet: &Path) -> Result<(Inputs, tempfile::TempDir)> {
+/// Loads the inputs a packet carries in `spec/`, by writing them to a
+/// private directory (the loaders resolve paths against a spec directory).
+/// Nothing outside the packet is read; `spec/` may hold nothing but the
+/// files `packet.toml` names.
+pub fn load_carried(packet: &super::model::Packet) -> Result<(Inputs, tempfile::TempDir)> {
     let work = tempfile::Builder::new()
         .prefix("holdfast-spec-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let carried = packet.join(SPEC_DIR);
-    if !carried.is_dir() {
+    let prefix = format!("{SPEC_DIR}/");
+    let carried: Vec<&str> = packet.paths().filter(|p| p.starts_with(&prefix)).collect();
+    if carried.is_empty() {
         return Err(Error::malformed(
-            &carried,
+            packet.dir().join(SPEC_DIR),
             "the packet carries no spec/ folder: it cannot be re-derived (packets made before the spec was carried must be made again)",
         ));
     }
-    for entry in walkdir::WalkDir::new(&carried).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::io(
-                &carried,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
-        let rel = entry
-            .path()
-            .strip_prefix(&carried)
-            .map_err(|_| Error::malformed(entry.path(), "outside spec/"))?;
-        let dest: PathBuf = work.path().join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
-        } else if entry.file_type().is_file() {
-            let bytes = fsio::read_regular(
-                entry.path(),
-                crate::tomlio::SPEC_LIMIT.max(gate::plan::PLAN_LIMIT),
-            )?;
-            fsio::write_atomic(&dest, &bytes)?;
-        } else {
-            return Err(Error::malformed(entry.path(), "not a regular file"));
-        }
+    for path in &carried {
+        let dest = work.path().join(&path[prefix.len()..]);
+        let parent = fsio::parent_dir(&dest);
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        fsio::write_atomic(&dest, packet.bytes(path)?)?;
     }
-    let inputs = Inputs::load(work.path())?;
-    // spec/ holds exactly the inputs, nothing more.
-    let mut extra = Vec::new();
-    for entry in walkdir::WalkDir::new(work.path()) {
-        let Ok(entry) = entry else { continue };
-        if entry.file_type().is_file()
-            && let Ok(rel) = entry.path().strip_prefix(work.path())
-        {
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if !inputs.files.contains_key(&rel) {
-                extra.push(rel);
-            }
-        }
-    }
-    if let Some(first) = extra.first() {
+    let inputs = Inputs::load(work.path()).map_err(|e| {
+        Error::malformed(
+            packet.dir().join(SPEC_DIR),
+            e.to_string()
+                .replace(&work.path().display().to_string(), SPEC_DIR),
+        )
+    })?;
+    if let Some(extra) = carried
+        .iter()
+        .find(|p| !inputs.files.contains_key(&p[prefix.len()..]))
+    {
         return Err(Error::malformed(
-            carried.join(first),
+            packet.dir().join(extra),
             "spec/ carries a file that packet.toml does not name",
         ));
     }
