@@ -246,6 +246,7 @@ pub fn derive(
         pass_token: inputs.gates.spec.probes.pass_token.as_deref(),
         authorization: auth,
         mutation_refused: mutation.skipped_reason.as_deref(),
+        fold_result: mutation.fold_result.as_deref(),
     };
     // Sealed and verified are asserted here: a run proves them by sealing
     // and verifying before it publishes; `verify --rerun` re-derives only a
