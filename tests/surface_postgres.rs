@@ -8,8 +8,20 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use holdfast::surface::snapshot::postgres::{ReadOnlySession, read};
+use holdfast::surface::snapshot::postgres::{PgOptions, ReadOnlySession};
 use support::pg;
+
+fn read(
+    conn: &str,
+    schemas: Option<&[String]>,
+    who: &str,
+) -> holdfast::error::Result<holdfast::surface::snapshot::Reading> {
+    let opts = PgOptions {
+        schemas: schemas.map(<[String]>::to_vec),
+        ..PgOptions::default()
+    };
+    holdfast::surface::snapshot::postgres::read(conn, &opts, who).map(|r| r.reading)
+}
 
 fn parts(conn: &str) -> BTreeMap<String, String> {
     read(conn, None, "db").unwrap().parts
@@ -42,9 +54,22 @@ fn snapshot_is_stable_across_two_reads_and_lists_every_table() {
     let a = read(&conn, None, "db").unwrap();
     let b = read(&conn, None, "db").unwrap();
     assert_eq!(a, b);
+    for part in [
+        "database",
+        "schema",
+        "schema:public",
+        "role:postgres",
+        "extension:plpgsql",
+        "table:public.accounts",
+        "table:public.events",
+    ] {
+        assert!(a.parts.contains_key(part), "{part}: {:?}", a.parts.keys());
+    }
     assert_eq!(
-        a.parts.keys().collect::<Vec<_>>(),
-        ["schema", "table:public.accounts", "table:public.events"]
+        a.parts.keys().filter(|k| k.starts_with("table:")).count(),
+        2,
+        "built-in tables (information_schema's) are not parts: {:?}",
+        a.parts.keys()
     );
     assert!(
         a.description.contains("2 table(s), 5 row(s)"),
@@ -156,10 +181,10 @@ fn a_write_inside_the_snapshot_session_fails() {
     let conn = seed(&server, "writes");
     let mut session = ReadOnlySession::open(&conn, "db").unwrap();
     for sql in [
-        "INSERT INTO events VALUES ('x', NULL, NULL)",
-        "UPDATE accounts SET name = 'mallory'",
-        "DELETE FROM events",
-        "CREATE TABLE sneaky (id int)",
+        "INSERT INTO public.events VALUES ('x', NULL, NULL)",
+        "UPDATE public.accounts SET name = 'mallory'",
+        "DELETE FROM public.events",
+        "CREATE TABLE public.sneaky (id int)",
     ] {
         let e = session.batch_execute(sql).unwrap_err().to_string();
         assert!(e.contains("read-only transaction"), "{sql}: {e}");

@@ -214,6 +214,22 @@ pub struct SnapshotTable {
     /// postgres: schemas to read (default: every schema but the system ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schemas: Option<Vec<String>>,
+    /// postgres: seconds a statement waits for another session's lock
+    /// before the snapshot fails (`lock_timeout`, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout_seconds: Option<u64>,
+    /// postgres: seconds one statement may run on the server
+    /// (`statement_timeout`, default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_seconds: Option<u64>,
+    /// postgres: seconds holdfast waits for any answer from the server
+    /// before the snapshot fails (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout_seconds: Option<u64>,
+    /// postgres: connections reading tables in parallel, sharing one
+    /// exported snapshot (default: the number of cores, at most 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u64>,
 }
 
 /// A validated snapshot method with exactly its own settings.
@@ -243,8 +259,8 @@ pub enum SnapshotSpec {
         connection: Option<String>,
         /// The environment variable holding the connection string.
         connection_env: Option<String>,
-        /// Schemas to read; `None` reads every non-system schema.
-        schemas: Option<Vec<String>>,
+        /// Schemas, timeouts and parallelism.
+        options: crate::surface::snapshot::postgres::PgOptions,
     },
     /// No snapshot: the surface can only be declared not contacted.
     None,
@@ -517,7 +533,15 @@ impl LoadedSpec {
         let own: &[&str] = match t.method {
             Method::Files => &["root", "include", "exclude"],
             Method::Command => &["argv", "cwd", "timeout_seconds"],
-            Method::Postgres => &["connection", "connection_env", "schemas"],
+            Method::Postgres => &[
+                "connection",
+                "connection_env",
+                "schemas",
+                "lock_timeout_seconds",
+                "statement_timeout_seconds",
+                "read_timeout_seconds",
+                "parallel",
+            ],
             Method::None => &[],
         };
         let present = [
@@ -530,6 +554,13 @@ impl LoadedSpec {
             ("connection", t.connection.is_some()),
             ("connection_env", t.connection_env.is_some()),
             ("schemas", t.schemas.is_some()),
+            ("lock_timeout_seconds", t.lock_timeout_seconds.is_some()),
+            (
+                "statement_timeout_seconds",
+                t.statement_timeout_seconds.is_some(),
+            ),
+            ("read_timeout_seconds", t.read_timeout_seconds.is_some()),
+            ("parallel", t.parallel.is_some()),
         ];
         for (field, is_there) in present {
             if is_there && !own.contains(&field) {
@@ -644,10 +675,50 @@ impl LoadedSpec {
                         "must list schema names (leave it out to read every non-system schema)",
                     ));
                 }
+                use crate::surface::snapshot::postgres::{self as pg, PgOptions};
+                let bounded = |field: &'static str, v: Option<u64>, max: u64, default: u64| match v
+                {
+                    None => Ok(default),
+                    Some(n) if (1..=max).contains(&n) => Ok(n),
+                    Some(n) => Err(self.error_at(
+                        &seg(field),
+                        &key(field),
+                        format!("{n} is out of range (1 to {max})"),
+                    )),
+                };
+                let week = 7 * 24 * 3600;
+                let options = PgOptions {
+                    schemas: t.schemas.clone(),
+                    lock_timeout_seconds: bounded(
+                        "lock_timeout_seconds",
+                        t.lock_timeout_seconds,
+                        week,
+                        pg::DEFAULT_LOCK_TIMEOUT_SECONDS,
+                    )?,
+                    statement_timeout_seconds: bounded(
+                        "statement_timeout_seconds",
+                        t.statement_timeout_seconds,
+                        week,
+                        pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+                    )?,
+                    read_timeout_seconds: bounded(
+                        "read_timeout_seconds",
+                        t.read_timeout_seconds,
+                        week,
+                        pg::DEFAULT_READ_TIMEOUT_SECONDS,
+                    )?,
+                    parallel: usize::try_from(bounded(
+                        "parallel",
+                        t.parallel,
+                        64,
+                        pg::default_parallel() as u64,
+                    )?)
+                    .unwrap_or(1),
+                };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),
                     connection_env: t.connection_env.clone(),
-                    schemas: t.schemas.clone(),
+                    options,
                 })
             }
             Method::None => Ok(SnapshotSpec::None),
