@@ -234,7 +234,10 @@ fn hint(e: &postgres::Error, opts: &PgOptions) -> String {
             " (the statement ran longer than statement_timeout_seconds = {})",
             opts.statement_timeout_seconds
         ),
-        Some("42501") if e.to_string().contains("row-level security") => {
+        Some("42501")
+            if e.as_db_error()
+                .is_some_and(|d| d.message().contains("row-level security")) =>
+        {
             " (row_security is off so that a policy can never hide rows from the snapshot: \
              read as a role that bypasses row-level security, e.g. one with BYPASSRLS)"
                 .to_string()
@@ -256,7 +259,8 @@ pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
 /// The settings every connection pins before it reads anything.
 pub fn session_settings(opts: &PgOptions) -> String {
     format!(
-        "SET search_path = pg_catalog, pg_temp; \
+        "SET quote_all_identifiers = off; \
+         SET search_path = pg_catalog, pg_temp; \
          SET row_security = off; \
          SET datestyle = 'ISO, YMD'; \
          SET intervalstyle = 'iso_8601'; \
@@ -264,7 +268,6 @@ pub fn session_settings(opts: &PgOptions) -> String {
          SET extra_float_digits = 1; \
          SET bytea_output = 'hex'; \
          SET standard_conforming_strings = on; \
-         SET quote_all_identifiers = off; \
          SET lc_monetary = 'C'; \
          SET lc_numeric = 'C'; \
          SET client_encoding = 'UTF8'; \
@@ -1138,7 +1141,10 @@ mod tests {
     #[test]
     fn the_session_pins_search_path_and_row_security_first() {
         let s = session_settings(&PgOptions::default());
-        assert!(s.starts_with("SET search_path = pg_catalog, pg_temp; SET row_security = off;"));
+        // quote_all_identifiers first: it changes how search_path is stored.
+        assert!(s.starts_with(
+            "SET quote_all_identifiers = off; SET search_path = pg_catalog, pg_temp; SET row_security = off;"
+        ));
         for needle in [
             "datestyle",
             "intervalstyle",
