@@ -871,3 +871,255 @@ fn prove_refuses_snapshots_of_two_different_databases() {
             "target: missing for method postgres",
         ));
 }
+
+/// Every object kind that changes how the database behaves: one change
+/// each, and the part that must name it.
+const COVERAGE_SETUP: &str = "
+    CREATE ROLE cov_r1; CREATE ROLE cov_r2;
+    CREATE EXTENSION dblink;
+    CREATE TABLE public.t (id int PRIMARY KEY, v text, w int);
+    CREATE TABLE public.u (id int);
+    CREATE TABLE public.parent (id int);
+    CREATE SCHEMA s2;
+    CREATE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT $1';
+    CREATE FUNCTION public.trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+    CREATE TRIGGER t_trg BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.trg();
+    CREATE POLICY p ON public.t USING (true);
+    CREATE RULE r AS ON INSERT TO public.u DO ALSO NOTHING;
+    CREATE SEQUENCE public.seq;
+    CREATE VIEW public.v AS SELECT id FROM public.t;
+    CREATE MATERIALIZED VIEW public.mv AS SELECT id FROM public.t;
+    CREATE TABLE public.parted (k int) PARTITION BY RANGE (k);
+    CREATE TABLE public.part1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10);
+    CREATE DOMAIN public.d AS int CHECK (VALUE > 0);
+    CREATE TYPE public.e AS ENUM ('a', 'b');
+    CREATE FOREIGN DATA WRAPPER w;
+    CREATE SERVER srv FOREIGN DATA WRAPPER w;
+    CREATE USER MAPPING FOR cov_r1 SERVER srv OPTIONS (user 'x');
+    SET client_min_messages = error;
+    CREATE PUBLICATION pub FOR TABLE public.t;
+    SELECT lo_create(4242);
+    CREATE FUNCTION public.evt() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
+    CREATE EVENT TRIGGER et ON ddl_command_start EXECUTE FUNCTION public.evt();";
+
+const COVERAGE: &[(&str, &str)] = &[
+    ("GRANT SELECT ON public.t TO cov_r1", "table:public.t"),
+    ("GRANT SELECT (v) ON public.t TO cov_r2", "table:public.t"),
+    ("GRANT USAGE ON SCHEMA s2 TO cov_r1", "schema:s2"),
+    (
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA s2 GRANT SELECT ON TABLES TO cov_r1",
+        "default-privileges:postgres.s2.tables",
+    ),
+    (
+        "ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO cov_r2",
+        "default-privileges:postgres.functions",
+    ),
+    ("ALTER TABLE public.u OWNER TO cov_r1", "table:public.u"),
+    ("ALTER SCHEMA s2 OWNER TO cov_r2", "schema:s2"),
+    (
+        "ALTER TABLE public.u ENABLE ROW LEVEL SECURITY",
+        "table:public.u",
+    ),
+    (
+        "ALTER TABLE public.u FORCE ROW LEVEL SECURITY",
+        "table:public.u",
+    ),
+    (
+        "ALTER POLICY p ON public.t USING (id > 0)",
+        "policy:public.t.p",
+    ),
+    (
+        "CREATE POLICY p2 ON public.t AS RESTRICTIVE USING (w > 0)",
+        "policy:public.t.p2",
+    ),
+    (
+        "ALTER TABLE public.t DISABLE TRIGGER t_trg",
+        "trigger:public.t.t_trg",
+    ),
+    (
+        "CREATE TRIGGER u_trg AFTER UPDATE ON public.u FOR EACH ROW EXECUTE FUNCTION public.trg()",
+        "trigger:public.u.u_trg",
+    ),
+    (
+        "CREATE OR REPLACE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1'",
+        "function:public.f(integer)",
+    ),
+    (
+        "ALTER FUNCTION public.f(int) SECURITY DEFINER",
+        "function:public.f(integer)",
+    ),
+    (
+        "REVOKE EXECUTE ON FUNCTION public.f(int) FROM PUBLIC",
+        "function:public.f(integer)",
+    ),
+    (
+        "CREATE OR REPLACE RULE r AS ON INSERT TO public.u DO INSTEAD NOTHING",
+        "rule:public.u.r",
+    ),
+    ("ALTER TABLE public.u DISABLE RULE r", "rule:public.u.r"),
+    ("ALTER EVENT TRIGGER et DISABLE", "event-trigger:et"),
+    (
+        "ALTER SEQUENCE public.seq INCREMENT BY 5",
+        "sequence:public.seq",
+    ),
+    ("SELECT nextval('public.seq')", "sequence:public.seq"),
+    (
+        "CREATE OR REPLACE VIEW public.v AS SELECT id, v FROM public.t",
+        "view:public.v",
+    ),
+    (
+        "ALTER VIEW public.v SET (security_barrier = true)",
+        "view:public.v",
+    ),
+    (
+        "REFRESH MATERIALIZED VIEW public.mv WITH NO DATA",
+        "matview:public.mv",
+    ),
+    ("ALTER TABLE public.u SET UNLOGGED", "table:public.u"),
+    (
+        "ALTER TABLE public.t REPLICA IDENTITY FULL",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t SET (fillfactor = 50)",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.parted DETACH PARTITION public.part1; \
+      ALTER TABLE public.parted ATTACH PARTITION public.part1 FOR VALUES FROM (0) TO (20)",
+        "table:public.part1",
+    ),
+    (
+        "ALTER TABLE public.u INHERIT public.parent",
+        "table:public.u",
+    ),
+    (
+        "ALTER TABLE public.t ALTER COLUMN w SET DEFAULT 3",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t ADD CONSTRAINT w_pos CHECK (w > 0) NOT VALID",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t VALIDATE CONSTRAINT w_pos",
+        "table:public.t",
+    ),
+    (
+        "ALTER DOMAIN public.d ADD CONSTRAINT d_max CHECK (VALUE < 100)",
+        "type:public.d",
+    ),
+    ("ALTER TYPE public.e ADD VALUE 'c'", "type:public.e"),
+    ("ALTER TYPE public.e OWNER TO cov_r1", "type:public.e"),
+    ("CREATE EXTENSION hstore", "extension:hstore"),
+    (
+        "ALTER PUBLICATION pub ADD TABLE ONLY public.parent",
+        "publication:pub",
+    ),
+    (
+        "ALTER PUBLICATION pub SET (publish = 'insert')",
+        "publication:pub",
+    ),
+    (
+        "ALTER SERVER srv OPTIONS (ADD host 'h')",
+        "foreign-server:srv",
+    ),
+    (
+        "GRANT USAGE ON FOREIGN SERVER srv TO cov_r2",
+        "foreign-server:srv",
+    ),
+    (
+        "ALTER USER MAPPING FOR cov_r1 SERVER srv OPTIONS (SET user 'y')",
+        "user-mapping:srv.cov_r1",
+    ),
+    (
+        "ALTER FOREIGN DATA WRAPPER w OPTIONS (ADD debug 'on')",
+        "foreign-data-wrapper:w",
+    ),
+    ("SELECT lo_put(4242, 0, '\\x01')", "large-object:4242"),
+    (
+        "GRANT SELECT ON LARGE OBJECT 4242 TO cov_r1",
+        "large-object:4242",
+    ),
+    ("ALTER DATABASE coverage SET work_mem = '8MB'", "database"),
+    (
+        "ALTER ROLE cov_r2 IN DATABASE coverage SET work_mem = '9MB'",
+        "database",
+    ),
+    ("ALTER DATABASE coverage CONNECTION LIMIT 50", "database"),
+    ("ALTER ROLE cov_r1 CREATEDB", "role:cov_r1"),
+    ("GRANT cov_r1 TO cov_r2", "role:cov_r2"),
+    ("ALTER ROLE cov_r1 SET work_mem = '4MB'", "role:cov_r1"),
+    (
+        "CREATE TABLE information_schema.stash (id int)",
+        "table:information_schema.stash",
+    ),
+    (
+        "INSERT INTO information_schema.stash VALUES (1)",
+        "table:information_schema.stash",
+    ),
+    (
+        "CREATE CAST (public.e AS int) WITH INOUT",
+        "cast:(public.e AS integer)",
+    ),
+    (
+        "CREATE OPERATOR public.=== (leftarg = int, rightarg = int, function = int4eq)",
+        "operator:public.===(integer,integer)",
+    ),
+    (
+        "CREATE FUNCTION public.agg_step(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1 + $2'; \
+      CREATE AGGREGATE public.total(int) (sfunc = public.agg_step, stype = int)",
+        "function:public.total(integer)",
+    ),
+    (
+        "GRANT USAGE ON LANGUAGE plpgsql TO cov_r1",
+        "language:plpgsql",
+    ),
+    ("UPDATE public.t SET v = 'x'", "table:public.t"),
+];
+
+#[test]
+fn every_object_kind_is_covered_by_a_named_part() {
+    let _cluster = cluster_write();
+    let server = pg::shared();
+    let db = "coverage";
+    server.create_db(db);
+    server
+        .client("postgres")
+        .batch_execute("DROP ROLE IF EXISTS cov_r2; DROP ROLE IF EXISTS cov_r1")
+        .ok();
+    server.client(db).batch_execute(COVERAGE_SETUP).unwrap();
+    server
+        .client(db)
+        .batch_execute("INSERT INTO public.t VALUES (1, 'a', 1)")
+        .unwrap();
+    let conn = server.conn(db);
+    let mut before = parts(&conn);
+    let mut missed = Vec::new();
+    for (change, part) in COVERAGE {
+        server
+            .client(db)
+            .batch_execute(change)
+            .unwrap_or_else(|e| panic!("{change}: {e:?}"));
+        let after = parts(&conn);
+        let diff = changed(&before, &after);
+        if !diff.iter().any(|p| p == part) {
+            missed.push(format!("{change}: expected {part}, changed {diff:?}"));
+        }
+        before = after;
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    // The roles are cluster-wide: leave none behind for the other tests.
+    let mut c = server.client(db);
+    c.batch_execute("DROP EVENT TRIGGER et; DROP OWNED BY cov_r1, cov_r2 CASCADE")
+        .unwrap();
+    drop(c);
+    let mut pg = server.client("postgres");
+    for sql in [
+        "DROP DATABASE coverage WITH (FORCE)",
+        "DROP ROLE cov_r2",
+        "DROP ROLE cov_r1",
+    ] {
+        pg.batch_execute(sql).unwrap();
+    }
+}

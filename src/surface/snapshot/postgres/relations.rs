@@ -227,6 +227,9 @@ impl RelationDef {
                 ),
                 false,
             )
+        } else if self.kind == "m" {
+            // COPY reads a materialized view only through a query.
+            (format!("COPY (SELECT * FROM {q}) TO STDOUT"), true)
         } else {
             (format!("COPY {q} TO STDOUT"), true)
         }
@@ -260,11 +263,10 @@ mod tests {
             "COPY (SELECT * FROM ONLY \"a.b\".\"select\" ORDER BY \"id\", \"Ord\"\"er\") TO STDOUT"
         );
         assert!(!sort);
-        for r in [
-            rel("r", &["id"], false),
-            rel("r", &[], true),
-            rel("m", &["id"], true),
-        ] {
+        let (sql, sort) = rel("m", &["id"], true).copy_sql();
+        assert_eq!(sql, "COPY (SELECT * FROM \"a.b\".\"select\") TO STDOUT");
+        assert!(sort);
+        for r in [rel("r", &["id"], false), rel("r", &[], true)] {
             let (sql, sort) = r.copy_sql();
             assert_eq!(sql, "COPY \"a.b\".\"select\" TO STDOUT");
             assert!(sort);
