@@ -1047,4 +1047,68 @@ mod tests {
             vec!["prod-pg", "prod-cms", "ci"]
         );
     }
+
+    #[test]
+    fn postgres_timeouts_and_parallelism_have_defaults_and_bounds() {
+        use crate::surface::snapshot::postgres as pg;
+        let s = parse(GOOD).unwrap();
+        let SnapshotSpec::Postgres { options, .. } = &s.snapshots[0] else {
+            panic!("the example's first surface is postgres")
+        };
+        assert_eq!(
+            options.lock_timeout_seconds,
+            pg::DEFAULT_LOCK_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            options.statement_timeout_seconds,
+            pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            options.read_timeout_seconds,
+            pg::DEFAULT_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!(options.parallel, pg::default_parallel());
+        let s = parse(&GOOD.replace(
+            "connection_env = \"PROD_PG\"",
+            "connection_env = \"PROD_PG\"\nlock_timeout_seconds = 2\nstatement_timeout_seconds = 30\n\
+             read_timeout_seconds = 40\nparallel = 3",
+        ))
+        .unwrap();
+        let SnapshotSpec::Postgres { options, .. } = &s.snapshots[0] else {
+            panic!("postgres")
+        };
+        assert_eq!(
+            (
+                options.lock_timeout_seconds,
+                options.statement_timeout_seconds,
+                options.read_timeout_seconds,
+                options.parallel
+            ),
+            (2, 30, 40, 3)
+        );
+        for (key, bad) in [
+            ("lock_timeout_seconds", "0"),
+            ("statement_timeout_seconds", "604801"),
+            ("read_timeout_seconds", "0"),
+            ("parallel", "65"),
+        ] {
+            let e = err(&GOOD.replace(
+                "connection_env = \"PROD_PG\"",
+                &format!("connection_env = \"PROD_PG\"\n{key} = {bad}"),
+            ));
+            assert!(
+                e.contains(&format!("snapshot.{key}")) && e.contains("out of range"),
+                "{e}"
+            );
+        }
+        // A postgres setting on another method is refused.
+        let e = err(&GOOD.replace(
+            "method = \"postgres\"\nconnection_env = \"PROD_PG\"",
+            "method = \"command\"\nargv = [\"x\"]\nparallel = 2",
+        ));
+        assert!(
+            e.contains("snapshot.parallel") && e.contains("not a setting"),
+            "{e}"
+        );
+    }
 }
