@@ -688,6 +688,11 @@ fn digests_do_not_depend_on_the_parallelism() {
             1000 * (i + 1)
         ));
     }
+    // Read in key ranges (its key spans more than one range).
+    sql.push_str(
+        "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text);
+         INSERT INTO public.wide SELECT g * 3 - 100000, md5(g::text) FROM generate_series(1, 70000) g ORDER BY random();",
+    );
     server.client(db).batch_execute(&sql).unwrap();
     let conn = server.conn(db);
     let one = read_with(
@@ -709,7 +714,23 @@ fn digests_do_not_depend_on_the_parallelism() {
         .unwrap();
         assert_eq!(one, p, "parallel = {n}");
     }
-    assert_eq!(one.keys().filter(|k| k.starts_with("table:")).count(), 7);
+    assert_eq!(one.keys().filter(|k| k.starts_with("table:")).count(), 8);
+    // A change in any range is seen, and only in that table.
+    for id in [-99997, 10001, 109997] {
+        let before = read_with(&conn, &PgOptions::default()).unwrap();
+        server
+            .client(db)
+            .batch_execute(&format!("UPDATE public.wide SET v = 'x' WHERE id = {id}"))
+            .unwrap();
+        let after = read_with(&conn, &PgOptions::default()).unwrap();
+        assert_eq!(changed(&before, &after), ["table:public.wide"], "id {id}");
+    }
+    let r = read(&conn, None, "db").unwrap();
+    assert!(
+        r.description.contains("8 table(s), 98000 row(s)"),
+        "{}",
+        r.description
+    );
 }
 
 #[test]

@@ -607,6 +607,37 @@ impl ReadOnlySession {
         result
     }
 
+    /// Reads one key range of a ranged table: (sha256 of its COPY lines, row count).
+    fn range_rows(
+        &mut self,
+        rel: &RelationDef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<(String, u64)> {
+        let sql = rel.range_copy_sql(lo, hi);
+        let doing = format!("reading {} (key range {lo:?}..{hi:?})", rel.part());
+        let mut h = Sha256::new();
+        let mut rows = 0u64;
+        self.copy_out(&doing, &sql, |chunk| {
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            h.update(chunk);
+            Ok(())
+        })?;
+        Ok((hex::encode(h.finalize()), rows))
+    }
+
+    /// The key's minimum and maximum of a ranged table (`None`: no rows).
+    fn key_bounds(&mut self, rel: &RelationDef) -> Result<Option<(i64, i64)>> {
+        let Some(sql) = rel.key_bounds_sql() else {
+            return Ok(None);
+        };
+        let doing = format!("reading the key range of {}", rel.part());
+        let row = self.call(&doing, |c| c.query_one(sql.as_str(), &[]))?;
+        let min: Option<i64> = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
+        let max: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
+        Ok(min.zip(max))
+    }
+
     /// Reads one relation's rows: (sha256 of its COPY lines in order, row count).
     fn relation_rows(&mut self, rel: &RelationDef) -> Result<(String, u64)> {
         let (sql, sort) = rel.copy_sql();
@@ -684,6 +715,7 @@ impl ReadOnlySession {
                     primary_key: Vec::new(),
                     attributes,
                     key_is_builtin: true,
+                    key_is_integer: true,
                 },
             ));
         }
@@ -766,6 +798,8 @@ impl ReadOnlySession {
                 rel.primary_key.push(r.try_get(1)?);
                 let builtin: bool = r.try_get(2)?;
                 rel.key_is_builtin &= builtin;
+                let integer: bool = r.try_get(3)?;
+                rel.key_is_integer &= integer;
                 Ok(())
             },
         )?;
@@ -861,6 +895,30 @@ pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
     (hex::encode(h.finalize()), lines.len() as u64)
 }
 
+/// One unit of row reading: a whole table (`of == 1`) or range `range` of
+/// its `of` key ranges.
+struct Job {
+    relation: usize,
+    range: usize,
+    of: usize,
+    lo: Option<i64>,
+    hi: Option<i64>,
+    weight: i64,
+}
+
+/// The rows digest of a table read in key ranges: sha256 over one line per
+/// range, `<index>\t<sha256 of its COPY lines>\t<rows>\n`, in key order;
+/// and the total row count.
+pub fn ranges_digest(ranges: &[(usize, String, u64)]) -> (String, u64) {
+    let mut h = Sha256::new();
+    let mut total = 0u64;
+    for (k, sha, rows) in ranges {
+        h.update(format!("{k}\t{sha}\t{rows}\n").as_bytes());
+        total += rows;
+    }
+    (hex::encode(h.finalize()), total)
+}
+
 /// The digest of a relation part: its definition and its rows.
 fn relation_digest(def_sha256: &str, rows_sha256: &str) -> String {
     digest::sha256_hex(format!("{def_sha256}  definition\n{rows_sha256}  rows\n").as_bytes())
@@ -942,13 +1000,30 @@ fn read_inner(
         }
     }
     let relations = main.relations(&schemas)?;
-    let jobs: Vec<usize> = {
-        let mut j: Vec<usize> = (0..relations.len())
-            .filter(|&i| relations[i].has_rows())
-            .collect();
-        j.sort_by_key(|&i| std::cmp::Reverse(relations[i].pages));
-        j
-    };
+    // Jobs: a whole table, or one key range of a table with an integer key.
+    let mut jobs: Vec<Job> = Vec::new();
+    for (i, rel) in relations.iter().enumerate() {
+        if !rel.has_rows() {
+            continue;
+        }
+        let ranges = match main.key_bounds(rel)? {
+            Some((min, max)) => relations::key_ranges(min, max),
+            None => vec![(None, None)],
+        };
+        let n = ranges.len();
+        for (k, (lo, hi)) in ranges.into_iter().enumerate() {
+            jobs.push(Job {
+                relation: i,
+                range: k,
+                of: n,
+                lo,
+                hi,
+                weight: rel.pages / i64::try_from(n).unwrap_or(1),
+            });
+        }
+    }
+    // Largest first; the order only schedules, the digests do not depend on it.
+    jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
     let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
     let snapshot_id = if workers > 1 {
         Some(main.export_snapshot()?)
@@ -979,15 +1054,20 @@ fn read_inner(
     let work = |s: &mut ReadOnlySession| {
         while !failed.load(Ordering::SeqCst) {
             let n = next.fetch_add(1, Ordering::SeqCst);
-            let Some(&i) = jobs.get(n) else { break };
-            let r = s.relation_rows(&relations[i]);
+            let Some(job) = jobs.get(n) else { break };
+            let rel = &relations[job.relation];
+            let r = if rel.ranged() {
+                s.range_rows(rel, job.lo, job.hi)
+            } else {
+                s.relation_rows(rel)
+            };
             if r.is_err() {
                 failed.store(true, Ordering::SeqCst);
             }
             results
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((i, r));
+                .push((n, r));
         }
     };
     std::thread::scope(|scope| {
@@ -1006,9 +1086,24 @@ fn read_inner(
         work(&mut main);
     });
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    for (i, r) in results {
-        values[i] = Some(r?);
+    results.sort_by_key(|(n, _)| *n);
+    // Per relation, its ranges' digests in key order.
+    let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
+    for (n, r) in results {
+        let (sha, rows) = r?;
+        let job = &jobs[n];
+        if job.of == 1 {
+            values[job.relation] = Some((sha, rows));
+        } else {
+            ranged
+                .entry(job.relation)
+                .or_default()
+                .push((job.range, sha, rows));
+        }
+    }
+    for (i, mut parts) in ranged {
+        parts.sort_by_key(|(k, _, _)| *k);
+        values[i] = Some(ranges_digest(&parts));
     }
 
     let mut parts = BTreeMap::new();

@@ -94,7 +94,8 @@ pub const PRIMARY_KEYS_SQL: &str = concat!(
     "SELECT i.indrelid, a.attname::pg_catalog.text, \
        (a.atttypid < '16384'::pg_catalog.oid AND i.indclass[k.ord::pg_catalog.int4 - 1] < '16384'::pg_catalog.oid \
         AND (a.attcollation = '0'::pg_catalog.oid OR EXISTS (SELECT FROM pg_catalog.pg_collation cl \
-             WHERE cl.oid = a.attcollation AND cl.oid < '16384'::pg_catalog.oid AND cl.collisdeterministic))) \
+             WHERE cl.oid = a.attcollation AND cl.oid < '16384'::pg_catalog.oid AND cl.collisdeterministic))), \
+       a.atttypid IN ('20'::pg_catalog.oid, '21'::pg_catalog.oid, '23'::pg_catalog.oid) \
      FROM pg_catalog.pg_index i CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
        JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
        JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -128,6 +129,10 @@ pub struct RelationDef {
     /// Whether the key can be ordered by built-in code (not digested).
     #[serde(skip)]
     pub key_is_builtin: bool,
+    /// Whether every key column is `smallint`, `integer` or `bigint` (not
+    /// digested; with one key column the table can be read in key ranges).
+    #[serde(skip)]
+    pub key_is_integer: bool,
     /// `relpages`, to schedule large tables first (not digested).
     #[serde(skip)]
     pub pages: i64,
@@ -214,6 +219,49 @@ impl RelationDef {
         }
     }
 
+    /// Whether its rows are read in ranges of its key: a table with a
+    /// one-column integer primary key (what the ranges are depends only on
+    /// the key's minimum and maximum, see [`key_ranges`]).
+    pub fn ranged(&self) -> bool {
+        self.kind == "r"
+            && self.key_is_builtin
+            && self.key_is_integer
+            && self.primary_key.len() == 1
+    }
+
+    /// The query of the key's minimum and maximum (for [`key_ranges`]).
+    pub fn key_bounds_sql(&self) -> Option<String> {
+        self.ranged().then(|| {
+            let k = sql_ident(&self.primary_key[0]);
+            format!(
+                "SELECT pg_catalog.min({k})::pg_catalog.int8, pg_catalog.max({k})::pg_catalog.int8 FROM ONLY {}",
+                sql_qualified(&self.schema, &self.name)
+            )
+        })
+    }
+
+    /// The COPY statement for one key range (`lo` inclusive, `hi` exclusive;
+    /// `None` is unbounded), in key order.
+    pub fn range_copy_sql(&self, lo: Option<i64>, hi: Option<i64>) -> String {
+        let k = sql_ident(&self.primary_key[0]);
+        let mut cond = Vec::new();
+        if let Some(lo) = lo {
+            cond.push(format!("{k} >= {lo}"));
+        }
+        if let Some(hi) = hi {
+            cond.push(format!("{k} < {hi}"));
+        }
+        let filter = if cond.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", cond.join(" AND "))
+        };
+        format!(
+            "COPY (SELECT * FROM ONLY {}{filter} ORDER BY {k}) TO STDOUT",
+            sql_qualified(&self.schema, &self.name)
+        )
+    }
+
     /// The COPY statement that reads its rows, and whether holdfast must
     /// sort the lines (no built-in key to order by).
     pub fn copy_sql(&self) -> (String, bool) {
@@ -236,6 +284,33 @@ impl RelationDef {
     }
 }
 
+/// Key values per range: a table whose key spans fewer values than this is
+/// read as one range.
+pub const KEY_RANGE_WIDTH: i128 = 1 << 16;
+/// The most ranges one table is split into.
+pub const MAX_KEY_RANGES: i128 = 64;
+
+/// The key ranges of a table whose key runs from `min` to `max`: `(lo, hi)`
+/// with `lo` inclusive and `hi` exclusive, the first unbounded below and the
+/// last unbounded above, so together they cover every row whatever the
+/// bounds. They depend only on `min` and `max` (the data), never on the
+/// parallelism, so the digest does not either.
+pub fn key_ranges(min: i64, max: i64) -> Vec<(Option<i64>, Option<i64>)> {
+    let span = i128::from(max) - i128::from(min) + 1;
+    let n = (span / KEY_RANGE_WIDTH).clamp(1, MAX_KEY_RANGES);
+    if n <= 1 {
+        return vec![(None, None)];
+    }
+    let width = (span + n - 1) / n;
+    let bound = |k: i128| -> i64 {
+        // Inside [min, max] by construction, so it fits.
+        i64::try_from(i128::from(min) + k * width).unwrap_or(max)
+    };
+    (0..n)
+        .map(|k| ((k > 0).then(|| bound(k)), (k < n - 1).then(|| bound(k + 1))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +326,7 @@ mod tests {
             primary_key: pk.iter().map(|s| s.to_string()).collect(),
             attributes: BTreeMap::new(),
             key_is_builtin: builtin,
+            key_is_integer: true,
             pages: 0,
         }
     }
@@ -284,5 +360,36 @@ mod tests {
         assert!(!m.has_rows());
         m.attributes.insert("populated".into(), Some("true".into()));
         assert!(m.has_rows());
+    }
+
+    #[test]
+    fn key_ranges_cover_everything_and_depend_only_on_the_bounds() {
+        assert_eq!(key_ranges(1, 1000), vec![(None, None)]);
+        assert_eq!(key_ranges(5, 5), vec![(None, None)]);
+        let r = key_ranges(1, 1_000_000);
+        assert_eq!(r.len(), 15);
+        assert_eq!(r[0].0, None);
+        assert_eq!(r[14].1, None);
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0, "adjacent ranges meet");
+        }
+        let r = key_ranges(i64::MIN, i64::MAX);
+        assert_eq!(r.len(), 64);
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+            assert!(w[0].1 < w[1].1 || w[1].1.is_none());
+        }
+        let t = rel("r", &["id"], true);
+        assert!(t.ranged());
+        assert!(!rel("r", &["a", "b"], true).ranged());
+        assert!(!rel("r", &["id"], false).ranged());
+        assert_eq!(
+            t.range_copy_sql(Some(-5), Some(10)),
+            "COPY (SELECT * FROM ONLY \"a.b\".\"select\" WHERE \"id\" >= -5 AND \"id\" < 10 ORDER BY \"id\") TO STDOUT"
+        );
+        assert_eq!(
+            t.range_copy_sql(None, None),
+            "COPY (SELECT * FROM ONLY \"a.b\".\"select\" ORDER BY \"id\") TO STDOUT"
+        );
     }
 }
