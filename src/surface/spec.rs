@@ -714,6 +714,7 @@ impl LoadedSpec {
                         pg::default_parallel() as u64,
                     )?)
                     .unwrap_or(1),
+                    sort_in_holdfast_below: pg::DEFAULT_SORT_IN_HOLDFAST_BELOW,
                 };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),

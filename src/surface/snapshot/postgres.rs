@@ -82,6 +82,8 @@ pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
 /// Largest table without a usable key that holdfast sorts in memory (its
 /// COPY text); a larger one fails the snapshot, naming the table.
 pub const UNKEYED_TABLE_LIMIT: usize = 1 << 30;
+/// Default of [`PgOptions::sort_in_holdfast_below`]: 64 MiB.
+pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
 /// Oids below this are the server's own objects (created by initdb).
 pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
@@ -98,6 +100,12 @@ pub struct PgOptions {
     pub read_timeout_seconds: u64,
     /// Connections reading in parallel (1 = one connection).
     pub parallel: usize,
+    /// A key range whose estimated size (from `relpages`) is below this
+    /// many bytes is read in storage order and sorted by its key inside
+    /// holdfast (cheaper for the server than an index scan); a larger one is
+    /// read in key order. Either way the lines come out in key order, so
+    /// this never changes a digest (a test checks it).
+    pub sort_in_holdfast_below: u64,
 }
 
 impl Default for PgOptions {
@@ -108,6 +116,7 @@ impl Default for PgOptions {
             statement_timeout_seconds: DEFAULT_STATEMENT_TIMEOUT_SECONDS,
             read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
             parallel: default_parallel(),
+            sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
         }
     }
 }
@@ -613,9 +622,35 @@ impl ReadOnlySession {
         rel: &RelationDef,
         lo: Option<i64>,
         hi: Option<i64>,
+        width: usize,
     ) -> Result<(String, u64)> {
-        let sql = rel.range_copy_sql(lo, hi);
         let doing = format!("reading {} (key range {lo:?}..{hi:?})", rel.part());
+        let estimate = u64::try_from(rel.pages.max(0))
+            .unwrap_or(0)
+            .saturating_mul(8192)
+            / u64::try_from(width.max(1)).unwrap_or(1);
+        if let Some(key) = rel.key_position()
+            && estimate < self.opts.sort_in_holdfast_below
+        {
+            let sql = rel.range_copy_sql_unordered(lo, hi);
+            let mut all: Vec<u8> = Vec::new();
+            let (who, part) = (self.who.clone(), rel.part());
+            self.copy_out(&doing, &sql, |chunk| {
+                if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
+                    return Err(Error::failed(format!(
+                        "surface {who}: {part}: a key range exceeds {} MiB although its statistics said it is small; \
+                         run ANALYZE on it and snapshot again",
+                        UNKEYED_TABLE_LIMIT >> 20
+                    )));
+                }
+                all.extend_from_slice(chunk);
+                Ok(())
+            })?;
+            return key_sorted_digest(&all, key).map_err(|why| {
+                Error::failed(format!("surface {}: {}: {why}", self.who, rel.part()))
+            });
+        }
+        let sql = rel.range_copy_sql(lo, hi);
         let mut h = Sha256::new();
         let mut rows = 0u64;
         self.copy_out(&doing, &sql, |chunk| {
@@ -919,6 +954,35 @@ pub fn ranges_digest(ranges: &[(usize, String, u64)]) -> (String, u64) {
     (hex::encode(h.finalize()), total)
 }
 
+/// sha256 of COPY lines sorted by the integer in field `key` (0-based; the
+/// fields are tab-separated, a tab inside a value is escaped), and the line
+/// count: the bytes a server `ORDER BY` of a unique integer key would give.
+pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String, u64), String> {
+    let mut lines: Vec<(i64, &[u8])> = Vec::new();
+    for line in copy.split_inclusive(|&b| b == b'\n') {
+        let field = line
+            .strip_suffix(b"\n")
+            .unwrap_or(line)
+            .split(|&b| b == b'\t')
+            .nth(key)
+            .ok_or_else(|| format!("a COPY line has no field {}", key + 1))?;
+        let k: i64 = std::str::from_utf8(field)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| "a key value in COPY output is not an integer".to_string())?;
+        lines.push((k, line));
+    }
+    lines.sort_unstable_by_key(|(k, _)| *k);
+    if lines.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err("two rows share a primary key value".into());
+    }
+    let mut h = Sha256::new();
+    for (_, l) in &lines {
+        h.update(l);
+    }
+    Ok((hex::encode(h.finalize()), lines.len() as u64))
+}
+
 /// The digest of a relation part: its definition and its rows.
 fn relation_digest(def_sha256: &str, rows_sha256: &str) -> String {
     digest::sha256_hex(format!("{def_sha256}  definition\n{rows_sha256}  rows\n").as_bytes())
@@ -1057,7 +1121,7 @@ fn read_inner(
             let Some(job) = jobs.get(n) else { break };
             let rel = &relations[job.relation];
             let r = if rel.ranged() {
-                s.range_rows(rel, job.lo, job.hi)
+                s.range_rows(rel, job.lo, job.hi, job.of)
             } else {
                 s.relation_rows(rel)
             };
@@ -1223,6 +1287,35 @@ mod tests {
         // bpchar padding is part of the bytes: different rows stay different.
         assert_ne!(a, sorted_lines_digest(b"b\t1\na\t2\na\t3\n"));
         assert_eq!(sorted_lines_digest(b"").1, 0);
+    }
+
+    #[test]
+    fn key_sorting_gives_key_order_bytes() {
+        let copy = b"10\tb\n-2\ta\\tb\n3\tc\n";
+        let (sha, n) = key_sorted_digest(copy, 0).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            sha,
+            hex::encode(Sha256::digest(b"-2\ta\\tb\n3\tc\n10\tb\n"))
+        );
+        let (sha2, _) = key_sorted_digest(b"x\t3\ny\t1\n", 1).unwrap();
+        assert_eq!(sha2, hex::encode(Sha256::digest(b"y\t1\nx\t3\n")));
+        assert!(
+            key_sorted_digest(b"a\tb\n", 0)
+                .unwrap_err()
+                .contains("not an integer")
+        );
+        assert!(
+            key_sorted_digest(b"1\n", 1)
+                .unwrap_err()
+                .contains("no field 2")
+        );
+        assert!(
+            key_sorted_digest(b"1\ta\n1\tb\n", 0)
+                .unwrap_err()
+                .contains("share")
+        );
+        assert_eq!(key_sorted_digest(b"", 0).unwrap().1, 0);
     }
 
     #[test]

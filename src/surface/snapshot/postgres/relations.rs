@@ -240,9 +240,28 @@ impl RelationDef {
         })
     }
 
+    /// The position of the key column among the columns (ranged tables).
+    pub fn key_position(&self) -> Option<usize> {
+        if !self.ranged() {
+            return None;
+        }
+        self.columns
+            .iter()
+            .position(|c| c.name == self.primary_key[0])
+    }
+
+    /// [`Self::range_copy_sql`] without the `ORDER BY` (holdfast sorts).
+    pub fn range_copy_sql_unordered(&self, lo: Option<i64>, hi: Option<i64>) -> String {
+        self.range_sql(lo, hi, false)
+    }
+
     /// The COPY statement for one key range (`lo` inclusive, `hi` exclusive;
     /// `None` is unbounded), in key order.
     pub fn range_copy_sql(&self, lo: Option<i64>, hi: Option<i64>) -> String {
+        self.range_sql(lo, hi, true)
+    }
+
+    fn range_sql(&self, lo: Option<i64>, hi: Option<i64>, ordered: bool) -> String {
         let k = sql_ident(&self.primary_key[0]);
         let mut cond = Vec::new();
         if let Some(lo) = lo {
@@ -256,8 +275,13 @@ impl RelationDef {
         } else {
             format!(" WHERE {}", cond.join(" AND "))
         };
+        let order = if ordered {
+            format!(" ORDER BY {k}")
+        } else {
+            String::new()
+        };
         format!(
-            "COPY (SELECT * FROM ONLY {}{filter} ORDER BY {k}) TO STDOUT",
+            "COPY (SELECT * FROM ONLY {}{filter}{order}) TO STDOUT",
             sql_qualified(&self.schema, &self.name)
         )
     }
@@ -386,6 +410,10 @@ mod tests {
         assert_eq!(
             t.range_copy_sql(Some(-5), Some(10)),
             "COPY (SELECT * FROM ONLY \"a.b\".\"select\" WHERE \"id\" >= -5 AND \"id\" < 10 ORDER BY \"id\") TO STDOUT"
+        );
+        assert_eq!(
+            t.range_copy_sql_unordered(Some(1), None),
+            "COPY (SELECT * FROM ONLY \"a.b\".\"select\" WHERE \"id\" >= 1) TO STDOUT"
         );
         assert_eq!(
             t.range_copy_sql(None, None),
