@@ -824,3 +824,74 @@ proptest! {
         prop_assert_ne!(code, Some(0), "{} byte {} bit {}", f.display(), i, bit);
     }
 }
+
+/// The Python securesystemslib / in-toto-attestation stack verifies
+/// holdfast's envelopes and parses their Statements. Needs a Python with
+/// `securesystemslib[crypto]` and `in-toto-attestation` installed, named by
+/// `HOLDFAST_INTEROP_PYTHON` (`.ci/run` makes one in a virtualenv); without
+/// it the test says so and checks nothing.
+#[test]
+fn python_securesystemslib_verifies_holdfast_envelopes() {
+    let Some(python) = std::env::var_os("HOLDFAST_INTEROP_PYTHON") else {
+        eprintln!("SKIPPED: set HOLDFAST_INTEROP_PYTHON to a python with securesystemslib");
+        return;
+    };
+    let b = base();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verify_bundle.py");
+    let run = |bundle: &Path, who: &str| -> String {
+        let public = b.keys().join(format!("{who}.pub"));
+        let key = holdfast::attest::keys::load_public(&public).unwrap();
+        let id = holdfast::attest::keys::key_id(&key).unwrap();
+        let o = StdCommand::new(&python)
+            .arg(&script)
+            .arg(bundle)
+            .arg(&public)
+            .arg(&id)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let ls = lines(&b.packet());
+    let i = packet_line(&ls) + 1;
+    let a = 3 - i;
+    let bob = run(&bundle(&b.packet()), "bob");
+    assert!(
+        bob.contains(&format!(
+            "{i} verified https://holdfast.dev/attestation/packet/v1"
+        )),
+        "{bob}"
+    );
+    assert!(bob.contains(&format!("{a} not-verified")), "{bob}");
+    let alice = run(&bundle(&b.packet()), "alice");
+    assert!(
+        alice.contains(&format!(
+            "{a} verified https://holdfast.dev/attestation/authorization/v1"
+        )),
+        "{alice}"
+    );
+    // An edited payload is rejected by them too.
+    let (_t, p) = packet_copy();
+    let mut ls = lines(&p);
+    let mut st = payload(&ls[i - 1]);
+    st["predicate"]["decision"] = Value::from("PRODUCTION_GO");
+    ls[i - 1]["payload"] = Value::from(STANDARD.encode(serde_json::to_vec(&st).unwrap()));
+    write_lines(&p, &ls);
+    let bob = run(&bundle(&p), "bob");
+    assert!(bob.contains(&format!("{i} not-verified")), "{bob}");
+}
+
+#[test]
+fn the_bundle_is_a_seal_file_not_an_extra_but_a_link_in_its_place_fails() {
+    let (_t, p) = packet_copy();
+    holdfast().arg("verify").arg(&p).assert().success();
+    fs::remove_file(bundle(&p)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", bundle(&p)).unwrap();
+    holdfast()
+        .arg("verify")
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("packet.intoto.jsonl"));
+    verify_trust(&p).code(predicate::ne(0));
+}
