@@ -94,5 +94,9 @@ pub fn all() -> Vec<Published> {
             file: "next-production-decision-packet.schema.json",
             bytes: schema_bytes::<crate::gate::decision::DecisionPacket>(),
         },
+        Published {
+            file: "trust.schema.json",
+            bytes: schema_bytes::<crate::attest::trust::TrustFile>(),
+        },
     ]
 }

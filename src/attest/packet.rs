@@ -4,7 +4,7 @@
 //! The packet Statement has one subject per file `HASH_MANIFEST.txt` lists
 //! (its path and sha256, taken from the manifest: signing re-hashes nothing
 //! beyond the one `verify` pass) and the predicate
-//! [`PACKET_PREDICATE_TYPE`](super::PACKET_PREDICATE_TYPE), built by
+//! [`PACKET_PREDICATE_TYPE`], built by
 //! [`packet_predicate`] from `manifest.json` and the tree hash.
 
 use std::path::{Path, PathBuf};
