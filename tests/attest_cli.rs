@@ -895,3 +895,17 @@ fn the_bundle_is_a_seal_file_not_an_extra_but_a_link_in_its_place_fails() {
         .stderr(predicate::str::contains("packet.intoto.jsonl"));
     verify_trust(&p).code(predicate::ne(0));
 }
+
+#[test]
+fn a_signed_packet_still_re_derives() {
+    holdfast()
+        .arg("verify")
+        .arg(base().packet())
+        .arg("--rerun")
+        .arg("--trust")
+        .arg(base().trust())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("re-derived"))
+        .stdout(predicate::str::contains("trusted: signed by"));
+}

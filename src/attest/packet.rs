@@ -89,9 +89,17 @@ fn read_listed(dir: &Path) -> Result<Listed> {
     let (entries, tree_sha256) = seal::read_listing(dir)?;
     let files: Vec<(String, String)> = entries.into_iter().map(|e| (e.path, e.sha256)).collect();
     let path = dir.join(MANIFEST_FILE);
+    // A sealed directory that is not a run's packet has no manifest.json:
+    // its predicate then holds only the role and the tree hash.
+    let Some((_, listed)) = files.iter().find(|(p, _)| p == MANIFEST_FILE) else {
+        return Ok(Listed {
+            files,
+            tree_sha256,
+            manifest: Value::Object(Map::new()),
+        });
+    };
     let bytes = fsio::read_regular(&path, MANIFEST_LIMIT)?;
-    let listed = files.iter().find(|(p, _)| p == MANIFEST_FILE);
-    if listed.map(|(_, h)| h.as_str()) != Some(digest::sha256_hex(&bytes).as_str()) {
+    if *listed != digest::sha256_hex(&bytes) {
         return Err(Error::failed(format!(
             "{}: not the bytes HASH_MANIFEST.txt lists",
             path.display()
@@ -478,5 +486,84 @@ pub(crate) fn first_difference(a: &Value, b: &Value) -> String {
             "no difference".into()
         }
         _ => "predicate is not an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attest::keys;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn predicate_copies_only_what_the_manifest_has() {
+        let m = serde_json::json!({
+            "format": "holdfast-packet/1",
+            "status": {"scoping_status": "X_READY", "decision": "HOLD_PRODUCTION"},
+            "object_ids": null,
+            "authorization": {"text": "t"}
+        });
+        let p = packet_predicate(&m, "ab", Role::Runner);
+        let keys: Vec<&String> = p.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "authorization_sha256",
+                "decision",
+                "format",
+                "role",
+                "status",
+                "tree_sha256"
+            ]
+        );
+        assert_eq!(p["status"], "X_READY");
+        assert_eq!(
+            p["authorization_sha256"],
+            authorization::authorization_sha256(&serde_json::json!({"text": "t"}))
+        );
+        let bare = packet_predicate(&Value::Object(Map::new()), "ab", Role::Reviewer);
+        assert_eq!(bare.as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_plain_sealed_dir_signs_and_verifies_but_is_not_trusted_without_approval() {
+        let d = tempfile::tempdir().unwrap();
+        let pk = d.path().join("pkt");
+        std::fs::create_dir(&pk).unwrap();
+        std::fs::write(pk.join("a.txt"), b"a\n").unwrap();
+        seal::seal(&pk, seal::SealOptions::default(), &NoProgress).unwrap();
+        let kdir = d.path().join("keys");
+        std::fs::create_dir(&kdir).unwrap();
+        keys::generate(&kdir.join("bob")).unwrap();
+        std::fs::write(
+            kdir.join("trust.toml"),
+            "[[key]]\nrole = \"runner\"\npublic_key = \"bob.pub\"\n",
+        )
+        .unwrap();
+        let signer = keys::load_signer(&kdir.join("bob.key")).unwrap();
+        let s = sign(&pk, &signer, Role::Runner, &NoProgress).unwrap();
+        assert_eq!((s.line, s.subjects), (1, 1));
+        assert!(seal::verify(&pk, &NoProgress).unwrap().is_verified());
+        let trust = Trust::load(&kdir.join("trust.toml")).unwrap();
+        let r = verify(&pk, &trust).unwrap();
+        assert!(!r.trusted);
+        assert_eq!(r.signatures.len(), 1);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].detail.contains("not signed by an approver"));
+        assert_eq!(r.exit_code(), 1);
+        // Approver cannot sign a packet; a tampered packet is not signed.
+        assert_eq!(
+            sign(&pk, &signer, Role::Approver, &NoProgress)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        std::fs::write(pk.join("a.txt"), b"b\n").unwrap();
+        assert_eq!(
+            sign(&pk, &signer, Role::Reviewer, &NoProgress)
+                .unwrap_err()
+                .exit_code(),
+            5
+        );
     }
 }
