@@ -512,6 +512,16 @@ fn a_packet_file_changed_after_signing_fails_even_when_resealed() {
     bytes.extend_from_slice(b"\nall clear\n");
     fs::write(&f, &bytes).unwrap();
     verify_trust(&p).code(1);
+    let out = holdfast()
+        .args(["--json", "verify"])
+        .arg(&p)
+        .arg("--trust")
+        .arg(base().trust())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["attestation"]["trusted"], false, "{v}");
+    assert_eq!(v["status"], "TAMPERED");
     reseal(&p);
     verify_trust(&p).code(1).stderr(predicate::str::contains(
         "subject production-blocker-map.md: signed sha256",

@@ -318,12 +318,23 @@ pub(crate) fn check_signatures<'t>(env: &Envelope, trust: &'t Trust, what: &Path
 }
 
 /// Verifies every envelope of the packet's [`ATTESTATION_FILE`] against
-/// `trust`. Returns `Err` only for a refusal (the trust file or a key
-/// inside the packet) or an I/O failure; every other defect is a problem in
-/// the report.
-pub fn verify(dir: &Path, trust: &Trust) -> Result<AttestReport> {
+/// `trust`; `seal` is the packet's seal report (a packet that fails its
+/// seal is never trusted, whatever its signatures say). Returns `Err` only
+/// for a refusal (the trust file or a key inside the packet) or an I/O
+/// failure; every other defect is a problem in the report.
+pub fn verify(dir: &Path, trust: &Trust, seal: &seal::VerifyReport) -> Result<AttestReport> {
     trust.refuse_inside(dir, "packet")?;
     let mut report = AttestReport::default();
+    if !seal.is_verified() {
+        report.push(
+            None,
+            exit::FAILED,
+            format!(
+                "the packet does not verify against its seal ({} problem(s)): not trusted",
+                seal.problems.len()
+            ),
+        );
+    }
     let file = dir.join(ATTESTATION_FILE);
     if file.symlink_metadata().is_err() {
         report.push(
@@ -545,7 +556,8 @@ mod tests {
         assert_eq!((s.line, s.subjects), (1, 1));
         assert!(seal::verify(&pk, &NoProgress).unwrap().is_verified());
         let trust = Trust::load(&kdir.join("trust.toml")).unwrap();
-        let r = verify(&pk, &trust).unwrap();
+        let sealed = seal::verify(&pk, &NoProgress).unwrap();
+        let r = verify(&pk, &trust, &sealed).unwrap();
         assert!(!r.trusted);
         assert_eq!(r.signatures.len(), 1);
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);

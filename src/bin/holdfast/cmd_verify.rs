@@ -62,7 +62,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let trust = args.trust.as_deref().map(Trust::load).transpose()?;
     let report = seal::verify(&args.dir, &Bar::new())?;
     let attestation = match &trust {
-        Some(t) => Some(attest::packet::verify(&args.dir, t)?),
+        Some(t) => Some(attest::packet::verify(&args.dir, t, &report)?),
         None => None,
     };
     let attest_code = attestation.as_ref().map_or(0, AttestReport::exit_code);
