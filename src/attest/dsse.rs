@@ -180,6 +180,44 @@ mod tests {
         assert!(Envelope::parse(ok, p).is_ok());
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the parsers: an envelope line, a
+        /// bundle, a Statement are each either parsed or refused.
+        #[test]
+        fn parsers_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let p = Path::new("x");
+            let _ = Envelope::parse(&bytes, p);
+            let _ = super::super::bundle::parse(&bytes, p);
+            let _ = super::super::statement::Statement::parse(&bytes, p);
+        }
+
+        /// Flipping any bit of a signed envelope line never leaves a valid
+        /// signature by the key over a payload of the right type, unless the
+        /// flip is in the unauthenticated keyid or leaves the line
+        /// unparseable.
+        #[test]
+        fn flipping_any_bit_of_a_line_breaks_the_signature(at in 0usize..4096, bit in 0u8..8) {
+            let s = signer();
+            let env = Envelope::sign(PAYLOAD_TYPE, br#"{"_type":"https://in-toto.io/Statement/v1"}"#, &s);
+            let mut line = env.to_line().unwrap();
+            let i = at % line.len();
+            line[i] ^= 1 << bit;
+            if let Ok(e) = Envelope::parse(&line, Path::new("x")) {
+                let vk = s.key.verifying_key();
+                let still = e.payload_type == PAYLOAD_TYPE
+                    && e.body(Path::new("x")).ok().zip(decode_sig(&e.signatures[0])).is_some_and(
+                        |(body, sig)| verify(&vk, &e.payload_type, &body, &sig),
+                    );
+                if still {
+                    // Only the keyid hint may change without breaking it.
+                    proptest::prop_assert_ne!(&e.signatures[0].keyid, &env.signatures[0].keyid);
+                    proptest::prop_assert_eq!(&e.payload, &env.payload);
+                    proptest::prop_assert_eq!(&e.signatures[0].sig, &env.signatures[0].sig);
+                }
+            }
+        }
+    }
+
     #[test]
     fn base64_accepts_both_alphabets_and_nothing_else() {
         assert_eq!(decode_b64("+/8=").unwrap(), vec![0xfb, 0xff]);
