@@ -98,5 +98,13 @@ pub fn all() -> Vec<Published> {
             file: "trust.schema.json",
             bytes: schema_bytes::<crate::attest::trust::TrustFile>(),
         },
+        Published {
+            file: "packet-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::PacketPredicate>(),
+        },
+        Published {
+            file: "authorization-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::AuthorizationPredicate>(),
+        },
     ]
 }

@@ -919,3 +919,26 @@ fn a_signed_packet_still_re_derives() {
         .stdout(predicate::str::contains("re-derived"))
         .stdout(predicate::str::contains("trusted: signed by"));
 }
+
+#[test]
+fn signed_predicates_match_their_published_schemas() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let schema = |name: &str| {
+        let v: Value = serde_json::from_slice(&fs::read(root.join(name)).unwrap()).unwrap();
+        jsonschema::validator_for(&v).unwrap()
+    };
+    let packet = schema("packet-predicate.schema.json");
+    let auth = schema("authorization-predicate.schema.json");
+    let ls = lines(&base().packet());
+    let i = packet_line(&ls);
+    let p = payload(&ls[i])["predicate"].clone();
+    let a = payload(&ls[1 - i])["predicate"].clone();
+    assert!(packet.is_valid(&p), "{p}");
+    assert!(auth.is_valid(&a), "{a}");
+    // The schemas can fail: an unknown field, or the other predicate.
+    let mut extra = p.clone();
+    extra["verdict"] = Value::from("PASS");
+    assert!(!packet.is_valid(&extra));
+    assert!(!packet.is_valid(&a));
+    assert!(!auth.is_valid(&p));
+}

@@ -20,6 +20,7 @@ pub mod bundle;
 pub mod dsse;
 pub mod keys;
 pub mod packet;
+pub mod predicate;
 pub mod statement;
 pub mod trust;
 
