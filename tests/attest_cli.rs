@@ -796,6 +796,15 @@ fn a_packet_run_from_a_spec_changed_after_approval_is_not_trusted() {
         .arg(b.key("bob"))
         .assert()
         .success();
+    // The stale approval is not carried, so nothing approved this packet.
+    verify_trust(&out)
+        .code(1)
+        .stderr(predicate::str::contains("not signed by an approver"));
+    // Carried by hand (a forger reusing the old approval), it does not bind.
+    let stale = fs::read(s.join("authorization.intoto.jsonl")).unwrap();
+    let mut bundle_bytes = fs::read(bundle(&out)).unwrap();
+    bundle_bytes.extend_from_slice(&stale);
+    fs::write(bundle(&out), bundle_bytes).unwrap();
     verify_trust(&out).code(1).stderr(predicate::str::contains(
         "spec file production-rollback-rehearsal-plan.md: approved with sha256",
     ));
@@ -941,4 +950,38 @@ fn signed_predicates_match_their_published_schemas() {
     assert!(!packet.is_valid(&extra));
     assert!(!packet.is_valid(&a));
     assert!(!auth.is_valid(&p));
+}
+
+#[test]
+fn a_spec_approved_again_after_a_change_yields_a_trusted_packet() {
+    let b = base();
+    let (t, s) = spec_copy();
+    let out = t.path().join("packet");
+    let plan = s.join("production-rollback-rehearsal-plan.md");
+    let mut g = fs::read(&plan).unwrap();
+    g.extend_from_slice(b"\nReviewed again.\n");
+    fs::write(&plan, g).unwrap();
+    run_trusted(&s, &out, &b.trust()).code(5);
+    holdfast()
+        .arg("authorize")
+        .arg(&s)
+        .arg("--key")
+        .arg(b.key("alice"))
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(s.join("authorization.intoto.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2,
+        "the old approval stays: nothing is rewritten"
+    );
+    run_trusted(&s, &out, &b.trust())
+        .success()
+        .stdout(predicate::str::contains(
+            "carried 1 signed authorization(s)",
+        ))
+        .stdout(predicate::str::contains("signed "));
+    verify_trust(&out).success();
 }

@@ -261,23 +261,51 @@ pub fn packet_differences(statement: &Statement, manifest: &Value) -> Vec<String
     out
 }
 
-/// Copies every envelope of the spec's [`AUTHORIZATION_FILE`] into the
-/// packet's [`ATTESTATION_FILE`] (skipping ones already there). Returns how
-/// many were added; 0 when the spec has none.
-pub fn carry(spec_dir: &Path, packet_dir: &Path) -> Result<usize> {
+/// What [`carry`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Carried {
+    /// Envelopes added to the packet's bundle.
+    pub added: usize,
+    /// Envelopes left behind: not an authorization over the spec's files as
+    /// they are (approvals of an earlier version of the spec), or already
+    /// in the packet.
+    pub skipped: usize,
+}
+
+/// Copies into the packet's [`ATTESTATION_FILE`] every envelope of the
+/// spec's [`AUTHORIZATION_FILE`] whose payload is an authorization
+/// Statement over exactly the spec's files as they are now (signatures are
+/// not checked here: that is the verifier's job, with its trust file). An
+/// approval of an earlier version of the spec stays behind, so a spec
+/// approved again after a change yields a packet carrying only the approval
+/// that covers it.
+pub fn carry(spec_dir: &Path, packet_dir: &Path, progress: &dyn Progress) -> Result<Carried> {
     let from = spec_dir.join(AUTHORIZATION_FILE);
+    let mut carried = Carried::default();
     if from.symlink_metadata().is_err() {
-        return Ok(0);
+        return Ok(carried);
     }
+    let lines = bundle::read(&from)?;
+    let files = spec_files(spec_dir, progress)?;
     let to = packet_dir.join(ATTESTATION_FILE);
-    let mut added = 0;
-    for l in bundle::read(&from)? {
+    for l in lines {
+        let what = bundle::line_name(&from, l.number);
+        let current = l
+            .envelope
+            .body(&what)
+            .and_then(|b| Statement::parse(&b, &what))
+            .is_ok_and(|s| {
+                s.predicate_type == AUTHORIZATION_PREDICATE_TYPE
+                    && subject_differences(&s.subject, &files).is_empty()
+            });
         let present = to.symlink_metadata().is_ok()
             && bundle::read(&to)?.iter().any(|x| x.envelope == l.envelope);
-        if !present {
+        if current && !present {
             bundle::append(&to, &l.envelope)?;
-            added += 1;
+            carried.added += 1;
+        } else {
+            carried.skipped += 1;
         }
     }
-    Ok(added)
+    Ok(carried)
 }

@@ -68,13 +68,28 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     )?;
     // The packet carries the spec's signed authorization, then the runner's
     // signature, in its attestation bundle (outside the seal).
-    authorization::carry(&args.spec, &args.out)?;
-    if let Some(signer) = &signer {
-        packet::sign(&args.out, signer, Role::Runner, &Bar::new())?;
-    }
+    let carried = authorization::carry(&args.spec, &args.out, &Bar::new())?;
+    let signed = match &signer {
+        Some(signer) => Some(packet::sign(&args.out, signer, Role::Runner, &Bar::new())?),
+        None => None,
+    };
     if out.json {
         out.print_json(&summary)?;
     } else {
+        if carried.added > 0 {
+            println!(
+                "carried {} signed authorization(s) into {}",
+                carried.added,
+                args.out.display()
+            );
+        }
+        if let Some(s) = &signed {
+            println!(
+                "signed {} as runner with key {}",
+                args.out.display(),
+                s.key_id
+            );
+        }
         let ids = summary
             .object_ids
             .as_ref()

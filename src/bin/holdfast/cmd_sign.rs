@@ -42,7 +42,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     };
     let s = packet::sign(&args.dir, &signer, role, &Bar::new())?;
     if let Some(spec) = &args.spec {
-        authorization::carry(spec, &args.dir)?;
+        authorization::carry(spec, &args.dir, &Bar::new())?;
     }
     if out.json {
         out.print_json(&s)?;
