@@ -340,6 +340,11 @@ impl LoadedSpec {
         Ok(loaded)
     }
 
+    /// The bytes the spec was parsed from (a packet carries them in `spec/`).
+    pub fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
     /// The directory relative paths in the spec (snapshot roots, cwd) start from.
     pub fn base_dir(&self) -> PathBuf {
         fsio::parent_dir(&self.path)
