@@ -985,3 +985,32 @@ fn a_spec_approved_again_after_a_change_yields_a_trusted_packet() {
         .stdout(predicate::str::contains("signed "));
     verify_trust(&out).success();
 }
+
+#[test]
+fn a_runner_cannot_swap_a_carried_spec_file_under_the_approval() {
+    let b = base();
+    let (_t, p) = packet_copy();
+    let carried = p.join("spec/gates.toml");
+    assert!(
+        carried.exists(),
+        "the packet carries its inputs under spec/"
+    );
+    let mut g = fs::read(&carried).unwrap();
+    g.extend_from_slice(b"\n# swapped by the runner\n");
+    fs::write(&carried, g).unwrap();
+    reseal(&p);
+    // Keep only the carried approval; the runner signs the new bytes.
+    let ls = lines(&p);
+    let i = packet_line(&ls);
+    write_lines(&p, &[ls[1 - i].clone()]);
+    holdfast()
+        .arg("sign")
+        .arg(&p)
+        .arg("--key")
+        .arg(b.key("bob"))
+        .assert()
+        .success();
+    verify_trust(&p).code(1).stderr(predicate::str::contains(
+        "spec file gates.toml: approved with sha256",
+    ));
+}

@@ -217,10 +217,16 @@ pub fn check_spec(dir: &Path, trust: &Trust, progress: &dyn Progress) -> Result<
 }
 
 /// Where an authorization Statement carried in a packet disagrees with the
-/// packet's `manifest.json` (as JSON): its authorization must be the
-/// packet's, and every spec file the packet pins must be a signed subject
-/// with the same sha256.
-pub fn packet_differences(statement: &Statement, manifest: &Value) -> Vec<String> {
+/// packet: its authorization must be the packet's (`manifest.json`, as
+/// JSON), and every spec file the packet pins (`spec_pins`) or carries
+/// (under `spec/` in `files`, the packet's listing) must be a signed subject
+/// with the same sha256. A packet that pins and carries no spec file cannot
+/// be bound to any approval.
+pub fn packet_differences(
+    statement: &Statement,
+    manifest: &Value,
+    files: &[(String, String)],
+) -> Vec<String> {
     let mut out = Vec::new();
     match manifest.pointer("/authorization") {
         Some(auth) => {
@@ -234,32 +240,46 @@ pub fn packet_differences(statement: &Statement, manifest: &Value) -> Vec<String
         }
         None => out.push("manifest.json has no authorization to compare".into()),
     }
-    match manifest.pointer("/spec_pins").and_then(Value::as_object) {
-        Some(pins) if !pins.is_empty() => {
-            for (name, sha) in pins {
-                let signed = statement
-                    .subject
-                    .iter()
-                    .find(|s| s.name == *name)
-                    .and_then(|s| s.digest.get("sha256"));
-                match (signed, sha.as_str()) {
-                    (Some(a), Some(b)) if a == b => {}
-                    (Some(a), _) => out.push(format!(
-                        "spec file {name}: approved with sha256 {a}, the packet was run from {sha}"
-                    )),
-                    (None, _) => out.push(format!(
-                        "spec file {name} the packet pins is not among the approved files"
-                    )),
-                }
-            }
+    let mut bound: Vec<(String, String)> = Vec::new();
+    if let Some(pins) = manifest.pointer("/spec_pins").and_then(Value::as_object) {
+        for (name, sha) in pins {
+            bound.push((name.clone(), sha.as_str().unwrap_or("").to_string()));
         }
-        _ => out.push(
-            "manifest.json pins no spec files: the authorization cannot be bound to this packet"
+    }
+    for (path, sha) in files {
+        if let Some(rel) = path.strip_prefix(CARRIED_SPEC_DIR) {
+            bound.push((rel.to_string(), sha.clone()));
+        }
+    }
+    if bound.is_empty() {
+        out.push(
+            "the packet pins and carries no spec file: the authorization cannot be bound to it"
                 .into(),
-        ),
+        );
+    }
+    bound.sort();
+    bound.dedup();
+    for (name, sha) in &bound {
+        let signed = statement
+            .subject
+            .iter()
+            .find(|s| s.name == *name)
+            .and_then(|s| s.digest.get("sha256"));
+        match signed {
+            Some(a) if a == sha => {}
+            Some(a) => out.push(format!(
+                "spec file {name}: approved with sha256 {a}, the packet was run from {sha}"
+            )),
+            None => out.push(format!(
+                "spec file {name} the packet pins is not among the approved files"
+            )),
+        }
     }
     out
 }
+
+/// Where a packet carries its run's inputs (`spec/<path in the spec dir>`).
+const CARRIED_SPEC_DIR: &str = "spec/";
 
 /// What [`carry`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

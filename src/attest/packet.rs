@@ -440,7 +440,8 @@ fn check_line(
             ("packet", role)
         }
         AUTHORIZATION_PREDICATE_TYPE => {
-            for d in authorization::packet_differences(&statement, &listed.manifest) {
+            for d in authorization::packet_differences(&statement, &listed.manifest, &listed.files)
+            {
                 report.push(line, exit::FAILED, d);
             }
             ("authorization", Role::Approver)
