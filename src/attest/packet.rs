@@ -383,6 +383,9 @@ pub fn verify(dir: &Path, trust: &Trust, seal: &seal::VerifyReport) -> Result<At
     Ok(report)
 }
 
+/// Subject differences reported one by one per envelope; the rest are counted.
+const SHOWN_DIFFERENCES: usize = 20;
+
 fn check_line(
     l: &bundle::Line,
     file: &Path,
@@ -423,8 +426,19 @@ fn check_line(
                     return;
                 }
             };
-            for d in subject_differences(&statement.subject, &listed.files) {
-                report.push(line, exit::FAILED, d);
+            let diffs = subject_differences(&statement.subject, &listed.files);
+            for d in diffs.iter().take(SHOWN_DIFFERENCES) {
+                report.push(line, exit::FAILED, d.clone());
+            }
+            if diffs.len() > SHOWN_DIFFERENCES {
+                report.push(
+                    line,
+                    exit::FAILED,
+                    format!(
+                        "and {} more subject difference(s)",
+                        diffs.len() - SHOWN_DIFFERENCES
+                    ),
+                );
             }
             let expected = packet_predicate(&listed.manifest, &listed.tree_sha256, role);
             if statement.predicate != expected {
