@@ -40,6 +40,12 @@ impl Inputs {
     /// Reads and cross-checks the spec in `spec_dir`. Each file is read
     /// once: the bytes parsed are the bytes carried and pinned.
     pub fn load(spec_dir: &Path) -> Result<Self> {
+        // A scaffold's TODO markers first: "fill this in" says more than
+        // the parse error a placeholder value would give.
+        let spec_file = spec_dir.join(SPEC_FILE);
+        if let Ok(bytes) = fsio::read_regular(&spec_file, crate::tomlio::SPEC_LIMIT) {
+            refuse_todo(&spec_file, &bytes)?;
+        }
         let spec = LoadedSpec::load(spec_dir)?;
         let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
         let gates_bytes = fsio::read_regular(&spec.gates, crate::tomlio::SPEC_LIMIT)?;
@@ -57,7 +63,8 @@ impl Inputs {
             )
         })?;
         let plan = gate::plan::check(plan_text);
-        let spec_file = spec_dir.join(SPEC_FILE);
+        refuse_todo(&spec.surfaces, surfaces.bytes())?;
+        refuse_todo(&spec.gates, &gates_bytes)?;
         let token = gate::verdict::pass_token(gates.spec.probes.pass_token.as_deref());
         gate::verdict::check_status_prefix(&spec.spec.packet.status_prefix, token)
             .map_err(|why| Error::malformed(&spec_file, format!("packet.status_prefix: {why}")))?;
@@ -153,6 +160,21 @@ impl Inputs {
             fsio::write_atomic(&path, bytes)?;
         }
         Ok(())
+    }
+}
+
+/// Refuses a spec file that still holds a `TODO` marker outside a comment
+/// (what `holdfast init` leaves for a person to fill in).
+fn refuse_todo(path: &Path, bytes: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    match super::init::first_todo(&text) {
+        None => Ok(()),
+        Some((line, found)) => Err(Error::malformed(
+            path,
+            format!(
+                "line {line}: still holds a TODO marker from `holdfast init` ({found}); replace it with a real value (the comment above it says what)"
+            ),
+        )),
     }
 }
 
