@@ -13,6 +13,7 @@
 
 pub mod authz;
 pub mod canonical;
+pub mod change;
 pub mod digest;
 pub mod error;
 pub mod fsio;

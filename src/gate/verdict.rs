@@ -215,6 +215,11 @@ pub struct Evidence {
     /// that said no: the packet cannot be READY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation_refused: Option<String>,
+    /// Why the mutation that was performed failed (a governed change that
+    /// exited non-zero, timed out or changed a part outside its set, with
+    /// what its rollback did); the packet cannot be READY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation_failed: Option<String>,
 }
 
 impl Evidence {
@@ -362,6 +367,9 @@ pub fn verdict(e: &Evidence) -> Verdict {
     }
     if let Some(why) = &e.mutation_refused {
         failures.push(format!("the requested mutation was not performed: {why}"));
+    }
+    if let Some(why) = &e.mutation_failed {
+        failures.push(format!("the performed mutation failed: {why}"));
     }
     if !e.sealed {
         missing.push("the packet is not sealed".into());
@@ -576,6 +584,7 @@ pub(crate) mod tests {
             },
             selected: Some("PROCEED".into()),
             mutation_refused: None,
+            mutation_failed: None,
         }
     }
 

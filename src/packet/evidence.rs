@@ -33,6 +33,8 @@ pub struct Identity<'a> {
     pub authorization: &'a Authorization,
     /// Why the requested mutation was not performed, if it was refused.
     pub mutation_refused: Option<&'a str>,
+    /// Why the performed mutation failed, if it did.
+    pub mutation_failed: Option<&'a str>,
 }
 
 /// The artifacts the verdict reads; a missing one makes the packet incomplete.
@@ -112,5 +114,6 @@ pub fn collect(dir: &Path, id: Identity<'_>, sealed: bool, verified: bool) -> Re
         authorization: id.authorization.clone(),
         selected,
         mutation_refused: id.mutation_refused.map(str::to_string),
+        mutation_failed: id.mutation_failed.map(str::to_string),
     })
 }

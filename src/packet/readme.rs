@@ -51,6 +51,7 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         match f.live_system_contact {
             super::spec::LiveContact::None => "NONE",
             super::spec::LiveContact::ReadOnly => "READ-ONLY",
+            super::spec::LiveContact::ReadWrite => "READ-WRITE (a governed change)",
         }
     );
     if !m.status.failures.is_empty() || !m.status.missing.is_empty() {

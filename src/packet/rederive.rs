@@ -135,6 +135,12 @@ fn rederive(dir: &Path, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, V
             }
         }
     }
+    // A governed change's record and snapshots (its result is derived).
+    for name in &crate::change::FILES {
+        if *name != crate::change::RESULT_FILE && dir.join(name).exists() {
+            primary.push(name.to_string());
+        }
+    }
     for name in &primary {
         let bytes = fsio::read_regular(&dir.join(name), evidence::ARTIFACT_LIMIT)?;
         fsio::write_atomic(&w.join(name), &bytes)?;

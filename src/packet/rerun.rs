@@ -112,6 +112,7 @@ pub fn rerun(
         pass_token: m.pass_token.as_deref(),
         authorization: &m.authorization,
         mutation_refused: m.mutation.skipped_reason.as_deref(),
+        mutation_failed: m.mutation.failed_reason.as_deref(),
     };
     let v = verdict(&evidence::collect(dir, identity, sealed, verified)?);
     let now = StatusRecord::from(&v);
@@ -340,11 +341,12 @@ fn check_proof(
         Some(f) => vec![FoldInput::read(&dir.join(f))?],
         None => Vec::new(),
     };
-    let proof = surface::proof::prove(
+    let proof = surface::proof::prove_with(
         &input(SNAPSHOT_BEFORE_FILE)?,
         &input(SNAPSHOT_AFTER_FILE)?,
         &m.authorization,
         &folds,
+        m.mutation.change.as_deref(),
     );
     let recorded = fsio::read_regular(&dir.join(PROOF_FILE), evidence::ARTIFACT_LIMIT)?;
     match proof.and_then(|p| crate::canonical::to_bytes(&p)) {

@@ -21,6 +21,10 @@ pub struct Args {
     /// and swapped in only once sealed and verified).
     #[arg(long)]
     pub force: bool,
+    /// An agent's command, after `--`: run only if it is exactly the argv
+    /// of the change `[run] change` names (otherwise exit 5, nothing run).
+    #[arg(last = true, value_name = "CMD")]
+    pub agent: Vec<String>,
 }
 
 /// Step lines on stderr, only when it is a terminal.
@@ -44,6 +48,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         &RunOptions {
             exe,
             force: args.force,
+            agent_argv: (!args.agent.is_empty()).then(|| args.agent.clone()),
         },
         &Steps {
             tty: std::io::stderr().is_terminal(),
