@@ -478,4 +478,96 @@ if_safe = true
         let e = parse("text = \"x\"\nscope = \"admin\"\n").unwrap_err();
         assert!(e.to_string().contains("admin"), "{e}");
     }
+
+    const CHANGE: &str = "text = \"x\"\nscope = \"production\"\n[[mutations]]\nkind = \"change\"\nid = \"raise-pool\"\nargv = [\"sh\", \"c.sh\"]\nrollback = [\"sh\", \"r.sh\"]\n[mutations.may_change]\ncfg = [\"app.toml\", \"conf.d/*.toml\"]\n";
+
+    #[test]
+    fn a_change_parses_and_matches_its_parts_by_glob() {
+        let a = parse(CHANGE).unwrap();
+        let c = a.authorized_change("raise-pool").unwrap();
+        assert_eq!(c.timeout_seconds, 60);
+        assert!(c.may_change("cfg", "app.toml"));
+        assert!(c.may_change("cfg", "conf.d/a.toml"));
+        assert!(
+            !c.may_change("cfg", "conf.d/x/a.toml"),
+            "* stays in one directory"
+        );
+        assert!(!c.may_change("cfg", "logging.toml"));
+        assert!(
+            !c.may_change("secrets", "app.toml"),
+            "an unnamed surface may not change"
+        );
+        assert!(a.authorized_fold("1..2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn only_the_exact_argv_of_the_requested_change_may_run() {
+        let a = parse(CHANGE).unwrap();
+        let p = Path::new("packet.toml");
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(
+            a.require_change_argv(Some("raise-pool"), &v(&["sh", "c.sh"]), p)
+                .is_ok()
+        );
+        for (id, argv) in [
+            (Some("raise-pool"), v(&["sh", "c.sh", "x"])),
+            (Some("raise-pool"), v(&["sh"])),
+            (Some("raise-pool"), v(&["sh", "r.sh"])),
+            (Some("other"), v(&["sh", "c.sh"])),
+            (None, v(&["sh", "c.sh"])),
+        ] {
+            let e = a.require_change_argv(id, &argv, p).unwrap_err();
+            assert_eq!(e.exit_code(), 5, "{e}");
+            assert!(e.to_string().contains("nothing run"), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_changes_are_refused_naming_the_key() {
+        for (from, to, key) in [
+            ("id = \"raise-pool\"", "id = \"Raise Pool\"", ".id"),
+            ("argv = [\"sh\", \"c.sh\"]", "argv = []", ".argv"),
+            (
+                "rollback = [\"sh\", \"r.sh\"]",
+                "rollback = [\"\"]",
+                ".rollback",
+            ),
+            (
+                "cfg = [\"app.toml\", \"conf.d/*.toml\"]",
+                "cfg = []",
+                "may_change.cfg",
+            ),
+            (
+                "cfg = [\"app.toml\", \"conf.d/*.toml\"]",
+                "cfg = [\"a[\"]",
+                "may_change.cfg",
+            ),
+            (
+                "[mutations.may_change]\ncfg = [\"app.toml\", \"conf.d/*.toml\"]\n",
+                "may_change = {}\n",
+                "may_change",
+            ),
+            (
+                "rollback = [\"sh\", \"r.sh\"]",
+                "rollback = [\"sh\", \"r.sh\"]\ntimeout_seconds = 0",
+                "timeout_seconds",
+            ),
+        ] {
+            let text = CHANGE.replace(from, to);
+            assert_ne!(text, CHANGE, "{from}");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{e}");
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+        let twice = format!(
+            "{CHANGE}{}",
+            &CHANGE[CHANGE.find("[[mutations]]").unwrap()..]
+        );
+        assert!(
+            parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("named twice")
+        );
+    }
 }

@@ -480,7 +480,7 @@ fn a_real_change_past_its_deadline_with_an_escaped_grandchild_is_killed_in_time(
 #[test]
 fn a_command_that_exits_but_leaves_an_escaped_process_on_its_output_fails() {
     let change = format!(
-        "{CHANGE_OK}if [ \"$HOLDFAST_PHASE\" = change ]; then setsid sh -c 'echo $$ > \"$0\"; exec sleep 60' \"$PWD/../escaped.pid\" & fi\n"
+        "{CHANGE_OK}if [ \"$HOLDFAST_PHASE\" = change ]; then setsid sh -c 'echo $$ > \"$0\"; exec sleep 60' \"$PWD/../escaped.pid\" & while [ ! -s ../escaped.pid ]; do sleep 0.05; done; fi\n"
     );
     let (t, d) = spec(&change, ROLLBACK_OK, 20);
     let r = run(&d, &[]);

@@ -232,10 +232,25 @@ mod tests {
     #[test]
     fn an_escaped_grandchild_holding_stdout_does_not_hold_the_run() {
         // setsid puts the grandchild in its own session: the group kill
-        // cannot reach it, and it keeps stdout open for 30 s.
+        // cannot reach it, and it keeps stdout open for 30 s. The command
+        // exits only once the grandchild has escaped.
+        let d = tempfile::tempdir().unwrap();
+        let pid = d.path().join("pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 30' '{}' & while [ ! -s '{}' ]; do sleep 0.05; done; echo started",
+            pid.display(),
+            pid.display()
+        );
         let t = Instant::now();
-        let o = run(&["sh", "-c", "setsid sleep 30 & echo started"], 1);
+        let o = run(&["sh", "-c", &script], 5);
+        let escaped = std::fs::read_to_string(&pid).unwrap_or_default();
+        if let Ok(n) = escaped.trim().parse::<i32>()
+            && let Some(p) = rustix::process::Pid::from_raw(n)
+        {
+            let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+        }
         assert!(o.escaped, "{o:?}");
+        assert_eq!(o.exit_code, Some(0));
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }
 }

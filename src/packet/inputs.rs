@@ -192,17 +192,17 @@ fn check_mutation_surfaces(
 ) -> Result<()> {
     let mut envs: BTreeMap<String, &str> = BTreeMap::new();
     for s in &surfaces.spec.surfaces {
-        if let Some(other) = envs.insert(crate::change::root_env(&s.id), &s.id) {
-            if spec.spec.authorization.changes().next().is_some() {
-                return Err(Error::malformed(
-                    spec_file,
-                    format!(
-                        "surfaces {other:?} and {:?} would share the variable {} a change finds its root in; rename one",
-                        s.id,
-                        crate::change::root_env(&s.id)
-                    ),
-                ));
-            }
+        if let Some(other) = envs.insert(crate::change::root_env(&s.id), &s.id)
+            && spec.spec.authorization.changes().next().is_some()
+        {
+            return Err(Error::malformed(
+                spec_file,
+                format!(
+                    "surfaces {other:?} and {:?} would share the variable {} a change finds its root in; rename one",
+                    s.id,
+                    crate::change::root_env(&s.id)
+                ),
+            ));
         }
     }
     for (i, m) in spec.spec.authorization.mutations.iter().enumerate() {
