@@ -912,6 +912,56 @@ pub fn derive_result(
     Ok(result)
 }
 
+/// The README's line about the governed change of the packet in `dir`
+/// (rendered from `change-result.json`), or `None` when it has none.
+pub fn readme_line(dir: &Path) -> Result<Option<String>> {
+    if !dir.join(RESULT_FILE).is_file() {
+        return Ok(None);
+    }
+    let r: ChangeResult = canonical::read_strict(
+        &dir.join(RESULT_FILE),
+        crate::packet::evidence::ARTIFACT_LIMIT,
+    )?;
+    let h = &r.rehearsal;
+    let rehearsal = if h.passed {
+        format!(
+            "rehearsed on a staging copy of {} first: it changed {}, its rollback restored every digest",
+            h.copied.join(", "),
+            h.changed.join(", ")
+        )
+    } else {
+        format!(
+            "its rehearsal on a copy did NOT pass ({})",
+            h.problems.join("; ")
+        )
+    };
+    let real = match (&r.real, &r.rollback_result) {
+        (None, _) => "the real change was NOT run".to_string(),
+        (Some(v), _) if v.succeeded => format!(
+            "then run on the real surfaces: changed {}, every part inside its declared set",
+            v.changed.join(", ")
+        ),
+        (Some(v), rb) => format!(
+            "then run on the real surfaces and FAILED ({}); rolled back: {}",
+            v.failure.as_deref().unwrap_or("failed"),
+            rb.as_ref()
+                .map_or("no rollback recorded".to_string(), |rb| {
+                    if rb.differs.is_empty() {
+                        rb.status.clone()
+                    } else {
+                        format!("{} (differs: {})", rb.status, rb.differs.join(", "))
+                    }
+                })
+        ),
+    };
+    Ok(Some(format!(
+        "Governed change {} (`{}`, rollback `{}`; `{RESULT_FILE}`) — {rehearsal}; {real}.",
+        r.change,
+        r.argv.join(" "),
+        r.rollback.join(" ")
+    )))
+}
+
 /// Writes `change-result.json` into `dir`.
 pub fn write_result(dir: &Path, r: &ChangeResult) -> Result<()> {
     fsio::write_atomic(&dir.join(RESULT_FILE), &canonical::to_bytes(r)?)
