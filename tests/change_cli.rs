@@ -586,3 +586,142 @@ fn forged_change_evidence_does_not_survive_verify_rerun() {
     reseal(&p);
     rerun_refuses(&p, "differs");
 }
+
+#[test]
+fn a_change_of_a_surface_that_cannot_be_copied_is_never_run() {
+    // The change may change a `command` surface: no copy, no rehearsal.
+    let (_t, d) = spec(&format!("touch ../ran-it\n{CHANGE_OK}"), ROLLBACK_OK, 30);
+    let mut surfaces = fs::read_to_string(d.join("surfaces.toml")).unwrap();
+    surfaces.push_str(
+        "\n[[surface]]\nid = \"version\"\ntable = \"production\"\nname = \"v\"\nkind = \"service\"\nstatus = \"known\"\nrisk = \"low\"\ngate = \"g\"\n[[surface.evidence]]\npath = \"README.md\"\n[surface.snapshot]\nmethod = \"command\"\nargv = [\"echo\", \"v1\"]\n",
+    );
+    fs::write(d.join("surfaces.toml"), surfaces).unwrap();
+    let packet = fs::read_to_string(d.join("packet.toml")).unwrap().replace(
+        "service-config = [\"app.toml\"]",
+        "service-config = [\"app.toml\"]\nversion = [\"stdout\"]",
+    );
+    fs::write(d.join("packet.toml"), packet).unwrap();
+    let before = real(&d);
+    let r = run(&d, &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the rehearsal is impossible"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("surface version, which cannot be copied (it is read by method command)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !d.parent().unwrap().join("ran-it").exists(),
+        "the command ran"
+    );
+    assert_eq!(real(&d), before);
+    let record = json(&r.packet, "change-record.json");
+    assert_eq!(record["rehearsal"]["runs"], serde_json::json!([]));
+    verify_rerun_ok(&r.packet);
+}
+
+#[test]
+fn a_link_in_a_root_makes_the_rehearsal_impossible() {
+    let (_t, d) = spec(&format!("touch ../ran-it\n{CHANGE_OK}"), ROLLBACK_OK, 30);
+    std::os::unix::fs::symlink("/etc/passwd", d.join("config/passwd")).unwrap();
+    let mut surfaces = fs::read_to_string(d.join("surfaces.toml")).unwrap();
+    surfaces = surfaces.replacen(
+        "root = \"config\"",
+        "root = \"config\"\nexclude = [\"passwd\"]",
+        1,
+    );
+    fs::write(d.join("surfaces.toml"), surfaces).unwrap();
+    let r = run(&d, &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("passwd is a link or special file"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !d.parent().unwrap().join("ran-it").exists(),
+        "the command ran"
+    );
+}
+
+#[test]
+fn a_change_the_authorization_does_not_name_is_skipped_and_said_so() {
+    let (_t, d) = spec(&format!("touch ../ran-it\n{CHANGE_OK}"), ROLLBACK_OK, 30);
+    let packet = fs::read_to_string(d.join("packet.toml"))
+        .unwrap()
+        .replace("[run]\nchange = \"raise\"", "[run]\nchange = \"other\"");
+    fs::write(d.join("packet.toml"), packet).unwrap();
+    let before = real(&d);
+    let r = run(&d, &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("change other is outside the authorization (it names change raise)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.parent().unwrap().join("ran-it").exists());
+    assert!(!r.packet.join("change-record.json").exists());
+    assert_eq!(real(&d), before);
+}
+
+#[test]
+fn contradictory_change_specs_are_refused_before_anything_runs() {
+    for (from, to, needle) in [
+        (
+            "live_system_contact = \"read-write\"",
+            "live_system_contact = \"read-only\"",
+            "flags.live_system_contact",
+        ),
+        (
+            "[run]\nchange = \"raise\"",
+            "[run]\nchange = \"raise\"\nfold = \"1..2\"",
+            "give either `fold` or `change`",
+        ),
+        (
+            "service-config = [\"app.toml\"]",
+            "nowhere = [\"app.toml\"]",
+            "\"nowhere\" is not a surface",
+        ),
+        (
+            "[registry]",
+            "[run.working_copies]\nregistry = \"config\"\n\n[registry]",
+            "run.working_copies.registry",
+        ),
+        (
+            "[registry]",
+            "[run.working_copies]\ncfg = \"../x\"\n\n[registry]",
+            "run.working_copies.cfg",
+        ),
+    ] {
+        let (_t, d) = spec(&format!("touch ../ran-it\n{CHANGE_OK}"), ROLLBACK_OK, 30);
+        let text = fs::read_to_string(d.join("packet.toml")).unwrap();
+        assert!(text.contains(from), "{from}");
+        fs::write(d.join("packet.toml"), text.replace(from, to)).unwrap();
+        let r = run(&d, &[]);
+        assert_eq!(r.code, Some(3), "{needle}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(needle) && r.stderr.contains("packet.toml"),
+            "{needle}: {}",
+            r.stderr
+        );
+        assert!(!r.packet.exists());
+        assert!(!d.parent().unwrap().join("ran-it").exists());
+    }
+}
+
+#[test]
+fn init_names_the_change_in_the_rollback_plan_template() {
+    let (_t, d) = spec(CHANGE_OK, ROLLBACK_OK, 30);
+    fs::remove_file(d.join("gates.toml")).unwrap();
+    fs::remove_file(d.join("production-rollback-rehearsal-plan.md")).unwrap();
+    holdfast().arg("init").arg(&d).assert().success();
+    let plan = fs::read_to_string(d.join("production-rollback-rehearsal-plan.md")).unwrap();
+    assert!(plan.contains("change raise (`sh change.sh`)"), "{plan}");
+    assert!(plan.contains("`sh rollback.sh`"), "{plan}");
+}
