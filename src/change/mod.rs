@@ -3,7 +3,9 @@
 //!
 //! A run that performs a change (`[run] change = "<id>"`):
 //!
-//! 1. **rehearses** it on a staging copy of every `files` surface: the
+//! 1. **rehearses** it on a staging copy of every `files` surface (and a
+//!    `CREATE DATABASE ... TEMPLATE` copy of every `postgres` surface it may
+//!    change, dropped afterwards): the
 //!    change, then its rollback, with a snapshot of the copies before,
 //!    between and after, and a snapshot of the real surfaces afterwards.
 //!    The rehearsal passes only when the copy was exact, the changed parts
@@ -19,7 +21,9 @@
 //! The command finds each `files` surface through the environment
 //! variable [`root_env`]`(id)` (`HOLDFAST_ROOT_<ID>`: the id upper-cased,
 //! every other character `_`), which points at the staging copy during the
-//! rehearsal and at the real root afterwards; `HOLDFAST_PHASE` says which
+//! rehearsal and at the real root afterwards, and the connection string of
+//! each `postgres` surface it may change through [`pg_env`]`(id)`
+//! (`HOLDFAST_PG_<ID>`, the copy, then the real database); `HOLDFAST_PHASE` says which
 //! (`rehearsal-change`, `rehearsal-rollback`, `change`, `rollback`) and
 //! `HOLDFAST_CHANGE` names the change. It runs in the spec directory.
 //!
@@ -372,28 +376,40 @@ pub fn touches_production(surfaces: &surface::LoadedSpec, changed: &[(String, St
     })
 }
 
-/// The `files` surfaces a rehearsal copies (id, root as the spec resolves
-/// it; `@NAME` roots through `named`), or why the change cannot be
-/// rehearsed: every surface it may change must be a `files` surface, since
-/// only those can be copied. A pure function of the spec.
+/// What a rehearsal copies, by surface id: every `files` surface's root (as
+/// the spec resolves it; `@NAME` roots through `named`) and every
+/// `postgres` surface the change may change (copied from a template); or
+/// why the change cannot be rehearsed: a surface it may change that is
+/// neither (a `command` surface, say) cannot be copied. A pure function of
+/// the spec.
 pub fn copies(
     surfaces: &surface::LoadedSpec,
     named: &BTreeMap<String, PathBuf>,
     c: &ChangeSpec,
-) -> std::result::Result<Vec<(String, PathBuf)>, String> {
+) -> std::result::Result<Vec<(String, Target)>, String> {
     let base = surfaces.base_dir();
     let mut out = Vec::new();
     for (s, snap) in surfaces.spec.surfaces.iter().zip(&surfaces.snapshots) {
-        let root = match snap {
+        let target = match snap {
             SnapshotSpec::Files { root, .. } => match root.strip_prefix('@') {
-                Some(name) => named.get(name).cloned(),
-                None => Some(base.join(root)),
+                Some(name) => named.get(name).cloned().map(Target::Dir),
+                None => Some(Target::Dir(base.join(root))),
             },
+            // A database the change may change is copied with
+            // CREATE DATABASE ... TEMPLATE; the others are only read.
+            SnapshotSpec::Postgres {
+                connection,
+                connection_env,
+                ..
+            } if c.may_change.contains_key(&s.id) => Some(Target::Database {
+                connection: connection.clone(),
+                connection_env: connection_env.clone(),
+            }),
             _ => None,
         };
-        let copyable = match root {
-            Some(r) => {
-                out.push((s.id.clone(), r));
+        let copyable = match target {
+            Some(t) => {
+                out.push((s.id.clone(), t));
                 true
             }
             None => false,
@@ -412,6 +428,101 @@ pub fn copies(
         }
     }
     Ok(out)
+}
+
+/// What a rehearsal copies of one surface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A `files` surface's root directory.
+    Dir(PathBuf),
+    /// A `postgres` surface's database (its connection string, inline or
+    /// the name of the variable holding it).
+    Database {
+        /// The connection string, inline.
+        connection: Option<String>,
+        /// The variable holding it.
+        connection_env: Option<String>,
+    },
+}
+
+/// The environment variable that gives a change the connection string of
+/// `postgres` surface `id` (`HOLDFAST_PG_<ID>`, spelled like [`root_env`]).
+pub fn pg_env(id: &str) -> String {
+    root_env(id).replacen("HOLDFAST_ROOT_", "HOLDFAST_PG_", 1)
+}
+
+/// A database copied from a template for a rehearsal; dropped (with
+/// `FORCE`) when this goes out of scope, whatever happened in between.
+struct DbCopy {
+    admin: String,
+    name: String,
+}
+
+impl Drop for DbCopy {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// Creates `CREATE DATABASE <copy> TEMPLATE <original>` for surface `id`;
+/// returns the copy (dropped on drop) and its connection string. The name
+/// is derived from the surface and database, so a packet stays
+/// reproducible; a template with other sessions cannot be copied, and then
+/// the rehearsal is impossible (the error says so).
+fn copy_database(id: &str, connection: &str) -> std::result::Result<(DbCopy, String), String> {
+    if connection.contains("://") {
+        return Err(
+            "give the connection string in key=value form, so a copy can be named in it".into(),
+        );
+    }
+    let config = snapshot::postgres::parse_config(connection)?;
+    let original = config
+        .get_dbname()
+        .ok_or("the connection string names no dbname")?
+        .to_string();
+    let name = format!(
+        "holdfast_rehearsal_{}",
+        &crate::digest::sha256_hex(format!("{id}\0{original}").as_bytes())[..16]
+    );
+    let admin = format!("{connection} dbname=postgres application_name=holdfast-rehearsal");
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).map_err(|e| {
+        format!(
+            "cannot connect to create the copy: {}",
+            snapshot::postgres::pg_error(&e)
+        )
+    })?;
+    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    client
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+            original.replace('"', "\"\"")
+        ))
+        .map_err(|e| {
+            format!(
+                "CREATE DATABASE ... TEMPLATE {original} failed: {}",
+                snapshot::postgres::pg_error(&e)
+            )
+        })?;
+    let copy_conn = format!("{connection} dbname={name}");
+    Ok((DbCopy { admin, name }, copy_conn))
+}
+
+fn resolve_connection(
+    id: &str,
+    connection: &Option<String>,
+    connection_env: &Option<String>,
+) -> std::result::Result<String, String> {
+    match (connection, connection_env) {
+        (Some(c), _) => Ok(c.clone()),
+        (None, Some(var)) => std::env::var(var)
+            .map_err(|_| format!("surface {id}: environment variable {var} is not set")),
+        (None, None) => Err(format!("surface {id}: no connection given")),
+    }
 }
 
 /// Copies the directory `from` to `to` (created), files, directories and
@@ -478,17 +589,14 @@ pub struct Context<'a> {
 fn run_one(
     c: &ChangeSpec,
     phase: Phase,
-    roots: &[(String, PathBuf)],
+    targets: &[(String, String)],
     ctx: &Context<'_>,
 ) -> ExecRecord {
     let argv = match phase {
         Phase::RehearsalChange | Phase::Change => &c.argv,
         Phase::RehearsalRollback | Phase::Rollback => &c.rollback,
     };
-    let mut env: Vec<(String, String)> = roots
-        .iter()
-        .map(|(id, dir)| (root_env(id), dir.display().to_string()))
-        .collect();
+    let mut env: Vec<(String, String)> = targets.to_vec();
     env.push(("HOLDFAST_PHASE".into(), phase.as_str().into()));
     env.push(("HOLDFAST_CHANGE".into(), c.id.clone()));
     let o = exec::execute(
@@ -552,19 +660,50 @@ pub fn perform(
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut staged = Vec::new();
-    for (i, (id, root)) in copies.iter().enumerate() {
-        let to = staging.path().join(i.to_string());
-        if let Err(why) = copy_tree(root, &to) {
+    let mut staged_dbs: Vec<(String, String)> = Vec::new();
+    let mut db_copies = Vec::new();
+    let mut real_env: Vec<(String, String)> = Vec::new();
+    for (i, (id, target)) in copies.iter().enumerate() {
+        let copied = match target {
+            Target::Dir(root) => {
+                let to = staging.path().join(i.to_string());
+                copy_tree(root, &to).map(|()| {
+                    staged.push((id.clone(), to));
+                })
+            }
+            Target::Database {
+                connection,
+                connection_env,
+            } => resolve_connection(id, connection, connection_env).and_then(|conn| {
+                let (copy, copy_conn) = copy_database(id, &conn)?;
+                db_copies.push(copy);
+                staged_dbs.push((id.clone(), copy_conn));
+                real_env.push((pg_env(id), conn));
+                Ok(())
+            }),
+        };
+        if let Err(why) = copied {
             record.rehearsal.impossible = Some(format!(
                 "surface {id} cannot be copied for the rehearsal: {why}"
             ));
             return write_record(&record).map(|()| None);
         }
-        staged.push((id.clone(), to));
     }
     let staged_map: BTreeMap<String, PathBuf> = staged.iter().cloned().collect();
+    let staged_conns: BTreeMap<String, String> = staged_dbs.iter().cloned().collect();
+    let mut staged_env: Vec<(String, String)> = staged
+        .iter()
+        .map(|(id, dir)| (root_env(id), dir.display().to_string()))
+        .collect();
+    staged_env.extend(staged_dbs.iter().map(|(id, c)| (pg_env(id), c.clone())));
     let snap_copies = |name: &str| -> Result<Snapshot> {
-        let s = snapshot::take_rooted(ctx.surfaces, ctx.named, &staged_map, progress)?;
+        let s = snapshot::take_rooted_with(
+            ctx.surfaces,
+            ctx.named,
+            &staged_map,
+            &staged_conns,
+            progress,
+        )?;
         snapshot::write(&dir.join(name), &s)?;
         Ok(s)
     };
@@ -572,14 +711,15 @@ pub fn perform(
     record
         .rehearsal
         .runs
-        .push(run_one(c, Phase::RehearsalChange, &staged, ctx));
+        .push(run_one(c, Phase::RehearsalChange, &staged_env, ctx));
     let reh_after = snap_copies(REHEARSAL_AFTER_FILE)?;
     record
         .rehearsal
         .runs
-        .push(run_one(c, Phase::RehearsalRollback, &staged, ctx));
+        .push(run_one(c, Phase::RehearsalRollback, &staged_env, ctx));
     let reh_rolled = snap_copies(REHEARSAL_ROLLED_BACK_FILE)?;
     drop(staging);
+    drop(db_copies);
     let real_after_reh = snapshot::take_with(ctx.surfaces, ctx.named, progress)?;
     snapshot::write(&dir.join(AFTER_REHEARSAL_FILE), &real_after_reh)?;
     let verdict = rehearsal_verdict(
@@ -613,13 +753,13 @@ pub fn perform(
             ),
         ));
     }
-    let real_roots: Vec<(String, PathBuf)> = copies
-        .iter()
-        .map(|(id, root)| {
+    for (id, target) in &copies {
+        if let Target::Dir(root) = target {
             let abs = root.canonicalize().at(root)?;
-            Ok((id.clone(), abs))
-        })
-        .collect::<Result<_>>()?;
+            real_env.push((root_env(id), abs.display().to_string()));
+        }
+    }
+    let real_roots = real_env;
     let run = run_one(c, Phase::Change, &real_roots, ctx);
     let ran_ok = run.failure().is_none();
     record.real.push(run);
@@ -702,7 +842,12 @@ pub fn rehearsal_verdict(
         }
     }
     for id in &rec.copied {
-        if s.before.surfaces.get(id) != real_before.surfaces.get(id) {
+        let view = |snap: &Snapshot| {
+            snap.surfaces
+                .get(id)
+                .map(|x| (x.method, x.digest.clone(), x.parts.clone()))
+        };
+        if view(s.before) != view(real_before) {
             v.copy_differs.push(id.clone());
         }
     }

@@ -162,6 +162,18 @@ pub fn take_rooted(
     roots: &BTreeMap<String, std::path::PathBuf>,
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
+    take_rooted_with(spec, named, roots, &BTreeMap::new(), progress)
+}
+
+/// [`take_rooted`], also reading the `postgres` surface with id `ID`
+/// through the connection string `conns[ID]` (a rehearsal's template copy).
+pub fn take_rooted_with(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    roots: &BTreeMap<String, std::path::PathBuf>,
+    conns: &BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
     let base = spec.base_dir();
     let mut surfaces = BTreeMap::new();
     for (i, s) in spec.spec.surfaces.iter().enumerate() {
@@ -232,6 +244,7 @@ pub fn take_rooted(
                 schemas,
             } => {
                 let (conn, field) = match (connection, connection_env) {
+                    _ if conns.contains_key(&s.id) => (conns[&s.id].clone(), "connection"),
                     (Some(c), _) => (c.clone(), "connection"),
                     (None, Some(var)) => (
                         std::env::var(var).map_err(|_| {
