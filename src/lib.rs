@@ -14,6 +14,7 @@
 pub mod attest;
 pub mod authz;
 pub mod canonical;
+pub mod change;
 pub mod digest;
 pub mod error;
 pub mod fsio;

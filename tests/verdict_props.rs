@@ -106,6 +106,7 @@ fn passing() -> impl Strategy<Value = Evidence> {
                     selected: Some(selected),
                     mutation_refused: None,
                     mutation_problems: vec![],
+                    mutation_failed: None,
                 }
             },
         )

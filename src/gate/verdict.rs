@@ -220,6 +220,11 @@ pub struct Evidence {
     /// rollback rehearsal that was not byte-exact); empty when nothing is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mutation_problems: Vec<String>,
+    /// Why the mutation that was performed failed (a governed change that
+    /// exited non-zero, timed out or changed a part outside its set, with
+    /// what its rollback did); the packet cannot be READY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation_failed: Option<String>,
 }
 
 impl Evidence {
@@ -370,6 +375,9 @@ pub fn verdict(e: &Evidence) -> Verdict {
     }
     for why in &e.mutation_problems {
         failures.push(format!("the performed mutation's evidence: {why}"));
+    }
+    if let Some(why) = &e.mutation_failed {
+        failures.push(format!("the performed mutation failed: {why}"));
     }
     if !e.sealed {
         missing.push("the packet is not sealed".into());
@@ -585,6 +593,7 @@ pub(crate) mod tests {
             selected: Some("PROCEED".into()),
             mutation_refused: None,
             mutation_problems: vec![],
+            mutation_failed: None,
         }
     }
 

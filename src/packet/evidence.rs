@@ -35,6 +35,8 @@ pub struct Identity<'a> {
     pub mutation_refused: Option<&'a str>,
     /// The fold result's file name, when a fold was performed.
     pub fold_result: Option<&'a str>,
+    /// Why the performed mutation failed, if it did.
+    pub mutation_failed: Option<&'a str>,
 }
 
 /// The artifacts the verdict reads; a missing one makes the packet incomplete.
@@ -119,5 +121,6 @@ pub fn collect(dir: &Path, id: Identity<'_>, sealed: bool, verified: bool) -> Re
         selected,
         mutation_refused: id.mutation_refused.map(str::to_string),
         mutation_problems,
+        mutation_failed: id.mutation_failed.map(str::to_string),
     })
 }

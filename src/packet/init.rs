@@ -38,6 +38,15 @@ pub fn plan_inputs(dir: &Path) -> Result<PlanInputs> {
                         range.first, range.last
                     )),
                 },
+                AuthorizedMutation::Change(c) => PlanMutation {
+                    description: format!(
+                        "change {} (`{}`), rehearsed with its rollback on a copy first",
+                        c.id,
+                        c.argv.join(" ")
+                    ),
+                    surface: c.may_change.keys().cloned().collect::<Vec<_>>().join(", "),
+                    rollback: Some(format!("`{}`", c.rollback.join(" "))),
+                },
             })
             .collect();
     }

@@ -212,8 +212,39 @@ fn check_mutation_surfaces(
     surfaces: &surface::LoadedSpec,
     spec_file: &Path,
 ) -> Result<()> {
+    let mut envs: BTreeMap<String, &str> = BTreeMap::new();
+    for s in &surfaces.spec.surfaces {
+        if let Some(other) = envs.insert(crate::change::root_env(&s.id), &s.id)
+            && spec.spec.authorization.changes().next().is_some()
+        {
+            return Err(Error::malformed(
+                spec_file,
+                format!(
+                    "surfaces {other:?} and {:?} would share the variable {} a change finds its root in; rename one",
+                    s.id,
+                    crate::change::root_env(&s.id)
+                ),
+            ));
+        }
+    }
     for (i, m) in spec.spec.authorization.mutations.iter().enumerate() {
-        let AuthorizedMutation::RegistryFold { surface: id, .. } = m;
+        let id = match m {
+            AuthorizedMutation::RegistryFold { surface, .. } => surface,
+            AuthorizedMutation::Change(c) => {
+                for id in c.may_change.keys() {
+                    if !surfaces.spec.surfaces.iter().any(|s| &s.id == id) {
+                        return Err(Error::malformed(
+                            spec_file,
+                            format!(
+                                "authorization.mutations[{i}].may_change: {id:?} is not a surface of {}",
+                                surfaces.file_name()
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+        };
         let at = format!("authorization.mutations[{i}].surface");
         let Some(pos) = surfaces.spec.surfaces.iter().position(|s| &s.id == id) else {
             return Err(Error::malformed(

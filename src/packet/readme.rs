@@ -66,6 +66,7 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         match f.live_system_contact {
             super::spec::LiveContact::None => "NONE",
             super::spec::LiveContact::ReadOnly => "READ-ONLY",
+            super::spec::LiveContact::ReadWrite => "READ-WRITE (a governed change)",
         }
     );
     if !m.status.failures.is_empty() || !m.status.missing.is_empty() {
@@ -175,6 +176,10 @@ fn fold_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         let _ = writeln!(s, "- No mutation requested: the run only read.");
         return Ok(());
     };
+    if let Some(line) = crate::change::readme_line(dir)? {
+        let _ = writeln!(s, "- {line}");
+        return Ok(());
+    }
     let Some(file) = mu.fold_result.as_deref().filter(|_| mu.performed) else {
         let _ = writeln!(
             s,
@@ -336,7 +341,15 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         .filter(|a| a.status == ProofStatus::AuthorizedMutationMatched)
         .map(|a| format!("{} {} on {}", a.kind, a.range, a.surface))
         .collect();
+    let changes = c.authorized_change_matched + c.authorized_change_outside_scope;
     let authorized = match (&m.mutation.requested, matched.is_empty()) {
+        _ if m.mutation.change.is_some() => format!(
+            "change {}: {} surface(s) AUTHORIZED_CHANGE_MATCHED, {} AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
+            m.mutation.change.as_deref().unwrap_or_default(),
+            c.authorized_change_matched,
+            c.authorized_change_outside_scope
+        ),
+        _ if changes > 0 => "a change was matched although none was performed".to_string(),
         (_, false) => format!(
             "the only authorized mutation, {}, AUTHORIZED_MUTATION_MATCHED",
             matched.join(", ")
@@ -359,7 +372,7 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         p.boundaries.len(),
         c.untouched,
         c.declared_not_contacted,
-        c.changed + c.authorized_mutation_mismatch,
+        c.changed + c.authorized_mutation_mismatch + c.authorized_change_outside_scope,
     );
     Ok(())
 }

@@ -30,6 +30,10 @@ pub struct Args {
     /// Sign the packet as runner with this private key (PKCS#8 PEM, mode 0600).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// An agent's command, after `--`: run only if it is exactly the argv
+    /// of the change `[run] change` names (otherwise exit 5, nothing run).
+    #[arg(last = true, value_name = "CMD")]
+    pub agent: Vec<String>,
 }
 
 /// Step lines on stderr, only when it is a terminal.
@@ -60,6 +64,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         &RunOptions {
             exe,
             force: args.force,
+            agent_argv: (!args.agent.is_empty()).then(|| args.agent.clone()),
         },
         &Steps {
             tty: std::io::stderr().is_terminal(),

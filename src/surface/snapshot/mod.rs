@@ -171,6 +171,32 @@ pub fn take_with(
     named: &BTreeMap<String, std::path::PathBuf>,
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
+    take_rooted(spec, named, &BTreeMap::new(), progress)
+}
+
+/// [`take_with`], reading the `files` surface with id `ID` under
+/// `roots[ID]` instead of its spec root (a governed change's rehearsal
+/// snapshots its staging copies this way). The snapshot records the root as
+/// the spec writes it, so a copy that is exact snapshots byte for byte like
+/// the original.
+pub fn take_rooted(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    roots: &BTreeMap<String, std::path::PathBuf>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
+    take_rooted_with(spec, named, roots, &BTreeMap::new(), progress)
+}
+
+/// [`take_rooted`], also reading the `postgres` surface with id `ID`
+/// through the connection string `conns[ID]` (a rehearsal's template copy).
+pub fn take_rooted_with(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    roots: &BTreeMap<String, std::path::PathBuf>,
+    conns: &BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
     let base = spec.base_dir();
     let mut surfaces = BTreeMap::new();
     for (i, s) in spec.spec.surfaces.iter().enumerate() {
@@ -198,6 +224,7 @@ pub fn take_with(
                 exclude,
             } => Some(files::read(
                 &match root.strip_prefix('@') {
+                    _ if roots.contains_key(&s.id) => roots[&s.id].clone(),
                     Some(name) => named.get(name).cloned().ok_or_else(|| {
                         err_at(
                             "root",
@@ -241,6 +268,7 @@ pub fn take_with(
                 options,
             } => {
                 let (conn, field) = match (connection, connection_env) {
+                    _ if conns.contains_key(&s.id) => (conns[&s.id].clone(), "connection"),
                     (Some(c), _) => (c.clone(), "connection"),
                     (None, Some(var)) => (
                         std::env::var(var).map_err(|_| {
