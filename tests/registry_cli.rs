@@ -303,6 +303,8 @@ fn claim_with_records_then_fold_by_ids() {
     assert_eq!(show["canonical_max"], 463);
     assert_eq!(show["revisions"]["registry.json"], 26);
     assert_eq!(show["revisions"]["objects.json"], 24);
+    // Claims with records and folds replay to the recorded states.
+    ok(w, &["registry", "verify-history"]);
     // The export is the import format: it imports again to the same documents.
     let export = holdfast(w)
         .args(["registry", "show", "--export"])
@@ -813,4 +815,78 @@ fn every_registry_subcommand_has_help() {
         let out = ok(tmp.path(), &["registry", sub, "--help"]);
         assert!(out.contains("--registry"), "{sub}: {out}");
     }
+}
+
+/// Replaces the head state of the registry at `reg` by the documents of
+/// `model`, consistently: blobs stored, documents written, the last log
+/// line re-pinned (its operation kept, so the chain stays intact).
+fn forge_head(reg: &Path, model: &holdfast::registry::Registry) {
+    use holdfast::registry::history::{Entry, encode, put_blob};
+    let docs = holdfast::registry::store::render_all(model).unwrap();
+    let log_path = reg.join("history/log.jsonl");
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut entry: Entry = serde_json::from_str(lines.last().unwrap()).unwrap();
+    for d in holdfast::registry::DOCUMENTS {
+        let sha = put_blob(reg, &docs[d.index()]).unwrap();
+        entry.documents.get_mut(d.name()).unwrap().sha256 = sha;
+        let path = reg.join(d.name());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &docs[d.index()]).unwrap();
+    }
+    *lines.last_mut().unwrap() = String::from_utf8(encode(&entry).unwrap()).unwrap();
+    std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_forged_history_entry_is_named_by_verify_history() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(
+        w,
+        &["registry", "claim", "--packet", "FIX7", "--count", "2"],
+    );
+    ok(w, &["registry", "verify-history"]);
+    let model = holdfast::registry::Store::open(&reg)
+        .unwrap()
+        .registry()
+        .clone();
+
+    // The log line says "claim", but a record of the canonical body was
+    // edited as well: every document agrees with the line, so `check`
+    // (which looks at one state) passes; only the replay sees it.
+    let mut forged = model.clone();
+    forged.objects[0].title = "forged".into();
+    forge_head(&reg, &forged);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("state 2 (claim TKT-OBJ-462..TKT-OBJ-463 (2 ids) by FIX7): forged or altered")
+            && all.contains("objects.json is recorded as"),
+        "{all}"
+    );
+
+    // A claim line whose documents show another packet's claim.
+    let mut other = model.clone();
+    for o in other.objects.iter_mut().filter(|o| o.number >= 462) {
+        o.packet = "EVIL".into();
+    }
+    for c in other.claims.iter_mut().filter(|c| c.first == 462) {
+        c.packet = "EVIL".into();
+    }
+    forge_head(&reg, &other);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("state 2 (claim"),
+        "{}",
+        r.stderr
+    );
+
+    // The genuine documents again: the replay agrees.
+    forge_head(&reg, &model);
+    ok(w, &["registry", "verify-history"]);
 }

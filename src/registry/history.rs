@@ -58,7 +58,8 @@ pub enum Op {
     },
     /// `registry import FILE`.
     Import {
-        /// sha256 of the imported file's bytes.
+        /// sha256 of the imported file's bytes (they are a blob, so the
+        /// first state can be re-derived from them).
         source_sha256: String,
     },
     /// `registry claim`.
@@ -71,6 +72,11 @@ pub enum Op {
         last: String,
         /// Number of ids.
         count: u64,
+        /// sha256 of the records given (`--ids FILE`), as a canonical JSON
+        /// array of [`NewRecord`](super::model::NewRecord) stored as a blob;
+        /// absent for a claim of a count (every record `reserved`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        records_sha256: Option<String>,
     },
     /// `registry fold A..B`.
     Fold {
@@ -116,6 +122,7 @@ impl Op {
                 first,
                 last,
                 count,
+                ..
             } => format!("claim {first}..{last} ({count} ids) by {packet}"),
             Op::Fold { first, last, .. } => format!("fold {first}..{last}"),
             Op::Rollback { first, last, .. } => format!("rollback of fold {first}..{last}"),
@@ -131,6 +138,11 @@ impl Op {
                 reverse_patch_sha256,
                 ..
             } => vec![result_sha256, reverse_patch_sha256],
+            Op::Import { source_sha256 } => vec![source_sha256],
+            Op::Claim {
+                records_sha256: Some(r),
+                ..
+            } => vec![r],
             _ => Vec::new(),
         }
     }

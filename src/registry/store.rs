@@ -29,8 +29,9 @@ use super::history::{
     get_blob, put_blob, put_blob_from, read_log_repairing,
 };
 use super::model::{
-    DOCUMENTS, Document, RecordLoad, Registry, claim_doc, objects_json_bytes, parse_import,
-    parse_objects_bytes, parse_registry_json, registry_json_bytes,
+    DOCUMENTS, Document, NewRecord, RecordLoad, Registry, claim_doc, objects_json_bytes,
+    parse_import, parse_objects_bytes, parse_registry_json, registry_json_bytes,
+    to_canonical_bytes,
 };
 use super::patch::{Rehearsal, apply_patch, rehearse_rollback_known, reverse_patch};
 use super::render;
@@ -407,8 +408,10 @@ fn load_model(dir: &Path, rec: &mut Recovered, load: RecordLoad) -> Result<Regis
     Ok(reg)
 }
 
-/// Renders every document of `reg`.
-fn render_all(reg: &Registry) -> Result<Vec<Vec<u8>>> {
+/// Renders every document of `reg` (indexed by [`Document::index`]): the
+/// bytes a registry directory holding `reg` has, and what a replay of the
+/// history compares each recorded state with.
+pub fn render_all(reg: &Registry) -> Result<Vec<Vec<u8>>> {
     let objects_json = objects_json_bytes(reg)?;
     let objects_sha = sha256_hex(&objects_json);
     let mut out = vec![Vec::new(); DOCUMENTS.len()];
@@ -642,6 +645,10 @@ impl Store {
             )?;
             self.load = RecordLoad::Full;
         }
+        let records_blob = match &request {
+            ClaimRequest::Records(r) => Some(to_canonical_bytes(r)?),
+            ClaimRequest::Count(_) => None,
+        };
         let plan = plan_claim(&self.registry, packet, request)?;
         let next_rev = self.log.high_water().bumped();
         let mut next = self.registry.clone_header();
@@ -674,6 +681,7 @@ impl Store {
             first: f.format(claim.first),
             last: f.format(claim.last),
             count: claim.last - claim.first + 1,
+            records_sha256: records_blob.as_deref().map(sha256_hex),
         };
         let outcome = ClaimOutcome {
             packet: packet.to_string(),
@@ -683,7 +691,8 @@ impl Store {
             state: self.state() + 1,
         };
         let changes = DOCUMENTS.iter().copied().zip(docs).collect();
-        self.commit(next, changes, op, &[])?;
+        let artifacts: Vec<&[u8]> = records_blob.as_deref().into_iter().collect();
+        self.commit(next, changes, op, &artifacts)?;
         Ok(outcome)
     }
 
@@ -1146,6 +1155,11 @@ impl Registry {
 /// Makes `dir` a registry holding `reg` as its first state. Refuses a
 /// directory that already holds anything but an empty history.
 pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
+    create_with(dir, reg, op, &[])
+}
+
+/// [`create`], also storing `artifacts` (the import source) as blobs.
+pub(crate) fn create_with(dir: &Path, reg: &Registry, op: Op, artifacts: &[&[u8]]) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(Error::refused(format!(
@@ -1182,6 +1196,9 @@ pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
     }
     remove_leftovers(dir)?;
     let docs = render_all(reg)?;
+    for a in artifacts {
+        put_blob(dir, a)?;
+    }
     let mut documents = BTreeMap::new();
     for d in DOCUMENTS {
         let sha = put_blob(dir, &docs[d.index()])?;
@@ -1233,12 +1250,13 @@ pub fn import(dir: &Path, file: &Path) -> Result<Store> {
             report.first_problem().unwrap_or_default()
         )));
     }
-    create(
+    create_with(
         dir,
         &reg,
         Op::Import {
             source_sha256: sha256_hex(&bytes),
         },
+        &[&bytes],
     )?;
     Store::open(dir)
 }
@@ -1404,6 +1422,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
         }
     }
     report.blobs_checked = checked.len() as u64;
+    report.problems.extend(replay_history(dir, log));
     if let Some(p) = history::check_revision_rule(log) {
         report.problems.push(p);
     }
@@ -1419,4 +1438,251 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
             .push(stale_message(*d, sha, *seq, rec.head.seq));
     }
     Ok(report)
+}
+
+/// The model of recorded state `e`, read from its blobs.
+fn model_at(dir: &Path, e: &Entry) -> Result<Registry> {
+    let (rj_sha, oj_sha) = (e.pin(Document::RegistryJson), e.pin(Document::ObjectsJson));
+    let rj = get_blob(dir, rj_sha)?;
+    let oj = get_blob(dir, oj_sha)?;
+    let header = parse_registry_json(&rj, &history::blob_path(dir, rj_sha))?;
+    let objects = parse_objects_bytes(
+        &oj,
+        &history::blob_path(dir, oj_sha),
+        &header.format,
+        header.objects_file.count,
+        RecordLoad::Full,
+    )?;
+    Ok(Registry {
+        format: header.format,
+        canonical_max: header.canonical_max,
+        claims: header.claims,
+        objects,
+        revisions: header.revisions,
+    })
+}
+
+/// What a replayed operation produced.
+enum Replayed {
+    /// A model; its rendered documents are the state.
+    Model(Registry),
+    /// An earlier recorded state, again (rollback, undo): its index.
+    Earlier(usize),
+}
+
+/// Re-applies the operation of `log.entries[i]` to `prev` (the model of the
+/// state before it, `None` for the first), as the command that wrote it
+/// would have. `high` is the highest revision of every document before it.
+/// An error is why the operation cannot be re-applied.
+fn replay_op(
+    dir: &Path,
+    log: &Log,
+    i: usize,
+    prev: Option<Registry>,
+    high: &super::model::Revisions,
+) -> Result<Replayed> {
+    let e = &log.entries[i];
+    let bad = |what: String| Error::failed(what);
+    let first_only = |kind: &str| bad(format!("{kind} can only make the first state"));
+    let mut reg = match (&e.op, prev) {
+        (
+            Op::Init {
+                id_prefix,
+                id_width,
+            },
+            None,
+        ) => {
+            let fmt = super::id::IdFormat::new(id_prefix, *id_width).map_err(bad)?;
+            return Ok(Replayed::Model(Registry::empty(fmt)));
+        }
+        (Op::Import { source_sha256 }, None) => {
+            let bytes = get_blob(dir, source_sha256)?;
+            let reg = parse_import(&bytes, &history::blob_path(dir, source_sha256))?;
+            let report = check(&reg);
+            if !report.passes() {
+                return Err(bad(format!(
+                    "the imported file fails check ({})",
+                    report.counts.summary()
+                )));
+            }
+            return Ok(Replayed::Model(reg));
+        }
+        (_, None) => return Err(bad("the first state must be made by init or import".into())),
+        (Op::Init { .. }, Some(_)) => return Err(first_only("init")),
+        (Op::Import { .. }, Some(_)) => return Err(first_only("import")),
+        (_, Some(reg)) => reg,
+    };
+    let next_rev = high.bumped();
+    match &e.op {
+        Op::Claim {
+            packet,
+            first,
+            last,
+            count,
+            records_sha256,
+        } => {
+            let request = match records_sha256 {
+                Some(sha) => {
+                    let bytes = get_blob(dir, sha)?;
+                    let records: Vec<NewRecord> =
+                        canonical::from_slice_strict(&bytes, &history::blob_path(dir, sha))?;
+                    if records.len() as u64 != *count {
+                        return Err(bad(format!(
+                            "the claim records {count} ids but its records blob holds {}",
+                            records.len()
+                        )));
+                    }
+                    ClaimRequest::Records(records)
+                }
+                None => ClaimRequest::Count(*count),
+            };
+            let plan = plan_claim(&reg, packet, request)?;
+            let (f, l) = (
+                reg.format.format(plan.claim.first),
+                reg.format.format(plan.claim.last),
+            );
+            if (&f, &l) != (first, last) {
+                return Err(bad(format!(
+                    "the claim records {first}..{last}, re-applied it takes {f}..{l}"
+                )));
+            }
+            plan.apply(&mut reg, &next_rev);
+            let report = check(&reg);
+            if !report.passes() {
+                return Err(bad(format!(
+                    "the registry after the claim fails check ({})",
+                    report.counts.summary()
+                )));
+            }
+            Ok(Replayed::Model(reg))
+        }
+        Op::Fold {
+            first,
+            last,
+            result_sha256,
+            reverse_patch_sha256,
+        } => {
+            let range = FoldRange {
+                first: reg.format.parse(first).map_err(bad)?,
+                last: reg.format.parse(last).map_err(bad)?,
+            };
+            let plan = plan_fold(&reg, range)?;
+            plan.apply(&mut reg, &next_rev);
+            let bytes = get_blob(dir, result_sha256)?;
+            let result: FoldResult =
+                canonical::from_slice_strict(&bytes, &history::blob_path(dir, result_sha256))?;
+            if result.pins.after != e.pins()
+                || result.pins.before != log.entries[i - 1].pins()
+                || &result.reverse_patch.sha256 != reverse_patch_sha256
+                || (result.range.first, result.range.last) != (range.first, range.last)
+                || !result.applied
+            {
+                return Err(bad(
+                    "its fold result does not describe this fold (range, pins or reverse patch differ)"
+                        .into(),
+                ));
+            }
+            Ok(Replayed::Model(reg))
+        }
+        Op::Rollback {
+            fold_result_sha256, ..
+        } => {
+            let fold_at = log.entries[..i].iter().position(|f| {
+                matches!(&f.op, Op::Fold { result_sha256, .. } if result_sha256 == fold_result_sha256)
+            });
+            let Some(j) = fold_at.filter(|&j| j >= 1) else {
+                return Err(bad(format!(
+                    "it rolls back a fold result (sha256 {fold_result_sha256}) no earlier state recorded"
+                )));
+            };
+            if log.entries[i - 1].pins() != log.entries[j].pins() {
+                return Err(bad(format!(
+                    "the state before it is not the after state of the fold it rolls back (state {})",
+                    log.entries[j].seq
+                )));
+            }
+            Ok(Replayed::Earlier(j - 1))
+        }
+        Op::Undo { .. } => {
+            if i < 2 || !matches!(log.entries[i - 1].op, Op::Fold { .. }) {
+                return Err(bad("an undo must directly follow a fold".into()));
+            }
+            Ok(Replayed::Earlier(i - 2))
+        }
+        Op::Init { .. } | Op::Import { .. } => Err(bad("unreachable".into())),
+    }
+}
+
+/// Replays the whole history from its first state: every recorded state
+/// must be exactly what its operation produces from the state before it.
+/// Returns one problem per state that is not, naming it.
+fn replay_history(dir: &Path, log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut high = super::model::Revisions::all(0);
+    let mut prev: Option<Registry> = None;
+    for (i, e) in log.entries.iter().enumerate() {
+        let name = format!("state {} ({})", e.seq, e.op.describe());
+        let outcome = if i > 0 && prev.is_none() {
+            Err(Error::failed(
+                "the state before it could not be read, so it cannot be replayed",
+            ))
+        } else {
+            replay_op(dir, log, i, prev.take(), &high)
+        };
+        let verdict = outcome.and_then(|r| match r {
+            Replayed::Model(reg) => {
+                let docs = render_all(&reg)?;
+                let mismatch = DOCUMENTS.iter().find_map(|d| {
+                    let rec = &e.documents[d.name()];
+                    let sha = sha256_hex(&docs[d.index()]);
+                    let rev = reg.revisions.get(*d);
+                    (rec.sha256 != sha || rec.revision != rev).then(|| {
+                        format!(
+                            "{} is recorded as revision {} sha256 {}, the operation produces revision {rev} sha256 {sha}",
+                            d.name(),
+                            rec.revision,
+                            rec.sha256
+                        )
+                    })
+                });
+                Ok(match mismatch {
+                    None => (None, Some(reg)),
+                    Some(m) => (Some(m), None),
+                })
+            }
+            Replayed::Earlier(k) => {
+                let want = &log.entries[k];
+                Ok(if want.documents == e.documents {
+                    (None, None)
+                } else {
+                    (
+                        Some(format!(
+                            "its documents are not those of state {}, which it restores",
+                            want.seq
+                        )),
+                        None,
+                    )
+                })
+            }
+        });
+        match verdict {
+            Ok((None, model)) => prev = model,
+            Ok((Some(m), _)) => problems.push(format!(
+                "{name}: forged or altered: not what its operation produces: {m}"
+            )),
+            Err(err) => problems.push(format!(
+                "{name}: forged or altered: its operation does not re-apply: {err}"
+            )),
+        }
+        if prev.is_none() {
+            // Go on from the state as recorded, so every later state is
+            // checked against what is actually there.
+            prev = model_at(dir, e).ok();
+        }
+        let er = e.revisions();
+        for d in DOCUMENTS {
+            high.set(d, high.get(d).max(er.get(d)));
+        }
+    }
+    problems
 }

@@ -109,13 +109,15 @@ fn everything(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn new_store(reg: &Registry) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("reg");
-    store::create(
+    // Made as `registry import` makes it, so the history replays.
+    let source = super::model::registry_file_bytes(reg).unwrap();
+    store::create_with(
         &dir,
         reg,
-        Op::Init {
-            id_prefix: "TKT-OBJ".into(),
-            id_width: 3,
+        Op::Import {
+            source_sha256: sha256_hex(&source),
         },
+        &[&source],
     )
     .unwrap();
     (tmp, dir)
