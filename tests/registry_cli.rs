@@ -834,8 +834,11 @@ fn forge_head(reg: &Path, model: &holdfast::registry::Registry) {
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, &docs[d.index()]).unwrap();
     }
-    *lines.last_mut().unwrap() = String::from_utf8(encode(&entry).unwrap()).unwrap();
+    let line = encode(&entry).unwrap();
+    *lines.last_mut().unwrap() = String::from_utf8(line.clone()).unwrap();
     std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+    // The completion marker names the new line, as a real write leaves it.
+    std::fs::write(reg.join("history/complete"), format!("{}\n", sha(&line))).unwrap();
 }
 
 #[test]
@@ -889,4 +892,121 @@ fn a_forged_history_entry_is_named_by_verify_history() {
     // The genuine documents again: the replay agrees.
     forge_head(&reg, &model);
     ok(w, &["registry", "verify-history"]);
+}
+
+#[test]
+fn a_registry_restored_by_hand_with_gnu_patch_is_reported_never_rolled_forward() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let before = docs(&reg);
+    ok(w, &["registry", "fold", "442..461", "--out", "packet"]);
+    let after = docs(&reg);
+    let patch_path = w.join("packet/governance-fold-442-461.reverse.patch");
+    let gnu_patch = |args: &[&str]| {
+        let status = std::process::Command::new("patch")
+            .args(args)
+            .arg("-i")
+            .arg(&patch_path)
+            .current_dir(&reg)
+            .status()
+            .unwrap();
+        assert!(status.success(), "patch {args:?}");
+    };
+    // The before bytes restored by hand in the live registry: exactly what
+    // an interrupted fold could have left, but this fold completed.
+    gnu_patch(&["-p1", "--batch", "--forward", "--silent"]);
+    assert_eq!(docs(&reg), before);
+    let snapshot = tree(&reg);
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("restored by hand?") && r.stderr.contains("registry.json"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&reg), snapshot, "check wrote something");
+    // `show` and every write refuse; nothing is rolled forward.
+    let r = run(w, &["registry", "show"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    for args in [
+        vec!["registry", "claim", "--packet", "X", "--count", "1"],
+        vec!["registry", "fold", "462..466", "--out", "g"],
+    ] {
+        refuses(w, &args, 5, "holdfast registry rollback FOLD_RESULT");
+    }
+    assert_eq!(tree(&reg), snapshot, "a command wrote something");
+    assert_eq!(docs(&reg), before);
+    // The recipe: undo the hand edit, then roll back through holdfast.
+    gnu_patch(&["-R", "-p1", "--batch", "--silent"]);
+    assert_eq!(docs(&reg), after);
+    ok(w, &["registry", "check"]);
+    ok(
+        w,
+        &[
+            "registry",
+            "rollback",
+            "packet/governance-fold-442-461-result.json",
+        ],
+    );
+    assert_eq!(docs(&reg), before);
+    ok(w, &["registry", "verify-history"]);
+}
+
+#[test]
+fn a_bad_completion_marker_fails_closed() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let marker = reg.join("history/complete");
+    let good = std::fs::read(&marker).unwrap();
+    std::fs::write(&marker, b"not a hash\n").unwrap();
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("history/complete"), "{}", r.stderr);
+    std::fs::write(&marker, format!("{}\n", "0".repeat(64))).unwrap();
+    let r = run(w, &["registry", "claim", "--packet", "X", "--count", "1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("neither the head"), "{}", r.stderr);
+    std::fs::write(&marker, good).unwrap();
+    ok(w, &["registry", "check"]);
+}
+
+#[test]
+fn a_lock_file_that_is_a_symbolic_link_is_refused() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let lock = reg.join("history/lock");
+    let target = w.join("elsewhere");
+    std::fs::write(&target, b"").unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let snapshot = tree(&reg);
+    for args in [
+        vec!["registry", "check"],
+        vec!["registry", "show"],
+        vec!["registry", "claim", "--packet", "X", "--count", "1"],
+    ] {
+        let r = run(w, &args);
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("history/lock: the lock file is a symbolic link"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(tree(&reg), snapshot);
+    assert!(
+        std::fs::symlink_metadata(&lock)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // A dangling link is refused too (not created through).
+    std::fs::remove_file(&target).unwrap();
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(!target.exists());
+    // The link replaced by a regular file: the registry works again.
+    std::fs::remove_file(&lock).unwrap();
+    ok(w, &["registry", "check"]);
 }

@@ -5,13 +5,16 @@
 //! this order: the new bytes of every changed document go to the blob store
 //! (content-addressed, so writing them changes nothing visible); one line is
 //! appended to the log and flushed (the commit point); then the documents
-//! are replaced one by one with atomic renames. A crash before the log line
-//! leaves the old state (the new blobs are unreferenced); a crash after it
-//! leaves a state the next open completes: every document whose bytes are
-//! an earlier recorded revision (or missing) is rewritten from the blob the
-//! log's last line names. Bytes that no recorded state ever had are never
-//! overwritten: they mean someone edited a document by hand, and every
-//! write refuses until that is resolved.
+//! are replaced one by one with atomic renames; last, `history/complete`
+//! is set to the new line's sha256 (the write is marked complete). A crash
+//! before the log line leaves the old state (the new blobs are
+//! unreferenced); a crash after it and before the marker leaves a state the
+//! next open completes: every document whose bytes are those of the state
+//! before the head (or missing) is rewritten from the blob the log's last
+//! line names. Once the head is marked complete nothing is rolled forward:
+//! documents that differ from it (a fold's before bytes restored by hand,
+//! any old revision, bytes no state ever had) were put there by someone,
+//! are reported, and every command refuses until that is resolved.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -256,17 +259,43 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
             want_model.map(|load| parse_model(dir, rj, oj, &head, load))
         },
     );
-    // A write replaces documents only after its log line is committed, and
-    // the next command finishes it before doing anything else; so a crash
-    // can leave a document at the head's bytes or at the bytes it had in the
-    // state just before the head, never older. Older recorded bytes were put
-    // there by someone (an old revision presented as current): they are
-    // reported, and nothing is written.
+    // A write replaces documents only after its log line is committed, then
+    // marks itself complete; the next command finishes an incomplete one
+    // before doing anything else. So only when the head is not marked
+    // complete can a document be at the bytes of the state just before the
+    // head (or missing), and only then is it rolled forward. Any other
+    // recorded bytes were put there by someone (an old revision presented as
+    // current, e.g. a fold's before bytes restored by hand with `patch`):
+    // they are reported, and nothing is written.
+    let marker = history::read_complete(dir)?;
+    let head_hash = log.head_hash().unwrap_or_default().to_string();
+    let prev_hash = log
+        .hashes
+        .len()
+        .checked_sub(2)
+        .and_then(|i| log.hashes.get(i));
+    let interrupted = match marker.as_deref() {
+        Some(m) if m == head_hash => false,
+        Some(m) if prev_hash.is_some_and(|p| p == m) => true,
+        // No marker: an init or import killed before its documents were in
+        // place (one state), else a registry from before markers existed,
+        // taken as complete (fail closed: nothing is rolled forward).
+        None => log.entries.len() == 1,
+        Some(m) => {
+            return Err(Error::malformed(
+                dir.join(history::COMPLETE_FILE),
+                format!(
+                    "names log line {m}, neither the head nor the line before it; restore it with the sha256 of the head line of {LOG_FILE} once the documents are the head's"
+                ),
+            ));
+        }
+    };
     let prev = log
         .entries
         .len()
         .checked_sub(2)
-        .and_then(|i| log.entries.get(i));
+        .and_then(|i| log.entries.get(i))
+        .filter(|_| interrupted);
     let mut drift = Vec::new();
     let mut stale = Vec::new();
     let mut finish = Vec::new();
@@ -303,6 +332,9 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         shas.push(sha);
         docs.push(bytes);
     }
+    if untouched && interrupted {
+        history::mark_complete(dir, &head_hash)?;
+    }
     let model = if !finish.is_empty() || !untouched {
         None
     } else {
@@ -321,15 +353,16 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
 
 fn stale_message(d: Document, sha: &str, seq: u64, head: u64) -> String {
     format!(
-        "{}: its bytes (sha256 {sha}) are the revision of state {seq}, not of the current state {head}; an old revision presented as current",
-        d.name()
+        "{}: its bytes (sha256 {sha}) are the revision of state {seq}, not of the current state {head}; an old revision presented as current (restored by hand? state {head} is marked complete in {}, so no interrupted write left them)",
+        d.name(),
+        history::COMPLETE_FILE
     )
 }
 
 fn stale_error(dir: &Path, stale: &[(Document, String, u64)], head: u64) -> Error {
     let (d, sha, seq) = &stale[0];
     Error::refused(format!(
-        "{}/{}. Nothing was written; restore the current state's bytes from {} (`holdfast registry check` lists every such document)",
+        "{}/{}. Nothing was written; put the current state's bytes back (from {}/<sha256>, or undo the hand edit, e.g. `patch -R -p1` for a reverse patch applied by hand), then roll a fold back with `holdfast registry rollback FOLD_RESULT` (`holdfast registry check` lists every such document)",
         dir.display(),
         stale_message(*d, sha, *seq, head),
         BLOBS_DIR
@@ -605,6 +638,7 @@ impl Store {
             self.pins[d.index()] = sha256_hex(&bytes);
             self.docs[d.index()] = bytes;
         }
+        history::mark_complete(&self.dir, &sha256_hex(&line))?;
         self.log.hashes.push(sha256_hex(&line));
         self.log.entries.push(entry);
         self.registry = next;
@@ -1216,11 +1250,13 @@ pub(crate) fn create_with(dir: &Path, reg: &Registry, op: Op, artifacts: &[&[u8]
         prev: None,
         seq: 1,
     };
-    append(dir, &encode(&entry)?)?;
+    let line = encode(&entry)?;
+    append(dir, &line)?;
     fsio::sync_dir(&dir.join(HISTORY_DIR))?;
     for d in DOCUMENTS {
         fsio::write_atomic(&doc_path(dir, d), &docs[d.index()])?;
     }
+    history::mark_complete(dir, &sha256_hex(&line))?;
     Ok(())
 }
 
