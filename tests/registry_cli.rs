@@ -1010,3 +1010,22 @@ fn a_lock_file_that_is_a_symbolic_link_is_refused() {
     std::fs::remove_file(&lock).unwrap();
     ok(w, &["registry", "check"]);
 }
+
+#[test]
+fn a_document_deleted_after_a_complete_write_is_refused_not_recreated() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    std::fs::remove_file(reg.join("objects.md")).unwrap();
+    let snapshot = tree(&reg);
+    for args in [vec!["registry", "check"], vec!["registry", "show"]] {
+        let r = run(w, &args);
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("objects.md: missing") && r.stderr.contains("deleted by hand?"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(tree(&reg), snapshot, "nothing written");
+    assert!(!reg.join("objects.md").exists());
+}

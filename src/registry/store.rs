@@ -309,7 +309,18 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
                 None => drift.push((*d, sha.clone())),
             },
             // Missing: a write committed in the log but not finished on disk.
-            None => finish.push(*d),
+            None if interrupted => finish.push(*d),
+            // Missing while the head is marked complete: deleted by hand.
+            None => {
+                return Err(Error::refused(format!(
+                    "{}: missing, but state {} is marked complete in {}, so no interrupted write left it so (deleted by hand?). Nothing was written; put back its bytes from {}/{}",
+                    doc_path(dir, *d).display(),
+                    head.seq,
+                    history::COMPLETE_FILE,
+                    BLOBS_DIR,
+                    pin
+                )));
+            }
         }
     }
     let mut docs = Vec::with_capacity(DOCUMENTS.len());

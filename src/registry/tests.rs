@@ -217,7 +217,7 @@ fn a_committed_write_is_finished_by_the_next_open() {
     let all = everything(&dir);
     let err = Store::open(&dir).unwrap_err();
     assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
-    assert!(err.to_string().contains("restored by hand?"), "{err}");
+    assert!(err.to_string().contains("is marked complete"), "{err}");
     assert_eq!(everything(&dir), all);
     unmark(&dir);
     std::fs::write(dir.join(".holdfast-tmp-leftover"), b"x").unwrap();
