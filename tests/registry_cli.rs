@@ -1029,3 +1029,27 @@ fn a_document_deleted_after_a_complete_write_is_refused_not_recreated() {
     assert_eq!(tree(&reg), snapshot, "nothing written");
     assert!(!reg.join("objects.md").exists());
 }
+
+#[test]
+fn a_forged_fold_entry_is_named_by_verify_history() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(w, &["registry", "fold", "442..461", "--out", "f"]);
+    let mut model = holdfast::registry::Store::open(&reg)
+        .unwrap()
+        .registry()
+        .clone();
+    // The line says "fold", but a folded record's sha256 was changed too
+    // (a fold never changes records).
+    let o = model.objects.iter_mut().find(|o| o.number == 450).unwrap();
+    o.sha256 = "0".repeat(64);
+    forge_head(&reg, &model);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("state 2 (fold TKT-OBJ-442..TKT-OBJ-461): forged or altered"),
+        "{all}"
+    );
+}
