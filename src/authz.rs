@@ -58,6 +58,97 @@ pub enum AuthorizedMutation {
         /// Perform only if every invariant holds. Must be `true`.
         if_safe: bool,
     },
+    /// A governed change: a command, its rollback command, and per surface
+    /// the parts it may change. It is rehearsed (change, then rollback) on
+    /// a copy of every `files` surface before the real system is touched,
+    /// and rolled back when it fails. A surface not named in `may_change`
+    /// may not change at all.
+    Change(ChangeSpec),
+}
+
+/// An authorized change (`kind = "change"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSpec {
+    /// The change's id (`[run] change` names it): lower-case letters,
+    /// digits and `-`.
+    pub id: String,
+    /// The command, as an argv (no shell unless written, e.g. `sh -c`).
+    /// It finds each `files` surface through `HOLDFAST_ROOT_<ID>`.
+    pub argv: Vec<String>,
+    /// The command that undoes it, as an argv.
+    pub rollback: Vec<String>,
+    /// The deadline of each command, in seconds (1 to 3600; default 60).
+    #[serde(default = "default_change_timeout")]
+    pub timeout_seconds: u64,
+    /// Per surface id, the parts the change may change: path globs for a
+    /// `files` surface (`*` stays in one directory, `**` crosses them),
+    /// `schema` and `table:<schema>.<name>` for a `postgres` surface,
+    /// `stdout` for a `command` surface.
+    pub may_change: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn default_change_timeout() -> u64 {
+    60
+}
+
+/// Largest `timeout_seconds` a change may declare.
+pub const CHANGE_TIMEOUT_MAX: u64 = 3600;
+
+impl ChangeSpec {
+    /// Whether `part` of surface `surface` is inside the declared change set.
+    pub fn may_change(&self, surface: &str, part: &str) -> bool {
+        self.may_change.get(surface).is_some_and(|globs| {
+            globs.iter().any(|g| {
+                crate::surface::snapshot::files::compile_glob(g).is_ok_and(|m| m.is_match(part))
+            })
+        })
+    }
+
+    /// Checks the rules serde cannot express; `at` is the key path.
+    fn validate(&self, at: &str) -> std::result::Result<(), String> {
+        let id_ok = !self.id.is_empty()
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(format!(
+                "{at}.id: {:?} must be lower-case letters, digits and '-'",
+                self.id
+            ));
+        }
+        for (key, argv) in [("argv", &self.argv), ("rollback", &self.rollback)] {
+            if argv.first().is_none_or(|p| p.is_empty()) {
+                return Err(format!("{at}.{key}: give the program and its arguments"));
+            }
+            if argv.iter().any(|a| a.contains('\0')) {
+                return Err(format!("{at}.{key}: an argument contains a NUL byte"));
+            }
+        }
+        if !(1..=CHANGE_TIMEOUT_MAX).contains(&self.timeout_seconds) {
+            return Err(format!(
+                "{at}.timeout_seconds: must be 1 to {CHANGE_TIMEOUT_MAX}"
+            ));
+        }
+        if self.may_change.is_empty() {
+            return Err(format!(
+                "{at}.may_change: name at least one surface and the parts the change may change"
+            ));
+        }
+        for (surface, globs) in &self.may_change {
+            if globs.is_empty() {
+                return Err(format!(
+                    "{at}.may_change.{surface}: name at least one part (or leave the surface out: then it may not change)"
+                ));
+            }
+            for g in globs {
+                crate::surface::snapshot::files::compile_glob(g)
+                    .map_err(|e| format!("{at}.may_change.{surface}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An inclusive range of registry id numbers, written `A..B` (e.g. `442..461`).
@@ -179,6 +270,19 @@ impl Authorization {
                         ));
                     }
                 }
+                AuthorizedMutation::Change(c) => {
+                    c.validate(&format!("authorization.mutations[{i}]"))
+                        .map_err(|what| Error::malformed(path, what))?;
+                    if self.changes().filter(|o| o.id == c.id).count() > 1 {
+                        return Err(Error::malformed(
+                            path,
+                            format!(
+                                "authorization.mutations[{i}].id: change {:?} is named twice",
+                                c.id
+                            ),
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -195,7 +299,50 @@ impl Authorization {
     pub fn authorized_fold(&self, range: FoldRange) -> Option<&AuthorizedMutation> {
         self.mutations.iter().find(|m| match m {
             AuthorizedMutation::RegistryFold { range: r, .. } => *r == range,
+            AuthorizedMutation::Change(_) => false,
         })
+    }
+
+    /// Every authorized change, in order.
+    pub fn changes(&self) -> impl Iterator<Item = &ChangeSpec> {
+        self.mutations.iter().filter_map(|m| match m {
+            AuthorizedMutation::Change(c) => Some(c),
+            AuthorizedMutation::RegistryFold { .. } => None,
+        })
+    }
+
+    /// The authorized change with id `id`, if any.
+    pub fn authorized_change(&self, id: &str) -> Option<&ChangeSpec> {
+        self.changes().find(|c| c.id == id)
+    }
+
+    /// Refuses (exit 5) unless `argv` is, argument for argument, the argv
+    /// of the authorized change `id`: an agent's command runs only when it
+    /// is exactly what was authorized. `path` names the spec in the message.
+    pub fn require_change_argv(
+        &self,
+        id: Option<&str>,
+        argv: &[String],
+        path: &Path,
+    ) -> Result<()> {
+        let shown = format!("{argv:?}");
+        let Some(id) = id else {
+            return Err(Error::refused(format!(
+                "command {shown}: {} requests no change ([run] change); nothing run",
+                path.display()
+            )));
+        };
+        match self.authorized_change(id) {
+            Some(c) if c.argv == argv => Ok(()),
+            Some(c) => Err(Error::refused(format!(
+                "command {shown} is not the argv of the authorized change {id:?} ({:?}); nothing run",
+                c.argv
+            ))),
+            None => Err(Error::refused(format!(
+                "command {shown}: the authorization in {} names no change {id:?}; nothing run",
+                path.display()
+            ))),
+        }
     }
 
     /// Refuses (exit 5) unless this authorization names a registry fold of
@@ -210,8 +357,9 @@ impl Authorization {
         let named: Vec<String> = self
             .mutations
             .iter()
-            .map(|m| match m {
-                AuthorizedMutation::RegistryFold { range, .. } => range.to_string(),
+            .filter_map(|m| match m {
+                AuthorizedMutation::RegistryFold { range, .. } => Some(range.to_string()),
+                AuthorizedMutation::Change(_) => None,
             })
             .collect();
         let names = if named.is_empty() {
@@ -329,5 +477,97 @@ if_safe = true
         assert!(e.to_string().contains("line"), "{e}");
         let e = parse("text = \"x\"\nscope = \"admin\"\n").unwrap_err();
         assert!(e.to_string().contains("admin"), "{e}");
+    }
+
+    const CHANGE: &str = "text = \"x\"\nscope = \"production\"\n[[mutations]]\nkind = \"change\"\nid = \"raise-pool\"\nargv = [\"sh\", \"c.sh\"]\nrollback = [\"sh\", \"r.sh\"]\n[mutations.may_change]\ncfg = [\"app.toml\", \"conf.d/*.toml\"]\n";
+
+    #[test]
+    fn a_change_parses_and_matches_its_parts_by_glob() {
+        let a = parse(CHANGE).unwrap();
+        let c = a.authorized_change("raise-pool").unwrap();
+        assert_eq!(c.timeout_seconds, 60);
+        assert!(c.may_change("cfg", "app.toml"));
+        assert!(c.may_change("cfg", "conf.d/a.toml"));
+        assert!(
+            !c.may_change("cfg", "conf.d/x/a.toml"),
+            "* stays in one directory"
+        );
+        assert!(!c.may_change("cfg", "logging.toml"));
+        assert!(
+            !c.may_change("secrets", "app.toml"),
+            "an unnamed surface may not change"
+        );
+        assert!(a.authorized_fold("1..2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn only_the_exact_argv_of_the_requested_change_may_run() {
+        let a = parse(CHANGE).unwrap();
+        let p = Path::new("packet.toml");
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(
+            a.require_change_argv(Some("raise-pool"), &v(&["sh", "c.sh"]), p)
+                .is_ok()
+        );
+        for (id, argv) in [
+            (Some("raise-pool"), v(&["sh", "c.sh", "x"])),
+            (Some("raise-pool"), v(&["sh"])),
+            (Some("raise-pool"), v(&["sh", "r.sh"])),
+            (Some("other"), v(&["sh", "c.sh"])),
+            (None, v(&["sh", "c.sh"])),
+        ] {
+            let e = a.require_change_argv(id, &argv, p).unwrap_err();
+            assert_eq!(e.exit_code(), 5, "{e}");
+            assert!(e.to_string().contains("nothing run"), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_changes_are_refused_naming_the_key() {
+        for (from, to, key) in [
+            ("id = \"raise-pool\"", "id = \"Raise Pool\"", ".id"),
+            ("argv = [\"sh\", \"c.sh\"]", "argv = []", ".argv"),
+            (
+                "rollback = [\"sh\", \"r.sh\"]",
+                "rollback = [\"\"]",
+                ".rollback",
+            ),
+            (
+                "cfg = [\"app.toml\", \"conf.d/*.toml\"]",
+                "cfg = []",
+                "may_change.cfg",
+            ),
+            (
+                "cfg = [\"app.toml\", \"conf.d/*.toml\"]",
+                "cfg = [\"a[\"]",
+                "may_change.cfg",
+            ),
+            (
+                "[mutations.may_change]\ncfg = [\"app.toml\", \"conf.d/*.toml\"]\n",
+                "may_change = {}\n",
+                "may_change",
+            ),
+            (
+                "rollback = [\"sh\", \"r.sh\"]",
+                "rollback = [\"sh\", \"r.sh\"]\ntimeout_seconds = 0",
+                "timeout_seconds",
+            ),
+        ] {
+            let text = CHANGE.replace(from, to);
+            assert_ne!(text, CHANGE, "{from}");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{e}");
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+        let twice = format!(
+            "{CHANGE}{}",
+            &CHANGE[CHANGE.find("[[mutations]]").unwrap()..]
+        );
+        assert!(
+            parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("named twice")
+        );
     }
 }

@@ -6,9 +6,9 @@
 //! flushed, so a crash or a kill at any instant leaves either the old bytes or
 //! the new bytes under the name, never a torn file.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -60,16 +60,33 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    /// Blocks until the exclusive lock on `path` is held (creating the file if needed).
+    /// Blocks until the exclusive lock on `path` is held (creating the file
+    /// if needed). The last component is opened without following a
+    /// symbolic link, and only a regular file is locked: a lock path that is
+    /// a link (or a FIFO, a device…) is refused, since locking whatever it
+    /// points at would not keep other holdfast writers out.
     pub fn exclusive(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(path)
-            .at(path)?;
+        use rustix::fs::{FileType, Mode, OFlags};
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map_err(|e| {
+            if e == rustix::io::Errno::LOOP {
+                Error::refused(format!(
+                    "{}: the lock file is a symbolic link; refusing to follow it (remove the link; holdfast creates the lock file itself)",
+                    path.display()
+                ))
+            } else {
+                Error::io(path, e.into())
+            }
+        })?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(path, e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(Error::refused(format!(
+                "{}: the lock file is not a regular file; refusing to lock it",
+                path.display()
+            )));
+        }
+        let file = File::from(fd);
         file.lock().at(path)?;
         Ok(LockGuard {
             file,

@@ -11,8 +11,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attest;
 pub mod authz;
 pub mod canonical;
+pub mod change;
 pub mod digest;
 pub mod error;
 pub mod export;

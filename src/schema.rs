@@ -350,5 +350,17 @@ pub fn all() -> Vec<Published> {
                 "next-production-decision-packet.schema.json",
             ),
         },
+        Published {
+            file: "trust.schema.json",
+            bytes: schema_bytes::<crate::attest::trust::TrustFile>(),
+        },
+        Published {
+            file: "packet-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::PacketPredicate>(),
+        },
+        Published {
+            file: "authorization-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::AuthorizationPredicate>(),
+        },
     ]
 }

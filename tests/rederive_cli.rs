@@ -152,6 +152,49 @@ fn the_packet_carries_its_inputs_and_rerun_accepts_it() {
         .stdout(predicate::str::contains("as recorded, not re-read"));
 }
 
+/// The packet is read once: after [`Packet::load`] the directory can be
+/// gone and the whole re-derivation (probes included) still runs, from
+/// memory, and agrees.
+#[test]
+fn rerun_reads_each_packet_file_once_and_then_never_touches_the_directory() {
+    let (t, p) = packet();
+    let listed = fs::read_to_string(p.join("HASH_MANIFEST.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    let loaded = holdfast::packet::model::Packet::load(&p).unwrap();
+    assert_eq!(loaded.reads(), listed, "one read per listed file");
+    fs::remove_dir_all(&p).unwrap();
+    let report = holdfast::packet::rerun::rerun_packet(
+        &loaded,
+        &holdfast::packet::rerun::RerunOptions {
+            exe: assert_cmd::cargo::cargo_bin("holdfast"),
+            spec: None,
+        },
+        &holdfast::progress::NoProgress,
+    )
+    .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert!(report.checks.iter().any(|c| c.check == "probes"));
+    assert_eq!(loaded.reads(), listed, "nothing was read again");
+    drop(t);
+}
+
+#[test]
+fn a_file_changed_after_the_seal_check_is_not_loaded() {
+    let (_t, p) = packet();
+    let loaded = holdfast::packet::model::Packet::load(&p);
+    assert!(loaded.is_ok());
+    fs::write(p.join("README.md"), "changed after the seal check\n").unwrap();
+    let err = holdfast::packet::model::Packet::load(&p).unwrap_err();
+    assert_eq!(err.exit_code(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .contains("README.md: changed after the seal was checked"),
+        "{err}"
+    );
+}
+
 // ------------------------------------------------------------ one forgery per derived artifact
 
 #[test]
@@ -460,7 +503,8 @@ fn carried_inputs_edited_consistently_differ_from_the_run_s_spec() {
     reseal(&p);
     let mut report = holdfast::packet::rerun::RerunReport::default();
     let m = holdfast::packet::manifest::PacketManifest::load(&p).unwrap();
-    holdfast::packet::rederive::check(&p, &m, None, &mut report);
+    let loaded = holdfast::packet::model::Packet::load(&p).unwrap();
+    holdfast::packet::rederive::check(&loaded, &m, None, &mut report);
     assert!(
         report.checks.iter().all(|c| c.ok),
         "an input is vouched for from outside the packet: {report:?}"
@@ -590,7 +634,8 @@ proptest! {
             Err(_) => true,
             Ok(m) => {
                 let mut report = holdfast::packet::rerun::RerunReport::default();
-                holdfast::packet::rederive::check(&p, &m, None, &mut report);
+                let loaded = holdfast::packet::model::Packet::load(&p).unwrap();
+                holdfast::packet::rederive::check(&loaded, &m, None, &mut report);
                 report.checks.iter().any(|c| !c.ok)
             }
         };

@@ -303,6 +303,8 @@ fn claim_with_records_then_fold_by_ids() {
     assert_eq!(show["canonical_max"], 463);
     assert_eq!(show["revisions"]["registry.json"], 26);
     assert_eq!(show["revisions"]["objects.json"], 24);
+    // Claims with records and folds replay to the recorded states.
+    ok(w, &["registry", "verify-history"]);
     // The export is the import format: it imports again to the same documents.
     let export = holdfast(w)
         .args(["registry", "show", "--export"])
@@ -813,4 +815,241 @@ fn every_registry_subcommand_has_help() {
         let out = ok(tmp.path(), &["registry", sub, "--help"]);
         assert!(out.contains("--registry"), "{sub}: {out}");
     }
+}
+
+/// Replaces the head state of the registry at `reg` by the documents of
+/// `model`, consistently: blobs stored, documents written, the last log
+/// line re-pinned (its operation kept, so the chain stays intact).
+fn forge_head(reg: &Path, model: &holdfast::registry::Registry) {
+    use holdfast::registry::history::{Entry, encode, put_blob};
+    let docs = holdfast::registry::store::render_all(model).unwrap();
+    let log_path = reg.join("history/log.jsonl");
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut entry: Entry = serde_json::from_str(lines.last().unwrap()).unwrap();
+    for d in holdfast::registry::DOCUMENTS {
+        let sha = put_blob(reg, &docs[d.index()]).unwrap();
+        entry.documents.get_mut(d.name()).unwrap().sha256 = sha;
+        let path = reg.join(d.name());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &docs[d.index()]).unwrap();
+    }
+    let line = encode(&entry).unwrap();
+    *lines.last_mut().unwrap() = String::from_utf8(line.clone()).unwrap();
+    std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+    // The completion marker names the new line, as a real write leaves it.
+    std::fs::write(reg.join("history/complete"), format!("{}\n", sha(&line))).unwrap();
+}
+
+#[test]
+fn a_forged_history_entry_is_named_by_verify_history() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(
+        w,
+        &["registry", "claim", "--packet", "FIX7", "--count", "2"],
+    );
+    ok(w, &["registry", "verify-history"]);
+    let model = holdfast::registry::Store::open(&reg)
+        .unwrap()
+        .registry()
+        .clone();
+
+    // The log line says "claim", but a record of the canonical body was
+    // edited as well: every document agrees with the line, so `check`
+    // (which looks at one state) passes; only the replay sees it.
+    let mut forged = model.clone();
+    forged.objects[0].title = "forged".into();
+    forge_head(&reg, &forged);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("state 2 (claim TKT-OBJ-462..TKT-OBJ-463 (2 ids) by FIX7): forged or altered")
+            && all.contains("objects.json is recorded as"),
+        "{all}"
+    );
+
+    // A claim line whose documents show another packet's claim.
+    let mut other = model.clone();
+    for o in other.objects.iter_mut().filter(|o| o.number >= 462) {
+        o.packet = "EVIL".into();
+    }
+    for c in other.claims.iter_mut().filter(|c| c.first == 462) {
+        c.packet = "EVIL".into();
+    }
+    forge_head(&reg, &other);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("state 2 (claim"),
+        "{}",
+        r.stderr
+    );
+
+    // The genuine documents again: the replay agrees.
+    forge_head(&reg, &model);
+    ok(w, &["registry", "verify-history"]);
+}
+
+#[test]
+fn a_registry_restored_by_hand_with_gnu_patch_is_reported_never_rolled_forward() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let before = docs(&reg);
+    ok(w, &["registry", "fold", "442..461", "--out", "packet"]);
+    let after = docs(&reg);
+    let patch_path = w.join("packet/governance-fold-442-461.reverse.patch");
+    let gnu_patch = |args: &[&str]| {
+        let status = std::process::Command::new("patch")
+            .args(args)
+            .arg("-i")
+            .arg(&patch_path)
+            .current_dir(&reg)
+            .status()
+            .unwrap();
+        assert!(status.success(), "patch {args:?}");
+    };
+    // The before bytes restored by hand in the live registry: exactly what
+    // an interrupted fold could have left, but this fold completed.
+    gnu_patch(&["-p1", "--batch", "--forward", "--silent"]);
+    assert_eq!(docs(&reg), before);
+    let snapshot = tree(&reg);
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("restored by hand?") && r.stderr.contains("registry.json"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&reg), snapshot, "check wrote something");
+    // `show` and every write refuse; nothing is rolled forward.
+    let r = run(w, &["registry", "show"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    for args in [
+        vec!["registry", "claim", "--packet", "X", "--count", "1"],
+        vec!["registry", "fold", "462..466", "--out", "g"],
+    ] {
+        refuses(w, &args, 5, "holdfast registry rollback FOLD_RESULT");
+    }
+    assert_eq!(tree(&reg), snapshot, "a command wrote something");
+    assert_eq!(docs(&reg), before);
+    // The recipe: undo the hand edit, then roll back through holdfast.
+    gnu_patch(&["-R", "-p1", "--batch", "--silent"]);
+    assert_eq!(docs(&reg), after);
+    ok(w, &["registry", "check"]);
+    ok(
+        w,
+        &[
+            "registry",
+            "rollback",
+            "packet/governance-fold-442-461-result.json",
+        ],
+    );
+    assert_eq!(docs(&reg), before);
+    ok(w, &["registry", "verify-history"]);
+}
+
+#[test]
+fn a_bad_completion_marker_fails_closed() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let marker = reg.join("history/complete");
+    let good = std::fs::read(&marker).unwrap();
+    std::fs::write(&marker, b"not a hash\n").unwrap();
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("history/complete"), "{}", r.stderr);
+    std::fs::write(&marker, format!("{}\n", "0".repeat(64))).unwrap();
+    let r = run(w, &["registry", "claim", "--packet", "X", "--count", "1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("neither the head"), "{}", r.stderr);
+    std::fs::write(&marker, good).unwrap();
+    ok(w, &["registry", "check"]);
+}
+
+#[test]
+fn a_lock_file_that_is_a_symbolic_link_is_refused() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    let lock = reg.join("history/lock");
+    let target = w.join("elsewhere");
+    std::fs::write(&target, b"").unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let snapshot = tree(&reg);
+    for args in [
+        vec!["registry", "check"],
+        vec!["registry", "show"],
+        vec!["registry", "claim", "--packet", "X", "--count", "1"],
+    ] {
+        let r = run(w, &args);
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("history/lock: the lock file is a symbolic link"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(tree(&reg), snapshot);
+    assert!(
+        std::fs::symlink_metadata(&lock)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // A dangling link is refused too (not created through).
+    std::fs::remove_file(&target).unwrap();
+    let r = run(w, &["registry", "check"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(!target.exists());
+    // The link replaced by a regular file: the registry works again.
+    std::fs::remove_file(&lock).unwrap();
+    ok(w, &["registry", "check"]);
+}
+
+#[test]
+fn a_document_deleted_after_a_complete_write_is_refused_not_recreated() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    std::fs::remove_file(reg.join("objects.md")).unwrap();
+    let snapshot = tree(&reg);
+    for args in [vec!["registry", "check"], vec!["registry", "show"]] {
+        let r = run(w, &args);
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("objects.md: missing") && r.stderr.contains("deleted by hand?"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(tree(&reg), snapshot, "nothing written");
+    assert!(!reg.join("objects.md").exists());
+}
+
+#[test]
+fn a_forged_fold_entry_is_named_by_verify_history() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(w, &["registry", "fold", "442..461", "--out", "f"]);
+    let mut model = holdfast::registry::Store::open(&reg)
+        .unwrap()
+        .registry()
+        .clone();
+    // The line says "fold", but a folded record's sha256 was changed too
+    // (a fold never changes records).
+    let o = model.objects.iter_mut().find(|o| o.number == 450).unwrap();
+    o.sha256 = "0".repeat(64);
+    forge_head(&reg, &model);
+    ok(w, &["registry", "check"]);
+    let r = run(w, &["registry", "verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("state 2 (fold TKT-OBJ-442..TKT-OBJ-461): forged or altered"),
+        "{all}"
+    );
 }

@@ -25,7 +25,8 @@ use crate::{digest, fsio};
 /// Largest packet file an export reads.
 pub const FILE_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// The bytes of a verified packet: every sealed file and the two seal files.
+/// The bytes of a verified packet: every sealed file, the two seal files
+/// and the signatures (`packet.intoto.jsonl`), if any.
 #[derive(Debug, Clone)]
 pub struct Packet {
     /// Packet-relative path (`/` separators) to bytes, sorted by path.
@@ -82,6 +83,14 @@ impl Packet {
         }
         files.insert(MANIFEST_NAME.to_string(), manifest);
         files.insert(TREE_NAME.to_string(), tree);
+        // The signatures are outside the seal (they sign it) and travel with it.
+        let sig = dir.join(crate::attest::ATTESTATION_FILE);
+        if sig.symlink_metadata().is_ok() {
+            files.insert(
+                crate::attest::ATTESTATION_FILE.to_string(),
+                fsio::read_regular(&sig, FILE_LIMIT)?,
+            );
+        }
         Ok(Packet { files, tree_sha256 })
     }
 

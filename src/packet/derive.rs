@@ -2,13 +2,13 @@
 //! primary evidence, by one function that `run` and `verify --rerun` share.
 //!
 //! A run observes (snapshots, the fold, the probes, the citations) and then
-//! calls [`derive`]; `verify --rerun` extracts the same primary evidence
-//! from the packet, calls [`derive`] on a private copy and compares every
+//! calls [`derive()`]; `verify --rerun` extracts the same primary evidence
+//! from the packet, calls [`derive()`] on a private copy and compares every
 //! derived file byte for byte. Whatever is derived can therefore only say
 //! what the inputs and the primary evidence say: editing it, and resealing
 //! as a forger would, never survives.
 //!
-//! [`derive`] expects in `dir`: the carried inputs under `spec/`, the two
+//! [`derive()`] expects in `dir`: the carried inputs under `spec/`, the two
 //! snapshots, the probe report and, for a performed fold, its reverse
 //! patch, its after documents and the fold result as the registry wrote it
 //! (of which only the pins of unkept documents are primary). It writes
@@ -41,7 +41,7 @@ use crate::surface::snapshot;
 use crate::{canonical, fsio, seal, surface};
 
 /// The primary evidence that lives inside derived files or outside the
-/// packet, handed to [`derive`] (the rest is read from `dir`).
+/// packet, handed to [`derive()`] (the rest is read from `dir`).
 #[derive(Debug, Clone)]
 pub struct Observed {
     /// Tables B and C as built from the spec with every citation hashed:
@@ -56,7 +56,7 @@ pub struct Observed {
     pub import_pin: Option<(String, String)>,
 }
 
-/// What [`derive`] concluded, besides the files it wrote.
+/// What [`derive()`] concluded, besides the files it wrote.
 #[derive(Debug, Clone)]
 pub struct Derived {
     /// The verdict on the packet.
@@ -96,6 +96,24 @@ pub fn derive(
         exit::OK,
     );
     let mutation = mutation_record(inputs, dir, observed)?;
+    if let Some(id) = &inputs.spec.spec.run.change {
+        let ran = dir.join(crate::change::RECORD_FILE).exists();
+        journal.record(
+            "change",
+            format!(
+                "holdfast run: change {id} rehearsed on a copy, then run (see {})",
+                crate::change::RESULT_FILE
+            ),
+            exit::OK,
+            if !ran || mutation.skipped_reason.is_some() {
+                exit::REFUSED
+            } else if mutation.failed_reason.is_some() {
+                exit::FAILED
+            } else {
+                exit::OK
+            },
+        );
+    }
     if let Some(range) = inputs.spec.spec.run.fold {
         journal.record(
             "fold",
@@ -147,11 +165,12 @@ pub fn derive(
             snapshot,
         })
     };
-    let proof = surface::proof::prove(
+    let proof = surface::proof::prove_with(
         &read_snapshot(SNAPSHOT_BEFORE_FILE)?,
         &read_snapshot(SNAPSHOT_AFTER_FILE)?,
         auth,
         &folds,
+        mutation.change.as_deref(),
     )?;
     surface::proof::write(dir, &proof)?;
     let fold_arg = mutation
@@ -246,6 +265,8 @@ pub fn derive(
         pass_token: inputs.gates.spec.probes.pass_token.as_deref(),
         authorization: auth,
         mutation_refused: mutation.skipped_reason.as_deref(),
+        fold_result: mutation.fold_result.as_deref(),
+        mutation_failed: mutation.failed_reason.as_deref(),
     };
     // Sealed and verified are asserted here: a run proves them by sealing
     // and verifying before it publishes; `verify --rerun` re-derives only a
@@ -308,6 +329,9 @@ pub fn derive(
 /// spec and from whether the packet holds a fold result, except the
 /// registry's own reason for refusing an authorized, planned fold.
 fn mutation_record(inputs: &Inputs, dir: &Path, observed: &Observed) -> Result<MutationRecord> {
+    if let Some(id) = &inputs.spec.spec.run.change {
+        return change_record(inputs, dir, id);
+    }
     let Some(range) = inputs.spec.spec.run.fold else {
         return Ok(MutationRecord {
             requested: None,
@@ -316,11 +340,14 @@ fn mutation_record(inputs: &Inputs, dir: &Path, observed: &Observed) -> Result<M
             skipped_reason: None,
             fold_result: None,
             surface: None,
+            change: None,
+            failed_reason: None,
         });
     };
     let auth = &inputs.spec.spec.authorization;
-    let surface = auth.authorized_fold(range).map(|m| match m {
-        AuthorizedMutation::RegistryFold { surface, .. } => surface.clone(),
+    let surface = auth.authorized_fold(range).and_then(|m| match m {
+        AuthorizedMutation::RegistryFold { surface, .. } => Some(surface.clone()),
+        AuthorizedMutation::Change(_) => None,
     });
     let file = registry::result_file_name(range);
     let performed = dir.join(&file).exists();
@@ -357,7 +384,88 @@ fn mutation_record(inputs: &Inputs, dir: &Path, observed: &Observed) -> Result<M
         skipped_reason,
         fold_result: performed.then_some(file),
         surface,
+        change: None,
+        failed_reason: None,
     })
+}
+
+/// What became of a requested governed change: not authorized or no
+/// complete plan (then nothing may have run), else what its record and
+/// snapshots give ([`crate::change::derive_result`], whose
+/// `change-result.json` this writes).
+fn change_record(inputs: &Inputs, dir: &Path, id: &str) -> Result<MutationRecord> {
+    use crate::change;
+    let auth = &inputs.spec.spec.authorization;
+    let spec_change = auth.authorized_change(id);
+    let outside = spec_change.is_none().then(|| {
+        format!(
+            "change {id} is outside the authorization (it names {})",
+            authorized_folds(inputs)
+        )
+    });
+    let incomplete = (!inputs.plan.complete).then(|| {
+        format!(
+            "the rollback plan is incomplete ({}); no mutation without one",
+            inputs.plan.problems.join("; ")
+        )
+    });
+    let mut record = MutationRecord {
+        requested: Some(format!("change {id}")),
+        authorized: spec_change.is_some(),
+        performed: false,
+        skipped_reason: None,
+        fold_result: None,
+        surface: spec_change.map(|c| c.may_change.keys().cloned().collect::<Vec<_>>().join(", ")),
+        change: None,
+        failed_reason: None,
+    };
+    let recorded = dir.join(change::RECORD_FILE).exists();
+    if let Some(why) = outside.or(incomplete) {
+        if recorded {
+            return Err(Error::failed(format!(
+                "{} is present, but the change could not have been run: {why}",
+                change::RECORD_FILE
+            )));
+        }
+        record.skipped_reason = Some(why);
+        return Ok(record);
+    }
+    let Some(c) = spec_change else {
+        return Ok(record);
+    };
+    if !recorded {
+        return Err(Error::failed(format!(
+            "change {id} was authorized and planned, yet {} is missing",
+            change::RECORD_FILE
+        )));
+    }
+    let names: Vec<String> = std::iter::once("registry".to_string())
+        .chain(inputs.spec.spec.run.working_copies.keys().cloned())
+        .collect();
+    let result = change::derive_result(c, &inputs.surfaces, &names, dir, inputs.gates.token())?;
+    change::write_result(dir, &result)?;
+    record.performed = result.performed;
+    if !result.rehearsal.passed {
+        record.skipped_reason = Some(format!(
+            "the rehearsal on a copy did not pass, so the real change was not run: {}",
+            result.rehearsal.problems.join("; ")
+        ));
+    }
+    if result.performed {
+        record.change = Some(id.to_string());
+    }
+    let mut failed: Vec<String> = result.failure().into_iter().collect();
+    let declared = inputs.spec.spec.flags.production_mutation;
+    if declared != result.production_mutation {
+        failed.push(format!(
+            "flags.production_mutation of {SPEC_FILE} says {declared}, the snapshots say {}",
+            result.production_mutation
+        ));
+    }
+    if !failed.is_empty() {
+        record.failed_reason = Some(failed.join("; "));
+    }
+    Ok(record)
 }
 
 /// Every fold the authorization names, in words.
@@ -370,6 +478,7 @@ pub fn authorized_folds(inputs: &Inputs) -> String {
         .iter()
         .map(|m| match m {
             AuthorizedMutation::RegistryFold { range, .. } => format!("registry fold {range}"),
+            AuthorizedMutation::Change(c) => format!("change {}", c.id),
         })
         .collect();
     if folds.is_empty() {

@@ -282,6 +282,7 @@ pub fn render_page(p: &PageInputs) -> String {
     let contact = match f.live_system_contact {
         LiveContact::None => "NONE",
         LiveContact::ReadOnly => "READ-ONLY",
+        LiveContact::ReadWrite => "READ-WRITE (a governed change)",
     };
     let row = format!(
         "<dt>Production mutation</dt><dd>{}</dd><dt>REAL_RUN / cutover</dt><dd>{}</dd><dt>Live-system contact</dt><dd>{contact}</dd>",

@@ -3,7 +3,7 @@
 //! `spec/` and `verify --rerun` can re-derive the packet from them alone.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::manifest::BoundaryRecord;
 use super::spec::{LiveContact, LoadedSpec, SPEC_FILE};
@@ -40,6 +40,12 @@ impl Inputs {
     /// Reads and cross-checks the spec in `spec_dir`. Each file is read
     /// once: the bytes parsed are the bytes carried and pinned.
     pub fn load(spec_dir: &Path) -> Result<Self> {
+        // A scaffold's TODO markers first: "fill this in" says more than
+        // the parse error a placeholder value would give.
+        let spec_file = spec_dir.join(SPEC_FILE);
+        if let Ok(bytes) = fsio::read_regular(&spec_file, crate::tomlio::SPEC_LIMIT) {
+            refuse_todo(&spec_file, &bytes)?;
+        }
         let spec = LoadedSpec::load(spec_dir)?;
         let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
         let gates_bytes = fsio::read_regular(&spec.gates, crate::tomlio::SPEC_LIMIT)?;
@@ -57,7 +63,8 @@ impl Inputs {
             )
         })?;
         let plan = gate::plan::check(plan_text);
-        let spec_file = spec_dir.join(SPEC_FILE);
+        refuse_todo(&spec.surfaces, surfaces.bytes())?;
+        refuse_todo(&spec.gates, &gates_bytes)?;
         let token = gate::verdict::pass_token(gates.spec.probes.pass_token.as_deref());
         gate::verdict::check_status_prefix(&spec.spec.packet.status_prefix, token)
             .map_err(|why| Error::malformed(&spec_file, format!("packet.status_prefix: {why}")))?;
@@ -156,6 +163,21 @@ impl Inputs {
     }
 }
 
+/// Refuses a spec file that still holds a `TODO` marker outside a comment
+/// (what `holdfast init` leaves for a person to fill in).
+fn refuse_todo(path: &Path, bytes: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    match super::init::first_todo(&text) {
+        None => Ok(()),
+        Some((line, found)) => Err(Error::malformed(
+            path,
+            format!(
+                "line {line}: still holds a TODO marker from `holdfast init` ({found}); replace it with a real value (the comment above it says what)"
+            ),
+        )),
+    }
+}
+
 /// What a run observes of the source tree: every citation of the
 /// inventories hashed, and every closing citation of the blockers checked.
 /// Both are primary evidence; a stale or escaping citation stops the run
@@ -190,8 +212,39 @@ fn check_mutation_surfaces(
     surfaces: &surface::LoadedSpec,
     spec_file: &Path,
 ) -> Result<()> {
+    let mut envs: BTreeMap<String, &str> = BTreeMap::new();
+    for s in &surfaces.spec.surfaces {
+        if let Some(other) = envs.insert(crate::change::root_env(&s.id), &s.id)
+            && spec.spec.authorization.changes().next().is_some()
+        {
+            return Err(Error::malformed(
+                spec_file,
+                format!(
+                    "surfaces {other:?} and {:?} would share the variable {} a change finds its root in; rename one",
+                    s.id,
+                    crate::change::root_env(&s.id)
+                ),
+            ));
+        }
+    }
     for (i, m) in spec.spec.authorization.mutations.iter().enumerate() {
-        let AuthorizedMutation::RegistryFold { surface: id, .. } = m;
+        let id = match m {
+            AuthorizedMutation::RegistryFold { surface, .. } => surface,
+            AuthorizedMutation::Change(c) => {
+                for id in c.may_change.keys() {
+                    if !surfaces.spec.surfaces.iter().any(|s| &s.id == id) {
+                        return Err(Error::malformed(
+                            spec_file,
+                            format!(
+                                "authorization.mutations[{i}].may_change: {id:?} is not a surface of {}",
+                                surfaces.file_name()
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+        };
         let at = format!("authorization.mutations[{i}].surface");
         let Some(pos) = surfaces.spec.surfaces.iter().position(|s| &s.id == id) else {
             return Err(Error::malformed(
@@ -240,63 +293,42 @@ fn check_live_contact(
     Ok(())
 }
 
-/// Loads the inputs a packet carries in `packet/spec/`, by copying them to
-/// a private directory (the loaders resolve paths against a spec
-/// directory). Nothing outside the packet is read.
-pub fn load_carried(packet: &Path) -> Result<(Inputs, tempfile::TempDir)> {
+/// Loads the inputs a packet carries in `spec/`, by writing them to a
+/// private directory (the loaders resolve paths against a spec directory).
+/// Nothing outside the packet is read; `spec/` may hold nothing but the
+/// files `packet.toml` names.
+pub fn load_carried(packet: &super::model::Packet) -> Result<(Inputs, tempfile::TempDir)> {
     let work = tempfile::Builder::new()
         .prefix("holdfast-spec-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let carried = packet.join(SPEC_DIR);
-    if !carried.is_dir() {
+    let prefix = format!("{SPEC_DIR}/");
+    let carried: Vec<&str> = packet.paths().filter(|p| p.starts_with(&prefix)).collect();
+    if carried.is_empty() {
         return Err(Error::malformed(
-            &carried,
+            packet.dir().join(SPEC_DIR),
             "the packet carries no spec/ folder: it cannot be re-derived (packets made before the spec was carried must be made again)",
         ));
     }
-    for entry in walkdir::WalkDir::new(&carried).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::io(
-                &carried,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
-        let rel = entry
-            .path()
-            .strip_prefix(&carried)
-            .map_err(|_| Error::malformed(entry.path(), "outside spec/"))?;
-        let dest: PathBuf = work.path().join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
-        } else if entry.file_type().is_file() {
-            let bytes = fsio::read_regular(
-                entry.path(),
-                crate::tomlio::SPEC_LIMIT.max(gate::plan::PLAN_LIMIT),
-            )?;
-            fsio::write_atomic(&dest, &bytes)?;
-        } else {
-            return Err(Error::malformed(entry.path(), "not a regular file"));
-        }
+    for path in &carried {
+        let dest = work.path().join(&path[prefix.len()..]);
+        let parent = fsio::parent_dir(&dest);
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        fsio::write_atomic(&dest, packet.bytes(path)?)?;
     }
-    let inputs = Inputs::load(work.path())?;
-    // spec/ holds exactly the inputs, nothing more.
-    let mut extra = Vec::new();
-    for entry in walkdir::WalkDir::new(work.path()) {
-        let Ok(entry) = entry else { continue };
-        if entry.file_type().is_file()
-            && let Ok(rel) = entry.path().strip_prefix(work.path())
-        {
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if !inputs.files.contains_key(&rel) {
-                extra.push(rel);
-            }
-        }
-    }
-    if let Some(first) = extra.first() {
+    let inputs = Inputs::load(work.path()).map_err(|e| {
+        Error::malformed(
+            packet.dir().join(SPEC_DIR),
+            e.to_string()
+                .replace(&work.path().display().to_string(), SPEC_DIR),
+        )
+    })?;
+    if let Some(extra) = carried
+        .iter()
+        .find(|p| !inputs.files.contains_key(&p[prefix.len()..]))
+    {
         return Err(Error::malformed(
-            carried.join(first),
+            packet.dir().join(extra),
             "spec/ carries a file that packet.toml does not name",
         ));
     }

@@ -68,6 +68,41 @@ pub const FIXED: &[(&str, FileKind, &str)] = &[
     ),
     (PROOF_FILE, FileKind::Derived, "Forbidden-surface proof"),
     (
+        crate::change::RECORD_FILE,
+        FileKind::Primary,
+        "Governed change: exit codes and output of its commands",
+    ),
+    (
+        crate::change::REHEARSAL_BEFORE_FILE,
+        FileKind::Primary,
+        "Governed change rehearsal: staging copies before the change",
+    ),
+    (
+        crate::change::REHEARSAL_AFTER_FILE,
+        FileKind::Primary,
+        "Governed change rehearsal: staging copies after the change",
+    ),
+    (
+        crate::change::REHEARSAL_ROLLED_BACK_FILE,
+        FileKind::Primary,
+        "Governed change rehearsal: staging copies after the rollback",
+    ),
+    (
+        crate::change::AFTER_REHEARSAL_FILE,
+        FileKind::Primary,
+        "Read-only surface snapshot after the rehearsal (real surfaces)",
+    ),
+    (
+        crate::change::ROLLED_BACK_FILE,
+        FileKind::Primary,
+        "Read-only surface snapshot after the rollback of a failed change",
+    ),
+    (
+        crate::change::RESULT_FILE,
+        FileKind::Derived,
+        "Governed change result: rehearsal, change set, rollback",
+    ),
+    (
         PLAN_FILE,
         FileKind::Derived,
         "Production rollback / rehearsal plan",
@@ -109,7 +144,7 @@ pub fn kind_of(path: &str) -> Option<FileKind> {
     if path.starts_with(&format!("{SPEC_DIR}/")) {
         return Some(FileKind::Input);
     }
-    if !path.contains('/') && path.ends_with(".intoto.jsonl") {
+    if path == crate::attest::ATTESTATION_FILE {
         return Some(FileKind::Seal);
     }
     if Table::ALL

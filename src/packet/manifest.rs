@@ -106,8 +106,17 @@ pub struct MutationRecord {
     pub skipped_reason: Option<String>,
     /// The fold result file, when a fold was performed.
     pub fold_result: Option<String>,
-    /// The registry surface the mutation touches.
+    /// The registry surface the mutation touches (for a change: the
+    /// surfaces it may change, comma-separated).
     pub surface: Option<String>,
+    /// The id of the governed change that was performed on the real
+    /// surfaces (absent for a fold, or a change that was not performed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    /// Why the performed mutation failed (a governed change that failed,
+    /// and what its rollback did), absent when it did not fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_reason: Option<String>,
 }
 
 /// The verdict as recorded.

@@ -11,6 +11,7 @@ pub mod inputs;
 pub mod journal;
 pub mod layout;
 pub mod manifest;
+pub mod model;
 pub mod readme;
 pub mod rederive;
 pub mod rerun;

@@ -36,11 +36,26 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     let _ = writeln!(s, "# {} ({})\n", p.title, p.date);
     let _ = writeln!(s, "- Macro: `{}`", p.macro_name);
     let _ = writeln!(s, "- Authorization: {}", m.authorization.text);
-    let _ = writeln!(s, "- Final status: **{}**", m.status.scoping_status);
     let _ = writeln!(
         s,
-        "- Production decision: **{}** (selected: {})",
-        m.status.decision, m.status.selected
+        "- Final status: **{}** — {}",
+        m.status.scoping_status,
+        if m.status.failures.is_empty() && m.status.missing.is_empty() {
+            "this packet is complete, sealed and verified, and every check it ran held; it is not a production approval"
+        } else {
+            "this packet is not complete or a check it ran failed (see below)"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- Production decision: **{}** (selected: {}) — {}",
+        m.status.decision,
+        m.status.selected,
+        if m.status.selected == "none" {
+            "production stays on hold until an authorized option's preconditions are met and it is selected"
+        } else {
+            "the option selected under the authorization"
+        }
     );
     let f = &m.flags;
     let _ = writeln!(
@@ -51,6 +66,7 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         match f.live_system_contact {
             super::spec::LiveContact::None => "NONE",
             super::spec::LiveContact::ReadOnly => "READ-ONLY",
+            super::spec::LiveContact::ReadWrite => "READ-WRITE (a governed change)",
         }
     );
     if !m.status.failures.is_empty() || !m.status.missing.is_empty() {
@@ -160,6 +176,10 @@ fn fold_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         let _ = writeln!(s, "- No mutation requested: the run only read.");
         return Ok(());
     };
+    if let Some(line) = crate::change::readme_line(dir)? {
+        let _ = writeln!(s, "- {line}");
+        return Ok(());
+    }
     let Some(file) = mu.fold_result.as_deref().filter(|_| mu.performed) else {
         let _ = writeln!(
             s,
@@ -321,7 +341,15 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         .filter(|a| a.status == ProofStatus::AuthorizedMutationMatched)
         .map(|a| format!("{} {} on {}", a.kind, a.range, a.surface))
         .collect();
+    let changes = c.authorized_change_matched + c.authorized_change_outside_scope;
     let authorized = match (&m.mutation.requested, matched.is_empty()) {
+        _ if m.mutation.change.is_some() => format!(
+            "change {}: {} surface(s) AUTHORIZED_CHANGE_MATCHED, {} AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
+            m.mutation.change.as_deref().unwrap_or_default(),
+            c.authorized_change_matched,
+            c.authorized_change_outside_scope
+        ),
+        _ if changes > 0 => "a change was matched although none was performed".to_string(),
         (_, false) => format!(
             "the only authorized mutation, {}, AUTHORIZED_MUTATION_MATCHED",
             matched.join(", ")
@@ -334,7 +362,9 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
     let _ = writeln!(
         s,
         "- Forbidden-surface proof (`{PROOF_FILE}`) — {}: {} boundaries; {} UNTOUCHED by digest, \
-         {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}.",
+         {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}. \
+         It covers the time from the snapshot before to the snapshot after (steps `snapshot-before` and \
+         `snapshot-after` of `exit_codes.json`): not what happened before or after them, and not reads.",
         match p.result {
             ProofResult::Proven => "PROVEN",
             ProofResult::NotProven => "NOT PROVEN",
@@ -342,7 +372,7 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         p.boundaries.len(),
         c.untouched,
         c.declared_not_contacted,
-        c.changed + c.authorized_mutation_mismatch,
+        c.changed + c.authorized_mutation_mismatch + c.authorized_change_outside_scope,
     );
     Ok(())
 }

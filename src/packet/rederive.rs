@@ -20,10 +20,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::derive::{Observed, after_dir_name, derive};
+use super::derive::{Observed, derive};
 use super::evidence;
 use super::inputs::{self, Inputs, SPEC_DIR};
+use super::layout::{self, FileKind};
 use super::manifest::{PacketManifest, SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE};
+use super::model::Packet;
 use super::rerun::RerunReport;
 use crate::error::{Error, Result};
 use crate::gate::blocker::{BlockerMap, ClosingChecks, Kind};
@@ -44,8 +46,8 @@ pub fn is_seal_or_signature(path: &str) -> bool {
 
 /// Adds the re-derivation checks to `report`: `derived` (every derived
 /// file, byte for byte) and `inputs` (the cross-checks).
-pub fn check(dir: &Path, m: &PacketManifest, spec: Option<&Path>, report: &mut RerunReport) {
-    let loaded = inputs::load_carried(dir);
+pub fn check(packet: &Packet, m: &PacketManifest, spec: Option<&Path>, report: &mut RerunReport) {
+    let loaded = inputs::load_carried(packet);
     let (inputs, _spec_copy) = match loaded {
         Ok(x) => x,
         Err(e) => {
@@ -72,7 +74,7 @@ pub fn check(dir: &Path, m: &PacketManifest, spec: Option<&Path>, report: &mut R
             Err(e) => report.push("spec", false, e.to_string()),
         }
     }
-    match rederive(dir, m, &inputs) {
+    match rederive(packet, m, &inputs) {
         Ok((files, problems)) if problems.is_empty() => report.push(
             "derived",
             true,
@@ -91,7 +93,7 @@ pub fn check(dir: &Path, m: &PacketManifest, spec: Option<&Path>, report: &mut R
             format!("the packet cannot be re-derived from its inputs and primary evidence: {e}"),
         ),
     }
-    match cross_check(dir, &inputs) {
+    match cross_check(packet, &inputs) {
         Ok(problems) if problems.is_empty() => report.push(
             "inputs",
             true,
@@ -108,40 +110,23 @@ pub fn check(dir: &Path, m: &PacketManifest, spec: Option<&Path>, report: &mut R
 
 /// Derives the packet again in a private directory; returns how many
 /// files were compared and every difference.
-fn rederive(dir: &Path, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, Vec<String>)> {
+fn rederive(packet: &Packet, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, Vec<String>)> {
     let work = tempfile::Builder::new()
         .prefix("holdfast-rederive-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let w = work.path();
     inputs.write_carried(w)?;
-    let mut primary: Vec<String> = vec![
-        SNAPSHOT_BEFORE_FILE.into(),
-        SNAPSHOT_AFTER_FILE.into(),
-        PROBE_REPORT_FILE.into(),
-    ];
+    packet.write_subset(w, |p| layout::kind_of(p) == Some(FileKind::Primary))?;
+    // The fold result as recorded: only its pins of unkept documents are
+    // primary, and derive replaces it with the one the bytes give.
     if let Some(range) = inputs.spec.spec.run.fold {
         let result = registry::result_file_name(range);
-        if dir.join(&result).exists() {
-            primary.push(result);
-            primary.push(registry::patch_file_name(range));
-            let after = after_dir_name(range);
-            if dir.join(&after).is_dir() {
-                std::fs::create_dir_all(w.join(&after)).map_err(|e| Error::io(w, e))?;
-                for e in std::fs::read_dir(dir.join(&after)).map_err(|e| Error::io(dir, e))? {
-                    let e = e.map_err(|err| Error::io(dir, err))?;
-                    primary.push(format!("{after}/{}", e.file_name().to_string_lossy()));
-                }
-            }
-        }
-    }
-    for name in &primary {
-        let bytes = fsio::read_regular(&dir.join(name), evidence::ARTIFACT_LIMIT)?;
-        fsio::write_atomic(&w.join(name), &bytes)?;
+        packet.write_subset(w, |p| p == result)?;
     }
     let observed = Observed {
-        inventories: recorded_inventories(dir, inputs)?,
-        closing: recorded_closing(dir, inputs)?,
+        inventories: recorded_inventories(packet, inputs)?,
+        closing: recorded_closing(packet, inputs)?,
         fold_refusal: m.mutation.skipped_reason.clone(),
         import_pin: import_pin(m, inputs),
     };
@@ -154,8 +139,9 @@ fn rederive(dir: &Path, m: &PacketManifest, inputs: &Inputs) -> Result<(usize, V
         })
     };
     // Errors name the packet's files, not the private copy.
-    derive(inputs, w, &observed, &mut claimer, &|_| {}).map_err(|e| rename_paths(e, w, dir))?;
-    compare(dir, w)
+    derive(inputs, w, &observed, &mut claimer, &|_| {})
+        .map_err(|e| rename_paths(e, w, packet.dir()))?;
+    compare(packet, w)
 }
 
 /// The registry import pin as recorded (the import file is not carried).
@@ -175,10 +161,10 @@ fn import_pin(m: &PacketManifest, inputs: &Inputs) -> Option<(String, String)> {
 /// citation's hash from the packet's recorded inventory: only the hash is
 /// primary; a citation the recorded inventory does not hold with the same
 /// path and lines has no hash, and the re-derivation fails.
-fn recorded_inventories(dir: &Path, inputs: &Inputs) -> Result<Vec<SurfaceInventory>> {
+fn recorded_inventories(packet: &Packet, inputs: &Inputs) -> Result<Vec<SurfaceInventory>> {
     let mut hashes: BTreeMap<String, Vec<crate::surface::citation::Citation>> = BTreeMap::new();
     for table in Table::ALL {
-        let inv: SurfaceInventory = evidence::read_json(dir, json_file_name(table))?;
+        let inv: SurfaceInventory = packet.json(json_file_name(table))?;
         for s in inv.surfaces {
             hashes.insert(s.id, s.evidence);
         }
@@ -215,8 +201,8 @@ fn recorded_inventories(dir: &Path, inputs: &Inputs) -> Result<Vec<SurfaceInvent
 /// carried `gates.toml`'s blockers: a blocker whose recorded closing
 /// citations are not exactly the spec's gets "not checked" (so it counts
 /// as open, and the map re-derived from it differs from an edited one).
-fn recorded_closing(dir: &Path, inputs: &Inputs) -> Result<ClosingChecks> {
-    let map: BlockerMap = evidence::read_json(dir, BLOCKER_MAP_FILE)?;
+fn recorded_closing(packet: &Packet, inputs: &Inputs) -> Result<ClosingChecks> {
+    let map: BlockerMap = packet.json(BLOCKER_MAP_FILE)?;
     Ok(inputs
         .gates
         .spec
@@ -245,17 +231,18 @@ fn recorded_closing(dir: &Path, inputs: &Inputs) -> Result<ClosingChecks> {
 
 /// Every file of `derived` and of `packet` (seal and signatures aside)
 /// must be in both with the same bytes.
-fn compare(packet: &Path, derived: &Path) -> Result<(usize, Vec<String>)> {
-    let list = |dir: &Path| -> Result<BTreeSet<String>> {
-        let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
-        Ok(entries
-            .into_iter()
-            .map(|e| e.path)
-            .filter(|p| !is_seal_or_signature(p))
-            .collect())
-    };
-    let have = list(packet)?;
-    let want = list(derived)?;
+fn compare(packet: &Packet, derived: &Path) -> Result<(usize, Vec<String>)> {
+    let (entries, _) = seal::compute_manifest(derived, &crate::progress::NoProgress)?;
+    let want: BTreeSet<String> = entries
+        .into_iter()
+        .map(|e| e.path)
+        .filter(|p| !is_seal_or_signature(p))
+        .collect();
+    let have: BTreeSet<String> = packet
+        .paths()
+        .filter(|p| !is_seal_or_signature(p))
+        .map(str::to_string)
+        .collect();
     let mut problems = Vec::new();
     for p in have.difference(&want) {
         problems.push(format!(
@@ -268,10 +255,10 @@ fn compare(packet: &Path, derived: &Path) -> Result<(usize, Vec<String>)> {
         ));
     }
     for p in have.intersection(&want) {
-        let a = fsio::read_regular(&packet.join(p), evidence::ARTIFACT_LIMIT)?;
+        let a = packet.bytes(p)?;
         let b = fsio::read_regular(&derived.join(p), evidence::ARTIFACT_LIMIT)?;
-        if a != b {
-            problems.push(format!("{p}: {}", describe_difference(p, &a, &b)));
+        if a != b.as_slice() {
+            problems.push(format!("{p}: {}", describe_difference(p, a, &b)));
         }
     }
     Ok((want.len(), problems))
@@ -368,7 +355,7 @@ fn first_line_difference(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// The cross-checks between primary evidence and the carried inputs.
-fn cross_check(dir: &Path, inputs: &Inputs) -> Result<Vec<String>> {
+fn cross_check(packet: &Packet, inputs: &Inputs) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let surfaces = &inputs.surfaces;
     let spec_name = format!("{SPEC_DIR}/{}", inputs.surfaces_name());
@@ -380,7 +367,7 @@ fn cross_check(dir: &Path, inputs: &Inputs) -> Result<Vec<String>> {
         .map(|(s, sp)| (s.id.as_str(), sp.method()))
         .collect();
     for name in [SNAPSHOT_BEFORE_FILE, SNAPSHOT_AFTER_FILE] {
-        let (snap, _) = snapshot::read(&dir.join(name))?;
+        let snap: snapshot::Snapshot = packet.json(name)?;
         if snap.spec_sha256 != surfaces.sha256 {
             problems.push(format!(
                 "{name}: taken from a surfaces spec with sha256 {}, but {spec_name} has sha256 {}",
@@ -411,7 +398,11 @@ fn cross_check(dir: &Path, inputs: &Inputs) -> Result<Vec<String>> {
         }
     }
     let token = inputs.gates.token();
-    let report = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), token)?;
+    let report = ProbeReport::parse(
+        packet.bytes(PROBE_REPORT_FILE)?,
+        &packet.dir().join(PROBE_REPORT_FILE),
+        token,
+    )?;
     let recorded: Vec<String> = {
         let mut c: Vec<String> = report.classes.iter().map(|c| c.id.clone()).collect();
         c.sort();

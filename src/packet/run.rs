@@ -48,6 +48,10 @@ pub struct RunOptions {
     pub exe: PathBuf,
     /// Replace an existing `--out` directory.
     pub force: bool,
+    /// An agent's command (`holdfast run SPEC --out P -- CMD ARGS…`): the
+    /// run goes ahead only if it is exactly the argv of the change
+    /// `[run] change` names; otherwise it is refused and nothing runs.
+    pub agent_argv: Option<Vec<String>>,
 }
 
 /// Receives the name of each step as it starts (for a terminal display).
@@ -108,6 +112,13 @@ pub fn run(
     //    citation of the inventories and of the blockers' closing evidence.
     steps.step(1, STEPS, "validate the spec");
     let inputs = Inputs::load(spec_dir)?;
+    if let Some(argv) = &opts.agent_argv {
+        inputs.spec.spec.authorization.require_change_argv(
+            inputs.spec.spec.run.change.as_deref(),
+            argv,
+            &spec_dir.join(SPEC_FILE),
+        )?;
+    }
     // Every citation is hashed now: a stale or escaping one stops the run
     // before any registry write.
     let citations = super::inputs::observe_citations(&inputs)?;
@@ -210,7 +221,7 @@ fn annotate(e: Error, more: &str) -> Error {
 }
 
 /// Steps 2 to 13 in the staging directory `dir`: observe (snapshots, the
-/// fold, the probes), then derive everything else with [`derive`], the
+/// fold, the probes), then derive everything else with [`derive()`], the
 /// function `verify --rerun` re-derives the packet with.
 #[allow(clippy::too_many_arguments)]
 fn build(
@@ -223,8 +234,28 @@ fn build(
     progress: &dyn Progress,
     state: &mut RunState,
 ) -> Result<RunSummary> {
-    let named: BTreeMap<String, PathBuf> =
+    let mut named: BTreeMap<String, PathBuf> =
         [("registry".to_string(), registry_dir.to_path_buf())].into();
+    // Fresh working copies of the directories the spec names: the run (and
+    // a change) reads and writes those, never the spec's own files.
+    let copies = tempfile::Builder::new()
+        .prefix("holdfast-working-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    for (name, from) in &inputs.spec.spec.run.working_copies {
+        let to = copies.path().join(name);
+        let src = inputs.spec.dir.join(from);
+        crate::change::copy_tree(&src, &to).map_err(|why| {
+            Error::malformed(
+                inputs.spec.dir.join(SPEC_FILE),
+                format!(
+                    "run.working_copies.{name}: cannot copy {}: {why}",
+                    from.display()
+                ),
+            )
+        })?;
+        named.insert(name.clone(), to);
+    }
     inputs.write_carried(dir)?;
     let import_pin = super::inputs::import_pin(inputs)?;
 
@@ -233,17 +264,21 @@ fn build(
     let before = snapshot::take_with(&inputs.surfaces, &named, progress)?;
     snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
 
-    // 3. The authorized mutation, only if it is authorized and safe.
+    // 3. The authorized mutation, only if it is authorized and safe (a
+    //    change: only once its rehearsal on a copy passed).
     steps.step(3, STEPS, "authorized mutation (if safe)");
     let (fold_refusal, fold_bytes) = perform_fold(inputs, registry_dir, dir)?;
     if fold_bytes.is_some() {
         state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
     }
+    let changed_after = perform_change(inputs, dir, &before, &named, progress)?;
 
-    // 4. Snapshot after.
+    // 4. Snapshot after (a change that ran took it before any rollback).
     steps.step(4, STEPS, "snapshot surfaces (after)");
-    let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
-    snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
+    if changed_after.is_none() {
+        let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
+        snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
+    }
 
     // 5. The bad-input probes.
     steps.step(5, STEPS, "run the bad-input probes");
@@ -452,6 +487,37 @@ fn perform_fold(
         evidence::ARTIFACT_LIMIT,
     )?;
     Ok((None, Some(bytes)))
+}
+
+/// Rehearses and performs the requested governed change, when it is
+/// authorized and the rollback plan is complete (otherwise nothing runs and
+/// the packet says why). Returns the after snapshot when the real change ran.
+fn perform_change(
+    inputs: &Inputs,
+    dir: &Path,
+    before: &surface::Snapshot,
+    named: &BTreeMap<String, PathBuf>,
+    progress: &dyn Progress,
+) -> Result<Option<surface::Snapshot>> {
+    let Some(id) = &inputs.spec.spec.run.change else {
+        return Ok(None);
+    };
+    let Some(c) = inputs.spec.spec.authorization.authorized_change(id) else {
+        return Ok(None);
+    };
+    if !inputs.plan.complete {
+        return Ok(None);
+    }
+    let spec_file = inputs.spec.dir.join(SPEC_FILE);
+    let ctx = crate::change::Context {
+        surfaces: &inputs.surfaces,
+        cwd: &inputs.spec.dir,
+        named,
+        token: inputs.gates.token(),
+        declared_production_mutation: inputs.spec.spec.flags.production_mutation,
+        spec_file: &spec_file,
+    };
+    crate::change::perform(c, &ctx, dir, before, progress)
 }
 
 /// Copies into the packet the after bytes of every document the fold

@@ -49,6 +49,16 @@ pub struct RunRequest {
     /// `registry fold A..B`, performed only if authorized and safe.
     #[serde(default)]
     pub fold: Option<crate::authz::FoldRange>,
+    /// The id of an authorized change (`kind = "change"`) to rehearse on a
+    /// copy and then perform between the snapshots.
+    #[serde(default)]
+    pub change: Option<String>,
+    /// Directories the run copies afresh for itself, by name: a `files`
+    /// surface with root `@NAME` reads (and a change writes) the copy of
+    /// the spec-relative directory given here, so the spec's own files are
+    /// never changed (examples and rehearsals).
+    #[serde(default)]
+    pub working_copies: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// Identity of the packet.
@@ -86,6 +96,9 @@ pub enum LiveContact {
     None,
     /// Live systems were only read, inside read-only sessions.
     ReadOnly,
+    /// The run performs a governed change (`[run] change`): it writes to
+    /// the surfaces the change names.
+    ReadWrite,
 }
 
 /// Where the registry comes from.
@@ -272,6 +285,46 @@ impl PacketSpec {
                 return bad(
                     "registry",
                     "give `dir` (the team's registry) or `import` (a working copy)",
+                );
+            }
+            _ => {}
+        }
+        for (name, from) in &self.run.working_copies {
+            if name == "registry"
+                || name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return bad(
+                    &format!("run.working_copies.{name}"),
+                    "a name is lower-case letters, digits and '-', and not \"registry\"",
+                );
+            }
+            if !is_plain_relative(from) {
+                return bad(
+                    &format!("run.working_copies.{name}"),
+                    "must be a relative path inside the spec directory",
+                );
+            }
+        }
+        if self.run.fold.is_some() && self.run.change.is_some() {
+            return bad(
+                "run",
+                "give either `fold` or `change`: a run performs one mutation",
+            );
+        }
+        match (&self.run.change, self.flags.live_system_contact) {
+            (Some(_), c) if c != LiveContact::ReadWrite => {
+                return bad(
+                    "flags.live_system_contact",
+                    "a run that performs a change writes to the surfaces it names; say \"read-write\"",
+                );
+            }
+            (None, LiveContact::ReadWrite) => {
+                return bad(
+                    "flags.live_system_contact",
+                    "\"read-write\" is for a run that performs a change ([run] change); say \"none\" or \"read-only\"",
                 );
             }
             _ => {}

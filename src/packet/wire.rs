@@ -22,6 +22,10 @@ pub fn proof_result(s: ProofStatus) -> ProofResult {
         ProofStatus::DeclaredNotContacted => ProofResult::DeclaredNotContacted,
         ProofStatus::AuthorizedMutationMatched => ProofResult::AuthorizedMutationMatched,
         ProofStatus::AuthorizedMutationMismatch => ProofResult::AuthorizedMutationMismatch,
+        // The gate sees a governed change as it sees a fold: matched holds,
+        // outside its set is a mismatch.
+        ProofStatus::AuthorizedChangeMatched => ProofResult::AuthorizedMutationMatched,
+        ProofStatus::AuthorizedChangeOutsideScope => ProofResult::AuthorizedMutationMismatch,
     }
 }
 
@@ -122,9 +126,10 @@ pub fn derived_inputs(
                 surface: f.surface.clone(),
                 // A mismatch is reported as one; anything else as a change.
                 result: match f.status {
-                    Some(ProofStatus::AuthorizedMutationMismatch) => {
-                        ProofResult::AuthorizedMutationMismatch
-                    }
+                    Some(
+                        ProofStatus::AuthorizedMutationMismatch
+                        | ProofStatus::AuthorizedChangeOutsideScope,
+                    ) => ProofResult::AuthorizedMutationMismatch,
                     _ => ProofResult::Changed,
                 },
                 evidence: evidence(f),

@@ -32,6 +32,12 @@ pub const LOG_FILE: &str = "history/log.jsonl";
 pub const BLOBS_DIR: &str = "history/blobs";
 /// The lock file every command holds while it reads or writes.
 pub const LOCK_FILE: &str = "history/lock";
+/// The completion marker: the sha256 of the log line whose write has all
+/// its documents in place. A head line the marker does not name is a write
+/// that was interrupted after its commit point (and only then does the next
+/// command finish it); documents that differ from a completed head were put
+/// there by someone else.
+pub const COMPLETE_FILE: &str = "history/complete";
 /// Largest document or blob read (a registry of ten million records fits).
 pub const READ_LIMIT: u64 = 16 << 30;
 
@@ -58,7 +64,8 @@ pub enum Op {
     },
     /// `registry import FILE`.
     Import {
-        /// sha256 of the imported file's bytes.
+        /// sha256 of the imported file's bytes (they are a blob, so the
+        /// first state can be re-derived from them).
         source_sha256: String,
     },
     /// `registry claim`.
@@ -71,6 +78,11 @@ pub enum Op {
         last: String,
         /// Number of ids.
         count: u64,
+        /// sha256 of the records given (`--ids FILE`), as a canonical JSON
+        /// array of [`NewRecord`](super::model::NewRecord) stored as a blob;
+        /// absent for a claim of a count (every record `reserved`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        records_sha256: Option<String>,
     },
     /// `registry fold A..B`.
     Fold {
@@ -116,6 +128,7 @@ impl Op {
                 first,
                 last,
                 count,
+                ..
             } => format!("claim {first}..{last} ({count} ids) by {packet}"),
             Op::Fold { first, last, .. } => format!("fold {first}..{last}"),
             Op::Rollback { first, last, .. } => format!("rollback of fold {first}..{last}"),
@@ -131,6 +144,11 @@ impl Op {
                 reverse_patch_sha256,
                 ..
             } => vec![result_sha256, reverse_patch_sha256],
+            Op::Import { source_sha256 } => vec![source_sha256],
+            Op::Claim {
+                records_sha256: Some(r),
+                ..
+            } => vec![r],
             _ => Vec::new(),
         }
     }
@@ -541,6 +559,35 @@ pub fn check_revision_rule(log: &Log) -> Option<String> {
         }
     }
     None
+}
+
+/// Marks the write of the log line hashing to `line_sha` complete: all its
+/// documents are in place.
+pub fn mark_complete(dir: &Path, line_sha: &str) -> Result<()> {
+    fsio::write_atomic(&dir.join(COMPLETE_FILE), format!("{line_sha}\n").as_bytes())
+}
+
+/// The line hash the completion marker names, `None` if there is no marker.
+pub fn read_complete(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(COMPLETE_FILE);
+    let bytes = match fsio::read_regular(&path, 1024) {
+        Ok(b) => b,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| t.strip_suffix('\n'))
+        .filter(|t| is_sha256_hex(t))
+        .ok_or_else(|| {
+            Error::malformed(
+                &path,
+                "expected the sha256 of a log line (64 lowercase hex) and a newline",
+            )
+        })?;
+    Ok(Some(text.to_string()))
 }
 
 #[cfg(test)]

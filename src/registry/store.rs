@@ -5,13 +5,16 @@
 //! this order: the new bytes of every changed document go to the blob store
 //! (content-addressed, so writing them changes nothing visible); one line is
 //! appended to the log and flushed (the commit point); then the documents
-//! are replaced one by one with atomic renames. A crash before the log line
-//! leaves the old state (the new blobs are unreferenced); a crash after it
-//! leaves a state the next open completes: every document whose bytes are
-//! an earlier recorded revision (or missing) is rewritten from the blob the
-//! log's last line names. Bytes that no recorded state ever had are never
-//! overwritten: they mean someone edited a document by hand, and every
-//! write refuses until that is resolved.
+//! are replaced one by one with atomic renames; last, `history/complete`
+//! is set to the new line's sha256 (the write is marked complete). A crash
+//! before the log line leaves the old state (the new blobs are
+//! unreferenced); a crash after it and before the marker leaves a state the
+//! next open completes: every document whose bytes are those of the state
+//! before the head (or missing) is rewritten from the blob the log's last
+//! line names. Once the head is marked complete nothing is rolled forward:
+//! documents that differ from it (a fold's before bytes restored by hand,
+//! any old revision, bytes no state ever had) were put there by someone,
+//! are reported, and every command refuses until that is resolved.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +32,9 @@ use super::history::{
     get_blob, put_blob, put_blob_from, read_log_repairing,
 };
 use super::model::{
-    DOCUMENTS, Document, RecordLoad, Registry, claim_doc, objects_json_bytes, parse_import,
-    parse_objects_bytes, parse_registry_json, registry_json_bytes,
+    DOCUMENTS, Document, NewRecord, RecordLoad, Registry, claim_doc, objects_json_bytes,
+    parse_import, parse_objects_bytes, parse_registry_json, registry_json_bytes,
+    to_canonical_bytes,
 };
 use super::patch::{Rehearsal, apply_patch, rehearse_rollback_known, reverse_patch};
 use super::render;
@@ -255,17 +259,43 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
             want_model.map(|load| parse_model(dir, rj, oj, &head, load))
         },
     );
-    // A write replaces documents only after its log line is committed, and
-    // the next command finishes it before doing anything else; so a crash
-    // can leave a document at the head's bytes or at the bytes it had in the
-    // state just before the head, never older. Older recorded bytes were put
-    // there by someone (an old revision presented as current): they are
-    // reported, and nothing is written.
+    // A write replaces documents only after its log line is committed, then
+    // marks itself complete; the next command finishes an incomplete one
+    // before doing anything else. So only when the head is not marked
+    // complete can a document be at the bytes of the state just before the
+    // head (or missing), and only then is it rolled forward. Any other
+    // recorded bytes were put there by someone (an old revision presented as
+    // current, e.g. a fold's before bytes restored by hand with `patch`):
+    // they are reported, and nothing is written.
+    let marker = history::read_complete(dir)?;
+    let head_hash = log.head_hash().unwrap_or_default().to_string();
+    let prev_hash = log
+        .hashes
+        .len()
+        .checked_sub(2)
+        .and_then(|i| log.hashes.get(i));
+    let interrupted = match marker.as_deref() {
+        Some(m) if m == head_hash => false,
+        Some(m) if prev_hash.is_some_and(|p| p == m) => true,
+        // No marker: an init or import killed before its documents were in
+        // place (one state), else a registry from before markers existed,
+        // taken as complete (fail closed: nothing is rolled forward).
+        None => log.entries.len() == 1,
+        Some(m) => {
+            return Err(Error::malformed(
+                dir.join(history::COMPLETE_FILE),
+                format!(
+                    "names log line {m}, neither the head nor the line before it; restore it with the sha256 of the head line of {LOG_FILE} once the documents are the head's"
+                ),
+            ));
+        }
+    };
     let prev = log
         .entries
         .len()
         .checked_sub(2)
-        .and_then(|i| log.entries.get(i));
+        .and_then(|i| log.entries.get(i))
+        .filter(|_| interrupted);
     let mut drift = Vec::new();
     let mut stale = Vec::new();
     let mut finish = Vec::new();
@@ -279,7 +309,18 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
                 None => drift.push((*d, sha.clone())),
             },
             // Missing: a write committed in the log but not finished on disk.
-            None => finish.push(*d),
+            None if interrupted => finish.push(*d),
+            // Missing while the head is marked complete: deleted by hand.
+            None => {
+                return Err(Error::refused(format!(
+                    "{}: missing, but state {} is marked complete in {}, so no interrupted write left it so (deleted by hand?). Nothing was written; put back its bytes from {}/{}",
+                    doc_path(dir, *d).display(),
+                    head.seq,
+                    history::COMPLETE_FILE,
+                    BLOBS_DIR,
+                    pin
+                )));
+            }
         }
     }
     let mut docs = Vec::with_capacity(DOCUMENTS.len());
@@ -302,6 +343,9 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         shas.push(sha);
         docs.push(bytes);
     }
+    if untouched && interrupted {
+        history::mark_complete(dir, &head_hash)?;
+    }
     let model = if !finish.is_empty() || !untouched {
         None
     } else {
@@ -320,15 +364,16 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
 
 fn stale_message(d: Document, sha: &str, seq: u64, head: u64) -> String {
     format!(
-        "{}: its bytes (sha256 {sha}) are the revision of state {seq}, not of the current state {head}; an old revision presented as current",
-        d.name()
+        "{}: its bytes (sha256 {sha}) are the revision of state {seq}, not of the current state {head}; an old revision presented as current (restored by hand? state {head} is marked complete in {}, so no interrupted write left them)",
+        d.name(),
+        history::COMPLETE_FILE
     )
 }
 
 fn stale_error(dir: &Path, stale: &[(Document, String, u64)], head: u64) -> Error {
     let (d, sha, seq) = &stale[0];
     Error::refused(format!(
-        "{}/{}. Nothing was written; restore the current state's bytes from {} (`holdfast registry check` lists every such document)",
+        "{}/{}. Nothing was written; put the current state's bytes back (from {}/<sha256>, or undo the hand edit, e.g. `patch -R -p1` for a reverse patch applied by hand), then roll a fold back with `holdfast registry rollback FOLD_RESULT` (`holdfast registry check` lists every such document)",
         dir.display(),
         stale_message(*d, sha, *seq, head),
         BLOBS_DIR
@@ -407,8 +452,10 @@ fn load_model(dir: &Path, rec: &mut Recovered, load: RecordLoad) -> Result<Regis
     Ok(reg)
 }
 
-/// Renders every document of `reg`.
-fn render_all(reg: &Registry) -> Result<Vec<Vec<u8>>> {
+/// Renders every document of `reg` (indexed by [`Document::index`]): the
+/// bytes a registry directory holding `reg` has, and what a replay of the
+/// history compares each recorded state with.
+pub fn render_all(reg: &Registry) -> Result<Vec<Vec<u8>>> {
     let objects_json = objects_json_bytes(reg)?;
     let objects_sha = sha256_hex(&objects_json);
     let mut out = vec![Vec::new(); DOCUMENTS.len()];
@@ -602,6 +649,7 @@ impl Store {
             self.pins[d.index()] = sha256_hex(&bytes);
             self.docs[d.index()] = bytes;
         }
+        history::mark_complete(&self.dir, &sha256_hex(&line))?;
         self.log.hashes.push(sha256_hex(&line));
         self.log.entries.push(entry);
         self.registry = next;
@@ -642,6 +690,10 @@ impl Store {
             )?;
             self.load = RecordLoad::Full;
         }
+        let records_blob = match &request {
+            ClaimRequest::Records(r) => Some(to_canonical_bytes(r)?),
+            ClaimRequest::Count(_) => None,
+        };
         let plan = plan_claim(&self.registry, packet, request)?;
         let next_rev = self.log.high_water().bumped();
         let mut next = self.registry.clone_header();
@@ -674,6 +726,7 @@ impl Store {
             first: f.format(claim.first),
             last: f.format(claim.last),
             count: claim.last - claim.first + 1,
+            records_sha256: records_blob.as_deref().map(sha256_hex),
         };
         let outcome = ClaimOutcome {
             packet: packet.to_string(),
@@ -683,7 +736,8 @@ impl Store {
             state: self.state() + 1,
         };
         let changes = DOCUMENTS.iter().copied().zip(docs).collect();
-        self.commit(next, changes, op, &[])?;
+        let artifacts: Vec<&[u8]> = records_blob.as_deref().into_iter().collect();
+        self.commit(next, changes, op, &artifacts)?;
         Ok(outcome)
     }
 
@@ -1146,6 +1200,11 @@ impl Registry {
 /// Makes `dir` a registry holding `reg` as its first state. Refuses a
 /// directory that already holds anything but an empty history.
 pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
+    create_with(dir, reg, op, &[])
+}
+
+/// [`create`], also storing `artifacts` (the import source) as blobs.
+pub(crate) fn create_with(dir: &Path, reg: &Registry, op: Op, artifacts: &[&[u8]]) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(Error::refused(format!(
@@ -1182,6 +1241,9 @@ pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
     }
     remove_leftovers(dir)?;
     let docs = render_all(reg)?;
+    for a in artifacts {
+        put_blob(dir, a)?;
+    }
     let mut documents = BTreeMap::new();
     for d in DOCUMENTS {
         let sha = put_blob(dir, &docs[d.index()])?;
@@ -1199,11 +1261,13 @@ pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
         prev: None,
         seq: 1,
     };
-    append(dir, &encode(&entry)?)?;
+    let line = encode(&entry)?;
+    append(dir, &line)?;
     fsio::sync_dir(&dir.join(HISTORY_DIR))?;
     for d in DOCUMENTS {
         fsio::write_atomic(&doc_path(dir, d), &docs[d.index()])?;
     }
+    history::mark_complete(dir, &sha256_hex(&line))?;
     Ok(())
 }
 
@@ -1233,12 +1297,13 @@ pub fn import(dir: &Path, file: &Path) -> Result<Store> {
             report.first_problem().unwrap_or_default()
         )));
     }
-    create(
+    create_with(
         dir,
         &reg,
         Op::Import {
             source_sha256: sha256_hex(&bytes),
         },
+        &[&bytes],
     )?;
     Store::open(dir)
 }
@@ -1404,6 +1469,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
         }
     }
     report.blobs_checked = checked.len() as u64;
+    report.problems.extend(replay_history(dir, log));
     if let Some(p) = history::check_revision_rule(log) {
         report.problems.push(p);
     }
@@ -1419,4 +1485,251 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
             .push(stale_message(*d, sha, *seq, rec.head.seq));
     }
     Ok(report)
+}
+
+/// The model of recorded state `e`, read from its blobs.
+fn model_at(dir: &Path, e: &Entry) -> Result<Registry> {
+    let (rj_sha, oj_sha) = (e.pin(Document::RegistryJson), e.pin(Document::ObjectsJson));
+    let rj = get_blob(dir, rj_sha)?;
+    let oj = get_blob(dir, oj_sha)?;
+    let header = parse_registry_json(&rj, &history::blob_path(dir, rj_sha))?;
+    let objects = parse_objects_bytes(
+        &oj,
+        &history::blob_path(dir, oj_sha),
+        &header.format,
+        header.objects_file.count,
+        RecordLoad::Full,
+    )?;
+    Ok(Registry {
+        format: header.format,
+        canonical_max: header.canonical_max,
+        claims: header.claims,
+        objects,
+        revisions: header.revisions,
+    })
+}
+
+/// What a replayed operation produced.
+enum Replayed {
+    /// A model; its rendered documents are the state.
+    Model(Registry),
+    /// An earlier recorded state, again (rollback, undo): its index.
+    Earlier(usize),
+}
+
+/// Re-applies the operation of `log.entries[i]` to `prev` (the model of the
+/// state before it, `None` for the first), as the command that wrote it
+/// would have. `high` is the highest revision of every document before it.
+/// An error is why the operation cannot be re-applied.
+fn replay_op(
+    dir: &Path,
+    log: &Log,
+    i: usize,
+    prev: Option<Registry>,
+    high: &super::model::Revisions,
+) -> Result<Replayed> {
+    let e = &log.entries[i];
+    let bad = |what: String| Error::failed(what);
+    let first_only = |kind: &str| bad(format!("{kind} can only make the first state"));
+    let mut reg = match (&e.op, prev) {
+        (
+            Op::Init {
+                id_prefix,
+                id_width,
+            },
+            None,
+        ) => {
+            let fmt = super::id::IdFormat::new(id_prefix, *id_width).map_err(bad)?;
+            return Ok(Replayed::Model(Registry::empty(fmt)));
+        }
+        (Op::Import { source_sha256 }, None) => {
+            let bytes = get_blob(dir, source_sha256)?;
+            let reg = parse_import(&bytes, &history::blob_path(dir, source_sha256))?;
+            let report = check(&reg);
+            if !report.passes() {
+                return Err(bad(format!(
+                    "the imported file fails check ({})",
+                    report.counts.summary()
+                )));
+            }
+            return Ok(Replayed::Model(reg));
+        }
+        (_, None) => return Err(bad("the first state must be made by init or import".into())),
+        (Op::Init { .. }, Some(_)) => return Err(first_only("init")),
+        (Op::Import { .. }, Some(_)) => return Err(first_only("import")),
+        (_, Some(reg)) => reg,
+    };
+    let next_rev = high.bumped();
+    match &e.op {
+        Op::Claim {
+            packet,
+            first,
+            last,
+            count,
+            records_sha256,
+        } => {
+            let request = match records_sha256 {
+                Some(sha) => {
+                    let bytes = get_blob(dir, sha)?;
+                    let records: Vec<NewRecord> =
+                        canonical::from_slice_strict(&bytes, &history::blob_path(dir, sha))?;
+                    if records.len() as u64 != *count {
+                        return Err(bad(format!(
+                            "the claim records {count} ids but its records blob holds {}",
+                            records.len()
+                        )));
+                    }
+                    ClaimRequest::Records(records)
+                }
+                None => ClaimRequest::Count(*count),
+            };
+            let plan = plan_claim(&reg, packet, request)?;
+            let (f, l) = (
+                reg.format.format(plan.claim.first),
+                reg.format.format(plan.claim.last),
+            );
+            if (&f, &l) != (first, last) {
+                return Err(bad(format!(
+                    "the claim records {first}..{last}, re-applied it takes {f}..{l}"
+                )));
+            }
+            plan.apply(&mut reg, &next_rev);
+            let report = check(&reg);
+            if !report.passes() {
+                return Err(bad(format!(
+                    "the registry after the claim fails check ({})",
+                    report.counts.summary()
+                )));
+            }
+            Ok(Replayed::Model(reg))
+        }
+        Op::Fold {
+            first,
+            last,
+            result_sha256,
+            reverse_patch_sha256,
+        } => {
+            let range = FoldRange {
+                first: reg.format.parse(first).map_err(bad)?,
+                last: reg.format.parse(last).map_err(bad)?,
+            };
+            let plan = plan_fold(&reg, range)?;
+            plan.apply(&mut reg, &next_rev);
+            let bytes = get_blob(dir, result_sha256)?;
+            let result: FoldResult =
+                canonical::from_slice_strict(&bytes, &history::blob_path(dir, result_sha256))?;
+            if result.pins.after != e.pins()
+                || result.pins.before != log.entries[i - 1].pins()
+                || &result.reverse_patch.sha256 != reverse_patch_sha256
+                || (result.range.first, result.range.last) != (range.first, range.last)
+                || !result.applied
+            {
+                return Err(bad(
+                    "its fold result does not describe this fold (range, pins or reverse patch differ)"
+                        .into(),
+                ));
+            }
+            Ok(Replayed::Model(reg))
+        }
+        Op::Rollback {
+            fold_result_sha256, ..
+        } => {
+            let fold_at = log.entries[..i].iter().position(|f| {
+                matches!(&f.op, Op::Fold { result_sha256, .. } if result_sha256 == fold_result_sha256)
+            });
+            let Some(j) = fold_at.filter(|&j| j >= 1) else {
+                return Err(bad(format!(
+                    "it rolls back a fold result (sha256 {fold_result_sha256}) no earlier state recorded"
+                )));
+            };
+            if log.entries[i - 1].pins() != log.entries[j].pins() {
+                return Err(bad(format!(
+                    "the state before it is not the after state of the fold it rolls back (state {})",
+                    log.entries[j].seq
+                )));
+            }
+            Ok(Replayed::Earlier(j - 1))
+        }
+        Op::Undo { .. } => {
+            if i < 2 || !matches!(log.entries[i - 1].op, Op::Fold { .. }) {
+                return Err(bad("an undo must directly follow a fold".into()));
+            }
+            Ok(Replayed::Earlier(i - 2))
+        }
+        Op::Init { .. } | Op::Import { .. } => Err(bad("unreachable".into())),
+    }
+}
+
+/// Replays the whole history from its first state: every recorded state
+/// must be exactly what its operation produces from the state before it.
+/// Returns one problem per state that is not, naming it.
+fn replay_history(dir: &Path, log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut high = super::model::Revisions::all(0);
+    let mut prev: Option<Registry> = None;
+    for (i, e) in log.entries.iter().enumerate() {
+        let name = format!("state {} ({})", e.seq, e.op.describe());
+        let outcome = if i > 0 && prev.is_none() {
+            Err(Error::failed(
+                "the state before it could not be read, so it cannot be replayed",
+            ))
+        } else {
+            replay_op(dir, log, i, prev.take(), &high)
+        };
+        let verdict = outcome.and_then(|r| match r {
+            Replayed::Model(reg) => {
+                let docs = render_all(&reg)?;
+                let mismatch = DOCUMENTS.iter().find_map(|d| {
+                    let rec = &e.documents[d.name()];
+                    let sha = sha256_hex(&docs[d.index()]);
+                    let rev = reg.revisions.get(*d);
+                    (rec.sha256 != sha || rec.revision != rev).then(|| {
+                        format!(
+                            "{} is recorded as revision {} sha256 {}, the operation produces revision {rev} sha256 {sha}",
+                            d.name(),
+                            rec.revision,
+                            rec.sha256
+                        )
+                    })
+                });
+                Ok(match mismatch {
+                    None => (None, Some(reg)),
+                    Some(m) => (Some(m), None),
+                })
+            }
+            Replayed::Earlier(k) => {
+                let want = &log.entries[k];
+                Ok(if want.documents == e.documents {
+                    (None, None)
+                } else {
+                    (
+                        Some(format!(
+                            "its documents are not those of state {}, which it restores",
+                            want.seq
+                        )),
+                        None,
+                    )
+                })
+            }
+        });
+        match verdict {
+            Ok((None, model)) => prev = model,
+            Ok((Some(m), _)) => problems.push(format!(
+                "{name}: forged or altered: not what its operation produces: {m}"
+            )),
+            Err(err) => problems.push(format!(
+                "{name}: forged or altered: its operation does not re-apply: {err}"
+            )),
+        }
+        if prev.is_none() {
+            // Go on from the state as recorded, so every later state is
+            // checked against what is actually there.
+            prev = model_at(dir, e).ok();
+        }
+        let er = e.revisions();
+        for d in DOCUMENTS {
+            high.set(d, high.get(d).max(er.get(d)));
+        }
+    }
+    problems
 }

@@ -109,13 +109,15 @@ fn everything(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn new_store(reg: &Registry) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("reg");
-    store::create(
+    // Made as `registry import` makes it, so the history replays.
+    let source = super::model::registry_file_bytes(reg).unwrap();
+    store::create_with(
         &dir,
         reg,
-        Op::Init {
-            id_prefix: "TKT-OBJ".into(),
-            id_width: 3,
+        Op::Import {
+            source_sha256: sha256_hex(&source),
         },
+        &[&source],
     )
     .unwrap();
     (tmp, dir)
@@ -186,6 +188,16 @@ fn seed_figures_fold_and_roll_back_byte_for_byte() {
     assert!(store::verify_history(&dir).unwrap().problems.is_empty());
 }
 
+/// Makes the head write of `dir` look interrupted after its commit point:
+/// the completion marker names the line before the head, as a kill before
+/// the marker is written leaves it.
+fn unmark(dir: &Path) {
+    let bytes = std::fs::read(dir.join(LOG_FILE)).unwrap();
+    let log = history::parse_log(&bytes, Path::new("log")).unwrap();
+    let prev = &log.hashes[log.hashes.len() - 2];
+    std::fs::write(dir.join(history::COMPLETE_FILE), format!("{prev}\n")).unwrap();
+}
+
 #[test]
 fn a_committed_write_is_finished_by_the_next_open() {
     let reg = build(5, &[3, 2], &["t".into()]);
@@ -201,6 +213,13 @@ fn a_committed_write_is_finished_by_the_next_open() {
     std::fs::write(dir.join("registry.md"), &before["registry.md"]).unwrap();
     std::fs::write(dir.join("index.md"), &before["index.md"]).unwrap();
     std::fs::remove_file(dir.join("registry.json")).unwrap();
+    // Marked complete, the same bytes are a hand edit: refused, untouched.
+    let all = everything(&dir);
+    let err = Store::open(&dir).unwrap_err();
+    assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+    assert!(err.to_string().contains("is marked complete"), "{err}");
+    assert_eq!(everything(&dir), all);
+    unmark(&dir);
     std::fs::write(dir.join(".holdfast-tmp-leftover"), b"x").unwrap();
     let store = Store::open(&dir).unwrap();
     assert_eq!(store.registry().canonical_max, 8);
@@ -628,8 +647,14 @@ fn an_old_revision_presented_as_current_is_refused_and_never_overwritten() {
     let current = snapshot(&dir);
 
     // The state just before the head is what an interrupted write leaves:
-    // it is finished, not refused.
+    // when the head is not marked complete, it is finished, not refused.
     std::fs::write(dir.join("registry.json"), &state2["registry.json"]).unwrap();
+    assert_eq!(
+        Store::open(&dir).unwrap_err().exit_code(),
+        exit::REFUSED,
+        "marked complete: a hand edit"
+    );
+    unmark(&dir);
     assert_eq!(Store::open(&dir).unwrap().state(), 3);
     assert_eq!(snapshot(&dir), current);
 
@@ -650,9 +675,9 @@ fn an_old_revision_presented_as_current_is_refused_and_never_overwritten() {
                 .contains("are the revision of state 1, not of the current state 3"),
             "{err}"
         );
-        // Documents the fold did not change have the same bytes in state 1
-        // as just before the head: those alone could be an interrupted write.
-        let old = docs.iter().filter(|d| state1[**d] != state2[**d]).count();
+        // The head is marked complete: every document not at its bytes is
+        // reported, even one whose state-1 bytes are those of state 2.
+        let old = docs.len();
         let inspection = store::inspect(&dir).unwrap();
         assert!(!inspection.passes());
         assert_eq!(inspection.stale.len(), old, "{docs:?}");

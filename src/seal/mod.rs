@@ -17,7 +17,10 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use manifest::{Entry, check_listed_path, is_sha256_hex, parse_tree, render, render_tree};
+pub use manifest::{
+    Entry, check_listed_path, is_sha256_hex, parse as parse_manifest, parse_tree, render,
+    render_tree,
+};
 pub use name::{NameProblem, check_component, check_text};
 pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport};
 pub use scan::{OddKind, Oddity, Scan, scan};
@@ -52,8 +55,24 @@ pub struct SealSummary {
     pub tree_sha256: String,
 }
 
+/// Files at the packet root that the manifest does not list: the two seal
+/// files and the attestation bundle (signatures over the sealed packet,
+/// which can only come after the seal, and are checked by `verify --trust`).
 fn is_seal_file(rel: &str) -> bool {
-    rel == MANIFEST_NAME || rel == TREE_NAME
+    rel == MANIFEST_NAME || rel == TREE_NAME || rel == crate::attest::ATTESTATION_FILE
+}
+
+/// The entries of `root`'s `HASH_MANIFEST.txt` and the sha256 of its bytes
+/// (the tree hash). Malformed when any line is not well-formed.
+pub fn read_listing(root: &Path) -> Result<(Vec<Entry>, String)> {
+    let path = root.join(MANIFEST_NAME);
+    let bytes = fsio::read_regular(&path, MANIFEST_LIMIT)?;
+    let mut report = VerifyReport::default();
+    let entries = manifest::parse(&bytes, &mut report);
+    if let Some(p) = report.problems.first() {
+        return Err(Error::malformed(&path, p.detail.clone()));
+    }
+    Ok((entries, digest::sha256_hex(&bytes)))
 }
 
 /// Hashes `rels` (paths inside `root`) in parallel, in the order given.
@@ -278,7 +297,7 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
             OddKind::Name(_) | OddKind::NormalizationClash(_) => ProblemKind::UnsafeName,
             OddKind::Unreadable(_) => ProblemKind::Io,
         };
-        if !(is_seal_file(&odd.path)
+        if !((odd.path == MANIFEST_NAME || odd.path == TREE_NAME)
             && matches!(kind, ProblemKind::Symlink | ProblemKind::SpecialFile))
         {
             // Seal files that are links were already reported by read_seal_file.

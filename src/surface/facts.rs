@@ -265,7 +265,9 @@ pub fn changed_forbidden_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
         for (k, s) in b.surfaces.iter().enumerate() {
             if !matches!(
                 s.status,
-                ProofStatus::Changed | ProofStatus::AuthorizedMutationMismatch
+                ProofStatus::Changed
+                    | ProofStatus::AuthorizedMutationMismatch
+                    | ProofStatus::AuthorizedChangeOutsideScope
             ) {
                 continue;
             }

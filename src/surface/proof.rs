@@ -51,6 +51,12 @@ pub enum ProofStatus {
     /// The authorized surface did not match the fold result's pins (or no
     /// fold result was given).
     AuthorizedMutationMismatch,
+    /// A surface the performed change may change changed, and every changed
+    /// part is inside the change's declared set (listed in `changed_parts`).
+    AuthorizedChangeMatched,
+    /// A surface the performed change may change changed outside the
+    /// change's declared set (fails; the detail names the parts).
+    AuthorizedChangeOutsideScope,
 }
 
 impl ProofStatus {
@@ -62,6 +68,8 @@ impl ProofStatus {
             Self::DeclaredNotContacted => "DECLARED_NOT_CONTACTED",
             Self::AuthorizedMutationMatched => "AUTHORIZED_MUTATION_MATCHED",
             Self::AuthorizedMutationMismatch => "AUTHORIZED_MUTATION_MISMATCH",
+            Self::AuthorizedChangeMatched => "AUTHORIZED_CHANGE_MATCHED",
+            Self::AuthorizedChangeOutsideScope => "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
         }
     }
 
@@ -69,7 +77,10 @@ impl ProofStatus {
     pub fn holds(self) -> bool {
         matches!(
             self,
-            Self::Untouched | Self::DeclaredNotContacted | Self::AuthorizedMutationMatched
+            Self::Untouched
+                | Self::DeclaredNotContacted
+                | Self::AuthorizedMutationMatched
+                | Self::AuthorizedChangeMatched
         )
     }
 }
@@ -104,6 +115,8 @@ pub enum FailureClass {
     BoundaryMatchesNothing,
     /// The spec declares no boundary: there is nothing to prove.
     NoBoundaries,
+    /// The performed change changed a part outside its declared set.
+    ChangeOutsideScope,
 }
 
 /// A reference to an input file (name only, and its sha256).
@@ -242,6 +255,16 @@ pub struct ProofCounts {
     pub authorized_mutation_matched: usize,
     /// `AUTHORIZED_MUTATION_MISMATCH`.
     pub authorized_mutation_mismatch: usize,
+    /// `AUTHORIZED_CHANGE_MATCHED` (absent when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub authorized_change_matched: usize,
+    /// `AUTHORIZED_CHANGE_OUTSIDE_SCOPE` (absent when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub authorized_change_outside_scope: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// `forbidden-surface-proof.json`.
@@ -473,6 +496,29 @@ pub fn prove(
     auth: &Authorization,
     folds: &[FoldInput],
 ) -> Result<Proof> {
+    prove_with(before, after, auth, folds, None)
+}
+
+/// [`prove`], with the id of the governed change that was performed between
+/// the snapshots: each surface it may change is `UNTOUCHED`,
+/// `AUTHORIZED_CHANGE_MATCHED` (every changed part inside its declared set)
+/// or `AUTHORIZED_CHANGE_OUTSIDE_SCOPE`; every other surface is proven as
+/// usual. A change id the authorization does not name is a refusal.
+pub fn prove_with(
+    before: &SnapshotInput,
+    after: &SnapshotInput,
+    auth: &Authorization,
+    folds: &[FoldInput],
+    change: Option<&str>,
+) -> Result<Proof> {
+    let change = match change {
+        None => None,
+        Some(id) => Some(auth.authorized_change(id).ok_or_else(|| {
+            Error::refused(format!(
+                "change {id:?} was performed, but the authorization names no such change"
+            ))
+        })?),
+    };
     let (b, a) = (&before.snapshot, &after.snapshot);
     if b.spec_sha256 != a.spec_sha256 {
         return Err(Error::refused(format!(
@@ -485,6 +531,16 @@ pub fn prove(
             "{} and {} record different boundaries or policy; snapshot both with the same spec",
             before.file, after.file
         )));
+    }
+    for (id, sb) in &b.surfaces {
+        if let Some(sa) = a.surfaces.get(id)
+            && let Some(why) = super::snapshot::target_mismatch(sb, sa)
+        {
+            return Err(Error::refused(format!(
+                "{} and {}: surface {id}: the snapshots are of different targets ({why}); a proof compares one database with itself",
+                before.file, after.file
+            )));
+        }
     }
     let mut failures: Vec<ProofFailure> = Vec::new();
     let fail = |failures: &mut Vec<ProofFailure>,
@@ -528,7 +584,9 @@ pub fn prove(
     // Authorized mutations, grouped by surface.
     let mut authorized: BTreeMap<String, Vec<(FoldRange, Option<&FoldInput>)>> = BTreeMap::new();
     for m in &auth.mutations {
-        let AuthorizedMutation::RegistryFold { surface, range, .. } = m;
+        let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
+            continue;
+        };
         authorized
             .entry(surface.clone())
             .or_default()
@@ -598,7 +656,51 @@ pub fn prove(
             surfaces.push(v);
             continue;
         }
-        if let Some(muts) = authorized.get(id) {
+        if let Some(c) = change.filter(|c| c.may_change.contains_key(id.as_str())) {
+            let outside: Vec<String> = v
+                .changed_parts
+                .iter()
+                .filter(|p| !c.may_change(id, p))
+                .cloned()
+                .collect();
+            if sb.digest == sa.digest && v.changed_parts.is_empty() {
+                v.detail = format!(
+                    "change {} may change this surface; {} digest equal before and after",
+                    c.id,
+                    sb.method.as_str()
+                );
+            } else if outside.is_empty() && !v.changed_parts.is_empty() {
+                v.status = ProofStatus::AuthorizedChangeMatched;
+                v.detail = format!(
+                    "change {} changed {} part(s), every one inside its declared set: {}",
+                    c.id,
+                    v.changed_parts.len(),
+                    short_list(&v.changed_parts)
+                );
+            } else {
+                v.status = ProofStatus::AuthorizedChangeOutsideScope;
+                v.detail = if outside.is_empty() {
+                    format!(
+                        "change {}: the {} digest changed with no part to match its declared set",
+                        c.id,
+                        sb.method.as_str()
+                    )
+                } else {
+                    format!(
+                        "change {} changed part(s) outside its declared set: {}",
+                        c.id,
+                        short_list(&outside)
+                    )
+                };
+                fail(
+                    &mut failures,
+                    FailureClass::ChangeOutsideScope,
+                    Some(id),
+                    None,
+                    v.detail.clone(),
+                );
+            }
+        } else if let Some(muts) = authorized.get(id) {
             let applied: Vec<&(FoldRange, Option<&FoldInput>)> = muts
                 .iter()
                 .filter(|(_, f)| f.is_some_and(|f| f.fold.applied))
@@ -771,7 +873,9 @@ pub fn prove(
         .mutations
         .iter()
         .filter_map(|m| {
-            let AuthorizedMutation::RegistryFold { surface, range, .. } = m;
+            let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
+                return None;
+            };
             mutation_verdicts.get(&(surface.clone(), *range)).cloned()
         })
         .collect();
@@ -899,6 +1003,10 @@ pub fn prove(
             ProofStatus::DeclaredNotContacted => counts.declared_not_contacted += 1,
             ProofStatus::AuthorizedMutationMatched => counts.authorized_mutation_matched += 1,
             ProofStatus::AuthorizedMutationMismatch => counts.authorized_mutation_mismatch += 1,
+            ProofStatus::AuthorizedChangeMatched => counts.authorized_change_matched += 1,
+            ProofStatus::AuthorizedChangeOutsideScope => {
+                counts.authorized_change_outside_scope += 1
+            }
         }
     }
     Ok(Proof {

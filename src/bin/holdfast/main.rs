@@ -1,15 +1,18 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_authorize;
 mod cmd_export;
 mod cmd_gates;
 mod cmd_init;
+mod cmd_key;
 mod cmd_plan;
 mod cmd_probe;
 mod cmd_prove;
 mod cmd_registry;
 mod cmd_run;
 mod cmd_seal;
+mod cmd_sign;
 mod cmd_snapshot;
 mod cmd_surfaces;
 mod cmd_verdict;
@@ -69,6 +72,12 @@ enum Command {
     Init(cmd_init::Args),
     /// Export a verified packet as a BagIt bag or as OSCAL assessment results.
     Export(cmd_export::Args),
+    /// Key pairs for signing: `key generate NAME`.
+    Key(cmd_key::Args),
+    /// Sign a sealed packet (appends a DSSE envelope to packet.intoto.jsonl).
+    Sign(cmd_sign::Args),
+    /// Sign a spec's authorization for an approver (authorization.intoto.jsonl).
+    Authorize(cmd_authorize::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +97,9 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd_plan::run(&out, args),
         Command::Init(args) => cmd_init::run(&out, args),
         Command::Export(args) => cmd_export::run(&out, args),
+        Command::Key(args) => cmd_key::run(&out, args),
+        Command::Sign(args) => cmd_sign::run(&out, args),
+        Command::Authorize(args) => cmd_authorize::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -355,6 +355,8 @@ impl Fixture {
             },
             selected: Some(OPTION.into()),
             mutation_refused: None,
+            mutation_problems: vec![],
+            mutation_failed: None,
         };
         let evidence = work.join("evidence.json");
         write(&evidence, &canonical::to_bytes(&evidence_value)?)?;

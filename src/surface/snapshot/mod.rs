@@ -111,6 +111,10 @@ pub struct SurfaceSnapshot {
     /// The command's exit code (method `command` only; always 0 when recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The database that was read (method `postgres` only, where it is
+    /// required): `prove` refuses to compare snapshots of different targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<postgres::PgTarget>,
 }
 
 /// What a snapshot method read: parts, a description, maybe an exit code.
@@ -122,6 +126,25 @@ pub struct Reading {
     pub description: String,
     /// Exit code (commands only).
     pub exit_code: Option<i32>,
+}
+
+/// Why BEFORE and AFTER of one surface cannot be compared, when they read
+/// different databases (or one of them records no target): `None` when
+/// they can.
+pub fn target_mismatch(before: &SurfaceSnapshot, after: &SurfaceSnapshot) -> Option<String> {
+    match (&before.target, &after.target) {
+        (None, None) => None,
+        (Some(b), Some(a)) if b.same_database(a) => None,
+        (Some(b), Some(a)) => Some(format!(
+            "BEFORE read {}, AFTER read {}",
+            b.describe(),
+            a.describe()
+        )),
+        (b, _) => Some(format!(
+            "only {} records which database it read",
+            if b.is_some() { "BEFORE" } else { "AFTER" }
+        )),
+    }
 }
 
 /// The digest of a parts map: sha256 of its canonical JSON.
@@ -148,6 +171,32 @@ pub fn take_with(
     named: &BTreeMap<String, std::path::PathBuf>,
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
+    take_rooted(spec, named, &BTreeMap::new(), progress)
+}
+
+/// [`take_with`], reading the `files` surface with id `ID` under
+/// `roots[ID]` instead of its spec root (a governed change's rehearsal
+/// snapshots its staging copies this way). The snapshot records the root as
+/// the spec writes it, so a copy that is exact snapshots byte for byte like
+/// the original.
+pub fn take_rooted(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    roots: &BTreeMap<String, std::path::PathBuf>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
+    take_rooted_with(spec, named, roots, &BTreeMap::new(), progress)
+}
+
+/// [`take_rooted`], also reading the `postgres` surface with id `ID`
+/// through the connection string `conns[ID]` (a rehearsal's template copy).
+pub fn take_rooted_with(
+    spec: &LoadedSpec,
+    named: &BTreeMap<String, std::path::PathBuf>,
+    roots: &BTreeMap<String, std::path::PathBuf>,
+    conns: &BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
     let base = spec.base_dir();
     let mut surfaces = BTreeMap::new();
     for (i, s) in spec.spec.surfaces.iter().enumerate() {
@@ -166,6 +215,7 @@ pub fn take_with(
         };
         let snap_spec = spec.snapshots.get(i).unwrap_or(&SnapshotSpec::None);
         let method = snap_spec.method();
+        let mut target = None;
         let reading = match snap_spec {
             SnapshotSpec::None => None,
             SnapshotSpec::Files {
@@ -174,6 +224,7 @@ pub fn take_with(
                 exclude,
             } => Some(files::read(
                 &match root.strip_prefix('@') {
+                    _ if roots.contains_key(&s.id) => roots[&s.id].clone(),
                     Some(name) => named.get(name).cloned().ok_or_else(|| {
                         err_at(
                             "root",
@@ -214,9 +265,10 @@ pub fn take_with(
             SnapshotSpec::Postgres {
                 connection,
                 connection_env,
-                schemas,
+                options,
             } => {
                 let (conn, field) = match (connection, connection_env) {
+                    _ if conns.contains_key(&s.id) => (conns[&s.id].clone(), "connection"),
                     (Some(c), _) => (c.clone(), "connection"),
                     (None, Some(var)) => (
                         std::env::var(var).map_err(|_| {
@@ -230,7 +282,9 @@ pub fn take_with(
                     (None, None) => return Err(err_at("connection", "no connection given".into())),
                 };
                 postgres::parse_config(&conn).map_err(|e| err_at(field, e))?;
-                Some(postgres::read(&conn, schemas.as_deref(), &s.id)?)
+                let r = postgres::read(&conn, options, &s.id)?;
+                target = Some(r.target);
+                Some(r.reading)
             }
         };
         let snap = match reading {
@@ -244,6 +298,7 @@ pub fn take_with(
                 description: "not read: no snapshot method; can only be declared not contacted"
                     .into(),
                 exit_code: None,
+                target: None,
             },
             Some(r) => SurfaceSnapshot {
                 method,
@@ -254,6 +309,7 @@ pub fn take_with(
                 parts: r.parts,
                 description: r.description,
                 exit_code: r.exit_code,
+                target,
             },
         };
         surfaces.insert(s.id.clone(), snap);
@@ -316,6 +372,28 @@ pub fn validate(snap: &Snapshot) -> std::result::Result<(), String> {
         ));
     }
     for (id, s) in &snap.surfaces {
+        match (&s.target, s.method) {
+            (None, Method::Postgres) => {
+                return Err(format!(
+                    "surfaces.{id}.target: missing for method postgres (which database was read); take the snapshot again"
+                ));
+            }
+            (Some(_), m) if m != Method::Postgres => {
+                return Err(format!(
+                    "surfaces.{id}.target: only method postgres records a target, not {}",
+                    m.as_str()
+                ));
+            }
+            (Some(t), _)
+                if t.system_identifier.is_empty()
+                    || !t.system_identifier.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                return Err(format!(
+                    "surfaces.{id}.target.system_identifier: expected decimal digits"
+                ));
+            }
+            _ => {}
+        }
         for (part, hex) in &s.parts {
             if !crate::seal::is_sha256_hex(hex) {
                 return Err(format!(
