@@ -352,15 +352,19 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "trust.schema.json",
-            bytes: schema_bytes::<crate::attest::trust::TrustFile>(),
+            bytes: published_bytes::<crate::attest::trust::TrustFile>("trust.schema.json"),
         },
         Published {
             file: "packet-predicate.schema.json",
-            bytes: schema_bytes::<crate::attest::predicate::PacketPredicate>(),
+            bytes: published_bytes::<crate::attest::predicate::PacketPredicate>(
+                "packet-predicate.schema.json",
+            ),
         },
         Published {
             file: "authorization-predicate.schema.json",
-            bytes: schema_bytes::<crate::attest::predicate::AuthorizationPredicate>(),
+            bytes: published_bytes::<crate::attest::predicate::AuthorizationPredicate>(
+                "authorization-predicate.schema.json",
+            ),
         },
     ]
 }
