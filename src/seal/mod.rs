@@ -7,6 +7,7 @@
 
 mod manifest;
 mod name;
+mod replace;
 mod report;
 mod scan;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use manifest::{Entry, check_listed_path, is_sha256_hex, parse_tree, render, render_tree};
 pub use name::{NameProblem, check_component, check_text};
+pub use replace::{SIGNATURE_SUFFIX, check_replaceable, is_signature_file};
 pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport};
 pub use scan::{OddKind, Oddity, Scan, scan};
 
@@ -277,6 +279,7 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
             OddKind::Special(_) => ProblemKind::SpecialFile,
             OddKind::Name(_) | OddKind::NormalizationClash(_) => ProblemKind::UnsafeName,
             OddKind::Unreadable(_) => ProblemKind::Io,
+            OddKind::EmptyDir => ProblemKind::Extra,
         };
         if !(is_seal_file(&odd.path)
             && matches!(kind, ProblemKind::Symlink | ProblemKind::SpecialFile))

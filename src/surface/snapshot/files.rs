@@ -113,6 +113,8 @@ pub fn read(
         // An unreadable directory could hide selected files: fail unless excluded.
         let matters = match odd.kind {
             OddKind::Unreadable(_) => !excluded,
+            // A snapshot pins files; an empty directory holds no bytes.
+            OddKind::EmptyDir => false,
             _ => included && !excluded,
         };
         if matters {

@@ -1,0 +1,248 @@
+//! Fail-closed gaps an attacker (or an unlucky user) would try, through the
+//! real binary on real directories: `run --force` over anything that is not
+//! a sealed packet holding nothing else, `--out` in a place that cannot
+//! receive a packet, and empty directories in a sealed tree. Each refusal
+//! is checked for its exit code, its message, and that nothing was deleted
+//! or written.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const TAMPERED: i32 = 1;
+const MALFORMED: i32 = 3;
+const IO: i32 = 4;
+const REFUSED: i32 = 5;
+
+fn holdfast() -> Command {
+    Command::cargo_bin("holdfast").unwrap()
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
+}
+
+/// Everything under `root`: each file's bytes and mode, each directory, each
+/// link's target; so "nothing changed" covers empty directories and modes.
+fn state(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        let meta = e.path().symlink_metadata().unwrap();
+        let mode = meta.permissions().mode();
+        let what = if meta.file_type().is_symlink() {
+            format!("link {}", fs::read_link(e.path()).unwrap().display())
+        } else if meta.is_dir() {
+            format!("dir {mode:o}")
+        } else {
+            format!("file {mode:o} {:?}", fs::read(e.path()).unwrap())
+        };
+        out.insert(rel, what);
+    }
+    out
+}
+
+/// A sealed, verified packet of the example, in a fresh temporary directory.
+fn packet() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("packet");
+    holdfast()
+        .arg("run")
+        .arg(example())
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    (t, p)
+}
+
+fn force_refused(out: &Path, needles: &[&str]) {
+    let parent = out.parent().unwrap();
+    let before = state(parent);
+    let mut a = holdfast()
+        .arg("run")
+        .arg(example())
+        .arg("--out")
+        .arg(out)
+        .arg("--force")
+        .assert()
+        .code(REFUSED)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(out.display().to_string()))
+        .stderr(predicate::str::contains(
+            "run --force replaces only a packet",
+        ))
+        .stderr(predicate::str::contains("written").not());
+    for n in needles {
+        a = a.stderr(predicate::str::contains(*n));
+    }
+    // Nothing deleted, nothing written, no staging directory left behind.
+    assert_eq!(state(parent), before, "{} changed", parent.display());
+}
+
+#[test]
+fn force_refuses_a_directory_with_a_packet_manifest_json_and_user_files() {
+    let (t, p) = packet();
+    let home = t.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::copy(p.join("manifest.json"), home.join("manifest.json")).unwrap();
+    fs::write(home.join("thesis.tex"), "years of work").unwrap();
+    force_refused(&home, &["is not sealed"]);
+}
+
+#[test]
+fn force_refuses_a_packet_someone_added_a_file_to() {
+    let (_t, p) = packet();
+    fs::write(p.join("notes.txt"), "mine").unwrap();
+    force_refused(&p, &["extra: notes.txt"]);
+    // Signature files are allowed only at the root.
+    fs::remove_file(p.join("notes.txt")).unwrap();
+    fs::create_dir(p.join("sigs")).unwrap();
+    fs::write(p.join("sigs/a.intoto.jsonl"), "{}\n").unwrap();
+    force_refused(&p, &["extra: sigs/a.intoto.jsonl"]);
+}
+
+#[test]
+fn force_refuses_a_packet_with_an_empty_directory_added() {
+    let (_t, p) = packet();
+    fs::create_dir(p.join("later")).unwrap();
+    force_refused(&p, &["extra: later", "empty directory"]);
+}
+
+#[test]
+fn force_refuses_a_packet_that_does_not_verify() {
+    let (_t, p) = packet();
+    fs::write(p.join("README.md"), "# edited\n").unwrap();
+    force_refused(&p, &["changed: README.md"]);
+}
+
+#[test]
+fn force_refuses_a_link_and_a_file() {
+    let (t, p) = packet();
+    let link = t.path().join("link");
+    std::os::unix::fs::symlink(&p, &link).unwrap();
+    force_refused(&link, &["is a symbolic link"]);
+    let file = t.path().join("file");
+    fs::write(&file, "data").unwrap();
+    force_refused(&file, &["is not a directory"]);
+}
+
+#[test]
+fn force_replaces_a_packet_holding_only_its_files_and_root_signatures() {
+    let (_t, p) = packet();
+    let fresh = state(&p);
+    fs::write(p.join("packet.intoto.jsonl"), "{}\n").unwrap();
+    holdfast()
+        .arg("run")
+        .arg(example())
+        .arg("--out")
+        .arg(&p)
+        .arg("--force")
+        .assert()
+        .success();
+    // The old packet (and its signature, which cannot sign the new one) is gone.
+    assert_eq!(state(&p), fresh);
+    holdfast().arg("verify").arg(&p).assert().success();
+}
+
+fn out_refused(out: &Path, code: i32, needle: &str) {
+    let parent = out.ancestors().find(|a| a.is_dir()).unwrap().to_path_buf();
+    let before = state(&parent);
+    holdfast()
+        .arg("run")
+        .arg(example())
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .code(code)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!("--out {}", out.display())))
+        .stderr(predicate::str::contains(needle));
+    assert_eq!(state(&parent), before);
+}
+
+#[test]
+fn out_whose_parent_is_a_file_or_missing_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("file");
+    fs::write(&file, "x").unwrap();
+    out_refused(&file.join("p"), IO, "its parent is a file, not a directory");
+    out_refused(
+        &file.join("sub/p"),
+        IO,
+        "a component of its parent is a file",
+    );
+    out_refused(
+        &t.path().join("missing/p"),
+        IO,
+        "its parent directory does not exist",
+    );
+}
+
+#[test]
+fn out_whose_parent_is_not_writable_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = t.path().join("ro");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+    let out = ro.join("p");
+    let before = state(t.path());
+    let mut cmd = if rustix::process::geteuid().is_root() {
+        // root may write anywhere: ask as an ordinary user.
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"])
+            .arg(assert_cmd::cargo::cargo_bin("holdfast"));
+        c
+    } else {
+        holdfast()
+    };
+    cmd.arg("run")
+        .arg(example())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(IO)
+        .stderr(predicate::str::contains(format!("--out {}", out.display())))
+        .stderr(predicate::str::contains("not writable"));
+    assert_eq!(state(t.path()), before);
+}
+
+// ------------------------------------------------------- empty directories
+
+#[test]
+fn seal_refuses_an_empty_subdirectory_and_writes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir_all(t.path().join("a/empty")).unwrap();
+    fs::write(t.path().join("a/f"), "x").unwrap();
+    let before = state(t.path());
+    holdfast()
+        .arg("seal")
+        .arg(t.path())
+        .assert()
+        .code(MALFORMED)
+        .stderr(predicate::str::contains("a/empty"))
+        .stderr(predicate::str::contains("empty directory"));
+    assert_eq!(state(t.path()), before);
+}
+
+#[test]
+fn verify_reports_an_empty_directory_added_after_sealing() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("f"), "x").unwrap();
+    holdfast().arg("seal").arg(t.path()).assert().success();
+    fs::create_dir_all(t.path().join("d/e")).unwrap();
+    holdfast()
+        .arg("verify")
+        .arg(t.path())
+        .assert()
+        .code(TAMPERED)
+        .stdout(predicate::str::contains("verified").not())
+        .stderr(predicate::str::contains("d/e"))
+        .stderr(predicate::str::contains("empty directory"));
+}
