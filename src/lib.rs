@@ -16,6 +16,7 @@ pub mod error;
 pub mod fsio;
 pub mod gate;
 pub mod packet;
+pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod schema;

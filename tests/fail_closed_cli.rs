@@ -246,3 +246,129 @@ fn verify_reports_an_empty_directory_added_after_sealing() {
         .stderr(predicate::str::contains("d/e"))
         .stderr(predicate::str::contains("empty directory"));
 }
+
+// ------------------------------------------------ the bounded process runner
+
+/// A surfaces spec with one command surface running `script` under `sh -c`.
+fn command_spec(script: &str, timeout: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir(d.path().join("docs")).unwrap();
+    fs::write(d.path().join("docs/cms.md"), "The CMS.\n").unwrap();
+    let spec = format!(
+        r#"[[surface]]
+id = "prod-cms"
+table = "production"
+name = "CMS"
+kind = "cms"
+status = "known"
+risk = "high"
+gate = "editor approval"
+[[surface.evidence]]
+path = "docs/cms.md"
+[surface.snapshot]
+method = "command"
+argv = ["sh", "-c", {script:?}]
+timeout_seconds = {timeout}
+
+[[boundary]]
+id = "no-production-mutation"
+title = "NO production mutation"
+surfaces = ["prod-*"]
+"#
+    );
+    fs::write(d.path().join("surfaces.toml"), spec).unwrap();
+    d
+}
+
+/// Kills the escaped grandchildren a test started (their pids are in `file`).
+fn kill_listed(file: &Path) {
+    for line in fs::read_to_string(file).unwrap_or_default().lines() {
+        if let Some(pid) = line
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+#[test]
+fn a_grandchild_in_a_new_session_cannot_stretch_a_command_timeout() {
+    // The child either exits at once or keeps running; either way its
+    // grandchild left the process group (setsid) and holds stdout open.
+    for (child, needle) in [
+        ("echo started", "waiting for its output"),
+        ("sleep 30", "killed its process group at the deadline"),
+    ] {
+        // The child waits until the grandchild has left the group.
+        let script = format!(
+            "setsid sh -c 'echo $$ >> grandchild.pid; exec sleep 30' & \
+             while [ ! -s grandchild.pid ]; do sleep 0.01; done; {child}"
+        );
+        let d = command_spec(&script, 1);
+        let out = d.path().join("snap.json");
+        let started = std::time::Instant::now();
+        let assert = holdfast()
+            .arg("snapshot")
+            .arg(d.path().join("surfaces.toml"))
+            .arg("--out")
+            .arg(&out)
+            .assert();
+        let took = started.elapsed();
+        kill_listed(&d.path().join("grandchild.pid"));
+        assert
+            .code(TAMPERED)
+            .stdout(predicate::str::contains("written").not())
+            .stderr(predicate::str::contains("surface prod-cms"))
+            .stderr(predicate::str::contains("timed out after 1 s"))
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains(
+                "stopped reading stdout and stderr, still held open by a process outside its group",
+            ));
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{child}: took {took:?}, past the timeout plus one second"
+        );
+        assert!(!out.exists(), "nothing may be written");
+    }
+}
+
+#[test]
+fn a_grandchild_in_a_new_session_cannot_stretch_a_user_probe_timeout() {
+    let d = tempfile::tempdir().unwrap();
+    // The gate refuses (exit 1) at once, but leaves a grandchild outside its
+    // group holding stdout: what it prints later is never seen, so the
+    // probe cannot count as a clean refusal.
+    let script = "setsid sh -c 'echo $$ > grandchild.pid; exec sleep 30' & \
+                  while [ ! -s grandchild.pid ]; do sleep 0.01; done; exit 1";
+    fs::write(
+        d.path().join("gates.toml"),
+        format!(
+            "[[probe]]\nid = \"p\"\ncommand = [\"sh\", \"-c\", {script:?}]\ntimeout_seconds = 1\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = holdfast()
+        .arg("probe")
+        .arg(d.path())
+        .args(["--only", "user", "--json"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    kill_listed(&d.path().join("grandchild.pid"));
+    assert_eq!(out.status.code(), Some(TAMPERED));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &r["probes"][0];
+    assert_eq!(p["outcome"], "timeout", "{p}");
+    assert_eq!(p["fail_closed"], false);
+    assert_eq!(p["actual"]["timed_out"], true);
+    let reason = p["reason"].as_str().unwrap();
+    assert!(reason.contains("outside its group"), "{reason}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "took {took:?}, past the timeout plus one second"
+    );
+}
