@@ -372,3 +372,312 @@ fn a_grandchild_in_a_new_session_cannot_stretch_a_user_probe_timeout() {
         "took {took:?}, past the timeout plus one second"
     );
 }
+
+// ------------------------------------------- files: modes and sensitive surfaces
+
+/// A surfaces spec with one secrets surface of method files over `secrets/`,
+/// with `extra` settings in its `[surface.snapshot]`.
+fn secrets_spec(extra: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir_all(d.path().join("docs")).unwrap();
+    fs::create_dir_all(d.path().join("secrets")).unwrap();
+    fs::write(d.path().join("docs/vault.md"), "Secrets live here.\n").unwrap();
+    fs::write(d.path().join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
+    fs::write(d.path().join("secrets/api.key"), "sk-123456\n").unwrap();
+    for f in ["secrets/db.env", "secrets/api.key"] {
+        fs::set_permissions(d.path().join(f), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let spec = format!(
+        r#"[[surface]]
+id = "prod-secrets"
+table = "production"
+name = "Secrets"
+kind = "secrets"
+status = "known"
+risk = "critical"
+gate = "security review"
+[[surface.evidence]]
+path = "docs/vault.md"
+[surface.snapshot]
+method = "files"
+root = "secrets"
+{extra}
+
+[[boundary]]
+id = "no-secrets-change"
+title = "NO secrets change"
+surfaces = ["prod-secrets"]
+"#
+    );
+    fs::write(d.path().join("surfaces.toml"), spec).unwrap();
+    fs::write(
+        d.path().join("auth.toml"),
+        "text = \"SCOPING ONLY\"\nscope = \"scoping\"\n",
+    )
+    .unwrap();
+    d
+}
+
+fn snapshot_to(d: &Path, out: &str, env: &[(&str, &str)]) -> assert_cmd::assert::Assert {
+    let mut c = holdfast();
+    c.arg("snapshot")
+        .arg(d.join("surfaces.toml"))
+        .arg("--out")
+        .arg(d.join(out));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.assert()
+}
+
+fn prove_between(d: &Path) -> assert_cmd::assert::Assert {
+    holdfast()
+        .arg("prove")
+        .arg(d.join("before.json"))
+        .arg(d.join("after.json"))
+        .arg("--authorization")
+        .arg(d.join("auth.toml"))
+        .arg("--out")
+        .arg(d.join("proof"))
+        .assert()
+}
+
+fn sha(bytes: &[u8]) -> String {
+    holdfast::digest::sha256_hex(bytes)
+}
+
+#[test]
+fn a_mode_only_change_of_a_secrets_file_is_changed_naming_the_file() {
+    for extra in ["", "owner = true"] {
+        let d = secrets_spec(extra);
+        snapshot_to(d.path(), "before.json", &[]).success();
+        let content = fs::read(d.path().join("secrets/db.env")).unwrap();
+        // World-readable, bytes unchanged.
+        fs::set_permissions(
+            d.path().join("secrets/db.env"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        assert_eq!(fs::read(d.path().join("secrets/db.env")).unwrap(), content);
+        snapshot_to(d.path(), "after.json", &[]).success();
+        prove_between(d.path())
+            .code(TAMPERED)
+            .stdout(predicate::str::contains("prod-secrets CHANGED"))
+            .stderr(predicate::str::contains("changed part(s): mode:db.env"))
+            .stderr(predicate::str::contains("api.key").not());
+    }
+}
+
+#[test]
+fn an_owner_change_is_changed_only_when_owners_are_pinned() {
+    if !rustix::process::geteuid().is_root() {
+        return; // chown needs root
+    }
+    for (extra, changed) in [("", false), ("owner = true", true)] {
+        let d = secrets_spec(extra);
+        snapshot_to(d.path(), "before.json", &[]).success();
+        std::os::unix::fs::chown(d.path().join("secrets/api.key"), Some(65534), Some(65534))
+            .unwrap();
+        snapshot_to(d.path(), "after.json", &[]).success();
+        let a = prove_between(d.path());
+        if changed {
+            a.code(TAMPERED)
+                .stderr(predicate::str::contains("changed part(s): owner:api.key"));
+        } else {
+            a.success();
+        }
+    }
+}
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_sensitive_surface_publishes_no_plain_sha256_of_its_files() {
+    let d = secrets_spec("sensitive = true\nkey_env = \"HOLDFAST_TEST_SECRETS_KEY\"");
+    let env = [("HOLDFAST_TEST_SECRETS_KEY", KEY)];
+    snapshot_to(d.path(), "before.json", &env).success();
+    snapshot_to(d.path(), "after.json", &env).success();
+    let snap = fs::read_to_string(d.path().join("before.json")).unwrap();
+    for f in ["secrets/db.env", "secrets/api.key"] {
+        let plain = sha(&fs::read(d.path().join(f)).unwrap());
+        assert!(!snap.contains(&plain), "{f}: plain sha256 published");
+    }
+    assert!(!snap.contains(KEY), "the key must never be recorded");
+    assert!(snap.contains("HMAC-SHA256"), "{snap}");
+    // Equal keyed digests still prove the surface untouched, offline.
+    prove_between(d.path())
+        .success()
+        .stdout(predicate::str::contains("prod-secrets UNTOUCHED"));
+    // And a content change under the same key is a change.
+    fs::write(d.path().join("secrets/db.env"), "PASSWORD=hunter3\n").unwrap();
+    fs::set_permissions(
+        d.path().join("secrets/db.env"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    snapshot_to(d.path(), "after.json", &env).success();
+    prove_between(d.path())
+        .code(TAMPERED)
+        .stderr(predicate::str::contains("changed part(s): db.env"));
+}
+
+#[test]
+fn a_sensitive_surface_without_its_key_fails_closed_and_writes_nothing() {
+    let cases = [
+        (
+            "sensitive = true",
+            "a sensitive surface needs a key",
+            MALFORMED,
+        ),
+        (
+            "sensitive = true\nkey_env = \"HOLDFAST_TEST_UNSET_KEY\"",
+            "environment variable HOLDFAST_TEST_UNSET_KEY is not set",
+            MALFORMED,
+        ),
+        (
+            "sensitive = true\nkey_env = \"HOLDFAST_TEST_SHORT_KEY\"",
+            "at least 16",
+            MALFORMED,
+        ),
+        (
+            "sensitive = true\nkey_file = \"no-such-key\"",
+            "no-such-key",
+            IO,
+        ),
+        (
+            "key_env = \"HOLDFAST_TEST_SECRETS_KEY\"",
+            "add sensitive = true",
+            MALFORMED,
+        ),
+        (
+            "sensitive = true\nkey_env = \"A\"\nkey_file = \"b\"",
+            "exactly one of key_env and key_file",
+            MALFORMED,
+        ),
+    ];
+    for (extra, needle, code) in cases {
+        let d = secrets_spec(extra);
+        snapshot_to(
+            d.path(),
+            "s.json",
+            &[
+                ("HOLDFAST_TEST_SHORT_KEY", "short"),
+                ("HOLDFAST_TEST_SECRETS_KEY", KEY),
+            ],
+        )
+        .code(code)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("surfaces.toml"))
+        .stderr(predicate::str::contains(needle));
+        assert!(
+            !d.path().join("s.json").exists(),
+            "{extra}: nothing may be written"
+        );
+    }
+}
+
+/// Every file of a packet, as text (lossy), to search for what must not be there.
+fn packet_text(p: &Path) -> String {
+    let mut all = String::new();
+    for e in walkdir::WalkDir::new(p) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            all.push_str(&String::from_utf8_lossy(&fs::read(e.path()).unwrap()));
+        }
+    }
+    all
+}
+
+/// A copy of the example whose secrets surface reads live secrets files
+/// (with `extra` settings).
+fn example_with_live_secrets(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let spec = t.path().join("spec");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(example())
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::create_dir_all(spec.join("source/secrets-live")).unwrap();
+    fs::write(
+        spec.join("source/secrets-live/db.env"),
+        "PASSWORD=hunter2\n",
+    )
+    .unwrap();
+    fs::write(spec.join("source/secrets-live/api.key"), "sk-123456\n").unwrap();
+    let surfaces = fs::read_to_string(spec.join("surfaces.toml")).unwrap();
+    let cited = "path = \"secrets/vault-policy.hcl\"\nlines = \"1-7\"\n";
+    assert!(surfaces.contains(cited));
+    let surfaces = surfaces.replacen(
+        cited,
+        &format!(
+            "{cited}[surface.snapshot]\nmethod = \"files\"\nroot = \"source/secrets-live\"\n{extra}\n"
+        ),
+        1,
+    );
+    fs::write(spec.join("surfaces.toml"), surfaces).unwrap();
+    (t, spec)
+}
+
+#[test]
+fn a_packet_with_a_sensitive_surface_holds_no_plain_sha256_of_its_files() {
+    let (t, spec) =
+        example_with_live_secrets("sensitive = true\nkey_env = \"HOLDFAST_TEST_SECRETS_KEY\"");
+    let p = t.path().join("packet");
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&p)
+        .env("HOLDFAST_TEST_SECRETS_KEY", KEY)
+        .assert()
+        .success();
+    let all = packet_text(&p);
+    assert!(all.contains("HMAC-SHA256"), "the snapshot says it is keyed");
+    for f in ["db.env", "api.key"] {
+        let plain = sha(&fs::read(spec.join("source/secrets-live").join(f)).unwrap());
+        assert!(
+            !all.contains(&plain),
+            "{f}: its plain sha256 is in the packet"
+        );
+    }
+    assert!(!all.contains(KEY), "the key is in the packet");
+    // The control: without `sensitive`, the plain sha256 is there (so the
+    // search above can fail).
+    let (t2, spec2) = example_with_live_secrets("");
+    let p2 = t2.path().join("packet");
+    holdfast()
+        .arg("run")
+        .arg(&spec2)
+        .arg("--out")
+        .arg(&p2)
+        .assert()
+        .success();
+    let plain = sha(b"PASSWORD=hunter2\n");
+    assert!(packet_text(&p2).contains(&plain));
+    // Without its key the run stops before anything is written.
+    let p3 = t.path().join("packet-no-key");
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&p3)
+        .env_remove("HOLDFAST_TEST_SECRETS_KEY")
+        .assert()
+        .code(MALFORMED)
+        .stderr(predicate::str::contains(
+            "HOLDFAST_TEST_SECRETS_KEY is not set",
+        ));
+    assert!(!p3.exists());
+    let leftovers: Vec<_> = fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "no staging directory left: {leftovers:?}"
+    );
+}

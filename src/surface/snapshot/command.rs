@@ -16,6 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Reading;
+use super::keyed::Key;
 use crate::error::{Error, Result};
 use crate::process::{self, End, HashSink, HeadSink};
 
@@ -109,6 +110,7 @@ pub fn read(
     argv: &[String],
     cwd: Option<&str>,
     timeout_seconds: u64,
+    key: Option<&Key>,
     who: &str,
 ) -> Result<Reading> {
     let dir = match cwd {
@@ -117,15 +119,31 @@ pub fn read(
     };
     let out = run(argv, &dir, Duration::from_secs(timeout_seconds), who)?;
     let mut parts = BTreeMap::new();
-    parts.insert("stdout".to_string(), out.stdout_sha256);
+    let description = match key {
+        None => {
+            parts.insert("stdout".to_string(), out.stdout_sha256);
+            format!(
+                "stdout of `{}` ({} byte(s), exit code {})",
+                shown(argv),
+                out.stdout_bytes,
+                out.exit_code
+            )
+        }
+        Some(k) => {
+            let mut raw = [0u8; 32];
+            hex::decode_to_slice(&out.stdout_sha256, &mut raw)
+                .map_err(|e| Error::failed(format!("surface {who}: {e}")))?;
+            parts.insert("stdout".to_string(), k.part("stdout", "stdout", &raw));
+            format!(
+                "stdout of `{}` (exit code {}), keyed digest (HMAC-SHA256, sensitive)",
+                shown(argv),
+                out.exit_code
+            )
+        }
+    };
     Ok(Reading {
         parts,
-        description: format!(
-            "stdout of `{}` ({} byte(s), exit code {})",
-            shown(argv),
-            out.stdout_bytes,
-            out.exit_code
-        ),
+        description,
         exit_code: Some(out.exit_code),
     })
 }
@@ -153,7 +171,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.stdout_sha256, crate::digest::sha256_hex(b"hello\n"));
         assert_eq!((a.stdout_bytes, a.exit_code), (6, 0));
-        let r = read(&here(), &v(&["printf", "hello\n"]), None, 10, "s").unwrap();
+        let r = read(&here(), &v(&["printf", "hello\n"]), None, 10, None, "s").unwrap();
         assert_eq!(r.parts["stdout"], a.stdout_sha256);
         assert_eq!(r.exit_code, Some(0));
         assert!(

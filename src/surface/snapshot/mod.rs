@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod files;
+pub mod keyed;
 pub mod postgres;
 
 use std::collections::BTreeMap;
@@ -172,6 +173,8 @@ pub fn take_with(
                 root,
                 include,
                 exclude,
+                owner,
+                key,
             } => Some(files::read(
                 &match root.strip_prefix('@') {
                     Some(name) => named.get(name).cloned().ok_or_else(|| {
@@ -197,6 +200,10 @@ pub fn take_with(
                 root,
                 include.as_deref(),
                 exclude,
+                files::Pin {
+                    owner: *owner,
+                    key: keyed::load_opt(key.as_ref(), &base, &err_at)?.as_ref(),
+                },
                 progress,
                 &err_at,
             )?),
@@ -204,11 +211,13 @@ pub fn take_with(
                 argv,
                 cwd,
                 timeout_seconds,
+                key,
             } => Some(command::read(
                 &base,
                 argv,
                 cwd.as_deref(),
                 *timeout_seconds,
+                keyed::load_opt(key.as_ref(), &base, &err_at)?.as_ref(),
                 &s.id,
             )?),
             SnapshotSpec::Postgres {
@@ -410,7 +419,10 @@ surfaces = ["*"]
         );
         validate(&a).unwrap();
         let reg = &a.surfaces["registry"];
-        assert_eq!(reg.parts.keys().collect::<Vec<_>>(), ["registry.json"]);
+        assert_eq!(
+            reg.parts.keys().collect::<Vec<_>>(),
+            ["mode:registry.json", "registry.json"]
+        );
         assert_eq!(a.surfaces["cms"].method, Method::None);
         assert_eq!(a.surfaces["cms"].digest, None);
         assert_eq!(a.boundaries[0].covers, ["registry", "cms"]);
