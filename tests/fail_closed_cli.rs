@@ -681,3 +681,76 @@ fn a_packet_with_a_sensitive_surface_holds_no_plain_sha256_of_its_files() {
         "no staging directory left: {leftovers:?}"
     );
 }
+
+// ------------------------------------------------- packet modes and the umask
+
+#[test]
+fn packet_modes_do_not_depend_on_the_umask_and_verify_warns_of_unreadable_files() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("packet");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" run \"$1\" --out \"$2\"")
+        .arg(assert_cmd::cargo::cargo_bin("holdfast"))
+        .arg(example())
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut dirs = 0;
+    for e in walkdir::WalkDir::new(&p) {
+        let e = e.unwrap();
+        let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let want = if e.file_type().is_dir() {
+            dirs += 1;
+            0o755
+        } else if name.ends_with(".sh") {
+            0o755
+        } else {
+            0o644
+        };
+        assert_eq!(mode, want, "{}: mode {mode:04o}", e.path().display());
+    }
+    assert!(dirs >= 2, "the packet and the fold's after-directory");
+    holdfast()
+        .arg("verify")
+        .arg(&p)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning").not());
+    // A file others cannot read is reported (the seal still holds).
+    fs::set_permissions(p.join("README.md"), fs::Permissions::from_mode(0o600)).unwrap();
+    let after = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|d| d.is_dir())
+        .unwrap();
+    fs::set_permissions(&after, fs::Permissions::from_mode(0o700)).unwrap();
+    holdfast()
+        .arg("verify")
+        .arg(&p)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: README.md: mode 0600: others cannot read it, so they cannot verify the packet",
+        ))
+        .stderr(predicate::str::contains(format!(
+            "warning: {}: mode 0700: others cannot list it",
+            after.file_name().unwrap().to_string_lossy()
+        )));
+    let out = holdfast()
+        .arg("verify")
+        .arg(&p)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warned: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|w| w["path"].as_str().unwrap())
+        .collect();
+    assert!(warned.contains(&"README.md"), "{warned:?}");
+}

@@ -433,6 +433,7 @@ fn build(
 
     // 13. Seal and verify (publishing is the caller's last step).
     steps.step(13, STEPS, "seal and verify");
+    seal::set_packet_modes(dir)?;
     let sealed = seal::seal(dir, seal::SealOptions { force: false }, progress)?;
     let report = seal::verify(dir, progress)?;
     if !report.is_verified() {

@@ -72,6 +72,8 @@ pub struct Scan {
     pub files: Vec<String>,
     /// Everything that is not a well-named regular file or directory.
     pub oddities: Vec<Oddity>,
+    /// Relative paths of the well-named directories, sorted by bytes.
+    pub dirs: Vec<String>,
 }
 
 /// Walks `root` (which must be a directory) and classifies every entry below it.
@@ -178,6 +180,7 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
     dirs.sort_unstable();
     find_normalization_clashes(&non_ascii, &out.files, &dirs, &mut out.oddities);
     out.oddities.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dirs = dirs;
     Ok(out)
 }
 
