@@ -754,3 +754,130 @@ fn packet_modes_do_not_depend_on_the_umask_and_verify_warns_of_unreadable_files(
         .collect();
     assert!(warned.contains(&"README.md"), "{warned:?}");
 }
+
+// ------------------------------------------- the pass token in input fields
+
+fn token() -> &'static str {
+    holdfast::gate::verdict::pass_token(None)
+}
+
+/// A copy of the example spec with `edit(file text)` applied to `file`.
+fn example_edited(file: &str, edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let spec = t.path().join("spec");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(example())
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = fs::read_to_string(spec.join(file)).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "{file}: the edit must change something");
+    fs::write(spec.join(file), edited).unwrap();
+    (t, spec)
+}
+
+#[test]
+fn the_pass_token_is_refused_in_every_text_field_of_the_run_inputs() {
+    let t = token();
+    type Edit = Box<dyn Fn(String) -> String>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "packet.toml",
+            Box::new(move |s: String| s.replacen("title = \"", &format!("title = \"{t} "), 1)),
+            "packet.title: contains the pass token",
+        ),
+        (
+            "packet.toml",
+            Box::new(move |s: String| s.replacen("text = \"", &format!("text = \"{t} "), 1)),
+            "authorization.text: contains the pass token",
+        ),
+        (
+            "surfaces.toml",
+            Box::new(move |s: String| s.replacen("name = \"", &format!("name = \"{t} "), 1)),
+            "surface[0].name: contains the pass token",
+        ),
+        (
+            "surfaces.toml",
+            Box::new(move |s: String| {
+                s.replacen(
+                    "method = \"files\"\nroot = \"source/infra/postgres\"",
+                    &format!("method = \"command\"\nargv = [\"echo\", \"{t}\"]"),
+                    1,
+                )
+            }),
+            "surface[0].snapshot.argv[1]: contains the pass token",
+        ),
+        (
+            "gates.toml",
+            Box::new(move |s: String| s.replacen("title = \"", &format!("title = \"{t} "), 1)),
+            "contains the pass token",
+        ),
+    ];
+    for (file, edit, needle) in cases {
+        let (tmp, spec) = example_edited(file, edit);
+        let out = tmp.path().join("packet");
+        let before = state(tmp.path());
+        let assert = holdfast()
+            .arg("run")
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(MALFORMED)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(file))
+            .stderr(predicate::str::contains(needle));
+        // The message never repeats the token.
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(
+            !err.contains(t),
+            "{file}: the error repeats the token: {err}"
+        );
+        assert_eq!(state(tmp.path()), before, "{file}: nothing may be written");
+    }
+}
+
+#[test]
+fn a_user_probes_attack_input_may_carry_the_token_and_is_redacted() {
+    let d = tempfile::tempdir().unwrap();
+    let t = token();
+    fs::write(
+        d.path().join("gates.toml"),
+        format!(
+            "[[probe]]\nid = \"p\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; exit 1\", \"{t}\"]\nstdin_text = \"{t}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = holdfast()
+        .arg("probe")
+        .arg(d.path())
+        .args(["--only", "user", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(t),
+        "redacted"
+    );
+    // Anywhere else in gates.toml it is refused.
+    fs::write(
+        d.path().join("gates.toml"),
+        format!("[[probe]]\nid = \"p\"\ncommand = [\"false\"]\ntitle = \"{t}\"\n"),
+    )
+    .unwrap();
+    holdfast()
+        .arg("probe")
+        .arg(d.path())
+        .args(["--only", "user"])
+        .assert()
+        .code(MALFORMED)
+        .stderr(predicate::str::contains("contains the pass token"));
+}
