@@ -881,3 +881,59 @@ fn a_user_probes_attack_input_may_carry_the_token_and_is_redacted() {
         .code(MALFORMED)
         .stderr(predicate::str::contains("contains the pass token"));
 }
+
+#[test]
+fn force_keeps_an_old_packet_that_gained_a_file_during_the_run() {
+    let (t, p) = packet();
+    // A surface command (run after the --force check) writes into the old
+    // packet: at the exchange it no longer holds only its listed files.
+    let (_t2, spec) = example_edited("packet.toml", |s| {
+        s.replace(
+            "live_system_contact = \"none\"",
+            "live_system_contact = \"read-only\"",
+        )
+    });
+    let late = p.join("late.txt");
+    let surfaces = fs::read_to_string(spec.join("surfaces.toml")).unwrap().replacen(
+        "[[surface]]",
+        &format!(
+            "[[surface]]\nid = \"writer\"\ntable = \"production\"\nname = \"Writer\"\nkind = \"cms\"\n\
+             status = \"known\"\nrisk = \"low\"\ngate = \"none\"\n[[surface.evidence]]\n\
+             path = \"cms/directus.yaml\"\n[surface.snapshot]\nmethod = \"command\"\n\
+             argv = [\"sh\", \"-c\", \"[ -e {0} ] || echo mine > {0}; echo ok\"]\n\n[[surface]]",
+            late.display()
+        ),
+        1,
+    );
+    fs::write(spec.join("surfaces.toml"), surfaces).unwrap();
+    let out = holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&p)
+        .arg("--force")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+    assert!(
+        err.contains("changed during the run, so it was not deleted"),
+        "{err}"
+    );
+    assert!(err.contains("extra: late.txt"), "{err}");
+    // The file written into the old packet survives, in the directory named.
+    let kept: Vec<PathBuf> = fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("late.txt").is_file())
+        .collect();
+    assert_eq!(kept.len(), 1, "{err}");
+    assert!(err.contains(&kept[0].display().to_string()), "{err}");
+    assert_eq!(
+        fs::read_to_string(kept[0].join("late.txt")).unwrap(),
+        "mine\n"
+    );
+    // The new packet is in place and verifies.
+    assert!(!late.exists());
+    holdfast().arg("verify").arg(&p).assert().success();
+}

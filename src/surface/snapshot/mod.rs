@@ -105,7 +105,9 @@ pub struct SurfaceSnapshot {
     /// sha256 of the canonical JSON of `parts`; absent for method `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    /// Per-part digests: relative file path, `stdout`, `schema`, `table:<schema>.<name>`.
+    /// Per-part digests: relative file path, `mode:<path>`, `owner:<path>`,
+    /// `stdout`, `schema`, `table:<schema>.<name>` (keyed digests for a
+    /// sensitive surface).
     pub parts: BTreeMap<String, String>,
     /// What was read, in a few words.
     pub description: String,
