@@ -937,3 +937,29 @@ fn force_keeps_an_old_packet_that_gained_a_file_during_the_run() {
     assert!(!late.exists());
     holdfast().arg("verify").arg(&p).assert().success();
 }
+
+#[test]
+fn prove_refuses_a_snapshot_that_spells_the_pass_token_even_escaped() {
+    let d = secrets_spec("");
+    snapshot_to(d.path(), "before.json", &[]).success();
+    snapshot_to(d.path(), "after.json", &[]).success();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.path().join("before.json")).unwrap()).unwrap();
+    v["surfaces"]["prod-secrets"]["description"] = serde_json::Value::String(token().into());
+    // JSON-escape every letter: the parsed value still spells the token.
+    let text = serde_json::to_string(&v).unwrap();
+    let escaped: String = token()
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let text = text.replace(token(), &escaped);
+    assert!(!text.contains(token()));
+    fs::write(d.path().join("before.json"), text).unwrap();
+    prove_between(d.path())
+        .code(MALFORMED)
+        .stderr(predicate::str::contains("before.json"))
+        .stderr(predicate::str::contains(
+            "surfaces.prod-secrets.description: contains the pass token",
+        ));
+    assert!(!d.path().join("proof").exists(), "nothing may be written");
+}

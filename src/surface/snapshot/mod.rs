@@ -305,7 +305,23 @@ pub fn read(path: &Path) -> Result<(Snapshot, String)> {
     let bytes = fsio::read_regular(path, SNAPSHOT_LIMIT)?;
     let snap: Snapshot = canonical::from_slice_strict(&bytes, path)?;
     validate(&snap).map_err(|what| Error::malformed(path, what))?;
+    refuse_pass_token(&snap, path)?;
     Ok((snap, digest::sha256_hex(&bytes)))
+}
+
+/// Refuses an input (read from `path`) whose values or keys spell the
+/// default pass token, however the file escaped it: what `prove` reads
+/// becomes the proof, and only the verdict may produce the token.
+pub(crate) fn refuse_pass_token<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let v = serde_json::to_value(value).map_err(|e| Error::malformed(path, e.to_string()))?;
+    let token = crate::gate::verdict::pass_token(None);
+    match crate::gate::verdict::find_token_claim(&v, token, &[]) {
+        Some(at) => Err(Error::malformed(
+            path,
+            format!("{at}: contains the pass token; an input may not claim it"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The consistency rules of [`read`], as a pure function.
