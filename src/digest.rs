@@ -171,6 +171,31 @@ impl Tree {
         check_regular(fd, &shown())
     }
 
+    /// Reads the whole file `rel` inside the tree, refusing one larger than
+    /// `limit` bytes (opened like [`Tree::hash`]: no link, never outside).
+    pub fn read(&self, rel: &str, limit: u64) -> Result<Vec<u8>> {
+        use std::io::Read as _;
+        let (file, size) = self.open_file(rel)?;
+        let shown = || self.root_path.join(rel);
+        if size > limit {
+            return Err(Error::malformed(
+                shown(),
+                format!("{size} bytes is over the limit of {limit}"),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(shown(), e))?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::malformed(
+                shown(),
+                format!("grew past the limit of {limit} bytes while read"),
+            ));
+        }
+        Ok(bytes)
+    }
+
     /// Hashes the file `rel` inside the tree with a caller-provided buffer.
     pub fn hash(&self, rel: &str, buf: &mut [u8]) -> Result<RawDigest> {
         let (file, size) = self.open_file(rel)?;

@@ -2,9 +2,11 @@
 //! runs, and the governance registry of object ids they claim.
 //!
 //! The library holds all the logic; the `holdfast` binary is a thin layer of
-//! argument parsing and output over it. Modules follow the concepts of
-//! DESIGN.md: [`seal`] (manifest and tree hash), plus shared helpers
-//! ([`canonical`] JSON, atomic [`fsio`], [`digest`], [`progress`]).
+//! argument parsing and output over it. One module per concept: [`seal`]
+//! (manifest and tree hash), [`registry`], [`surface`], [`gate`] and
+//! [`packet`] (derived by one function, re-derived by `verify --rerun`),
+//! over shared helpers ([`canonical`] JSON, atomic [`fsio`], [`digest`],
+//! [`progress`]). `docs/ARCHITECTURE.md` maps them.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -181,6 +181,7 @@ fn fix7_example_reproduces_the_seed_figures() {
         "Canonical body max 441→461, next free TKT-OBJ-462; 0 collision / 0 orphan / 0 gap / 0 overlap",
         "7 OPEN production blockers",
         "9 classes",
+        "9/9 classes fail-closed",
         "PRODUCTION_PASS leaked: no",
         "selected: none",
     ] {
@@ -425,7 +426,7 @@ fn rerun_catches_a_readme_figure_edited_and_resealed() {
     )
     .unwrap();
     reseal(&p);
-    rerun_fails_with(&p, "rerun readme");
+    rerun_fails_with(&p, "rerun derived: README.md: differs");
 }
 
 #[test]
@@ -466,7 +467,10 @@ fn rerun_catches_an_unlisted_artifact_resealed() {
     let (_t, p) = ready_packet();
     fs::write(p.join("planted.json"), "{}\n").unwrap();
     reseal(&p);
-    rerun_fails_with(&p, "planted.json is not listed");
+    rerun_fails_with(
+        &p,
+        "planted.json: in the packet, but the inputs and primary evidence derive no such file",
+    );
 }
 
 // ---------------------------------------------------------------- findings of review
@@ -507,7 +511,7 @@ fn rerun_recomputes_the_proof_from_the_snapshots() {
     )
     .unwrap();
     reseal(&p);
-    rerun_fails_with(&p, "rerun proof");
+    rerun_fails_with(&p, "rerun derived: forbidden-surface-proof.json: differs");
 }
 
 #[test]
@@ -646,6 +650,6 @@ fn rerun_catches_a_derived_blocker_dropped_from_the_map() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "derived blocker unknown-surface:ci-seal-scope is missing",
+            "rerun derived: production-blocker-map.json: differs from what the inputs and primary evidence derive at /blockers/",
         ));
 }

@@ -6,13 +6,39 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::RwLock;
 
 use assert_cmd::Command;
-use holdfast::surface::snapshot::postgres::{ReadOnlySession, read};
+use holdfast::surface::snapshot::postgres::{PgOptions, ReadOnlySession};
 use support::pg;
+
+fn read(
+    conn: &str,
+    schemas: Option<&[String]>,
+    who: &str,
+) -> holdfast::error::Result<holdfast::surface::snapshot::Reading> {
+    let opts = PgOptions {
+        schemas: schemas.map(<[String]>::to_vec),
+        ..PgOptions::default()
+    };
+    holdfast::surface::snapshot::postgres::read(conn, &opts, who).map(|r| r.reading)
+}
 
 fn parts(conn: &str) -> BTreeMap<String, String> {
     read(conn, None, "db").unwrap().parts
+}
+
+/// Roles are cluster-wide parts of every database's snapshot: tests that
+/// change them hold this for writing, tests that compare whole snapshots
+/// for reading.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+fn cluster_read() -> std::sync::RwLockReadGuard<'static, ()> {
+    CLUSTER.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cluster_write() -> std::sync::RwLockWriteGuard<'static, ()> {
+    CLUSTER.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A database with a keyed table, a table without a key, and types whose
@@ -37,14 +63,28 @@ fn seed(server: &pg::Server, db: &str) -> String {
 
 #[test]
 fn snapshot_is_stable_across_two_reads_and_lists_every_table() {
+    let _cluster = cluster_read();
     let server = pg::shared();
     let conn = seed(&server, "stable");
     let a = read(&conn, None, "db").unwrap();
     let b = read(&conn, None, "db").unwrap();
     assert_eq!(a, b);
+    for part in [
+        "database",
+        "schema",
+        "schema:public",
+        "role:postgres",
+        "extension:plpgsql",
+        "table:public.accounts",
+        "table:public.events",
+    ] {
+        assert!(a.parts.contains_key(part), "{part}: {:?}", a.parts.keys());
+    }
     assert_eq!(
-        a.parts.keys().collect::<Vec<_>>(),
-        ["schema", "table:public.accounts", "table:public.events"]
+        a.parts.keys().filter(|k| k.starts_with("table:")).count(),
+        2,
+        "built-in tables (information_schema's) are not parts: {:?}",
+        a.parts.keys()
     );
     assert!(
         a.description.contains("2 table(s), 5 row(s)"),
@@ -156,10 +196,10 @@ fn a_write_inside_the_snapshot_session_fails() {
     let conn = seed(&server, "writes");
     let mut session = ReadOnlySession::open(&conn, "db").unwrap();
     for sql in [
-        "INSERT INTO events VALUES ('x', NULL, NULL)",
-        "UPDATE accounts SET name = 'mallory'",
-        "DELETE FROM events",
-        "CREATE TABLE sneaky (id int)",
+        "INSERT INTO public.events VALUES ('x', NULL, NULL)",
+        "UPDATE public.accounts SET name = 'mallory'",
+        "DELETE FROM public.events",
+        "CREATE TABLE public.sneaky (id int)",
     ] {
         let e = session.batch_execute(sql).unwrap_err().to_string();
         assert!(e.contains("read-only transaction"), "{sql}: {e}");
@@ -252,6 +292,7 @@ surfaces = ["prod-pg"]
 
 #[test]
 fn cli_snapshot_and_prove_name_the_changed_table() {
+    let _cluster = cluster_read();
     let server = pg::shared();
     let conn = seed(&server, "cli");
     let d = tempfile::tempdir().unwrap();
@@ -345,4 +386,772 @@ fn cli_snapshot_to_nothing_writes_nothing() {
         .stderr(predicates::str::contains(
             "line 13, column 1: surface[0].snapshot.connection_env",
         ));
+}
+
+// ---------------------------------------------------------------------------
+// A database owner who plants code, and a careful SRE's failure modes.
+// ---------------------------------------------------------------------------
+
+fn read_with(conn: &str, opts: &PgOptions) -> holdfast::error::Result<BTreeMap<String, String>> {
+    holdfast::surface::snapshot::postgres::read(conn, opts, "db").map(|r| r.reading.parts)
+}
+
+/// `public.pwn(what)` records `what` in `public.pwned` through dblink: a
+/// write that escapes the snapshot's read-only transaction, as a planted
+/// function would (the server runs it as the superuser holdfast connects as).
+const PWN: &str = "CREATE EXTENSION dblink;
+    CREATE TABLE public.pwned (what text);
+    CREATE FUNCTION public.pwn(what text) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM public.dblink_exec(
+        pg_catalog.concat('dbname=', pg_catalog.current_database(), ' user=postgres host=',
+                          pg_catalog.current_setting('unix_socket_directories')),
+        pg_catalog.format('INSERT INTO public.pwned VALUES (%L)', what));
+    END $$;";
+
+fn pwned(server: &pg::Server, db: &str) -> Vec<String> {
+    server
+        .client(db)
+        .query("SELECT what FROM public.pwned ORDER BY what", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn lookalike_functions_and_operators_never_run_and_cannot_redirect_rows() {
+    let server = pg::shared();
+    let db = "lookalike";
+    server.create_db(db);
+    let mut c = server.client(db);
+    c.batch_execute(PWN).unwrap();
+    c.batch_execute(
+        "CREATE TABLE public.t (id int PRIMARY KEY, v text);
+         CREATE TABLE public.frozen (id int PRIMARY KEY, v text);
+         INSERT INTO public.t VALUES (1, 'a'), (2, 'b');
+         INSERT INTO public.frozen VALUES (1, 'a'), (2, 'b');
+         -- The old session called format('%I.%I', nspname, relname): this
+         -- exact-signature lookalike would point every table at the frozen copy.
+         CREATE FUNCTION public.format(text, name, name) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('format'); RETURN 'public.frozen'; END $$;
+         CREATE FUNCTION public.quote_ident(text) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('quote_ident'); RETURN 'frozen'; END $$;
+         CREATE FUNCTION public.format_type(oid, integer) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('format_type'); RETURN pg_catalog.format_type($1, $2); END $$;
+         CREATE FUNCTION public.pg_get_expr(pg_node_tree, oid) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('pg_get_expr'); RETURN pg_catalog.pg_get_expr($1, $2); END $$;
+         CREATE FUNCTION public.pg_get_indexdef(oid) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('pg_get_indexdef'); RETURN pg_catalog.pg_get_indexdef($1); END $$;
+         CREATE FUNCTION public.pg_get_constraintdef(oid, boolean) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('pg_get_constraintdef'); RETURN pg_catalog.pg_get_constraintdef($1, $2); END $$;
+         CREATE FUNCTION public.pg_get_userbyid(oid) RETURNS name LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('pg_get_userbyid'); RETURN pg_catalog.pg_get_userbyid($1); END $$;
+         CREATE FUNCTION public.current_setting(text) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('current_setting'); RETURN pg_catalog.current_setting($1); END $$;
+         CREATE FUNCTION public.current_database() RETURNS name LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('current_database'); RETURN pg_catalog.current_database(); END $$;
+         CREATE FUNCTION public.pg_export_snapshot() RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('pg_export_snapshot'); RETURN pg_catalog.pg_export_snapshot(); END $$;
+         CREATE FUNCTION public.name_eq(name, name) RETURNS boolean LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('operator'); RETURN pg_catalog.nameeq($1, $2); END $$;
+         CREATE OPERATOR public.= (leftarg = name, rightarg = name, function = public.name_eq);
+         CREATE FUNCTION public.name_text_eq(name, text) RETURNS boolean LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('operator'); RETURN pg_catalog.nameeqtext($1, $2); END $$;
+         CREATE OPERATOR public.= (leftarg = name, rightarg = text, function = public.name_text_eq);
+         -- Every later session of this database finds public's lookalikes first.
+         ALTER DATABASE lookalike SET search_path = public, pg_catalog;",
+    )
+    .unwrap();
+    // Control: the planted code works when a session resolves names through public.
+    server
+        .client(db)
+        .batch_execute("SELECT format_type(23, -1)")
+        .unwrap();
+    assert_eq!(pwned(&server, db), ["format_type"]);
+    server
+        .client(db)
+        .batch_execute("DELETE FROM public.pwned")
+        .unwrap();
+
+    let conn = server.conn(db);
+    let opts = PgOptions {
+        parallel: 2,
+        ..PgOptions::default()
+    };
+    let before = read_with(&conn, &opts).unwrap();
+    server
+        .client(db)
+        .batch_execute("DELETE FROM public.t WHERE id = 2")
+        .unwrap();
+    let after = read_with(&conn, &opts).unwrap();
+    assert_eq!(
+        pwned(&server, db),
+        Vec::<String>::new(),
+        "no planted function ran"
+    );
+    let diff = changed(&before, &after);
+    assert!(diff.contains(&"table:public.t".to_string()), "{diff:?}");
+    assert!(
+        !diff.contains(&"table:public.frozen".to_string()),
+        "{diff:?}"
+    );
+}
+
+#[test]
+fn a_user_cast_with_side_effects_is_never_called() {
+    let server = pg::shared();
+    let db = "usercast";
+    server.create_db(db);
+    let mut c = server.client(db);
+    c.batch_execute(PWN).unwrap();
+    c.batch_execute(
+        "CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+         CREATE FUNCTION public.mood_text(public.mood) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN PERFORM public.pwn('cast'); RETURN pg_catalog.textin(pg_catalog.enum_out($1)); END $$;
+         CREATE CAST (public.mood AS text) WITH FUNCTION public.mood_text(public.mood);
+         CREATE TABLE public.feelings (m public.mood, n int);
+         CREATE TABLE public.keyed_moods (m public.mood PRIMARY KEY, n int);
+         INSERT INTO public.feelings VALUES ('ok', 1), ('sad', 2), ('ok', 3);
+         INSERT INTO public.keyed_moods VALUES ('ok', 1), ('sad', 2);",
+    )
+    .unwrap();
+    // Control: ordering by the text of the column (what the old session did) runs the cast.
+    c.batch_execute("SELECT * FROM public.feelings ORDER BY m::text")
+        .unwrap();
+    assert!(!pwned(&server, db).is_empty());
+    c.batch_execute("DELETE FROM public.pwned").unwrap();
+
+    let conn = server.conn(db);
+    let before = parts(&conn);
+    c.batch_execute("UPDATE public.feelings SET n = 4 WHERE n = 3")
+        .unwrap();
+    let after = parts(&conn);
+    assert_eq!(
+        pwned(&server, db),
+        Vec::<String>::new(),
+        "the cast never ran"
+    );
+    assert_eq!(changed(&before, &after), ["table:public.feelings"]);
+}
+
+#[test]
+fn row_level_security_fails_the_read_instead_of_hiding_rows() {
+    let _cluster = cluster_write();
+    let server = pg::shared();
+    let db = "rls";
+    server.create_db(db);
+    let mut c = server.client(db);
+    c.batch_execute(PWN).unwrap();
+    c.batch_execute(
+        "DROP ROLE IF EXISTS hf_reader;
+         CREATE ROLE hf_reader LOGIN;
+         GRANT pg_read_all_data TO hf_reader;
+         CREATE TABLE public.secrets (id int PRIMARY KEY, v text);
+         INSERT INTO public.secrets VALUES (1, 'visible'), (2, 'hidden');
+         -- A policy whose check is planted code, run as the superuser who wrote it.
+         CREATE FUNCTION public.only_visible(text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER AS $$
+           BEGIN PERFORM public.pwn('policy'); RETURN $1 = 'visible'; END $$;
+         ALTER TABLE public.secrets ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY only_visible ON public.secrets USING (public.only_visible(v));",
+    )
+    .unwrap();
+    let reader = format!(
+        "{} user=hf_reader",
+        server.conn(db).replace("user=postgres", "")
+    );
+    let e = read(&reader, None, "db").unwrap_err().to_string();
+    assert!(
+        e.contains("row-level security") && e.contains("public.secrets") && e.contains("BYPASSRLS"),
+        "{e}"
+    );
+    assert_eq!(
+        pwned(&server, db),
+        Vec::<String>::new(),
+        "the policy never ran"
+    );
+
+    // A role that bypasses RLS reads the true rows, and is recorded as no superuser.
+    c.batch_execute("ALTER ROLE hf_reader BYPASSRLS").unwrap();
+    let r =
+        holdfast::surface::snapshot::postgres::read(&reader, &PgOptions::default(), "db").unwrap();
+    assert_eq!(r.target.role, "hf_reader");
+    assert!(!r.target.superuser);
+    assert!(!r.reading.description.contains("a superuser"));
+    let before = r.reading.parts;
+    c.batch_execute("UPDATE public.secrets SET v = 'changed' WHERE id = 2")
+        .unwrap();
+    let after = read(&reader, None, "db").unwrap().parts;
+    assert_eq!(changed(&before, &after), ["table:public.secrets"]);
+    assert_eq!(pwned(&server, db), Vec::<String>::new());
+    let su =
+        holdfast::surface::snapshot::postgres::read(&server.conn(db), &PgOptions::default(), "db")
+            .unwrap();
+    assert!(su.target.superuser);
+    assert!(
+        su.reading.description.contains("a superuser"),
+        "{}",
+        su.reading.description
+    );
+    c.batch_execute("DROP OWNED BY hf_reader; REVOKE pg_read_all_data FROM hf_reader")
+        .unwrap();
+    server
+        .client("postgres")
+        .batch_execute("DROP ROLE hf_reader")
+        .ok();
+}
+
+#[test]
+fn a_lock_held_by_another_session_fails_the_snapshot_within_its_timeout() {
+    let server = pg::shared();
+    let conn = seed(&server, "locked");
+    let mut holder = server.client("locked");
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let opts = PgOptions {
+        lock_timeout_seconds: 1,
+        ..PgOptions::default()
+    };
+    let t0 = std::time::Instant::now();
+    let e = read_with(&conn, &opts).unwrap_err();
+    let took = t0.elapsed();
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(e.exit_code(), 1);
+    let m = e.to_string();
+    assert!(
+        m.contains("lock timeout") && m.contains("lock wait") && m.contains("table:public.events"),
+        "{m}"
+    );
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_server_that_stops_answering_fails_the_snapshot_within_the_read_timeout() {
+    // A listener that accepts and never says a word (a hung server or proxy).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        drop(stream);
+    });
+    let opts = PgOptions {
+        read_timeout_seconds: 2,
+        ..PgOptions::default()
+    };
+    let t0 = std::time::Instant::now();
+    let e = read_with(
+        &format!("host=127.0.0.1 port={port} dbname=x user=postgres connect_timeout=60"),
+        &opts,
+    )
+    .unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(e.exit_code(), 1);
+    let m = e.to_string();
+    assert!(
+        m.contains("no answer from the server for 2 s") && m.contains("read_timeout_seconds"),
+        "{m}"
+    );
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+    held.join().unwrap();
+}
+
+#[test]
+fn digests_do_not_depend_on_the_parallelism() {
+    let _cluster = cluster_read();
+    let server = pg::shared();
+    let db = "parallel";
+    server.create_db(db);
+    let mut sql = String::new();
+    for i in 0..7 {
+        if i % 2 == 0 {
+            sql.push_str(&format!(
+                "CREATE TABLE public.t{i} (id int PRIMARY KEY, v text);"
+            ));
+        } else {
+            sql.push_str(&format!("CREATE TABLE public.t{i} (id int, v text);"));
+        }
+        sql.push_str(&format!(
+            "INSERT INTO public.t{i} SELECT g, md5((g * {i})::text) FROM generate_series(1, {}) g ORDER BY random();",
+            1000 * (i + 1)
+        ));
+    }
+    // Read in key ranges (its key spans more than one range).
+    sql.push_str(
+        "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text);
+         INSERT INTO public.wide SELECT g * 3 - 100000, md5(g::text) FROM generate_series(1, 70000) g ORDER BY random();",
+    );
+    server.client(db).batch_execute(&sql).unwrap();
+    let conn = server.conn(db);
+    let one = read_with(
+        &conn,
+        &PgOptions {
+            parallel: 1,
+            ..PgOptions::default()
+        },
+    )
+    .unwrap();
+    for n in [2, 3, 8] {
+        let p = read_with(
+            &conn,
+            &PgOptions {
+                parallel: n,
+                ..PgOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(one, p, "parallel = {n}");
+    }
+    // Sorting key ranges inside holdfast or asking the server for key order
+    // gives the same bytes.
+    let server_ordered = read_with(
+        &conn,
+        &PgOptions {
+            sort_in_holdfast_below: 0,
+            ..PgOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(one, server_ordered);
+    assert_eq!(one.keys().filter(|k| k.starts_with("table:")).count(), 8);
+    // A change in any range is seen, and only in that table.
+    for id in [-99997, 10001, 109997] {
+        let before = read_with(&conn, &PgOptions::default()).unwrap();
+        server
+            .client(db)
+            .batch_execute(&format!("UPDATE public.wide SET v = 'x' WHERE id = {id}"))
+            .unwrap();
+        let after = read_with(&conn, &PgOptions::default()).unwrap();
+        assert_eq!(changed(&before, &after), ["table:public.wide"], "id {id}");
+    }
+    let r = read(&conn, None, "db").unwrap();
+    assert!(
+        r.description.contains("8 table(s), 98000 row(s)"),
+        "{}",
+        r.description
+    );
+}
+
+#[test]
+fn other_session_defaults_change_nothing() {
+    let _cluster = cluster_read();
+    let server = pg::shared();
+    let db = "defaults";
+    server.create_db(db);
+    server
+        .client(db)
+        .batch_execute(
+            "CREATE SCHEMA other;
+             CREATE TABLE other.accounts (id int);
+             CREATE TABLE public.accounts (id int PRIMARY KEY, price money, at timestamptz, d date,
+                 span interval, r real, f double precision, b bytea, s text, n numeric);
+             CREATE VIEW public.v AS SELECT id, price, 'it''s'::text AS q FROM public.accounts WHERE s = E'a\\\\b';
+             CREATE TABLE public.loose (c bpchar, at timestamp);
+             INSERT INTO public.accounts VALUES
+               (1, 12.5, '2026-06-12 10:00:00+02', '2026-06-12', '1 day 02:03:04', 0.1, 1e-7, '\\x00ff', E'a\\\\b', 1234.5),
+               (2, -3, '1999-12-31 23:59:59+00', '1999-01-02', '-1 mon', 3.4e38, 1.0/3, '\\x', 'x', 0.000001);
+             INSERT INTO public.loose VALUES ('a ', '2026-01-01 12:00'), ('a', '2026-01-01 12:00');",
+        )
+        .unwrap();
+    let conn = server.conn(db);
+    let plain = parts(&conn);
+    let odd = format!(
+        "{conn} options='-c search_path=other,public -c quote_all_identifiers=on -c lc_monetary=C.UTF-8 \
+         -c lc_numeric=C.UTF-8 -c DateStyle=SQL,DMY -c IntervalStyle=postgres_verbose \
+         -c TimeZone=Asia/Kathmandu -c extra_float_digits=-3 -c bytea_output=escape \
+         -c standard_conforming_strings=off -c row_security=on -c statement_timeout=1'"
+    );
+    // Control: the odd defaults do reach a session that does not pin them.
+    let mut c = postgres::Client::connect(&odd, postgres::NoTls).unwrap();
+    let style: String = c.query_one("SHOW DateStyle", &[]).unwrap().get(0);
+    assert_eq!(style, "SQL, DMY");
+    drop(c);
+    assert_eq!(parts(&odd), plain);
+
+    // Database defaults are the database's behaviour: only the database part changes.
+    server
+        .client(db)
+        .batch_execute(
+            "ALTER DATABASE defaults SET DateStyle = 'SQL, DMY';
+             ALTER DATABASE defaults SET search_path = other, public;
+             ALTER DATABASE defaults SET quote_all_identifiers = on",
+        )
+        .unwrap();
+    assert_eq!(changed(&plain, &parts(&conn)), ["database"]);
+}
+
+#[test]
+fn rows_equal_after_text_keep_one_order() {
+    let server = pg::shared();
+    let mut got = Vec::new();
+    for (db, rows) in [
+        ("pad_a", "('a ', 1), ('a', 1), ('b', 2)"),
+        ("pad_b", "('b', 2), ('a', 1), ('a ', 1)"),
+        ("pad_c", "('a', 1), ('a', 1), ('b', 2)"),
+    ] {
+        server.create_db(db);
+        server
+            .client(db)
+            .batch_execute(&format!(
+                "CREATE TABLE public.pad (c bpchar, n int); INSERT INTO public.pad VALUES {rows};"
+            ))
+            .unwrap();
+        got.push(parts(&server.conn(db))["table:public.pad"].clone());
+    }
+    assert_eq!(got[0], got[1], "same rows, another storage order");
+    assert_ne!(got[0], got[2], "'a ' and 'a' are different rows");
+}
+
+#[test]
+fn dotted_names_get_distinct_parts() {
+    let server = pg::shared();
+    let db = "dotted";
+    server.create_db(db);
+    server
+        .client(db)
+        .batch_execute(
+            "CREATE SCHEMA a; CREATE SCHEMA \"a.b\";
+             CREATE TABLE a.\"b.c\" (id int); CREATE TABLE \"a.b\".c (id int);
+             INSERT INTO a.\"b.c\" VALUES (1);",
+        )
+        .unwrap();
+    let before = parts(&server.conn(db));
+    assert!(
+        before.contains_key("table:a.\"b.c\""),
+        "{:?}",
+        before.keys()
+    );
+    assert!(
+        before.contains_key("table:\"a.b\".c"),
+        "{:?}",
+        before.keys()
+    );
+    server
+        .client(db)
+        .batch_execute("INSERT INTO \"a.b\".c VALUES (2)")
+        .unwrap();
+    assert_eq!(
+        changed(&before, &parts(&server.conn(db))),
+        ["table:\"a.b\".c"]
+    );
+}
+
+#[test]
+fn prove_refuses_snapshots_of_two_different_databases() {
+    let server = pg::shared();
+    let one = seed(&server, "target_one");
+    let two = seed(&server, "target_two");
+    let d = tempfile::tempdir().unwrap();
+    write_spec(d.path(), "HOLDFAST_TEST_PG_TARGET");
+    for (conn, out) in [(&one, "before.json"), (&two, "after.json")] {
+        Command::cargo_bin("holdfast")
+            .unwrap()
+            .env("HOLDFAST_TEST_PG_TARGET", conn)
+            .arg("snapshot")
+            .arg(d.path().join("surfaces.toml"))
+            .arg("--out")
+            .arg(d.path().join(out))
+            .assert()
+            .success();
+    }
+    let prove = |after: &str| {
+        Command::cargo_bin("holdfast")
+            .unwrap()
+            .arg("prove")
+            .arg(d.path().join("before.json"))
+            .arg(d.path().join(after))
+            .arg("--authorization")
+            .arg(d.path().join("auth.toml"))
+            .arg("--out")
+            .arg(d.path().join("proof"))
+            .assert()
+    };
+    prove("after.json")
+        .code(5)
+        .stderr(predicates::str::contains("different targets"))
+        .stderr(predicates::str::contains("\"target_one\""))
+        .stderr(predicates::str::contains("\"target_two\""));
+    assert!(!d.path().join("proof").exists(), "nothing written");
+    // A postgres snapshot without its target is malformed, not a wildcard.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.path().join("after.json")).unwrap()).unwrap();
+    assert_eq!(v["surfaces"]["prod-pg"]["target"]["database"], "target_two");
+    v["surfaces"]["prod-pg"]
+        .as_object_mut()
+        .unwrap()
+        .remove("target");
+    fs::write(
+        d.path().join("untargeted.json"),
+        serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    prove("untargeted.json")
+        .code(3)
+        .stderr(predicates::str::contains(
+            "target: missing for method postgres",
+        ));
+}
+
+/// Every object kind that changes how the database behaves: one change
+/// each, and the part that must name it.
+const COVERAGE_SETUP: &str = "
+    CREATE ROLE cov_r1; CREATE ROLE cov_r2;
+    CREATE EXTENSION dblink;
+    CREATE TABLE public.t (id int PRIMARY KEY, v text, w int);
+    CREATE TABLE public.u (id int);
+    CREATE TABLE public.parent (id int);
+    CREATE SCHEMA s2;
+    CREATE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT $1';
+    CREATE FUNCTION public.trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+    CREATE TRIGGER t_trg BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.trg();
+    CREATE POLICY p ON public.t USING (true);
+    CREATE RULE r AS ON INSERT TO public.u DO ALSO NOTHING;
+    CREATE SEQUENCE public.seq;
+    CREATE VIEW public.v AS SELECT id FROM public.t;
+    CREATE MATERIALIZED VIEW public.mv AS SELECT id FROM public.t;
+    CREATE TABLE public.parted (k int) PARTITION BY RANGE (k);
+    CREATE TABLE public.part1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10);
+    CREATE DOMAIN public.d AS int CHECK (VALUE > 0);
+    CREATE TYPE public.e AS ENUM ('a', 'b');
+    CREATE FOREIGN DATA WRAPPER w;
+    CREATE SERVER srv FOREIGN DATA WRAPPER w;
+    CREATE USER MAPPING FOR cov_r1 SERVER srv OPTIONS (user 'x');
+    SET client_min_messages = error;
+    CREATE PUBLICATION pub FOR TABLE public.t;
+    SELECT lo_create(4242);
+    CREATE FUNCTION public.evt() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
+    CREATE EVENT TRIGGER et ON ddl_command_start EXECUTE FUNCTION public.evt();";
+
+const COVERAGE: &[(&str, &str)] = &[
+    ("GRANT SELECT ON public.t TO cov_r1", "table:public.t"),
+    ("GRANT SELECT (v) ON public.t TO cov_r2", "table:public.t"),
+    ("GRANT USAGE ON SCHEMA s2 TO cov_r1", "schema:s2"),
+    (
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA s2 GRANT SELECT ON TABLES TO cov_r1",
+        "default-privileges:postgres.s2.tables",
+    ),
+    (
+        "ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO cov_r2",
+        "default-privileges:postgres.functions",
+    ),
+    ("ALTER TABLE public.u OWNER TO cov_r1", "table:public.u"),
+    ("ALTER SCHEMA s2 OWNER TO cov_r2", "schema:s2"),
+    (
+        "ALTER TABLE public.u ENABLE ROW LEVEL SECURITY",
+        "table:public.u",
+    ),
+    (
+        "ALTER TABLE public.u FORCE ROW LEVEL SECURITY",
+        "table:public.u",
+    ),
+    (
+        "ALTER POLICY p ON public.t USING (id > 0)",
+        "policy:public.t.p",
+    ),
+    (
+        "CREATE POLICY p2 ON public.t AS RESTRICTIVE USING (w > 0)",
+        "policy:public.t.p2",
+    ),
+    (
+        "ALTER TABLE public.t DISABLE TRIGGER t_trg",
+        "trigger:public.t.t_trg",
+    ),
+    (
+        "CREATE TRIGGER u_trg AFTER UPDATE ON public.u FOR EACH ROW EXECUTE FUNCTION public.trg()",
+        "trigger:public.u.u_trg",
+    ),
+    (
+        "CREATE OR REPLACE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1'",
+        "function:public.f(integer)",
+    ),
+    (
+        "ALTER FUNCTION public.f(int) SECURITY DEFINER",
+        "function:public.f(integer)",
+    ),
+    (
+        "REVOKE EXECUTE ON FUNCTION public.f(int) FROM PUBLIC",
+        "function:public.f(integer)",
+    ),
+    (
+        "CREATE OR REPLACE RULE r AS ON INSERT TO public.u DO INSTEAD NOTHING",
+        "rule:public.u.r",
+    ),
+    ("ALTER TABLE public.u DISABLE RULE r", "rule:public.u.r"),
+    ("ALTER EVENT TRIGGER et DISABLE", "event-trigger:et"),
+    (
+        "ALTER SEQUENCE public.seq INCREMENT BY 5",
+        "sequence:public.seq",
+    ),
+    ("SELECT nextval('public.seq')", "sequence:public.seq"),
+    (
+        "CREATE OR REPLACE VIEW public.v AS SELECT id, v FROM public.t",
+        "view:public.v",
+    ),
+    (
+        "ALTER VIEW public.v SET (security_barrier = true)",
+        "view:public.v",
+    ),
+    (
+        "REFRESH MATERIALIZED VIEW public.mv WITH NO DATA",
+        "matview:public.mv",
+    ),
+    ("ALTER TABLE public.u SET UNLOGGED", "table:public.u"),
+    (
+        "ALTER TABLE public.t REPLICA IDENTITY FULL",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t SET (fillfactor = 50)",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.parted DETACH PARTITION public.part1; \
+      ALTER TABLE public.parted ATTACH PARTITION public.part1 FOR VALUES FROM (0) TO (20)",
+        "table:public.part1",
+    ),
+    (
+        "ALTER TABLE public.u INHERIT public.parent",
+        "table:public.u",
+    ),
+    (
+        "ALTER TABLE public.t ALTER COLUMN w SET DEFAULT 3",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t ADD CONSTRAINT w_pos CHECK (w > 0) NOT VALID",
+        "table:public.t",
+    ),
+    (
+        "ALTER TABLE public.t VALIDATE CONSTRAINT w_pos",
+        "table:public.t",
+    ),
+    (
+        "ALTER DOMAIN public.d ADD CONSTRAINT d_max CHECK (VALUE < 100)",
+        "type:public.d",
+    ),
+    ("ALTER TYPE public.e ADD VALUE 'c'", "type:public.e"),
+    ("ALTER TYPE public.e OWNER TO cov_r1", "type:public.e"),
+    ("CREATE EXTENSION hstore", "extension:hstore"),
+    (
+        "ALTER PUBLICATION pub ADD TABLE ONLY public.parent",
+        "publication:pub",
+    ),
+    (
+        "ALTER PUBLICATION pub SET (publish = 'insert')",
+        "publication:pub",
+    ),
+    (
+        "ALTER SERVER srv OPTIONS (ADD host 'h')",
+        "foreign-server:srv",
+    ),
+    (
+        "GRANT USAGE ON FOREIGN SERVER srv TO cov_r2",
+        "foreign-server:srv",
+    ),
+    (
+        "ALTER USER MAPPING FOR cov_r1 SERVER srv OPTIONS (SET user 'y')",
+        "user-mapping:srv.cov_r1",
+    ),
+    (
+        "ALTER FOREIGN DATA WRAPPER w OPTIONS (ADD debug 'on')",
+        "foreign-data-wrapper:w",
+    ),
+    ("SELECT lo_put(4242, 0, '\\x01')", "large-object:4242"),
+    (
+        "GRANT SELECT ON LARGE OBJECT 4242 TO cov_r1",
+        "large-object:4242",
+    ),
+    ("ALTER DATABASE coverage SET work_mem = '8MB'", "database"),
+    (
+        "ALTER ROLE cov_r2 IN DATABASE coverage SET work_mem = '9MB'",
+        "database",
+    ),
+    ("ALTER DATABASE coverage CONNECTION LIMIT 50", "database"),
+    ("ALTER ROLE cov_r1 CREATEDB", "role:cov_r1"),
+    ("GRANT cov_r1 TO cov_r2", "role:cov_r2"),
+    ("ALTER ROLE cov_r1 SET work_mem = '4MB'", "role:cov_r1"),
+    (
+        "CREATE TABLE information_schema.stash (id int)",
+        "table:information_schema.stash",
+    ),
+    (
+        "INSERT INTO information_schema.stash VALUES (1)",
+        "table:information_schema.stash",
+    ),
+    (
+        "CREATE CAST (public.e AS int) WITH INOUT",
+        "cast:(public.e AS integer)",
+    ),
+    (
+        "CREATE OPERATOR public.=== (leftarg = int, rightarg = int, function = int4eq)",
+        "operator:public.===(integer,integer)",
+    ),
+    (
+        "CREATE FUNCTION public.agg_step(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1 + $2'; \
+      CREATE AGGREGATE public.total(int) (sfunc = public.agg_step, stype = int)",
+        "function:public.total(integer)",
+    ),
+    (
+        "GRANT USAGE ON LANGUAGE plpgsql TO cov_r1",
+        "language:plpgsql",
+    ),
+    ("UPDATE public.t SET v = 'x'", "table:public.t"),
+];
+
+#[test]
+fn every_object_kind_is_covered_by_a_named_part() {
+    let _cluster = cluster_write();
+    let server = pg::shared();
+    let db = "coverage";
+    server.create_db(db);
+    server
+        .client("postgres")
+        .batch_execute("DROP ROLE IF EXISTS cov_r2; DROP ROLE IF EXISTS cov_r1")
+        .ok();
+    server.client(db).batch_execute(COVERAGE_SETUP).unwrap();
+    server
+        .client(db)
+        .batch_execute("INSERT INTO public.t VALUES (1, 'a', 1)")
+        .unwrap();
+    let conn = server.conn(db);
+    let mut before = parts(&conn);
+    let mut missed = Vec::new();
+    for (change, part) in COVERAGE {
+        server
+            .client(db)
+            .batch_execute(change)
+            .unwrap_or_else(|e| panic!("{change}: {e:?}"));
+        let after = parts(&conn);
+        let diff = changed(&before, &after);
+        if !diff.iter().any(|p| p == part) {
+            missed.push(format!("{change}: expected {part}, changed {diff:?}"));
+        }
+        before = after;
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    // The roles are cluster-wide: leave none behind for the other tests.
+    let mut c = server.client(db);
+    c.batch_execute("DROP EVENT TRIGGER et; DROP OWNED BY cov_r1, cov_r2 CASCADE")
+        .unwrap();
+    drop(c);
+    let mut pg = server.client("postgres");
+    for sql in [
+        "DROP DATABASE coverage WITH (FORCE)",
+        "DROP ROLE cov_r2",
+        "DROP ROLE cov_r1",
+    ] {
+        pg.batch_execute(sql).unwrap();
+    }
 }

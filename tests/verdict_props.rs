@@ -105,6 +105,7 @@ fn passing() -> impl Strategy<Value = Evidence> {
                     },
                     selected: Some(selected),
                     mutation_refused: None,
+                    mutation_problems: vec![],
                 }
             },
         )

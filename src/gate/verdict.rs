@@ -215,6 +215,11 @@ pub struct Evidence {
     /// that said no: the packet cannot be READY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation_refused: Option<String>,
+    /// What the performed mutation's own evidence says is wrong (a fold
+    /// result with invariant counts, invalid JSON, changed `objects[]`, a
+    /// rollback rehearsal that was not byte-exact); empty when nothing is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutation_problems: Vec<String>,
 }
 
 impl Evidence {
@@ -362,6 +367,9 @@ pub fn verdict(e: &Evidence) -> Verdict {
     }
     if let Some(why) = &e.mutation_refused {
         failures.push(format!("the requested mutation was not performed: {why}"));
+    }
+    for why in &e.mutation_problems {
+        failures.push(format!("the performed mutation's evidence: {why}"));
     }
     if !e.sealed {
         missing.push("the packet is not sealed".into());
@@ -576,7 +584,22 @@ pub(crate) mod tests {
             },
             selected: Some("PROCEED".into()),
             mutation_refused: None,
+            mutation_problems: vec![],
         }
+    }
+
+    #[test]
+    fn a_mutation_whose_own_evidence_is_wrong_fails_the_packet() {
+        let mut e = passing();
+        e.mutation_problems = vec!["the rollback rehearsal was not byte-exact".into()];
+        let v = verdict(&e);
+        assert!(!v.pass, "{v:?}");
+        assert_eq!(v.status, "FIX7_P0_SCOPING_FAILED");
+        assert_eq!(v.decision, HOLD);
+        assert!(
+            v.failures.iter().any(|f| f.contains("not byte-exact")),
+            "{v:?}"
+        );
     }
 
     #[test]

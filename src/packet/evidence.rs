@@ -33,6 +33,8 @@ pub struct Identity<'a> {
     pub authorization: &'a Authorization,
     /// Why the requested mutation was not performed, if it was refused.
     pub mutation_refused: Option<&'a str>,
+    /// The fold result's file name, when a fold was performed.
+    pub fold_result: Option<&'a str>,
 }
 
 /// The artifacts the verdict reads; a missing one makes the packet incomplete.
@@ -98,6 +100,10 @@ pub fn collect(dir: &Path, id: Identity<'_>, sealed: bool, verified: bool) -> Re
     } else {
         (Vec::new(), None)
     };
+    let mutation_problems = match id.fold_result {
+        Some(f) => read_json::<crate::registry::FoldResult>(dir, f)?.problems(),
+        None => Vec::new(),
+    };
     Ok(Evidence {
         status_prefix: id.status_prefix.to_string(),
         pass_token: id.pass_token.map(str::to_string),
@@ -112,5 +118,6 @@ pub fn collect(dir: &Path, id: Identity<'_>, sealed: bool, verified: bool) -> Re
         authorization: id.authorization.clone(),
         selected,
         mutation_refused: id.mutation_refused.map(str::to_string),
+        mutation_problems,
     })
 }

@@ -16,7 +16,11 @@ pub fn plan_inputs(dir: &Path) -> Result<PlanInputs> {
     let mut inputs = PlanInputs::default();
     let packet = dir.join(SPEC_FILE);
     let mut surfaces = dir.join(super::spec::SpecFiles::default().surfaces);
-    if packet.is_file() {
+    // A scaffold's packet.toml (TODO markers left) names nothing yet.
+    let scaffold = std::fs::read_to_string(&packet)
+        .map(|t| first_todo(&t).is_some())
+        .unwrap_or(false);
+    if packet.is_file() && !scaffold {
         let spec = LoadedSpec::load(dir)?;
         surfaces = spec.surfaces.clone();
         inputs.title = spec.spec.packet.title.clone();
@@ -69,13 +73,141 @@ pub fn plan_inputs(dir: &Path) -> Result<PlanInputs> {
     Ok(inputs)
 }
 
-/// Writes `gates.toml` and the plan template into `dir` (created if
-/// missing), refusing to overwrite either.
+/// Scaffolds a complete spec in `dir` (created if missing): `packet.toml`,
+/// `surfaces.toml`, an empty registry to import and a source folder, each
+/// only when missing, then `gates.toml` and the plan template (refusing to
+/// overwrite either). Every value a person must decide is a `TODO` marker,
+/// and `holdfast run` refuses a spec that still holds one outside a comment.
 pub fn init(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).at(dir)?;
+    // Refuse before writing anything when the gate files exist.
+    for name in [crate::gate::SPEC_FILE, crate::gate::PLAN_FILE] {
+        let p = dir.join(name);
+        if p.symlink_metadata().is_ok() {
+            return Err(crate::Error::refused(format!(
+                "{} already exists; init never overwrites",
+                p.display()
+            )));
+        }
+    }
+    // A directory that already has a spec keeps its own surfaces and registry.
+    let fresh = dir.join(SPEC_FILE).symlink_metadata().is_err();
+    let mut written = Vec::new();
+    for (rel, text) in [
+        (SPEC_FILE, PACKET_SCAFFOLD),
+        ("surfaces.toml", SURFACES_SCAFFOLD),
+        ("registry/registry-import.json", REGISTRY_SCAFFOLD),
+        ("source/README.md", SOURCE_SCAFFOLD),
+    ] {
+        let p = dir.join(rel);
+        if !fresh || p.symlink_metadata().is_ok() {
+            continue;
+        }
+        let parent = crate::fsio::parent_dir(&p);
+        std::fs::create_dir_all(&parent).at(&parent)?;
+        crate::fsio::write_atomic(&p, text.as_bytes())?;
+        written.push(p);
+    }
     let inputs = plan_inputs(dir)?;
-    crate::gate::init(dir, &inputs)
+    written.extend(crate::gate::init(dir, &inputs)?);
+    Ok(written)
 }
+
+/// Where a spec file still holds a `TODO` marker outside a comment: the
+/// 1-based line and the line's text. `holdfast run` refuses such a spec.
+pub fn first_todo(text: &str) -> Option<(usize, String)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let at = line.find("TODO")?;
+        let commented = line[..at].contains('#');
+        (!commented).then(|| (i + 1, line.trim().to_string()))
+    })
+}
+
+const PACKET_SCAFFOLD: &str = r#"# packet.toml: the run spec, written by `holdfast init`.
+# Fill in every TODO (run refuses a spec that still holds one), then:
+#   holdfast run <this directory> --out <a new packet directory>
+# Reference: schemas/packet.schema.json. Unknown keys are errors.
+
+[packet]
+# A name for this run: upper-case letters, digits and underscores, e.g. PAYMENTS_CONFIG_REVIEW_2026_12.
+macro = "TODO"
+# Statuses are <status_prefix>_READY, _INCOMPLETE or _FAILED, e.g. PAYMENTS_CONFIG_REVIEW.
+status_prefix = "TODO"
+# The packet README's heading, in words.
+title = "TODO"
+# The run's date, YYYY-MM-DD: an input (never the clock), so the packet is reproducible.
+date = "TODO"
+
+[authorization]
+# Who authorized the run, and to do what, in words; the packet quotes it.
+text = "TODO"
+# scoping: the run only reads; it never selects a production option.
+scope = "scoping"
+
+[flags]
+# What the run states it did; the packet repeats these and the run checks them.
+production_mutation = false
+real_run_cutover = false
+# "none", or "read-only" when a surface is read by a command or from PostgreSQL.
+live_system_contact = "none"
+
+[registry]
+# The registry of object ids a READY packet claims. This imports a fresh,
+# empty working copy on every run (nothing persists). For a team registry:
+# `holdfast registry init /srv/holdfast-registry`, then dir = "/srv/holdfast-registry".
+import = "registry/registry-import.json"
+
+[source]
+# Where the evidence citations of surfaces.toml point (inside this directory).
+root = "source"
+"#;
+
+const SURFACES_SCAFFOLD: &str = r#"# surfaces.toml: what production depends on, and what the run may not touch.
+# Written by `holdfast init`; fill in every TODO. Reference: schemas/surfaces.schema.json.
+# One [[surface]] per system. table: "production" or "ci-deploy".
+# A surface you cannot describe yet: status = "unknown" (it becomes a blocker, never a guess).
+
+[[surface]]
+id = "service-config"
+table = "production"
+# The system's name, e.g. "Payments service configuration".
+name = "TODO"
+kind = "config"
+status = "known"
+risk = "high"            # low, medium, high or critical
+# What must approve a change to it, e.g. "a reviewed merge request".
+gate = "TODO"
+[[surface.evidence]]     # bytes that show it: a path under [source] root, optional lines = "1-5"
+path = "README.md"
+[surface.snapshot]       # read before and after the run; the proof compares the digests
+method = "files"
+root = "source"          # a directory, relative to this spec; put the files you protect there
+
+[[boundary]]
+id = "no-production-change"
+title = "NO production change"
+surfaces = ["service-config"]
+"#;
+
+const REGISTRY_SCAFFOLD: &str = r#"{
+  "canonical_max": 0,
+  "claims": [],
+  "document_revisions": {
+    "index.md": 1,
+    "registry.json": 1,
+    "registry.md": 1
+  },
+  "id_prefix": "OBJ",
+  "id_width": 6,
+  "objects": []
+}
+"#;
+
+const SOURCE_SCAFFOLD: &str = "# Evidence
+
+The files the surfaces cite and the snapshots read. Replace this file with
+the files you protect (a service's configuration, for example).
+";
 
 #[cfg(test)]
 mod tests {

@@ -7,80 +7,24 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::evidence::read_json;
-use super::manifest::{
-    COMMANDS_FILE, EXIT_CODES_FILE, MANIFEST_FILE, PacketManifest, RERUN_FILE, SNAPSHOT_AFTER_FILE,
-    SNAPSHOT_BEFORE_FILE,
-};
+use super::manifest::{COMMANDS_FILE, EXIT_CODES_FILE, MANIFEST_FILE, PacketManifest, RERUN_FILE};
 use crate::error::Result;
 use crate::gate::blocker::BlockerMap;
 use crate::gate::decision::DecisionPacket;
 use crate::gate::probe::ProbeReport;
 use crate::gate::verdict::pass_token;
 use crate::gate::{
-    BLOCKER_MAP_FILE, BLOCKER_MAP_MD_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE,
-    PROBE_REPORT_FILE,
+    BLOCKER_MAP_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE, PROBE_REPORT_FILE,
 };
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
-use crate::surface::inventory::{SurfaceInventory, json_file_name, md_file_name};
+use crate::surface::inventory::{SurfaceInventory, json_file_name};
 use crate::surface::proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
 use crate::surface::spec::{Status, Table};
 
-/// A one-line title for an artifact, by its path (used in the manifest and
-/// in the registry records of the artifacts' ids).
+/// A one-line title for an artifact, by its path (see [`super::layout::title`]).
 pub fn artifact_title(path: &str) -> String {
-    let fixed = [
-        (
-            PROBE_REPORT_FILE,
-            "Production bad-input design and probe results",
-        ),
-        (PROOF_FILE, "Forbidden-surface proof"),
-        (PLAN_FILE, "Production rollback / rehearsal plan"),
-        (BLOCKER_MAP_FILE, "Production blocker map"),
-        (BLOCKER_MAP_MD_FILE, "Production blocker map (Markdown)"),
-        (DECISION_FILE, "Next production decision packet"),
-        (
-            DECISION_MD_FILE,
-            "Next production decision packet (Markdown)",
-        ),
-        (COMMANDS_FILE, "Recompute hashes and re-run every check"),
-        (RERUN_FILE, "Re-run the bad-input probe harness"),
-        (
-            SNAPSHOT_BEFORE_FILE,
-            "Read-only surface snapshot before the mutation",
-        ),
-        (
-            SNAPSHOT_AFTER_FILE,
-            "Read-only surface snapshot after the mutation",
-        ),
-    ];
-    if let Some((_, t)) = fixed.iter().find(|(p, _)| *p == path) {
-        return t.to_string();
-    }
-    for table in Table::ALL {
-        let name = match table {
-            Table::Production => "Table B: production surface inventory",
-            Table::CiDeploy => "Table C: CI/deploy surface inventory",
-        };
-        if path == json_file_name(table) {
-            return name.to_string();
-        }
-        if path == md_file_name(table) {
-            return format!("{name} (Markdown)");
-        }
-    }
-    if path.starts_with("governance-fold-") {
-        if path.ends_with("-result.json") {
-            return "Governance fold result".to_string();
-        }
-        if path.ends_with(".reverse.patch") {
-            return "Reverse patch of the governance fold (GNU patch applies it)".to_string();
-        }
-        if let Some((_, doc)) = path.split_once("-after/") {
-            return format!("Registry document {doc} after the fold");
-        }
-    }
-    format!("Packet file {path}")
+    super::layout::title(path)
 }
 
 /// Renders the README of the packet in `dir` from its JSON files.
@@ -135,6 +79,10 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     let _ = writeln!(
         s,
         "- `{RERUN_FILE}` — re-run the production bad-input probe harness (exit 0 expected)."
+    );
+    let _ = writeln!(
+        s,
+        "- `spec/` — the run's inputs, byte for byte; `holdfast verify . --rerun` derives every other file again from them and the primary evidence and compares the bytes."
     );
     let codes: serde_json::Value = read_json(dir, EXIT_CODES_FILE)?;
     let steps = codes["commands"].as_array().map_or(0, Vec::len);
@@ -327,10 +275,15 @@ fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
     let _ = writeln!(
         s,
         "- Production bad-input design + harness (`{PROBE_REPORT_FILE}`, `{RERUN_FILE}`) — \
-         {} classes, {} probes: {}/{} fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
+         {} classes, {} probes: {}/{} classes fail-closed, {}/{} probes fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
          {token} leaked: {}. Local and static: the harness attacks copies in a temporary directory.",
         t.classes,
         t.probes,
+        r.classes
+            .iter()
+            .filter(|c| c.result == crate::gate::facts::Outcome::FailClosed)
+            .count(),
+        t.classes,
         t.fail_closed,
         t.probes,
         t.fail_open,

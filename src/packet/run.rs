@@ -19,25 +19,23 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::evidence::{self, Identity};
-use super::journal::{self, Journal, RerunArgs};
+use super::derive::{Observed, after_dir_name, derive};
+use super::evidence;
+use super::inputs::Inputs;
+use super::journal;
 use super::manifest::{
-    ArtifactRecord, BoundaryRecord, COMMANDS_FILE, ENVELOPE, EXIT_CODES_FILE, FORMAT,
-    IdRangeRecord, MANIFEST_FILE, MutationRecord, PacketManifest, README_FILE, RERUN_FILE,
-    SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE, StatusRecord,
+    ArtifactRecord, IdRangeRecord, MutationRecord, PacketManifest, SNAPSHOT_AFTER_FILE,
+    SNAPSHOT_BEFORE_FILE,
 };
-use super::spec::{LiveContact, LoadedSpec, SPEC_FILE};
-use super::wire;
-use crate::authz::{AuthorizedMutation, FoldRange};
+use super::spec::SPEC_FILE;
+use crate::authz::FoldRange;
 use crate::error::{Error, IoContext, Result, exit};
-use crate::gate::assemble::{GateFacts, GatesRequest};
 use crate::gate::probe::HarnessOptions;
-use crate::gate::verdict::{Scoping, verdict};
-use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::gate::verdict::Scoping;
+use crate::gate::{self, PROBE_REPORT_FILE};
 use crate::progress::Progress;
 use crate::registry::{self, ClaimRequest, FoldOptions, NewRecord, RecordLoad, Store};
-use crate::surface::proof::{FoldInput, ProofResult, SnapshotInput};
-use crate::surface::snapshot::{self, Method};
+use crate::surface::snapshot;
 use crate::{canonical, digest, fsio, seal, surface};
 
 /// How many steps a run reports.
@@ -110,6 +108,9 @@ pub fn run(
     //    citation of the inventories and of the blockers' closing evidence.
     steps.step(1, STEPS, "validate the spec");
     let inputs = Inputs::load(spec_dir)?;
+    // Every citation is hashed now: a stale or escaping one stops the run
+    // before any registry write.
+    let citations = super::inputs::observe_citations(&inputs)?;
     let parent = prepare_out(out, opts.force, &inputs)?;
     let staging = tempfile::Builder::new()
         .prefix(".holdfast-run-")
@@ -140,6 +141,7 @@ pub fn run(
     let mut state = RunState::default();
     match build(
         &inputs,
+        citations,
         staging.path(),
         &registry_dir,
         opts,
@@ -181,7 +183,7 @@ pub fn run(
 /// What a run did to the registry so far (for the error path).
 #[derive(Debug, Default)]
 struct RunState {
-    journal: Journal,
+    journal: journal::Journal,
     folded: Option<String>,
     claimed: Option<IdRangeRecord>,
 }
@@ -207,9 +209,13 @@ fn annotate(e: Error, more: &str) -> Error {
     }
 }
 
-/// Steps 2 to 13 in the staging directory `dir`.
+/// Steps 2 to 13 in the staging directory `dir`: observe (snapshots, the
+/// fold, the probes), then derive everything else with [`derive`], the
+/// function `verify --rerun` re-derives the packet with.
+#[allow(clippy::too_many_arguments)]
 fn build(
     inputs: &Inputs,
+    observed_citations: (Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks),
     dir: &Path,
     registry_dir: &Path,
     opts: &RunOptions,
@@ -219,76 +225,28 @@ fn build(
 ) -> Result<RunSummary> {
     let named: BTreeMap<String, PathBuf> =
         [("registry".to_string(), registry_dir.to_path_buf())].into();
+    inputs.write_carried(dir)?;
+    let import_pin = super::inputs::import_pin(inputs)?;
 
     // 2. Snapshot before.
     steps.step(2, STEPS, "snapshot surfaces (before)");
     let before = snapshot::take_with(&inputs.surfaces, &named, progress)?;
-    let before_bytes = snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
-    state.journal.record(
-        "snapshot-before",
-        format!(
-            "holdfast snapshot {} --out {SNAPSHOT_BEFORE_FILE}",
-            inputs.surfaces_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
+    snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
 
     // 3. The authorized mutation, only if it is authorized and safe.
     steps.step(3, STEPS, "authorized mutation (if safe)");
-    let (mutation, fold_file) = perform_fold(inputs, registry_dir, dir, &mut state.journal)?;
-    state.folded = fold_file.clone();
+    let (fold_refusal, fold_bytes) = perform_fold(inputs, registry_dir, dir)?;
+    if fold_bytes.is_some() {
+        state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
+    }
 
     // 4. Snapshot after.
     steps.step(4, STEPS, "snapshot surfaces (after)");
     let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
-    let after_bytes = snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
-    state.journal.record(
-        "snapshot-after",
-        format!(
-            "holdfast snapshot {} --out {SNAPSHOT_AFTER_FILE}",
-            inputs.surfaces_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
+    snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
 
-    // 5. The forbidden-surface proof.
-    steps.step(5, STEPS, "prove forbidden surfaces untouched");
-    let folds = match &fold_file {
-        Some(f) => vec![FoldInput::read(&dir.join(f))?],
-        None => Vec::new(),
-    };
-    let proof = surface::proof::prove(
-        &SnapshotInput {
-            file: SNAPSHOT_BEFORE_FILE.to_string(),
-            sha256: digest::sha256_hex(&before_bytes),
-            snapshot: before,
-        },
-        &SnapshotInput {
-            file: SNAPSHOT_AFTER_FILE.to_string(),
-            sha256: digest::sha256_hex(&after_bytes),
-            snapshot: after,
-        },
-        &inputs.spec.spec.authorization,
-        &folds,
-    )?;
-    surface::proof::write(dir, &proof)?;
-    let fold_arg = fold_file
-        .as_deref()
-        .map(|f| format!(" --fold-result {f}"))
-        .unwrap_or_default();
-    state.journal.record(
-        "prove",
-        format!(
-            "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization <[authorization] of {SPEC_FILE}>{fold_arg} --out ."
-        ),
-        exit::OK,
-        if proof.result == ProofResult::Proven { exit::OK } else { exit::FAILED },
-    );
-
-    // 6. The bad-input probes.
-    steps.step(6, STEPS, "run the bad-input probes");
+    // 5. The bad-input probes.
+    steps.step(5, STEPS, "run the bad-input probes");
     let report = gate::probe::run(
         &inputs.gates,
         &HarnessOptions {
@@ -298,138 +256,38 @@ fn build(
         progress,
     )?;
     fsio::write_atomic(&dir.join(PROBE_REPORT_FILE), &canonical::to_bytes(&report)?)?;
-    state.journal.record(
-        "probe",
-        format!("holdfast probe {} --out .", inputs.gates_name()),
-        exit::OK,
-        if report.all_fail_closed {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    );
 
-    // 7. Tables B and C, hashed in step 1.
-    steps.step(7, STEPS, "surface inventories");
-    for (name, bytes) in surface::inventory::render_files(&inputs.inventories)? {
-        fsio::write_atomic(&dir.join(name), &bytes)?;
+    // 6 to 12. Everything else is derived from the inputs and what was observed.
+    let observed = Observed {
+        inventories: observed_citations.0,
+        closing: observed_citations.1,
+        fold_refusal,
+        import_pin,
+    };
+    let n = std::cell::Cell::new(5);
+    let step = |what: &str| {
+        n.set(n.get() + 1);
+        steps.step(n.get(), STEPS, what);
+    };
+    let mut claimed = None;
+    let mut claimer = |artifacts: &[ArtifactRecord]| -> Result<IdRangeRecord> {
+        let ids = claim_ids(inputs, registry_dir, artifacts)?;
+        claimed = Some(ids.clone());
+        Ok(ids)
+    };
+    let derived = derive(inputs, dir, &observed, &mut claimer, &step);
+    state.claimed = claimed;
+    let derived = derived?;
+    // The registry wrote the fold result; the packet's own bytes must give
+    // it back, byte for byte, or `verify --rerun` could never agree.
+    if let (Some(written), Some(file)) = (&fold_bytes, &derived.mutation.fold_result) {
+        let rederived = fsio::read_regular(&dir.join(file), evidence::ARTIFACT_LIMIT)?;
+        if &rederived != written {
+            return Err(Error::failed(format!(
+                "{file}: the fold result the registry wrote differs from the one the packet's reverse patch and after documents give"
+            )));
+        }
     }
-    state.journal.record(
-        "surfaces",
-        format!(
-            "holdfast surfaces {} --source {} --out .",
-            inputs.surfaces_name(),
-            inputs.spec.spec.source.root.display()
-        ),
-        exit::OK,
-        exit::OK,
-    );
-
-    // 8. Blocker map and decision packet.
-    steps.step(8, STEPS, "blocker map and decision packet");
-    let assembled = gate::assemble::assemble(&GatesRequest {
-        spec: &inputs.gates,
-        facts: Some(GateFacts {
-            derived: wire::derived_inputs(&inputs.surfaces, &inputs.inventories, Some(&proof))?,
-            proof: Some(wire::proof_facts(&proof)),
-        }),
-        probe_report: Some(report),
-        plan: Some(inputs.plan.clone()),
-        closing_checks: Some(inputs.closing.clone()),
-        authorization: Some(inputs.spec.spec.authorization.clone()),
-        select: None,
-    })?;
-    gate::assemble::write(dir, &assembled)?;
-    state.journal.record(
-        "gates",
-        format!(
-            "holdfast gates {} --source {} --out .",
-            inputs.gates_name(),
-            inputs.spec.spec.source.root.display()
-        ),
-        exit::OK,
-        exit::OK,
-    );
-
-    // 9. The rollback plan, as checked in step 1.
-    steps.step(9, STEPS, "check the rollback plan");
-    fsio::write_atomic(&dir.join(PLAN_FILE), &inputs.plan_bytes)?;
-    state.journal.record(
-        "plan",
-        format!("holdfast plan check {PLAN_FILE}"),
-        exit::OK,
-        if inputs.plan.complete {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    );
-
-    // 10. The verdict, from the artifacts just written.
-    steps.step(10, STEPS, "verdict");
-    let design_args =
-        if inputs.gates.spec.probe.is_empty() && inputs.gates.spec.probes.pass_token.is_none() {
-            RerunArgs::None
-        } else {
-            RerunArgs::NeedsSpec
-        };
-    fsio::write_atomic_mode(
-        &dir.join(COMMANDS_FILE),
-        journal::commands_sh(design_args).as_bytes(),
-        0o755,
-    )?;
-    fsio::write_atomic_mode(
-        &dir.join(RERUN_FILE),
-        journal::rerun_sh(PROBE_REPORT_FILE, design_args).as_bytes(),
-        0o755,
-    )?;
-    let token = inputs.gates.spec.probes.pass_token.clone();
-    let identity = Identity {
-        status_prefix: &inputs.spec.spec.packet.status_prefix,
-        pass_token: token.as_deref(),
-        authorization: &inputs.spec.spec.authorization,
-        mutation_refused: mutation.skipped_reason.as_deref(),
-    };
-    // Sealed and verified are asserted here and proven in step 13: a packet
-    // that does not verify is never published.
-    let v = verdict(&evidence::collect(dir, identity, true, true)?);
-    let ready = v.scoping == Scoping::Ready;
-
-    // 11. One registry id per artifact, for a READY packet only.
-    steps.step(11, STEPS, "claim artifact ids");
-    let mut artifacts = list_artifacts(dir)?;
-    let object_ids = if ready {
-        let ids = claim_ids(inputs, registry_dir, &mut artifacts, &mut state.journal)?;
-        state.claimed = Some(ids.clone());
-        Some(ids)
-    } else {
-        None
-    };
-
-    // 12. manifest.json, exit_codes.json, README.md.
-    steps.step(12, STEPS, "manifest, exit codes, README");
-    let manifest = PacketManifest {
-        format: FORMAT.to_string(),
-        packet: inputs.spec.spec.packet.clone(),
-        authorization: inputs.spec.spec.authorization.clone(),
-        flags: inputs.spec.spec.flags.clone(),
-        pass_token: token.clone(),
-        boundaries: inputs.boundaries(),
-        mutation: mutation.clone(),
-        registry: inputs.registry_description(),
-        spec_pins: inputs.pins.clone(),
-        status: StatusRecord::from(&v),
-        artifacts,
-        object_ids: object_ids.clone(),
-        envelope: ENVELOPE.iter().map(|s| s.to_string()).collect(),
-    };
-    fsio::write_atomic(&dir.join(MANIFEST_FILE), &canonical::to_bytes(&manifest)?)?;
-    fsio::write_atomic(
-        &dir.join(EXIT_CODES_FILE),
-        &canonical::value_to_bytes(&state.journal.exit_codes_json()),
-    )?;
-    let readme = super::readme::render(dir)?;
-    fsio::write_atomic(&dir.join(README_FILE), &readme)?;
 
     // 13. Seal and verify (publishing is the caller's last step).
     steps.step(13, STEPS, "seal and verify");
@@ -446,152 +304,20 @@ fn build(
             "the freshly sealed packet does not verify ({first}); nothing was published"
         )));
     }
+    let v = &derived.verdict;
+    state.journal = derived.journal.clone();
     Ok(RunSummary {
         status: v.status.clone(),
         decision: v.decision.clone(),
-        ready,
+        ready: v.scoping == Scoping::Ready,
         failures: v.failures.clone(),
         missing: v.missing.clone(),
-        mutation,
-        object_ids,
+        mutation: derived.mutation,
+        object_ids: derived.object_ids,
         files: sealed.files,
         tree_sha256: sealed.tree_sha256,
         steps: Vec::new(),
     })
-}
-
-/// Every spec input, loaded and cross-checked.
-struct Inputs {
-    spec: LoadedSpec,
-    surfaces: surface::LoadedSpec,
-    gates: gate::spec::LoadedSpec,
-    plan: gate::plan::PlanReport,
-    plan_bytes: Vec<u8>,
-    inventories: Vec<surface::SurfaceInventory>,
-    closing: gate::blocker::ClosingChecks,
-    pins: BTreeMap<String, String>,
-}
-
-impl Inputs {
-    fn load(spec_dir: &Path) -> Result<Self> {
-        let spec = LoadedSpec::load(spec_dir)?;
-        let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
-        let gates = gate::spec::LoadedSpec::load(&spec.gates)?;
-        let plan_bytes = fsio::read_regular(&spec.rollback_plan, gate::plan::PLAN_LIMIT)?;
-        let plan_text = std::str::from_utf8(&plan_bytes).map_err(|e| {
-            let (line, col) = crate::tomlio::line_col(&plan_bytes, e.valid_up_to());
-            Error::malformed(
-                &spec.rollback_plan,
-                format!("line {line}, column {col}: not valid UTF-8"),
-            )
-        })?;
-        let plan = gate::plan::check(plan_text);
-        // Every citation is hashed now: a stale or escaping one stops the
-        // run before any registry write.
-        let inventories = surface::inventory::build(&surfaces, &spec.source_root)?;
-        let closing = gate::assemble::check_closing(&gates, &spec.source_root)?;
-        let spec_file = spec_dir.join(SPEC_FILE);
-        let token = gate::verdict::pass_token(gates.spec.probes.pass_token.as_deref());
-        gate::verdict::check_status_prefix(&spec.spec.packet.status_prefix, token)
-            .map_err(|why| Error::malformed(&spec_file, format!("packet.status_prefix: {why}")))?;
-        for (i, m) in spec.spec.authorization.mutations.iter().enumerate() {
-            let AuthorizedMutation::RegistryFold { surface: id, .. } = m;
-            let at = format!("authorization.mutations[{i}].surface");
-            let Some(pos) = surfaces.spec.surfaces.iter().position(|s| &s.id == id) else {
-                return Err(Error::malformed(
-                    &spec_file,
-                    format!("{at}: {id:?} is not a surface of {}", surfaces.file_name()),
-                ));
-            };
-            match surfaces.snapshots.get(pos) {
-                Some(surface::spec::SnapshotSpec::Files { root, .. }) if root == "@registry" => {}
-                _ => {
-                    return Err(Error::malformed(
-                        &spec_file,
-                        format!(
-                            "{at}: surface {id:?} must be snapshot with method = \"files\" and \
-                             root = \"@registry\", so the proof can match the fold's pins"
-                        ),
-                    ));
-                }
-            }
-        }
-        // A command may reach anything; a postgres snapshot reads a live
-        // database. Either way "no live contact" cannot be stated.
-        if let Some(m) = surfaces
-            .snapshots
-            .iter()
-            .map(|s| s.method())
-            .find(|m| matches!(m, Method::Postgres | Method::Command))
-            && spec.spec.flags.live_system_contact == LiveContact::None
-        {
-            return Err(Error::malformed(
-                &spec_file,
-                format!(
-                    "flags.live_system_contact: a {} snapshot may read a live system; say \"read-only\"",
-                    m.as_str()
-                ),
-            ));
-        }
-        let mut pins = BTreeMap::new();
-        let rel = |p: &Path| p.display().to_string();
-        let files = &spec.spec.files;
-        pins.insert(SPEC_FILE.to_string(), digest::sha256_hex(&spec.bytes));
-        pins.insert(rel(&files.surfaces), surfaces.sha256.clone());
-        let gates_bytes = fsio::read_regular(&gates.path, crate::tomlio::SPEC_LIMIT)?;
-        pins.insert(rel(&files.gates), digest::sha256_hex(&gates_bytes));
-        pins.insert(rel(&files.rollback_plan), digest::sha256_hex(&plan_bytes));
-        if let (Some(import), Some(rel_import)) =
-            (spec.registry_import()?, &spec.spec.registry.import)
-        {
-            let bytes = fsio::read_regular(&import, evidence::ARTIFACT_LIMIT)?;
-            pins.insert(rel(rel_import), digest::sha256_hex(&bytes));
-        }
-        Ok(Inputs {
-            spec,
-            surfaces,
-            gates,
-            plan,
-            plan_bytes,
-            inventories,
-            closing,
-            pins,
-        })
-    }
-
-    fn surfaces_name(&self) -> String {
-        self.spec.spec.files.surfaces.display().to_string()
-    }
-
-    fn gates_name(&self) -> String {
-        self.spec.spec.files.gates.display().to_string()
-    }
-
-    /// Which registry the run used, in words (no machine path).
-    fn registry_description(&self) -> String {
-        match &self.spec.spec.registry.import {
-            Some(f) => format!(
-                "a working copy imported from {} for this run (the team's registry is not changed)",
-                f.display()
-            ),
-            None => "the team's long-lived registry (registry.dir of packet.toml)".to_string(),
-        }
-    }
-
-    fn boundaries(&self) -> Vec<BoundaryRecord> {
-        let members: BTreeMap<String, Vec<String>> =
-            self.surfaces.boundary_members().into_iter().collect();
-        self.surfaces
-            .spec
-            .boundaries
-            .iter()
-            .map(|b| BoundaryRecord {
-                id: b.id.clone(),
-                title: b.title.clone(),
-                surfaces: members.get(&b.id).cloned().unwrap_or_default(),
-            })
-            .collect()
-    }
 }
 
 /// Checks `out` can receive a packet; returns its parent directory. An
@@ -688,59 +414,33 @@ fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
 }
 
 /// Performs the requested fold if the authorization names it exactly, the
-/// rollback plan is complete and the registry says it is safe. Returns what
-/// happened and the fold result's file name inside the packet.
+/// rollback plan is complete and the registry says it is safe. Returns the
+/// registry's reason when it refused an authorized, planned fold (the
+/// other reasons are derived from the spec), and the fold result's bytes as
+/// the registry wrote them when the fold was performed.
 fn perform_fold(
     inputs: &Inputs,
     registry_dir: &Path,
     dir: &Path,
-    journal: &mut Journal,
-) -> Result<(MutationRecord, Option<String>)> {
+) -> Result<(Option<String>, Option<Vec<u8>>)> {
     let Some(range) = inputs.spec.spec.run.fold else {
-        return Ok((
-            MutationRecord {
-                requested: None,
-                authorized: false,
-                performed: false,
-                skipped_reason: None,
-                fold_result: None,
-                surface: None,
-            },
-            None,
-        ));
+        return Ok((None, None));
     };
-    let command = format!("holdfast registry fold {range} --out .");
-    let auth = &inputs.spec.spec.authorization;
-    let surface = auth.authorized_fold(range).map(|m| match m {
-        AuthorizedMutation::RegistryFold { surface, .. } => surface.clone(),
-    });
-    let mut record = MutationRecord {
-        requested: Some(format!("registry fold {range}")),
-        authorized: surface.is_some(),
-        performed: false,
-        skipped_reason: None,
-        fold_result: None,
-        surface: surface.clone(),
-    };
-    let refusal = if surface.is_none() {
-        Some(format!(
-            "registry fold {range} is outside the authorization (it names {})",
-            authorized_folds(inputs)
-        ))
-    } else if !inputs.plan.complete {
-        Some(format!(
-            "the rollback plan is incomplete ({}); no mutation without one",
-            inputs.plan.problems.join("; ")
-        ))
-    } else {
-        let store = Store::open_with(registry_dir, RecordLoad::IdsAndPackets)?;
-        registry::fold_refusal(store.registry(), range).map(|r| format!("not safe: {}", r.message))
-    };
-    if let Some(why) = refusal {
-        journal.record("fold", command, exit::OK, exit::REFUSED);
-        record.skipped_reason = Some(why);
-        return Ok((record, None));
+    if inputs
+        .spec
+        .spec
+        .authorization
+        .authorized_fold(range)
+        .is_none()
+        || !inputs.plan.complete
+    {
+        return Ok((None, None));
     }
+    let store = Store::open_with(registry_dir, RecordLoad::IdsAndPackets)?;
+    if let Some(r) = registry::fold_refusal(store.registry(), range) {
+        return Ok((Some(format!("not safe: {}", r.message)), None));
+    }
+    drop(store);
     let mut store = Store::open_with(registry_dir, RecordLoad::IdsAndPackets)?;
     let outcome = store.fold(
         range,
@@ -750,41 +450,19 @@ fn perform_fold(
         },
     )?;
     drop(store);
-    journal.record("fold", command, exit::OK, exit::OK);
     write_after_documents(registry_dir, dir, range, &outcome.result)?;
-    record.performed = true;
-    record.fold_result = Some(registry::result_file_name(range));
-    let file = record.fold_result.clone();
-    Ok((record, file))
-}
-
-fn authorized_folds(inputs: &Inputs) -> String {
-    let folds: Vec<String> = inputs
-        .spec
-        .spec
-        .authorization
-        .mutations
-        .iter()
-        .map(|m| match m {
-            AuthorizedMutation::RegistryFold { range, .. } => format!("registry fold {range}"),
-        })
-        .collect();
-    if folds.is_empty() {
-        "no mutation".to_string()
-    } else {
-        folds.join(", ")
-    }
-}
-
-/// Name of the directory holding the after bytes of the documents a fold changed.
-pub fn after_dir_name(range: FoldRange) -> String {
-    format!("governance-fold-{}-{}-after", range.first, range.last)
+    let bytes = fsio::read_regular(
+        &dir.join(registry::result_file_name(range)),
+        evidence::ARTIFACT_LIMIT,
+    )?;
+    Ok((None, Some(bytes)))
 }
 
 /// Copies into the packet the after bytes of every document the fold
-/// changed, so the rollback rehearsal can be re-run offline from the packet
-/// alone (`verify --rerun`): reverse patch + after bytes must give the
-/// before pins. Documents the fold did not change are proven by their pins.
+/// changed, so the fold result and its rollback rehearsal can be re-derived
+/// offline from the packet alone (`verify --rerun`): reverse patch + after
+/// bytes must give the before pins. Documents the fold did not change are
+/// proven by their pins.
 fn write_after_documents(
     registry_dir: &Path,
     dir: &Path,
@@ -808,27 +486,11 @@ fn write_after_documents(
     Ok(())
 }
 
-/// Every file in the packet except the envelope, sorted, with its sha256 and title.
-fn list_artifacts(dir: &Path) -> Result<Vec<ArtifactRecord>> {
-    let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
-    Ok(entries
-        .into_iter()
-        .filter(|e| !ENVELOPE.contains(&e.path.as_str()))
-        .map(|e| ArtifactRecord {
-            title: super::readme::artifact_title(&e.path),
-            path: e.path,
-            sha256: e.sha256,
-            id: None,
-        })
-        .collect())
-}
-
-/// Claims one id per artifact, in path order, and writes them into `artifacts`.
+/// Claims one id per artifact, in path order, from the registry.
 fn claim_ids(
     inputs: &Inputs,
     registry_dir: &Path,
-    artifacts: &mut [ArtifactRecord],
-    journal: &mut Journal,
+    artifacts: &[ArtifactRecord],
 ) -> Result<IdRangeRecord> {
     let packet = inputs.spec.spec.packet.macro_name.clone();
     let records = artifacts
@@ -842,20 +504,6 @@ fn claim_ids(
         .collect();
     let mut store = Store::open(registry_dir)?;
     let outcome = store.claim(&packet, ClaimRequest::Records(records))?;
-    let first = store
-        .registry()
-        .format
-        .parse(&outcome.first_id)
-        .map_err(|e| Error::failed(format!("registry returned an unreadable id: {e}")))?;
-    for (i, a) in artifacts.iter_mut().enumerate() {
-        a.id = Some(store.registry().format.format(first + i as u64));
-    }
-    journal.record(
-        "claim",
-        format!("holdfast registry claim --packet {packet} --ids <one record per artifact>"),
-        exit::OK,
-        exit::OK,
-    );
     Ok(IdRangeRecord {
         first: outcome.first_id,
         last: outcome.last_id,

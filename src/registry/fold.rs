@@ -486,6 +486,40 @@ pub struct FoldResult {
     pub rollback_rehearsal: Rehearsal,
 }
 
+impl FoldResult {
+    /// What this result says is wrong with the fold it records, one line
+    /// each: an applied fold must show zero invariant counts before and
+    /// after, valid JSON, `objects[]` unchanged and a byte-exact rollback
+    /// rehearsal. The verdict fails a packet on any of them.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.applied {
+            out.push("the fold result says the fold was not applied".to_string());
+        }
+        for (when, c) in [
+            ("before", &self.invariants.before),
+            ("after", &self.invariants.after),
+        ] {
+            if !c.all_zero() {
+                out.push(format!("invariant counts {when} the fold: {}", c.summary()));
+            }
+        }
+        if !self.json_valid {
+            out.push("a registry document is not valid JSON".to_string());
+        }
+        if !self.objects_unchanged || self.objects_sha256.before != self.objects_sha256.after {
+            out.push("objects[] changed".to_string());
+        }
+        if !self.rollback_rehearsal.byte_exact {
+            out.push(format!(
+                "the rollback rehearsal was not byte-exact ({})",
+                self.rollback_rehearsal.failure().unwrap_or_default()
+            ));
+        }
+        out
+    }
+}
+
 /// `governance-fold-A-B-result.json` for `range`.
 pub fn result_file_name(range: FoldRange) -> String {
     format!("governance-fold-{}-{}-result.json", range.first, range.last)

@@ -1,11 +1,12 @@
 //! The governance registry: the canonical list of object ids that packets
-//! claim and that authorized folds make canonical (DESIGN.md, "The
-//! governance registry").
+//! claim and that authorized folds make canonical (README, "The governance
+//! registry").
 //!
 //! - [`model`]: ids, claims, records, revisions, and their JSON forms;
 //! - [`check`](mod@check): the four invariant counts (pure);
 //! - [`fold`]: fold and claim plans, the "is this fold safe?" question, the fold result (pure);
 //! - [`patch`]: the reverse patch and the rollback rehearsal (pure);
+//! - [`rederive`]: a fold result re-derived from a packet's bytes (pure);
 //! - [`render`]: the Markdown documents (pure);
 //! - [`history`]: content-addressed blobs and the hash-chained log;
 //! - [`store`]: the registry directory, its lock, atomic multi-document writes and recovery.
@@ -16,6 +17,7 @@ pub mod history;
 pub mod id;
 pub mod model;
 pub mod patch;
+pub mod rederive;
 pub mod render;
 pub mod store;
 
@@ -28,6 +30,7 @@ pub use history::{HISTORY_DIR, LOG_FILE};
 pub use id::IdFormat;
 pub use model::{DOCUMENTS, Document, NewRecord, RecordLoad, Registry, RegistryFile, Revisions};
 pub use patch::{Rehearsal, rehearse_rollback, reverse_patch};
+pub use rederive::rederive_fold_result;
 pub use store::{
     ClaimOutcome, DEFAULT_DIR, FoldOptions, FoldOutcome, HistoryReport, Inspection,
     RollbackOutcome, Store, import, init, inspect, inspect_file, read_log, verify_history,

@@ -18,7 +18,10 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use manifest::{Entry, check_listed_path, is_sha256_hex, parse_tree, render, render_tree};
+pub use manifest::{
+    Entry, check_listed_path, is_sha256_hex, parse as parse_manifest, parse_tree, render,
+    render_tree,
+};
 pub use name::{NameProblem, check_component, check_text};
 pub use replace::{SIGNATURE_SUFFIX, check_replaceable, is_signature_file};
 pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport, Warning};

@@ -116,6 +116,30 @@ pub struct InventoryEntry {
 /// inventory with a stale or unreachable citation is never produced.
 pub fn build(spec: &LoadedSpec, source_root: &Path) -> Result<Vec<SurfaceInventory>> {
     let root = citation::source_root(source_root)?;
+    build_with(spec, &mut |_, _, path, lines| {
+        citation::cite_file(&root, path, lines)
+    })
+}
+
+/// How [`build_with`] learns the sha256 of one citation: surface index,
+/// citation index, path and line range give the cited bytes' hash.
+pub type CitationHasher<'a> = dyn FnMut(
+        usize,
+        usize,
+        &str,
+        Option<citation::LineRange>,
+    ) -> std::result::Result<citation::Cited, citation::CiteError>
+    + 'a;
+
+/// Builds both tables with `hash` answering for every citation: the source
+/// tree at run time ([`build`]), the hashes a packet recorded when
+/// `verify --rerun` re-derives the inventories offline. Everything but the
+/// hashes comes from the surfaces spec, so an inventory edited by hand
+/// cannot survive re-derivation.
+pub fn build_with(
+    spec: &LoadedSpec,
+    hash: &mut CitationHasher<'_>,
+) -> Result<Vec<SurfaceInventory>> {
     let mut errors: Vec<Error> = Vec::new();
     let mut entries: Vec<(Table, InventoryEntry)> = Vec::new();
     for (i, s) in spec.spec.surfaces.iter().enumerate() {
@@ -131,7 +155,7 @@ pub fn build(spec: &LoadedSpec, source_root: &Path) -> Result<Vec<SurfaceInvento
                 ]
             };
             let key = spec.surface_key(i, &format!("evidence[{j}]"));
-            match citation::cite_file(&root, &c.path, c.lines) {
+            match hash(i, j, &c.path, c.lines) {
                 Ok(cited) => {
                     if let Some(given) = &c.sha256
                         && *given != cited.sha256

@@ -487,6 +487,16 @@ pub fn prove(
             before.file, after.file
         )));
     }
+    for (id, sb) in &b.surfaces {
+        if let Some(sa) = a.surfaces.get(id)
+            && let Some(why) = super::snapshot::target_mismatch(sb, sa)
+        {
+            return Err(Error::refused(format!(
+                "{} and {}: surface {id}: the snapshots are of different targets ({why}); a proof compares one database with itself",
+                before.file, after.file
+            )));
+        }
+    }
     let mut failures: Vec<ProofFailure> = Vec::new();
     let fail = |failures: &mut Vec<ProofFailure>,
                 class,

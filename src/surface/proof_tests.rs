@@ -33,6 +33,7 @@ fn surface(method: Method, risk: Option<Risk>, parts: &[(&str, &str)]) -> Surfac
         parts,
         description: String::new(),
         exit_code: None,
+        target: None,
     }
 }
 

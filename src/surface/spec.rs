@@ -232,6 +232,22 @@ pub struct SnapshotTable {
     /// absolute. Keep it out of the spec directory and the packet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
+    /// postgres: seconds a statement waits for another session's lock
+    /// before the snapshot fails (`lock_timeout`, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout_seconds: Option<u64>,
+    /// postgres: seconds one statement may run on the server
+    /// (`statement_timeout`, default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_seconds: Option<u64>,
+    /// postgres: seconds holdfast waits for any answer from the server
+    /// before the snapshot fails (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout_seconds: Option<u64>,
+    /// postgres: connections reading tables in parallel, sharing one
+    /// exported snapshot (default: the number of cores, at most 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u64>,
 }
 
 /// A validated snapshot method with exactly its own settings.
@@ -267,8 +283,8 @@ pub enum SnapshotSpec {
         connection: Option<String>,
         /// The environment variable holding the connection string.
         connection_env: Option<String>,
-        /// Schemas to read; `None` reads every non-system schema.
-        schemas: Option<Vec<String>>,
+        /// Schemas, timeouts and parallelism.
+        options: crate::surface::snapshot::postgres::PgOptions,
     },
     /// No snapshot: the surface can only be declared not contacted.
     None,
@@ -372,6 +388,11 @@ impl LoadedSpec {
         };
         loaded.snapshots = loaded.validate()?;
         Ok(loaded)
+    }
+
+    /// The bytes the spec was parsed from (a packet carries them in `spec/`).
+    pub fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 
     /// The directory relative paths in the spec (snapshot roots, cwd) start from.
@@ -605,7 +626,15 @@ impl LoadedSpec {
                 "key_env",
                 "key_file",
             ],
-            Method::Postgres => &["connection", "connection_env", "schemas"],
+            Method::Postgres => &[
+                "connection",
+                "connection_env",
+                "schemas",
+                "lock_timeout_seconds",
+                "statement_timeout_seconds",
+                "read_timeout_seconds",
+                "parallel",
+            ],
             Method::None => &[],
         };
         let present = [
@@ -622,6 +651,13 @@ impl LoadedSpec {
             ("sensitive", t.sensitive.is_some()),
             ("key_env", t.key_env.is_some()),
             ("key_file", t.key_file.is_some()),
+            ("lock_timeout_seconds", t.lock_timeout_seconds.is_some()),
+            (
+                "statement_timeout_seconds",
+                t.statement_timeout_seconds.is_some(),
+            ),
+            ("read_timeout_seconds", t.read_timeout_seconds.is_some()),
+            ("parallel", t.parallel.is_some()),
         ];
         for (field, is_there) in present {
             if is_there && !own.contains(&field) {
@@ -740,10 +776,51 @@ impl LoadedSpec {
                         "must list schema names (leave it out to read every non-system schema)",
                     ));
                 }
+                use crate::surface::snapshot::postgres::{self as pg, PgOptions};
+                let bounded = |field: &'static str, v: Option<u64>, max: u64, default: u64| match v
+                {
+                    None => Ok(default),
+                    Some(n) if (1..=max).contains(&n) => Ok(n),
+                    Some(n) => Err(self.error_at(
+                        &seg(field),
+                        &key(field),
+                        format!("{n} is out of range (1 to {max})"),
+                    )),
+                };
+                let week = 7 * 24 * 3600;
+                let options = PgOptions {
+                    schemas: t.schemas.clone(),
+                    lock_timeout_seconds: bounded(
+                        "lock_timeout_seconds",
+                        t.lock_timeout_seconds,
+                        week,
+                        pg::DEFAULT_LOCK_TIMEOUT_SECONDS,
+                    )?,
+                    statement_timeout_seconds: bounded(
+                        "statement_timeout_seconds",
+                        t.statement_timeout_seconds,
+                        week,
+                        pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+                    )?,
+                    read_timeout_seconds: bounded(
+                        "read_timeout_seconds",
+                        t.read_timeout_seconds,
+                        week,
+                        pg::DEFAULT_READ_TIMEOUT_SECONDS,
+                    )?,
+                    parallel: usize::try_from(bounded(
+                        "parallel",
+                        t.parallel,
+                        64,
+                        pg::default_parallel() as u64,
+                    )?)
+                    .unwrap_or(1),
+                    sort_in_holdfast_below: pg::DEFAULT_SORT_IN_HOLDFAST_BELOW,
+                };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),
                     connection_env: t.connection_env.clone(),
-                    schemas: t.schemas.clone(),
+                    options,
                 })
             }
             Method::None => Ok(SnapshotSpec::None),
@@ -1070,6 +1147,70 @@ mod tests {
         assert_eq!(
             resolve_members(&["ci".into(), "prod-*".into(), "prod-pg".into()], &ids).unwrap(),
             vec!["prod-pg", "prod-cms", "ci"]
+        );
+    }
+
+    #[test]
+    fn postgres_timeouts_and_parallelism_have_defaults_and_bounds() {
+        use crate::surface::snapshot::postgres as pg;
+        let s = parse(GOOD).unwrap();
+        let SnapshotSpec::Postgres { options, .. } = &s.snapshots[0] else {
+            panic!("the example's first surface is postgres")
+        };
+        assert_eq!(
+            options.lock_timeout_seconds,
+            pg::DEFAULT_LOCK_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            options.statement_timeout_seconds,
+            pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            options.read_timeout_seconds,
+            pg::DEFAULT_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!(options.parallel, pg::default_parallel());
+        let s = parse(&GOOD.replace(
+            "connection_env = \"PROD_PG\"",
+            "connection_env = \"PROD_PG\"\nlock_timeout_seconds = 2\nstatement_timeout_seconds = 30\n\
+             read_timeout_seconds = 40\nparallel = 3",
+        ))
+        .unwrap();
+        let SnapshotSpec::Postgres { options, .. } = &s.snapshots[0] else {
+            panic!("postgres")
+        };
+        assert_eq!(
+            (
+                options.lock_timeout_seconds,
+                options.statement_timeout_seconds,
+                options.read_timeout_seconds,
+                options.parallel
+            ),
+            (2, 30, 40, 3)
+        );
+        for (key, bad) in [
+            ("lock_timeout_seconds", "0"),
+            ("statement_timeout_seconds", "604801"),
+            ("read_timeout_seconds", "0"),
+            ("parallel", "65"),
+        ] {
+            let e = err(&GOOD.replace(
+                "connection_env = \"PROD_PG\"",
+                &format!("connection_env = \"PROD_PG\"\n{key} = {bad}"),
+            ));
+            assert!(
+                e.contains(&format!("snapshot.{key}")) && e.contains("out of range"),
+                "{e}"
+            );
+        }
+        // A postgres setting on another method is refused.
+        let e = err(&GOOD.replace(
+            "method = \"postgres\"\nconnection_env = \"PROD_PG\"",
+            "method = \"command\"\nargv = [\"x\"]\nparallel = 2",
+        ));
+        assert!(
+            e.contains("snapshot.parallel") && e.contains("not a setting"),
+            "{e}"
         );
     }
 }

@@ -25,13 +25,15 @@ pub struct Args {
     /// inventories against this source tree (a stale citation fails with exit 1).
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
-    /// Also re-derive what a run's packet claims, offline: README figures
-    /// against its JSON, the verdict, the artifact list, the fold's rollback
-    /// rehearsal, and the bad-input probes (every probe must fail closed again).
+    /// Also re-derive what a run's packet claims, offline: every derived file
+    /// again from the inputs the packet carries in spec/ and its primary
+    /// evidence, byte for byte; the verdict, the fold and its rollback
+    /// rehearsal; and the bad-input probes (every probe must fail closed again).
     #[arg(long)]
     pub rerun: bool,
-    /// With --rerun: the run's gate spec (gates.toml or its directory),
-    /// needed when the packet's probes include user probes or a custom pass token.
+    /// With --rerun: the run's spec directory (every carried input is compared
+    /// with it byte for byte), or its gates.toml; needed when the packet's
+    /// probes include user probes or a custom pass token.
     #[arg(long, value_name = "GATES", requires = "rerun")]
     pub spec: Option<PathBuf>,
 }
@@ -123,6 +125,12 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 report.bytes_checked,
                 report.tree_sha256.as_deref().unwrap_or("-")
             );
+            if let Some(r) = &rerun {
+                println!("status {} · decision {}", r.status, r.decision);
+                for what in &r.as_recorded {
+                    println!("  {what}");
+                }
+            }
         }
     } else {
         for p in &report.problems {

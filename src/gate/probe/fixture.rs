@@ -355,6 +355,7 @@ impl Fixture {
             },
             selected: Some(OPTION.into()),
             mutation_refused: None,
+            mutation_problems: vec![],
         };
         let evidence = work.join("evidence.json");
         write(&evidence, &canonical::to_bytes(&evidence_value)?)?;

@@ -668,6 +668,22 @@ pub fn select_configured(
     Ok(out)
 }
 
+/// The classes a full run of `spec` selects (gates.toml's `[probes]
+/// classes`, or every class): what a packet's recorded report must hold,
+/// no more and no fewer.
+pub fn configured_classes(spec: &LoadedSpec) -> Result<Vec<String>> {
+    let table = builtin::table();
+    let ids: Vec<&str> = table.iter().map(|c| c.id).collect();
+    let mut selected = select_configured(
+        &[],
+        spec.spec.probes.classes.as_deref(),
+        &ids,
+        !spec.spec.probe.is_empty(),
+    )?;
+    selected.sort();
+    Ok(selected)
+}
+
 /// Runs the harness: every selected class, every user probe. The report is
 /// returned whatever the outcome; `all_fail_closed` says whether it passed.
 pub fn run(

@@ -114,6 +114,10 @@ pub struct SurfaceSnapshot {
     /// The command's exit code (method `command` only; always 0 when recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The database that was read (method `postgres` only, where it is
+    /// required): `prove` refuses to compare snapshots of different targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<postgres::PgTarget>,
 }
 
 /// What a snapshot method read: parts, a description, maybe an exit code.
@@ -125,6 +129,25 @@ pub struct Reading {
     pub description: String,
     /// Exit code (commands only).
     pub exit_code: Option<i32>,
+}
+
+/// Why BEFORE and AFTER of one surface cannot be compared, when they read
+/// different databases (or one of them records no target): `None` when
+/// they can.
+pub fn target_mismatch(before: &SurfaceSnapshot, after: &SurfaceSnapshot) -> Option<String> {
+    match (&before.target, &after.target) {
+        (None, None) => None,
+        (Some(b), Some(a)) if b.same_database(a) => None,
+        (Some(b), Some(a)) => Some(format!(
+            "BEFORE read {}, AFTER read {}",
+            b.describe(),
+            a.describe()
+        )),
+        (b, _) => Some(format!(
+            "only {} records which database it read",
+            if b.is_some() { "BEFORE" } else { "AFTER" }
+        )),
+    }
 }
 
 /// The digest of a parts map: sha256 of its canonical JSON.
@@ -169,6 +192,7 @@ pub fn take_with(
         };
         let snap_spec = spec.snapshots.get(i).unwrap_or(&SnapshotSpec::None);
         let method = snap_spec.method();
+        let mut target = None;
         let reading = match snap_spec {
             SnapshotSpec::None => None,
             SnapshotSpec::Files {
@@ -225,7 +249,7 @@ pub fn take_with(
             SnapshotSpec::Postgres {
                 connection,
                 connection_env,
-                schemas,
+                options,
             } => {
                 let (conn, field) = match (connection, connection_env) {
                     (Some(c), _) => (c.clone(), "connection"),
@@ -241,7 +265,9 @@ pub fn take_with(
                     (None, None) => return Err(err_at("connection", "no connection given".into())),
                 };
                 postgres::parse_config(&conn).map_err(|e| err_at(field, e))?;
-                Some(postgres::read(&conn, schemas.as_deref(), &s.id)?)
+                let r = postgres::read(&conn, options, &s.id)?;
+                target = Some(r.target);
+                Some(r.reading)
             }
         };
         let snap = match reading {
@@ -255,6 +281,7 @@ pub fn take_with(
                 description: "not read: no snapshot method; can only be declared not contacted"
                     .into(),
                 exit_code: None,
+                target: None,
             },
             Some(r) => SurfaceSnapshot {
                 method,
@@ -265,6 +292,7 @@ pub fn take_with(
                 parts: r.parts,
                 description: r.description,
                 exit_code: r.exit_code,
+                target,
             },
         };
         surfaces.insert(s.id.clone(), snap);
@@ -343,6 +371,28 @@ pub fn validate(snap: &Snapshot) -> std::result::Result<(), String> {
         ));
     }
     for (id, s) in &snap.surfaces {
+        match (&s.target, s.method) {
+            (None, Method::Postgres) => {
+                return Err(format!(
+                    "surfaces.{id}.target: missing for method postgres (which database was read); take the snapshot again"
+                ));
+            }
+            (Some(_), m) if m != Method::Postgres => {
+                return Err(format!(
+                    "surfaces.{id}.target: only method postgres records a target, not {}",
+                    m.as_str()
+                ));
+            }
+            (Some(t), _)
+                if t.system_identifier.is_empty()
+                    || !t.system_identifier.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                return Err(format!(
+                    "surfaces.{id}.target.system_identifier: expected decimal digits"
+                ));
+            }
+            _ => {}
+        }
         for (part, hex) in &s.parts {
             if !crate::seal::is_sha256_hex(hex) {
                 return Err(format!(

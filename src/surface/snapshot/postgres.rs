@@ -1,27 +1,54 @@
-//! `postgres` snapshots: the schema and every table's rows of a PostgreSQL
-//! database, read in one READ ONLY, REPEATABLE READ transaction.
+//! `postgres` snapshots: what makes a PostgreSQL database behave the way it
+//! does (its catalog) and every table's rows, read in one READ ONLY,
+//! REPEATABLE READ snapshot shared by several connections.
 //!
-//! The session is refused unless the server itself reports
-//! `transaction_read_only = on`, so no statement of the snapshot can write.
-//! REPEATABLE READ gives one consistent view across all tables. Output
-//! settings that change how values print (dates, time zone, intervals,
-//! bytea, floats) are pinned for the transaction, so the same data always
-//! gives the same bytes. Rows stream through `COPY ... TO STDOUT` in a stable
-//! order (primary key, else every column's text in byte order), so memory
-//! stays flat whatever the table size.
+//! The session runs no code the database's owner could have planted:
 //!
-//! Parts: `schema` (every table's definition: columns, types, defaults,
-//! constraints, indexes) and `table:<schema>.<name>` (that table's definition
-//! and rows), so a proof can say which table changed.
+//! - `search_path` is pinned to `pg_catalog, pg_temp` before anything else
+//!   and checked; every relation and function holdfast names is qualified
+//!   with `pg_catalog.`, and the operators it uses resolve in `pg_catalog`
+//!   (`pg_temp` is never searched for functions or operators);
+//! - rows are read with `COPY ... TO STDOUT` (text format): no user cast,
+//!   operator or function is evaluated; a table is ordered by its primary
+//!   key only when that key is built-in types with built-in operator classes,
+//!   otherwise holdfast sorts the COPY lines by their bytes;
+//! - `row_security = off`, so row-level security makes a read fail instead
+//!   of silently hiding rows;
+//! - every output setting that changes COPY text or deparsed definitions is
+//!   pinned (DateStyle, IntervalStyle, TimeZone, extra_float_digits,
+//!   bytea_output, standard_conforming_strings, quote_all_identifiers,
+//!   lc_monetary, lc_numeric, client_encoding), so other session or role
+//!   defaults never change a digest;
+//! - `lock_timeout` and `statement_timeout` bound every statement on the
+//!   server, and a read timeout bounds how long holdfast waits for any
+//!   answer (a server that stops answering fails the snapshot, it never
+//!   hangs it); TCP keepalives and `tcp_user_timeout` close dead links.
+//!
+//! The transaction is refused unless the server reports
+//! `transaction_read_only = on`. With `parallel > 1` the first connection
+//! exports its snapshot (`pg_export_snapshot()`) and the others import it
+//! (`SET TRANSACTION SNAPSHOT`), so every connection sees the same data and
+//! the digests do not depend on the parallelism.
+//!
+//! The snapshot records its target: the server's system identifier, the
+//! database's name and oid (and the role, and whether it is a superuser),
+//! so `prove` can refuse to compare two different databases.
+
+mod catalog;
+pub mod quote;
+mod relations;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Reading;
@@ -29,16 +56,125 @@ use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
 
+pub use catalog::KINDS;
+use relations::RelationDef;
+
+/// A catalog row's attributes by column name (NULL as `None`).
+type Attributes = BTreeMap<String, Option<String>>;
+/// Catalog parts: part name -> the rows that give it.
+type CatalogParts = BTreeMap<String, Vec<Attributes>>;
+/// Column names and text rows of a query.
+type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
+/// One table's rows: its digest and count, by job index.
+type RowResults = Vec<(usize, Result<(String, u64)>)>;
+
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `lock_timeout`: how long a statement waits for another
+/// session's lock before the snapshot fails.
+pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u64 = 10;
+/// Default `statement_timeout`: the longest one statement (one table's
+/// COPY) may run on the server.
+pub const DEFAULT_STATEMENT_TIMEOUT_SECONDS: u64 = 3600;
+/// Default read timeout: the longest holdfast waits for any answer from
+/// the server (a connection, a row, a reply) before the snapshot fails.
+pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
+/// Largest table without a usable key that holdfast sorts in memory (its
+/// COPY text); a larger one fails the snapshot, naming the table.
+pub const UNKEYED_TABLE_LIMIT: usize = 1 << 30;
+/// Default of [`PgOptions::sort_in_holdfast_below`]: 64 MiB.
+pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
+/// Oids below this are the server's own objects (created by initdb).
+pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
-/// Settings pinned inside the snapshot's transaction so values print the
-/// same way whatever the server's or role's defaults are.
-const PINNED_SETTINGS: &str = "SET LOCAL datestyle = 'ISO, YMD'; \
-     SET LOCAL timezone = 'UTC'; \
-     SET LOCAL intervalstyle = 'iso_8601'; \
-     SET LOCAL bytea_output = 'hex'; \
-     SET LOCAL extra_float_digits = 1";
+/// How a `postgres` surface is read (the `[surface.snapshot]` settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Schemas whose objects are read (`None`: every schema).
+    pub schemas: Option<Vec<String>>,
+    /// `lock_timeout`, seconds.
+    pub lock_timeout_seconds: u64,
+    /// `statement_timeout`, seconds.
+    pub statement_timeout_seconds: u64,
+    /// How long to wait for any answer from the server, seconds.
+    pub read_timeout_seconds: u64,
+    /// Connections reading in parallel (1 = one connection).
+    pub parallel: usize,
+    /// A key range whose estimated size (from `relpages`) is below this
+    /// many bytes is read in storage order and sorted by its key inside
+    /// holdfast (cheaper for the server than an index scan); a larger one is
+    /// read in key order. Either way the lines come out in key order, so
+    /// this never changes a digest (a test checks it).
+    pub sort_in_holdfast_below: u64,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            schemas: None,
+            lock_timeout_seconds: DEFAULT_LOCK_TIMEOUT_SECONDS,
+            statement_timeout_seconds: DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+            read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
+            parallel: default_parallel(),
+            sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+        }
+    }
+}
+
+/// The default number of connections: the machine's cores, at most 4.
+pub fn default_parallel() -> usize {
+    std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
+/// Which database a `postgres` snapshot read, recorded in the snapshot so
+/// `prove` can refuse to compare snapshots of two different databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PgTarget {
+    /// The server's (cluster's) system identifier, `pg_control_system()`, in decimal.
+    pub system_identifier: String,
+    /// The database's name.
+    pub database: String,
+    /// The database's oid.
+    pub database_oid: u32,
+    /// `server_version_num`.
+    pub server_version: String,
+    /// The role the snapshot connected as.
+    pub role: String,
+    /// Whether that role is a superuser (a least-privilege role is
+    /// recommended: see the docs).
+    pub superuser: bool,
+}
+
+impl PgTarget {
+    /// Whether two snapshots read the same database of the same server
+    /// (the role may differ).
+    pub fn same_database(&self, other: &PgTarget) -> bool {
+        self.system_identifier == other.system_identifier
+            && self.database == other.database
+            && self.database_oid == other.database_oid
+    }
+
+    /// `database NAME (oid N) of server SYSID`.
+    pub fn describe(&self) -> String {
+        format!(
+            "database {:?} (oid {}) of server {}",
+            self.database, self.database_oid, self.system_identifier
+        )
+    }
+}
+
+/// What a `postgres` read returns: the parts and the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgReading {
+    /// Parts and description.
+    pub reading: Reading,
+    /// The database that was read.
+    pub target: PgTarget,
+}
 
 /// Checks the value of `SHOW transaction_read_only`: only `on` is accepted.
 pub fn check_read_only(value: &str) -> std::result::Result<(), String> {
@@ -49,14 +185,6 @@ pub fn check_read_only(value: &str) -> std::result::Result<(), String> {
             "the session reports transaction_read_only = {value:?}, not \"on\"; refusing to read in a session that could write"
         ))
     }
-}
-
-/// A connection inside a READ ONLY, REPEATABLE READ transaction. Dropping it
-/// ends the transaction (nothing was written, so nothing is committed).
-pub struct ReadOnlySession {
-    client: Client,
-    target: String,
-    who: String,
 }
 
 /// Where a connection string points, without its password.
@@ -104,6 +232,32 @@ pub fn pg_error(e: &postgres::Error) -> String {
     s
 }
 
+/// What to add to a server error so its cause and fix are plain.
+fn hint(e: &postgres::Error, opts: &PgOptions) -> String {
+    match e.as_db_error().map(|d| d.code().code()) {
+        Some("55P03") => format!(
+            " (a lock wait: another session holds a conflicting lock; waited lock_timeout_seconds = {})",
+            opts.lock_timeout_seconds
+        ),
+        Some("57014") => format!(
+            " (the statement ran longer than statement_timeout_seconds = {})",
+            opts.statement_timeout_seconds
+        ),
+        Some("42501")
+            if e.as_db_error()
+                .is_some_and(|d| d.message().contains("row-level security")) =>
+        {
+            " (row_security is off so that a policy can never hide rows from the snapshot: \
+             read as a role that bypasses row-level security, e.g. one with BYPASSRLS)"
+                .to_string()
+        }
+        Some("42501") => " (the snapshot role lacks a privilege: see the docs for what it needs, \
+             e.g. membership of pg_read_all_data)"
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
 /// Parses a connection string (the error never repeats the string: it may
 /// hold a password).
 pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
@@ -111,19 +265,171 @@ pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
         .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
 }
 
-impl ReadOnlySession {
-    /// Connects (with a connect timeout, default 10 s) and opens the
-    /// read-only transaction; refuses if the server does not report it
-    /// read-only. `who` names the surface in errors.
-    pub fn open(connection: &str, who: &str) -> Result<Self> {
-        let mut config =
-            parse_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+/// The settings every connection pins before it reads anything.
+pub fn session_settings(opts: &PgOptions) -> String {
+    format!(
+        "SET quote_all_identifiers = off; \
+         SET search_path = pg_catalog, pg_temp; \
+         SET row_security = off; \
+         SET datestyle = 'ISO, YMD'; \
+         SET intervalstyle = 'iso_8601'; \
+         SET timezone = 'UTC'; \
+         SET extra_float_digits = 1; \
+         SET bytea_output = 'hex'; \
+         SET standard_conforming_strings = on; \
+         SET lc_monetary = 'C'; \
+         SET lc_numeric = 'C'; \
+         SET client_encoding = 'UTF8'; \
+         SET lock_timeout = '{}s'; \
+         SET statement_timeout = '{}s'; \
+         SET idle_in_transaction_session_timeout = 0; \
+         SET enable_sort = off; \
+         SET jit = off",
+        opts.lock_timeout_seconds, opts.statement_timeout_seconds
+    )
+}
+
+/// Activity of one connection, watched by the read timeout.
+struct Slot {
+    /// Milliseconds since the watch started when the current call began or
+    /// last received bytes; `u64::MAX` when idle.
+    busy_since: AtomicU64,
+    /// What the call is doing (named in the timeout error).
+    doing: Mutex<String>,
+}
+
+/// The read timeout's view of every connection of one snapshot.
+struct Watch {
+    start: Instant,
+    slots: Mutex<Vec<Arc<Slot>>>,
+}
+
+impl Watch {
+    fn new() -> Arc<Watch> {
+        Arc::new(Watch {
+            start: Instant::now(),
+            slots: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn slot(self: &Arc<Self>) -> SlotHandle {
+        let slot = Arc::new(Slot {
+            busy_since: AtomicU64::new(u64::MAX),
+            doing: Mutex::new(String::new()),
+        });
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(slot.clone());
+        SlotHandle {
+            watch: self.clone(),
+            slot,
         }
-        config.application_name("holdfast-snapshot");
-        let target = describe_target(&config);
-        let client = config.connect(NoTls).map_err(|e| {
+    }
+
+    /// The first connection that has waited longer than `limit`, and what it was doing.
+    fn stalled(&self, limit: Duration) -> Option<String> {
+        let now = self.now_ms();
+        let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.iter().find_map(|s| {
+            let since = s.busy_since.load(Ordering::SeqCst);
+            (since != u64::MAX && now.saturating_sub(since) > limit)
+                .then(|| s.doing.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        })
+    }
+}
+
+struct SlotHandle {
+    watch: Arc<Watch>,
+    slot: Arc<Slot>,
+}
+
+impl SlotHandle {
+    fn begin(&self, doing: &str) {
+        *self.slot.doing.lock().unwrap_or_else(|e| e.into_inner()) = doing.to_string();
+        self.tick();
+    }
+    fn tick(&self) {
+        self.slot
+            .busy_since
+            .store(self.watch.now_ms(), Ordering::SeqCst);
+    }
+    fn end(&self) {
+        self.slot.busy_since.store(u64::MAX, Ordering::SeqCst);
+    }
+}
+
+/// A connection inside a READ ONLY, REPEATABLE READ transaction with the
+/// pinned settings. Dropping it ends the transaction (nothing was written,
+/// so nothing is committed).
+pub struct ReadOnlySession {
+    client: Client,
+    target: String,
+    who: String,
+    opts: PgOptions,
+    slot: SlotHandle,
+}
+
+/// Applies holdfast's connection defaults: connect timeout, keepalives, a
+/// TCP user timeout, the application name.
+fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Config> {
+    let mut config =
+        parse_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    let read_timeout = Duration::from_secs(opts.read_timeout_seconds);
+    config.keepalives(true);
+    if config.get_keepalives_idle() > Duration::from_secs(30) {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(10));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(read_timeout);
+    }
+    config.application_name("holdfast-snapshot");
+    Ok(config)
+}
+
+/// Whether `id` looks like what `pg_export_snapshot()` returns (hex digits
+/// and dashes), so it can be written into `SET TRANSACTION SNAPSHOT`.
+pub fn is_snapshot_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+impl ReadOnlySession {
+    /// Connects with the default options and opens the read-only
+    /// transaction; refuses if the server does not report it read-only.
+    /// `who` names the surface in errors.
+    pub fn open(connection: &str, who: &str) -> Result<Self> {
+        let opts = PgOptions::default();
+        let config = prepare_config(connection, &opts, who)?;
+        Self::open_with(&config, &opts, who, &Watch::new(), None)
+    }
+
+    fn open_with(
+        config: &Config,
+        opts: &PgOptions,
+        who: &str,
+        watch: &Arc<Watch>,
+        import: Option<&str>,
+    ) -> Result<Self> {
+        let target = describe_target(config);
+        let slot = watch.slot();
+        slot.begin("connecting");
+        let client = config.connect(NoTls);
+        slot.end();
+        let client = client.map_err(|e| {
             Error::failed(format!(
                 "surface {who}: cannot connect to {target}: {}",
                 pg_error(&e)
@@ -133,32 +439,68 @@ impl ReadOnlySession {
             client,
             target,
             who: who.to_string(),
+            opts: opts.clone(),
+            slot,
         };
-        s.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .map_err(|e| s.fail("BEGIN READ ONLY", e))?;
-        let row = s
-            .client
-            .query_one("SHOW transaction_read_only", &[])
-            .map_err(|e| s.fail("SHOW transaction_read_only", e))?;
-        let value: String = row
-            .try_get(0)
-            .map_err(|e| s.fail("SHOW transaction_read_only", e))?;
-        check_read_only(&value)
+        let settings = session_settings(opts);
+        s.call("pinning the session settings", |c| {
+            c.batch_execute(&settings)
+        })?;
+        s.call("BEGIN READ ONLY", |c| {
+            c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        })?;
+        if let Some(id) = import {
+            if !is_snapshot_id(id) {
+                return Err(Error::failed(format!(
+                    "surface {who}: the server exported a snapshot id holdfast does not recognise: {id:?}"
+                )));
+            }
+            let sql = format!("SET TRANSACTION SNAPSHOT '{id}'");
+            s.call("importing the exported snapshot", |c| c.batch_execute(&sql))?;
+        }
+        let row = s.call("checking the session", |c| {
+            c.query_one(
+                "SELECT pg_catalog.current_setting('transaction_read_only'), \
+                        pg_catalog.current_setting('search_path'), \
+                        pg_catalog.current_setting('row_security'), \
+                        pg_catalog.current_setting('transaction_isolation')",
+                &[],
+            )
+        })?;
+        let get = |i: usize| -> String { row.try_get::<_, String>(i).unwrap_or_default() };
+        check_read_only(&get(0))
             .map_err(|why| Error::refused(format!("surface {}: {}: {why}", s.who, s.target)))?;
-        s.client
-            .batch_execute(PINNED_SETTINGS)
-            .map_err(|e| s.fail("pinning output settings", e))?;
+        let (path, rls, iso) = (get(1), get(2), get(3));
+        if path != "pg_catalog, pg_temp" || rls != "off" || iso != "repeatable read" {
+            return Err(Error::refused(format!(
+                "surface {}: {}: the session did not keep its pinned settings (search_path = {path:?}, \
+                 row_security = {rls:?}, transaction_isolation = {iso:?}); refusing to read",
+                s.who, s.target
+            )));
+        }
         Ok(s)
     }
 
-    fn fail(&self, doing: &str, e: postgres::Error) -> Error {
+    fn fail(&self, doing: &str, e: &postgres::Error) -> Error {
         Error::failed(format!(
-            "surface {}: {}: {doing}: {}",
+            "surface {}: {}: {doing}: {}{}",
             self.who,
             self.target,
-            pg_error(&e)
+            pg_error(e),
+            hint(e, &self.opts)
         ))
+    }
+
+    /// Runs one client call with the read timeout watching it.
+    fn call<T>(
+        &mut self,
+        doing: &str,
+        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.slot.begin(doing);
+        let r = f(&mut self.client);
+        self.slot.end();
+        r.map_err(|e| self.fail(doing, &e))
     }
 
     /// Where the session is connected (no password).
@@ -169,225 +511,402 @@ impl ReadOnlySession {
     /// Runs statements inside the read-only transaction (a write fails:
     /// that is the point). For checks and tests; the snapshot does not need it.
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        self.client
-            .batch_execute(sql)
-            .map_err(|e| self.fail("statement", e))
+        self.call("statement", |c| c.batch_execute(sql))
     }
 
-    /// Reads the schema and every table of `schemas` (default: every
-    /// non-system schema).
-    pub fn read(&mut self, schemas: Option<&[String]>) -> Result<Reading> {
-        let wanted: Vec<String> = schemas.map(<[String]>::to_vec).unwrap_or_default();
-        if !wanted.is_empty() {
-            let present = self
-                .client
-                .query(
-                    "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1::text[])",
-                    &[&wanted],
-                )
-                .map_err(|e| self.fail("listing schemas", e))?;
-            for w in &wanted {
-                if !present.iter().any(|r| r.get::<_, String>(0) == *w) {
-                    return Err(Error::failed(format!(
-                        "surface {}: {}: schema {w:?} does not exist",
-                        self.who, self.target
-                    )));
-                }
-            }
-        }
-        let tables = self
-            .client
-            .query(
-                "SELECT n.nspname::text, c.relname::text, c.oid::int8, \
-                        format('%I.%I', n.nspname, c.relname), c.relkind::text \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') \
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' \
-                   AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[])) \
-                 ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
-                &[&wanted],
+    fn read_target(&mut self) -> Result<PgTarget> {
+        let row = self.call("reading the server's identity (pg_control_system(), pg_database, pg_roles)", |c| {
+            c.query_one(
+                "SELECT s.system_identifier, d.oid, d.datname::pg_catalog.text, r.rolname::pg_catalog.text, r.rolsuper, \
+                        pg_catalog.current_setting('server_version_num') \
+                 FROM pg_catalog.pg_control_system() s, pg_catalog.pg_database d, pg_catalog.pg_roles r \
+                 WHERE d.datname = pg_catalog.current_database() AND r.rolname = CURRENT_USER",
+                &[],
             )
-            .map_err(|e| self.fail("listing tables", e))?;
-        let mut parts = BTreeMap::new();
-        let mut definitions = Vec::with_capacity(tables.len());
-        let mut total_rows = 0u64;
-        for t in &tables {
-            let schema: String = t.get(0);
-            let name: String = t.get(1);
-            let oid: i64 = t.get(2);
-            let qualified: String = t.get(3);
-            let def = self.table_definition(oid, &schema, &name, t.get(4))?;
-            let def_bytes = canonical::to_bytes(&def)?;
-            let (rows_sha256, rows) = self.table_rows(&qualified, &def)?;
-            total_rows += rows;
-            let combined = format!(
-                "{}  definition\n{rows_sha256}  rows\n",
-                digest::sha256_hex(&def_bytes)
-            );
-            parts.insert(
-                format!("table:{schema}.{name}"),
-                digest::sha256_hex(combined.as_bytes()),
-            );
-            definitions.push(def);
-        }
-        parts.insert(
-            "schema".to_string(),
-            digest::sha256_hex(&canonical::to_bytes(&definitions)?),
-        );
-        Ok(Reading {
-            parts,
-            description: format!(
-                "PostgreSQL {}: {} table(s), {total_rows} row(s){}, read in a READ ONLY REPEATABLE READ transaction",
-                self.target,
-                tables.len(),
-                if wanted.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in schemas {wanted:?}")
-                }
-            ),
-            exit_code: None,
-        })
-    }
-
-    fn table_definition(
-        &mut self,
-        oid: i64,
-        schema: &str,
-        name: &str,
-        relkind: String,
-    ) -> Result<TableDef> {
-        let columns = self
-            .client
-            .query(
-                "SELECT a.attname::text, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
-                        a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), ''), \
-                        a.attidentity::text, a.attgenerated::text, \
-                        coalesce((SELECT collname::text FROM pg_collation WHERE oid = a.attcollation AND a.attcollation <> 0), '') \
-                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped \
-                 ORDER BY a.attnum",
-                &[&oid],
-            )
-            .map_err(|e| self.fail("reading columns", e))?
-            .iter()
-            .map(|r| ColumnDef {
-                name: r.get(0),
-                quoted: r.get(1),
-                data_type: r.get(2),
-                not_null: r.get(3),
-                default: r.get(4),
-                identity: r.get(5),
-                generated: r.get(6),
-                collation: r.get(7),
-            })
-            .collect();
-        let constraints = self
-            .client
-            .query(
-                "SELECT conname::text, contype::text, pg_get_constraintdef(oid, true) \
-                 FROM pg_constraint WHERE conrelid = $1::int8::oid ORDER BY conname COLLATE \"C\"",
-                &[&oid],
-            )
-            .map_err(|e| self.fail("reading constraints", e))?
-            .iter()
-            .map(|r| ConstraintDef {
-                name: r.get(0),
-                kind: r.get(1),
-                definition: r.get(2),
-            })
-            .collect();
-        let indexes = self
-            .client
-            .query(
-                "SELECT ic.relname::text, pg_get_indexdef(i.indexrelid) \
-                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-                 WHERE i.indrelid = $1::int8::oid ORDER BY ic.relname COLLATE \"C\"",
-                &[&oid],
-            )
-            .map_err(|e| self.fail("reading indexes", e))?
-            .iter()
-            .map(|r| IndexDef {
-                name: r.get(0),
-                definition: r.get(1),
-            })
-            .collect();
-        let primary_key = self
-            .client
-            .query(
-                "SELECT quote_ident(a.attname) \
-                 FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a \
-                 WHERE i.indrelid = $1::int8::oid AND i.indisprimary \
-                   AND a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                 ORDER BY k.ord",
-                &[&oid],
-            )
-            .map_err(|e| self.fail("reading the primary key", e))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        Ok(TableDef {
-            schema: schema.to_string(),
-            name: name.to_string(),
-            kind: relkind,
-            columns,
-            constraints,
-            indexes,
-            primary_key,
-        })
-    }
-
-    /// sha256 of the table's rows in COPY text format, and the row count.
-    fn table_rows(&mut self, qualified: &str, def: &TableDef) -> Result<(String, u64)> {
-        let order: Vec<String> = if def.primary_key.is_empty() {
-            // No key: order by every column's text, compared as bytes, which
-            // every type supports and no locale can reorder.
-            def.columns
-                .iter()
-                .map(|c| format!("{}::text COLLATE \"C\"", c.quoted))
-                .collect()
-        } else {
-            def.primary_key.clone()
-        };
-        let order_by = if order.is_empty() {
-            String::new()
-        } else {
-            format!(" ORDER BY {}", order.join(", "))
-        };
-        let sql = format!("COPY (SELECT * FROM ONLY {qualified}{order_by}) TO STDOUT");
-        let who = self.who.clone();
-        let target = self.target.clone();
-        let mut reader = self.client.copy_out(sql.as_str()).map_err(|e| {
-            Error::failed(format!(
-                "surface {who}: {target}: reading {qualified}: {}",
-                pg_error(&e)
-            ))
         })?;
-        let mut h = Sha256::new();
-        let mut rows = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
+        let bad = |e: postgres::Error| self.fail("reading the server's identity", &e);
+        let sysid: i64 = row.try_get(0).map_err(bad)?;
+        Ok(PgTarget {
+            system_identifier: (sysid as u64).to_string(),
+            database_oid: row.try_get(1).map_err(bad)?,
+            database: row.try_get(2).map_err(bad)?,
+            role: row.try_get(3).map_err(bad)?,
+            superuser: row.try_get(4).map_err(bad)?,
+            server_version: row.try_get(5).map_err(bad)?,
+        })
+    }
+
+    /// Runs a catalog query whose columns are all text, returning column names and rows.
+    fn text_rows(
+        &mut self,
+        doing: &str,
+        sql: &str,
+        schemas: Option<&Vec<String>>,
+    ) -> Result<TextRows> {
+        let rows = self.call(doing, |c| match schemas {
+            Some(s) => c.query(sql, &[s]),
+            None => c.query(sql, &[]),
+        })?;
+        let mut names = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if names.is_empty() {
+                names = r.columns().iter().map(|c| c.name().to_string()).collect();
+            }
+            let mut vals = Vec::with_capacity(r.len());
+            for i in 0..r.len() {
+                vals.push(
+                    r.try_get::<_, Option<String>>(i)
+                        .map_err(|e| self.fail(doing, &e))?,
+                );
+            }
+            out.push(vals);
+        }
+        Ok((names, out))
+    }
+
+    /// Streams a COPY TO STDOUT into `sink`, chunk by chunk.
+    fn copy_out(
+        &mut self,
+        doing: &str,
+        sql: &str,
+        mut sink: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.slot.begin(doing);
+        let reader = self.client.copy_out(sql);
+        let mut reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                self.slot.end();
+                return Err(Error::failed(format!(
+                    "surface {}: {}: {doing}: {}{}",
+                    self.who,
+                    self.target,
+                    pg_error(&e),
+                    hint(&e, &self.opts)
+                )));
+            }
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        let result = loop {
             let n = match reader.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => break Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // The COPY reader wraps the server's error in an io::Error.
-                    let why = e
+                    let inner = e
                         .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
-                        .map_or_else(|| e.to_string(), pg_error);
-                    return Err(Error::failed(format!(
-                        "surface {who}: {target}: reading {qualified}: {why}"
+                        .and_then(|inner| inner.downcast_ref::<postgres::Error>());
+                    let why = inner.map_or_else(|| e.to_string(), pg_error);
+                    let more = inner.map(|i| hint(i, &self.opts)).unwrap_or_default();
+                    break Err(Error::failed(format!(
+                        "surface {}: {}: {doing}: {why}{more}",
+                        self.who, self.target
                     )));
                 }
             };
-            // COPY text escapes newlines inside values: one line per row.
-            rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            h.update(&buf[..n]);
+            self.slot.tick();
+            if let Err(e) = sink(&buf[..n]) {
+                break Err(e);
+            }
+        };
+        drop(reader);
+        self.slot.end();
+        result
+    }
+
+    /// Reads one key range of a ranged table: (sha256 of its COPY lines, row count).
+    fn range_rows(
+        &mut self,
+        rel: &RelationDef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        width: usize,
+    ) -> Result<(String, u64)> {
+        let doing = format!("reading {} (key range {lo:?}..{hi:?})", rel.part());
+        let estimate = u64::try_from(rel.pages.max(0))
+            .unwrap_or(0)
+            .saturating_mul(8192)
+            / u64::try_from(width.max(1)).unwrap_or(1);
+        if let Some(key) = rel.key_position()
+            && estimate < self.opts.sort_in_holdfast_below
+        {
+            let sql = rel.range_copy_sql_unordered(lo, hi);
+            let mut all: Vec<u8> = Vec::new();
+            let (who, part) = (self.who.clone(), rel.part());
+            self.copy_out(&doing, &sql, |chunk| {
+                if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
+                    return Err(Error::failed(format!(
+                        "surface {who}: {part}: a key range exceeds {} MiB although its statistics said it is small; \
+                         run ANALYZE on it and snapshot again",
+                        UNKEYED_TABLE_LIMIT >> 20
+                    )));
+                }
+                all.extend_from_slice(chunk);
+                Ok(())
+            })?;
+            return key_sorted_digest(&all, key).map_err(|why| {
+                Error::failed(format!("surface {}: {}: {why}", self.who, rel.part()))
+            });
         }
+        let sql = rel.range_copy_sql(lo, hi);
+        let mut h = Sha256::new();
+        let mut rows = 0u64;
+        self.copy_out(&doing, &sql, |chunk| {
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            h.update(chunk);
+            Ok(())
+        })?;
         Ok((hex::encode(h.finalize()), rows))
+    }
+
+    /// The key's minimum and maximum of a ranged table (`None`: no rows).
+    fn key_bounds(&mut self, rel: &RelationDef) -> Result<Option<(i64, i64)>> {
+        let Some(sql) = rel.key_bounds_sql() else {
+            return Ok(None);
+        };
+        let doing = format!("reading the key range of {}", rel.part());
+        let row = self.call(&doing, |c| c.query_one(sql.as_str(), &[]))?;
+        let min: Option<i64> = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
+        let max: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
+        Ok(min.zip(max))
+    }
+
+    /// Reads one relation's rows: (sha256 of its COPY lines in order, row count).
+    fn relation_rows(&mut self, rel: &RelationDef) -> Result<(String, u64)> {
+        let (sql, sort) = rel.copy_sql();
+        let doing = format!("reading {}", rel.part());
+        if !sort {
+            let mut h = Sha256::new();
+            let mut rows = 0u64;
+            self.copy_out(&doing, &sql, |chunk| {
+                // COPY text escapes newlines inside values: one line per row.
+                rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                h.update(chunk);
+                Ok(())
+            })?;
+            return Ok((hex::encode(h.finalize()), rows));
+        }
+        let mut all: Vec<u8> = Vec::new();
+        let (who, part) = (self.who.clone(), rel.part());
+        self.copy_out(&doing, &sql, |chunk| {
+            if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
+                return Err(Error::failed(format!(
+                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
+                     the most holdfast sorts in memory; give it a primary key",
+                    UNKEYED_TABLE_LIMIT >> 20
+                )));
+            }
+            all.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        Ok(sorted_lines_digest(&all))
+    }
+
+    fn sequence_value(&mut self, rel: &RelationDef) -> Result<(String, u64)> {
+        let sql = format!(
+            "SELECT last_value::pg_catalog.text, is_called::pg_catalog.text FROM {}",
+            quote::sql_qualified(&rel.schema, &rel.name)
+        );
+        let row = self.call(&format!("reading {}", rel.part()), |c| {
+            c.query_one(sql.as_str(), &[])
+        })?;
+        let a: String = row
+            .try_get(0)
+            .map_err(|e| self.fail("reading a sequence", &e))?;
+        let b: String = row
+            .try_get(1)
+            .map_err(|e| self.fail("reading a sequence", &e))?;
+        Ok((digest::sha256_hex(format!("{a}\t{b}\n").as_bytes()), 0))
+    }
+
+    /// Reads every relation definition of the covered schemas.
+    fn relations(&mut self, schemas: &Vec<String>) -> Result<Vec<RelationDef>> {
+        let rows = self.call("listing relations", |c| {
+            c.query(relations::RELATIONS_SQL, &[schemas])
+        })?;
+        let mut rels: Vec<(u32, RelationDef)> = Vec::with_capacity(rows.len());
+        let bad = |s: &Self, e: postgres::Error| s.fail("listing relations", &e);
+        for r in &rows {
+            let mut attributes = BTreeMap::new();
+            for i in relations::RELATION_FIXED_COLUMNS..r.len() {
+                attributes.insert(
+                    r.columns()[i].name().to_string(),
+                    r.try_get::<_, Option<String>>(i)
+                        .map_err(|e| bad(self, e))?,
+                );
+            }
+            rels.push((
+                r.try_get(0).map_err(|e| bad(self, e))?,
+                RelationDef {
+                    schema: r.try_get(1).map_err(|e| bad(self, e))?,
+                    name: r.try_get(2).map_err(|e| bad(self, e))?,
+                    kind: r.try_get(3).map_err(|e| bad(self, e))?,
+                    pages: r.try_get(4).map_err(|e| bad(self, e))?,
+                    columns: Vec::new(),
+                    constraints: Vec::new(),
+                    indexes: Vec::new(),
+                    primary_key: Vec::new(),
+                    attributes,
+                    key_is_builtin: true,
+                    key_is_integer: true,
+                },
+            ));
+        }
+        let index: BTreeMap<u32, usize> = rels
+            .iter()
+            .enumerate()
+            .map(|(i, (oid, _))| (*oid, i))
+            .collect();
+        let mut each = |s: &mut Self,
+                        doing: &str,
+                        sql: &str,
+                        f: &mut dyn FnMut(
+            &mut RelationDef,
+            &postgres::Row,
+        ) -> std::result::Result<(), postgres::Error>|
+         -> Result<()> {
+            let rows = s.call(doing, |c| c.query(sql, &[schemas]))?;
+            for r in &rows {
+                let oid: u32 = r.try_get(0).map_err(|e| s.fail(doing, &e))?;
+                if let Some(&i) = index.get(&oid) {
+                    f(&mut rels[i].1, r).map_err(|e| s.fail(doing, &e))?;
+                }
+            }
+            Ok(())
+        };
+        each(
+            self,
+            "reading columns",
+            relations::COLUMNS_SQL,
+            &mut |rel, r| {
+                rel.columns.push(relations::ColumnDef {
+                    name: r.try_get(1)?,
+                    data_type: r.try_get(2)?,
+                    not_null: r.try_get(3)?,
+                    default: r.try_get(4)?,
+                    identity: r.try_get(5)?,
+                    generated: r.try_get(6)?,
+                    collation: r.try_get(7)?,
+                    acl: r.try_get(8)?,
+                    options: r.try_get(9)?,
+                    fdw_options: r.try_get(10)?,
+                });
+                Ok(())
+            },
+        )?;
+        each(
+            self,
+            "reading constraints",
+            relations::CONSTRAINTS_SQL,
+            &mut |rel, r| {
+                rel.constraints.push(relations::ConstraintDef {
+                    name: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    definition: r.try_get(3)?,
+                    validated: r.try_get(4)?,
+                });
+                Ok(())
+            },
+        )?;
+        each(
+            self,
+            "reading indexes",
+            relations::INDEXES_SQL,
+            &mut |rel, r| {
+                rel.indexes.push(relations::IndexDef {
+                    name: r.try_get(1)?,
+                    definition: r.try_get(2)?,
+                    valid: r.try_get(3)?,
+                    clustered: r.try_get(4)?,
+                    options: r.try_get(5)?,
+                });
+                Ok(())
+            },
+        )?;
+        each(
+            self,
+            "reading primary keys",
+            relations::PRIMARY_KEYS_SQL,
+            &mut |rel, r| {
+                rel.primary_key.push(r.try_get(1)?);
+                let builtin: bool = r.try_get(2)?;
+                rel.key_is_builtin &= builtin;
+                let integer: bool = r.try_get(3)?;
+                rel.key_is_integer &= integer;
+                Ok(())
+            },
+        )?;
+        Ok(rels.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Reads every catalog kind into parts: part name -> the rows that name it.
+    fn catalog(&mut self, schemas: &Vec<String>, version: u32) -> Result<CatalogParts> {
+        let mut parts: CatalogParts = BTreeMap::new();
+        for k in KINDS {
+            let sql = match k.sql_before_15 {
+                Some(old) if version < 150000 => old,
+                _ => k.sql,
+            };
+            let doing = format!("reading {} ({})", k.prefix, k.catalog);
+            let (names, rows) = self.text_rows(&doing, sql, k.filtered.then_some(schemas))?;
+            for row in rows {
+                let mut identity = Vec::new();
+                let mut attributes = BTreeMap::new();
+                for (name, v) in names.iter().zip(row) {
+                    if name.starts_with("qi_") || name.starts_with("id_") {
+                        identity.push((name.as_str(), v));
+                    } else {
+                        attributes.insert(name.clone(), v);
+                    }
+                }
+                let ident: Vec<(&str, Option<&str>)> =
+                    identity.iter().map(|(n, v)| (*n, v.as_deref())).collect();
+                parts
+                    .entry(catalog::row_part(k.prefix, &ident))
+                    .or_default()
+                    .push(attributes);
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Digests the bytes of every large object, per object.
+    fn large_object_data(&mut self) -> Result<BTreeMap<String, String>> {
+        let mut hashers: BTreeMap<String, Sha256> = BTreeMap::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let line_into = |line: &[u8], hashers: &mut BTreeMap<String, Sha256>| {
+            let oid_end = line.iter().position(|&b| b == b'\t').unwrap_or(line.len());
+            let oid = String::from_utf8_lossy(&line[..oid_end]).into_owned();
+            hashers.entry(oid).or_default().update(line);
+        };
+        self.copy_out(
+            "reading large objects (pg_largeobject)",
+            "COPY (SELECT loid, pageno, data FROM pg_catalog.pg_largeobject ORDER BY loid, pageno) TO STDOUT",
+            |chunk| {
+                pending.extend_from_slice(chunk);
+                let mut start = 0;
+                while let Some(nl) = pending[start..].iter().position(|&b| b == b'\n') {
+                    line_into(&pending[start..=start + nl], &mut hashers);
+                    start += nl + 1;
+                }
+                pending.drain(..start);
+                Ok(())
+            },
+        )?;
+        Ok(hashers
+            .into_iter()
+            .map(|(oid, h)| (oid, hex::encode(h.finalize())))
+            .collect())
+    }
+
+    fn export_snapshot(&mut self) -> Result<String> {
+        let row = self.call("exporting the snapshot (pg_export_snapshot())", |c| {
+            c.query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+        })?;
+        row.try_get(0)
+            .map_err(|e| self.fail("exporting the snapshot", &e))
     }
 }
 
@@ -399,48 +918,333 @@ impl Drop for ReadOnlySession {
     }
 }
 
-/// One table's definition, as digested.
-#[derive(Debug, Serialize)]
-struct TableDef {
-    schema: String,
-    name: String,
-    kind: String,
-    columns: Vec<ColumnDef>,
-    constraints: Vec<ConstraintDef>,
-    indexes: Vec<IndexDef>,
-    primary_key: Vec<String>,
+/// sha256 of the lines of `copy` (each with its `\n`) sorted by their
+/// bytes, and the number of lines.
+pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
+    let mut lines: Vec<&[u8]> = copy.split_inclusive(|&b| b == b'\n').collect();
+    lines.sort_unstable();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l);
+    }
+    (hex::encode(h.finalize()), lines.len() as u64)
 }
 
-#[derive(Debug, Serialize)]
-struct ColumnDef {
-    name: String,
-    #[serde(skip)]
-    quoted: String,
-    data_type: String,
-    not_null: bool,
-    default: String,
-    identity: String,
-    generated: String,
-    collation: String,
+/// One unit of row reading: a whole table (`of == 1`) or range `range` of
+/// its `of` key ranges.
+struct Job {
+    relation: usize,
+    range: usize,
+    of: usize,
+    lo: Option<i64>,
+    hi: Option<i64>,
+    weight: i64,
 }
 
-#[derive(Debug, Serialize)]
-struct ConstraintDef {
-    name: String,
-    kind: String,
-    definition: String,
+/// The rows digest of a table read in key ranges: sha256 over one line per
+/// range, `<index>\t<sha256 of its COPY lines>\t<rows>\n`, in key order;
+/// and the total row count.
+pub fn ranges_digest(ranges: &[(usize, String, u64)]) -> (String, u64) {
+    let mut h = Sha256::new();
+    let mut total = 0u64;
+    for (k, sha, rows) in ranges {
+        h.update(format!("{k}\t{sha}\t{rows}\n").as_bytes());
+        total += rows;
+    }
+    (hex::encode(h.finalize()), total)
 }
 
-#[derive(Debug, Serialize)]
-struct IndexDef {
-    name: String,
-    definition: String,
+/// sha256 of COPY lines sorted by the integer in field `key` (0-based; the
+/// fields are tab-separated, a tab inside a value is escaped), and the line
+/// count: the bytes a server `ORDER BY` of a unique integer key would give.
+pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String, u64), String> {
+    let mut lines: Vec<(i64, &[u8])> = Vec::new();
+    for line in copy.split_inclusive(|&b| b == b'\n') {
+        let field = line
+            .strip_suffix(b"\n")
+            .unwrap_or(line)
+            .split(|&b| b == b'\t')
+            .nth(key)
+            .ok_or_else(|| format!("a COPY line has no field {}", key + 1))?;
+        let k: i64 = std::str::from_utf8(field)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| "a key value in COPY output is not an integer".to_string())?;
+        lines.push((k, line));
+    }
+    lines.sort_unstable_by_key(|(k, _)| *k);
+    if lines.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err("two rows share a primary key value".into());
+    }
+    let mut h = Sha256::new();
+    for (_, l) in &lines {
+        h.update(l);
+    }
+    Ok((hex::encode(h.finalize()), lines.len() as u64))
 }
 
-/// Reads a `postgres` surface: connect, read everything, end the transaction.
-pub fn read(connection: &str, schemas: Option<&[String]>, who: &str) -> Result<Reading> {
-    let mut session = ReadOnlySession::open(connection, who)?;
-    session.read(schemas)
+/// The digest of a relation part: its definition and its rows.
+fn relation_digest(def_sha256: &str, rows_sha256: &str) -> String {
+    digest::sha256_hex(format!("{def_sha256}  definition\n{rows_sha256}  rows\n").as_bytes())
+}
+
+/// What the snapshot does not read, said in its description and the docs.
+pub const NOT_READ: &str = "not read: other databases of the server, role passwords, subscriptions, \
+     tablespaces, collations, text search configurations, operator classes and families, statistics objects, \
+     comments, the server's configuration files";
+
+/// Reads a `postgres` surface: connect, read everything, end the
+/// transaction. Fails (never hangs) when the server stops answering for
+/// `read_timeout_seconds`.
+pub fn read(connection: &str, opts: &PgOptions, who: &str) -> Result<PgReading> {
+    let config = prepare_config(connection, opts, who)?;
+    let watch = Watch::new();
+    let (tx, rx) = mpsc::channel();
+    {
+        let (config, opts, owner, watch) =
+            (config.clone(), opts.clone(), who.to_string(), watch.clone());
+        // A detached thread: if the server stops answering, it stays blocked
+        // on its socket and the snapshot fails here without waiting for it.
+        std::thread::Builder::new()
+            .name("holdfast-pg".into())
+            .spawn(move || {
+                let _ = tx.send(read_inner(&config, &opts, &owner, &watch));
+            })
+            .map_err(|e| Error::failed(format!("surface {who}: cannot start the reader: {e}")))?;
+    }
+    let limit = Duration::from_secs(opts.read_timeout_seconds);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::failed(format!(
+                    "surface {who}: the reader stopped without an answer"
+                )));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(doing) = watch.stalled(limit) {
+                    return Err(Error::failed(format!(
+                        "surface {who}: {}: no answer from the server for {} s while {doing} \
+                         (read_timeout_seconds); the snapshot is abandoned",
+                        describe_target(&config),
+                        opts.read_timeout_seconds
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn read_inner(
+    config: &Config,
+    opts: &PgOptions,
+    who: &str,
+    watch: &Arc<Watch>,
+) -> Result<PgReading> {
+    let mut main = ReadOnlySession::open_with(config, opts, who, watch, None)?;
+    let target = main.read_target()?;
+    let version: u32 = target.server_version.parse().unwrap_or(0);
+    let schemas: Vec<String> = opts.schemas.clone().unwrap_or_default();
+    if !schemas.is_empty() {
+        let (_, present) = main.text_rows(
+            "listing schemas",
+            "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::pg_catalog.text[])",
+            Some(&schemas),
+        )?;
+        for w in &schemas {
+            if !present
+                .iter()
+                .any(|r| r.first().and_then(|v| v.as_deref()) == Some(w.as_str()))
+            {
+                return Err(Error::failed(format!(
+                    "surface {who}: {}: schema {w:?} does not exist",
+                    main.target
+                )));
+            }
+        }
+    }
+    let relations = main.relations(&schemas)?;
+    // Jobs: a whole table, or one key range of a table with an integer key.
+    let mut jobs: Vec<Job> = Vec::new();
+    for (i, rel) in relations.iter().enumerate() {
+        if !rel.has_rows() {
+            continue;
+        }
+        let ranges = match main.key_bounds(rel)? {
+            Some((min, max)) => relations::key_ranges(min, max),
+            None => vec![(None, None)],
+        };
+        let n = ranges.len();
+        for (k, (lo, hi)) in ranges.into_iter().enumerate() {
+            jobs.push(Job {
+                relation: i,
+                range: k,
+                of: n,
+                lo,
+                hi,
+                weight: rel.pages / i64::try_from(n).unwrap_or(1),
+            });
+        }
+    }
+    // Largest first; the order only schedules, the digests do not depend on it.
+    jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
+    let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
+    let snapshot_id = if workers > 1 {
+        Some(main.export_snapshot()?)
+    } else {
+        None
+    };
+    let mut catalog = main.catalog(&schemas, version)?;
+    if catalog.keys().any(|k| k.starts_with("large-object:")) {
+        for (oid, sha) in main.large_object_data()? {
+            if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
+                for r in rows.iter_mut() {
+                    r.insert("data_sha256".into(), Some(sha.clone()));
+                }
+            }
+        }
+    }
+    let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
+    for (i, rel) in relations.iter().enumerate() {
+        if rel.kind == "S" {
+            values[i] = Some(main.sequence_value(rel)?);
+        }
+    }
+
+    // Rows: every connection takes the next table, largest first.
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<RowResults> = Mutex::new(Vec::new());
+    let work = |s: &mut ReadOnlySession| {
+        while !failed.load(Ordering::SeqCst) {
+            let n = next.fetch_add(1, Ordering::SeqCst);
+            let Some(job) = jobs.get(n) else { break };
+            let rel = &relations[job.relation];
+            let r = if rel.ranged() {
+                s.range_rows(rel, job.lo, job.hi, job.of)
+            } else {
+                s.relation_rows(rel)
+            };
+            if r.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((n, r));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            let id = snapshot_id.clone();
+            scope.spawn(|| {
+                let id = id;
+                // A connection that cannot join only makes the read slower.
+                if let Ok(mut s) =
+                    ReadOnlySession::open_with(config, opts, who, watch, id.as_deref())
+                {
+                    work(&mut s);
+                }
+            });
+        }
+        work(&mut main);
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(n, _)| *n);
+    // Per relation, its ranges' digests in key order.
+    let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
+    for (n, r) in results {
+        let (sha, rows) = r?;
+        let job = &jobs[n];
+        if job.of == 1 {
+            values[job.relation] = Some((sha, rows));
+        } else {
+            ranged
+                .entry(job.relation)
+                .or_default()
+                .push((job.range, sha, rows));
+        }
+    }
+    for (i, mut parts) in ranged {
+        parts.sort_by_key(|(k, _, _)| *k);
+        values[i] = Some(ranges_digest(&parts));
+    }
+
+    let mut parts = BTreeMap::new();
+    let mut tables = Vec::new();
+    let (mut total_rows, mut n_tables) = (0u64, 0usize);
+    let empty = digest::sha256_hex(b"");
+    for (i, rel) in relations.iter().enumerate() {
+        let def_sha = digest::sha256_hex(&canonical::to_bytes(rel)?);
+        let rows_sha = match &values[i] {
+            Some((sha, n)) => {
+                total_rows += n;
+                sha.clone()
+            }
+            None if rel.has_rows() => {
+                return Err(Error::failed(format!(
+                    "surface {who}: {} was not read",
+                    rel.part()
+                )));
+            }
+            None => empty.clone(),
+        };
+        if rel.part_kind() == "table" {
+            n_tables += 1;
+            tables.push(rel);
+        }
+        parts.insert(rel.part(), relation_digest(&def_sha, &rows_sha));
+    }
+    parts.insert(
+        "schema".to_string(),
+        digest::sha256_hex(&canonical::to_bytes(&tables)?),
+    );
+    let n_catalog = catalog.len();
+    for (name, mut rows) in catalog {
+        let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(rows.len());
+        for r in rows.drain(..) {
+            encoded.push(canonical::to_bytes(&r)?);
+        }
+        encoded.sort();
+        let mut h = Sha256::new();
+        for e in &encoded {
+            h.update(e);
+            h.update(b"\n");
+        }
+        if parts
+            .insert(name.clone(), hex::encode(h.finalize()))
+            .is_some()
+        {
+            return Err(Error::failed(format!(
+                "surface {who}: two objects give the part name {name:?}"
+            )));
+        }
+    }
+    let description = format!(
+        "PostgreSQL {}: {n_tables} table(s), {total_rows} row(s), {} other relation(s), {n_catalog} catalog object(s){}, \
+         read in a READ ONLY REPEATABLE READ transaction as {}{}; {NOT_READ}",
+        main.target,
+        relations.len() - n_tables,
+        if schemas.is_empty() {
+            String::new()
+        } else {
+            format!(" in schemas {schemas:?}")
+        },
+        target.role,
+        if target.superuser {
+            " (a superuser: a least-privilege role is recommended)"
+        } else {
+            ""
+        }
+    );
+    Ok(PgReading {
+        reading: Reading {
+            parts,
+            description,
+            exit_code: None,
+        },
+        target,
+    })
 }
 
 #[cfg(test)]
@@ -472,5 +1276,103 @@ mod tests {
             .unwrap();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("surface pg"), "{e}");
+    }
+
+    #[test]
+    fn sorted_lines_ignore_storage_order() {
+        let a = sorted_lines_digest(b"b\t1\na  \t2\na\t3\n");
+        let b = sorted_lines_digest(b"a\t3\nb\t1\na  \t2\n");
+        assert_eq!(a, b);
+        assert_eq!(a.1, 3);
+        // bpchar padding is part of the bytes: different rows stay different.
+        assert_ne!(a, sorted_lines_digest(b"b\t1\na\t2\na\t3\n"));
+        assert_eq!(sorted_lines_digest(b"").1, 0);
+    }
+
+    #[test]
+    fn key_sorting_gives_key_order_bytes() {
+        let copy = b"10\tb\n-2\ta\\tb\n3\tc\n";
+        let (sha, n) = key_sorted_digest(copy, 0).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            sha,
+            hex::encode(Sha256::digest(b"-2\ta\\tb\n3\tc\n10\tb\n"))
+        );
+        let (sha2, _) = key_sorted_digest(b"x\t3\ny\t1\n", 1).unwrap();
+        assert_eq!(sha2, hex::encode(Sha256::digest(b"y\t1\nx\t3\n")));
+        assert!(
+            key_sorted_digest(b"a\tb\n", 0)
+                .unwrap_err()
+                .contains("not an integer")
+        );
+        assert!(
+            key_sorted_digest(b"1\n", 1)
+                .unwrap_err()
+                .contains("no field 2")
+        );
+        assert!(
+            key_sorted_digest(b"1\ta\n1\tb\n", 0)
+                .unwrap_err()
+                .contains("share")
+        );
+        assert_eq!(key_sorted_digest(b"", 0).unwrap().1, 0);
+    }
+
+    #[test]
+    fn snapshot_ids_are_checked_before_use() {
+        assert!(is_snapshot_id("00000003-0000001B-1"));
+        for bad in ["", "x'; DROP", "1' ", &"a".repeat(65)] {
+            assert!(!is_snapshot_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_session_pins_search_path_and_row_security_first() {
+        let s = session_settings(&PgOptions::default());
+        // quote_all_identifiers first: it changes how search_path is stored.
+        assert!(s.starts_with(
+            "SET quote_all_identifiers = off; SET search_path = pg_catalog, pg_temp; SET row_security = off;"
+        ));
+        for needle in [
+            "datestyle",
+            "intervalstyle",
+            "timezone",
+            "extra_float_digits",
+            "bytea_output",
+            "standard_conforming_strings",
+            "quote_all_identifiers",
+            "lc_monetary",
+            "lc_numeric",
+            "client_encoding",
+            "lock_timeout = '10s'",
+            "statement_timeout = '3600s'",
+        ] {
+            assert!(s.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn targets_compare_by_server_and_database_not_role() {
+        let t = PgTarget {
+            system_identifier: "7".into(),
+            database: "app".into(),
+            database_oid: 16384,
+            server_version: "150000".into(),
+            role: "a".into(),
+            superuser: false,
+        };
+        let mut u = t.clone();
+        u.role = "b".into();
+        u.superuser = true;
+        assert!(t.same_database(&u));
+        for change in [
+            |x: &mut PgTarget| x.system_identifier = "8".into(),
+            |x: &mut PgTarget| x.database = "app2".into(),
+            |x: &mut PgTarget| x.database_oid = 1,
+        ] {
+            let mut v = t.clone();
+            change(&mut v);
+            assert!(!t.same_database(&v));
+        }
     }
 }

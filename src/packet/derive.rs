@@ -1,0 +1,474 @@
+//! Derivation: every derived file of a packet, from its inputs and its
+//! primary evidence, by one function that `run` and `verify --rerun` share.
+//!
+//! A run observes (snapshots, the fold, the probes, the citations) and then
+//! calls [`derive`]; `verify --rerun` extracts the same primary evidence
+//! from the packet, calls [`derive`] on a private copy and compares every
+//! derived file byte for byte. Whatever is derived can therefore only say
+//! what the inputs and the primary evidence say: editing it, and resealing
+//! as a forger would, never survives.
+//!
+//! [`derive`] expects in `dir`: the carried inputs under `spec/`, the two
+//! snapshots, the probe report and, for a performed fold, its reverse
+//! patch, its after documents and the fold result as the registry wrote it
+//! (of which only the pins of unkept documents are primary). It writes
+//! everything else.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::evidence::{self, Identity};
+use super::inputs::{Inputs, SPEC_DIR};
+use super::journal::{self, Journal, RerunArgs};
+use super::manifest::{
+    ArtifactRecord, COMMANDS_FILE, ENVELOPE, EXIT_CODES_FILE, FORMAT, IdRangeRecord, MANIFEST_FILE,
+    MutationRecord, PacketManifest, README_FILE, RERUN_FILE, SNAPSHOT_AFTER_FILE,
+    SNAPSHOT_BEFORE_FILE, StatusRecord,
+};
+use super::spec::SPEC_FILE;
+use super::wire;
+use crate::authz::{AuthorizedMutation, FoldRange};
+use crate::error::{Error, Result, exit};
+use crate::gate::assemble::{GateFacts, GatesRequest};
+use crate::gate::blocker::ClosingChecks;
+use crate::gate::probe::ProbeReport;
+use crate::gate::verdict::{Scoping, Verdict, verdict};
+use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::registry::{self, FoldResult};
+use crate::surface::SurfaceInventory;
+use crate::surface::proof::{FoldInput, ProofResult, SnapshotInput};
+use crate::surface::snapshot;
+use crate::{canonical, fsio, seal, surface};
+
+/// The primary evidence that lives inside derived files or outside the
+/// packet, handed to [`derive`] (the rest is read from `dir`).
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// Tables B and C as built from the spec with every citation hashed:
+    /// the hashes are primary (the source tree), the rest follows from
+    /// `surfaces.toml`.
+    pub inventories: Vec<SurfaceInventory>,
+    /// What checking each closing citation of the blockers found.
+    pub closing: ClosingChecks,
+    /// The registry's own reason for refusing an authorized fold.
+    pub fold_refusal: Option<String>,
+    /// The registry import file's pin (the file is not carried).
+    pub import_pin: Option<(String, String)>,
+}
+
+/// What [`derive`] concluded, besides the files it wrote.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    /// The verdict on the packet.
+    pub verdict: Verdict,
+    /// What became of the requested mutation.
+    pub mutation: MutationRecord,
+    /// The ids claimed for the artifacts (READY packets only).
+    pub object_ids: Option<IdRangeRecord>,
+    /// Every step, in order, with its exit codes.
+    pub journal: Journal,
+}
+
+/// Gives the ids of a READY packet's artifacts: a run claims them from the
+/// registry, `verify --rerun` answers with the ids the packet recorded.
+pub type Claimer<'a> = dyn FnMut(&[ArtifactRecord]) -> Result<IdRangeRecord> + 'a;
+
+/// Announces each derivation step (a run shows them on a terminal).
+pub type StepHook<'a> = dyn Fn(&str) + 'a;
+
+/// Writes every derived file of the packet in `dir` (see the module docs).
+pub fn derive(
+    inputs: &Inputs,
+    dir: &Path,
+    observed: &Observed,
+    claim: &mut Claimer<'_>,
+    step: &StepHook<'_>,
+) -> Result<Derived> {
+    let mut journal = Journal::default();
+    let auth = &inputs.spec.spec.authorization;
+    journal.record(
+        "snapshot-before",
+        format!(
+            "holdfast snapshot {} --out {SNAPSHOT_BEFORE_FILE}",
+            inputs.surfaces_name()
+        ),
+        exit::OK,
+        exit::OK,
+    );
+    let mutation = mutation_record(inputs, dir, observed)?;
+    if let Some(range) = inputs.spec.spec.run.fold {
+        journal.record(
+            "fold",
+            format!("holdfast registry fold {range} --out ."),
+            exit::OK,
+            if mutation.performed {
+                exit::OK
+            } else {
+                exit::REFUSED
+            },
+        );
+    }
+    journal.record(
+        "snapshot-after",
+        format!(
+            "holdfast snapshot {} --out {SNAPSHOT_AFTER_FILE}",
+            inputs.surfaces_name()
+        ),
+        exit::OK,
+        exit::OK,
+    );
+    let token = inputs.gates.token().to_string();
+    let report = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), &token)?;
+    report.check_consistency(&dir.join(PROBE_REPORT_FILE))?;
+    journal.record(
+        "probe",
+        format!("holdfast probe {} --out .", inputs.gates_name()),
+        exit::OK,
+        if report.all_fail_closed {
+            exit::OK
+        } else {
+            exit::FAILED
+        },
+    );
+
+    step("prove forbidden surfaces untouched");
+    let folds = match (&mutation.fold_result, inputs.spec.spec.run.fold) {
+        (Some(file), Some(range)) => {
+            rederive_fold(dir, file, range)?;
+            vec![FoldInput::read(&dir.join(file))?]
+        }
+        _ => Vec::new(),
+    };
+    let read_snapshot = |name: &str| -> Result<SnapshotInput> {
+        let (snapshot, sha256) = snapshot::read(&dir.join(name))?;
+        Ok(SnapshotInput {
+            file: name.to_string(),
+            sha256,
+            snapshot,
+        })
+    };
+    let proof = surface::proof::prove(
+        &read_snapshot(SNAPSHOT_BEFORE_FILE)?,
+        &read_snapshot(SNAPSHOT_AFTER_FILE)?,
+        auth,
+        &folds,
+    )?;
+    surface::proof::write(dir, &proof)?;
+    let fold_arg = mutation
+        .fold_result
+        .as_deref()
+        .map(|f| format!(" --fold-result {f}"))
+        .unwrap_or_default();
+    journal.record(
+        "prove",
+        format!(
+            "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization <[authorization] of {SPEC_FILE}>{fold_arg} --out ."
+        ),
+        exit::OK,
+        if proof.result == ProofResult::Proven {
+            exit::OK
+        } else {
+            exit::FAILED
+        },
+    );
+
+    step("surface inventories");
+    for (name, bytes) in surface::inventory::render_files(&observed.inventories)? {
+        fsio::write_atomic(&dir.join(name), &bytes)?;
+    }
+    let source = inputs.spec.spec.source.root.display().to_string();
+    journal.record(
+        "surfaces",
+        format!(
+            "holdfast surfaces {} --source {source} --out .",
+            inputs.surfaces_name()
+        ),
+        exit::OK,
+        exit::OK,
+    );
+
+    step("blocker map and decision packet");
+    let assembled = gate::assemble::assemble(&GatesRequest {
+        spec: &inputs.gates,
+        facts: Some(GateFacts {
+            derived: wire::derived_inputs(&inputs.surfaces, &observed.inventories, Some(&proof))?,
+            proof: Some(wire::proof_facts(&proof)),
+        }),
+        probe_report: Some(report),
+        plan: Some(inputs.plan.clone()),
+        closing_checks: Some(observed.closing.clone()),
+        authorization: Some(auth.clone()),
+        select: None,
+    })?;
+    gate::assemble::write(dir, &assembled)?;
+    journal.record(
+        "gates",
+        format!(
+            "holdfast gates {} --source {source} --out .",
+            inputs.gates_name()
+        ),
+        exit::OK,
+        exit::OK,
+    );
+
+    step("check the rollback plan");
+    fsio::write_atomic(&dir.join(PLAN_FILE), &inputs.plan_bytes)?;
+    journal.record(
+        "plan",
+        format!("holdfast plan check {PLAN_FILE}"),
+        exit::OK,
+        if inputs.plan.complete {
+            exit::OK
+        } else {
+            exit::FAILED
+        },
+    );
+
+    step("verdict");
+    let args =
+        if inputs.gates.spec.probe.is_empty() && inputs.gates.spec.probes.pass_token.is_none() {
+            RerunArgs::None
+        } else {
+            RerunArgs::NeedsSpec
+        };
+    fsio::write_atomic_mode(
+        &dir.join(COMMANDS_FILE),
+        journal::commands_sh(args).as_bytes(),
+        0o755,
+    )?;
+    fsio::write_atomic_mode(
+        &dir.join(RERUN_FILE),
+        journal::rerun_sh(PROBE_REPORT_FILE, args).as_bytes(),
+        0o755,
+    )?;
+    let identity = Identity {
+        status_prefix: &inputs.spec.spec.packet.status_prefix,
+        pass_token: inputs.gates.spec.probes.pass_token.as_deref(),
+        authorization: auth,
+        mutation_refused: mutation.skipped_reason.as_deref(),
+        fold_result: mutation.fold_result.as_deref(),
+    };
+    // Sealed and verified are asserted here: a run proves them by sealing
+    // and verifying before it publishes; `verify --rerun` re-derives only a
+    // packet whose seal verified.
+    let v = verdict(&evidence::collect(dir, identity, true, true)?);
+
+    step("claim artifact ids");
+    let mut artifacts = list_artifacts(dir)?;
+    let object_ids = if v.scoping == Scoping::Ready {
+        let ids = claim(&artifacts)?;
+        assign_ids(inputs, &ids, &mut artifacts)?;
+        journal.record(
+            "claim",
+            format!(
+                "holdfast registry claim --packet {} --ids <one record per artifact>",
+                ids.packet
+            ),
+            exit::OK,
+            exit::OK,
+        );
+        Some(ids)
+    } else {
+        None
+    };
+
+    step("manifest, exit codes, README");
+    let manifest = PacketManifest {
+        format: FORMAT.to_string(),
+        packet: inputs.spec.spec.packet.clone(),
+        authorization: auth.clone(),
+        flags: inputs.spec.spec.flags.clone(),
+        pass_token: inputs.gates.spec.probes.pass_token.clone(),
+        boundaries: inputs.boundaries(),
+        mutation: mutation.clone(),
+        registry: inputs.registry_description(),
+        spec_pins: inputs.pins(observed.import_pin.as_ref()),
+        status: StatusRecord::from(&v),
+        artifacts,
+        object_ids: object_ids.clone(),
+        envelope: ENVELOPE.iter().map(|s| s.to_string()).collect(),
+    };
+    fsio::write_atomic(&dir.join(MANIFEST_FILE), &canonical::to_bytes(&manifest)?)?;
+    fsio::write_atomic(
+        &dir.join(EXIT_CODES_FILE),
+        &canonical::value_to_bytes(&journal.exit_codes_json()),
+    )?;
+    let readme = super::readme::render(dir)?;
+    fsio::write_atomic(&dir.join(README_FILE), &readme)?;
+    Ok(Derived {
+        verdict: v,
+        mutation,
+        object_ids,
+        journal,
+    })
+}
+
+/// What became of the requested mutation: everything follows from the
+/// spec and from whether the packet holds a fold result, except the
+/// registry's own reason for refusing an authorized, planned fold.
+fn mutation_record(inputs: &Inputs, dir: &Path, observed: &Observed) -> Result<MutationRecord> {
+    let Some(range) = inputs.spec.spec.run.fold else {
+        return Ok(MutationRecord {
+            requested: None,
+            authorized: false,
+            performed: false,
+            skipped_reason: None,
+            fold_result: None,
+            surface: None,
+        });
+    };
+    let auth = &inputs.spec.spec.authorization;
+    let surface = auth.authorized_fold(range).map(|m| match m {
+        AuthorizedMutation::RegistryFold { surface, .. } => surface.clone(),
+    });
+    let file = registry::result_file_name(range);
+    let performed = dir.join(&file).exists();
+    let outside = surface.is_none().then(|| {
+        format!(
+            "registry fold {range} is outside the authorization (it names {})",
+            authorized_folds(inputs)
+        )
+    });
+    let incomplete = (!inputs.plan.complete).then(|| {
+        format!(
+            "the rollback plan is incomplete ({}); no mutation without one",
+            inputs.plan.problems.join("; ")
+        )
+    });
+    let skipped_reason = match (outside.or(incomplete), performed) {
+        (Some(why), false) => Some(why),
+        (Some(why), true) => {
+            return Err(Error::failed(format!(
+                "{file} is present, but the fold could not have been performed: {why}"
+            )));
+        }
+        (None, true) => None,
+        (None, false) => Some(observed.fold_refusal.clone().ok_or_else(|| {
+            Error::failed(format!(
+                "registry fold {range} was authorized and planned, yet it was not performed and no reason is recorded"
+            ))
+        })?),
+    };
+    Ok(MutationRecord {
+        requested: Some(format!("registry fold {range}")),
+        authorized: surface.is_some(),
+        performed,
+        skipped_reason,
+        fold_result: performed.then_some(file),
+        surface,
+    })
+}
+
+/// Every fold the authorization names, in words.
+pub fn authorized_folds(inputs: &Inputs) -> String {
+    let folds: Vec<String> = inputs
+        .spec
+        .spec
+        .authorization
+        .mutations
+        .iter()
+        .map(|m| match m {
+            AuthorizedMutation::RegistryFold { range, .. } => format!("registry fold {range}"),
+        })
+        .collect();
+    if folds.is_empty() {
+        "no mutation".to_string()
+    } else {
+        folds.join(", ")
+    }
+}
+
+/// Name of the directory holding the after bytes of the documents a fold changed.
+pub fn after_dir_name(range: FoldRange) -> String {
+    format!("governance-fold-{}-{}-after", range.first, range.last)
+}
+
+/// Replaces the fold result in `dir` with the one its reverse patch and
+/// after documents give ([`registry::rederive_fold_result`]).
+fn rederive_fold(dir: &Path, file: &str, range: FoldRange) -> Result<()> {
+    let path = dir.join(file);
+    let recorded: FoldResult = evidence::read_json(dir, file)?;
+    let patch = fsio::read_regular(
+        &dir.join(registry::patch_file_name(range)),
+        evidence::ARTIFACT_LIMIT,
+    )?;
+    let after_dir = dir.join(after_dir_name(range));
+    let mut after = BTreeMap::new();
+    if after_dir.is_dir() {
+        let entries = std::fs::read_dir(&after_dir).map_err(|e| Error::io(&after_dir, e))?;
+        for e in entries {
+            let e = e.map_err(|err| Error::io(&after_dir, err))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let bytes = fsio::read_regular(&e.path(), evidence::ARTIFACT_LIMIT)?;
+            after.insert(name, bytes);
+        }
+    }
+    let derived = registry::rederive_fold_result(&path, range, &recorded, &patch, &after)?;
+    fsio::write_atomic(&path, &canonical::to_bytes(&derived)?)
+}
+
+/// Whether a packet file carries a registry id: every file but the envelope
+/// and the carried inputs (pinned by the manifest's spec pins).
+pub fn carries_id(path: &str) -> bool {
+    !ENVELOPE.contains(&path) && !path.starts_with(&format!("{SPEC_DIR}/"))
+}
+
+/// Every file in the packet that carries an id, sorted, with its sha256 and title.
+fn list_artifacts(dir: &Path) -> Result<Vec<ArtifactRecord>> {
+    let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| carries_id(&e.path))
+        .map(|e| ArtifactRecord {
+            title: super::readme::artifact_title(&e.path),
+            path: e.path,
+            sha256: e.sha256,
+            id: None,
+        })
+        .collect())
+}
+
+/// Writes the claimed ids into `artifacts`, in path order; the range must
+/// hold exactly one id per artifact.
+fn assign_ids(
+    inputs: &Inputs,
+    ids: &IdRangeRecord,
+    artifacts: &mut [ArtifactRecord],
+) -> Result<()> {
+    let bad =
+        |what: String| Error::failed(format!("claimed ids {}..{}: {what}", ids.first, ids.last));
+    if ids.count != artifacts.len() as u64 {
+        return Err(bad(format!(
+            "{} ids for {} artifacts",
+            ids.count,
+            artifacts.len()
+        )));
+    }
+    if ids.packet != inputs.spec.spec.packet.macro_name {
+        return Err(bad(format!(
+            "claimed for {:?}, not for this packet's macro",
+            ids.packet
+        )));
+    }
+    let format = id_format_of(&ids.first).ok_or_else(|| bad("not an id".to_string()))?;
+    let first = format
+        .parse(&ids.first)
+        .map_err(|e| bad(format!("unreadable first id: {e}")))?;
+    for (i, a) in artifacts.iter_mut().enumerate() {
+        a.id = Some(format.format(first + i as u64));
+    }
+    match artifacts.last().and_then(|a| a.id.as_deref()) {
+        Some(last) if last == ids.last => Ok(()),
+        other => Err(bad(format!(
+            "the last artifact gets {}, the range ends at {}",
+            other.unwrap_or("nothing"),
+            ids.last
+        ))),
+    }
+}
+
+/// The id format an id is spelled in (`TKT-OBJ-462`: prefix `TKT-OBJ`, width 3).
+fn id_format_of(id: &str) -> Option<registry::IdFormat> {
+    let (prefix, digits) = id.rsplit_once('-')?;
+    registry::IdFormat::new(prefix, digits.len() as u32).ok()
+}

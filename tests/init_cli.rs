@@ -1,0 +1,135 @@
+//! `holdfast init` in an empty directory scaffolds a whole spec; `run`
+//! refuses it while a TODO marker is left, and gives a READY packet once
+//! every TODO is filled in the way its comment says.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn holdfast() -> Command {
+    Command::cargo_bin("holdfast").unwrap()
+}
+
+fn replace(path: &Path, pairs: &[(&str, &str)]) {
+    let mut t = fs::read_to_string(path).unwrap();
+    for (from, to) in pairs {
+        assert!(t.contains(from), "{}: lacks {from:?}", path.display());
+        t = t.replacen(from, to, 1);
+    }
+    fs::write(path, t).unwrap();
+}
+
+#[test]
+fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = t.path().join("spec");
+    holdfast()
+        .arg("init")
+        .arg(&spec)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("next: fill in every TODO"));
+    for f in [
+        "packet.toml",
+        "surfaces.toml",
+        "gates.toml",
+        "production-rollback-rehearsal-plan.md",
+        "registry/registry-import.json",
+        "source/README.md",
+    ] {
+        assert!(spec.join(f).is_file(), "init wrote {f}");
+    }
+    // Unfilled: refused before anything is written, naming the file and line.
+    let packet = t.path().join("packet");
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&packet)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "packet.toml: line 8: still holds a TODO marker from `holdfast init` (macro = \"TODO\"); replace it",
+        ));
+    assert!(!packet.exists());
+
+    replace(
+        &spec.join("packet.toml"),
+        &[
+            ("macro = \"TODO\"", "macro = \"PAYMENTS_CONFIG_REVIEW\""),
+            (
+                "status_prefix = \"TODO\"",
+                "status_prefix = \"PAYMENTS_REVIEW\"",
+            ),
+            ("title = \"TODO\"", "title = \"Payments config review\""),
+            ("date = \"TODO\"", "date = \"2026-12-01\""),
+            (
+                "text = \"TODO\"",
+                "text = \"The SRE lead: read-only scoping.\"",
+            ),
+        ],
+    );
+    // packet.toml filled, surfaces.toml not yet: the next TODO is named.
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&packet)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "surfaces.toml: line 10: still holds a TODO marker",
+        ));
+    replace(
+        &spec.join("surfaces.toml"),
+        &[
+            (
+                "name = \"TODO\"",
+                "name = \"Payments service configuration\"",
+            ),
+            ("gate = \"TODO\"", "gate = \"a reviewed merge request\""),
+        ],
+    );
+    let plan = spec.join("production-rollback-rehearsal-plan.md");
+    let filled: String = fs::read_to_string(&plan)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("- TODO") {
+                "- Done by the on-call SRE, from git.".to_string()
+            } else {
+                l.replace("(TODO)", "(Payments service configuration)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(&plan, filled + "\n").unwrap();
+    fs::write(spec.join("source/payments.yaml"), "timeout_ms: 300\n").unwrap();
+
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&packet)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "PAYMENTS_REVIEW_READY · decision HOLD_PRODUCTION",
+        ));
+    holdfast()
+        .args(["verify", "--rerun"])
+        .arg(&packet)
+        .assert()
+        .success();
+    // Running init again never overwrites.
+    holdfast()
+        .arg("init")
+        .arg(&spec)
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains(
+            "already exists; init never overwrites",
+        ));
+}
