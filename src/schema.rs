@@ -94,5 +94,17 @@ pub fn all() -> Vec<Published> {
             file: "next-production-decision-packet.schema.json",
             bytes: schema_bytes::<crate::gate::decision::DecisionPacket>(),
         },
+        Published {
+            file: "trust.schema.json",
+            bytes: schema_bytes::<crate::attest::trust::TrustFile>(),
+        },
+        Published {
+            file: "packet-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::PacketPredicate>(),
+        },
+        Published {
+            file: "authorization-predicate.schema.json",
+            bytes: schema_bytes::<crate::attest::predicate::AuthorizationPredicate>(),
+        },
     ]
 }

@@ -100,11 +100,15 @@ fn force_refuses_a_packet_someone_added_a_file_to() {
     let (_t, p) = packet();
     fs::write(p.join("notes.txt"), "mine").unwrap();
     force_refused(&p, &["extra: notes.txt"]);
-    // Signature files are allowed only at the root.
+    // A signature-like name is allowed only at the root.
     fs::remove_file(p.join("notes.txt")).unwrap();
     fs::create_dir(p.join("sigs")).unwrap();
     fs::write(p.join("sigs/a.intoto.jsonl"), "{}\n").unwrap();
     force_refused(&p, &["extra: sigs/a.intoto.jsonl"]);
+    // And only the packet's own signature file, by its exact name.
+    fs::remove_dir_all(p.join("sigs")).unwrap();
+    fs::write(p.join("notes.intoto.jsonl"), "mine\n").unwrap();
+    force_refused(&p, &["extra: notes.intoto.jsonl"]);
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! primary evidence, by one function that `run` and `verify --rerun` share.
 //!
 //! A run observes (snapshots, the fold, the probes, the citations) and then
-//! calls [`derive`]; `verify --rerun` extracts the same primary evidence
-//! from the packet, calls [`derive`] on a private copy and compares every
+//! calls [`derive()`]; `verify --rerun` extracts the same primary evidence
+//! from the packet, calls [`derive()`] on a private copy and compares every
 //! derived file byte for byte. Whatever is derived can therefore only say
 //! what the inputs and the primary evidence say: editing it, and resealing
 //! as a forger would, never survives.
 //!
-//! [`derive`] expects in `dir`: the carried inputs under `spec/`, the two
+//! [`derive()`] expects in `dir`: the carried inputs under `spec/`, the two
 //! snapshots, the probe report and, for a performed fold, its reverse
 //! patch, its after documents and the fold result as the registry wrote it
 //! (of which only the pins of unkept documents are primary). It writes
@@ -41,7 +41,7 @@ use crate::surface::snapshot;
 use crate::{canonical, fsio, seal, surface};
 
 /// The primary evidence that lives inside derived files or outside the
-/// packet, handed to [`derive`] (the rest is read from `dir`).
+/// packet, handed to [`derive()`] (the rest is read from `dir`).
 #[derive(Debug, Clone)]
 pub struct Observed {
     /// Tables B and C as built from the spec with every citation hashed:
@@ -56,7 +56,7 @@ pub struct Observed {
     pub import_pin: Option<(String, String)>,
 }
 
-/// What [`derive`] concluded, besides the files it wrote.
+/// What [`derive()`] concluded, besides the files it wrote.
 #[derive(Debug, Clone)]
 pub struct Derived {
     /// The verdict on the packet.

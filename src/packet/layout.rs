@@ -104,7 +104,7 @@ pub fn kind_of(path: &str) -> Option<FileKind> {
     if path.starts_with(&format!("{SPEC_DIR}/")) {
         return Some(FileKind::Input);
     }
-    if !path.contains('/') && path.ends_with(".intoto.jsonl") {
+    if path == crate::attest::ATTESTATION_FILE {
         return Some(FileKind::Seal);
     }
     if Table::ALL

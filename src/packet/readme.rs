@@ -36,11 +36,26 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     let _ = writeln!(s, "# {} ({})\n", p.title, p.date);
     let _ = writeln!(s, "- Macro: `{}`", p.macro_name);
     let _ = writeln!(s, "- Authorization: {}", m.authorization.text);
-    let _ = writeln!(s, "- Final status: **{}**", m.status.scoping_status);
     let _ = writeln!(
         s,
-        "- Production decision: **{}** (selected: {})",
-        m.status.decision, m.status.selected
+        "- Final status: **{}** — {}",
+        m.status.scoping_status,
+        if m.status.failures.is_empty() && m.status.missing.is_empty() {
+            "this packet is complete, sealed and verified, and every check it ran held; it is not a production approval"
+        } else {
+            "this packet is not complete or a check it ran failed (see below)"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- Production decision: **{}** (selected: {}) — {}",
+        m.status.decision,
+        m.status.selected,
+        if m.status.selected == "none" {
+            "production stays on hold until an authorized option's preconditions are met and it is selected"
+        } else {
+            "the option selected under the authorization"
+        }
     );
     let f = &m.flags;
     let _ = writeln!(
@@ -334,7 +349,9 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
     let _ = writeln!(
         s,
         "- Forbidden-surface proof (`{PROOF_FILE}`) — {}: {} boundaries; {} UNTOUCHED by digest, \
-         {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}.",
+         {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}. \
+         It covers the time from the snapshot before to the snapshot after (steps `snapshot-before` and \
+         `snapshot-after` of `exit_codes.json`): not what happened before or after them, and not reads.",
         match p.result {
             ProofResult::Proven => "PROVEN",
             ProofResult::NotProven => "NOT PROVEN",

@@ -210,7 +210,7 @@ fn annotate(e: Error, more: &str) -> Error {
 }
 
 /// Steps 2 to 13 in the staging directory `dir`: observe (snapshots, the
-/// fold, the probes), then derive everything else with [`derive`], the
+/// fold, the probes), then derive everything else with [`derive()`], the
 /// function `verify --rerun` re-derives the packet with.
 #[allow(clippy::too_many_arguments)]
 fn build(

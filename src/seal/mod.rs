@@ -23,7 +23,7 @@ pub use manifest::{
     render_tree,
 };
 pub use name::{NameProblem, check_component, check_text};
-pub use replace::{SIGNATURE_SUFFIX, check_replaceable, is_signature_file};
+pub use replace::{check_replaceable, is_signature_file};
 pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport, Warning};
 pub use scan::{OddKind, Oddity, Scan, scan};
 
@@ -57,8 +57,24 @@ pub struct SealSummary {
     pub tree_sha256: String,
 }
 
+/// Files at the packet root that the manifest does not list: the two seal
+/// files and the attestation bundle (signatures over the sealed packet,
+/// which can only come after the seal, and are checked by `verify --trust`).
 fn is_seal_file(rel: &str) -> bool {
-    rel == MANIFEST_NAME || rel == TREE_NAME
+    rel == MANIFEST_NAME || rel == TREE_NAME || rel == crate::attest::ATTESTATION_FILE
+}
+
+/// The entries of `root`'s `HASH_MANIFEST.txt` and the sha256 of its bytes
+/// (the tree hash). Malformed when any line is not well-formed.
+pub fn read_listing(root: &Path) -> Result<(Vec<Entry>, String)> {
+    let path = root.join(MANIFEST_NAME);
+    let bytes = fsio::read_regular(&path, MANIFEST_LIMIT)?;
+    let mut report = VerifyReport::default();
+    let entries = manifest::parse(&bytes, &mut report);
+    if let Some(p) = report.problems.first() {
+        return Err(Error::malformed(&path, p.detail.clone()));
+    }
+    Ok((entries, digest::sha256_hex(&bytes)))
 }
 
 /// Hashes `rels` (paths inside `root`) in parallel, in the order given.
@@ -284,7 +300,7 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
             OddKind::Unreadable(_) => ProblemKind::Io,
             OddKind::EmptyDir => ProblemKind::Extra,
         };
-        if !(is_seal_file(&odd.path)
+        if !((odd.path == MANIFEST_NAME || odd.path == TREE_NAME)
             && matches!(kind, ProblemKind::Symlink | ProblemKind::SpecialFile))
         {
             // Seal files that are links were already reported by read_seal_file.

@@ -7,9 +7,9 @@
 //! `manifest.json`) must never be deleted that way, and neither may a
 //! packet someone added files to: those files are listed nowhere, so
 //! deleting them loses data no seal can bring back. The test is the seal's
-//! own: [`super::verify`] must report nothing but root-level signature
-//! files (`*.intoto.jsonl`, which live next to the seal files and are not
-//! listed in the manifest).
+//! own: [`super::verify`] must report nothing at all (the packet's signature
+//! file, [`crate::attest::ATTESTATION_FILE`], lives next to the seal files
+//! and is not listed in the manifest; any other unlisted file is refused).
 
 use std::path::Path;
 
@@ -18,14 +18,11 @@ use crate::progress::NoProgress;
 
 use super::ProblemKind;
 
-/// Suffix of the signature files a packet may hold at its root, next to the
-/// seal files, unlisted by `HASH_MANIFEST.txt`.
-pub const SIGNATURE_SUFFIX: &str = ".intoto.jsonl";
-
-/// True for a packet-relative path that is a signature file: a file at the
-/// packet root whose name ends in [`SIGNATURE_SUFFIX`] (and is more than it).
+/// True for a packet-relative path that is the packet's signature file:
+/// exactly [`crate::attest::ATTESTATION_FILE`] at the packet root. Any other
+/// `*.intoto.jsonl` is an unlisted file like any other, and never deleted.
 pub fn is_signature_file(rel: &str) -> bool {
-    !rel.contains('/') && rel.len() > SIGNATURE_SUFFIX.len() && rel.ends_with(SIGNATURE_SUFFIX)
+    rel == crate::attest::ATTESTATION_FILE
 }
 
 /// Checks that `dir` may be replaced (and then deleted) by a command given
@@ -102,8 +99,10 @@ mod tests {
     fn a_sealed_packet_with_signatures_may_be_replaced() {
         let d = sealed();
         check_replaceable(d.path(), "run --force").unwrap();
-        fs::write(d.path().join("packet.intoto.jsonl"), "{}\n").unwrap();
+        fs::write(d.path().join(crate::attest::ATTESTATION_FILE), "{}\n").unwrap();
         check_replaceable(d.path(), "run --force").unwrap();
+        fs::write(d.path().join("other.intoto.jsonl"), "{}\n").unwrap();
+        assert!(refusal(d.path()).contains("extra: other.intoto.jsonl"));
     }
 
     #[test]
@@ -123,6 +122,7 @@ mod tests {
         let f = d.path().join("manifest.json");
         assert!(refusal(&f).contains("is not a directory"));
         assert!(!is_signature_file(".intoto.jsonl"));
-        assert!(is_signature_file("a.intoto.jsonl"));
+        assert!(!is_signature_file("a.intoto.jsonl"));
+        assert!(is_signature_file(crate::attest::ATTESTATION_FILE));
     }
 }

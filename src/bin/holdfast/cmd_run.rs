@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use holdfast::Error;
+use holdfast::attest::{authorization, keys, packet, trust::Role, trust::Trust};
 use holdfast::packet::run::{self, RunOptions, StepReporter};
 
 use crate::output::Output;
@@ -21,6 +22,14 @@ pub struct Args {
     /// and swapped in only once sealed and verified).
     #[arg(long)]
     pub force: bool,
+    /// Refuse to run (exit 5, nothing run or written) unless the spec's
+    /// authorization.intoto.jsonl is signed by an approver key of this trust
+    /// file over the spec exactly as it is.
+    #[arg(long, value_name = "TRUST")]
+    pub trust: Option<PathBuf>,
+    /// Sign the packet as runner with this private key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 /// Step lines on stderr, only when it is a terminal.
@@ -37,6 +46,13 @@ impl StepReporter for Steps {
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    // Every refusal comes before anything runs: a readable key, an
+    // unapproved or changed spec.
+    let signer = args.sign.as_deref().map(keys::load_signer).transpose()?;
+    if let Some(path) = &args.trust {
+        let trust = Trust::load(path)?;
+        authorization::check_spec(&args.spec, &trust, &Bar::new())?;
+    }
     let exe = std::env::current_exe().map_err(|e| Error::io("holdfast (current executable)", e))?;
     let summary = run::run(
         &args.spec,
@@ -50,9 +66,30 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         },
         &Bar::new(),
     )?;
+    // The packet carries the spec's signed authorization, then the runner's
+    // signature, in its attestation bundle (outside the seal).
+    let carried = authorization::carry(&args.spec, &args.out, &Bar::new())?;
+    let signed = match &signer {
+        Some(signer) => Some(packet::sign(&args.out, signer, Role::Runner, &Bar::new())?),
+        None => None,
+    };
     if out.json {
         out.print_json(&summary)?;
     } else {
+        if carried.added > 0 {
+            println!(
+                "carried {} signed authorization(s) into {}",
+                carried.added,
+                args.out.display()
+            );
+        }
+        if let Some(s) = &signed {
+            println!(
+                "signed {} as runner with key {}",
+                args.out.display(),
+                s.key_id
+            );
+        }
         let ids = summary
             .object_ids
             .as_ref()

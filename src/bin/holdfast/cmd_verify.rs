@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use holdfast::Error;
+use holdfast::attest::{self, packet::AttestReport, trust::Trust};
 use holdfast::error::exit;
 use holdfast::error::exit::worst as worst_exit;
 use holdfast::packet::{
@@ -36,6 +37,11 @@ pub struct Args {
     /// probes include user probes or a custom pass token.
     #[arg(long, value_name = "GATES", requires = "rerun")]
     pub spec: Option<PathBuf>,
+    /// Also check every signature in packet.intoto.jsonl against this trust
+    /// file (TOML, schemas/trust.schema.json): trusted only when a runner
+    /// signed the packet and an approver signed its authorization.
+    #[arg(long, value_name = "TRUST")]
+    pub trust: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -48,10 +54,20 @@ struct JsonReport<'a> {
     citations: Option<&'a CitationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rerun: Option<&'a RerunReport>,
+    /// False without --trust: no signature was checked against any trust.
+    signatures_checked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestation: Option<&'a AttestReport>,
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
+    let trust = args.trust.as_deref().map(Trust::load).transpose()?;
     let report = seal::verify(&args.dir, &Bar::new())?;
+    let attestation = match &trust {
+        Some(t) => Some(attest::packet::verify(&args.dir, t, &report)?),
+        None => None,
+    };
+    let attest_code = attestation.as_ref().map_or(0, AttestReport::exit_code);
     let citations = match &args.source {
         Some(src) => Some(holdfast::surface::verify_citations(&args.dir, src)?),
         None => None,
@@ -78,13 +94,18 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         Some(r) if !r.ok() => exit::FAILED,
         _ => exit::OK,
     };
-    let code = worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code);
+    let code = worst_exit(
+        worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code),
+        attest_code,
+    );
     let status = if !report.is_verified() && report.exit_code() == code {
         report.status()
     } else if let Some(c) = citations.as_ref().filter(|c| !c.is_fresh()) {
         c.status()
     } else if rerun_code != exit::OK {
         "RERUN_FAILED"
+    } else if attest_code != exit::OK {
+        "NOT_TRUSTED"
     } else {
         report.status()
     };
@@ -95,6 +116,8 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             report: &report,
             citations: citations.as_ref(),
             rerun: rerun.as_ref(),
+            signatures_checked: attestation.is_some(),
+            attestation: attestation.as_ref(),
         })?;
     }
     if !out.json {
@@ -117,6 +140,26 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
+            }
+            match &attestation {
+                Some(a) => {
+                    let by = a
+                        .signatures
+                        .iter()
+                        .map(|s| format!("{} {} ({})", s.statement, s.role.as_str(), s.key))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    cited.push_str(&format!("; trusted: signed by {by}"));
+                }
+                None if args
+                    .dir
+                    .join(attest::ATTESTATION_FILE)
+                    .symlink_metadata()
+                    .is_ok() =>
+                {
+                    cited.push_str("; signatures NOT checked against any trust (pass --trust FILE)")
+                }
+                None => cited.push_str("; unsigned"),
             }
             println!(
                 "verified {}: {} files, {} bytes, tree sha256 {}{cited}",
@@ -150,6 +193,16 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 one_line(&p.detail)
             );
         }
+        let mut attest_failed = 0;
+        for p in attestation.iter().flat_map(|a| &a.problems) {
+            attest_failed += 1;
+            let at = p.line.map(|l| format!(":{l}")).unwrap_or_default();
+            eprintln!(
+                "signature: {}{at}: {}",
+                attest::ATTESTATION_FILE,
+                one_line(&p.detail)
+            );
+        }
         let mut rerun_failed = 0;
         for c in rerun.iter().flat_map(|r| &r.checks).filter(|c| !c.ok) {
             rerun_failed += 1;
@@ -157,7 +210,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         }
         eprintln!(
             "holdfast: {status}: {} problem(s) in {}",
-            report.problems.len() + cited + rerun_failed,
+            report.problems.len() + cited + rerun_failed + attest_failed,
             args.dir.display()
         );
     }

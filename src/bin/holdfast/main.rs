@@ -1,14 +1,17 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+mod cmd_authorize;
 mod cmd_gates;
 mod cmd_init;
+mod cmd_key;
 mod cmd_plan;
 mod cmd_probe;
 mod cmd_prove;
 mod cmd_registry;
 mod cmd_run;
 mod cmd_seal;
+mod cmd_sign;
 mod cmd_snapshot;
 mod cmd_surfaces;
 mod cmd_verdict;
@@ -66,6 +69,12 @@ enum Command {
     Plan(cmd_plan::Args),
     /// Write a starting gates.toml and rollback plan template into a directory.
     Init(cmd_init::Args),
+    /// Key pairs for signing: `key generate NAME`.
+    Key(cmd_key::Args),
+    /// Sign a sealed packet (appends a DSSE envelope to packet.intoto.jsonl).
+    Sign(cmd_sign::Args),
+    /// Sign a spec's authorization for an approver (authorization.intoto.jsonl).
+    Authorize(cmd_authorize::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +93,9 @@ fn main() -> ExitCode {
         Command::Verdict(args) => cmd_verdict::run(&out, args),
         Command::Plan(args) => cmd_plan::run(&out, args),
         Command::Init(args) => cmd_init::run(&out, args),
+        Command::Key(args) => cmd_key::run(&out, args),
+        Command::Sign(args) => cmd_sign::run(&out, args),
+        Command::Authorize(args) => cmd_authorize::run(&out, args),
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
