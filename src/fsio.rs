@@ -52,6 +52,52 @@ pub fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Checks that the directory `out` is to be created in exists, is a
+/// directory and is writable, and returns it. `flag` names the option in
+/// the messages (`--out`). A parent that is missing, a regular file, or not
+/// writable is an I/O error (exit 4) saying which, checked before any work
+/// so a long run does not fail at its last step.
+pub fn check_out_parent(out: &Path, flag: &str) -> Result<PathBuf> {
+    use std::io::{Error as IoError, ErrorKind};
+    let parent = parent_dir(out);
+    let say = |kind: ErrorKind, why: String| {
+        Error::io(
+            &parent,
+            IoError::new(kind, format!("{flag} {}: {why}", out.display())),
+        )
+    };
+    match fs::metadata(&parent) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(say(
+                ErrorKind::NotFound,
+                "its parent directory does not exist; create it first".into(),
+            ));
+        }
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            return Err(say(
+                ErrorKind::NotADirectory,
+                "a component of its parent is a file, not a directory".into(),
+            ));
+        }
+        Err(e) => return Err(Error::io(&parent, e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(say(
+                ErrorKind::NotADirectory,
+                "its parent is a file, not a directory".into(),
+            ));
+        }
+        Ok(_) => {}
+    }
+    use rustix::fs::{Access, access};
+    if let Err(e) = access(&parent, Access::WRITE_OK | Access::EXEC_OK) {
+        return Err(say(
+            ErrorKind::PermissionDenied,
+            format!("its parent directory is not writable ({e})"),
+        ));
+    }
+    Ok(parent)
+}
+
 /// An exclusive advisory lock on a lock file, released when dropped.
 #[derive(Debug)]
 pub struct LockGuard {
@@ -159,6 +205,29 @@ mod tests {
         let err = write_atomic(&p, b"x").unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::IO);
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn out_parent_problems_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        let msg = |p: &Path| {
+            let e = check_out_parent(p, "--out").unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::IO, "{e}");
+            e.to_string()
+        };
+        assert!(msg(&file.join("p")).contains("its parent is a file"));
+        assert!(msg(&file.join("a/p")).contains("is a file, not a directory"));
+        assert!(msg(&dir.path().join("nope/p")).contains("does not exist"));
+        assert_eq!(
+            check_out_parent(&dir.path().join("p"), "--out").unwrap(),
+            dir.path()
+        );
+        assert_eq!(
+            check_out_parent(Path::new("p"), "--out").unwrap(),
+            Path::new(".")
+        );
     }
 
     #[test]

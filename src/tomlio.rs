@@ -22,8 +22,36 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T> {
     parse(&bytes, path)
 }
 
-/// Parses TOML `bytes` (named `path` in errors) into `T`.
+/// Parses TOML `bytes` (named `path` in errors) into `T`. No value and no
+/// key may spell the default pass token: only the verdict produces it, and
+/// an input that carries it could put it into a packet (a title becomes a
+/// README heading, a command's argv is recorded in the snapshots).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T> {
+    parse_allowing(bytes, path, &[])
+}
+
+/// [`parse`], except that the values under `allowed` (key paths as
+/// [`crate::gate::verdict::find_token_claim`] reads them, `[*]` for any
+/// index) may spell the pass token: gates.toml's user probe attack input,
+/// which is redacted in the report.
+pub fn parse_allowing<T: DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    allowed: &[&str],
+) -> Result<T> {
+    let parsed: T = parse_text(bytes, path)?;
+    let raw: serde_json::Value = parse_text(bytes, path)?;
+    let token = crate::gate::verdict::pass_token(None);
+    if let Some(at) = crate::gate::verdict::find_token_claim(&raw, token, allowed) {
+        return Err(Error::malformed(
+            path,
+            format!("{at}: contains the pass token; an input may not claim it"),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn parse_text<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(bytes, e.valid_up_to());
         Error::malformed(path, format!("line {line}, column {col}: not valid UTF-8"))

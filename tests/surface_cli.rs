@@ -22,6 +22,16 @@ fn sha(bytes: impl AsRef<[u8]>) -> String {
     holdfast::digest::sha256_hex(bytes.as_ref())
 }
 
+/// A file's permission bits.
+fn mode(d: &tempfile::TempDir, rel: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(d.path().join(rel))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
 fn json_file(p: &Path) -> Value {
     serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
 }
@@ -598,6 +608,9 @@ fn files_and_command_snapshots_are_stable_and_describe_what_was_read() {
             "index.md": sha("# Index rev 115\n"),
             "registry.json": sha("{\"canonical_max\": 441}\n"),
             "registry.md": sha("# Registry\n"),
+            "mode:index.md": sha(format!("mode {:04o}", mode(&d, "registry/index.md"))),
+            "mode:registry.json": sha(format!("mode {:04o}", mode(&d, "registry/registry.json"))),
+            "mode:registry.md": sha(format!("mode {:04o}", mode(&d, "registry/registry.md"))),
         })
     );
     assert!(
@@ -929,7 +942,9 @@ fn prove_refuses_an_authorized_surface_changed_otherwise() {
         &["governance-fold-442-461-result.json"],
     )
     .code(1)
-    .stderr(contains("file(s) changed without a pin: notes.md"));
+    .stderr(contains(
+        "file(s) changed without a pin: mode:notes.md, notes.md",
+    ));
 }
 
 #[test]

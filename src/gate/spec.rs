@@ -214,7 +214,7 @@ fn check_classes_at(bytes: &[u8], path: &Path, spec: &GateSpec) -> Result<()> {
     let Some((at, what)) = class_selection_problem(classes, &known, !spec.probe.is_empty()) else {
         return Ok(());
     };
-    let spanned: ClassesAt = tomlio::parse(bytes, path)?;
+    let spanned: ClassesAt = tomlio::parse_allowing(bytes, path, &["probe[*]"])?;
     let list = spanned.probes.and_then(|p| p.classes);
     let (key, span) = match (at, &list) {
         (Some(i), Some(l)) => (
@@ -333,11 +333,6 @@ impl LoadedSpec {
 
 /// Parses gates.toml bytes (named `path` in errors) and validates them.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<GateSpec> {
-    let raw: serde_json::Value = tomlio::parse(bytes, path)?;
-    let configured = raw
-        .get("probes")
-        .and_then(|p| p.get("pass_token"))
-        .and_then(serde_json::Value::as_str);
     // A user probe's command and stdin are attack input for the user's own
     // gate (and are redacted in the report); nothing else may spell the token.
     let skip = [
@@ -345,13 +340,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<GateSpec> {
         "probe[*].command",
         "probe[*].stdin_text",
     ];
+    let raw: serde_json::Value = tomlio::parse_allowing(bytes, path, &skip)?;
+    let configured = raw
+        .get("probes")
+        .and_then(|p| p.get("pass_token"))
+        .and_then(serde_json::Value::as_str);
     if let Some(at) = find_token_claim(&raw, pass_token(configured), &skip) {
         return Err(Error::malformed(
             path,
             format!("{at}: contains the pass token; an input may not claim it"),
         ));
     }
-    let spec: GateSpec = tomlio::parse(bytes, path)?;
+    let spec: GateSpec = tomlio::parse_allowing(bytes, path, &skip)?;
     check_classes_at(bytes, path, &spec)?;
     validate(&spec, path)?;
     Ok(spec)

@@ -326,6 +326,7 @@ fn build(
 
     // 13. Seal and verify (publishing is the caller's last step).
     steps.step(13, STEPS, "seal and verify");
+    seal::set_packet_modes(dir)?;
     let sealed = seal::seal(dir, seal::SealOptions { force: false }, progress)?;
     let report = seal::verify(dir, progress)?;
     if !report.is_verified() {
@@ -356,20 +357,13 @@ fn build(
 
 /// Checks `out` can receive a packet; returns its parent directory. An
 /// existing `out` is replaced only with `force`, and only if it is a packet
-/// (a `manifest.json` of this format): `--force` must never delete a spec,
+/// that verifies and holds nothing its seal does not list
+/// (`seal::check_replaceable`) with a `manifest.json` of this format:
+/// `--force` must never delete a spec,
 /// a source tree or a registry by mistake. `out` may not be or overlap any
 /// directory the run reads or writes.
 fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
-    let parent = fsio::parent_dir(out);
-    if !parent.is_dir() {
-        return Err(Error::io(
-            &parent,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "--out: parent directory does not exist",
-            ),
-        ));
-    }
+    let parent = fsio::check_out_parent(out, "--out")?;
     let name = out.file_name().ok_or_else(|| {
         Error::Usage(format!(
             "--out {}: give a directory name for the packet",
@@ -402,6 +396,7 @@ fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
                 out.display()
             )));
         }
+        seal::check_replaceable(out, "run --force")?;
         if let Err(e) = PacketManifest::load(out) {
             return Err(Error::refused(format!(
                 "--force replaces only a packet, and {} is not one ({e})",
@@ -426,7 +421,16 @@ fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
         .at(&built)?;
     if force && out.symlink_metadata().is_ok() {
         renameat_with(CWD, &built, CWD, out, RenameFlags::EXCHANGE).map_err(io)?;
-        // `built` now holds the old packet.
+        // `built` now holds the old packet. Checked again before it is
+        // deleted: a file added to it during the run is kept, not lost.
+        if let Err(e) = seal::check_replaceable(&built, "run --force") {
+            return Err(Error::refused(format!(
+                "{} changed during the run, so it was not deleted: it is now {} ({e}); \
+                 the new packet is in place",
+                out.display(),
+                built.display()
+            )));
+        }
         std::fs::remove_dir_all(&built).at(&built)?;
     } else {
         renameat_with(CWD, &built, CWD, out, RenameFlags::NOREPLACE).map_err(|e| {

@@ -7,6 +7,7 @@
 
 mod manifest;
 mod name;
+mod replace;
 mod report;
 mod scan;
 
@@ -22,7 +23,8 @@ pub use manifest::{
     render_tree,
 };
 pub use name::{NameProblem, check_component, check_text};
-pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport};
+pub use replace::{check_replaceable, is_signature_file};
+pub use report::{Problem, ProblemClass, ProblemKind, VerifyReport, Warning};
 pub use scan::{OddKind, Oddity, Scan, scan};
 
 use crate::digest::{self, FileDigest};
@@ -296,6 +298,7 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
             OddKind::Special(_) => ProblemKind::SpecialFile,
             OddKind::Name(_) | OddKind::NormalizationClash(_) => ProblemKind::UnsafeName,
             OddKind::Unreadable(_) => ProblemKind::Io,
+            OddKind::EmptyDir => ProblemKind::Extra,
         };
         if !((odd.path == MANIFEST_NAME || odd.path == TREE_NAME)
             && matches!(kind, ProblemKind::Symlink | ProblemKind::SpecialFile))
@@ -373,7 +376,91 @@ pub fn verify(root: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
     report
         .problems
         .sort_by(|a, b| (a.path.as_bytes(), a.kind).cmp(&(b.path.as_bytes(), b.kind)));
+    report.warnings = unreadable_by_others(root, &scan);
     Ok(report)
+}
+
+/// The packet's files others cannot read and directories others cannot
+/// list or enter: a packet is made to be verified by anyone, so each is a
+/// warning with its mode and the fix. (`holdfast run` writes packets with
+/// modes that never depend on the umask: see [`set_packet_modes`].)
+fn unreadable_by_others(root: &Path, scan: &Scan) -> Vec<Warning> {
+    use std::os::unix::fs::PermissionsExt;
+    let check = |rel: &str, dir: bool| -> Option<Warning> {
+        let path = if rel == "." {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
+        };
+        let mode = path.symlink_metadata().ok()?.permissions().mode() & 0o7777;
+        let need = if dir { 0o005 } else { 0o004 };
+        (mode & need != need).then(|| Warning {
+            path: rel.to_string(),
+            detail: format!(
+                "mode {mode:04o}: others cannot {}, so they cannot verify the packet \
+                 (chmod o+{})",
+                if dir { "list it" } else { "read it" },
+                if dir { "rx" } else { "r" }
+            ),
+        })
+    };
+    let mut out: Vec<Warning> = std::iter::once(check(".", true))
+        .chain(
+            scan.dirs
+                .par_iter()
+                .map(|d| check(d, true))
+                .collect::<Vec<_>>(),
+        )
+        .chain(
+            scan.files
+                .par_iter()
+                .map(|f| check(f, false))
+                .collect::<Vec<_>>(),
+        )
+        .flatten()
+        .collect();
+    out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    out
+}
+
+/// Gives a packet directory the modes every packet has whatever the umask:
+/// directories 0755, files 0644, or 0755 for a file with any execute bit
+/// (the re-run scripts). Links are never followed (a packet holds none; the
+/// seal refuses them).
+pub fn set_packet_modes(root: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            Error::io(
+                &path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        let ft = entry.file_type();
+        let mode = if ft.is_dir() {
+            0o755
+        } else if ft.is_file() {
+            let now = entry.metadata().map_err(|e| {
+                Error::io(
+                    entry.path(),
+                    e.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("stat failed")),
+                )
+            })?;
+            if now.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            }
+        } else {
+            continue;
+        };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(entry.path(), e))?;
+    }
+    Ok(())
 }
 
 /// Compares `packet_tree.sha256` with the manifest's actual hash.

@@ -121,6 +121,20 @@ pub struct VerifyReport {
     pub tree_sha256: Option<String>,
     /// Every problem found, sorted by path then kind.
     pub problems: Vec<Problem>,
+    /// What does not make the packet fail but should be fixed: files and
+    /// directories others cannot read (so others cannot verify the packet),
+    /// sorted by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
+/// Something `verify` reports that does not change its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// The packet-relative path it is about (`.` for the packet directory).
+    pub path: String,
+    /// What is wrong, and the fix.
+    pub detail: String,
 }
 
 impl VerifyReport {

@@ -4,8 +4,8 @@
 //! to tell regular files from links and special files, and the file's size is
 //! learned when it is hashed. That keeps a tree of 100,000 small files cheap.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use unicode_normalization::UnicodeNormalization;
 use walkdir::WalkDir;
@@ -35,6 +35,9 @@ pub enum OddKind {
     NormalizationClash(String),
     /// A directory that could not be read.
     Unreadable(String),
+    /// A directory with nothing in it: a manifest lists files only, so an
+    /// empty directory could be added or removed without changing the seal.
+    EmptyDir,
 }
 
 impl Oddity {
@@ -48,6 +51,10 @@ impl Oddity {
                 format!("differs from {other} only in Unicode normalization")
             }
             OddKind::Unreadable(e) => format!("cannot be read: {e}"),
+            OddKind::EmptyDir => {
+                "is an empty directory (a manifest lists files only: remove it or put a file in it)"
+                    .to_string()
+            }
         }
     }
 }
@@ -65,6 +72,8 @@ pub struct Scan {
     pub files: Vec<String>,
     /// Everything that is not a well-named regular file or directory.
     pub oddities: Vec<Oddity>,
+    /// Relative paths of the well-named directories, sorted by bytes.
+    pub dirs: Vec<String>,
 }
 
 /// Walks `root` (which must be a directory) and classifies every entry below it.
@@ -85,6 +94,10 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
     let mut non_ascii: Vec<String> = Vec::new();
     // Every directory path, so a name can be checked against directories too.
     let mut dirs: Vec<String> = Vec::new();
+    // Directories (relative path, as walked) with at least one entry, and
+    // every directory walked, to find the empty ones.
+    let mut not_empty: HashSet<PathBuf> = HashSet::new();
+    let mut walked_dirs: Vec<(PathBuf, String)> = Vec::new();
     let walker = WalkDir::new(root)
         .follow_links(false)
         .follow_root_links(true)
@@ -103,6 +116,13 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
                     .io_error()
                     .map(|io| io.to_string())
                     .unwrap_or_else(|| e.to_string());
+                if let Some(p) = e.path() {
+                    // An unreadable directory is reported as such, not as empty.
+                    not_empty.insert(p.to_path_buf());
+                    if let Some(parent) = p.parent() {
+                        not_empty.insert(parent.to_path_buf());
+                    }
+                }
                 out.oddities.push(Oddity {
                     path,
                     kind: OddKind::Unreadable(what),
@@ -110,6 +130,9 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
                 continue;
             }
         };
+        if let Some(parent) = entry.path().parent() {
+            not_empty.insert(parent.to_path_buf());
+        }
         let rel = match relative_path(root, entry.path()) {
             Ok(rel) => rel,
             Err((shown, problem)) => {
@@ -131,6 +154,7 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
             on_file(&rel);
             out.files.push(rel);
         } else if ft.is_dir() {
+            walked_dirs.push((entry.path().to_path_buf(), rel.clone()));
             dirs.push(rel);
         } else if ft.is_symlink() {
             out.oddities.push(Oddity {
@@ -144,10 +168,19 @@ pub fn scan_each(root: &Path, mut on_file: impl FnMut(&str)) -> Result<Scan> {
             });
         }
     }
+    for (path, rel) in walked_dirs {
+        if !not_empty.contains(&path) {
+            out.oddities.push(Oddity {
+                path: rel,
+                kind: OddKind::EmptyDir,
+            });
+        }
+    }
     out.files.sort_unstable();
     dirs.sort_unstable();
     find_normalization_clashes(&non_ascii, &out.files, &dirs, &mut out.oddities);
     out.oddities.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dirs = dirs;
     Ok(out)
 }
 
@@ -240,6 +273,24 @@ mod tests {
         assert_eq!(s.oddities.len(), 1);
         assert_eq!(s.oddities[0].kind, OddKind::Symlink);
         assert_eq!(s.oddities[0].path, "link");
+    }
+
+    #[test]
+    fn empty_directories_are_reported_and_full_ones_are_not() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("a/empty")).unwrap();
+        fs::create_dir_all(d.path().join("b/c")).unwrap();
+        fs::write(d.path().join("b/c/f"), b"1").unwrap();
+        fs::create_dir_all(d.path().join("top-empty")).unwrap();
+        let s = scan(d.path()).unwrap();
+        let empty: Vec<&str> = s
+            .oddities
+            .iter()
+            .filter(|o| o.kind == OddKind::EmptyDir)
+            .map(|o| o.path.as_str())
+            .collect();
+        assert_eq!(empty, vec!["a/empty", "top-empty"], "{:?}", s.oddities);
+        assert_eq!(s.files, vec!["b/c/f"]);
     }
 
     #[test]

@@ -344,6 +344,7 @@ impl FoldInput {
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = fsio::read_regular(path, FOLD_RESULT_LIMIT)?;
         let f: FoldResult = canonical::from_slice_strict(&bytes, path)?;
+        super::snapshot::refuse_pass_token(&f, path)?;
         if f.range.first == 0 || f.range.first > f.range.last {
             return Err(Error::malformed(
                 path,

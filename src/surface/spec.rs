@@ -214,6 +214,24 @@ pub struct SnapshotTable {
     /// postgres: schemas to read (default: every schema but the system ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schemas: Option<Vec<String>>,
+    /// files: also pin each file's owner and group (numeric uid:gid; default
+    /// false: ownership differs between machines and checkouts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<bool>,
+    /// files, command: the surface holds secrets; its digests are keyed
+    /// (HMAC-SHA256 under `key_env` or `key_file`), so the packet never
+    /// publishes a plain hash that would confirm a guessed secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<bool>,
+    /// files, command (with `sensitive = true`): name of an environment
+    /// variable holding the key (at least 16 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    /// files, command (with `sensitive = true`): a file holding the key (its
+    /// exact bytes, at least 16), relative to the spec file's directory or
+    /// absolute. Keep it out of the spec directory and the packet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
     /// postgres: seconds a statement waits for another session's lock
     /// before the snapshot fails (`lock_timeout`, default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,6 +261,10 @@ pub enum SnapshotSpec {
         include: Option<Vec<String>>,
         /// Exclude globs.
         exclude: Vec<String>,
+        /// Also pin each file's owner and group.
+        owner: bool,
+        /// Where the key of a sensitive surface comes from (`None`: not sensitive).
+        key: Option<KeySource>,
     },
     /// A declared read-only command: the digest of its stdout.
     Command {
@@ -252,6 +274,8 @@ pub enum SnapshotSpec {
         cwd: Option<String>,
         /// Seconds before the command is killed.
         timeout_seconds: u64,
+        /// Where the key of a sensitive surface comes from (`None`: not sensitive).
+        key: Option<KeySource>,
     },
     /// A PostgreSQL database read in a READ ONLY transaction.
     Postgres {
@@ -276,6 +300,16 @@ impl SnapshotSpec {
             SnapshotSpec::None => Method::None,
         }
     }
+}
+
+/// Where the key of a sensitive surface comes from. The key itself is read
+/// only when the surface is snapshotted, and never recorded anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An environment variable, by name.
+    Env(String),
+    /// A file, as the spec wrote it (relative to the spec's directory, or absolute).
+    File(String),
 }
 
 /// A forbidden action class and the surfaces it covers (`[[boundary]]`).
@@ -525,6 +559,45 @@ impl LoadedSpec {
         Ok(snapshots)
     }
 
+    /// The key source of a sensitive surface: `sensitive = true` needs
+    /// exactly one of `key_env` and `key_file` (a sensitive surface without
+    /// a key must never fall back to plain digests), and neither may be
+    /// given without it.
+    fn key_source(
+        &self,
+        seg: &dyn Fn(&'static str) -> [Seg<'static>; 4],
+        key: &dyn Fn(&str) -> String,
+        t: &SnapshotTable,
+    ) -> Result<Option<KeySource>> {
+        let sensitive = t.sensitive.unwrap_or(false);
+        let at = |field: &'static str, what: &str| self.error_at(&seg(field), &key(field), what);
+        match (&t.key_env, &t.key_file) {
+            (Some(_), _) | (_, Some(_)) if !sensitive => {
+                let field = if t.key_env.is_some() {
+                    "key_env"
+                } else {
+                    "key_file"
+                };
+                Err(at(
+                    field,
+                    "only a sensitive surface has a key: add sensitive = true",
+                ))
+            }
+            _ if !sensitive => Ok(None),
+            (Some(_), Some(_)) => Err(at("key_file", "give exactly one of key_env and key_file")),
+            (None, None) => Err(at(
+                "sensitive",
+                "a sensitive surface needs a key: give key_env (an environment variable) or key_file",
+            )),
+            (Some(v), None) if v.trim().is_empty() => {
+                Err(at("key_env", "must name an environment variable"))
+            }
+            (None, Some(f)) if f.trim().is_empty() => Err(at("key_file", "must name a file")),
+            (Some(v), None) => Ok(Some(KeySource::Env(v.clone()))),
+            (None, Some(f)) => Ok(Some(KeySource::File(f.clone()))),
+        }
+    }
+
     fn validate_snapshot(&self, i: usize, t: &SnapshotTable) -> Result<SnapshotSpec> {
         let seg = |field: &'static str| {
             [
@@ -536,8 +609,23 @@ impl LoadedSpec {
         };
         let key = |field: &str| self.surface_key(i, &format!("snapshot.{field}"));
         let own: &[&str] = match t.method {
-            Method::Files => &["root", "include", "exclude"],
-            Method::Command => &["argv", "cwd", "timeout_seconds"],
+            Method::Files => &[
+                "root",
+                "include",
+                "exclude",
+                "owner",
+                "sensitive",
+                "key_env",
+                "key_file",
+            ],
+            Method::Command => &[
+                "argv",
+                "cwd",
+                "timeout_seconds",
+                "sensitive",
+                "key_env",
+                "key_file",
+            ],
             Method::Postgres => &[
                 "connection",
                 "connection_env",
@@ -559,6 +647,10 @@ impl LoadedSpec {
             ("connection", t.connection.is_some()),
             ("connection_env", t.connection_env.is_some()),
             ("schemas", t.schemas.is_some()),
+            ("owner", t.owner.is_some()),
+            ("sensitive", t.sensitive.is_some()),
+            ("key_env", t.key_env.is_some()),
+            ("key_file", t.key_file.is_some()),
             ("lock_timeout_seconds", t.lock_timeout_seconds.is_some()),
             (
                 "statement_timeout_seconds",
@@ -584,6 +676,7 @@ impl LoadedSpec {
                 ));
             }
         }
+        let key_src = self.key_source(&seg, &key, t)?;
         match t.method {
             Method::Files => {
                 let root = t.root.clone().unwrap_or_default();
@@ -618,6 +711,8 @@ impl LoadedSpec {
                     root,
                     include: t.include.clone(),
                     exclude,
+                    owner: t.owner.unwrap_or(false),
+                    key: key_src,
                 })
             }
             Method::Command => {
@@ -644,6 +739,7 @@ impl LoadedSpec {
                     argv,
                     cwd: t.cwd.clone(),
                     timeout_seconds,
+                    key: key_src,
                 })
             }
             Method::Postgres => {

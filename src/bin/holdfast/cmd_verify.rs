@@ -120,6 +120,11 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             attestation: attestation.as_ref(),
         })?;
     }
+    if !out.json {
+        for w in &report.warnings {
+            eprintln!("warning: {}: {}", w.path, one_line(&w.detail));
+        }
+    }
     if code == 0 {
         if !out.json {
             let mut cited = citations

@@ -1,24 +1,21 @@
 //! Running one gate command under a time limit, scanning everything it
 //! prints for the pass token.
 //!
-//! The command runs in its own process group, so a timeout kills it and
-//! everything it started; stdout and stderr are read to the end (the token
-//! is searched across the whole stream, not just a kept prefix) while only a
-//! short head is kept for the report.
+//! The command runs under the bounded runner ([`crate::process`]): in its
+//! own process group, so a timeout kills it and everything it started, and
+//! never waited for past its deadline, even by output pipes a process that
+//! left the group holds open. stdout and stderr are read to the end (the
+//! token is searched across the whole stream, not just a kept prefix) while
+//! only a short head is kept for the report.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::process::{self, End, HeadSink};
 
 /// Bytes of each stream kept for the report.
 const HEAD: usize = 4096;
-/// How long to wait for output pipes after the process group is gone.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -65,140 +62,49 @@ pub struct Ran {
     pub stdout: Captured,
     /// Standard error.
     pub stderr: Captured,
+    /// What the runner killed or stopped waiting for, when anything (no
+    /// process ids: reports stay reproducible).
+    pub killed: Option<String>,
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn reader(
-    mut src: impl Read + Send + 'static,
-    token: Vec<u8>,
-    out: Arc<Mutex<Captured>>,
-    done: mpsc::Sender<()>,
-) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        let keep = token.len().saturating_sub(1);
-        let mut window: Vec<u8> = Vec::new();
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            window.extend_from_slice(&buf[..n]);
-            let found = contains(&window, &token);
-            if window.len() > keep {
-                window.drain(..window.len() - keep);
-            }
-            if let Ok(mut c) = out.lock() {
-                c.token_found |= found;
-                if c.head.len() < HEAD {
-                    let take = (HEAD - c.head.len()).min(n);
-                    c.head.extend_from_slice(&buf[..take]);
-                }
-                c.total += n as u64;
-            }
-        }
-        let _ = done.send(());
-    });
-}
-
-fn kill_group(child: &std::process::Child) {
-    let pid = rustix::process::Pid::from_child(child);
-    // ESRCH (group already gone) is the normal case after a clean exit.
-    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-}
-
-/// Runs `s`, scanning stdout and stderr for `token`. Never panics on what the
-/// child does; a start failure is reported in [`Ran::spawn_error`].
+/// Runs `s`, scanning stdout and stderr for `token`, under the bounded
+/// runner ([`crate::process::run`]): at the deadline its whole process group
+/// is killed, and output a process outside the group keeps open is no
+/// longer waited for (the run then counts as timed out: what it printed is
+/// incomplete). Never panics on what the child does; a start failure is
+/// reported in [`Ran::spawn_error`].
 pub fn run(s: &Spawn, token: &str) -> Ran {
-    let mut cmd = Command::new(&s.program);
-    cmd.args(&s.args)
-        .stdin(if s.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    if s.clear_env {
-        cmd.env_clear();
-    }
-    for (k, v) in &s.env {
-        cmd.env(k, v);
-    }
-    if let Some(d) = &s.cwd {
-        cmd.current_dir(d);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Ran {
-                spawn_error: Some(e.to_string()),
-                ..Ran::default()
-            };
-        }
+    let job = process::Job {
+        program: s.program.clone(),
+        args: s.args.clone(),
+        cwd: s.cwd.clone(),
+        clear_env: s.clear_env,
+        env: s.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        stdin: s.stdin.clone(),
+        timeout: s.timeout,
     };
-    let (tx, rx) = mpsc::channel();
-    let out = Arc::new(Mutex::new(Captured::default()));
-    let err = Arc::new(Mutex::new(Captured::default()));
-    if let Some(o) = child.stdout.take() {
-        reader(o, token.as_bytes().to_vec(), Arc::clone(&out), tx.clone());
-    }
-    if let Some(e) = child.stderr.take() {
-        reader(e, token.as_bytes().to_vec(), Arc::clone(&err), tx.clone());
-    }
-    drop(tx);
-    if let (Some(mut w), Some(bytes)) = (child.stdin.take(), s.stdin.clone()) {
-        // A gate that stops reading early closes the pipe; that is its right.
-        std::thread::spawn(move || {
-            let _ = w.write_all(&bytes);
-        });
-    }
-
-    let deadline = Instant::now() + s.timeout;
-    let mut pause = Duration::from_millis(1);
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) => {}
-            Err(_) => break None,
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            timed_out = true;
-            kill_group(&child);
-            let _ = child.kill();
-            break child.wait().ok();
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
+    let sink = || HeadSink::new(HEAD, token.as_bytes());
+    let f = process::run(&job, sink(), sink());
+    let captured = |h: &HeadSink| Captured {
+        token_found: h.found,
+        head: h.head.clone(),
+        total: h.total,
     };
-    // Whatever the child left behind in its group goes too, so that no
-    // grandchild keeps the output pipes (or anything else) busy.
-    kill_group(&child);
-    let until = Instant::now() + DRAIN_GRACE;
-    for _ in 0..2 {
-        let left = until.saturating_duration_since(Instant::now());
-        if rx.recv_timeout(left).is_err() {
-            break;
-        }
-    }
-    let take = |c: &Arc<Mutex<Captured>>| c.lock().map(|g| g.clone()).unwrap_or_default();
-    let (code, signal) = match status {
-        Some(st) => (st.code(), if timed_out { None } else { st.signal() }),
-        None => (None, None),
+    let timed_out = f.incomplete();
+    let (exit_code, signal, spawn_error) = match &f.end {
+        End::Exited(c) => (Some(*c), None, None),
+        End::Signaled(sig) => (None, if timed_out { None } else { Some(*sig) }, None),
+        End::TimedOut | End::WaitFailed(_) => (None, None, None),
+        End::NotStarted(e) => (None, None, Some(e.clone())),
     };
     Ran {
-        exit_code: code,
+        exit_code,
         signal,
         timed_out,
-        spawn_error: None,
-        stdout: take(&out),
-        stderr: take(&err),
+        spawn_error,
+        stdout: captured(&f.stdout),
+        stderr: captured(&f.stderr),
+        killed: f.killed,
     }
 }
 
@@ -247,6 +153,7 @@ mod tests {
         // A background grandchild holding the pipes must not hang the run.
         let r = sh("sleep 30 & sleep 30", 300);
         assert!(r.timed_out && r.signal.is_none(), "{r:?}");
+        assert!(r.killed.unwrap().contains("killed its process group"));
         let r = run(
             &Spawn {
                 program: "/nonexistent/gate".into(),

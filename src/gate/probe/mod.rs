@@ -496,8 +496,9 @@ pub(crate) fn classify(ran: &Ran, case: &Case, side_effect: Option<&str>) -> (Ou
         return (
             Outcome::Timeout,
             format!(
-                "still running after {}s; killed ({})",
+                "still running after {}s; {} ({})",
                 case.spawn.timeout.as_secs(),
+                ran.killed.as_deref().unwrap_or("killed"),
                 if case.timeout_counts {
                     "counts as fail-closed, as the probe declares"
                 } else {

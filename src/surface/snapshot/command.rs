@@ -1,25 +1,24 @@
 //! `command` snapshots: run a declared read-only command and digest its
 //! stdout.
 //!
-//! The command runs without a shell (write `sh -c` if you want one), with
-//! stdin closed, in its own process group so a timeout can kill everything it
-//! started. stdout is hashed as it streams (memory stays flat whatever its
-//! size); the start of stderr is kept for the error message. A non-zero exit,
-//! a death by signal or a timeout fails the snapshot: output of a command
-//! that did not succeed is not evidence.
+//! The command runs under the bounded runner ([`crate::process`]): without a
+//! shell (write `sh -c` if you want one), with stdin closed, in its own
+//! process group so a timeout kills everything it started, and never waited
+//! for past its deadline, not even by a process that left the group and
+//! holds stdout open. stdout is hashed as it streams (memory stays flat
+//! whatever its size); the start of stderr is kept for the error message. A
+//! non-zero exit, a death by signal, a timeout or output still open at the
+//! deadline fails the snapshot: output of a command that did not succeed is
+//! not evidence.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use wait_timeout::ChildExt;
-
 use super::Reading;
+use super::keyed::Key;
 use crate::error::{Error, Result};
+use crate::process::{self, End, HashSink, HeadSink};
 
 /// How much of stderr is kept for the error message.
 const STDERR_KEEP: usize = 2048;
@@ -51,102 +50,58 @@ fn shown(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// Runs `argv` in `cwd` with a timeout; `Ok` only on exit code 0.
-/// `who` names the surface in errors.
+/// Runs `argv` in `cwd` under the bounded runner ([`crate::process`]) with
+/// a timeout; `Ok` only on exit code 0 with both output streams read to
+/// their end. `who` names the surface in errors, which say what was killed.
 pub fn run(argv: &[String], cwd: &Path, timeout: Duration, who: &str) -> Result<CommandOutput> {
     let (prog, args) = argv.split_first().ok_or_else(|| {
         Error::Usage(format!("surface {who}: command snapshot has an empty argv"))
     })?;
     let cmdline = shown(argv);
     let fail = |what: String| Error::failed(format!("surface {who}: command `{cmdline}`: {what}"));
-    let mut child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| fail(format!("cannot start: {e}")))?;
-    let pgid = rustix::process::Pid::from_child(&child);
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    // Both pipes are drained on their own threads, so a chatty command can
-    // never block on a full pipe while we wait for it.
-    let out_thread = std::thread::spawn(move || -> std::io::Result<(String, u64)> {
-        let mut h = Sha256::new();
-        let mut n = 0u64;
-        if let Some(mut s) = stdout {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match s.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => {
-                        h.update(&buf[..k]);
-                        n += k as u64;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok((hex::encode(h.finalize()), n))
-    });
-    let err_thread = std::thread::spawn(move || -> Vec<u8> {
-        let mut kept = Vec::new();
-        if let Some(mut s) = stderr {
-            let mut buf = [0u8; 4096];
-            while let Ok(k) = s.read(&mut buf) {
-                if k == 0 {
-                    break;
-                }
-                let room = STDERR_KEEP.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..k.min(room)]);
-            }
-        }
-        kept
-    });
-    let waited = child.wait_timeout(timeout);
-    let status = match waited {
-        Ok(Some(status)) => status,
-        Ok(None) | Err(_) => {
-            // Kill the whole group: a shell's children hold the pipes too.
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = out_thread.join();
-            let _ = err_thread.join();
-            return Err(match waited {
-                Err(e) => fail(format!("waiting failed: {e}")),
-                _ => fail(format!("timed out after {} s; killed", timeout.as_secs())),
-            });
-        }
+    let job = process::Job {
+        program: prog.into(),
+        args: args.iter().map(Into::into).collect(),
+        cwd: Some(cwd.to_path_buf()),
+        clear_env: false,
+        env: vec![],
+        stdin: None,
+        timeout,
     };
-    // The command is done; anything it left running in its group must not
-    // keep our pipes open (or go on touching the surface).
-    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-    let out = out_thread
-        .join()
-        .map_err(|_| fail("stdout reader panicked".into()))?
-        .map_err(|e| fail(format!("reading stdout: {e}")))?;
-    let err_bytes = err_thread.join().unwrap_or_default();
-    let stderr_text = String::from_utf8_lossy(&err_bytes);
+    let f = process::run(&job, HashSink::default(), HeadSink::new(STDERR_KEEP, b""));
+    let stderr_text = String::from_utf8_lossy(&f.stderr.head);
     let stderr_text = stderr_text.trim();
     let tail = if stderr_text.is_empty() {
         String::new()
     } else {
         format!("; stderr: {stderr_text}")
     };
-    match (status.code(), status.signal()) {
-        (Some(0), _) => Ok(CommandOutput {
-            stdout_sha256: out.0,
-            stdout_bytes: out.1,
-            exit_code: 0,
-        }),
-        (Some(code), _) => Err(fail(format!("exited with code {code}{tail}"))),
-        (None, Some(sig)) => Err(fail(format!("killed by signal {sig}{tail}"))),
-        (None, None) => Err(fail(format!("ended without an exit code{tail}"))),
+    let killed = f.killed.clone().unwrap_or_default();
+    match &f.end {
+        End::NotStarted(e) => return Err(fail(format!("cannot start: {e}"))),
+        End::WaitFailed(e) => return Err(fail(format!("waiting failed: {e}; {killed}"))),
+        End::TimedOut => {
+            return Err(fail(format!(
+                "timed out after {} s; {killed}",
+                timeout.as_secs()
+            )));
+        }
+        _ if !f.streams_open.is_empty() => {
+            // Exited, but its output is not complete: not evidence.
+            return Err(fail(format!(
+                "timed out after {} s waiting for its output; {killed}",
+                timeout.as_secs()
+            )));
+        }
+        End::Exited(0) => {}
+        End::Exited(code) => return Err(fail(format!("exited with code {code}{tail}"))),
+        End::Signaled(sig) => return Err(fail(format!("killed by signal {sig}{tail}"))),
     }
+    Ok(CommandOutput {
+        stdout_sha256: f.stdout.hex(),
+        stdout_bytes: f.stdout.total,
+        exit_code: 0,
+    })
 }
 
 /// Reads a `command` surface: `cwd` is relative to `base` (default `base`).
@@ -155,6 +110,7 @@ pub fn read(
     argv: &[String],
     cwd: Option<&str>,
     timeout_seconds: u64,
+    key: Option<&Key>,
     who: &str,
 ) -> Result<Reading> {
     let dir = match cwd {
@@ -163,15 +119,31 @@ pub fn read(
     };
     let out = run(argv, &dir, Duration::from_secs(timeout_seconds), who)?;
     let mut parts = BTreeMap::new();
-    parts.insert("stdout".to_string(), out.stdout_sha256);
+    let description = match key {
+        None => {
+            parts.insert("stdout".to_string(), out.stdout_sha256);
+            format!(
+                "stdout of `{}` ({} byte(s), exit code {})",
+                shown(argv),
+                out.stdout_bytes,
+                out.exit_code
+            )
+        }
+        Some(k) => {
+            let mut raw = [0u8; 32];
+            hex::decode_to_slice(&out.stdout_sha256, &mut raw)
+                .map_err(|e| Error::failed(format!("surface {who}: {e}")))?;
+            parts.insert("stdout".to_string(), k.part("stdout", "stdout", &raw));
+            format!(
+                "stdout of `{}` (exit code {}), keyed digest (HMAC-SHA256, sensitive)",
+                shown(argv),
+                out.exit_code
+            )
+        }
+    };
     Ok(Reading {
         parts,
-        description: format!(
-            "stdout of `{}` ({} byte(s), exit code {})",
-            shown(argv),
-            out.stdout_bytes,
-            out.exit_code
-        ),
+        description,
         exit_code: Some(out.exit_code),
     })
 }
@@ -199,7 +171,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.stdout_sha256, crate::digest::sha256_hex(b"hello\n"));
         assert_eq!((a.stdout_bytes, a.exit_code), (6, 0));
-        let r = read(&here(), &v(&["printf", "hello\n"]), None, 10, "s").unwrap();
+        let r = read(&here(), &v(&["printf", "hello\n"]), None, 10, None, "s").unwrap();
         assert_eq!(r.parts["stdout"], a.stdout_sha256);
         assert_eq!(r.exit_code, Some(0));
         assert!(

@@ -7,16 +7,46 @@
 //! an error (a typo must not shrink what the proof covers to nothing), and so
 //! is a selection with no file at all. Links and special files are refused
 //! when selected: their bytes cannot be pinned.
+//!
+//! Each file gives two parts: its path (the sha256 of its bytes, what a fold
+//! result pins) and `mode:<path>` (the sha256 of `mode 0644`, its permission
+//! bits in octal), so a secrets file made world-readable is a change; with
+//! `owner = true` also `owner:<path>` (of `owner <uid>:<gid>`). A sensitive
+//! surface keys every part ([`super::keyed`]). Empty directories hold no
+//! bytes and are not parts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
+use std::os::unix::fs::MetadataExt;
+
 use super::Reading;
-use crate::error::{Error, Result};
+use super::keyed::Key;
+use crate::digest;
+use crate::error::{Error, IoContext, Result};
 use crate::progress::Progress;
 use crate::seal::{self, OddKind};
+
+/// What a `files` snapshot pins besides each file's content and mode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pin<'a> {
+    /// Each file's numeric owner and group too.
+    pub owner: bool,
+    /// The key of a sensitive surface: every part is then keyed.
+    pub key: Option<&'a Key>,
+}
+
+/// The part name of a file's mode: `mode:<path>`.
+pub fn mode_part(rel: &str) -> String {
+    format!("mode:{rel}")
+}
+
+/// The part name of a file's owner and group: `owner:<path>`.
+pub fn owner_part(rel: &str) -> String {
+    format!("owner:{rel}")
+}
 
 fn glob(pattern: &str) -> std::result::Result<Glob, String> {
     GlobBuilder::new(pattern)
@@ -84,11 +114,13 @@ pub fn select(
 /// Reads a `files` surface rooted at `dir`; `root` is how the spec wrote
 /// it (shown in messages and the description, so no machine path leaks into
 /// an artifact). `err_at(field, what)` builds an error pointing at the spec key.
+#[allow(clippy::too_many_arguments)]
 pub fn read(
     dir: &Path,
     root: &str,
     include: Option<&[String]>,
     exclude: &[String],
+    pin: Pin<'_>,
     progress: &dyn Progress,
     err_at: &dyn Fn(&'static str, String) -> Error,
 ) -> Result<Reading> {
@@ -113,6 +145,8 @@ pub fn read(
         // An unreadable directory could hide selected files: fail unless excluded.
         let matters = match odd.kind {
             OddKind::Unreadable(_) => !excluded,
+            // A snapshot pins files; an empty directory holds no bytes.
+            OddKind::EmptyDir => false,
             _ => included && !excluded,
         };
         if matters {
@@ -133,6 +167,19 @@ pub fn read(
     progress.finish();
     let mut parts = BTreeMap::new();
     let mut bytes = 0u64;
+    let mut put = |name: String, value: String| -> Result<()> {
+        if parts.contains_key(&name) {
+            return Err(err_at(
+                "root",
+                format!(
+                    "under {root:?}: the part {name:?} would be recorded twice (a file is \
+                     named like another file's mode or owner part); rename it"
+                ),
+            ));
+        }
+        parts.insert(name, value);
+        Ok(())
+    };
     for (rel, d) in selected.iter().zip(digests) {
         let d = d.map_err(|e| match e {
             // A read failure stays an I/O error (exit 4); a file swapped for
@@ -142,9 +189,57 @@ pub fn read(
             other => err_at("root", format!("{rel}: {other}")),
         })?;
         bytes += d.len;
-        parts.insert(rel.clone(), d.sha256);
+        let path = dir.join(rel);
+        let meta = path.symlink_metadata().at(&path)?;
+        if !meta.is_file() {
+            return Err(err_at(
+                "root",
+                format!("{rel}: is no longer a regular file; a snapshot cannot pin it"),
+            ));
+        }
+        let mode = format!("{:04o}", meta.mode() & 0o7777);
+        let own = format!("{}:{}", meta.uid(), meta.gid());
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(&d.sha256, &mut raw)
+            .map_err(|e| err_at("root", format!("{rel}: {e}")))?;
+        match pin.key {
+            None => {
+                put(rel.clone(), d.sha256)?;
+                put(
+                    mode_part(rel),
+                    digest::sha256_hex(format!("mode {mode}").as_bytes()),
+                )?;
+                if pin.owner {
+                    put(
+                        owner_part(rel),
+                        digest::sha256_hex(format!("owner {own}").as_bytes()),
+                    )?;
+                }
+            }
+            Some(k) => {
+                put(rel.clone(), k.part("file", rel, &raw))?;
+                put(mode_part(rel), k.part("mode", rel, mode.as_bytes()))?;
+                if pin.owner {
+                    put(owner_part(rel), k.part("owner", rel, own.as_bytes()))?;
+                }
+            }
+        }
     }
-    let mut description = format!("{} file(s), {bytes} byte(s) under {root}", parts.len());
+    let pinned = if pin.owner {
+        "content, mode, owner and group"
+    } else {
+        "content and mode"
+    };
+    let mut description = match pin.key {
+        None => format!(
+            "{} file(s), {bytes} byte(s) under {root}; {pinned} pinned",
+            selected.len()
+        ),
+        Some(_) => format!(
+            "{} file(s) under {root}; {pinned} pinned by keyed digests (HMAC-SHA256, sensitive)",
+            selected.len()
+        ),
+    };
     if let Some(i) = include {
         description.push_str(&format!(", include {i:?}"));
     }
@@ -163,6 +258,7 @@ mod tests {
     use super::*;
     use crate::progress::NoProgress;
     use std::fs;
+    use std::os::unix::fs::MetadataExt;
 
     fn files() -> Vec<String> {
         [
@@ -217,17 +313,90 @@ mod tests {
     }
 
     #[test]
+    fn a_mode_change_owner_and_keys_change_the_right_parts() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("s");
+        fs::create_dir_all(&r).unwrap();
+        fs::write(r.join("db.env"), "PASSWORD=hunter2\n").unwrap();
+        fs::set_permissions(r.join("db.env"), fs::Permissions::from_mode(0o600)).unwrap();
+        let pin = Pin::default();
+        let a = read(&r, "s", None, &[], pin, &NoProgress, &err_at).unwrap();
+        fs::set_permissions(r.join("db.env"), fs::Permissions::from_mode(0o644)).unwrap();
+        let b = read(&r, "s", None, &[], pin, &NoProgress, &err_at).unwrap();
+        assert_eq!(a.parts["db.env"], b.parts["db.env"]);
+        assert_ne!(a.parts["mode:db.env"], b.parts["mode:db.env"]);
+        let owned = Pin {
+            owner: true,
+            key: None,
+        };
+        let o = read(&r, "s", None, &[], owned, &NoProgress, &err_at).unwrap();
+        assert!(o.parts.contains_key("owner:db.env"), "{:?}", o.parts);
+        assert!(
+            o.description.contains("owner and group"),
+            "{}",
+            o.description
+        );
+        // Keyed: no plain sha256 anywhere, and the key matters.
+        let k1 = Key::new(vec![1; 32]).unwrap();
+        let k2 = Key::new(vec![2; 32]).unwrap();
+        let keyed = |k| {
+            read(
+                &r,
+                "s",
+                None,
+                &[],
+                Pin {
+                    owner: true,
+                    key: Some(k),
+                },
+                &NoProgress,
+                &err_at,
+            )
+            .unwrap()
+        };
+        let (x, y) = (keyed(&k1), keyed(&k2));
+        let plain = crate::digest::sha256_hex(b"PASSWORD=hunter2\n");
+        assert!(
+            x.parts
+                .values()
+                .all(|v| *v != plain && !o.parts.values().any(|p| p == v))
+        );
+        assert_ne!(x.parts["db.env"], y.parts["db.env"]);
+        assert_eq!(x.parts, keyed(&k1).parts, "same key, same digests");
+        assert!(!x.description.contains("byte"), "{}", x.description);
+        // A file named like another file's mode part is refused.
+        fs::write(r.join("mode:db.env"), "x").unwrap();
+        let e = read(&r, "s", None, &[], pin, &NoProgress, &err_at).unwrap_err();
+        assert!(e.to_string().contains("recorded twice"), "{e}");
+    }
+
+    #[test]
     fn reads_digests_and_fails_closed() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path().join("reg");
         fs::create_dir_all(r.join("history")).unwrap();
         fs::write(r.join("registry.json"), "{}\n").unwrap();
         fs::write(r.join("history/1"), "old").unwrap();
-        let got = read(&r, "reg", None, &v(&["history/**"]), &NoProgress, &err_at).unwrap();
-        assert_eq!(got.parts.len(), 1);
+        let got = read(
+            &r,
+            "reg",
+            None,
+            &v(&["history/**"]),
+            Pin::default(),
+            &NoProgress,
+            &err_at,
+        )
+        .unwrap();
+        assert_eq!(got.parts.len(), 2);
         assert_eq!(
             got.parts["registry.json"],
             crate::digest::sha256_hex(b"{}\n")
+        );
+        let mode = fs::metadata(r.join("registry.json")).unwrap().mode() & 0o7777;
+        assert_eq!(
+            got.parts["mode:registry.json"],
+            crate::digest::sha256_hex(format!("mode {mode:04o}").as_bytes())
         );
         assert!(
             got.description
@@ -237,7 +406,7 @@ mod tests {
         );
         // A link in the selection is refused; excluded it is ignored.
         std::os::unix::fs::symlink("/etc/hostname", r.join("link")).unwrap();
-        let e = read(&r, "reg", None, &[], &NoProgress, &err_at).unwrap_err();
+        let e = read(&r, "reg", None, &[], Pin::default(), &NoProgress, &err_at).unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert!(
             read(
@@ -245,19 +414,30 @@ mod tests {
                 "reg",
                 None,
                 &v(&["link", "history/**"]),
+                Pin::default(),
                 &NoProgress,
                 &err_at
             )
             .is_ok()
         );
         // Nothing selected, missing root.
-        let e = read(&r, "reg", None, &v(&["**"]), &NoProgress, &err_at).unwrap_err();
+        let e = read(
+            &r,
+            "reg",
+            None,
+            &v(&["**"]),
+            Pin::default(),
+            &NoProgress,
+            &err_at,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no file to snapshot"), "{e}");
         let e = read(
             &d.path().join("nope"),
             "nope",
             None,
             &[],
+            Pin::default(),
             &NoProgress,
             &err_at,
         )

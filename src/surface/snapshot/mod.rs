@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod files;
+pub mod keyed;
 pub mod postgres;
 
 use std::collections::BTreeMap;
@@ -104,7 +105,9 @@ pub struct SurfaceSnapshot {
     /// sha256 of the canonical JSON of `parts`; absent for method `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    /// Per-part digests: relative file path, `stdout`, `schema`, `table:<schema>.<name>`.
+    /// Per-part digests: relative file path, `mode:<path>`, `owner:<path>`,
+    /// `stdout`, `schema`, `table:<schema>.<name>` (keyed digests for a
+    /// sensitive surface).
     pub parts: BTreeMap<String, String>,
     /// What was read, in a few words.
     pub description: String,
@@ -222,6 +225,8 @@ pub fn take_rooted_with(
                 root,
                 include,
                 exclude,
+                owner,
+                key,
             } => Some(files::read(
                 &match root.strip_prefix('@') {
                     _ if roots.contains_key(&s.id) => roots[&s.id].clone(),
@@ -248,6 +253,10 @@ pub fn take_rooted_with(
                 root,
                 include.as_deref(),
                 exclude,
+                files::Pin {
+                    owner: *owner,
+                    key: keyed::load_opt(key.as_ref(), &base, &err_at)?.as_ref(),
+                },
                 progress,
                 &err_at,
             )?),
@@ -255,11 +264,13 @@ pub fn take_rooted_with(
                 argv,
                 cwd,
                 timeout_seconds,
+                key,
             } => Some(command::read(
                 &base,
                 argv,
                 cwd.as_deref(),
                 *timeout_seconds,
+                keyed::load_opt(key.as_ref(), &base, &err_at)?.as_ref(),
                 &s.id,
             )?),
             SnapshotSpec::Postgres {
@@ -350,7 +361,23 @@ pub fn read(path: &Path) -> Result<(Snapshot, String)> {
     let bytes = fsio::read_regular(path, SNAPSHOT_LIMIT)?;
     let snap: Snapshot = canonical::from_slice_strict(&bytes, path)?;
     validate(&snap).map_err(|what| Error::malformed(path, what))?;
+    refuse_pass_token(&snap, path)?;
     Ok((snap, digest::sha256_hex(&bytes)))
+}
+
+/// Refuses an input (read from `path`) whose values or keys spell the
+/// default pass token, however the file escaped it: what `prove` reads
+/// becomes the proof, and only the verdict may produce the token.
+pub(crate) fn refuse_pass_token<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let v = serde_json::to_value(value).map_err(|e| Error::malformed(path, e.to_string()))?;
+    let token = crate::gate::verdict::pass_token(None);
+    match crate::gate::verdict::find_token_claim(&v, token, &[]) {
+        Some(at) => Err(Error::malformed(
+            path,
+            format!("{at}: contains the pass token; an input may not claim it"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The consistency rules of [`read`], as a pure function.
@@ -488,7 +515,10 @@ surfaces = ["*"]
         );
         validate(&a).unwrap();
         let reg = &a.surfaces["registry"];
-        assert_eq!(reg.parts.keys().collect::<Vec<_>>(), ["registry.json"]);
+        assert_eq!(
+            reg.parts.keys().collect::<Vec<_>>(),
+            ["mode:registry.json", "registry.json"]
+        );
         assert_eq!(a.surfaces["cms"].method, Method::None);
         assert_eq!(a.surfaces["cms"].digest, None);
         assert_eq!(a.boundaries[0].covers, ["registry", "cms"]);
