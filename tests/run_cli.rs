@@ -653,3 +653,46 @@ fn rerun_catches_a_derived_blocker_dropped_from_the_map() {
             "rerun derived: production-blocker-map.json: differs from what the inputs and primary evidence derive at /blockers/",
         ));
 }
+
+#[test]
+fn a_custom_pass_token_is_refused_in_packet_toml_and_surfaces_toml() {
+    for (file, edit) in [
+        ("packet.toml", "title = \"FIX7 P0"),
+        ("surfaces.toml", "name = \"Production PostgreSQL"),
+    ] {
+        let (t, spec, registry) = spec_with(|t| t);
+        let gates = fs::read_to_string(spec.join("gates.toml")).unwrap();
+        fs::write(
+            spec.join("gates.toml"),
+            gates.replacen("[probes]\n", "[probes]\npass_token = \"SHIP_IT_NOW\"\n", 1),
+        )
+        .unwrap();
+        let text = fs::read_to_string(spec.join(file)).unwrap();
+        assert!(text.contains(edit), "{file} lacks {edit:?}");
+        fs::write(
+            spec.join(file),
+            text.replacen(edit, &format!("{edit} SHIP_IT_NOW"), 1),
+        )
+        .unwrap();
+        let before = tree(&registry);
+        let out = holdfast()
+            .arg("run")
+            .arg(&spec)
+            .arg("--out")
+            .arg(t.path().join("packet"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("contains the pass token configured in gates.toml"),
+            "{file}: {err}"
+        );
+        assert!(
+            !err.contains("SHIP_IT_NOW"),
+            "the message never repeats the token: {err}"
+        );
+        assert!(!t.path().join("packet").exists());
+        assert_eq!(tree(&registry), before, "{file}: the registry is untouched");
+    }
+}

@@ -66,6 +66,12 @@ impl Inputs {
         refuse_todo(&spec.surfaces, surfaces.bytes())?;
         refuse_todo(&spec.gates, &gates_bytes)?;
         let token = gate::verdict::pass_token(gates.spec.probes.pass_token.as_deref());
+        // Every TOML input already refuses the default pass token; a token
+        // gates.toml configures is refused in the other inputs here.
+        if token != gate::verdict::pass_token(None) {
+            refuse_token(&spec_file, &spec.bytes, token)?;
+            refuse_token(&spec.surfaces, surfaces.bytes(), token)?;
+        }
         gate::verdict::check_status_prefix(&spec.spec.packet.status_prefix, token)
             .map_err(|why| Error::malformed(&spec_file, format!("packet.status_prefix: {why}")))?;
         check_mutation_surfaces(&spec, &surfaces, &spec_file)?;
@@ -173,6 +179,21 @@ fn refuse_todo(path: &Path, bytes: &[u8]) -> Result<()> {
             path,
             format!(
                 "line {line}: still holds a TODO marker from `holdfast init` ({found}); replace it with a real value (the comment above it says what)"
+            ),
+        )),
+    }
+}
+
+/// Refuses a TOML input whose keys or values spell `token` (the pass
+/// token gates.toml configures); the message never repeats the token.
+fn refuse_token(path: &Path, bytes: &[u8], token: &str) -> Result<()> {
+    let raw: serde_json::Value = crate::tomlio::parse(bytes, path)?;
+    match gate::verdict::find_token_claim(&raw, token, &[]) {
+        None => Ok(()),
+        Some(at) => Err(Error::malformed(
+            path,
+            format!(
+                "{at}: contains the pass token configured in gates.toml; an input may not claim it"
             ),
         )),
     }
