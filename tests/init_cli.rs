@@ -123,6 +123,26 @@ fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
         .arg(&packet)
         .assert()
         .success();
+    // A user probe that cannot run says why on the terminal, not only in the JSON.
+    let gates = fs::read_to_string(spec.join("gates.toml")).unwrap();
+    fs::write(
+        spec.join("gates.toml"),
+        format!(
+            "{gates}\n[[probe]]\nid = \"deploy-gate\"\ncommand = [\"./ci/deploy-gate\", \"--check\"]\ninput_file = \"bad-inputs/unsigned.json\"\n"
+        ),
+    )
+    .unwrap();
+    holdfast()
+        .arg("run")
+        .arg(&spec)
+        .arg("--out")
+        .arg(t.path().join("packet-2"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("READY").not())
+        .stderr(predicate::str::contains(
+            "probe user/deploy-gate NOT RUN: input file bad-inputs/unsigned.json does not exist",
+        ));
     // Running init again never overwrites.
     holdfast()
         .arg("init")

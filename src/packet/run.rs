@@ -91,6 +91,20 @@ pub struct RunSummary {
     pub tree_sha256: String,
     /// Every step with its exit code.
     pub steps: Vec<journal::Step>,
+    /// Every probe that did not fail closed: its id, outcome and why, so
+    /// the terminal can say what to fix without opening the report.
+    pub probes_not_fail_closed: Vec<ProbeProblem>,
+}
+
+/// A probe that did not fail closed, as the run reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeProblem {
+    /// `<class>/<name>`.
+    pub id: String,
+    /// Its outcome (`FAIL-OPEN`, `TIMEOUT`, `CRASHED`, `NOT RUN`, `UNEXPECTED`).
+    pub outcome: String,
+    /// Why, as the harness recorded it.
+    pub reason: String,
 }
 
 impl RunSummary {
@@ -291,6 +305,16 @@ fn build(
         progress,
     )?;
     fsio::write_atomic(&dir.join(PROBE_REPORT_FILE), &canonical::to_bytes(&report)?)?;
+    let probes_not_fail_closed: Vec<ProbeProblem> = report
+        .probes
+        .iter()
+        .filter(|p| !p.fail_closed)
+        .map(|p| ProbeProblem {
+            id: p.id.clone(),
+            outcome: p.outcome.label().to_string(),
+            reason: p.reason.clone(),
+        })
+        .collect();
 
     // 6 to 12. Everything else is derived from the inputs and what was observed.
     let observed = Observed {
@@ -352,6 +376,7 @@ fn build(
         files: sealed.files,
         tree_sha256: sealed.tree_sha256,
         steps: Vec::new(),
+        probes_not_fail_closed,
     })
 }
 

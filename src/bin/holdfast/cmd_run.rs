@@ -118,6 +118,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             if let Some(why) = &summary.mutation.skipped_reason {
                 eprintln!("  - mutation skipped: {why}");
             }
+            for p in &summary.probes_not_fail_closed {
+                eprintln!("  - probe {} {}: {}", p.id, p.outcome, p.reason);
+            }
         }
     }
     Ok(summary.exit_code())
