@@ -188,10 +188,17 @@ impl PacketManifest {
     /// Reads `manifest.json` of the packet in `dir` strictly.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE);
-        let m: PacketManifest = crate::canonical::read_strict(&path, MANIFEST_LIMIT)?;
+        let bytes = crate::fsio::read_regular(&path, MANIFEST_LIMIT)?;
+        Self::parse(&bytes, &path)
+    }
+
+    /// Parses manifest bytes strictly (`path` names them in errors) and
+    /// checks the format.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let m: PacketManifest = crate::canonical::from_slice_strict(bytes, path)?;
         if m.format != FORMAT {
             return Err(crate::Error::malformed(
-                &path,
+                path,
                 format!("format: expected {FORMAT:?}, found {:?}", m.format),
             ));
         }

@@ -105,17 +105,10 @@ pub fn rerun_packet(
     progress: &dyn Progress,
 ) -> Result<RerunReport> {
     let mut report = RerunReport::default();
-    let m: PacketManifest = packet.json(MANIFEST_FILE)?;
-    if m.format != super::manifest::FORMAT {
-        return Err(Error::malformed(
-            packet.dir().join(MANIFEST_FILE),
-            format!(
-                "format: expected {:?}, found {:?}",
-                super::manifest::FORMAT,
-                m.format
-            ),
-        ));
-    }
+    let m = PacketManifest::parse(
+        packet.bytes(MANIFEST_FILE)?,
+        &packet.dir().join(MANIFEST_FILE),
+    )?;
     super::rederive::check(packet, &m, opts.spec.as_deref(), &mut report);
     report.status = m.status.scoping_status.clone();
     report.decision = m.status.decision.clone();
