@@ -196,18 +196,37 @@ fn out_whose_parent_is_not_writable_is_named() {
     fs::create_dir(&ro).unwrap();
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
     let out = ro.join("p");
-    let before = state(t.path());
+    let mut spec = example();
     let mut cmd = if rustix::process::geteuid().is_root() {
-        // root may write anywhere: ask as an ordinary user.
+        // root may write anywhere: ask as an ordinary user, with the binary
+        // and the spec copied where that user can reach them (the checkout
+        // itself may sit in a directory only root can enter).
+        let bin = t.path().join("holdfast");
+        fs::copy(assert_cmd::cargo::cargo_bin("holdfast"), &bin).unwrap();
+        spec = t.path().join("spec");
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(example())
+            .arg(&spec)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let readable = std::process::Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&spec)
+            .arg(&bin)
+            .status()
+            .unwrap();
+        assert!(readable.success());
         let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--"])
-            .arg(assert_cmd::cargo::cargo_bin("holdfast"));
+        c.args(["-u", "nobody", "--"]).arg(&bin);
         c
     } else {
         holdfast()
     };
+    let before = state(t.path());
     cmd.arg("run")
-        .arg(example())
+        .arg(&spec)
         .arg("--out")
         .arg(&out)
         .assert()
