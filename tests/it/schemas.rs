@@ -1,5 +1,5 @@
 //! The committed schemas under `schemas/` are exactly the generated ones.
-//! `UPDATE_SCHEMAS=1 cargo test --test schemas` rewrites them.
+//! `UPDATE_SCHEMAS=1 cargo test --test it schemas::` rewrites them.
 
 use std::path::Path;
 
@@ -18,13 +18,13 @@ fn committed_schemas_match_the_types() {
         }
         let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
             panic!(
-                "{}: {e}; run UPDATE_SCHEMAS=1 cargo test --test schemas",
+                "{}: {e}; run UPDATE_SCHEMAS=1 cargo test --test it schemas::",
                 path.display()
             )
         });
         assert!(
             on_disk == p.bytes,
-            "{} is stale; run UPDATE_SCHEMAS=1 cargo test --test schemas",
+            "{} is stale; run UPDATE_SCHEMAS=1 cargo test --test it schemas::",
             p.file
         );
         assert!(serde_json::from_slice::<serde_json::Value>(&on_disk).is_ok());

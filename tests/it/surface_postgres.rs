@@ -1,16 +1,14 @@
 //! PostgreSQL snapshots against a real server (started by `support/pg.rs`
 //! on a temporary data directory and a private Unix socket).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::RwLock;
 
+use crate::support::pg;
 use assert_cmd::Command;
 use holdfast::surface::snapshot::postgres::{PgOptions, ReadOnlySession};
-use support::pg;
 
 fn read(
     conn: &str,

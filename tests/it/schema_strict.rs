@@ -10,8 +10,7 @@
 //! Python validator into `target/tmp/pyvenv`; a validator that cannot be
 //! installed fails the test with a message saying so.
 
-#[path = "support/pytools.rs"]
-mod pytools;
+use crate::support::pytools;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,14 +3,12 @@
 //! is dropped afterwards, then run on the real database and proven inside
 //! its declared parts.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::pg;
 use assert_cmd::Command;
 use serde_json::Value;
-use support::pg;
 
 fn seed(server: &pg::Server, db: &str) -> String {
     server.create_db(db);

@@ -4,8 +4,7 @@
 //! a packet whose seal fails, and never written into the packet or over
 //! anything.
 
-#[path = "support/pytools.rs"]
-mod pytools;
+use crate::support::pytools;
 
 use std::collections::BTreeMap;
 use std::fs;

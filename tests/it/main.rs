@@ -1,0 +1,31 @@
+//! The integration tests: one test binary, so the crate and its dependencies
+//! are linked once (a binary per file linked twenty-six times, a few hundred
+//! megabytes each). Each module is one area; `support` holds what several share.
+//!
+//! Run one area with a filter: `cargo test --test it rederive_cli::`.
+
+mod support;
+
+mod attest_cli;
+mod blocker_map_cli;
+mod change_cli;
+mod change_postgres;
+mod export_cli;
+mod fail_closed_cli;
+mod gate_cli;
+mod gate_probe;
+mod html_view;
+mod init_cli;
+mod parser_props;
+mod pass_token;
+mod rederive_cli;
+mod registry_cli;
+mod registry_crash;
+mod run_cli;
+mod schema_conformance;
+mod schema_strict;
+mod schemas;
+mod seal_cli;
+mod surface_cli;
+mod surface_postgres;
+mod verdict_props;
