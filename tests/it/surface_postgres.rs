@@ -771,8 +771,12 @@ fn other_session_defaults_change_nothing() {
          -c TimeZone=Asia/Kathmandu -c extra_float_digits=-3 -c bytea_output=escape \
          -c standard_conforming_strings=off -c row_security=on -c statement_timeout=1'"
     );
-    // Control: the odd defaults do reach a session that does not pin them.
-    let mut c = postgres::Client::connect(&odd, postgres::NoTls).unwrap();
+    // Control: the odd defaults do reach a session that does not pin them
+    // (without the 1 ms statement timeout, which a loaded machine would hit
+    // on the control query itself; the snapshot below still gets it).
+    let control = odd.replace(" -c statement_timeout=1", "");
+    assert_ne!(control, odd);
+    let mut c = postgres::Client::connect(&control, postgres::NoTls).unwrap();
     let style: String = c.query_one("SHOW DateStyle", &[]).unwrap().get(0);
     assert_eq!(style, "SQL, DMY");
     drop(c);
