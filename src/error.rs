@@ -94,6 +94,26 @@ impl Error {
         }
     }
 
+    /// The same error, its message rewritten by `text` and its path (when it
+    /// has one) by `path`; the variant, and so the exit code, stays. Used to
+    /// add context to an error, or to name the file a user knows instead of
+    /// a private working copy, without a second match over the variants.
+    pub fn rewrite(self, path: impl Fn(&Path) -> PathBuf, text: impl Fn(&str) -> String) -> Self {
+        match self {
+            Error::Io { path: p, source } => Error::Io {
+                path: path(&p),
+                source: io::Error::new(source.kind(), text(&source.to_string())),
+            },
+            Error::Malformed { path: p, what } => Error::Malformed {
+                path: path(&p),
+                what: text(&what),
+            },
+            Error::Refused { what } => Error::Refused { what: text(&what) },
+            Error::Failed { what } => Error::Failed { what: text(&what) },
+            Error::Usage(what) => Error::Usage(text(&what)),
+        }
+    }
+
     /// An I/O error about `path`.
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io {
@@ -140,6 +160,30 @@ impl<T> IoContext<T> for io::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rewrite_keeps_the_variant_and_changes_only_what_it_is_given() {
+        let errors = [
+            Error::io("/w/a", io::Error::new(io::ErrorKind::NotFound, "no /w/a")),
+            Error::malformed("/w/b", "line 2 of /w/b"),
+            Error::refused("/w/c"),
+            Error::Failed {
+                what: "/w/d".into(),
+            },
+            Error::Usage("/w/e".into()),
+        ];
+        for e in errors {
+            let code = e.exit_code();
+            let before = e.to_string();
+            let after = e.rewrite(
+                |p| p.display().to_string().replace("/w", "spec").into(),
+                |t| t.replace("/w", "spec"),
+            );
+            assert_eq!(after.exit_code(), code, "{before}");
+            assert!(!after.to_string().contains("/w"), "{after}");
+            assert_eq!(after.to_string(), before.replace("/w", "spec"));
+        }
+    }
 
     #[test]
     fn each_variant_has_its_documented_exit_code() {

@@ -441,23 +441,10 @@ fn list_or_none(items: &[&str]) -> String {
 /// `e` with paths inside `from` spelled inside `to` instead.
 fn rename_paths(e: Error, from: &Path, to: &Path) -> Error {
     let (from, to) = (from.display().to_string(), to.display().to_string());
-    match e {
-        Error::Malformed { path, what } => Error::Malformed {
-            path: path.display().to_string().replace(&from, &to).into(),
-            what: what.replace(&from, &to),
-        },
-        Error::Io { path, source } => Error::io(
-            path.display().to_string().replace(&from, &to),
-            std::io::Error::new(source.kind(), source.to_string().replace(&from, &to)),
-        ),
-        Error::Failed { what } => Error::Failed {
-            what: what.replace(&from, &to),
-        },
-        Error::Refused { what } => Error::Refused {
-            what: what.replace(&from, &to),
-        },
-        Error::Usage(what) => Error::Usage(what.replace(&from, &to)),
-    }
+    e.rewrite(
+        |p| p.display().to_string().replace(&from, &to).into(),
+        |t| t.replace(&from, &to),
+    )
 }
 
 /// Compares the carried inputs with the run's own spec: a directory with

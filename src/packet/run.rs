@@ -215,23 +215,7 @@ struct RunState {
 
 /// Adds `more` to an error's message, keeping its kind (and exit code).
 fn annotate(e: Error, more: &str) -> Error {
-    match e {
-        Error::Io { path, source } => Error::Io {
-            path,
-            source: std::io::Error::new(source.kind(), format!("{source}{more}")),
-        },
-        Error::Malformed { path, what } => Error::Malformed {
-            path,
-            what: format!("{what}{more}"),
-        },
-        Error::Refused { what } => Error::Refused {
-            what: format!("{what}{more}"),
-        },
-        Error::Failed { what } => Error::Failed {
-            what: format!("{what}{more}"),
-        },
-        Error::Usage(what) => Error::Usage(format!("{what}{more}")),
-    }
+    e.rewrite(Path::to_path_buf, |t| format!("{t}{more}"))
 }
 
 /// Steps 2 to 13 in the staging directory `dir`: observe (snapshots, the
