@@ -122,3 +122,47 @@ pub fn validate_both(work: &Path, job: &Value) -> ((i32, String), (i32, String))
 fn rand_name(v: &Value) -> String {
     holdfast::digest::sha256_hex(v.to_string().as_bytes())[..12].to_string()
 }
+
+const AJV_DRAFT7_SCRIPT: &str = r#"
+const Ajv = require("ajv");
+const addFormats = require("ajv-formats");
+const fs = require("fs");
+const [schemaFile, ...docs] = process.argv.slice(2);
+// NIST's schemas are not written for Ajv's strict mode (it refuses some
+// keyword combinations they use); every keyword is still applied.
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile, "utf8")));
+let failed = 0;
+for (const d of docs) {
+  if (!validate(JSON.parse(fs.readFileSync(d, "utf8")))) {
+    console.log("INVALID " + d + ": " + JSON.stringify(validate.errors.slice(0, 5)));
+    failed++;
+  } else {
+    console.log("VALID " + d);
+  }
+}
+process.exit(failed ? 1 : 0);
+"#;
+
+/// Validates `docs` against a draft-07 `schema` with Ajv (formats on);
+/// returns Ajv's exit code and output (`VALID f` / `INVALID f: errors`).
+pub fn ajv_draft7(work: &Path, schema: &Path, docs: &[PathBuf]) -> (i32, String) {
+    let js = work.join("ajv-draft7-check.js");
+    fs::write(&js, AJV_DRAFT7_SCRIPT).unwrap();
+    let out = Process::new("node")
+        .arg(&js)
+        .arg(schema)
+        .args(docs)
+        .env("NODE_PATH", ajv_dir().join("node_modules"))
+        .output()
+        .expect("node is needed to run Ajv");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
