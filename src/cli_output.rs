@@ -9,7 +9,6 @@
 //! with the status and exit code the command reports.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -317,5 +316,5 @@ pub struct VerdictOutput {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InitOutput {
     /// The files written.
-    pub files: Vec<PathBuf>,
+    pub files: Vec<String>,
 }

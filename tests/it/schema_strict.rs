@@ -91,6 +91,10 @@ fn every_schema_compiles_strictly_and_every_artifact_and_output_validates() {
         ),
         ("exit-codes.schema.json", vec![p.join("exit_codes.json")]),
         (
+            "registry-document.schema.json",
+            vec![p.join("governance-fold-442-461-after/registry.json")],
+        ),
+        (
             "packet.schema.json",
             vec![toml_as_json(
                 &ex.join("packet.toml"),
@@ -113,7 +117,18 @@ fn every_schema_compiles_strictly_and_every_artifact_and_output_validates() {
             vec![ex.join("registry/registry-import.json")],
         ),
     ];
-    // The --json outputs with a schema.
+    // Every JSON file of the packet is checked against a schema.
+    for e in walkdir::WalkDir::new(&p) {
+        let f = e.unwrap().into_path();
+        if f.extension().is_some_and(|x| x == "json") {
+            assert!(
+                instances.iter().any(|(_, fs)| fs.contains(&f)),
+                "{} is not validated against any schema",
+                f.display()
+            );
+        }
+    }
+    // The --json outputs with a schema (every command's: see cli_json).
     let sealed = w.join("resealed");
     fs::create_dir(&sealed).unwrap();
     fs::write(sealed.join("a.txt"), "a\n").unwrap();

@@ -23,7 +23,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let written = holdfast::packet::init::init(&args.dir)?;
     if out.json {
         out.print_json(&holdfast::cli_output::InitOutput {
-            files: written.clone(),
+            files: written.iter().map(|p| p.display().to_string()).collect(),
         })?;
     } else {
         for p in &written {
