@@ -70,7 +70,7 @@ fn id_pattern(def: &str, prop: &str) -> Option<&'static str> {
         ("FailOpenProbe", "probe") => PROBE,
         ("ProbeRecord", "class") => PROBE_CLASS,
         ("ClassRecord" | "ClassInfo" | "ControlRecord", "id") => PROBE_CLASS,
-        ("ProbesSpec", "classes") => PROBE_CLASS,
+        ("ProbesConfig", "classes") => PROBE_CLASS,
         // A change's surfaces, joined by `, `.
         ("MutationRecord", "surface") => SURFACE_LIST,
         (_, "surface" | "boundary") => SURFACE,
