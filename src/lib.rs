@@ -15,6 +15,7 @@ pub mod attest;
 pub mod authz;
 pub mod canonical;
 pub mod change;
+pub mod cli_output;
 pub mod digest;
 pub mod error;
 pub mod export;

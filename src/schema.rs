@@ -26,6 +26,125 @@ pub const ID_BASE: &str = "urn:holdfast:schema:";
 /// The pattern of a sha256 field: 64 lowercase hex digits.
 pub const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
 
+/// The patterns of id fields, each the same rule the parser enforces (so a
+/// schema refuses what holdfast would refuse).
+pub mod ids {
+    /// A registry object id: the prefix (ASCII letters, digits, `-`, `_`,
+    /// starting with a letter or digit, not ending with `-`, at most 32),
+    /// `-`, then 1 to 18 digits (`TKT-OBJ-442`). Claims are ranges of these.
+    pub const OBJECT: &str = "^[A-Za-z0-9]([A-Za-z0-9_-]{0,30}[A-Za-z0-9_])?-[0-9]{1,18}$";
+    /// A declared blocker id or user probe id: 1 to 64 letters, digits, `.`,
+    /// `_`, `-`, starting with a letter or digit (`BLK-CI-SEAL`).
+    pub const DECLARED: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    /// Any blocker id: a declared one, or a derived `<kind>:<key>` whose key
+    /// parts are not empty (`unknown-surface:prod-secrets`).
+    pub const BLOCKER: &str = "^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|(unknown-surface|stale-citation|changed-forbidden-surface|declared-only-critical-surface|fail-open-probe):[^:]+(:[^:]+)*)$";
+    /// A probe class id (and a control id): lower-case words joined by `-`
+    /// (`tampered-artifact`, `user`).
+    pub const PROBE_CLASS: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+    /// A probe id, `<class>/<name>` (`tampered-artifact/flip-byte`).
+    pub const PROBE: &str = "^[a-z0-9]+(-[a-z0-9]+)*/[A-Za-z0-9][A-Za-z0-9._-]*$";
+    /// A surface or boundary id: letters, digits, `.`, `_`, `-`.
+    pub const SURFACE: &str = "^[A-Za-z0-9._-]+$";
+    /// Surface ids joined by `, ` (the surfaces a change may change).
+    pub const SURFACE_LIST: &str = "^[A-Za-z0-9._-]+(, [A-Za-z0-9._-]+)*$";
+    /// A decision option id: upper-case words joined by `_`
+    /// (`PROCEED_TO_REHEARSAL`).
+    pub const OPTION: &str = "^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$";
+    /// An authorized change's id: lower-case letters, digits and `-`.
+    pub const CHANGE: &str = "^[a-z0-9-]+$";
+}
+
+/// The id pattern of property `prop` of the type `def` (a `$defs` name, or
+/// the root schema's title), if it holds an id.
+fn id_pattern(def: &str, prop: &str) -> Option<&'static str> {
+    use ids::*;
+    Some(match (def, prop) {
+        (_, "first_id" | "last_id" | "canonical_max_id" | "next_free") => OBJECT,
+        ("ClaimDoc" | "IdRangeRecord" | "Op", "first" | "last") => OBJECT,
+        ("ObjectDoc" | "NextFree" | "ArtifactRecord" | "NewRecordDoc", "id") => OBJECT,
+        ("BlockerSpec" | "UserProbe", "id") => DECLARED,
+        ("BlockerEntry" | "BlockerFact" | "DerivedFact", "id") => BLOCKER,
+        (_, "requires_closed" | "open_blockers") => BLOCKER,
+        ("ProbeRecord" | "ProbeFact" | "ProbeProblem", "id") => PROBE,
+        ("FailOpenProbe", "probe") => PROBE,
+        ("ProbeRecord", "class") => PROBE_CLASS,
+        ("ClassRecord" | "ClassInfo" | "ControlRecord", "id") => PROBE_CLASS,
+        ("ProbesConfig", "classes") => PROBE_CLASS,
+        // A change's surfaces, joined by `, `.
+        ("MutationRecord", "surface") => SURFACE_LIST,
+        (_, "surface" | "boundary") => SURFACE,
+        (
+            "InventoryEntry" | "SurfaceSpec" | "BoundarySpec" | "BoundaryRecord"
+            | "BoundaryVerdict",
+            "id",
+        ) => SURFACE,
+        ("OptionFact" | "OptionRecord" | "OptionSpec", "id") => OPTION,
+        ("AuthorizedMutation" | "ChangeSpec", "id") => CHANGE,
+        _ => return None,
+    })
+}
+
+/// Adds the id patterns of [`id_pattern`] to the root schema and every
+/// definition (a string, a nullable string, or an array of strings). A
+/// field whose description says it may be empty accepts `""` too.
+fn id_patterns(schema: &mut Value) {
+    let title = schema
+        .get("title")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    id_props(&title, schema);
+    if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
+        for (name, d) in defs.iter_mut() {
+            id_props(name, d);
+        }
+    }
+}
+
+fn id_props(def: &str, v: &mut Value) {
+    if let Some(props) = v.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, p) in props.iter_mut() {
+            if let Some(pattern) = id_pattern(def, name) {
+                pattern_on_strings(p, pattern);
+            }
+        }
+    }
+    // Enums of objects (`oneOf` variants) carry their own properties.
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(alts) = v.get_mut(key).and_then(Value::as_array_mut) {
+            for a in alts {
+                id_props(def, a);
+            }
+        }
+    }
+}
+
+fn pattern_on_strings(p: &mut Value, pattern: &str) {
+    let Some(o) = p.as_object_mut() else { return };
+    let is_string = match o.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if is_string {
+        let may_be_empty = o
+            .get("description")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.contains("empty"));
+        let pattern = if may_be_empty {
+            format!("^({})?$", &pattern[1..pattern.len() - 1])
+        } else {
+            pattern.to_string()
+        };
+        o.insert("pattern".into(), Value::from(pattern));
+    } else if o.get("type") == Some(&Value::from("array"))
+        && let Some(items) = o.get_mut("items")
+    {
+        pattern_on_strings(items, pattern);
+    }
+}
+
 /// Canonical JSON bytes of the schema of `T`, made strict (see [`strict`]).
 pub fn schema_bytes<T: JsonSchema>() -> Vec<u8> {
     let schema = schemars::schema_for!(T);
@@ -45,9 +164,10 @@ pub fn published_bytes<T: JsonSchema>(file: &str) -> Vec<u8> {
 /// `uint`, `uint64`, `int32`, ... become `minimum`/`maximum` bounds); a
 /// `^[0-9a-f]{64}$` pattern on every sha256 field (a property named
 /// `sha256`, `*_sha256`, `digest`, `pin_before`/`pin_after`,
-/// `found_before`/`found_after`, the values of `spec_pins` and `pins`
-/// maps; `^([0-9a-f]{64})?$` where the field's description says it may be
-/// empty).
+/// `found_before`/`found_after`, `key_id`, `head`, the values of
+/// `spec_pins` and `pins` maps; `^([0-9a-f]{64})?$` where the field's
+/// description says it may be empty); and the pattern of every id field
+/// (see [`ids`]).
 pub fn strict(schema: &mut Value, file: &str) {
     if let Some(obj) = schema.as_object_mut() {
         obj.insert("$id".into(), Value::from(format!("{ID_BASE}{file}")));
@@ -62,6 +182,7 @@ pub fn strict(schema: &mut Value, file: &str) {
             }
         }
     }
+    id_patterns(schema);
     walk(schema);
 }
 
@@ -70,7 +191,13 @@ fn is_hash_name(name: &str) -> bool {
         || name.ends_with("_sha256")
         || matches!(
             name,
-            "digest" | "pin_before" | "pin_after" | "found_before" | "found_after"
+            "digest"
+                | "pin_before"
+                | "pin_after"
+                | "found_before"
+                | "found_after"
+                | "key_id"
+                | "head"
         )
 }
 
@@ -183,7 +310,7 @@ fn walk(v: &mut Value) {
                     if is_hash_name(name) {
                         hash_field(p);
                     }
-                    if name == "spec_pins"
+                    if (name == "spec_pins" || name == "pins")
                         && let Some(ap) = p.get_mut("additionalProperties")
                     {
                         hash_field(ap);
@@ -267,6 +394,104 @@ pub fn all() -> Vec<Published> {
         Published {
             file: "cli-export.schema.json",
             bytes: published_bytes::<crate::export::ExportSummary>("cli-export.schema.json"),
+        },
+        Published {
+            file: "cli-run.schema.json",
+            bytes: published_bytes::<crate::packet::run::RunSummary>("cli-run.schema.json"),
+        },
+        Published {
+            file: "cli-verify.schema.json",
+            bytes: published_bytes::<crate::cli_output::VerifyOutput>("cli-verify.schema.json"),
+        },
+        Published {
+            file: "cli-registry-summary.schema.json",
+            bytes: published_bytes::<crate::cli_output::RegistrySummary>(
+                "cli-registry-summary.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-log.schema.json",
+            bytes: published_bytes::<Vec<crate::cli_output::LogLine>>(
+                "cli-registry-log.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-claim.schema.json",
+            bytes: published_bytes::<crate::registry::store::ClaimOutcome>(
+                "cli-registry-claim.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-check.schema.json",
+            bytes: published_bytes::<crate::cli_output::RegistryCheckOutput>(
+                "cli-registry-check.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-fold.schema.json",
+            bytes: published_bytes::<crate::registry::store::FoldOutcome>(
+                "cli-registry-fold.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-rollback.schema.json",
+            bytes: published_bytes::<crate::registry::store::RollbackOutcome>(
+                "cli-registry-rollback.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-registry-verify-history.schema.json",
+            bytes: published_bytes::<crate::cli_output::HistoryOutput>(
+                "cli-registry-verify-history.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-surfaces.schema.json",
+            bytes: published_bytes::<crate::cli_output::SurfacesOutput>("cli-surfaces.schema.json"),
+        },
+        Published {
+            file: "cli-probe-list.schema.json",
+            bytes: published_bytes::<Vec<crate::gate::probe::ClassInfo>>(
+                "cli-probe-list.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-probe-rerun.schema.json",
+            bytes: published_bytes::<crate::gate::probe::RerunReport>(
+                "cli-probe-rerun.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-gates.schema.json",
+            bytes: published_bytes::<crate::cli_output::GatesOutput>("cli-gates.schema.json"),
+        },
+        Published {
+            file: "cli-verdict.schema.json",
+            bytes: published_bytes::<crate::cli_output::VerdictOutput>("cli-verdict.schema.json"),
+        },
+        Published {
+            file: "cli-plan-check.schema.json",
+            bytes: published_bytes::<crate::gate::plan::PlanReport>("cli-plan-check.schema.json"),
+        },
+        Published {
+            file: "cli-init.schema.json",
+            bytes: published_bytes::<crate::cli_output::InitOutput>("cli-init.schema.json"),
+        },
+        Published {
+            file: "cli-key-generate.schema.json",
+            bytes: published_bytes::<crate::attest::keys::GeneratedKey>(
+                "cli-key-generate.schema.json",
+            ),
+        },
+        Published {
+            file: "cli-sign.schema.json",
+            bytes: published_bytes::<crate::attest::packet::SignSummary>("cli-sign.schema.json"),
+        },
+        Published {
+            file: "cli-authorize.schema.json",
+            bytes: published_bytes::<crate::attest::authorization::AuthorizeSummary>(
+                "cli-authorize.schema.json",
+            ),
         },
         Published {
             file: "packet.schema.json",

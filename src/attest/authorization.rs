@@ -76,7 +76,7 @@ fn spec_authorization(dir: &Path) -> Result<Value> {
 }
 
 /// What [`authorize`] did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuthorizeSummary {
     /// The bundle written.
     pub file: PathBuf,

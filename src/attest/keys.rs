@@ -27,7 +27,7 @@ use crate::fsio;
 const KEY_LIMIT: u64 = 64 * 1024;
 
 /// What [`generate`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct GeneratedKey {
     /// The private key file (`NAME.key`, mode 0600).
     pub private_key: PathBuf,

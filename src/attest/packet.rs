@@ -61,7 +61,7 @@ pub fn packet_predicate(manifest: &Value, tree_sha256: &str, role: Role) -> Valu
 }
 
 /// What [`sign`] did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SignSummary {
     /// The bundle written.
     pub file: PathBuf,
@@ -186,7 +186,7 @@ pub(crate) fn refuse_repeat(file: &Path, envelope: &Envelope) -> Result<()> {
 }
 
 /// One problem `verify --trust` found, with the exit code it stands for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AttestProblem {
     /// The bundle line it is about, when it is about one.
     pub line: Option<usize>,
@@ -197,7 +197,7 @@ pub struct AttestProblem {
 }
 
 /// One valid signature by a trusted key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SignedBy {
     /// The bundle line.
     pub line: usize,
@@ -212,7 +212,7 @@ pub struct SignedBy {
 }
 
 /// What `verify --trust` found about a packet's signatures.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct AttestReport {
     /// True only when every signature is valid and by a trusted key in its
     /// role, a runner signed the packet, and an approver signed its

@@ -1,5 +1,5 @@
 //! `holdfast export PACKET --oscal OUT`: the packet's decision and blocker
-//! map as NIST OSCAL (1.1) JSON, for compliance systems.
+//! map as NIST OSCAL (1.2.3) JSON, for compliance systems.
 //!
 //! - `assessment-results.json`: one result (the production decision), with
 //!   an observation per boundary of the forbidden-surface proof, per probe
@@ -30,7 +30,7 @@ use crate::packet::manifest::{MANIFEST_FILE, PacketManifest};
 use crate::surface::proof::PROOF_FILE;
 
 /// The OSCAL version the documents are written in.
-pub const OSCAL_VERSION: &str = "1.1.2";
+pub const OSCAL_VERSION: &str = "1.2.3";
 /// File name of the assessment results.
 pub const RESULTS_FILE: &str = "assessment-results.json";
 /// File name of the plan of action and milestones.

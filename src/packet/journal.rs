@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 /// One executed step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Step {
     /// Short name of the step (`snapshot-before`, `fold`, `probe`, `seal`, ...).
     pub step: String,

@@ -28,7 +28,7 @@ use crate::registry::{self, FoldResult};
 use crate::seal;
 
 /// One re-derived claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RerunCheck {
     /// What was re-derived (`readme`, `verdict`, `artifacts`, `rollback-rehearsal`, `probes`).
     pub check: String,
@@ -39,7 +39,7 @@ pub struct RerunCheck {
 }
 
 /// Everything `--rerun` re-derived.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RerunReport {
     /// Every check, in the order run.
     pub checks: Vec<RerunCheck>,

@@ -69,7 +69,7 @@ impl StepReporter for Quiet {
 }
 
 /// What a run produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     /// The packet's scoping status.
     pub status: String,
@@ -97,7 +97,7 @@ pub struct RunSummary {
 }
 
 /// A probe that did not fail closed, as the run reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProbeProblem {
     /// `<class>/<name>`.
     pub id: String,

@@ -66,7 +66,7 @@ pub struct Store {
 }
 
 /// What `claim` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClaimOutcome {
     /// The claiming packet.
     pub packet: String,
@@ -90,7 +90,7 @@ pub struct FoldOptions {
 }
 
 /// What `fold` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FoldOutcome {
     /// The fold result (also written to `result_path` unless a dry run).
     pub result: FoldResult,
@@ -103,7 +103,7 @@ pub struct FoldOutcome {
 }
 
 /// What `rollback` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RollbackOutcome {
     /// The range of the fold rolled back.
     pub range: RangeIds,
@@ -114,7 +114,7 @@ pub struct RollbackOutcome {
 }
 
 /// What `check` saw in a registry directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Inspection {
     /// The JSON documents parse as strict JSON (syntax, no duplicate keys).
     pub json_valid: bool,
@@ -153,7 +153,7 @@ impl Inspection {
 }
 
 /// What `verify-history` found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HistoryReport {
     /// Number of states in the log.
     pub states: u64,

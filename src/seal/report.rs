@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::exit;
 
 /// One thing that does not match the seal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// What kind of problem.
     pub kind: ProblemKind,
@@ -16,7 +16,9 @@ pub struct Problem {
 }
 
 /// The kinds of problems `verify` reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A listed file's bytes differ from its recorded sha256.
@@ -109,7 +111,7 @@ impl ProblemClass {
 }
 
 /// The full result of verifying a packet.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     /// Entries listed in the manifest (well-formed lines only).
     pub files_listed: usize,
@@ -129,7 +131,7 @@ pub struct VerifyReport {
 }
 
 /// Something `verify` reports that does not change its verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Warning {
     /// The packet-relative path it is about (`.` for the packet directory).
     pub path: String,

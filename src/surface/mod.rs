@@ -33,7 +33,7 @@ pub use spec::{LoadedSpec, SurfacesSpec};
 use crate::error::Result;
 
 /// What `holdfast surfaces` produced.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SurfacesSummary {
     /// Both inventory tables.
     pub inventories: Vec<SurfaceInventory>,

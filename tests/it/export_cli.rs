@@ -4,7 +4,7 @@
 //! a packet whose seal fails, and never written into the packet or over
 //! anything.
 
-use crate::support::pytools;
+use crate::support::{oscal_schema, pytools, validators};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -198,6 +198,82 @@ print("valid")
     fs::write(c.join("assessment-results.json"), bad.to_string()).unwrap();
     let (code, _, _) = pytools::run(&["-c", script, &c.display().to_string()]);
     assert_ne!(code, 0, "trestle accepts an invalid document");
+}
+
+/// The errors the `jsonschema` crate finds in `doc` against `schema`.
+fn jsonschema_errors(schema: &Path, doc: &Path) -> Vec<String> {
+    let s: Value = serde_json::from_slice(&fs::read(schema).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&s)
+        .unwrap_or_else(|e| panic!("{} does not compile: {e}", schema.display()));
+    let d: Value = serde_json::from_slice(&fs::read(doc).unwrap()).unwrap();
+    v.iter_errors(&d)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn the_oscal_documents_validate_against_nists_published_json_schemas() {
+    let t = tempfile::tempdir().unwrap();
+    let w = t.path();
+    let a = w.join("a");
+    export(packet(), "--oscal", &a).success();
+    let dir = oscal_schema::dir();
+    let ar_schema = dir.join(oscal_schema::ASSESSMENT_RESULTS.0);
+    let poam_schema = dir.join(oscal_schema::POAM.0);
+    let ar = a.join("assessment-results.json");
+    let poam = a.join("plan-of-action-and-milestones.json");
+    for (schema, doc) in [(&ar_schema, &ar), (&poam_schema, &poam)] {
+        let (code, out) = validators::ajv_draft7(w, schema, std::slice::from_ref(doc));
+        assert_eq!(code, 0, "Ajv: {} is not valid OSCAL:\n{out}", doc.display());
+        let errs = jsonschema_errors(schema, doc);
+        assert!(
+            errs.is_empty(),
+            "jsonschema: {} is not valid OSCAL: {errs:#?}",
+            doc.display()
+        );
+        let v: Value = serde_json::from_slice(&fs::read(doc).unwrap()).unwrap();
+        let root = v.as_object().unwrap().values().next().unwrap();
+        assert_eq!(
+            root["metadata"]["oscal-version"],
+            holdfast::export::oscal::OSCAL_VERSION,
+            "the documents declare the version of the schema they are checked with"
+        );
+    }
+    assert!(
+        oscal_schema::ASSESSMENT_RESULTS
+            .2
+            .contains(holdfast::export::oscal::OSCAL_VERSION)
+    );
+
+    // Both validators can fail: a target id that is not an OSCAL token,
+    // a POA&M item whose uuid is not a UUID, a result without its start.
+    let mut bad_ar: Value = serde_json::from_slice(&fs::read(&ar).unwrap()).unwrap();
+    bad_ar["assessment-results"]["results"][0]["findings"][0]["target"]["target-id"] =
+        Value::from("not:a:token");
+    let bad_ar_file = w.join("bad-ar.json");
+    fs::write(&bad_ar_file, bad_ar.to_string()).unwrap();
+    let mut no_start: Value = serde_json::from_slice(&fs::read(&ar).unwrap()).unwrap();
+    no_start["assessment-results"]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("start");
+    let no_start_file = w.join("no-start.json");
+    fs::write(&no_start_file, no_start.to_string()).unwrap();
+    let mut bad_poam: Value = serde_json::from_slice(&fs::read(&poam).unwrap()).unwrap();
+    bad_poam["plan-of-action-and-milestones"]["poam-items"][0]["uuid"] = Value::from("BLK-CI-SEAL");
+    let bad_poam_file = w.join("bad-poam.json");
+    fs::write(&bad_poam_file, bad_poam.to_string()).unwrap();
+    for (schema, doc, what) in [
+        (&ar_schema, &bad_ar_file, "TokenDatatype"),
+        (&ar_schema, &no_start_file, "start"),
+        (&poam_schema, &bad_poam_file, "UUIDDatatype"),
+    ] {
+        let (code, out) = validators::ajv_draft7(w, schema, std::slice::from_ref(doc));
+        assert_ne!(code, 0, "Ajv accepts {}: {out}", doc.display());
+        assert!(out.contains(what), "{out}");
+        let errs = jsonschema_errors(schema, doc);
+        assert!(!errs.is_empty(), "jsonschema accepts {}", doc.display());
+    }
 }
 
 #[test]

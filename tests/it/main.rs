@@ -10,6 +10,7 @@ mod attest_cli;
 mod blocker_map_cli;
 mod change_cli;
 mod change_postgres;
+mod cli_json;
 mod export_cli;
 mod fail_closed_cli;
 mod gate_cli;

@@ -10,12 +10,10 @@
 //! Python validator into `target/tmp/pyvenv`; a validator that cannot be
 //! installed fails the test with a message saying so.
 
-use crate::support::pytools;
+use crate::support::validators::validate_both;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
-use std::sync::Mutex;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
@@ -26,116 +24,6 @@ fn holdfast() -> Command {
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-static NPM: Mutex<()> = Mutex::new(());
-
-/// The directory whose `node_modules` holds ajv and ajv-formats.
-fn ajv_dir() -> PathBuf {
-    let _g = NPM.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ajv");
-    if dir.join("node_modules/ajv-formats/package.json").is_file()
-        && dir.join("node_modules/ajv/package.json").is_file()
-    {
-        return dir;
-    }
-    fs::create_dir_all(&dir).unwrap();
-    let out = Process::new("npm")
-        .args([
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--no-save",
-            "--prefix",
-        ])
-        .arg(&dir)
-        .args(["ajv@8", "ajv-formats@3"])
-        .output()
-        .unwrap_or_else(|e| panic!("npm is needed to install Ajv (CI has node and npm): {e}"));
-    assert!(
-        out.status.success(),
-        "npm could not install ajv and ajv-formats into {} (the npm registry must be reachable): {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
-const AJV_SCRIPT: &str = r#"
-const Ajv2020 = require("ajv/dist/2020");
-const addFormats = require("ajv-formats");
-const fs = require("fs");
-const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-let failed = 0;
-for (const s of job.schemas) {
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
-  addFormats(ajv);
-  let validate;
-  try {
-    validate = ajv.compile(JSON.parse(fs.readFileSync(s.file, "utf8")));
-  } catch (e) {
-    console.log("COMPILE " + s.name + ": " + e.message);
-    failed++;
-    continue;
-  }
-  for (const i of s.instances) {
-    const v = JSON.parse(fs.readFileSync(i, "utf8"));
-    if (!validate(v)) {
-      console.log("INVALID " + i + " against " + s.name + ": " + JSON.stringify(validate.errors));
-      failed++;
-    }
-  }
-}
-process.exit(failed ? 1 : 0);
-"#;
-
-const PY_SCRIPT: &str = r#"
-import json, sys
-from jsonschema import Draft202012Validator, FormatChecker
-job = json.load(open(sys.argv[1]))
-failed = 0
-for s in job["schemas"]:
-    schema = json.load(open(s["file"]))
-    try:
-        Draft202012Validator.check_schema(schema)
-    except Exception as e:
-        print("SCHEMA " + s["name"] + ": " + str(e).splitlines()[0]); failed += 1; continue
-    v = Draft202012Validator(schema, format_checker=FormatChecker())
-    for i in s["instances"]:
-        errs = [e.message for e in v.iter_errors(json.load(open(i)))]
-        if errs:
-            print("INVALID " + i + " against " + s["name"] + ": " + "; ".join(errs[:3])); failed += 1
-sys.exit(1 if failed else 0)
-"#;
-
-/// Runs both validators on `job` ({"schemas": [{"name", "file", "instances"}]});
-/// returns (Ajv exit code and output, jsonschema exit code and output).
-fn validate_both(work: &Path, job: &Value) -> ((i32, String), (i32, String)) {
-    let job_file = work.join(format!("job-{}.json", rand_name(job)));
-    fs::write(&job_file, job.to_string()).unwrap();
-    let js = work.join("ajv-check.js");
-    fs::write(&js, AJV_SCRIPT).unwrap();
-    let out = Process::new("node")
-        .arg(&js)
-        .arg(&job_file)
-        .env("NODE_PATH", ajv_dir().join("node_modules"))
-        .output()
-        .expect("node is needed to run Ajv");
-    let ajv = (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    );
-    let (code, o, e) = pytools::run(&["-c", PY_SCRIPT, &job_file.display().to_string()]);
-    (ajv, (code, format!("{o}{e}")))
-}
-
-fn rand_name(v: &Value) -> String {
-    holdfast::digest::sha256_hex(v.to_string().as_bytes())[..12].to_string()
 }
 
 fn toml_as_json(path: &Path, out: &Path) -> PathBuf {
@@ -203,6 +91,10 @@ fn every_schema_compiles_strictly_and_every_artifact_and_output_validates() {
         ),
         ("exit-codes.schema.json", vec![p.join("exit_codes.json")]),
         (
+            "registry-document.schema.json",
+            vec![p.join("governance-fold-442-461-after/registry.json")],
+        ),
+        (
             "packet.schema.json",
             vec![toml_as_json(
                 &ex.join("packet.toml"),
@@ -225,7 +117,18 @@ fn every_schema_compiles_strictly_and_every_artifact_and_output_validates() {
             vec![ex.join("registry/registry-import.json")],
         ),
     ];
-    // The --json outputs with a schema.
+    // Every JSON file of the packet is checked against a schema.
+    for e in walkdir::WalkDir::new(&p) {
+        let f = e.unwrap().into_path();
+        if f.extension().is_some_and(|x| x == "json") {
+            assert!(
+                instances.iter().any(|(_, fs)| fs.contains(&f)),
+                "{} is not validated against any schema",
+                f.display()
+            );
+        }
+    }
+    // The --json outputs with a schema (every command's: see cli_json).
     let sealed = w.join("resealed");
     fs::create_dir(&sealed).unwrap();
     fs::write(sealed.join("a.txt"), "a\n").unwrap();
@@ -330,4 +233,226 @@ fn a_non_hash_and_a_non_standard_format_are_refused() {
     let ((ajv_code, ajv_out), _) = validate_both(w, &job);
     assert_ne!(ajv_code, 0, "Ajv strict compiles a schema with format uint");
     assert!(ajv_out.contains("unknown format"), "{ajv_out}");
+}
+
+/// Whether a property name holds an id (or a list of ids).
+fn id_like(name: &str) -> bool {
+    name == "id"
+        || name.ends_with("_id")
+        || name.ends_with("_ids")
+        || matches!(
+            name,
+            "first" | "last" | "class" | "probe" | "surface" | "boundary" | "head"
+        )
+        || matches!(name, "requires_closed" | "open_blockers")
+}
+
+/// The string schema of a property, or of its array's items.
+fn string_schema(p: &Value) -> Option<&Value> {
+    let is_string = |v: &Value| match v.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if is_string(p) {
+        return Some(p);
+    }
+    if p.get("type") == Some(&Value::from("array")) {
+        return p.get("items").filter(|i| is_string(i));
+    }
+    None
+}
+
+fn id_fields_without_pattern(def: &str, v: &Value, file: &str, out: &mut Vec<String>) {
+    if let Some(props) = v.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            if id_like(name)
+                && let Some(s) = string_schema(p)
+                && s.get("pattern").is_none()
+            {
+                out.push(format!("{file}: {def}.{name}"));
+            }
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for a in v.get(key).and_then(Value::as_array).into_iter().flatten() {
+            id_fields_without_pattern(def, a, file, out);
+        }
+    }
+}
+
+#[test]
+fn every_id_and_hash_field_of_every_schema_has_a_pattern() {
+    let mut missing = Vec::new();
+    let mut with_pattern = 0;
+    for p in holdfast::schema::all() {
+        let v: Value = serde_json::from_slice(&p.bytes).unwrap();
+        with_pattern += p.bytes.windows(10).filter(|w| w == b"\"pattern\":").count();
+        let title = v["title"].as_str().unwrap_or_default().to_string();
+        id_fields_without_pattern(&title, &v, p.file, &mut missing);
+        for (name, d) in v["$defs"].as_object().into_iter().flatten() {
+            id_fields_without_pattern(name, d, p.file, &mut missing);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "id fields without a pattern: {missing:#?}"
+    );
+    assert!(with_pattern > 100, "{with_pattern} patterns");
+}
+
+/// Writes `v` with one field changed by `edit` as `name` under `w`.
+fn edited(w: &Path, name: &str, v: &Value, edit: impl FnOnce(&mut Value)) -> String {
+    let mut v = v.clone();
+    edit(&mut v);
+    let f = w.join(name);
+    fs::write(&f, v.to_string()).unwrap();
+    f.display().to_string()
+}
+
+#[test]
+fn a_wrong_id_is_refused_by_the_schema() {
+    let t = tempfile::tempdir().unwrap();
+    let w = t.path();
+    let p = w.join("packet");
+    holdfast()
+        .arg("run")
+        .arg(root().join("examples/fix7"))
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    let read =
+        |f: &str| -> Value { serde_json::from_slice(&fs::read(p.join(f)).unwrap()).unwrap() };
+    let manifest = read("manifest.json");
+    let map = read("production-blocker-map.json");
+    let decision = read("next-production-decision-packet.json");
+    let probes = read("production-bad-input-design.json");
+    let fold = read("governance-fold-442-461-result.json");
+    let import: Value = serde_json::from_slice(
+        &fs::read(root().join("examples/fix7/registry/registry-import.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = root().join("schemas");
+    let mut cases: Vec<(&str, Vec<String>)> = Vec::new();
+    // Each instance holds exactly one wrong id; each must be refused.
+    cases.push((
+        "packet-manifest.schema.json",
+        vec![
+            edited(w, "object-id-no-number.json", &manifest, |m| {
+                m["object_ids"]["first"] = Value::from("TKT-OBJ-")
+            }),
+            edited(w, "object-id-letter.json", &manifest, |m| {
+                m["object_ids"]["last"] = Value::from("TKT-OBJ-48l")
+            }),
+        ],
+    ));
+    cases.push((
+        "registry-import.schema.json",
+        vec![edited(w, "claim-id-bare-number.json", &import, |r| {
+            r["claims"][0]["first"] = Value::from("442")
+        })],
+    ));
+    cases.push((
+        "fold-result.schema.json",
+        vec![edited(w, "fold-id-space.json", &fold, |f| {
+            f["range"]["first_id"] = Value::from("TKT OBJ-442")
+        })],
+    ));
+    cases.push((
+        "production-blocker-map.schema.json",
+        vec![
+            edited(w, "blocker-id-space.json", &map, |m| {
+                m["blockers"][0]["id"] = Value::from("BLK CI")
+            }),
+            edited(w, "blocker-id-unknown-kind.json", &map, |m| {
+                m["blockers"][0]["id"] = Value::from("changed-surface:x")
+            }),
+        ],
+    ));
+    cases.push((
+        "next-production-decision-packet.schema.json",
+        vec![edited(w, "open-blocker-empty-key.json", &decision, |d| {
+            d["open_blockers"][0] = Value::from("unknown-surface:")
+        })],
+    ));
+    cases.push((
+        "production-bad-input-design.schema.json",
+        vec![
+            edited(w, "probe-class-upper.json", &probes, |r| {
+                r["probes"][0]["class"] = Value::from("Tampered_Artifact")
+            }),
+            edited(w, "probe-id-no-name.json", &probes, |r| {
+                r["probes"][0]["id"] = Value::from("tampered-artifact")
+            }),
+        ],
+    ));
+    cases.push((
+        "packet-manifest.schema.json",
+        vec![edited(w, "artifact-sha-short.json", &manifest, |m| {
+            m["artifacts"][0]["sha256"] = Value::from("abc123")
+        })],
+    ));
+    // The unedited documents validate (so each refusal is the one edit).
+    let good: Vec<(&str, Vec<String>)> = vec![
+        (
+            "packet-manifest.schema.json",
+            vec![p.join("manifest.json").display().to_string()],
+        ),
+        (
+            "production-blocker-map.schema.json",
+            vec![p.join("production-blocker-map.json").display().to_string()],
+        ),
+        (
+            "production-bad-input-design.schema.json",
+            vec![
+                p.join("production-bad-input-design.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        (
+            "fold-result.schema.json",
+            vec![
+                p.join("governance-fold-442-461-result.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        (
+            "registry-import.schema.json",
+            vec![
+                root()
+                    .join("examples/fix7/registry/registry-import.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        (
+            "next-production-decision-packet.schema.json",
+            vec![
+                p.join("next-production-decision-packet.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+    ];
+    let job = |cs: &[(&str, Vec<String>)]| json!({"schemas": cs.iter().map(|(s, i)| json!({"name": s, "file": dir.join(s), "instances": i})).collect::<Vec<_>>()});
+    let ((ajv_code, ajv_out), (py_code, py_out)) = validate_both(w, &job(&good));
+    assert_eq!(ajv_code, 0, "Ajv refuses a good document:\n{ajv_out}");
+    assert_eq!(py_code, 0, "jsonschema refuses a good document:\n{py_out}");
+    let ((ajv_code, ajv_out), (py_code, py_out)) = validate_both(w, &job(&cases));
+    assert_ne!(ajv_code, 0);
+    assert_ne!(py_code, 0);
+    for f in cases.iter().flat_map(|(_, i)| i) {
+        assert!(
+            ajv_out.contains(&format!("INVALID {f} ")),
+            "Ajv accepts {f}:\n{ajv_out}"
+        );
+        assert!(
+            py_out.contains(&format!("INVALID {f} ")),
+            "jsonschema accepts {f}:\n{py_out}"
+        );
+    }
+    assert!(ajv_out.contains("pattern"), "{ajv_out}");
 }

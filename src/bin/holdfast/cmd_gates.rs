@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use holdfast::Error;
+use holdfast::cli_output::GatesOutput;
 use holdfast::error::exit;
 use holdfast::gate::assemble::{self, GateFacts, GatesRequest};
 use holdfast::gate::plan;
 use holdfast::gate::probe::ProbeReport;
 use holdfast::gate::spec::LoadedSpec;
-use serde::Serialize;
 
 use crate::output::Output;
 
@@ -38,15 +38,6 @@ pub struct Args {
     /// Select this decision option (needs a production authorization naming it).
     #[arg(long, value_name = "OPTION")]
     pub select: Option<String>,
-}
-
-#[derive(Serialize)]
-struct JsonOut {
-    files: Vec<String>,
-    blockers: holdfast::gate::blocker::Counts,
-    default: String,
-    admissible_now: Vec<String>,
-    selected: String,
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
@@ -86,7 +77,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let files = assemble::write(&args.out, &result)?;
     let d = &result.decision;
     if out.json {
-        out.print_json(&JsonOut {
+        out.print_json(&GatesOutput {
             files: files.iter().map(|f| f.display().to_string()).collect(),
             blockers: result.map.counts.clone(),
             default: d.default.clone(),

@@ -22,9 +22,9 @@ pub struct Args {
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let written = holdfast::packet::init::init(&args.dir)?;
     if out.json {
-        out.print_json(&serde_json::json!({
-            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()
-        }))?;
+        out.print_json(&holdfast::cli_output::InitOutput {
+            files: written.iter().map(|p| p.display().to_string()).collect(),
+        })?;
     } else {
         for p in &written {
             println!("wrote {}", p.display());

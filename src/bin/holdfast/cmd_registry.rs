@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use holdfast::Error;
 use holdfast::authz::{Authorization, FoldRange};
+use holdfast::cli_output::{HistoryOutput, LogLine, RegistryCheckOutput, RegistrySummary};
 use holdfast::error::exit;
 use holdfast::registry::{
     self, ClaimRequest, DOCUMENTS, FoldOptions, NewRecord, RecordLoad, Store, fold::check_records,
     model::registry_file_bytes,
 };
-use serde::Serialize;
 
 use crate::output::{Output, one_line};
 
@@ -147,44 +147,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     }
 }
 
-#[derive(Serialize)]
-struct Summary {
-    registry: String,
-    state: u64,
-    id_prefix: String,
-    id_width: u32,
-    canonical_max: u64,
-    canonical_max_id: Option<String>,
-    next_free: String,
-    records: u64,
-    claims: Vec<registry::model::ClaimDoc>,
-    revisions: registry::Revisions,
-    pins: std::collections::BTreeMap<String, String>,
-}
-
-fn summary(store: &Store) -> Summary {
-    let reg = store.registry();
-    let f = &reg.format;
-    Summary {
-        registry: store.dir().display().to_string(),
-        state: store.state(),
-        id_prefix: f.prefix().to_string(),
-        id_width: f.width(),
-        canonical_max: reg.canonical_max,
-        canonical_max_id: (reg.canonical_max > 0).then(|| f.format(reg.canonical_max)),
-        next_free: f.format(reg.next_free()),
-        records: reg.objects.len() as u64,
-        claims: reg
-            .claims
-            .iter()
-            .map(|c| registry::model::claim_doc(f, c))
-            .collect(),
-        revisions: reg.revisions,
-        pins: store.pins(),
-    }
-}
-
-fn print_summary(s: &Summary) {
+fn print_summary(s: &RegistrySummary) {
     println!("registry {} (state {})", s.registry, s.state);
     println!(
         "  ids:            {}-{} ({} digits)",
@@ -226,7 +189,7 @@ fn print_summary(s: &Summary) {
 
 fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
     let store = registry::init(dir, &a.prefix, a.width)?;
-    let s = summary(&store);
+    let s = RegistrySummary::of(&store);
     if out.json {
         out.print_json(&s)?;
     } else {
@@ -238,7 +201,7 @@ fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
 
 fn import(out: &Output, dir: &Path, a: ImportArgs) -> Result<i32, Error> {
     let store = registry::import(dir, &a.file)?;
-    let s = summary(&store);
+    let s = RegistrySummary::of(&store);
     if out.json {
         out.print_json(&s)?;
     } else {
@@ -263,20 +226,13 @@ fn show(out: &Output, dir: &Path, a: ShowArgs) -> Result<i32, Error> {
             .map_err(|e| Error::io("stdout", e))?;
         return Ok(exit::OK);
     }
-    let s = summary(&store);
+    let s = RegistrySummary::of(&store);
     if out.json {
         out.print_json(&s)?;
     } else {
         print_summary(&s);
     }
     Ok(exit::OK)
-}
-
-#[derive(Serialize)]
-struct LogLine<'a> {
-    sha256: &'a str,
-    #[serde(flatten)]
-    entry: &'a registry::history::Entry,
 }
 
 fn log(out: &Output, dir: &Path) -> Result<i32, Error> {
@@ -286,7 +242,10 @@ fn log(out: &Output, dir: &Path) -> Result<i32, Error> {
             .entries
             .iter()
             .zip(&log.hashes)
-            .map(|(entry, sha256)| LogLine { sha256, entry })
+            .map(|(entry, sha256)| LogLine {
+                sha256: sha256.clone(),
+                entry: entry.clone(),
+            })
             .collect();
         out.print_json(&lines)?;
     } else {
@@ -360,17 +319,10 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         exit::FAILED
     };
     if out.json {
-        #[derive(Serialize)]
-        struct J<'a> {
-            status: &'static str,
-            exit_code: i32,
-            #[serde(flatten)]
-            inspection: &'a registry::Inspection,
-        }
-        out.print_json(&J {
-            status: if code == exit::OK { "passed" } else { "failed" },
+        out.print_json(&RegistryCheckOutput {
+            status: if code == exit::OK { "passed" } else { "failed" }.to_string(),
             exit_code: code,
-            inspection: &inspection,
+            inspection: inspection.clone(),
         })?;
     }
     for d in &inspection.stale {
@@ -509,21 +461,15 @@ fn verify_history(out: &Output, dir: &Path) -> Result<i32, Error> {
         exit::FAILED
     };
     if out.json {
-        #[derive(Serialize)]
-        struct J<'a> {
-            status: &'static str,
-            exit_code: i32,
-            #[serde(flatten)]
-            report: &'a registry::HistoryReport,
-        }
-        out.print_json(&J {
+        out.print_json(&HistoryOutput {
             status: if code == exit::OK {
                 "verified"
             } else {
                 "failed"
-            },
+            }
+            .to_string(),
             exit_code: code,
-            report: &report,
+            report: report.clone(),
         })?;
     }
     if code == exit::OK {

@@ -28,12 +28,10 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     };
     let summary = surface::render_surfaces(&args.spec, &source, args.out.as_deref())?;
     if out.json {
-        out.print_json(&serde_json::json!({
-            "written": args.out.is_some(),
-            "files": summary.files,
-            "counts": summary.inventories.iter().map(|i| (i.table.as_str(), i.counts)).collect::<std::collections::BTreeMap<_, _>>(),
-            "unknown_surfaces": summary.unknown_surfaces,
-        }))?;
+        out.print_json(&holdfast::cli_output::SurfacesOutput::of(
+            &summary,
+            args.out.is_some(),
+        ))?;
     } else {
         for inv in &summary.inventories {
             println!(

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use holdfast::Error;
+use holdfast::cli_output::VerdictOutput;
 use holdfast::error::exit;
 use holdfast::gate::verdict::{self, Evidence, Scoping};
-use serde::Serialize;
 
 use crate::output::Output;
 
@@ -28,13 +28,6 @@ pub struct Args {
     pub require: Require,
 }
 
-#[derive(Serialize)]
-struct JsonOut<'a> {
-    exit_code: i32,
-    #[serde(flatten)]
-    verdict: &'a verdict::Verdict,
-}
-
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let e = Evidence::load(&args.evidence)?;
     let v = verdict::verdict(&e);
@@ -44,9 +37,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     };
     let code = if ok { exit::OK } else { exit::FAILED };
     if out.json {
-        out.print_json(&JsonOut {
+        out.print_json(&VerdictOutput {
             exit_code: code,
-            verdict: &v,
+            verdict: v.clone(),
         })?;
     } else {
         println!("status: {}", v.status);

@@ -4,15 +4,12 @@ use std::path::PathBuf;
 
 use holdfast::Error;
 use holdfast::attest::{self, packet::AttestReport, trust::Trust};
+use holdfast::cli_output::VerifyOutput;
 use holdfast::error::exit;
 use holdfast::error::exit::worst as worst_exit;
-use holdfast::packet::{
-    self,
-    rerun::{RerunOptions, RerunReport},
-};
+use holdfast::packet::{self, rerun::RerunOptions};
 use holdfast::seal;
 use holdfast::surface::CitationReport;
-use serde::Serialize;
 
 use crate::output::{Output, one_line};
 use crate::progress_bar::Bar;
@@ -42,22 +39,6 @@ pub struct Args {
     /// signed the packet and an approver signed its authorization.
     #[arg(long, value_name = "TRUST")]
     pub trust: Option<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    status: &'static str,
-    exit_code: i32,
-    #[serde(flatten)]
-    report: &'a seal::VerifyReport,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    citations: Option<&'a CitationReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rerun: Option<&'a RerunReport>,
-    /// False without --trust: no signature was checked against any trust.
-    signatures_checked: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attestation: Option<&'a AttestReport>,
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
@@ -110,14 +91,14 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         report.status()
     };
     if out.json {
-        out.print_json(&JsonReport {
-            status,
+        out.print_json(&VerifyOutput {
+            status: status.to_string(),
             exit_code: code,
-            report: &report,
-            citations: citations.as_ref(),
-            rerun: rerun.as_ref(),
+            report: report.clone(),
+            citations: citations.clone(),
+            rerun: rerun.clone(),
             signatures_checked: attestation.is_some(),
-            attestation: attestation.as_ref(),
+            attestation: attestation.clone(),
         })?;
     }
     if !out.json {

@@ -81,7 +81,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let out = output::Output { json: cli.json };
     let code = match cli.command {
         Command::Run(args) => cmd_run::run(&out, args),
@@ -103,4 +106,31 @@ fn main() -> ExitCode {
     }
     .unwrap_or_else(|e| out.error(&e));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// A command line clap refuses: its message on stderr (help and version go
+/// to stdout as usual), and with `--json` anywhere on the line also the
+/// JSON error object on stdout (`schemas/cli-error.schema.json`, exit 2),
+/// so a script gets JSON for every failure.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let _ = e.print();
+    // `--json` anywhere before `--` (after it, words are an agent's argv).
+    if std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+    {
+        let text = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            "a subcommand is required (run the command with --help to list them)".to_string()
+        } else {
+            let text = e.render().to_string();
+            output::one_line(text.strip_prefix("error: ").unwrap_or(&text))
+        };
+        output::print_error_json(text, holdfast::error::exit::USAGE);
+    }
+    ExitCode::from(u8::try_from(holdfast::error::exit::USAGE).unwrap_or(2))
 }

@@ -1,6 +1,7 @@
 //! How results and errors reach the user: text on a terminal, JSON for scripts.
 
 use holdfast::Error;
+use holdfast::schema::shapes::{ErrorBody, ErrorOutput};
 use serde::Serialize;
 
 /// Output settings shared by every subcommand.
@@ -24,12 +25,19 @@ impl Output {
         let message = one_line(&err.to_string());
         eprintln!("holdfast: error: {message}");
         if self.json {
-            let value = serde_json::json!({
-                "error": { "message": message, "exit_code": err.exit_code() }
-            });
-            let _ = self.print_json(&value);
+            print_error_json(message, err.exit_code());
         }
         err.exit_code()
+    }
+}
+
+/// Prints the `--json` form of an error (`schemas/cli-error.schema.json`).
+pub fn print_error_json(message: String, exit_code: i32) {
+    let value = ErrorOutput {
+        error: ErrorBody { message, exit_code },
+    };
+    if let Ok(bytes) = holdfast::canonical::to_bytes(&value) {
+        print!("{}", String::from_utf8_lossy(&bytes));
     }
 }
 

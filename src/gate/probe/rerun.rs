@@ -30,7 +30,7 @@ pub struct RerunOptions {
 }
 
 /// The outcome of a re-run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RerunReport {
     /// sha256 of the recorded design's bytes.
     pub design_sha256: String,

@@ -1,4 +1,6 @@
 //! Helpers shared by integration tests.
 
+pub mod oscal_schema;
 pub mod pg;
 pub mod pytools;
+pub mod validators;

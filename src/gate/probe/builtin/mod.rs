@@ -68,7 +68,7 @@ pub(crate) struct ClassDef {
 }
 
 /// A built-in class, for listing (`holdfast probe --list`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClassInfo {
     /// Class id.
     pub id: String,
