@@ -6,6 +6,12 @@
 pub trait Progress: Sync {
     /// Work of `files` files is about to start.
     fn start(&self, what: &str, files: u64);
+    /// Work of `n` items that are not files (`unit`, plural: "probes") is
+    /// about to start, so a display counts what it says it counts.
+    fn start_counting(&self, what: &str, unit: &str, n: u64) {
+        let _ = unit;
+        self.start(what, n);
+    }
     /// `files` more files were discovered (for work whose size is learned
     /// while it runs, such as hashing during a walk).
     fn grow(&self, files: u64) {

@@ -23,6 +23,7 @@ pub mod facts;
 pub mod plan;
 pub mod probe;
 pub mod spec;
+pub mod user_control;
 pub mod verdict;
 
 /// File name of the gate spec inside a spec directory.

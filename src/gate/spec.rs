@@ -10,6 +10,7 @@
 //! id = "deploy-gate-unsigned"
 //! command = ["./ci/deploy-gate", "--check"]
 //! input_file = "bad-inputs/unsigned.json"   # appended as the last argument
+//! accept_file = "good-inputs/signed.json"   # the positive control: must exit 0
 //!
 //! [[blocker]]
 //! id = "BLK-CI-SEAL"
@@ -66,6 +67,7 @@ timeout_seconds = 60               # default time limit of a user probe
 # command = ["./ci/deploy-gate", "--check"]
 # input_file = "bad-inputs/unsigned.json"   # appended as the last argument
 # exit_codes = [1]                          # optional: the expected refusal codes
+# accept_file = "good-inputs/signed.json"   # the positive control: an input the gate must accept (exit 0)
 
 [[blocker]]
 id = "BLK-EXAMPLE"
@@ -124,6 +126,12 @@ pub struct ProbesConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "classes_schema")]
     pub classes: Option<Vec<String>>,
+    /// Every user probe must declare a positive control (`accept_file`); a
+    /// probe without one then fails its control (a gate that refuses
+    /// everything would otherwise pass). Default false: such a probe is
+    /// reported as having no positive control.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_positive_control: bool,
 }
 
 fn classes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -288,6 +296,11 @@ pub struct UserProbe {
     /// Count a timeout as failing closed (it is reported as a timeout either way).
     #[serde(default)]
     pub timeout_is_fail_closed: bool,
+    /// The positive control: a good input, relative to the spec directory,
+    /// given the same way as `input_file`, that the gate must accept (exit
+    /// 0). Without one, a gate that refuses everything would pass the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_file: Option<String>,
 }
 
 /// A loaded and validated gates.toml.
@@ -414,6 +427,18 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
         if let Some(f) = &p.input_file {
             crate::surface::citation::check_relative_path(f)
                 .map_err(|w| Error::malformed(path, format!("{at}.input_file: {w}")))?;
+        }
+        if let Some(f) = &p.accept_file {
+            crate::surface::citation::check_relative_path(f)
+                .map_err(|w| Error::malformed(path, format!("{at}.accept_file: {w}")))?;
+            if p.input_file.as_deref() == Some(f.as_str()) {
+                return Err(Error::malformed(
+                    path,
+                    format!(
+                        "{at}.accept_file: {f} is also the probe's input_file; the control needs an input the gate must accept, not the bad one"
+                    ),
+                ));
+            }
         }
         if p.stdin_text.is_some() && p.input_via == InputVia::Stdin && p.input_file.is_some() {
             return Err(Error::malformed(

@@ -274,7 +274,7 @@ pub fn derive(
     let v = verdict(&evidence::collect(dir, identity, true, true)?);
 
     step("claim artifact ids");
-    let mut artifacts = list_artifacts(dir)?;
+    let mut artifacts = list_artifacts(dir, &inputs.surfaces.spec.labels)?;
     let object_ids = if v.scoping == Scoping::Ready {
         let ids = claim(&artifacts)?;
         assign_ids(inputs, &ids, &mut artifacts)?;
@@ -524,13 +524,16 @@ pub fn carries_id(path: &str) -> bool {
 }
 
 /// Every file in the packet that carries an id, sorted, with its sha256 and title.
-fn list_artifacts(dir: &Path) -> Result<Vec<ArtifactRecord>> {
+fn list_artifacts(
+    dir: &Path,
+    labels: &crate::surface::spec::TableLabels,
+) -> Result<Vec<ArtifactRecord>> {
     let (entries, _) = seal::compute_manifest(dir, &crate::progress::NoProgress)?;
     Ok(entries
         .into_iter()
         .filter(|e| carries_id(&e.path))
         .map(|e| ArtifactRecord {
-            title: super::readme::artifact_title(&e.path),
+            title: super::readme::artifact_title(&e.path, labels),
             path: e.path,
             sha256: e.sha256,
             id: None,

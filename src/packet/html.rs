@@ -285,14 +285,16 @@ pub fn render_page(p: &PageInputs) -> String {
         LiveContact::ReadWrite => "READ-WRITE (a governed change)",
     };
     let row = format!(
-        "<dt>Production mutation</dt><dd>{}</dd><dt>REAL_RUN / cutover</dt><dd>{}</dd><dt>Live-system contact</dt><dd>{contact}</dd>",
+        "<dt>Production mutation</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>Live-system contact</dt><dd>{contact}</dd>",
         yes_no(f.production_mutation),
+        g.t(&m.packet.labels.cutover().replace('/', " / ")),
         yes_no(f.real_run_cutover)
     );
     g.line(&row);
     let row = format!(
-        "<dt>Authorization</dt><dd>{}</dd><dt>Macro</dt><dd><code>{}</code></dd>",
+        "<dt>Authorization</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd>",
         g.t(&m.authorization.text),
+        g.t(m.packet.labels.name()),
         g.t(&m.packet.macro_name)
     );
     g.line(&row);
@@ -584,13 +586,23 @@ fn proof_section(g: &mut Page, p: &PageInputs) {
 }
 
 fn inventory_section(g: &mut Page, table: Table, inv: &Value) {
-    let (letter, label, anchor) = match table {
-        Table::Production => ("B", "production surfaces", "table-b"),
-        Table::CiDeploy => ("C", "CI/deploy surfaces", "table-c"),
+    let (what, anchor) = match table {
+        Table::Production => ("production surfaces", "table-b"),
+        Table::CiDeploy => ("CI/deploy surfaces", "table-c"),
+    };
+    // The spec's own name for the table, when it gives one.
+    let named = inv.get("label").and_then(Value::as_str);
+    let heading = match named {
+        Some(l) => g.t(&format!("{l}: {what}")),
+        None => escape(&crate::surface::inventory::capitalized(what)),
+    };
+    let caption = match named {
+        Some(l) => l.to_string(),
+        None => crate::surface::inventory::capitalized(what),
     };
     let counts = &inv["counts"];
     let head = format!(
-        "<section aria-labelledby=\"{anchor}\"><h2 id=\"{anchor}\">Table {letter}: {label}</h2><p>{} surfaces: {} known, {} UNKNOWN (from <code>{}</code>). An UNKNOWN surface is a blocker, not a guess.</p>",
+        "<section aria-labelledby=\"{anchor}\"><h2 id=\"{anchor}\">{heading}</h2><p>{} surfaces: {} known, {} UNKNOWN (from <code>{}</code>). An UNKNOWN surface is a blocker, not a guess.</p>",
         n(counts, "surfaces"),
         n(counts, "known"),
         n(counts, "unknown"),
@@ -598,7 +610,7 @@ fn inventory_section(g: &mut Page, table: Table, inv: &Value) {
     );
     g.line(&head);
     g.table_head(
-        &format!("Table {letter}"),
+        &caption,
         &[
             "surface",
             "status",

@@ -122,6 +122,130 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// What `holdfast init DIR --from SRC` copied, and what the copy still
+/// lacks before `holdfast run` can use it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FromReport {
+    /// `spec` (SRC was a spec directory) or `packet` (SRC was a sealed
+    /// packet, whose `spec/` folder was copied).
+    pub kind: &'static str,
+    /// The files written, under DIR.
+    pub files: Vec<PathBuf>,
+    /// Paths the copied spec names that DIR lacks (a packet carries only its
+    /// spec files, not the registry import or the source tree it cited),
+    /// relative to DIR.
+    pub missing: Vec<String>,
+}
+
+/// `holdfast init DIR --from SRC`: copies the spec of SRC (a spec
+/// directory, or a sealed packet's `spec/` folder once the packet's seal
+/// verifies) into DIR, which must be absent or empty. The copy is built
+/// aside and renamed into place, so DIR is never half-written; links and
+/// special files are refused (a link could make the new spec read outside
+/// its directory).
+pub fn init_from(dir: &Path, from: &Path) -> Result<FromReport> {
+    let (kind, src) = if from.join(SPEC_FILE).is_file() {
+        ("spec", from.to_path_buf())
+    } else if from.join(super::inputs::SPEC_DIR).join(SPEC_FILE).is_file()
+        && from.join(super::manifest::MANIFEST_FILE).is_file()
+    {
+        let report = crate::seal::verify(from, &crate::progress::NoProgress)?;
+        if let Some(p) = report.problems.first() {
+            return Err(crate::Error::failed(format!(
+                "{}: the packet does not verify ({}: {}); init --from copies only a packet whose seal holds",
+                from.display(),
+                p.path,
+                p.detail
+            )));
+        }
+        ("packet", from.join(super::inputs::SPEC_DIR))
+    } else {
+        return Err(crate::Error::malformed(
+            from,
+            format!(
+                "neither a spec directory (no {SPEC_FILE}) nor a packet (no spec/{SPEC_FILE} beside manifest.json); give one of the two, e.g. `holdfast init DIR --from examples/fix7`"
+            ),
+        ));
+    };
+    if let Ok(mut entries) = std::fs::read_dir(dir) {
+        if entries.next().is_some() {
+            return Err(crate::Error::refused(format!(
+                "{} is not empty; init --from copies into a new or empty directory and never overwrites",
+                dir.display()
+            )));
+        }
+    } else if dir.symlink_metadata().is_ok() {
+        return Err(crate::Error::refused(format!(
+            "{} exists and is not a directory; init --from copies into a new or empty directory",
+            dir.display()
+        )));
+    }
+    let parent = crate::fsio::parent_dir(dir);
+    std::fs::create_dir_all(&parent).at(&parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".holdfast-init-")
+        .tempdir_in(&parent)
+        .at(&parent)?;
+    let copy = staging.path().join("spec");
+    crate::change::copy_tree(&src, &copy)
+        .map_err(|why| crate::Error::malformed(&src, format!("cannot copy the spec: {why}")))?;
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&copy).sort_by_file_name() {
+        let entry = entry.map_err(|e| crate::Error::io(&copy, std::io::Error::other(e)))?;
+        if entry.file_type().is_file()
+            && let Ok(rel) = entry.path().strip_prefix(&copy)
+        {
+            files.push(dir.join(rel));
+        }
+    }
+    if dir.symlink_metadata().is_ok() {
+        std::fs::remove_dir(dir).at(dir)?;
+    }
+    std::fs::rename(&copy, dir).at(dir)?;
+    let missing = missing_paths(dir);
+    Ok(FromReport {
+        kind,
+        files,
+        missing,
+    })
+}
+
+/// The paths a copied spec names that `dir` lacks: the registry import, the
+/// source root and every files snapshot root (relative to `dir`).
+fn missing_paths(dir: &Path) -> Vec<String> {
+    let Ok(spec) = LoadedSpec::load(dir) else {
+        return Vec::new();
+    };
+    let mut want: Vec<PathBuf> = Vec::new();
+    if let Ok(Some(import)) = spec.registry_import() {
+        want.push(import);
+    }
+    want.push(spec.source_root.clone());
+    if let Ok(s) = crate::surface::LoadedSpec::load(&spec.surfaces) {
+        let base = s.base_dir();
+        for snap in &s.snapshots {
+            if let crate::surface::spec::SnapshotSpec::Files { root, .. } = snap
+                && !root.starts_with('@')
+            {
+                want.push(base.join(root));
+            }
+        }
+    }
+    let mut missing: Vec<String> = want
+        .iter()
+        .filter(|p| p.symlink_metadata().is_err())
+        .map(|p| {
+            p.strip_prefix(dir)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
 /// Where a spec file still holds a `TODO` marker outside a comment: the
 /// 1-based line and the line's text. `holdfast run` refuses such a spec.
 pub fn first_todo(text: &str) -> Option<(usize, String)> {

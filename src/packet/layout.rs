@@ -172,14 +172,19 @@ pub fn kind_of(path: &str) -> Option<FileKind> {
 
 /// A one-line title for a packet file, by its path (used in the manifest
 /// and in the registry records of the artifacts' ids).
-pub fn title(path: &str) -> String {
+pub fn title(path: &str, labels: &crate::surface::spec::TableLabels) -> String {
     if let Some((_, _, t)) = FIXED.iter().find(|(p, _, _)| *p == path) {
         return t.to_string();
     }
     for table in Table::ALL {
-        let name = match table {
-            Table::Production => "Table B: production surface inventory",
-            Table::CiDeploy => "Table C: CI/deploy surface inventory",
+        let what = match table {
+            Table::Production => "production surface inventory",
+            Table::CiDeploy => "CI/deploy surface inventory",
+        };
+        // The spec's own name for the table, when it gives one.
+        let name = match labels.of(table) {
+            Some(l) => format!("{l}: {what}"),
+            None => crate::surface::inventory::capitalized(what),
         };
         if path == json_file_name(table) {
             return name.to_string();

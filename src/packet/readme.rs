@@ -22,9 +22,10 @@ use crate::surface::inventory::{SurfaceInventory, json_file_name};
 use crate::surface::proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
 use crate::surface::spec::{Status, Table};
 
-/// A one-line title for an artifact, by its path (see [`super::layout::title`]).
-pub fn artifact_title(path: &str) -> String {
-    super::layout::title(path)
+/// A one-line title for an artifact, by its path and the names the spec
+/// gives its tables (see [`super::layout::title`]).
+pub fn artifact_title(path: &str, labels: &crate::surface::spec::TableLabels) -> String {
+    super::layout::title(path, labels)
 }
 
 /// Renders the README of the packet in `dir` from its JSON files.
@@ -34,7 +35,7 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     let mut s = String::new();
     let p = &m.packet;
     let _ = writeln!(s, "# {} ({})\n", p.title, p.date);
-    let _ = writeln!(s, "- Macro: `{}`", p.macro_name);
+    let _ = writeln!(s, "- {}: `{}`", p.labels.name(), p.macro_name);
     let _ = writeln!(s, "- Authorization: {}", m.authorization.text);
     let _ = writeln!(
         s,
@@ -60,8 +61,9 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     let f = &m.flags;
     let _ = writeln!(
         s,
-        "- Production mutation: {} · REAL_RUN/cutover: {} · Live-system contact: {}",
+        "- Production mutation: {} · {}: {} · Live-system contact: {}",
         yes_no(f.production_mutation),
+        p.labels.cutover(),
         yes_no(f.real_run_cutover),
         match f.live_system_contact {
             super::spec::LiveContact::None => "NONE",
@@ -157,10 +159,14 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
     }
     match (&m.mutation.requested, m.mutation.performed) {
         (Some(req), true) => {
-            let _ = writeln!(s, "\nThe only canonical mutation is the authorized {req}.");
+            let _ = writeln!(
+                s,
+                "\nThe only {} is the authorized {req}.",
+                p.labels.mutation()
+            );
         }
         _ => {
-            let _ = writeln!(s, "\nNo canonical mutation was performed.");
+            let _ = writeln!(s, "\nNo {} was performed.", p.labels.mutation());
         }
     }
     Ok(s.into_bytes())
@@ -236,10 +242,11 @@ fn inventory_bullet(s: &mut String, dir: &Path, table: Table) -> Result<()> {
         Table::Production => "Production surface inventory",
         Table::CiDeploy => "CI/deploy surface inventory",
     };
-    let letter = match table {
-        Table::Production => "B",
-        Table::CiDeploy => "C",
-    };
+    let named = inv
+        .label
+        .as_deref()
+        .map(|l| format!(", {l}"))
+        .unwrap_or_default();
     let citations: usize = inv.surfaces.iter().map(|e| e.evidence.len()).sum();
     let unknown: Vec<&str> = inv
         .surfaces
@@ -258,7 +265,7 @@ fn inventory_bullet(s: &mut String, dir: &Path, table: Table) -> Result<()> {
     };
     let _ = writeln!(
         s,
-        "- {label} (`{file}`, Table {letter}) — {} surfaces ({} known, {unknown_text}); \
+        "- {label} (`{file}`{named}) — {} surfaces ({} known, {unknown_text}); \
          {citations} evidence citations, each with the sha256 of the cited bytes; mutation risk \
          and required gate per known surface.",
         inv.counts.surfaces, inv.counts.known
@@ -290,33 +297,95 @@ fn plan_bullet(s: &mut String, dir: &Path) -> Result<()> {
 }
 
 fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
+    use crate::gate::facts::Outcome;
+    use crate::gate::probe::ProbeKind;
     let r = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), token)?;
-    let t = &r.summary;
+    // holdfast's self-attack classes, counted apart from the user's own
+    // gate probes (listed by name below).
+    let classes: Vec<_> = r
+        .classes
+        .iter()
+        .filter(|c| c.kind == ProbeKind::Builtin)
+        .collect();
+    let probes: Vec<_> = r
+        .probes
+        .iter()
+        .filter(|p| p.kind == ProbeKind::Builtin)
+        .collect();
+    let count = |o: Outcome| probes.iter().filter(|p| p.outcome == o).count();
+    let leaked = probes.iter().filter(|p| p.fact().token_leaked).count();
     let _ = writeln!(
         s,
         "- Production bad-input design + harness (`{PROBE_REPORT_FILE}`, `{RERUN_FILE}`) — \
          {} classes, {} probes: {}/{} classes fail-closed, {}/{} probes fail-closed, {} fail-open, {} timeout, {} crashed, {} not run; \
          {token} leaked: {}. Local and static: the harness attacks copies in a temporary directory.",
-        t.classes,
-        t.probes,
-        r.classes
+        classes.len(),
+        probes.len(),
+        classes
             .iter()
-            .filter(|c| c.result == crate::gate::facts::Outcome::FailClosed)
+            .filter(|c| c.result == Outcome::FailClosed)
             .count(),
-        t.classes,
-        t.fail_closed,
-        t.probes,
-        t.fail_open,
-        t.timeout,
-        t.crashed,
-        t.not_run,
-        if t.token_leaked == 0 {
+        classes.len(),
+        probes.iter().filter(|p| p.fail_closed).count(),
+        probes.len(),
+        count(Outcome::FailOpen),
+        count(Outcome::Timeout),
+        count(Outcome::Crashed),
+        count(Outcome::NotRun),
+        if leaked == 0 {
             "no".to_string()
         } else {
-            format!("YES ({})", t.token_leaked)
+            format!("YES ({leaked})")
         }
     );
+    user_probe_lines(s, &r);
     Ok(())
+}
+
+/// The user's own gate probes (`[[probe]]` of gates.toml), each by name
+/// with its outcome and its positive control, apart from holdfast's
+/// self-attack classes. Nothing when the spec declares none.
+fn user_probe_lines(s: &mut String, r: &ProbeReport) {
+    use crate::gate::probe::ProbeKind;
+    let user: Vec<_> = r
+        .probes
+        .iter()
+        .filter(|p| p.kind == ProbeKind::User)
+        .collect();
+    if user.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "- Your own gate probes (`[[probe]]` of gates.toml) — {}/{} fail-closed; each runs your gate on a bad input it must refuse, and on its positive control (`accept_file`), a good input it must accept:",
+        user.iter().filter(|p| p.fail_closed).count(),
+        user.len()
+    );
+    for p in user {
+        let control = match r.controls.iter().find(|c| c.id == p.id) {
+            None => {
+                "no positive control (a gate that refuses everything would pass this probe too)"
+                    .to_string()
+            }
+            Some(c) if c.ok => "positive control accepted".to_string(),
+            Some(c) => format!(
+                "positive control FAILED, the gate is misconfigured: {}",
+                c.detail
+            ),
+        };
+        let name = p.id.strip_prefix("user/").unwrap_or(&p.id);
+        let control_failed = r.controls.iter().any(|c| c.id == p.id && !c.ok);
+        let reason = if p.fail_closed || control_failed {
+            String::new()
+        } else {
+            format!(" ({})", p.reason)
+        };
+        let _ = writeln!(
+            s,
+            "  - `{name}` — {}{reason}; {control}.",
+            p.outcome.label()
+        );
+    }
 }
 
 fn blocker_bullet(s: &mut String, dir: &Path) -> Result<()> {

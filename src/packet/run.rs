@@ -94,6 +94,10 @@ pub struct RunSummary {
     /// Every probe that did not fail closed: its id, outcome and why, so
     /// the terminal can say what to fix without opening the report.
     pub probes_not_fail_closed: Vec<ProbeProblem>,
+    /// Every control that failed (a good input its gate refused, or a
+    /// positive control the policy requires and a user probe lacks), with
+    /// why: a gate that refuses everything shows here.
+    pub controls_failed: Vec<ProbeProblem>,
 }
 
 /// A probe that did not fail closed, as the run reports it.
@@ -300,6 +304,17 @@ fn build(
         })
         .collect();
 
+    let controls_failed: Vec<ProbeProblem> = report
+        .controls
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| ProbeProblem {
+            id: c.id.clone(),
+            outcome: "FAILED".to_string(),
+            reason: c.detail.clone(),
+        })
+        .collect();
+
     // 6 to 12. Everything else is derived from the inputs and what was observed.
     let observed = Observed {
         inventories: observed_citations.0,
@@ -361,6 +376,7 @@ fn build(
         tree_sha256: sealed.tree_sha256,
         steps: Vec::new(),
         probes_not_fail_closed,
+        controls_failed,
     })
 }
 

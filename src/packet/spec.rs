@@ -74,6 +74,51 @@ pub struct PacketMeta {
     pub title: String,
     /// The run's date, `YYYY-MM-DD`: an input, never the clock, so packets are reproducible.
     pub date: String,
+    /// The words the packet uses for its own fields (`[packet.labels]`);
+    /// absent: plain defaults.
+    #[serde(default, skip_serializing_if = "PacketLabels::is_empty")]
+    pub labels: PacketLabels,
+}
+
+/// The names a spec gives the packet's fields in the README and the HTML
+/// view, e.g. FIX7's `name = "Macro"`, `cutover = "REAL_RUN/cutover"`,
+/// `mutation = "canonical mutation"`. Each absent one is a plain default
+/// ("Run name", "Cutover", "mutation"), so a packet only carries the
+/// vocabulary of its own spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PacketLabels {
+    /// The label of `packet.macro`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The label of `flags.real_run_cutover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<String>,
+    /// What the performed mutation is called ("The only <mutation> is ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation: Option<String>,
+}
+
+impl PacketLabels {
+    /// No label is given.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.cutover.is_none() && self.mutation.is_none()
+    }
+
+    /// The label of the run's name (`packet.macro`).
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("Run name")
+    }
+
+    /// The label of the cutover flag.
+    pub fn cutover(&self) -> &str {
+        self.cutover.as_deref().unwrap_or("Cutover")
+    }
+
+    /// What a performed mutation is called.
+    pub fn mutation(&self) -> &str {
+        self.mutation.as_deref().unwrap_or("mutation")
+    }
 }
 
 /// The three flags the packet must state.
@@ -192,10 +237,18 @@ impl LoadedSpec {
         spec.validate(&path)?;
         let inside = |key: &str, rel: &Path| -> Result<PathBuf> {
             if !is_plain_relative(rel) {
+                // `surfaces --source` takes any directory; a run takes its
+                // evidence only from inside the spec, so the spec alone says
+                // what the packet cites.
+                let fix = if key == "source.root" {
+                    "; `holdfast run` reads evidence only from inside the spec directory (unlike `holdfast surfaces --source`, which takes any directory): copy the evidence into the spec directory and name it there, e.g. root = \"source\""
+                } else {
+                    "; move the file into the spec directory and give its relative path"
+                };
                 return Err(Error::malformed(
                     &path,
                     format!(
-                        "{key}: {} must be a relative path inside the spec directory",
+                        "{key}: {} must be a relative path inside the spec directory{fix}",
                         rel.display()
                     ),
                 ));
@@ -244,6 +297,20 @@ impl PacketSpec {
     pub fn validate(&self, path: &Path) -> Result<()> {
         let bad = |key: &str, what: &str| Err(Error::malformed(path, format!("{key}: {what}")));
         let m = &self.packet;
+        for (key, label) in [
+            ("name", &m.labels.name),
+            ("cutover", &m.labels.cutover),
+            ("mutation", &m.labels.mutation),
+        ] {
+            if let Some(l) = label
+                && let Err(why) = crate::surface::spec::check_label(l)
+            {
+                return Err(Error::malformed(
+                    path,
+                    format!("packet.labels.{key}: {why}"),
+                ));
+            }
+        }
         if !is_status_word(&m.macro_name) {
             return bad(
                 "packet.macro",

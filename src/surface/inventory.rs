@@ -37,10 +37,25 @@ pub fn md_file_name(table: Table) -> &'static str {
     }
 }
 
-fn title(table: Table) -> &'static str {
-    match table {
-        Table::Production => "Table B: production surfaces",
-        Table::CiDeploy => "Table C: CI and deploy surfaces",
+/// The heading of a table's inventory: "<label>: production surfaces" when
+/// the spec names the table, "Production surfaces" otherwise.
+pub fn title(table: Table, label: Option<&str>) -> String {
+    let what = match table {
+        Table::Production => "production surfaces",
+        Table::CiDeploy => "CI and deploy surfaces",
+    };
+    match label {
+        Some(l) => format!("{l}: {what}"),
+        None => capitalized(what),
+    }
+}
+
+/// `what` with its first letter upper-cased.
+pub fn capitalized(what: &str) -> String {
+    let mut c = what.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -52,6 +67,10 @@ pub struct SurfaceInventory {
     pub table: Table,
     /// The table's heading.
     pub title: String,
+    /// The name the spec gives the table (`[labels]` of surfaces.toml),
+    /// when it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// The spec it was rendered from.
     pub spec: SpecRef,
     /// How many surfaces, known and unknown.
@@ -235,7 +254,8 @@ pub fn build_with(
                 .count();
             SurfaceInventory {
                 table,
-                title: title(table).to_string(),
+                title: title(table, spec.spec.labels.of(table)),
+                label: spec.spec.labels.of(table).map(str::to_string),
                 spec: SpecRef {
                     file: spec.file_name(),
                     sha256: spec.sha256.clone(),

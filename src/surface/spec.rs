@@ -43,6 +43,61 @@ pub struct SurfacesSpec {
     /// The forbidden action classes (`[[boundary]]` tables).
     #[serde(default, rename = "boundary")]
     pub boundaries: Vec<BoundarySpec>,
+    /// What the packet calls the two tables (absent: plain defaults).
+    #[serde(default, skip_serializing_if = "TableLabels::is_empty")]
+    pub labels: TableLabels,
+}
+
+/// The names a spec gives its two inventory tables, e.g. `production =
+/// "Table B"`: the inventory heading becomes "Table B: production
+/// surfaces". Absent, the packet says only "Production surfaces": a spec's
+/// own words, never another spec's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableLabels {
+    /// The production table's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<String>,
+    /// The CI/deploy table's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_deploy: Option<String>,
+}
+
+/// A label a packet shows as words: one line of 1 to 80 characters, with
+/// no control characters and no Markdown markup characters.
+pub fn check_label(l: &str) -> std::result::Result<(), String> {
+    if l.trim().is_empty() || l.trim() != l {
+        return Err(format!(
+            "{l:?} must be words, without leading or trailing spaces"
+        ));
+    }
+    if l.chars().count() > 80 {
+        return Err("longer than 80 characters".into());
+    }
+    if let Some(c) = l
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '`' | '*' | '|' | '<' | '>' | '[' | ']' | '\\'))
+    {
+        return Err(format!(
+            "{c:?} is not allowed in a label (plain words only)"
+        ));
+    }
+    Ok(())
+}
+
+impl TableLabels {
+    /// Neither table is named.
+    pub fn is_empty(&self) -> bool {
+        self.production.is_none() && self.ci_deploy.is_none()
+    }
+
+    /// The name the spec gives `table`, if any.
+    pub fn of(&self, table: Table) -> Option<&str> {
+        match table {
+            Table::Production => self.production.as_deref(),
+            Table::CiDeploy => self.ci_deploy.as_deref(),
+        }
+    }
 }
 
 /// Optional rules that make the proof stricter.
@@ -453,6 +508,20 @@ impl LoadedSpec {
                 &self.path,
                 "line 1, column 1: surface: no [[surface]] table; an inventory needs at least one surface",
             ));
+        }
+        for (key, label) in [
+            ("production", &spec.labels.production),
+            ("ci_deploy", &spec.labels.ci_deploy),
+        ] {
+            if let Some(l) = label
+                && let Err(why) = check_label(l)
+            {
+                return Err(self.error_at(
+                    &[Seg::Key("labels"), Seg::Key(key)],
+                    &format!("labels.{key}"),
+                    why,
+                ));
+            }
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut snapshots = Vec::with_capacity(spec.surfaces.len());

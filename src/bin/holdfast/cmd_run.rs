@@ -121,6 +121,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             for p in &summary.probes_not_fail_closed {
                 eprintln!("  - probe {} {}: {}", p.id, p.outcome, p.reason);
             }
+            for c in &summary.controls_failed {
+                eprintln!("  - control {} {}: {}", c.id, c.outcome, c.reason);
+            }
         }
     }
     Ok(summary.exit_code())

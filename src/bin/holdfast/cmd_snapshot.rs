@@ -11,7 +11,9 @@ use crate::progress_bar::Bar;
 /// Arguments of `holdfast snapshot`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The surfaces spec (surfaces.toml); relative snapshot paths start from its directory.
+    /// The surfaces spec (surfaces.toml), or a spec directory holding one (its
+    /// packet.toml's files.surfaces, default surfaces.toml); relative snapshot
+    /// paths start from the spec file's directory.
     pub spec: PathBuf,
     /// Where to write the snapshot (canonical JSON).
     #[arg(long, value_name = "FILE")]

@@ -51,7 +51,7 @@ surfaces = ["files-a"]
 
 /// The fold the registry fixture's authorization names (the seed's range).
 pub(crate) const FOLD: &str = "442..461";
-/// The staged claim after it (FIX7), a safe fold once `FOLD` is folded.
+/// The staged claim after it (PKT7), a safe fold once `FOLD` is folded.
 pub(crate) const NEXT_FOLD: &str = "462..466";
 /// The fold result of `FOLD`, as `registry fold` names it.
 pub(crate) const FOLD_RESULT: &str = "governance-fold-442-461-result.json";
@@ -95,12 +95,12 @@ pub(crate) struct Fixture {
     /// See `surf_before`.
     pub surf_after: PathBuf,
     /// The good registry in the import format: canonical body 1..441,
-    /// FIX6's staged claim 442..461 (the seed's shape).
+    /// PKT6's staged claim 442..461 (the seed's shape).
     pub reg_json: PathBuf,
     /// Its value, for bad copies.
     pub reg_value: RegistryFile,
     /// A live registry (made by [`Fixture::prepare_registry`]): `reg_json`
-    /// imported, then FIX7 claims 462..466 with records and FIX8 467..468
+    /// imported, then PKT7 claims 462..466 with records and PKT8 467..468
     /// (three states).
     pub reg: PathBuf,
     /// `reg` after the fold of `FOLD` (four states).
@@ -208,6 +208,7 @@ impl Fixture {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: None,
                 classes: None,
+                require_positive_control: false,
             },
             probe: vec![],
             blocker: vec![BlockerSpec {
@@ -371,6 +372,7 @@ impl Fixture {
                 pass_token: custom.then(|| token.to_string()),
                 timeout_seconds: Some(60),
                 classes: None,
+                require_positive_control: false,
             },
             probe: vec![UserProbe {
                 id: "verify-a-file".into(),
@@ -383,6 +385,7 @@ impl Fixture {
                 exit_codes: vec![3],
                 timeout_seconds: None,
                 timeout_is_fail_closed: false,
+                accept_file: None,
             }],
             blocker: vec![],
             option: vec![],
@@ -470,19 +473,19 @@ impl Fixture {
             v.extend(args.iter().map(|a| a.to_string()));
             self.run_ok(&v)
         };
-        let ids = self.work.join("fix7-ids.json");
+        let ids = self.work.join("pkt7-ids.json");
         let records: Vec<crate::registry::NewRecord> = (1..=5)
             .map(|i| crate::registry::NewRecord {
                 kind: "evidence".into(),
-                title: format!("FIX7 evidence {i}"),
-                path: format!("evidence/fix7-{i}.json"),
-                sha256: digest::sha256_hex(format!("fix7 {i}").as_bytes()),
+                title: format!("PKT7 evidence {i}"),
+                path: format!("evidence/pkt7-{i}.json"),
+                sha256: digest::sha256_hex(format!("pkt7 {i}").as_bytes()),
             })
             .collect();
         write(&ids, &canonical::to_bytes(&records)?)?;
         reg(&self.reg, &["import", &s(&self.reg_json)])?;
-        reg(&self.reg, &["claim", "--packet", "FIX7", "--ids", &s(&ids)])?;
-        reg(&self.reg, &["claim", "--packet", "FIX8", "--count", "2"])?;
+        reg(&self.reg, &["claim", "--packet", "PKT7", "--ids", &s(&ids)])?;
+        reg(&self.reg, &["claim", "--packet", "PKT8", "--count", "2"])?;
         copy_tree(&self.reg, &self.reg_folded)?;
         reg(&self.reg_folded, &["fold", FOLD, "--out", &s(&self.fold1)])?;
         for (dir, from) in [
@@ -671,7 +674,7 @@ impl Fixture {
                 "registry-claim-good",
                 registry_args(
                     &self.work.join("control-claim"),
-                    &["claim", "--packet", "FIX9", "--count", "1"],
+                    &["claim", "--packet", "PKT9", "--count", "1"],
                 ),
             ),
             (
@@ -751,7 +754,7 @@ pub(crate) fn fold_authorization(range: &str, text: &str) -> Result<String> {
 }
 
 /// The good registry in the import format: the seed's shape (canonical
-/// body TKT-OBJ-001..441 folded, FIX6 staged 442..461, revisions 23/23/115).
+/// body TKT-OBJ-001..441 folded, PKT6 staged 442..461, revisions 23/23/115).
 pub(crate) fn good_registry() -> RegistryFile {
     let id = |n: u64| format!("TKT-OBJ-{n:03}");
     let claim = |packet: &str, first: u64, last: u64, state: ClaimState| ClaimDoc {
@@ -771,8 +774,8 @@ pub(crate) fn good_registry() -> RegistryFile {
     RegistryFile {
         canonical_max: 441,
         claims: vec![
-            claim("FIX1-5", 1, 441, ClaimState::Folded),
-            claim("FIX6", 442, 461, ClaimState::Staged),
+            claim("PKT1-5", 1, 441, ClaimState::Folded),
+            claim("PKT6", 442, 461, ClaimState::Staged),
         ],
         document_revisions: ImportRevisions {
             index_md: 115,
@@ -785,7 +788,7 @@ pub(crate) fn good_registry() -> RegistryFile {
         id_prefix: "TKT-OBJ".into(),
         id_width: 3,
         objects: (1..=461)
-            .map(|n| object(n, if n <= 441 { "FIX1-5" } else { "FIX6" }))
+            .map(|n| object(n, if n <= 441 { "PKT1-5" } else { "PKT6" }))
             .collect(),
     }
 }

@@ -345,6 +345,9 @@ impl ProbeReport {
                 ));
             }
         }
+        if let Some(what) = crate::gate::user_control::inconsistency(&self.probes, &self.controls) {
+            return bad(what);
+        }
         let (summary, all) = summarize(self.classes.len(), &self.probes, &self.controls);
         if summary != self.summary {
             return bad("summary: disagrees with the probes and controls".into());
@@ -476,7 +479,8 @@ fn side_effect(case: &Case) -> Option<String> {
 /// despite refusing, if anything. Pure.
 pub(crate) fn classify(ran: &Ran, case: &Case, side_effect: Option<&str>) -> (Outcome, String) {
     if let Some(e) = &ran.spawn_error {
-        return (Outcome::NotRun, format!("could not start: {e}"));
+        let program = case.shown.first().map_or("", String::as_str);
+        return (Outcome::NotRun, format!("could not start {program}: {e}"));
     }
     let leaked: Vec<&str> = [
         ("stdout", ran.stdout.token_found),
@@ -742,7 +746,7 @@ pub(crate) fn harness(
         .iter()
         .filter(|c| selected.iter().any(|s| s == c.id))
         .collect();
-    let (mut cases, controls) = if builtin_selected.is_empty() {
+    let (mut cases, mut controls) = if builtin_selected.is_empty() {
         (Vec::new(), Vec::new())
     } else {
         let fx = fixture::Fixture::build(&work_root, &exe, &token)?;
@@ -755,9 +759,13 @@ pub(crate) fn harness(
             ));
         };
         cases.extend(user::cases(spec, &redactor)?);
+        controls.extend(crate::gate::user_control::controls(
+            spec, &redactor, &token,
+        )?);
+        controls.sort_by(|a, b| a.id.cmp(&b.id));
     }
 
-    progress.start("probing", cases.len() as u64);
+    progress.start_counting("probing", "probes", cases.len() as u64);
     let mut probes: Vec<ProbeRecord> = cases
         .par_iter()
         .map(|c| {
@@ -768,6 +776,7 @@ pub(crate) fn harness(
         .collect();
     progress.finish();
     probes.sort_by(|a, b| a.id.cmp(&b.id));
+    crate::gate::user_control::apply(&mut probes, &controls);
 
     let mut classes: Vec<ClassRecord> = Vec::new();
     for id in selected {

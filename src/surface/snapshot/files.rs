@@ -111,6 +111,24 @@ pub fn select(
     Ok(selected)
 }
 
+/// The message for a `files` root that names a file: the fix is its
+/// parent directory as the root, with the file selected by `include`.
+pub fn not_a_directory(root: &str) -> String {
+    let p = Path::new(root);
+    let parent = p
+        .parent()
+        .map(|d| d.to_string_lossy().replace('\\', "/"))
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| ".".to_string());
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(
+        "{root:?} is a file, not a directory; a files snapshot reads a directory: give its parent and select the file, root = {parent:?} with include = [{name:?}]"
+    )
+}
+
 /// Reads a `files` surface rooted at `dir`; `root` is how the spec wrote
 /// it (shown in messages and the description, so no machine path leaks into
 /// an artifact). `err_at(field, what)` builds an error pointing at the spec key.
@@ -125,6 +143,9 @@ pub fn read(
     err_at: &dyn Fn(&'static str, String) -> Error,
 ) -> Result<Reading> {
     let dir = dir.to_path_buf();
+    if dir.is_file() {
+        return Err(err_at("root", not_a_directory(root)));
+    }
     let scan = seal::scan(&dir).map_err(|e| err_at("root", e.to_string()))?;
     let selected = select(&scan.files, include, exclude).map_err(|e| {
         let field = if e.contains("include") {

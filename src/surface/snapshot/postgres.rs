@@ -189,25 +189,42 @@ pub fn check_read_only(value: &str) -> std::result::Result<(), String> {
 
 /// Where a connection string points, without its password.
 pub fn describe_target(config: &Config) -> String {
+    let ports = config.get_ports();
+    // A host and its port pair up by position; one port serves every host.
+    let port_of = |i: usize| {
+        ports
+            .get(i)
+            .or_else(|| (ports.len() == 1).then(|| &ports[0]))
+            .copied()
+            .unwrap_or(5432)
+    };
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
-        .map(|h| match h {
+        .enumerate()
+        .map(|(i, h)| match h {
             Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
+            // The socket file the client tries, so a wrong directory or
+            // port shows at once.
+            Host::Unix(path) => format!(
+                "socket {}",
+                path.join(format!(".s.PGSQL.{}", port_of(i))).display()
+            ),
         })
         .collect();
-    let ports: Vec<String> = config.get_ports().iter().map(|p| p.to_string()).collect();
+    let tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
     format!(
         "database {} as {} on {}{}",
         config.get_dbname().unwrap_or("(default)"),
         config.get_user().unwrap_or("(default)"),
         if hosts.is_empty() {
-            "(default host)".to_string()
+            "(no host given: add host=/run/postgresql for the local socket, or host=NAME)"
+                .to_string()
         } else {
             hosts.join(",")
         },
-        if ports.is_empty() {
+        if ports.is_empty() || !tcp {
             String::new()
         } else {
             format!(" port {}", ports.join(","))
@@ -1267,6 +1284,19 @@ mod tests {
         assert_eq!(d, "database app as ro on db.example port 5433");
         let c = Config::from_str("postgresql://ro:hunter2@db.example/app").unwrap();
         assert!(!describe_target(&c).contains("hunter2"));
+    }
+
+    #[test]
+    fn a_socket_target_names_the_socket_file_it_tries() {
+        let c = Config::from_str("host=/run/postgresql port=5433 dbname=app user=ro").unwrap();
+        assert_eq!(
+            describe_target(&c),
+            "database app as ro on socket /run/postgresql/.s.PGSQL.5433"
+        );
+        let c = Config::from_str("host=/tmp dbname=app").unwrap();
+        assert!(describe_target(&c).ends_with("on socket /tmp/.s.PGSQL.5432"));
+        let c = Config::from_str("dbname=app").unwrap();
+        assert!(describe_target(&c).contains("no host given: add host=/run/postgresql"));
     }
 
     #[test]

@@ -513,6 +513,7 @@ pub(super) fn bypass(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         exit_codes: vec![],
         timeout_seconds: None,
         timeout_is_fail_closed: false,
+        accept_file: None,
     });
     wr(&d.join(SPEC_FILE), fx.toml(&user)?.as_bytes())?;
     v.push(

@@ -186,7 +186,7 @@ fn invariant_cases(fx: &Fixture, class: Class, variants: Vec<Broken>) -> Result<
             cs(
                 &format!("{name}-live-claim"),
                 &format!("{what}: a live registry, history intact, asked for a claim"),
-                registry_args(&dir, &["claim", "--packet", "FIX9", "--count", "1"]),
+                registry_args(&dir, &["claim", "--packet", "PKT9", "--count", "1"]),
                 &[5],
             )
             .keep(dir),
@@ -198,17 +198,17 @@ fn invariant_cases(fx: &Fixture, class: Class, variants: Vec<Broken>) -> Result<
 pub(super) fn registry_collision(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let variants = vec![
         broken(fx, "duplicate-record", "TKT-OBJ-100 issued twice", |f| {
-            let mut twin = object(100, "FIX9");
+            let mut twin = object(100, "PKT9");
             twin.title = "a second record for the same id".into();
             f.objects.push(twin);
         }),
         broken(
             fx,
             "intersecting-claims",
-            "FIX7's claim 461..463 intersects FIX6's 442..461",
+            "PKT7's claim 461..463 intersects PKT6's 442..461",
             |f| {
-                f.claims.push(staged("FIX7", 461, 463));
-                f.objects.extend([object(462, "FIX7"), object(463, "FIX7")]);
+                f.claims.push(staged("PKT7", 461, 463));
+                f.objects.extend([object(462, "PKT7"), object(463, "PKT7")]);
             },
         ),
     ];
@@ -221,12 +221,12 @@ pub(super) fn registry_orphan(fx: &Fixture) -> Result<Vec<CaseSpec>> {
             fx,
             "uncovered-record",
             "a record TKT-OBJ-470 that no claim or canonical body covers",
-            |f| f.objects.push(object(470, "FIX9")),
+            |f| f.objects.push(object(470, "PKT9")),
         ),
         broken(
             fx,
             "claimed-without-record",
-            "TKT-OBJ-450, claimed by FIX6, has no record",
+            "TKT-OBJ-450, claimed by PKT6, has no record",
             |f| remove_object(f, 450),
         ),
     ];
@@ -244,9 +244,9 @@ pub(super) fn registry_gap(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         broken(
             fx,
             "unclaimed-ids",
-            "442..444 between the canonical body and FIX6's claim (now 445..461) are unclaimed",
+            "442..444 between the canonical body and PKT6's claim (now 445..461) are unclaimed",
             |f| {
-                f.claims[1] = staged("FIX6", 445, 461);
+                f.claims[1] = staged("PKT6", 445, 461);
                 for n in 442..=444 {
                     remove_object(f, n);
                 }
@@ -261,13 +261,13 @@ pub(super) fn registry_overlap(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         broken(
             fx,
             "staged-inside-body",
-            "canonical_max 445 while FIX6's 442..461 is still staged",
+            "canonical_max 445 while PKT6's 442..461 is still staged",
             |f| f.canonical_max = 445,
         ),
         broken(
             fx,
             "folded-past-body",
-            "FIX6's 442..461 marked folded while canonical_max is 441",
+            "PKT6's 442..461 marked folded while canonical_max is 441",
             |f| f.claims[1].state = ClaimState::Folded,
         ),
     ];
@@ -277,8 +277,8 @@ pub(super) fn registry_overlap(fx: &Fixture) -> Result<Vec<CaseSpec>> {
 // ---- folds outside the allowed range ----------------------------------------
 
 pub(super) fn fold_outside_range(fx: &Fixture) -> Result<Vec<CaseSpec>> {
-    // The live registry: canonical body 1..441; staged FIX6 442..461, FIX7
-    // 462..466, FIX8 467..468. The authorization names 442..461.
+    // The live registry: canonical body 1..441; staged PKT6 442..461, PKT7
+    // 462..466, PKT8 467..468. The authorization names 442..461.
     let other_range = fold_authorization("442..466", "scoping (+ fold 442..466 if safe)")?;
     let read_only = fx.toml(&crate::authz::Authorization {
         text: "scoping only".into(),
@@ -302,7 +302,7 @@ pub(super) fn fold_outside_range(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let rows: Vec<Row> = vec![
         (
             "wrong-start",
-            "462..466: whole staged claim FIX7, but not starting at canonical_max + 1 (442)",
+            "462..466: whole staged claim PKT7, but not starting at canonical_max + 1 (442)",
             NEXT_FOLD,
             None,
             &[],
@@ -310,7 +310,7 @@ pub(super) fn fold_outside_range(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         ),
         (
             "cuts-staged-claim",
-            "442..450: cuts FIX6's staged claim 442..461",
+            "442..450: cuts PKT6's staged claim 442..461",
             "442..450",
             None,
             &[],
@@ -374,7 +374,7 @@ pub(super) fn fold_outside_range(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         ),
         (
             "unauthorized-union",
-            "442..466: safe for the registry (FIX6 + FIX7), but the authorization names 442..461",
+            "442..466: safe for the registry (PKT6 + PKT7), but the authorization names 442..461",
             "442..466",
             Some(Some(good.as_str())),
             &[],
@@ -526,8 +526,8 @@ pub(super) fn rollback_changed_live(fx: &Fixture) -> Result<Vec<CaseSpec>> {
             &|reg| {
                 edit(
                     &reg.join("objects.json"),
-                    "FIX7 evidence 1",
-                    "FIX7 evidence one",
+                    "PKT7 evidence 1",
+                    "PKT7 evidence one",
                 )
             },
         )?,
@@ -570,7 +570,7 @@ fn restore_old(reg: &Path, seq: u64, docs: &[Document]) -> Result<()> {
 }
 
 pub(super) fn old_revision(fx: &Fixture) -> Result<Vec<CaseSpec>> {
-    // The folded registry's history: 1 import, 2 claim FIX7, 3 claim FIX8,
+    // The folded registry's history: 1 import, 2 claim PKT7, 3 claim PKT8,
     // 4 fold 442..461 (the head). State 3 is what an interrupted write may
     // leave (finished, not refused); states 1 and 2 are old revisions.
     let all = crate::registry::DOCUMENTS;
@@ -611,7 +611,7 @@ pub(super) fn old_revision(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         json1,
         1,
         &rj,
-        &["claim", "--packet", "FIX9", "--count", "1"],
+        &["claim", "--packet", "PKT9", "--count", "1"],
         5,
     )?;
     stale(
@@ -638,7 +638,7 @@ pub(super) fn old_revision(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         &["check"],
         1,
     )?;
-    let state2 = "every document of state 2 (before FIX8's claim and the fold) copied back";
+    let state2 = "every document of state 2 (before PKT8's claim and the fold) copied back";
     stale("old-state-check", state2, 2, &all, &["check"], 1)?;
     stale(
         "old-state-fold",
