@@ -195,6 +195,14 @@ pub fn init_from(dir: &Path, from: &Path) -> Result<FromReport> {
         if entry.file_type().is_file()
             && let Ok(rel) = entry.path().strip_prefix(&copy)
         {
+            // A packet's files are read-only; the copy is a spec to edit.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = entry
+                .metadata()
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0o644);
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode | 0o200))
+                .at(entry.path())?;
             files.push(dir.join(rel));
         }
     }
@@ -270,6 +278,11 @@ status_prefix = "TODO"
 title = "TODO"
 # The run's date, YYYY-MM-DD: an input (never the clock), so the packet is reproducible.
 date = "TODO"
+# Optional: your own words for the packet's fields (defaults: "Run name", "Cutover", "mutation").
+# [packet.labels]
+# name = "Change ticket"
+# cutover = "Go-live"
+# mutation = "production write"
 
 [authorization]
 # Who authorized the run, and to do what, in words; the packet quotes it.
@@ -299,6 +312,10 @@ const SURFACES_SCAFFOLD: &str = r#"# surfaces.toml: what production depends on, 
 # Written by `holdfast init`; fill in every TODO. Reference: schemas/surfaces.schema.json.
 # One [[surface]] per system. table: "production" or "ci-deploy".
 # A surface you cannot describe yet: status = "unknown" (it becomes a blocker, never a guess).
+# Optional: your names for the two tables (default: "Production surfaces", "CI and deploy surfaces").
+# [labels]
+# production = "Systems of record"
+# ci_deploy = "Delivery pipeline"
 
 [[surface]]
 id = "service-config"

@@ -215,6 +215,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inventory_titles_use_the_spec_s_table_names_or_plain_words() {
+        let none = crate::surface::spec::TableLabels::default();
+        assert_eq!(
+            title("production-surface-inventory.json", &none),
+            "Production surface inventory"
+        );
+        let named = crate::surface::spec::TableLabels {
+            production: Some("Table B".into()),
+            ci_deploy: Some("Table C".into()),
+        };
+        assert_eq!(
+            title("production-surface-inventory.json", &named),
+            "Table B: production surface inventory"
+        );
+        assert_eq!(
+            title("ci-deploy-surface-inventory.md", &named),
+            "Table C: CI/deploy surface inventory (Markdown)"
+        );
+    }
+
+    #[test]
     fn every_kind_is_named_and_unknown_files_have_none() {
         assert_eq!(kind_of("manifest.json"), Some(FileKind::Derived));
         assert_eq!(kind_of("spec/packet.toml"), Some(FileKind::Input));

@@ -80,7 +80,7 @@ fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains(
-            "surfaces.toml: line 10: still holds a TODO marker",
+            "surfaces.toml: line 14: still holds a TODO marker",
         ));
     replace(
         &spec.join("surfaces.toml"),

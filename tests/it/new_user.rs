@@ -158,6 +158,9 @@ fn init_from_a_packet_copies_its_spec_and_names_what_it_does_not_carry() {
             fs::read(again.join(f)).unwrap(),
             "{f}"
         );
+        // The packet's copy is read-only; the spec's is for editing.
+        let mode = fs::metadata(again.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o200, 0o200, "{f}: mode {mode:o}");
     }
     // Once the named paths are back, the copy runs to a READY packet.
     fs::create_dir_all(again.join("registry")).unwrap();
@@ -252,7 +255,7 @@ fn a_files_root_that_is_a_file_suggests_its_parent_and_include() {
     );
     run(&spec, &t.path().join("packet")).code(3).stderr(
         predicate::str::contains(
-            "surfaces.toml: line 20, column 1: surface[0].snapshot.root (id \"service-config\"): \"source/payments.yaml\" is a file, not a directory; a files snapshot reads a directory: give its parent and select the file, root = \"source\" with include = [\"payments.yaml\"]",
+            "surfaces.toml: line 24, column 1: surface[0].snapshot.root (id \"service-config\"): \"source/payments.yaml\" is a file, not a directory; a files snapshot reads a directory: give its parent and select the file, root = \"source\" with include = [\"payments.yaml\"]",
         ),
     );
 }

@@ -45,7 +45,7 @@ impl Server {
     fn capture(&self) -> String {
         let out = self
             .tmux()
-            .args(["capture-pane", "-p", "-t", "hf"])
+            .args(["capture-pane", "-p", "-J", "-t", "hf"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()

@@ -156,7 +156,7 @@ fn surfaces_writes_both_tables_byte_for_byte_reproducibly() {
         .assert()
         .success()
         .stdout(contains(
-            "Table B: production surfaces: 3 surface(s), 3 known, 0 UNKNOWN",
+            "Production surfaces: 3 surface(s), 3 known, 0 UNKNOWN",
         ))
         .stdout(contains("blocker fact unknown-surface:ci-seal-scope"));
     let names = [
