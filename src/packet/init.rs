@@ -278,10 +278,9 @@ status_prefix = "TODO"
 title = "TODO"
 # The run's date, YYYY-MM-DD: an input (never the clock), so the packet is reproducible.
 date = "TODO"
-# Optional: your own words for the packet's fields (defaults: "Run name", "Cutover", "mutation").
+# Optional: your own words for the packet's fields (see docs/guide/first-spec.md), e.g.:
 # [packet.labels]
 # name = "Change ticket"
-# cutover = "Go-live"
 # mutation = "production write"
 
 [authorization]
