@@ -50,12 +50,12 @@ pub(crate) fn cases(spec: &LoadedSpec, r: &Redactor) -> Result<Vec<Case>> {
         }
         // A program named by a path: say which file is missing, and how
         // the path is read.
-        if let Some(first) = p.command.first().filter(|f| f.contains('/')) {
-            if !dir.join(first).is_file() {
-                not_run = Some(format!(
-                    "command {first} does not exist (a first word with a '/' is relative to the spec directory)"
-                ));
-            }
+        if let Some(first) = p.command.first().filter(|f| f.contains('/'))
+            && !dir.join(first).is_file()
+        {
+            not_run = Some(format!(
+                "command {first} does not exist (a first word with a '/' is relative to the spec directory)"
+            ));
         }
         if let Some(f) = &p.input_file {
             let path = dir.join(f);
