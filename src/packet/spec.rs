@@ -94,7 +94,7 @@ pub struct PacketLabels {
     /// The label of `flags.real_run_cutover`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cutover: Option<String>,
-    /// What the performed mutation is called ("The only <mutation> is ...").
+    /// What the performed mutation is called ("The only `<mutation>` is ...").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation: Option<String>,
 }

@@ -37,7 +37,7 @@ pub fn md_file_name(table: Table) -> &'static str {
     }
 }
 
-/// The heading of a table's inventory: "<label>: production surfaces" when
+/// The heading of a table's inventory: "`<label>`: production surfaces" when
 /// the spec names the table, "Production surfaces" otherwise.
 pub fn title(table: Table, label: Option<&str>) -> String {
     let what = match table {
