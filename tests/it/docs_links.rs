@@ -108,10 +108,10 @@ fn problems() -> Vec<String> {
                 }
             }
             for span in code_spans(line) {
-                if let Some(path) = repository_path(span, &top) {
-                    if !root().join(path).exists() {
-                        problems.push(format!("{rel}:{n}: `{path}`: no such file"));
-                    }
+                if let Some(path) = repository_path(span, &top)
+                    && !root().join(path).exists()
+                {
+                    problems.push(format!("{rel}:{n}: `{path}`: no such file"));
                 }
             }
         }
@@ -137,10 +137,8 @@ fn no_file_mentions_a_design_document_the_repository_lacks() {
             if !e.file_type().is_file() {
                 continue;
             }
-            if let Ok(t) = std::fs::read_to_string(e.path()) {
-                if t.contains(needle) {
-                    found.push(e.path().strip_prefix(root()).unwrap().display().to_string());
-                }
+            if std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)) {
+                found.push(e.path().strip_prefix(root()).unwrap().display().to_string());
             }
         }
     }
