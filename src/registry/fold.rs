@@ -452,7 +452,7 @@ pub struct PatchRef {
 }
 
 /// `governance-fold-A-B-result.json`: everything a fold proves. See
-/// docs/ARCHITECTURE.md, "Contract: the fold result".
+/// docs/reference/contracts.md, "Contract: the fold result".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FoldResult {

@@ -1,6 +1,5 @@
 //! The governance registry: the canonical list of object ids that packets
-//! claim and that authorized folds make canonical (README, "The governance
-//! registry").
+//! claim and that authorized folds make canonical (docs/reference/registry.md).
 //!
 //! - [`model`]: ids, claims, records, revisions, and their JSON forms;
 //! - [`check`](mod@check): the four invariant counts (pure);

@@ -1,6 +1,6 @@
 //! Surfaces, evidence citations, read-only snapshots and the
-//! forbidden-surface proof (README, "Surfaces,
-//! snapshots and the forbidden-surface proof").
+//! forbidden-surface proof (docs/reference/surfaces-toml.md,
+//! docs/reference/snapshots.md, docs/reference/proof.md).
 //!
 //! - [`spec`]: `surfaces.toml` (surfaces, boundaries, policy), strictly loaded.
 //! - [`citation`]: path + line range + sha256 of exactly the cited bytes;

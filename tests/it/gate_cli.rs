@@ -694,10 +694,12 @@ fn gates_refuses_bad_inputs_with_the_file_and_key_named() {
 }
 
 #[test]
-fn the_readme_gates_toml_example_is_accepted() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = &readme[readme.find("### gates.toml").unwrap()..];
+fn the_documented_gates_toml_example_is_accepted() {
+    let page = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference/gates-toml.md"),
+    )
+    .unwrap();
+    let section = &page[page.find("\n## The file\n").unwrap()..];
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     let d = tempfile::tempdir().unwrap();

@@ -61,7 +61,7 @@ pub struct InitArgs {
 /// Arguments of `registry import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The registry JSON to import (see the README, "Import format").
+    /// The registry JSON to import (docs/reference/registry.md, "Import format").
     pub file: PathBuf,
 }
 

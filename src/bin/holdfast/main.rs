@@ -68,7 +68,7 @@ enum Command {
     Verdict(cmd_verdict::Args),
     /// Check the rollback / rehearsal plan.
     Plan(cmd_plan::Args),
-    /// Write a starting gates.toml and rollback plan template into a directory.
+    /// Write a starting spec to fill in (or gates.toml and the rollback plan next to an existing one).
     Init(cmd_init::Args),
     /// Export a verified packet as a BagIt bag or as OSCAL assessment results.
     Export(cmd_export::Args),
