@@ -278,7 +278,7 @@ status_prefix = "TODO"
 title = "TODO"
 # The run's date, YYYY-MM-DD: an input (never the clock), so the packet is reproducible.
 date = "TODO"
-# Optional: your own words for the packet's fields (see docs/guide/first-spec.md), e.g.:
+# Optional: your own words for the packet's fields (see docs/reference/spec-authoring.md), e.g.:
 # [packet.labels]
 # name = "Change ticket"
 # mutation = "production write"
