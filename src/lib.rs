@@ -21,6 +21,7 @@ pub mod export;
 pub mod fsio;
 pub mod gate;
 pub mod packet;
+pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod registry;

@@ -322,7 +322,7 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "gates.schema.json",
-            bytes: published_bytes::<crate::gate::spec::GateSpec>("gates.schema.json"),
+            bytes: published_bytes::<crate::probe::spec::GateSpec>("gates.schema.json"),
         },
         Published {
             file: "evidence.schema.json",
@@ -334,7 +334,7 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "production-bad-input-design.schema.json",
-            bytes: published_bytes::<crate::gate::probe::ProbeReport>(
+            bytes: published_bytes::<crate::probe::ProbeReport>(
                 "production-bad-input-design.schema.json",
             ),
         },

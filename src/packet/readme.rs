@@ -11,11 +11,11 @@ use super::manifest::{COMMANDS_FILE, EXIT_CODES_FILE, MANIFEST_FILE, PacketManif
 use crate::error::Result;
 use crate::gate::blocker::BlockerMap;
 use crate::gate::decision::DecisionPacket;
-use crate::gate::probe::ProbeReport;
 use crate::gate::verdict::pass_token;
 use crate::gate::{
     BLOCKER_MAP_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE, PROBE_REPORT_FILE,
 };
+use crate::probe::ProbeReport;
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};

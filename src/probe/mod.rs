@@ -17,6 +17,7 @@ mod builtin;
 pub(crate) mod exec;
 mod fixture;
 mod rerun;
+pub mod spec;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -27,10 +28,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::gate::assemble::ProbeFindings;
 use crate::gate::blocker::{BlockerEvidence, FailOpenProbe};
 use crate::gate::facts::{Outcome, ProbeFact};
-use crate::gate::spec::LoadedSpec;
 use crate::gate::verdict::{find_token_claim, pass_token};
+use crate::probe::spec::LoadedSpec;
 use crate::progress::Progress;
 use crate::surface::facts::ArtifactCitation;
 
@@ -257,6 +259,15 @@ impl ProbeReport {
                 token_leaked: f.token_leaked,
             })
             .collect())
+    }
+
+    /// What the gates take from this report: every probe's fact and the
+    /// fail-open probes ([`ProbeReport::fail_open_probes`]).
+    pub fn findings(&self) -> Result<ProbeFindings> {
+        Ok(ProbeFindings {
+            facts: self.facts(),
+            fail_open: self.fail_open_probes()?,
+        })
     }
 
     /// Reads a report strictly (for `holdfast gates --probe-report`).
@@ -627,7 +638,7 @@ pub fn select_configured(
     }
     if let Some(configured) = configured {
         if let Some((_, what)) =
-            crate::gate::spec::class_selection_problem(configured, builtin, has_user)
+            crate::probe::spec::class_selection_problem(configured, builtin, has_user)
         {
             return Err(Error::Usage(format!("probes.classes: {what}")));
         }

@@ -9,9 +9,7 @@
 //! and every refusal must leave that copy byte for byte as it was.
 
 use super::*;
-use crate::gate::probe::fixture::{
-    FOLD, FOLD_RESULT, NEXT_FOLD, fold_authorization, registry_args,
-};
+use crate::probe::fixture::{FOLD, FOLD_RESULT, NEXT_FOLD, fold_authorization, registry_args};
 use crate::registry::history::{Op, get_blob, parse_log};
 use crate::registry::model::{ClaimDoc, ClaimState, ObjectDoc, RegistryFile, parse_import};
 use crate::registry::store::create;

@@ -230,7 +230,7 @@ pub(super) fn stale_citation(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let case = |name: &str, what: &str, change: SourceChange| -> Result<CaseSpec> {
         let src = fx.surf_copy(name)?;
         let packet = src.with_file_name("packet");
-        crate::gate::probe::fixture::copy_tree(&fx.surf_packet, &packet)?;
+        crate::probe::fixture::copy_tree(&fx.surf_packet, &packet)?;
         change(&src, &packet)?;
         let args = vec!["verify".into(), s(&packet), "--source".into(), s(&src)];
         Ok(cs(name, what, args, &[1]))

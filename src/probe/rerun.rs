@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::{ProbeReport, REPORT_LIMIT, USER_CLASS, builtin, harness};
 use crate::error::{Error, Result};
-use crate::gate::spec::LoadedSpec;
 use crate::gate::verdict::pass_token;
+use crate::probe::spec::LoadedSpec;
 use crate::progress::Progress;
 
 /// What a re-run needs besides the recorded design.

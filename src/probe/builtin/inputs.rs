@@ -362,7 +362,7 @@ pub(super) fn forged_status(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         |d| wr(&d.join("facts.json"), &facts),
     )?);
     let d = fx.case_dir("token-in-probe-title")?;
-    let mut user: crate::gate::spec::GateSpec =
+    let mut user: crate::probe::spec::GateSpec =
         toml::from_str(&std::fs::read_to_string(fx.userspec.join(SPEC_FILE)).at(&fx.userspec)?)
             .map_err(|e| crate::Error::failed(format!("internal: {e}")))?;
     user.probe[0].title = format!("claims {t}");

@@ -127,11 +127,11 @@ pub struct ProbesConfig {
 }
 
 fn classes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let mut names: Vec<String> = crate::gate::probe::class_table()
+    let mut names: Vec<String> = crate::probe::class_table()
         .into_iter()
         .map(|c| c.id)
         .collect();
-    names.push(crate::gate::probe::USER_CLASS.to_string());
+    names.push(crate::probe::USER_CLASS.to_string());
     names.sort();
     schemars::json_schema!({
         "description": "The probe classes to run (default: every built-in class, plus `user` when there is a [[probe]]).",
@@ -150,7 +150,7 @@ pub fn class_selection_problem(
     known: &[&str],
     has_user: bool,
 ) -> Option<(Option<usize>, String)> {
-    use crate::gate::probe::USER_CLASS;
+    use crate::probe::USER_CLASS;
     if classes.is_empty() {
         return Some((
             None,
@@ -185,7 +185,7 @@ pub fn class_selection_problem(
 }
 
 fn builtin_ids() -> Vec<String> {
-    crate::gate::probe::class_table()
+    crate::probe::class_table()
         .into_iter()
         .map(|c| c.id)
         .collect()
@@ -493,6 +493,38 @@ pub fn validate(spec: &GateSpec, path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes a starting spec into `dir`: an example gates.toml and the rollback
+/// plan template pre-filled from `inputs`. Refuses (nothing written) when
+/// either file already exists.
+pub fn init(
+    dir: &std::path::Path,
+    inputs: &crate::gate::plan::PlanInputs,
+) -> crate::Result<Vec<std::path::PathBuf>> {
+    use crate::error::IoContext;
+    let files = [
+        (dir.join(SPEC_FILE), example()),
+        (
+            dir.join(crate::gate::PLAN_FILE),
+            crate::gate::plan::template(inputs),
+        ),
+    ];
+    for (p, _) in &files {
+        if p.symlink_metadata().is_ok() {
+            return Err(crate::Error::refused(format!(
+                "{} already exists; init never overwrites",
+                p.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).at(dir)?;
+    let mut written = Vec::new();
+    for (p, text) in files {
+        crate::fsio::write_atomic(&p, text.as_bytes())?;
+        written.push(p);
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -445,7 +445,7 @@ fn gates_case(
     Ok(cs(name, what, fx.gates_select(&spec, &out), expect).nothing_at(out))
 }
 
-fn spec_toml(fx: &Fixture, edit: impl FnOnce(&mut crate::gate::spec::GateSpec)) -> Result<String> {
+fn spec_toml(fx: &Fixture, edit: impl FnOnce(&mut crate::probe::spec::GateSpec)) -> Result<String> {
     let mut v = fx.spec_value.clone();
     edit(&mut v);
     fx.toml(&v)

@@ -500,9 +500,9 @@ pub(super) fn bypass(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     // the harness whatever the environment says.
     let d = fx.case_dir("probe-env")?;
     fx.put(&d.join(PLAN_FILE), good_plan().as_bytes())?;
-    let mut user = crate::gate::spec::GateSpec::default();
+    let mut user = crate::probe::spec::GateSpec::default();
     user.probes.pass_token = fx.spec_value.probes.pass_token.clone();
-    user.probe.push(crate::gate::spec::UserProbe {
+    user.probe.push(crate::probe::spec::UserProbe {
         id: "lets-it-through".into(),
         title: String::new(),
         command: vec![s(&fx.exe), "plan".into(), "check".into()],
