@@ -3,6 +3,42 @@
 
 use super::*;
 
+const JSON: &[&str] = &["verdict-good-evidence", "gates-select-good-spec"];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "malformed-json",
+            "malformed or truncated JSON inputs",
+            &["verdict"],
+            JSON,
+            malformed_json,
+        ),
+        class(
+            "duplicate-json-keys",
+            "JSON inputs with duplicate keys",
+            &["verdict"],
+            JSON,
+            duplicate_keys,
+        ),
+        class(
+            "huge-or-deep-input",
+            "oversized or deeply nested inputs (bounded, no crash)",
+            &["verdict"],
+            MANY,
+            huge_or_deep,
+        ),
+        class(
+            "forged-status",
+            "the pass token or a _READY status placed in an input field",
+            &["verdict"],
+            MANY,
+            forged_status,
+        ),
+    ]
+}
+
 pub(super) fn malformed_json(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let good = json_bytes(&evidence(fx)?)?;
     let text = String::from_utf8_lossy(&good).into_owned();
