@@ -20,6 +20,7 @@ pub mod error;
 pub mod export;
 pub mod fsio;
 pub mod gate;
+pub mod model;
 pub mod packet;
 pub mod probe;
 pub mod process;

@@ -18,8 +18,7 @@ use crate::gate::{self, BLOCKER_MAP_FILE, DECISION_FILE, PLAN_FILE, PROBE_REPORT
 use crate::probe::ProbeReport;
 use crate::surface::proof::{PROOF_FILE, Proof};
 
-/// Largest artifact JSON read back.
-pub const ARTIFACT_LIMIT: u64 = 256 * 1024 * 1024;
+pub use crate::fsio::ARTIFACT_LIMIT;
 
 /// What identifies the packet to the verdict (from the spec during a run,
 /// from `manifest.json` afterwards).

@@ -50,7 +50,7 @@ impl Inputs {
         let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
         let gates_bytes = fsio::read_regular(&spec.gates, crate::tomlio::SPEC_LIMIT)?;
         let gates = crate::probe::spec::LoadedSpec {
-            spec: crate::probe::spec::parse(&gates_bytes, &spec.gates)?,
+            spec: crate::probe::load::parse(&gates_bytes, &spec.gates)?,
             dir: fsio::parent_dir(&spec.gates),
             path: spec.gates.clone(),
         };

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Case, ProbeKind, Redactor, Spawn, USER_CLASS};
+use super::case::{Case, Redactor};
+use super::report::ProbeKind;
+use super::{Spawn, USER_CLASS};
 use crate::error::Result;
 use crate::probe::spec::{DEFAULT_TIMEOUT_SECONDS, InputVia, LoadedSpec};
 

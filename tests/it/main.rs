@@ -16,6 +16,7 @@ mod gate_cli;
 mod gate_probe;
 mod html_view;
 mod init_cli;
+mod module_order;
 mod parser_props;
 mod pass_token;
 mod rederive_cli;

@@ -217,7 +217,7 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let p = in_file(d.path(), "spec.toml", &input);
         refused_as(holdfast::surface::spec::LoadedSpec::parse(&input, &p), MALFORMED, &p)?;
-        refused_as(holdfast::probe::spec::parse(&input, &p), MALFORMED, &p)?;
+        refused_as(holdfast::probe::load::parse(&input, &p), MALFORMED, &p)?;
         refused_as(
             holdfast::tomlio::parse::<holdfast::packet::spec::PacketSpec>(&input, &p),
             MALFORMED,

@@ -24,8 +24,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::case::{Case, Redactor, tree_digest};
 use super::fixture::{CLOSING, Fixture, good_plan};
-use super::{Case, ControlRecord, ProbeKind, Redactor, Spawn, exec};
+use super::report::{ControlRecord, ProbeKind};
+use super::{Spawn, exec};
 use crate::error::{IoContext, Result};
 use crate::gate::blocker::{BlockerEvidence, Status, UnknownSurface};
 use crate::gate::facts::Outcome;
@@ -439,7 +441,7 @@ pub(crate) fn cases(
             let must_keep = spec
                 .must_keep
                 .into_iter()
-                .filter_map(|p| match super::tree_digest(&p) {
+                .filter_map(|p| match tree_digest(&p) {
                     Ok(d) => Some((p, d)),
                     Err(e) => {
                         keep_error.get_or_insert(e.to_string());
