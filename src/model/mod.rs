@@ -3,6 +3,9 @@
 //!
 //! - [`token`]: the search for the pass token in an input.
 //! - [`glob`]: globs as snapshots and authorizations match them.
+//! - [`path`]: a relative path from outside, its one parse function and
+//!   error enum.
 
 pub mod glob;
+pub mod path;
 pub mod token;

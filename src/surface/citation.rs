@@ -140,29 +140,18 @@ impl Citation {
 /// and `a/` are refused, not normalized: a citation names one spelling of
 /// one file). Symbolic links are checked when the file is opened.
 pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
-    if path.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if path.contains('\0') || path.contains('\\') {
-        return Err(format!("{path:?}: must not contain NUL or backslash"));
-    }
-    if Path::new(path).is_absolute() {
-        return Err(format!(
-            "{path:?} is absolute; citations are relative to the source root"
-        ));
-    }
-    for part in path.split('/') {
-        match part {
-            ".." => return Err(format!("{path:?} leaves the source root (\"..\")")),
-            "" | "." => {
-                return Err(format!(
-                    "{path:?}: use a plain relative path (no empty or \".\" components)"
-                ));
-            }
-            _ => {}
+    use crate::model::path::{PathError, RelPath};
+    RelPath::parse(path).map(|_| ()).map_err(|e| match e {
+        PathError::Empty => format!("must not be empty ({e})"),
+        PathError::Absolute => {
+            format!("{path:?} is absolute ({e}); citations are relative to the source root")
         }
-    }
-    Ok(())
+        PathError::ParentDir => format!("{path:?} leaves the source root ({e})"),
+        PathError::CurDir | PathError::EmptyComponent => {
+            format!("{path:?}: use a plain relative path ({e})")
+        }
+        _ => format!("{path:?}: {e}"),
+    })
 }
 
 /// Why a citation could not be (re)checked, or did not match.

@@ -19,6 +19,7 @@ mod init_cli;
 mod module_order;
 mod parser_props;
 mod pass_token;
+mod path_spelling;
 mod rederive_cli;
 mod registry_cli;
 mod registry_crash;
