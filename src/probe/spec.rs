@@ -356,13 +356,13 @@ pub fn validate(spec: &GateSpec, path: &Path, known: &[&str]) -> Result<()> {
             .map_err(|why| Error::malformed(path, format!("probes.pass_token: {why}")))?;
     }
     check_timeout(path, "probes.timeout_seconds", spec.probes.timeout_seconds)?;
-    if let Some(classes) = &spec.probes.classes {
-        if let Some((at, what)) = class_selection_problem(classes, known, !spec.probe.is_empty()) {
-            let key = at.map_or("probes.classes".to_string(), |i| {
-                format!("probes.classes[{i}]")
-            });
-            return Err(Error::malformed(path, format!("{key}: {what}")));
-        }
+    if let Some(classes) = &spec.probes.classes
+        && let Some((at, what)) = class_selection_problem(classes, known, !spec.probe.is_empty())
+    {
+        let key = at.map_or("probes.classes".to_string(), |i| {
+            format!("probes.classes[{i}]")
+        });
+        return Err(Error::malformed(path, format!("{key}: {what}")));
     }
 
     let mut ids = BTreeSet::new();
