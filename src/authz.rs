@@ -99,9 +99,9 @@ impl ChangeSpec {
     /// Whether `part` of surface `surface` is inside the declared change set.
     pub fn may_change(&self, surface: &str, part: &str) -> bool {
         self.may_change.get(surface).is_some_and(|globs| {
-            globs.iter().any(|g| {
-                crate::surface::snapshot::files::compile_glob(g).is_ok_and(|m| m.is_match(part))
-            })
+            globs
+                .iter()
+                .any(|g| crate::model::glob::compile_glob(g).is_ok_and(|m| m.is_match(part)))
         })
     }
 
@@ -143,7 +143,7 @@ impl ChangeSpec {
                 ));
             }
             for g in globs {
-                crate::surface::snapshot::files::compile_glob(g)
+                crate::model::glob::compile_glob(g)
                     .map_err(|e| format!("{at}.may_change.{surface}: {e}"))?;
             }
         }

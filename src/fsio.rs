@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
 
+/// Largest packet artifact (JSON) holdfast reads back.
+pub const ARTIFACT_LIMIT: u64 = 256 * 1024 * 1024;
+
 /// Prefix of the temporary files an atomic write creates. A leftover one
 /// (after a crash) is an unlisted file to `verify`, which fails closed.
 pub const TEMP_PREFIX: &str = ".holdfast-tmp-";

@@ -159,6 +159,28 @@ pub fn published_bytes<T: JsonSchema>(file: &str) -> Vec<u8> {
     canonical::value_to_bytes(&v)
 }
 
+/// The published schema of gates.toml: the derived one, with the names
+/// `[probes] classes` may hold in this build (its built-in classes and
+/// `user`) as the items' `enum`.
+fn gates_schema_bytes() -> Vec<u8> {
+    let file = "gates.schema.json";
+    let schema = schemars::schema_for!(crate::probe::spec::GateSpec);
+    let mut v = schema.as_value().clone();
+    let mut names: Vec<String> = crate::probe::class_table()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    names.push(crate::probe::USER_CLASS.to_string());
+    names.sort();
+    if let Some(items) = v.pointer_mut("/$defs/ProbesConfig/properties/classes/items")
+        && let Some(items) = items.as_object_mut()
+    {
+        items.insert("enum".into(), Value::from(names));
+    }
+    strict(&mut v, file);
+    canonical::value_to_bytes(&v)
+}
+
 /// Makes a generated schema acceptable to strict validators (Ajv's strict
 /// mode): an `$id`; only standard formats (schemars' integer formats
 /// `uint`, `uint64`, `int32`, ... become `minimum`/`maximum` bounds); a
@@ -451,13 +473,13 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "cli-probe-list.schema.json",
-            bytes: published_bytes::<Vec<crate::gate::probe::ClassInfo>>(
+            bytes: published_bytes::<Vec<crate::probe::ClassInfo>>(
                 "cli-probe-list.schema.json",
             ),
         },
         Published {
             file: "cli-probe-rerun.schema.json",
-            bytes: published_bytes::<crate::gate::probe::RerunReport>(
+            bytes: published_bytes::<crate::probe::RerunReport>(
                 "cli-probe-rerun.schema.json",
             ),
         },
@@ -547,7 +569,7 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "gates.schema.json",
-            bytes: published_bytes::<crate::gate::spec::GateSpec>("gates.schema.json"),
+            bytes: gates_schema_bytes(),
         },
         Published {
             file: "evidence.schema.json",
@@ -559,7 +581,7 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "production-bad-input-design.schema.json",
-            bytes: published_bytes::<crate::gate::probe::ProbeReport>(
+            bytes: published_bytes::<crate::probe::ProbeReport>(
                 "production-bad-input-design.schema.json",
             ),
         },

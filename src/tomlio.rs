@@ -31,7 +31,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T> {
 }
 
 /// [`parse`], except that the values under `allowed` (key paths as
-/// [`crate::gate::verdict::find_token_claim`] reads them, `[*]` for any
+/// [`crate::model::token::find_token_claim`] reads them, `[*]` for any
 /// index) may spell the pass token: gates.toml's user probe attack input,
 /// which is redacted in the report.
 pub fn parse_allowing<T: DeserializeOwned>(
@@ -42,7 +42,7 @@ pub fn parse_allowing<T: DeserializeOwned>(
     let parsed: T = parse_text(bytes, path)?;
     let raw: serde_json::Value = parse_text(bytes, path)?;
     let token = crate::gate::verdict::pass_token(None);
-    if let Some(at) = crate::gate::verdict::find_token_claim(&raw, token, allowed) {
+    if let Some(at) = crate::model::token::find_token_claim(&raw, token, allowed) {
         return Err(Error::malformed(
             path,
             format!("{at}: contains the pass token; an input may not claim it"),

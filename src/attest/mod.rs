@@ -24,9 +24,7 @@ pub mod predicate;
 pub mod statement;
 pub mod trust;
 
-/// The packet's attestation bundle (JSON Lines, one DSSE envelope a line),
-/// at the packet root next to the seal files.
-pub const ATTESTATION_FILE: &str = "packet.intoto.jsonl";
+pub use crate::seal::ATTESTATION_FILE;
 
 /// The spec's signed authorization (JSON Lines, one DSSE envelope a line),
 /// at the spec directory's root.

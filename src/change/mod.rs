@@ -767,7 +767,7 @@ pub fn perform(
     // needs it now, so it is taken here and handed over.
     let after = snapshot::take_with(ctx.surfaces, ctx.named, progress)?;
     snapshot::write(
-        &dir.join(crate::packet::manifest::SNAPSHOT_AFTER_FILE),
+        &dir.join(crate::surface::snapshot::SNAPSHOT_AFTER_FILE),
         &after,
     )?;
     let out = outside(c, &diff(before, &after));
@@ -924,7 +924,7 @@ pub fn derive_result(
         .map(|n| (n.clone(), PathBuf::from(n)))
         .collect();
     let path = dir.join(RECORD_FILE);
-    let rec: ChangeRecord = canonical::read_strict(&path, crate::packet::evidence::ARTIFACT_LIMIT)?;
+    let rec: ChangeRecord = canonical::read_strict(&path, crate::fsio::ARTIFACT_LIMIT)?;
     let bad = |what: String| Error::failed(format!("{RECORD_FILE}: {what}"));
     if rec.format != RECORD_FORMAT || rec.change != c.id {
         return Err(bad(format!(
@@ -968,8 +968,8 @@ pub fn derive_result(
         }
         _ => {}
     }
-    let (before, _) = snapshot::read(&dir.join(crate::packet::manifest::SNAPSHOT_BEFORE_FILE))?;
-    let (after, _) = snapshot::read(&dir.join(crate::packet::manifest::SNAPSHOT_AFTER_FILE))?;
+    let (before, _) = snapshot::read(&dir.join(crate::surface::snapshot::SNAPSHOT_BEFORE_FILE))?;
+    let (after, _) = snapshot::read(&dir.join(crate::surface::snapshot::SNAPSHOT_AFTER_FILE))?;
     let reh = [
         read_snapshot(dir, REHEARSAL_BEFORE_FILE)?,
         read_snapshot(dir, REHEARSAL_AFTER_FILE)?,
@@ -1072,10 +1072,8 @@ pub fn readme_line(dir: &Path) -> Result<Option<String>> {
     if !dir.join(RESULT_FILE).is_file() {
         return Ok(None);
     }
-    let r: ChangeResult = canonical::read_strict(
-        &dir.join(RESULT_FILE),
-        crate::packet::evidence::ARTIFACT_LIMIT,
-    )?;
+    let r: ChangeResult =
+        canonical::read_strict(&dir.join(RESULT_FILE), crate::fsio::ARTIFACT_LIMIT)?;
     let h = &r.rehearsal;
     let rehearsal = if h.passed {
         format!(

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::Authorization;
 use crate::error::{Error, IoContext, Result};
-use crate::gate::blocker::{self, BlockerMap, ClosingChecks, DerivedInputs};
+use crate::gate::blocker::{
+    self, BlockerMap, BlockerSpec, ClosingChecks, DerivedInputs, FailOpenProbe,
+};
 use crate::gate::citation;
-use crate::gate::decision::{self, DecisionPacket};
-use crate::gate::facts::{GateStatus, ProofFacts};
+use crate::gate::decision::{self, DecisionPacket, OptionSpec};
+use crate::gate::facts::{GateStatus, ProbeFact, ProofFacts};
 use crate::gate::plan::PlanReport;
-use crate::gate::probe::ProbeReport;
-use crate::gate::spec::LoadedSpec;
 use crate::gate::verdict::find_token_claim;
 use crate::gate::{BLOCKER_MAP_FILE, BLOCKER_MAP_MD_FILE, DECISION_FILE, DECISION_MD_FILE};
 use crate::{canonical, fsio};
@@ -58,15 +58,29 @@ impl GateFacts {
     }
 }
 
+/// What the gates take from a probe harness report: every probe as the
+/// verdict sees it, and the probes that did not fail closed as blocker
+/// inputs (each citing its outcome in the report). The report itself belongs
+/// to the probe harness, one layer up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeFindings {
+    /// Every probe's outcome.
+    pub facts: Vec<ProbeFact>,
+    /// The probes that did not fail closed.
+    pub fail_open: Vec<FailOpenProbe>,
+}
+
 /// What `holdfast gates` is given.
 #[derive(Debug, Clone)]
 pub struct GatesRequest<'a> {
-    /// The gate spec.
-    pub spec: &'a LoadedSpec,
+    /// The declared blockers of the gate spec.
+    pub blockers: &'a [BlockerSpec],
+    /// The decision options of the gate spec.
+    pub options: &'a [OptionSpec],
     /// Derived-blocker facts and the proof.
     pub facts: Option<GateFacts>,
-    /// The probe harness report.
-    pub probe_report: Option<ProbeReport>,
+    /// What the probe harness report says.
+    pub probes: Option<ProbeFindings>,
     /// The checked rollback plan.
     pub plan: Option<PlanReport>,
     /// Results of checking closing evidence against the source tree.
@@ -87,13 +101,11 @@ pub struct GatesOutput {
 }
 
 /// Checks every closing citation of the spec's blockers against `source`.
-pub fn check_closing(spec: &LoadedSpec, source: &Path) -> Result<ClosingChecks> {
+pub fn check_closing(blockers: &[BlockerSpec], source: &Path) -> Result<ClosingChecks> {
     if !source.is_dir() {
         return Err(Error::malformed(source, "--source: not a directory"));
     }
-    Ok(spec
-        .spec
-        .blocker
+    Ok(blockers
         .iter()
         .map(|b| {
             (
@@ -123,19 +135,18 @@ pub fn assemble(req: &GatesRequest) -> Result<GatesOutput> {
         .as_ref()
         .map(|f| f.derived.clone())
         .unwrap_or_default();
-    if let Some(r) = &req.probe_report {
-        derived.fail_open_probes.extend(r.fail_open_probes()?);
+    if let Some(p) = &req.probes {
+        derived.fail_open_probes.extend(p.fail_open.iter().cloned());
     }
     let checks = req.closing_checks.clone().unwrap_or_default();
-    let map = blocker::build(&req.spec.spec.blocker, &derived, &checks);
-    let probe_facts = req.probe_report.as_ref().map(ProbeReport::facts);
+    let map = blocker::build(req.blockers, &derived, &checks);
     let gates = GateStatus::from_facts(
-        probe_facts.as_deref(),
+        req.probes.as_ref().map(|p| p.facts.as_slice()),
         req.facts.as_ref().and_then(|f| f.proof.as_ref()),
         req.plan.as_ref().map(|p| p.problems.as_slice()),
     );
     let decision = decision::build(
-        &req.spec.spec.option,
+        req.options,
         &map,
         &gates,
         req.authorization.as_ref(),

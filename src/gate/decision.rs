@@ -16,7 +16,9 @@ use crate::authz::{Authorization, Scope};
 use crate::error::{Error, Result};
 use crate::gate::blocker::BlockerMap;
 use crate::gate::facts::{BlockerFact, GateName, GateState, GateStatus, OptionFact};
-use crate::gate::verdict::HOLD;
+
+/// The default decision, always an option and always admissible.
+pub const HOLD: &str = "HOLD_PRODUCTION";
 
 /// One decision option of gates.toml (`[[option]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -31,9 +31,9 @@ use crate::authz::{AuthorizedMutation, FoldRange};
 use crate::error::{Error, Result, exit};
 use crate::gate::assemble::{GateFacts, GatesRequest};
 use crate::gate::blocker::ClosingChecks;
-use crate::gate::probe::ProbeReport;
 use crate::gate::verdict::{Scoping, Verdict, verdict};
 use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::probe::ProbeReport;
 use crate::registry::{self, FoldResult};
 use crate::surface::SurfaceInventory;
 use crate::surface::proof::{FoldInput, ProofResult, SnapshotInput};
@@ -208,12 +208,13 @@ pub fn derive(
 
     step("blocker map and decision packet");
     let assembled = gate::assemble::assemble(&GatesRequest {
-        spec: &inputs.gates,
+        blockers: &inputs.gates.spec.blocker,
+        options: &inputs.gates.spec.option,
         facts: Some(GateFacts {
             derived: wire::derived_inputs(&inputs.surfaces, &observed.inventories, Some(&proof))?,
             proof: Some(wire::proof_facts(&proof)),
         }),
-        probe_report: Some(report),
+        probes: Some(report.findings()?),
         plan: Some(inputs.plan.clone()),
         closing_checks: Some(observed.closing.clone()),
         authorization: Some(auth.clone()),

@@ -13,13 +13,12 @@ use crate::error::Result;
 use crate::gate::blocker::BlockerMap;
 use crate::gate::decision::DecisionPacket;
 use crate::gate::facts::OptionFact;
-use crate::gate::probe::ProbeReport;
 use crate::gate::verdict::{Evidence, pass_token};
 use crate::gate::{self, BLOCKER_MAP_FILE, DECISION_FILE, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::probe::ProbeReport;
 use crate::surface::proof::{PROOF_FILE, Proof};
 
-/// Largest artifact JSON read back.
-pub const ARTIFACT_LIMIT: u64 = 256 * 1024 * 1024;
+pub use crate::fsio::ARTIFACT_LIMIT;
 
 /// What identifies the packet to the verdict (from the spec during a run,
 /// from `manifest.json` afterwards).

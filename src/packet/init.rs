@@ -118,7 +118,7 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>> {
         written.push(p);
     }
     let inputs = plan_inputs(dir)?;
-    written.extend(crate::gate::init(dir, &inputs)?);
+    written.extend(crate::probe::spec::init(dir, &inputs)?);
     Ok(written)
 }
 

@@ -26,7 +26,7 @@ pub struct Inputs {
     /// `surfaces.toml`.
     pub surfaces: surface::LoadedSpec,
     /// `gates.toml`.
-    pub gates: gate::spec::LoadedSpec,
+    pub gates: crate::probe::spec::LoadedSpec,
     /// The rollback plan, checked.
     pub plan: gate::plan::PlanReport,
     /// The rollback plan's bytes.
@@ -49,8 +49,8 @@ impl Inputs {
         let spec = LoadedSpec::load(spec_dir)?;
         let surfaces = surface::LoadedSpec::load(&spec.surfaces)?;
         let gates_bytes = fsio::read_regular(&spec.gates, crate::tomlio::SPEC_LIMIT)?;
-        let gates = gate::spec::LoadedSpec {
-            spec: gate::spec::parse(&gates_bytes, &spec.gates)?,
+        let gates = crate::probe::spec::LoadedSpec {
+            spec: crate::probe::load::parse(&gates_bytes, &spec.gates)?,
             dir: fsio::parent_dir(&spec.gates),
             path: spec.gates.clone(),
         };
@@ -205,7 +205,8 @@ fn refuse_token(path: &Path, bytes: &[u8], token: &str) -> Result<()> {
 /// before any registry write.
 pub fn observe_citations(inputs: &Inputs) -> Result<(Vec<SurfaceInventory>, ClosingChecks)> {
     let inventories = surface::inventory::build(&inputs.surfaces, &inputs.spec.source_root)?;
-    let closing = gate::assemble::check_closing(&inputs.gates, &inputs.spec.source_root)?;
+    let closing =
+        gate::assemble::check_closing(&inputs.gates.spec.blocker, &inputs.spec.source_root)?;
     Ok((inventories, closing))
 }
 

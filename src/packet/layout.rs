@@ -144,7 +144,7 @@ pub fn kind_of(path: &str) -> Option<FileKind> {
     if path.starts_with(&format!("{SPEC_DIR}/")) {
         return Some(FileKind::Input);
     }
-    if path == crate::attest::ATTESTATION_FILE {
+    if path == crate::seal::ATTESTATION_FILE {
         return Some(FileKind::Seal);
     }
     if Table::ALL

@@ -28,10 +28,7 @@ pub const EXIT_CODES_FILE: &str = "exit_codes.json";
 pub const COMMANDS_FILE: &str = "commands.sh";
 /// File name of the probe re-run script.
 pub const RERUN_FILE: &str = "RERUN.sh";
-/// The surface snapshot taken before the mutation.
-pub const SNAPSHOT_BEFORE_FILE: &str = "surface-snapshot-before.json";
-/// The surface snapshot taken after the mutation.
-pub const SNAPSHOT_AFTER_FILE: &str = "surface-snapshot-after.json";
+pub use crate::surface::snapshot::{SNAPSHOT_AFTER_FILE, SNAPSHOT_BEFORE_FILE};
 /// The `format` value of a manifest.
 pub const FORMAT: &str = "holdfast-packet/1";
 /// Largest manifest `verify --rerun` reads.

@@ -11,11 +11,11 @@ use super::manifest::{COMMANDS_FILE, EXIT_CODES_FILE, MANIFEST_FILE, PacketManif
 use crate::error::Result;
 use crate::gate::blocker::BlockerMap;
 use crate::gate::decision::DecisionPacket;
-use crate::gate::probe::ProbeReport;
 use crate::gate::verdict::pass_token;
 use crate::gate::{
     BLOCKER_MAP_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE, PROBE_REPORT_FILE,
 };
+use crate::probe::ProbeReport;
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};
@@ -298,7 +298,7 @@ fn plan_bullet(s: &mut String, dir: &Path) -> Result<()> {
 
 fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
     use crate::gate::facts::Outcome;
-    use crate::gate::probe::ProbeKind;
+    use crate::probe::ProbeKind;
     let r = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), token)?;
     // holdfast's self-attack classes, counted apart from the user's own
     // gate probes (listed by name below).
@@ -346,7 +346,7 @@ fn probe_bullet(s: &mut String, dir: &Path, token: &str) -> Result<()> {
 /// with its outcome and its positive control, apart from holdfast's
 /// self-attack classes. Nothing when the spec declares none.
 fn user_probe_lines(s: &mut String, r: &ProbeReport) {
-    use crate::gate::probe::ProbeKind;
+    use crate::probe::ProbeKind;
     let user: Vec<_> = r
         .probes
         .iter()

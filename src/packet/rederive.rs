@@ -30,8 +30,8 @@ use super::rerun::RerunReport;
 use crate::error::{Error, Result};
 use crate::gate::blocker::{BlockerMap, ClosingChecks, Kind};
 use crate::gate::citation::CitationState;
-use crate::gate::probe::ProbeReport;
 use crate::gate::{BLOCKER_MAP_FILE, PROBE_REPORT_FILE};
+use crate::probe::ProbeReport;
 use crate::registry;
 use crate::surface::citation::{CitationProblemKind, CiteError, Cited};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};
@@ -408,7 +408,7 @@ fn cross_check(packet: &Packet, inputs: &Inputs) -> Result<Vec<String>> {
         c.sort();
         c
     };
-    let selected = crate::gate::probe::configured_classes(&inputs.gates)?;
+    let selected = crate::probe::configured_classes(&inputs.gates)?;
     if recorded != selected {
         let missing: Vec<&str> = selected
             .iter()

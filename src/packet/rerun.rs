@@ -137,9 +137,9 @@ fn check_probes(
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let name = crate::gate::PROBE_REPORT_FILE;
     packet.write_subset(work.path(), |p| p == name)?;
-    let rerun = crate::gate::probe::rerun(
+    let rerun = crate::probe::rerun(
         &work.path().join(name),
-        &crate::gate::probe::RerunOptions {
+        &crate::probe::RerunOptions {
             exe: opts.exe.clone(),
             spec: opts.spec.clone(),
         },

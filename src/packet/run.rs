@@ -30,9 +30,9 @@ use super::manifest::{
 use super::spec::SPEC_FILE;
 use crate::authz::FoldRange;
 use crate::error::{Error, IoContext, Result, exit};
-use crate::gate::probe::HarnessOptions;
 use crate::gate::verdict::Scoping;
 use crate::gate::{self, PROBE_REPORT_FILE};
+use crate::probe::HarnessOptions;
 use crate::progress::Progress;
 use crate::registry::{self, ClaimRequest, FoldOptions, NewRecord, RecordLoad, Store};
 use crate::surface::snapshot;
@@ -284,7 +284,7 @@ fn build(
 
     // 5. The bad-input probes.
     steps.step(5, STEPS, "run the bad-input probes");
-    let report = gate::probe::run(
+    let report = crate::probe::run(
         &inputs.gates,
         &HarnessOptions {
             exe: opts.exe.clone(),

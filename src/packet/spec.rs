@@ -7,7 +7,7 @@
 //! rollback plan). Paths are relative to the spec directory and may not leave
 //! it, except the registry directory, which is the team's long-lived one.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,7 @@ impl LoadedSpec {
         let spec: PacketSpec = crate::tomlio::parse(&bytes, &path)?;
         spec.validate(&path)?;
         let inside = |key: &str, rel: &Path| -> Result<PathBuf> {
-            if !is_plain_relative(rel) {
+            if let Err(e) = plain_relative(rel) {
                 // `surfaces --source` takes any directory; a run takes its
                 // evidence only from inside the spec, so the spec alone says
                 // what the packet cites.
@@ -248,8 +248,8 @@ impl LoadedSpec {
                 return Err(Error::malformed(
                     &path,
                     format!(
-                        "{key}: {} must be a relative path inside the spec directory{fix}",
-                        rel.display()
+                        "{key}: {} must be a relative path inside the spec directory ({e}){fix}",
+                        rel.display().to_string().escape_debug()
                     ),
                 ));
             }
@@ -287,9 +287,15 @@ impl LoadedSpec {
     }
 }
 
-/// True for a non-empty relative path made only of normal components.
+/// True for a plain relative path ([`crate::model::path::RelPath`]): not
+/// `a//b`, `a/./b` or `a/` either, which `Path::components()` would fold.
 pub fn is_plain_relative(p: &Path) -> bool {
-    !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
+    plain_relative(p).is_ok()
+}
+
+/// [`crate::model::path::RelPath::parse_os`] of a path from packet.toml.
+pub fn plain_relative(p: &Path) -> std::result::Result<(), crate::model::path::PathError> {
+    crate::model::path::RelPath::parse_os(p.as_os_str()).map(|_| ())
 }
 
 impl PacketSpec {

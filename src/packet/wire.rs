@@ -104,7 +104,7 @@ pub fn derived_inputs(
     let evidence = |f: facts::DerivedFact| -> Vec<BlockerEvidence> {
         f.evidence.into_iter().map(BlockerEvidence::from).collect()
     };
-    let unknown_surfaces = facts::unknown_surfaces(inventories)
+    let unknown_surfaces = crate::surface::inventory::unknown_surfaces(inventories)
         .into_iter()
         .map(|f| UnknownSurface {
             name: surfaces
@@ -120,7 +120,7 @@ pub fn derived_inputs(
     let mut changed = Vec::new();
     let mut declared_only = Vec::new();
     if let Some(proof) = proof {
-        for f in facts::changed_forbidden_surfaces(proof)? {
+        for f in crate::surface::proof::changed_forbidden_surfaces(proof)? {
             changed.push(ChangedForbiddenSurface {
                 boundary: f.boundary.clone().unwrap_or_default(),
                 surface: f.surface.clone(),
@@ -135,7 +135,7 @@ pub fn derived_inputs(
                 evidence: evidence(f),
             });
         }
-        for f in facts::declared_only_critical_surfaces(proof)? {
+        for f in crate::surface::proof::declared_only_critical_surfaces(proof)? {
             declared_only.push(DeclaredOnlyCriticalSurface {
                 boundary: f.boundary.clone().unwrap_or_default(),
                 surface: f.surface.clone(),

@@ -416,21 +416,16 @@ fn check_text(value: &str, max: usize, allow_empty: bool) -> Result<(), String> 
 }
 
 fn check_path(value: &str) -> Result<(), String> {
-    check_text(value, 4096, true)?;
     if value.is_empty() {
         return Ok(());
     }
-    if value.starts_with('/') || value.contains('\\') {
-        return Err(format!(
-            "{value:?} must be a relative path with '/' separators"
-        ));
-    }
-    if value.split('/').any(|c| c == ".." || c.is_empty()) {
-        return Err(format!(
-            "{value:?} must not contain empty or '..' components"
-        ));
-    }
-    Ok(())
+    crate::model::path::RelPath::parse(value).map_err(|e| {
+        format!(
+            "{}: {e} (a relative path with '/' separators)",
+            value.escape_debug()
+        )
+    })?;
+    check_text(value, 4096, true)
 }
 
 fn check_sha(value: &str, allow_empty: bool) -> Result<(), String> {

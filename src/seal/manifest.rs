@@ -9,7 +9,6 @@
 //! no escaped names, no CR, no blank lines, a final newline required, so that
 //! exactly one byte string is a valid manifest for a given tree.
 
-use super::name::check_text;
 use super::report::{ProblemKind, VerifyReport};
 use super::{MANIFEST_NAME, TREE_NAME};
 
@@ -49,27 +48,15 @@ pub fn is_sha256_hex(s: &str) -> bool {
 /// Checks a listed path: relative, `/`-separated, no empty, `.` or `..`
 /// component, no character a manifest cannot carry.
 pub fn check_listed_path(path: &str) -> Result<(), (ProblemKind, String)> {
-    if path.is_empty() {
-        return Err((ProblemKind::MalformedLine, "empty path".into()));
-    }
-    if path.starts_with('/') {
-        return Err((ProblemKind::PathEscape, "absolute path".into()));
-    }
-    for comp in path.split('/') {
-        match comp {
-            ".." => return Err((ProblemKind::PathEscape, "path has a '..' component".into())),
-            "." => return Err((ProblemKind::PathEscape, "path has a '.' component".into())),
-            "" => {
-                return Err((
-                    ProblemKind::MalformedLine,
-                    "path has an empty component".into(),
-                ));
+    use crate::model::path::{PathError, RelPath};
+    if let Err(e) = RelPath::parse(path) {
+        let kind = match e {
+            PathError::Absolute | PathError::ParentDir | PathError::CurDir => {
+                ProblemKind::PathEscape
             }
-            _ => {}
-        }
-    }
-    if let Err(p) = check_text(path) {
-        return Err((ProblemKind::MalformedLine, p.to_string()));
+            _ => ProblemKind::MalformedLine,
+        };
+        return Err((kind, e.to_string()));
     }
     if path == MANIFEST_NAME || path == TREE_NAME {
         return Err((

@@ -32,6 +32,9 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::progress::Progress;
 
+/// The packet's attestation bundle (JSON Lines, one DSSE envelope a line),
+/// at the packet root next to the seal files (written by `attest`).
+pub const ATTESTATION_FILE: &str = "packet.intoto.jsonl";
 /// File name of the manifest at the packet root.
 pub const MANIFEST_NAME: &str = "HASH_MANIFEST.txt";
 /// File name of the tree hash at the packet root.
@@ -61,7 +64,7 @@ pub struct SealSummary {
 /// files and the attestation bundle (signatures over the sealed packet,
 /// which can only come after the seal, and are checked by `verify --trust`).
 fn is_seal_file(rel: &str) -> bool {
-    rel == MANIFEST_NAME || rel == TREE_NAME || rel == crate::attest::ATTESTATION_FILE
+    rel == MANIFEST_NAME || rel == TREE_NAME || rel == ATTESTATION_FILE
 }
 
 /// The entries of `root`'s `HASH_MANIFEST.txt` and the sha256 of its bytes

@@ -8,7 +8,7 @@
 //! packet someone added files to: those files are listed nowhere, so
 //! deleting them loses data no seal can bring back. The test is the seal's
 //! own: [`super::verify`] must report nothing at all (the packet's signature
-//! file, [`crate::attest::ATTESTATION_FILE`], lives next to the seal files
+//! file, [`crate::seal::ATTESTATION_FILE`], lives next to the seal files
 //! and is not listed in the manifest; any other unlisted file is refused).
 
 use std::path::Path;
@@ -19,10 +19,10 @@ use crate::progress::NoProgress;
 use super::ProblemKind;
 
 /// True for a packet-relative path that is the packet's signature file:
-/// exactly [`crate::attest::ATTESTATION_FILE`] at the packet root. Any other
+/// exactly [`crate::seal::ATTESTATION_FILE`] at the packet root. Any other
 /// `*.intoto.jsonl` is an unlisted file like any other, and never deleted.
 pub fn is_signature_file(rel: &str) -> bool {
-    rel == crate::attest::ATTESTATION_FILE
+    rel == crate::seal::ATTESTATION_FILE
 }
 
 /// Checks that `dir` may be replaced (and then deleted) by a command given
@@ -99,7 +99,7 @@ mod tests {
     fn a_sealed_packet_with_signatures_may_be_replaced() {
         let d = sealed();
         check_replaceable(d.path(), "run --force").unwrap();
-        fs::write(d.path().join(crate::attest::ATTESTATION_FILE), "{}\n").unwrap();
+        fs::write(d.path().join(crate::seal::ATTESTATION_FILE), "{}\n").unwrap();
         check_replaceable(d.path(), "run --force").unwrap();
         fs::write(d.path().join("other.intoto.jsonl"), "{}\n").unwrap();
         assert!(refusal(d.path()).contains("extra: other.intoto.jsonl"));
@@ -123,6 +123,6 @@ mod tests {
         assert!(refusal(&f).contains("is not a directory"));
         assert!(!is_signature_file(".intoto.jsonl"));
         assert!(!is_signature_file("a.intoto.jsonl"));
-        assert!(is_signature_file(crate::attest::ATTESTATION_FILE));
+        assert!(is_signature_file(crate::seal::ATTESTATION_FILE));
     }
 }

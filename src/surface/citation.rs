@@ -9,7 +9,7 @@
 //! are not there.
 //!
 //! `holdfast verify PACKET --source DIR` re-checks every citation recorded in
-//! the packet's inventories with [`verify_citations`].
+//! the packet's inventories with `inventory::verify_citations`.
 
 use std::fmt;
 use std::io::Read;
@@ -20,12 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::inventory::SurfaceInventory;
-use super::spec::Table;
-use crate::canonical;
 use crate::digest;
 use crate::error::{Error, IoContext, Result, exit};
-use crate::fsio;
 
 /// Largest inventory JSON `verify --source` reads.
 pub const INVENTORY_LIMIT: u64 = 64 * 1024 * 1024;
@@ -144,29 +140,18 @@ impl Citation {
 /// and `a/` are refused, not normalized: a citation names one spelling of
 /// one file). Symbolic links are checked when the file is opened.
 pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
-    if path.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if path.contains('\0') || path.contains('\\') {
-        return Err(format!("{path:?}: must not contain NUL or backslash"));
-    }
-    if Path::new(path).is_absolute() {
-        return Err(format!(
-            "{path:?} is absolute; citations are relative to the source root"
-        ));
-    }
-    for part in path.split('/') {
-        match part {
-            ".." => return Err(format!("{path:?} leaves the source root (\"..\")")),
-            "" | "." => {
-                return Err(format!(
-                    "{path:?}: use a plain relative path (no empty or \".\" components)"
-                ));
-            }
-            _ => {}
+    use crate::model::path::{PathError, RelPath};
+    RelPath::parse(path).map(|_| ()).map_err(|e| match e {
+        PathError::Empty => format!("must not be empty ({e})"),
+        PathError::Absolute => {
+            format!("{path:?} is absolute ({e}); citations are relative to the source root")
         }
-    }
-    Ok(())
+        PathError::ParentDir => format!("{path:?} leaves the source root ({e})"),
+        PathError::CurDir | PathError::EmptyComponent => {
+            format!("{path:?}: use a plain relative path ({e})")
+        }
+        _ => format!("{path:?}: {e}"),
+    })
 }
 
 /// Why a citation could not be (re)checked, or did not match.
@@ -424,7 +409,7 @@ pub fn check(root: &Path, c: &Citation) -> std::result::Result<(), CiteError> {
     Ok(())
 }
 
-/// One problem found by [`verify_citations`].
+/// One problem found by `inventory::verify_citations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CitationProblem {
@@ -490,115 +475,6 @@ impl CitationReport {
             _ => "STALE",
         }
     }
-}
-
-/// Re-checks every citation recorded in the packet's inventories
-/// (`production-surface-inventory.json`, `ci-deploy-surface-inventory.json`)
-/// against the source tree `source`. Every problem is reported, never only
-/// the first. `Err` only when `source` is not a readable directory.
-pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> {
-    let root = source_root(source)?;
-    let mut report = CitationReport::default();
-    for table in Table::ALL {
-        let name = super::inventory::json_file_name(table);
-        report.inventories.push(name.to_string());
-        let path = packet.join(name);
-        let (inv, sha256) = match read_inventory(&path, table) {
-            Ok(read) => read,
-            Err((kind, detail, sha256)) => {
-                report.problems.push(CitationProblem {
-                    kind,
-                    inventory: name.to_string(),
-                    surface: String::new(),
-                    evidence_index: None,
-                    citation: String::new(),
-                    detail,
-                    recorded: None,
-                    inventory_sha256: sha256,
-                    at: None,
-                });
-                continue;
-            }
-        };
-        for (si, s) in inv.surfaces.iter().enumerate() {
-            for (i, c) in s.evidence.iter().enumerate() {
-                report.citations_checked += 1;
-                match check(&root, c) {
-                    Ok(()) => report.citations_fresh += 1,
-                    Err(e) => report.problems.push(CitationProblem {
-                        kind: e.kind,
-                        inventory: name.to_string(),
-                        surface: s.id.clone(),
-                        evidence_index: Some(i),
-                        citation: c.location(),
-                        detail: e.detail,
-                        recorded: Some(c.clone()),
-                        inventory_sha256: Some(sha256.clone()),
-                        at: Some(format!("/surfaces/{si}/evidence/{i}")),
-                    }),
-                }
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// Reads an inventory strictly: the inventory and the sha256 of its bytes,
-/// or the problem, its detail and (when the bytes were read) their sha256.
-#[allow(clippy::type_complexity)]
-fn read_inventory(
-    path: &Path,
-    table: Table,
-) -> std::result::Result<(SurfaceInventory, String), (CitationProblemKind, String, Option<String>)>
-{
-    match path.symlink_metadata() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err((
-                CitationProblemKind::MissingInventory,
-                "not in the packet; nothing to re-check is not a pass".into(),
-                None,
-            ));
-        }
-        _ => {}
-    }
-    let bytes = fsio::read_regular(path, INVENTORY_LIMIT).map_err(|e| match e {
-        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string(), None),
-        other => (
-            CitationProblemKind::MalformedInventory,
-            other.to_string(),
-            None,
-        ),
-    })?;
-    let sha256 = digest::sha256_hex(&bytes);
-    let malformed = |detail: String| {
-        (
-            CitationProblemKind::MalformedInventory,
-            detail,
-            Some(sha256.clone()),
-        )
-    };
-    let inv: SurfaceInventory =
-        canonical::from_slice_strict(&bytes, path).map_err(|e| malformed(e.to_string()))?;
-    if inv.table != table {
-        return Err(malformed(format!(
-            "{}: table is {:?}, expected {:?}",
-            path.display(),
-            inv.table.as_str(),
-            table.as_str()
-        )));
-    }
-    for s in &inv.surfaces {
-        for (i, c) in s.evidence.iter().enumerate() {
-            if !crate::seal::is_sha256_hex(&c.sha256) {
-                return Err(malformed(format!(
-                    "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
-                    path.display(),
-                    s.id
-                )));
-            }
-        }
-    }
-    Ok((inv, sha256))
 }
 
 #[cfg(test)]

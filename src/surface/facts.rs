@@ -23,11 +23,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::citation::{Citation, CitationReport};
-use super::inventory::{InventoryEntry, SurfaceInventory};
-use super::proof::{PROOF_FILE, Proof, ProofStatus};
-use super::spec::LoadedSpec;
-use crate::error::Result;
-use crate::{canonical, digest};
 
 /// The kinds of facts the surface module derives.
 #[derive(
@@ -125,6 +120,55 @@ pub enum FactEvidence {
     Artifact(ArtifactCitation),
 }
 
+/// The status of one surface in the proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProofStatus {
+    /// Digest before = digest after.
+    Untouched,
+    /// The digest changed (or the surface is missing from one snapshot).
+    Changed,
+    /// No snapshot method: only declared not contacted. Weaker than a digest.
+    DeclaredNotContacted,
+    /// The authorized surface changed exactly to the fold result's pins.
+    AuthorizedMutationMatched,
+    /// The authorized surface did not match the fold result's pins (or no
+    /// fold result was given).
+    AuthorizedMutationMismatch,
+    /// A surface the performed change may change changed, and every changed
+    /// part is inside the change's declared set (listed in `changed_parts`).
+    AuthorizedChangeMatched,
+    /// A surface the performed change may change changed outside the
+    /// change's declared set (fails; the detail names the parts).
+    AuthorizedChangeOutsideScope,
+}
+
+impl ProofStatus {
+    /// The spelling used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Untouched => "UNTOUCHED",
+            Self::Changed => "CHANGED",
+            Self::DeclaredNotContacted => "DECLARED_NOT_CONTACTED",
+            Self::AuthorizedMutationMatched => "AUTHORIZED_MUTATION_MATCHED",
+            Self::AuthorizedMutationMismatch => "AUTHORIZED_MUTATION_MISMATCH",
+            Self::AuthorizedChangeMatched => "AUTHORIZED_CHANGE_MATCHED",
+            Self::AuthorizedChangeOutsideScope => "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
+        }
+    }
+
+    /// Whether this status is acceptable for the proof.
+    pub fn holds(self) -> bool {
+        matches!(
+            self,
+            Self::Untouched
+                | Self::DeclaredNotContacted
+                | Self::AuthorizedMutationMatched
+                | Self::AuthorizedChangeMatched
+        )
+    }
+}
+
 /// One fact a blocker can be derived from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -152,59 +196,6 @@ pub struct DerivedFact {
 /// Escapes one JSON Pointer reference token (RFC 6901: `~` and `/`).
 pub fn pointer_token(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
-}
-
-/// The unknown-surface fact of the inventory row `entry`, which is
-/// `surface[index]` of `spec`: the surface's own citations (path, lines and
-/// the sha256 the inventory recorded) and the spec's `status = "unknown"`.
-/// `None` for a known surface.
-pub fn unknown_surface(
-    spec: &LoadedSpec,
-    index: usize,
-    entry: &InventoryEntry,
-) -> Option<DerivedFact> {
-    if entry.status != super::spec::Status::Unknown {
-        return None;
-    }
-    let table = spec
-        .spec
-        .surfaces
-        .get(index)
-        .map(|s| s.table.to_string())
-        .unwrap_or_default();
-    let mut evidence = vec![FactEvidence::Artifact(ArtifactCitation {
-        file: spec.file_name(),
-        sha256: spec.sha256.clone(),
-        at: format!("surface[{index}].status"),
-        value: Some("unknown".into()),
-    })];
-    evidence.extend(entry.evidence.iter().cloned().map(FactEvidence::Source));
-    Some(DerivedFact {
-        id: unknown_surface_id(&entry.id),
-        kind: FactKind::UnknownSurface,
-        surface: entry.id.clone(),
-        boundary: None,
-        status: None,
-        title: format!(
-            "{} ({table}) is UNKNOWN: its mutation risk and required gate are not established{}",
-            entry.name,
-            entry
-                .note
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default()
-        ),
-        evidence,
-    })
-}
-
-/// Every unknown-surface fact of the inventories (Tables B and C), in
-/// table and spec order, as the inventories record them.
-pub fn unknown_surfaces(inventories: &[SurfaceInventory]) -> Vec<DerivedFact> {
-    inventories
-        .iter()
-        .flat_map(|i| i.unknown_surfaces.iter().cloned())
-        .collect()
 }
 
 /// One fact per citation problem of a `verify --source` run, citing the
@@ -247,183 +238,10 @@ pub fn stale_citations(report: &CitationReport) -> Vec<DerivedFact> {
         .collect()
 }
 
-/// The sha256 of the proof file's bytes (its canonical JSON, which is what
-/// [`super::proof::write`] writes).
-fn proof_sha256(proof: &Proof) -> Result<String> {
-    Ok(digest::sha256_hex(&canonical::to_bytes(proof)?))
-}
-
-/// One fact per (boundary, surface) the proof found changed, or, for the
-/// authorized surface, not changed exactly to its pins. Each cites the
-/// proof's entry and the surface's digests in the BEFORE and AFTER
-/// snapshots. A changed surface no boundary covers is not a forbidden one:
-/// it fails the proof (and the verdict) instead.
-pub fn changed_forbidden_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
-    let sha256 = proof_sha256(proof)?;
-    let mut out = Vec::new();
-    for (j, b) in proof.boundaries.iter().enumerate() {
-        for (k, s) in b.surfaces.iter().enumerate() {
-            if !matches!(
-                s.status,
-                ProofStatus::Changed
-                    | ProofStatus::AuthorizedMutationMismatch
-                    | ProofStatus::AuthorizedChangeOutsideScope
-            ) {
-                continue;
-            }
-            let verdict = proof.surfaces.iter().find(|v| v.surface == s.surface);
-            let mut evidence = vec![FactEvidence::Artifact(ArtifactCitation {
-                file: PROOF_FILE.into(),
-                sha256: sha256.clone(),
-                at: format!("/boundaries/{j}/surfaces/{k}/status"),
-                value: Some(s.status.as_str().into()),
-            })];
-            let at = format!("/surfaces/{}/digest", pointer_token(&s.surface));
-            for (file, digest) in [
-                (&proof.before, verdict.and_then(|v| v.before.as_ref())),
-                (&proof.after, verdict.and_then(|v| v.after.as_ref())),
-            ] {
-                if let Some(d) = digest {
-                    evidence.push(FactEvidence::Artifact(ArtifactCitation {
-                        file: file.file.clone(),
-                        sha256: file.sha256.clone(),
-                        at: at.clone(),
-                        value: Some(d.clone()),
-                    }));
-                }
-            }
-            out.push(DerivedFact {
-                id: changed_forbidden_surface_id(&b.id, &s.surface),
-                kind: FactKind::ChangedForbiddenSurface,
-                surface: s.surface.clone(),
-                boundary: Some(b.id.clone()),
-                status: Some(s.status),
-                title: format!(
-                    "{} is {} (boundary {}): {}",
-                    s.surface,
-                    s.status.as_str(),
-                    b.id,
-                    verdict
-                        .map(|v| v.detail.as_str())
-                        .unwrap_or("not in the proof's surfaces")
-                ),
-                evidence,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The declared-only fact of `surface` under `boundary`, citing the
-/// snapshots' record that the surface has no snapshot method. [`super::proof::prove`]
-/// records these in the proof's `blocker_facts`.
-pub(crate) fn declared_only_critical_surface(
-    proof_before: &super::proof::FileRef,
-    proof_after: &super::proof::FileRef,
-    boundary: &str,
-    surface: &str,
-    title: String,
-) -> DerivedFact {
-    let at = format!("/surfaces/{}/method", pointer_token(surface));
-    DerivedFact {
-        id: declared_only_critical_surface_id(boundary, surface),
-        kind: FactKind::DeclaredOnlyCriticalSurface,
-        surface: surface.to_string(),
-        boundary: Some(boundary.to_string()),
-        status: Some(ProofStatus::DeclaredNotContacted),
-        title,
-        evidence: [proof_before, proof_after]
-            .into_iter()
-            .map(|f| {
-                FactEvidence::Artifact(ArtifactCitation {
-                    file: f.file.clone(),
-                    sha256: f.sha256.clone(),
-                    at: at.clone(),
-                    value: Some("none".into()),
-                })
-            })
-            .collect(),
-    }
-}
-
-/// One fact per (boundary, surface) only declared not contacted while the
-/// policy requires a digest for its risk level (or its risk is unknown): the
-/// proof's `blocker_facts`, each also citing its record in the proof file.
-pub fn declared_only_critical_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
-    let sha256 = proof_sha256(proof)?;
-    Ok(proof
-        .blocker_facts
-        .iter()
-        .enumerate()
-        .map(|(n, f)| {
-            let mut f = f.clone();
-            f.evidence.insert(
-                0,
-                FactEvidence::Artifact(ArtifactCitation {
-                    file: PROOF_FILE.into(),
-                    sha256: sha256.clone(),
-                    at: format!("/blocker_facts/{n}/id"),
-                    value: Some(f.id.clone()),
-                }),
-            );
-            f
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::surface::citation::{CitationProblem, CitationProblemKind, LineRange};
-    use std::path::Path;
-
-    #[test]
-    fn unknown_surfaces_become_facts_with_their_evidence() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("deploy")).unwrap();
-        std::fs::create_dir_all(d.path().join("ci")).unwrap();
-        std::fs::write(d.path().join("deploy/db.tf"), "a\nb\nc\n").unwrap();
-        std::fs::write(d.path().join("ci/pipeline.yml"), "steps: []\n").unwrap();
-        let spec = LoadedSpec::parse(
-            crate::surface::spec::tests_support::GOOD.as_bytes(),
-            Path::new("s/surfaces.toml"),
-        )
-        .unwrap();
-        let inv = crate::surface::inventory::build(&spec, d.path()).unwrap();
-        let facts = unknown_surfaces(&inv);
-        assert_eq!(facts.len(), 1);
-        let f = &facts[0];
-        assert_eq!(f.id, "unknown-surface:ci-seal-scope");
-        assert_eq!(f.kind, FactKind::UnknownSurface);
-        assert_eq!(
-            f.evidence[0],
-            FactEvidence::Artifact(ArtifactCitation {
-                file: "surfaces.toml".into(),
-                sha256: spec.sha256.clone(),
-                at: "surface[1].status".into(),
-                value: Some("unknown".into()),
-            })
-        );
-        assert_eq!(
-            f.evidence[1],
-            FactEvidence::Source(Citation {
-                path: "ci/pipeline.yml".into(),
-                lines: None,
-                sha256: digest::sha256_hex(b"steps: []\n"),
-                note: None,
-            }),
-            "{f:?}"
-        );
-        // The evidence serializes tagged, and reads back strictly.
-        let json = canonical::to_bytes(f).unwrap();
-        let text = String::from_utf8(json.clone()).unwrap();
-        assert!(text.contains("\"kind\":\"source\"") || text.contains("\"kind\": \"source\""));
-        let back: DerivedFact = canonical::from_slice_strict(&json, Path::new("f")).unwrap();
-        assert_eq!(&back, f);
-        let mut v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        v["evidence"][1]["extra"] = true.into();
-        assert!(serde_json::from_value::<DerivedFact>(v).is_err());
-    }
 
     #[test]
     fn citation_problems_become_facts_with_the_blocker_id() {

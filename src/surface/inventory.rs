@@ -12,14 +12,14 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::citation::{self, Citation, CitationProblemKind};
-use super::facts::{self, DerivedFact};
+use super::citation::{self, Citation, CitationProblem, CitationProblemKind, CitationReport};
+use super::facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind, unknown_surface_id};
 use super::snapshot::Method;
 use super::spans::Seg;
 use super::spec::{LoadedSpec, Risk, Status, Table};
-use crate::canonical;
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::{canonical, digest};
 
 /// The JSON file name of a table's inventory.
 pub fn json_file_name(table: Table) -> &'static str {
@@ -233,7 +233,7 @@ pub fn build_with(
     let unknown: Vec<DerivedFact> = entries
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, e))| facts::unknown_surface(spec, i, e))
+        .filter_map(|(i, (_, e))| unknown_surface(spec, i, e))
         .collect();
     Ok(Table::ALL
         .iter()
@@ -398,11 +398,175 @@ pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     Ok(())
 }
 
+/// Re-checks every citation recorded in the packet's inventories
+/// (`production-surface-inventory.json`, `ci-deploy-surface-inventory.json`)
+/// against the source tree `source`. Every problem is reported, never only
+/// the first. `Err` only when `source` is not a readable directory.
+pub fn verify_citations(packet: &Path, source: &Path) -> Result<CitationReport> {
+    let root = citation::source_root(source)?;
+    let mut report = CitationReport::default();
+    for table in Table::ALL {
+        let name = json_file_name(table);
+        report.inventories.push(name.to_string());
+        let path = packet.join(name);
+        let (inv, sha256) = match read_inventory(&path, table) {
+            Ok(read) => read,
+            Err((kind, detail, sha256)) => {
+                report.problems.push(CitationProblem {
+                    kind,
+                    inventory: name.to_string(),
+                    surface: String::new(),
+                    evidence_index: None,
+                    citation: String::new(),
+                    detail,
+                    recorded: None,
+                    inventory_sha256: sha256,
+                    at: None,
+                });
+                continue;
+            }
+        };
+        for (si, s) in inv.surfaces.iter().enumerate() {
+            for (i, c) in s.evidence.iter().enumerate() {
+                report.citations_checked += 1;
+                match citation::check(&root, c) {
+                    Ok(()) => report.citations_fresh += 1,
+                    Err(e) => report.problems.push(CitationProblem {
+                        kind: e.kind,
+                        inventory: name.to_string(),
+                        surface: s.id.clone(),
+                        evidence_index: Some(i),
+                        citation: c.location(),
+                        detail: e.detail,
+                        recorded: Some(c.clone()),
+                        inventory_sha256: Some(sha256.clone()),
+                        at: Some(format!("/surfaces/{si}/evidence/{i}")),
+                    }),
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Reads an inventory strictly: the inventory and the sha256 of its bytes,
+/// or the problem, its detail and (when the bytes were read) their sha256.
+#[allow(clippy::type_complexity)]
+fn read_inventory(
+    path: &Path,
+    table: Table,
+) -> std::result::Result<(SurfaceInventory, String), (CitationProblemKind, String, Option<String>)>
+{
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err((
+                CitationProblemKind::MissingInventory,
+                "not in the packet; nothing to re-check is not a pass".into(),
+                None,
+            ));
+        }
+        _ => {}
+    }
+    let bytes = fsio::read_regular(path, citation::INVENTORY_LIMIT).map_err(|e| match e {
+        Error::Io { .. } => (CitationProblemKind::Unreadable, e.to_string(), None),
+        other => (
+            CitationProblemKind::MalformedInventory,
+            other.to_string(),
+            None,
+        ),
+    })?;
+    let sha256 = digest::sha256_hex(&bytes);
+    let malformed = |detail: String| {
+        (
+            CitationProblemKind::MalformedInventory,
+            detail,
+            Some(sha256.clone()),
+        )
+    };
+    let inv: SurfaceInventory =
+        canonical::from_slice_strict(&bytes, path).map_err(|e| malformed(e.to_string()))?;
+    if inv.table != table {
+        return Err(malformed(format!(
+            "{}: table is {:?}, expected {:?}",
+            path.display(),
+            inv.table.as_str(),
+            table.as_str()
+        )));
+    }
+    for s in &inv.surfaces {
+        for (i, c) in s.evidence.iter().enumerate() {
+            if !crate::seal::is_sha256_hex(&c.sha256) {
+                return Err(malformed(format!(
+                    "{}: surface {:?} evidence[{i}].sha256: expected 64 lowercase hex digits",
+                    path.display(),
+                    s.id
+                )));
+            }
+        }
+    }
+    Ok((inv, sha256))
+}
+
+/// The unknown-surface fact of the inventory row `entry`, which is
+/// `surface[index]` of `spec`: the surface's own citations (path, lines and
+/// the sha256 the inventory recorded) and the spec's `status = "unknown"`.
+/// `None` for a known surface.
+pub fn unknown_surface(
+    spec: &LoadedSpec,
+    index: usize,
+    entry: &InventoryEntry,
+) -> Option<DerivedFact> {
+    if entry.status != super::spec::Status::Unknown {
+        return None;
+    }
+    let table = spec
+        .spec
+        .surfaces
+        .get(index)
+        .map(|s| s.table.to_string())
+        .unwrap_or_default();
+    let mut evidence = vec![FactEvidence::Artifact(ArtifactCitation {
+        file: spec.file_name(),
+        sha256: spec.sha256.clone(),
+        at: format!("surface[{index}].status"),
+        value: Some("unknown".into()),
+    })];
+    evidence.extend(entry.evidence.iter().cloned().map(FactEvidence::Source));
+    Some(DerivedFact {
+        id: unknown_surface_id(&entry.id),
+        kind: FactKind::UnknownSurface,
+        surface: entry.id.clone(),
+        boundary: None,
+        status: None,
+        title: format!(
+            "{} ({table}) is UNKNOWN: its mutation risk and required gate are not established{}",
+            entry.name,
+            entry
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+        evidence,
+    })
+}
+
+/// Every unknown-surface fact of the inventories (Tables B and C), in
+/// table and spec order, as the inventories record them.
+pub fn unknown_surfaces(inventories: &[SurfaceInventory]) -> Vec<DerivedFact> {
+    inventories
+        .iter()
+        .flat_map(|i| i.unknown_surfaces.iter().cloned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::surface::citation::Citation;
     use crate::surface::spec::tests_support::GOOD;
     use std::fs;
+    use std::path::Path;
 
     fn setup(spec_text: &str) -> (tempfile::TempDir, LoadedSpec) {
         let d = tempfile::tempdir().unwrap();
@@ -513,5 +677,53 @@ mod tests {
     #[test]
     fn markdown_cells_cannot_break_the_table() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn unknown_surfaces_become_facts_with_their_evidence() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("deploy")).unwrap();
+        std::fs::create_dir_all(d.path().join("ci")).unwrap();
+        std::fs::write(d.path().join("deploy/db.tf"), "a\nb\nc\n").unwrap();
+        std::fs::write(d.path().join("ci/pipeline.yml"), "steps: []\n").unwrap();
+        let spec = LoadedSpec::parse(
+            crate::surface::spec::tests_support::GOOD.as_bytes(),
+            Path::new("s/surfaces.toml"),
+        )
+        .unwrap();
+        let inv = crate::surface::inventory::build(&spec, d.path()).unwrap();
+        let facts = unknown_surfaces(&inv);
+        assert_eq!(facts.len(), 1);
+        let f = &facts[0];
+        assert_eq!(f.id, "unknown-surface:ci-seal-scope");
+        assert_eq!(f.kind, FactKind::UnknownSurface);
+        assert_eq!(
+            f.evidence[0],
+            FactEvidence::Artifact(ArtifactCitation {
+                file: "surfaces.toml".into(),
+                sha256: spec.sha256.clone(),
+                at: "surface[1].status".into(),
+                value: Some("unknown".into()),
+            })
+        );
+        assert_eq!(
+            f.evidence[1],
+            FactEvidence::Source(Citation {
+                path: "ci/pipeline.yml".into(),
+                lines: None,
+                sha256: digest::sha256_hex(b"steps: []\n"),
+                note: None,
+            }),
+            "{f:?}"
+        );
+        // The evidence serializes tagged, and reads back strictly.
+        let json = canonical::to_bytes(f).unwrap();
+        let text = String::from_utf8(json.clone()).unwrap();
+        assert!(text.contains("\"kind\":\"source\"") || text.contains("\"kind\": \"source\""));
+        let back: DerivedFact = canonical::from_slice_strict(&json, Path::new("f")).unwrap();
+        assert_eq!(&back, f);
+        let mut v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        v["evidence"][1]["extra"] = true.into();
+        assert!(serde_json::from_value::<DerivedFact>(v).is_err());
     }
 }

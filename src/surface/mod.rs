@@ -21,11 +21,9 @@ pub mod spec;
 
 use std::path::Path;
 
-pub use citation::{
-    Citation, CitationProblem, CitationProblemKind, CitationReport, LineRange, verify_citations,
-};
+pub use citation::{Citation, CitationProblem, CitationProblemKind, CitationReport, LineRange};
 pub use facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind};
-pub use inventory::SurfaceInventory;
+pub use inventory::{SurfaceInventory, verify_citations};
 pub use proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
 pub use snapshot::{Method, Snapshot, SurfaceSnapshot};
 pub use spec::{LoadedSpec, SurfacesSpec};
@@ -58,7 +56,7 @@ pub fn render_surfaces(
         inventory::write_files(out, &files)?;
     }
     Ok(SurfacesSummary {
-        unknown_surfaces: facts::unknown_surfaces(&inventories),
+        unknown_surfaces: inventory::unknown_surfaces(&inventories),
         files: files.into_iter().map(|(n, _)| n).collect(),
         inventories,
     })

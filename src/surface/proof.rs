@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::facts::DerivedFact;
+use super::facts::{
+    ArtifactCitation, DerivedFact, FactEvidence, FactKind, changed_forbidden_surface_id,
+    declared_only_critical_surface_id, pointer_token,
+};
 use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
 use super::spec::{Risk, Table, resolve_members};
 use crate::authz::{Authorization, AuthorizedMutation, FoldRange};
@@ -36,54 +39,7 @@ pub const PROOF_FORMAT: &str = "holdfast-forbidden-surface-proof/1";
 /// Largest fold result `prove` reads.
 pub const FOLD_RESULT_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// The status of one surface in the proof.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProofStatus {
-    /// Digest before = digest after.
-    Untouched,
-    /// The digest changed (or the surface is missing from one snapshot).
-    Changed,
-    /// No snapshot method: only declared not contacted. Weaker than a digest.
-    DeclaredNotContacted,
-    /// The authorized surface changed exactly to the fold result's pins.
-    AuthorizedMutationMatched,
-    /// The authorized surface did not match the fold result's pins (or no
-    /// fold result was given).
-    AuthorizedMutationMismatch,
-    /// A surface the performed change may change changed, and every changed
-    /// part is inside the change's declared set (listed in `changed_parts`).
-    AuthorizedChangeMatched,
-    /// A surface the performed change may change changed outside the
-    /// change's declared set (fails; the detail names the parts).
-    AuthorizedChangeOutsideScope,
-}
-
-impl ProofStatus {
-    /// The spelling used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Untouched => "UNTOUCHED",
-            Self::Changed => "CHANGED",
-            Self::DeclaredNotContacted => "DECLARED_NOT_CONTACTED",
-            Self::AuthorizedMutationMatched => "AUTHORIZED_MUTATION_MATCHED",
-            Self::AuthorizedMutationMismatch => "AUTHORIZED_MUTATION_MISMATCH",
-            Self::AuthorizedChangeMatched => "AUTHORIZED_CHANGE_MATCHED",
-            Self::AuthorizedChangeOutsideScope => "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
-        }
-    }
-
-    /// Whether this status is acceptable for the proof.
-    pub fn holds(self) -> bool {
-        matches!(
-            self,
-            Self::Untouched
-                | Self::DeclaredNotContacted
-                | Self::AuthorizedMutationMatched
-                | Self::AuthorizedChangeMatched
-        )
-    }
-}
+pub use super::facts::ProofStatus;
 
 /// The proof's overall result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -981,7 +937,7 @@ pub fn prove_with(
                 continue;
             }
             let risk = v.risk.map_or("unknown", Risk::as_str);
-            blocker_facts.push(super::facts::declared_only_critical_surface(
+            blocker_facts.push(declared_only_critical_surface(
                 &before_ref,
                 &after_ref,
                 &br.id,
@@ -1068,6 +1024,130 @@ pub fn write(out: &Path, proof: &Proof) -> Result<PathBuf> {
     let path = out.join(PROOF_FILE);
     fsio::write_atomic(&path, &canonical::to_bytes(proof)?)?;
     Ok(path)
+}
+
+/// The sha256 of the proof file's bytes (its canonical JSON, which is what
+/// [`write`] writes).
+fn proof_sha256(proof: &Proof) -> Result<String> {
+    Ok(digest::sha256_hex(&canonical::to_bytes(proof)?))
+}
+
+/// One fact per (boundary, surface) the proof found changed, or, for the
+/// authorized surface, not changed exactly to its pins. Each cites the
+/// proof's entry and the surface's digests in the BEFORE and AFTER
+/// snapshots. A changed surface no boundary covers is not a forbidden one:
+/// it fails the proof (and the verdict) instead.
+pub fn changed_forbidden_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
+    let sha256 = proof_sha256(proof)?;
+    let mut out = Vec::new();
+    for (j, b) in proof.boundaries.iter().enumerate() {
+        for (k, s) in b.surfaces.iter().enumerate() {
+            if !matches!(
+                s.status,
+                ProofStatus::Changed
+                    | ProofStatus::AuthorizedMutationMismatch
+                    | ProofStatus::AuthorizedChangeOutsideScope
+            ) {
+                continue;
+            }
+            let verdict = proof.surfaces.iter().find(|v| v.surface == s.surface);
+            let mut evidence = vec![FactEvidence::Artifact(ArtifactCitation {
+                file: PROOF_FILE.into(),
+                sha256: sha256.clone(),
+                at: format!("/boundaries/{j}/surfaces/{k}/status"),
+                value: Some(s.status.as_str().into()),
+            })];
+            let at = format!("/surfaces/{}/digest", pointer_token(&s.surface));
+            for (file, digest) in [
+                (&proof.before, verdict.and_then(|v| v.before.as_ref())),
+                (&proof.after, verdict.and_then(|v| v.after.as_ref())),
+            ] {
+                if let Some(d) = digest {
+                    evidence.push(FactEvidence::Artifact(ArtifactCitation {
+                        file: file.file.clone(),
+                        sha256: file.sha256.clone(),
+                        at: at.clone(),
+                        value: Some(d.clone()),
+                    }));
+                }
+            }
+            out.push(DerivedFact {
+                id: changed_forbidden_surface_id(&b.id, &s.surface),
+                kind: FactKind::ChangedForbiddenSurface,
+                surface: s.surface.clone(),
+                boundary: Some(b.id.clone()),
+                status: Some(s.status),
+                title: format!(
+                    "{} is {} (boundary {}): {}",
+                    s.surface,
+                    s.status.as_str(),
+                    b.id,
+                    verdict
+                        .map(|v| v.detail.as_str())
+                        .unwrap_or("not in the proof's surfaces")
+                ),
+                evidence,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The declared-only fact of `surface` under `boundary`, citing the
+/// snapshots' record that the surface has no snapshot method. [`super::proof::prove`]
+/// records these in the proof's `blocker_facts`.
+pub(crate) fn declared_only_critical_surface(
+    proof_before: &super::proof::FileRef,
+    proof_after: &super::proof::FileRef,
+    boundary: &str,
+    surface: &str,
+    title: String,
+) -> DerivedFact {
+    let at = format!("/surfaces/{}/method", pointer_token(surface));
+    DerivedFact {
+        id: declared_only_critical_surface_id(boundary, surface),
+        kind: FactKind::DeclaredOnlyCriticalSurface,
+        surface: surface.to_string(),
+        boundary: Some(boundary.to_string()),
+        status: Some(ProofStatus::DeclaredNotContacted),
+        title,
+        evidence: [proof_before, proof_after]
+            .into_iter()
+            .map(|f| {
+                FactEvidence::Artifact(ArtifactCitation {
+                    file: f.file.clone(),
+                    sha256: f.sha256.clone(),
+                    at: at.clone(),
+                    value: Some("none".into()),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// One fact per (boundary, surface) only declared not contacted while the
+/// policy requires a digest for its risk level (or its risk is unknown): the
+/// proof's `blocker_facts`, each also citing its record in the proof file.
+pub fn declared_only_critical_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
+    let sha256 = proof_sha256(proof)?;
+    Ok(proof
+        .blocker_facts
+        .iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let mut f = f.clone();
+            f.evidence.insert(
+                0,
+                FactEvidence::Artifact(ArtifactCitation {
+                    file: PROOF_FILE.into(),
+                    sha256: sha256.clone(),
+                    at: format!("/blocker_facts/{n}/id"),
+                    value: Some(f.id.clone()),
+                }),
+            );
+            f
+        })
+        .collect())
 }
 
 #[cfg(test)]

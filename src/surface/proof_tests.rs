@@ -196,7 +196,7 @@ fn a_changed_table_fails_and_names_the_part() {
     assert_eq!(p.failures.len(), 1);
     assert_eq!(p.failures[0].class, FailureClass::Changed);
     assert!(!p.boundaries[0].holds && p.boundaries[1].holds);
-    let facts = crate::surface::facts::changed_forbidden_surfaces(&p).unwrap();
+    let facts = super::changed_forbidden_surfaces(&p).unwrap();
     assert_eq!(facts.len(), 1);
     let f = &facts[0];
     assert_eq!(f.id, "changed-forbidden-surface:prod-mutation:db");
@@ -261,7 +261,7 @@ fn a_surface_under_two_boundaries_gives_one_fact_per_boundary() {
     a.boundaries = b.boundaries.clone();
     a.boundaries_sha256 = b.boundaries_sha256.clone();
     let p = prove(&input("b", b), &input("a", a), &auth(&[]), &[]).unwrap();
-    let ids: Vec<String> = crate::surface::facts::changed_forbidden_surfaces(&p)
+    let ids: Vec<String> = super::changed_forbidden_surfaces(&p)
         .unwrap()
         .into_iter()
         .map(|f| f.id)
@@ -487,7 +487,7 @@ fn declared_only_critical_becomes_a_blocker_fact_under_the_policy() {
         ]
     );
     // Listed: the proof's record comes first, pinned by the proof's sha256.
-    let listed = crate::surface::facts::declared_only_critical_surfaces(&p).unwrap();
+    let listed = super::declared_only_critical_surfaces(&p).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, f.id);
     assert_eq!(

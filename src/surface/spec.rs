@@ -18,7 +18,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::citation::{LineRange, check_relative_path};
-use super::snapshot::Method;
 use super::spans::{Seg, locate};
 use crate::digest;
 use crate::error::{Error, Result};
@@ -339,7 +338,7 @@ pub enum SnapshotSpec {
         /// The environment variable holding the connection string.
         connection_env: Option<String>,
         /// Schemas, timeouts and parallelism.
-        options: crate::surface::snapshot::postgres::PgOptions,
+        options: PgOptions,
     },
     /// No snapshot: the surface can only be declared not contacted.
     None,
@@ -771,7 +770,7 @@ impl LoadedSpec {
                     ("exclude", exclude.as_slice()),
                 ] {
                     for g in globs {
-                        if let Err(e) = super::snapshot::files::compile_glob(g) {
+                        if let Err(e) = crate::model::glob::compile_glob(g) {
                             return Err(self.error_at(&seg(field), &key(field), e));
                         }
                     }
@@ -845,7 +844,6 @@ impl LoadedSpec {
                         "must list schema names (leave it out to read every non-system schema)",
                     ));
                 }
-                use crate::surface::snapshot::postgres::{self as pg, PgOptions};
                 let bounded = |field: &'static str, v: Option<u64>, max: u64, default: u64| match v
                 {
                     None => Ok(default),
@@ -863,28 +861,28 @@ impl LoadedSpec {
                         "lock_timeout_seconds",
                         t.lock_timeout_seconds,
                         week,
-                        pg::DEFAULT_LOCK_TIMEOUT_SECONDS,
+                        DEFAULT_LOCK_TIMEOUT_SECONDS,
                     )?,
                     statement_timeout_seconds: bounded(
                         "statement_timeout_seconds",
                         t.statement_timeout_seconds,
                         week,
-                        pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+                        DEFAULT_STATEMENT_TIMEOUT_SECONDS,
                     )?,
                     read_timeout_seconds: bounded(
                         "read_timeout_seconds",
                         t.read_timeout_seconds,
                         week,
-                        pg::DEFAULT_READ_TIMEOUT_SECONDS,
+                        DEFAULT_READ_TIMEOUT_SECONDS,
                     )?,
                     parallel: usize::try_from(bounded(
                         "parallel",
                         t.parallel,
                         64,
-                        pg::default_parallel() as u64,
+                        default_parallel() as u64,
                     )?)
                     .unwrap_or(1),
-                    sort_in_holdfast_below: pg::DEFAULT_SORT_IN_HOLDFAST_BELOW,
+                    sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
                 };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),
@@ -983,6 +981,87 @@ pub fn resolve_members(
         .filter(|(_, h)| *h)
         .map(|(id, _)| (*id).to_string())
         .collect())
+}
+
+// ---- the snapshot method and the settings of a postgres snapshot ----------
+
+/// How a surface is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// A tree of files: a digest per file.
+    Files,
+    /// A read-only command: the digest of its stdout.
+    Command,
+    /// A PostgreSQL database: schema and per-table digests.
+    Postgres,
+    /// Not read: the surface can only be declared not contacted.
+    None,
+}
+
+impl Method {
+    /// The spelling used in TOML and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Files => "files",
+            Method::Command => "command",
+            Method::Postgres => "postgres",
+            Method::None => "none",
+        }
+    }
+}
+
+/// Default `lock_timeout`: how long a statement waits for another
+/// session's lock before the snapshot fails.
+pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u64 = 10;
+/// Default `statement_timeout`: the longest one statement (one table's
+/// COPY) may run on the server.
+pub const DEFAULT_STATEMENT_TIMEOUT_SECONDS: u64 = 3600;
+/// Default read timeout: the longest holdfast waits for any answer from
+/// the server (a connection, a row, a reply) before the snapshot fails.
+pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
+/// Default of `PgOptions::sort_in_holdfast_below`: 64 MiB.
+pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
+/// How a `postgres` surface is read (the `[surface.snapshot]` settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Schemas whose objects are read (`None`: every schema).
+    pub schemas: Option<Vec<String>>,
+    /// `lock_timeout`, seconds.
+    pub lock_timeout_seconds: u64,
+    /// `statement_timeout`, seconds.
+    pub statement_timeout_seconds: u64,
+    /// How long to wait for any answer from the server, seconds.
+    pub read_timeout_seconds: u64,
+    /// Connections reading in parallel (1 = one connection).
+    pub parallel: usize,
+    /// A key range whose estimated size (from `relpages`) is below this
+    /// many bytes is read in storage order and sorted by its key inside
+    /// holdfast (cheaper for the server than an index scan); a larger one is
+    /// read in key order. Either way the lines come out in key order, so
+    /// this never changes a digest (a test checks it).
+    pub sort_in_holdfast_below: u64,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            schemas: None,
+            lock_timeout_seconds: DEFAULT_LOCK_TIMEOUT_SECONDS,
+            statement_timeout_seconds: DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+            read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
+            parallel: default_parallel(),
+            sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+        }
+    }
+}
+
+/// The default number of connections: the machine's cores, at most 4.
+pub fn default_parallel() -> usize {
+    std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 4)
 }
 
 #[cfg(test)]
@@ -1221,24 +1300,17 @@ mod tests {
 
     #[test]
     fn postgres_timeouts_and_parallelism_have_defaults_and_bounds() {
-        use crate::surface::snapshot::postgres as pg;
         let s = parse(GOOD).unwrap();
         let SnapshotSpec::Postgres { options, .. } = &s.snapshots[0] else {
             panic!("the example's first surface is postgres")
         };
-        assert_eq!(
-            options.lock_timeout_seconds,
-            pg::DEFAULT_LOCK_TIMEOUT_SECONDS
-        );
+        assert_eq!(options.lock_timeout_seconds, DEFAULT_LOCK_TIMEOUT_SECONDS);
         assert_eq!(
             options.statement_timeout_seconds,
-            pg::DEFAULT_STATEMENT_TIMEOUT_SECONDS
+            DEFAULT_STATEMENT_TIMEOUT_SECONDS
         );
-        assert_eq!(
-            options.read_timeout_seconds,
-            pg::DEFAULT_READ_TIMEOUT_SECONDS
-        );
-        assert_eq!(options.parallel, pg::default_parallel());
+        assert_eq!(options.read_timeout_seconds, DEFAULT_READ_TIMEOUT_SECONDS);
+        assert_eq!(options.parallel, default_parallel());
         let s = parse(&GOOD.replace(
             "connection_env = \"PROD_PG\"",
             "connection_env = \"PROD_PG\"\nlock_timeout_seconds = 2\nstatement_timeout_seconds = 30\n\

@@ -429,12 +429,12 @@ fn wrapped_binary(dir: &Path, script: &str) -> std::path::PathBuf {
 }
 
 /// The harness, in-process, attacking `exe` with `class`.
-fn harness_on(exe: &Path, class: &str) -> holdfast::gate::probe::ProbeReport {
+fn harness_on(exe: &Path, class: &str) -> holdfast::probe::ProbeReport {
     let spec = empty_spec();
-    let loaded = holdfast::gate::spec::LoadedSpec::load(spec.path()).unwrap();
-    holdfast::gate::probe::run(
+    let loaded = holdfast::probe::spec::LoadedSpec::load(spec.path()).unwrap();
+    holdfast::probe::run(
         &loaded,
-        &holdfast::gate::probe::HarnessOptions {
+        &holdfast::probe::HarnessOptions {
             exe: exe.to_path_buf(),
             only: vec![class.to_string()],
         },

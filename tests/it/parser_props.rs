@@ -191,7 +191,7 @@ proptest! {
         refused_as(holdfast::canonical::parse_strict(&input, &p), MALFORMED, &p)?;
         refused_as(holdfast::gate::verdict::Evidence::parse(&input, &p), MALFORMED, &p)?;
         refused_as(
-            holdfast::gate::probe::ProbeReport::parse(&input, &p, holdfast::gate::verdict::pass_token(None)),
+            holdfast::probe::ProbeReport::parse(&input, &p, holdfast::gate::verdict::pass_token(None)),
             MALFORMED,
             &p,
         )?;
@@ -217,7 +217,7 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let p = in_file(d.path(), "spec.toml", &input);
         refused_as(holdfast::surface::spec::LoadedSpec::parse(&input, &p), MALFORMED, &p)?;
-        refused_as(holdfast::gate::spec::parse(&input, &p), MALFORMED, &p)?;
+        refused_as(holdfast::probe::load::parse(&input, &p), MALFORMED, &p)?;
         refused_as(
             holdfast::tomlio::parse::<holdfast::packet::spec::PacketSpec>(&input, &p),
             MALFORMED,

@@ -226,7 +226,7 @@ fn a_non_hash_and_a_non_standard_format_are_refused() {
     let raw = w.join("raw.schema.json");
     fs::write(
         &raw,
-        holdfast::schema::schema_bytes::<holdfast::gate::probe::ProbeReport>(),
+        holdfast::schema::schema_bytes::<holdfast::probe::ProbeReport>(),
     )
     .unwrap();
     let job = json!({"schemas": [{"name": "raw", "file": raw, "instances": []}]});

@@ -7,8 +7,8 @@ use holdfast::cli_output::GatesOutput;
 use holdfast::error::exit;
 use holdfast::gate::assemble::{self, GateFacts, GatesRequest};
 use holdfast::gate::plan;
-use holdfast::gate::probe::ProbeReport;
-use holdfast::gate::spec::LoadedSpec;
+use holdfast::probe::ProbeReport;
+use holdfast::probe::spec::LoadedSpec;
 
 use crate::output::Output;
 
@@ -56,19 +56,20 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let probe_report = args
         .probe_report
         .as_deref()
-        .map(|p| ProbeReport::load(p, &token))
+        .map(|p| ProbeReport::load(p, &token).and_then(|r| r.findings()))
         .transpose()?;
     let plan_path = args.plan.clone().or_else(|| spec.default_plan());
     let plan = plan_path.as_deref().map(plan::check_file).transpose()?;
     let closing_checks = args
         .source
         .as_deref()
-        .map(|s| assemble::check_closing(&spec, s))
+        .map(|s| assemble::check_closing(&spec.spec.blocker, s))
         .transpose()?;
     let result = assemble::assemble(&GatesRequest {
-        spec: &spec,
+        blockers: &spec.spec.blocker,
+        options: &spec.spec.option,
         facts,
-        probe_report,
+        probes: probe_report,
         plan,
         closing_checks,
         authorization,

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use holdfast::Error;
 use holdfast::error::exit;
-use holdfast::gate::probe::{self, HarnessOptions, ProbeReport, RerunOptions};
-use holdfast::gate::spec::LoadedSpec;
 use holdfast::gate::{PROBE_REPORT_FILE, facts::Outcome};
+use holdfast::probe::spec::LoadedSpec;
+use holdfast::probe::{self, HarnessOptions, ProbeReport, RerunOptions};
 
 use crate::output::{Output, one_line};
 use crate::progress_bar::Bar;

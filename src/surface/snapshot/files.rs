@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 
 use std::os::unix::fs::MetadataExt;
 
@@ -26,6 +26,8 @@ use super::Reading;
 use super::keyed::Key;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+pub use crate::model::glob::compile_glob;
+use crate::model::glob::glob;
 use crate::progress::Progress;
 use crate::seal::{self, OddKind};
 
@@ -46,22 +48,6 @@ pub fn mode_part(rel: &str) -> String {
 /// The part name of a file's owner and group: `owner:<path>`.
 pub fn owner_part(rel: &str) -> String {
     format!("owner:{rel}")
-}
-
-fn glob(pattern: &str) -> std::result::Result<Glob, String> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| format!("{pattern:?} is not a valid glob: {e}"))
-}
-
-/// Compiles one glob the way `files` snapshots match it.
-pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, String> {
-    if pattern.is_empty() {
-        return Err("an empty glob matches nothing".into());
-    }
-    Ok(glob(pattern)?.compile_matcher())
 }
 
 fn set(patterns: &[String]) -> std::result::Result<GlobSet, String> {

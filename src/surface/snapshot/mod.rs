@@ -26,36 +26,16 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::progress::Progress;
 
+pub use super::spec::Method;
+
+/// File name of the surface snapshot taken before the mutation, in a packet.
+pub const SNAPSHOT_BEFORE_FILE: &str = "surface-snapshot-before.json";
+/// File name of the surface snapshot taken after the mutation, in a packet.
+pub const SNAPSHOT_AFTER_FILE: &str = "surface-snapshot-after.json";
 /// The `format` value of a snapshot file.
 pub const SNAPSHOT_FORMAT: &str = "holdfast-snapshot/1";
 /// Largest snapshot file `prove` reads.
 pub const SNAPSHOT_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// How a surface is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// A tree of files: a digest per file.
-    Files,
-    /// A read-only command: the digest of its stdout.
-    Command,
-    /// A PostgreSQL database: schema and per-table digests.
-    Postgres,
-    /// Not read: the surface can only be declared not contacted.
-    None,
-}
-
-impl Method {
-    /// The spelling used in TOML and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Files => "files",
-            Method::Command => "command",
-            Method::Postgres => "postgres",
-            Method::None => "none",
-        }
-    }
-}
 
 /// A snapshot of every surface of a spec (`holdfast snapshot SPEC --out FILE`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -371,7 +351,7 @@ pub fn read(path: &Path) -> Result<(Snapshot, String)> {
 pub(crate) fn refuse_pass_token<T: Serialize>(value: &T, path: &Path) -> Result<()> {
     let v = serde_json::to_value(value).map_err(|e| Error::malformed(path, e.to_string()))?;
     let token = crate::gate::verdict::pass_token(None);
-    match crate::gate::verdict::find_token_claim(&v, token, &[]) {
+    match crate::model::token::find_token_claim(&v, token, &[]) {
         Some(at) => Err(Error::malformed(
             path,
             format!("{at}: contains the pass token; an input may not claim it"),

@@ -56,6 +56,10 @@ use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
 
+pub use crate::surface::spec::{
+    DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS, DEFAULT_SORT_IN_HOLDFAST_BELOW,
+    DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
+};
 pub use catalog::KINDS;
 use relations::RelationDef;
 
@@ -70,64 +74,11 @@ type RowResults = Vec<(usize, Result<(String, u64)>)>;
 
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `lock_timeout`: how long a statement waits for another
-/// session's lock before the snapshot fails.
-pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u64 = 10;
-/// Default `statement_timeout`: the longest one statement (one table's
-/// COPY) may run on the server.
-pub const DEFAULT_STATEMENT_TIMEOUT_SECONDS: u64 = 3600;
-/// Default read timeout: the longest holdfast waits for any answer from
-/// the server (a connection, a row, a reply) before the snapshot fails.
-pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
 /// Largest table without a usable key that holdfast sorts in memory (its
 /// COPY text); a larger one fails the snapshot, naming the table.
 pub const UNKEYED_TABLE_LIMIT: usize = 1 << 30;
-/// Default of [`PgOptions::sort_in_holdfast_below`]: 64 MiB.
-pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
 /// Oids below this are the server's own objects (created by initdb).
 pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
-
-/// How a `postgres` surface is read (the `[surface.snapshot]` settings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PgOptions {
-    /// Schemas whose objects are read (`None`: every schema).
-    pub schemas: Option<Vec<String>>,
-    /// `lock_timeout`, seconds.
-    pub lock_timeout_seconds: u64,
-    /// `statement_timeout`, seconds.
-    pub statement_timeout_seconds: u64,
-    /// How long to wait for any answer from the server, seconds.
-    pub read_timeout_seconds: u64,
-    /// Connections reading in parallel (1 = one connection).
-    pub parallel: usize,
-    /// A key range whose estimated size (from `relpages`) is below this
-    /// many bytes is read in storage order and sorted by its key inside
-    /// holdfast (cheaper for the server than an index scan); a larger one is
-    /// read in key order. Either way the lines come out in key order, so
-    /// this never changes a digest (a test checks it).
-    pub sort_in_holdfast_below: u64,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        PgOptions {
-            schemas: None,
-            lock_timeout_seconds: DEFAULT_LOCK_TIMEOUT_SECONDS,
-            statement_timeout_seconds: DEFAULT_STATEMENT_TIMEOUT_SECONDS,
-            read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
-            parallel: default_parallel(),
-            sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
-        }
-    }
-}
-
-/// The default number of connections: the machine's cores, at most 4.
-pub fn default_parallel() -> usize {
-    std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 4)
-}
 
 /// Which database a `postgres` snapshot read, recorded in the snapshot so
 /// `prove` can refuse to compare snapshots of two different databases.

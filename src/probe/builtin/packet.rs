@@ -3,6 +3,63 @@
 
 use super::*;
 
+const VERIFY: &[&str] = &["verify-good-packet"];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "tampered-artifact",
+            "a packet file changed after sealing",
+            &["verify"],
+            VERIFY,
+            tampered,
+        ),
+        class(
+            "missing-artifact",
+            "a sealed file or seal file removed",
+            &["verify"],
+            VERIFY,
+            missing,
+        ),
+        class(
+            "extra-artifact",
+            "an unlisted file added to a sealed packet",
+            &["verify"],
+            VERIFY,
+            extra,
+        ),
+        class(
+            "path-escape",
+            "manifest paths that leave the packet (.., dir/../x, absolute)",
+            &["verify"],
+            VERIFY,
+            path_escape,
+        ),
+        class(
+            "symlink-out",
+            "symbolic links pointing out of the packet",
+            &["verify"],
+            VERIFY,
+            symlink_out,
+        ),
+        class(
+            "mix-and-match",
+            "artifacts or seal files taken from another packet",
+            &["verify"],
+            VERIFY,
+            mix_and_match,
+        ),
+        class(
+            "seal-forgery",
+            "forged or malformed seal files",
+            &["verify"],
+            VERIFY,
+            seal_forgery,
+        ),
+    ]
+}
+
 /// Writes a manifest and a tree hash that matches it, so that only the
 /// manifest's own defect is left for verify to find.
 fn forge(d: &Path, manifest: &[u8]) -> Result<()> {

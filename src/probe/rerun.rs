@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{ProbeReport, REPORT_LIMIT, USER_CLASS, builtin, harness};
+use super::report::ProbeReport;
+use super::{REPORT_LIMIT, USER_CLASS, builtin, harness};
 use crate::error::{Error, Result};
-use crate::gate::spec::LoadedSpec;
 use crate::gate::verdict::pass_token;
+use crate::probe::spec::LoadedSpec;
 use crate::progress::Progress;
 
 /// What a re-run needs besides the recorded design.
@@ -119,7 +120,7 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
             "class {c}: recorded, but this build has no such class"
         ));
     }
-    let report = harness(spec.as_ref(), &runnable, &opts.exe, progress)?;
+    let report = harness::harness(spec.as_ref(), &runnable, &opts.exe, progress)?;
 
     if !recorded.all_fail_closed {
         problems.push(

@@ -3,6 +3,50 @@
 
 use super::*;
 
+const GATES: &[&str] = &["gates-select-good-spec"];
+const PLAN: &[&str] = &["plan-check-good-plan", "gates-select-good-spec"];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "blocker-closed-without-evidence",
+            "a blocker marked closed without closing evidence",
+            &["gates"],
+            GATES,
+            closed_without_evidence,
+        ),
+        class(
+            "stale-closing-evidence",
+            "closing evidence whose cited bytes changed",
+            &["gates"],
+            GATES,
+            stale_closing,
+        ),
+        class(
+            "rollback-plan-incomplete",
+            "a rollback plan missing a section or left unfinished",
+            &["plan", "check"],
+            PLAN,
+            plan_incomplete,
+        ),
+        class(
+            "empty-pattern",
+            "an empty pattern, list or selection that matches nothing",
+            &["probe"],
+            MANY,
+            empty_pattern,
+        ),
+        class(
+            "bypass",
+            "--force, HOLDFAST_* variables and unknown config keys",
+            &["verify"],
+            MANY,
+            bypass,
+        ),
+    ]
+}
+
 pub(super) fn closed_without_evidence(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let none = spec_toml(fx, |s| s.blocker[0].closing_evidence.clear())?;
     let absent: String = none
@@ -500,9 +544,9 @@ pub(super) fn bypass(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     // the harness whatever the environment says.
     let d = fx.case_dir("probe-env")?;
     fx.put(&d.join(PLAN_FILE), good_plan().as_bytes())?;
-    let mut user = crate::gate::spec::GateSpec::default();
+    let mut user = crate::probe::spec::GateSpec::default();
     user.probes.pass_token = fx.spec_value.probes.pass_token.clone();
-    user.probe.push(crate::gate::spec::UserProbe {
+    user.probe.push(crate::probe::spec::UserProbe {
         id: "lets-it-through".into(),
         title: String::new(),
         command: vec![s(&fx.exe), "plan".into(), "check".into()],

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use super::{Case, ProbeKind, Redactor, Spawn, USER_CLASS};
+use super::case::{Case, Redactor};
+use super::report::ProbeKind;
+use super::{Spawn, USER_CLASS};
 use crate::error::Result;
-use crate::gate::spec::{DEFAULT_TIMEOUT_SECONDS, InputVia, LoadedSpec};
+use crate::probe::spec::{DEFAULT_TIMEOUT_SECONDS, InputVia, LoadedSpec};
 
 /// Largest input file a user probe feeds on standard input.
 const STDIN_LIMIT: u64 = 64 * 1024 * 1024;

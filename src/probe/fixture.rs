@@ -16,12 +16,10 @@ use crate::gate::decision::OptionSpec;
 use crate::gate::facts::{
     BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts, ProofResult,
 };
-use crate::gate::probe::{
-    Actual, ClassRecord, Expected, ProbeKind, ProbeRecord, ProbeReport, Summary,
-};
-use crate::gate::spec::{GateSpec, InputVia, ProbesConfig, UserProbe};
 use crate::gate::verdict::{Evidence, pass_token};
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
+use crate::probe::spec::{GateSpec, InputVia, ProbesConfig, UserProbe};
+use crate::probe::{Actual, ClassRecord, Expected, ProbeKind, ProbeRecord, ProbeReport, Summary};
 use crate::progress::NoProgress;
 use crate::registry::model::{ClaimDoc, ClaimState, ImportRevisions, ObjectDoc, RegistryFile};
 use crate::{canonical, digest, seal};
@@ -503,15 +501,15 @@ impl Fixture {
     /// Runs the binary (empty environment) for a fixture step; an error
     /// unless it exits 0.
     pub(crate) fn run_ok(&self, args: &[String]) -> Result<()> {
-        let ran = crate::gate::probe::exec::run(
-            &crate::gate::probe::exec::Spawn {
+        let ran = crate::probe::exec::run(
+            &crate::probe::exec::Spawn {
                 program: self.exe.as_os_str().to_owned(),
                 args: args.iter().map(Into::into).collect(),
                 cwd: None,
                 clear_env: true,
                 env: vec![],
                 stdin: None,
-                timeout: crate::gate::probe::BUILTIN_TIMEOUT,
+                timeout: crate::probe::BUILTIN_TIMEOUT,
             },
             &self.token,
         );

@@ -1,10 +1,12 @@
 //! The built-in bad-input classes: what each attacks, and the bad copies of
 //! the fixture it runs the real binary on.
 //!
-//! The classes live in submodules by the gate they attack: [`packet`] (the
-//! seal), [`inputs`] (JSON and TOML readers), [`gates`] (blockers, decision,
-//! plan, selection, bypasses), [`surface`] (proof and citations) and
-//! [`registry`] (invariants, folds, rollbacks, revisions).
+//! The classes live in one file per family, by the gate they attack:
+//! [`packet`] (the seal), [`inputs`] (JSON and TOML readers), [`gates`]
+//! (blockers, decision, plan, selection, bypasses), [`surface`] (proof and
+//! citations) and [`registry`] (invariants, folds, rollbacks, revisions).
+//! Each family declares its classes (`classes()`) next to their builders,
+//! so a new class is added in one place; [`table`] gathers them.
 //!
 //! A class whose probes are not written yet (`build: None`) is listed with
 //! the command it will attack and reported NOT RUN, which fails the harness:
@@ -22,19 +24,16 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::case::{Case, Redactor, tree_digest};
 use super::fixture::{CLOSING, Fixture, good_plan};
-use super::{Case, ControlRecord, ProbeKind, Redactor, Spawn, exec};
+use super::report::{ControlRecord, ProbeKind};
+use super::{Spawn, exec};
 use crate::error::{IoContext, Result};
 use crate::gate::blocker::{BlockerEvidence, Status, UnknownSurface};
 use crate::gate::facts::Outcome;
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::{digest, seal};
-use gates::*;
-use inputs::*;
-use packet::*;
-use registry::*;
-use surface::*;
 
 /// Builds the bad inputs of a class.
 type Builder = fn(&Fixture) -> Result<Vec<CaseSpec>>;
@@ -102,27 +101,6 @@ fn gate_text(c: &ClassDef) -> String {
     s
 }
 
-const VERIFY: &[&str] = &["verify-good-packet"];
-const GATES: &[&str] = &["gates-select-good-spec"];
-const PLAN: &[&str] = &["plan-check-good-plan", "gates-select-good-spec"];
-const JSON: &[&str] = &["verdict-good-evidence", "gates-select-good-spec"];
-const PROVE: &[&str] = &["prove-untouched"];
-const SURF: &[&str] = &["surfaces-good-spec", "prove-untouched"];
-const REG_INVARIANT: &[&str] = &[
-    "registry-check-good",
-    "registry-check-file-good",
-    "registry-import-good",
-    "registry-claim-good",
-    "registry-fold-good",
-];
-const REG_FOLD: &[&str] = &["registry-fold-good", "registry-fold-authorized"];
-const REG_ROLLBACK: &[&str] = &["registry-rollback-good", "registry-check-folded"];
-const REG_REVISION: &[&str] = &[
-    "registry-check-folded",
-    "registry-claim-good",
-    "registry-fold-next",
-    "registry-rollback-good",
-];
 const MANY: &[&str] = &[
     "verify-good-packet",
     "verdict-good-evidence",
@@ -131,202 +109,36 @@ const MANY: &[&str] = &[
     "probe-user-only",
 ];
 
-/// The class table, sorted by id.
-pub(crate) fn table() -> Vec<ClassDef> {
-    let c = |id, title, gate, controls, build| ClassDef {
+/// A class attacking a subcommand without a required flag.
+fn class(
+    id: &'static str,
+    title: &'static str,
+    gate: &'static [&'static str],
+    controls: &'static [&'static str],
+    build: Builder,
+) -> ClassDef {
+    ClassDef {
         id,
         title,
         gate,
         flag: None,
         controls,
-        build,
-    };
-    let mut t = vec![
-        c(
-            "tampered-artifact",
-            "a packet file changed after sealing",
-            &["verify"],
-            VERIFY,
-            Some(tampered as Builder),
-        ),
-        c(
-            "missing-artifact",
-            "a sealed file or seal file removed",
-            &["verify"],
-            VERIFY,
-            Some(missing),
-        ),
-        c(
-            "extra-artifact",
-            "an unlisted file added to a sealed packet",
-            &["verify"],
-            VERIFY,
-            Some(extra),
-        ),
-        c(
-            "path-escape",
-            "manifest paths that leave the packet (.., dir/../x, absolute)",
-            &["verify"],
-            VERIFY,
-            Some(path_escape),
-        ),
-        c(
-            "symlink-out",
-            "symbolic links pointing out of the packet",
-            &["verify"],
-            VERIFY,
-            Some(symlink_out),
-        ),
-        c(
-            "mix-and-match",
-            "artifacts or seal files taken from another packet",
-            &["verify"],
-            VERIFY,
-            Some(mix_and_match),
-        ),
-        c(
-            "seal-forgery",
-            "forged or malformed seal files",
-            &["verify"],
-            VERIFY,
-            Some(seal_forgery),
-        ),
-        c(
-            "malformed-json",
-            "malformed or truncated JSON inputs",
-            &["verdict"],
-            JSON,
-            Some(malformed_json),
-        ),
-        c(
-            "duplicate-json-keys",
-            "JSON inputs with duplicate keys",
-            &["verdict"],
-            JSON,
-            Some(duplicate_keys),
-        ),
-        c(
-            "huge-or-deep-input",
-            "oversized or deeply nested inputs (bounded, no crash)",
-            &["verdict"],
-            MANY,
-            Some(huge_or_deep),
-        ),
-        c(
-            "forged-status",
-            "the pass token or a _READY status placed in an input field",
-            &["verdict"],
-            MANY,
-            Some(forged_status),
-        ),
-        c(
-            "blocker-closed-without-evidence",
-            "a blocker marked closed without closing evidence",
-            &["gates"],
-            GATES,
-            Some(closed_without_evidence),
-        ),
-        c(
-            "stale-closing-evidence",
-            "closing evidence whose cited bytes changed",
-            &["gates"],
-            GATES,
-            Some(stale_closing),
-        ),
-        c(
-            "rollback-plan-incomplete",
-            "a rollback plan missing a section or left unfinished",
-            &["plan", "check"],
-            PLAN,
-            Some(plan_incomplete),
-        ),
-        c(
-            "empty-pattern",
-            "an empty pattern, list or selection that matches nothing",
-            &["probe"],
-            MANY,
-            Some(empty_pattern),
-        ),
-        c(
-            "bypass",
-            "--force, HOLDFAST_* variables and unknown config keys",
-            &["verify"],
-            MANY,
-            Some(bypass),
-        ),
-        c(
-            "registry-collision",
-            "registry invariant break: an id issued twice, or claims that intersect",
-            &["registry", "check"],
-            REG_INVARIANT,
-            Some(registry_collision),
-        ),
-        c(
-            "registry-orphan",
-            "registry invariant break: a record no claim covers, or a claimed id without a record",
-            &["registry", "check"],
-            REG_INVARIANT,
-            Some(registry_orphan),
-        ),
-        c(
-            "registry-gap",
-            "registry invariant break: a hole in the id sequence",
-            &["registry", "check"],
-            REG_INVARIANT,
-            Some(registry_gap),
-        ),
-        c(
-            "registry-overlap",
-            "registry invariant break: a claim's state disagrees with the canonical body",
-            &["registry", "check"],
-            REG_INVARIANT,
-            Some(registry_overlap),
-        ),
-        ClassDef {
-            id: "fold-outside-authorized-range",
-            title: "a fold of a range the registry or the authorization does not allow",
-            gate: &["registry", "fold"],
-            flag: Some("--authorization"),
-            controls: REG_FOLD,
-            build: Some(fold_outside_range),
-        },
-        c(
-            "rollback-changed-live-bytes",
-            "a rollback against live bytes changed since the fold",
-            &["registry", "rollback"],
-            REG_ROLLBACK,
-            Some(rollback_changed_live),
-        ),
-        c(
-            "old-revision-as-current",
-            "an old registry revision or an earlier fold result presented as current",
-            &["registry", "rollback"],
-            REG_REVISION,
-            Some(old_revision),
-        ),
-        c(
-            "boundary-matches-nothing",
-            "a boundary or pattern that matches no surface or file",
-            &["prove"],
-            SURF,
-            Some(boundary_nothing),
-        ),
-        c(
-            "changed-forbidden-surface",
-            "a forbidden surface changed between snapshots",
-            &["prove"],
-            PROVE,
-            Some(changed_surface),
-        ),
-        ClassDef {
-            id: "stale-evidence-citation",
-            title: "a surface citation whose bytes changed in the source",
-            gate: &["verify"],
-            flag: Some("--source"),
-            controls: &["verify-source-fresh", "surfaces-good-spec"],
-            build: Some(stale_citation),
-        },
-    ];
+        build: Some(build),
+    }
+}
+
+/// The class table, sorted by id: every family's classes.
+pub(crate) fn table() -> Vec<ClassDef> {
+    let mut t: Vec<ClassDef> = [
+        packet::classes(),
+        inputs::classes(),
+        gates::classes(),
+        registry::classes(),
+        surface::classes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     t.sort_by(|a, b| a.id.cmp(b.id));
     t
 }
@@ -445,7 +257,7 @@ fn gates_case(
     Ok(cs(name, what, fx.gates_select(&spec, &out), expect).nothing_at(out))
 }
 
-fn spec_toml(fx: &Fixture, edit: impl FnOnce(&mut crate::gate::spec::GateSpec)) -> Result<String> {
+fn spec_toml(fx: &Fixture, edit: impl FnOnce(&mut crate::probe::spec::GateSpec)) -> Result<String> {
     let mut v = fx.spec_value.clone();
     edit(&mut v);
     fx.toml(&v)
@@ -629,7 +441,7 @@ pub(crate) fn cases(
             let must_keep = spec
                 .must_keep
                 .into_iter()
-                .filter_map(|p| match super::tree_digest(&p) {
+                .filter_map(|p| match tree_digest(&p) {
                     Ok(d) => Some((p, d)),
                     Err(e) => {
                         keep_error.get_or_insert(e.to_string());

@@ -3,6 +3,42 @@
 
 use super::*;
 
+const JSON: &[&str] = &["verdict-good-evidence", "gates-select-good-spec"];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "malformed-json",
+            "malformed or truncated JSON inputs",
+            &["verdict"],
+            JSON,
+            malformed_json,
+        ),
+        class(
+            "duplicate-json-keys",
+            "JSON inputs with duplicate keys",
+            &["verdict"],
+            JSON,
+            duplicate_keys,
+        ),
+        class(
+            "huge-or-deep-input",
+            "oversized or deeply nested inputs (bounded, no crash)",
+            &["verdict"],
+            MANY,
+            huge_or_deep,
+        ),
+        class(
+            "forged-status",
+            "the pass token or a _READY status placed in an input field",
+            &["verdict"],
+            MANY,
+            forged_status,
+        ),
+    ]
+}
+
 pub(super) fn malformed_json(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let good = json_bytes(&evidence(fx)?)?;
     let text = String::from_utf8_lossy(&good).into_owned();
@@ -362,7 +398,7 @@ pub(super) fn forged_status(fx: &Fixture) -> Result<Vec<CaseSpec>> {
         |d| wr(&d.join("facts.json"), &facts),
     )?);
     let d = fx.case_dir("token-in-probe-title")?;
-    let mut user: crate::gate::spec::GateSpec =
+    let mut user: crate::probe::spec::GateSpec =
         toml::from_str(&std::fs::read_to_string(fx.userspec.join(SPEC_FILE)).at(&fx.userspec)?)
             .map_err(|e| crate::Error::failed(format!("internal: {e}")))?;
     user.probe[0].title = format!("claims {t}");

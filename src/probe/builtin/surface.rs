@@ -4,6 +4,37 @@
 
 use super::*;
 
+const PROVE: &[&str] = &["prove-untouched"];
+const SURF: &[&str] = &["surfaces-good-spec", "prove-untouched"];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "boundary-matches-nothing",
+            "a boundary or pattern that matches no surface or file",
+            &["prove"],
+            SURF,
+            boundary_nothing,
+        ),
+        class(
+            "changed-forbidden-surface",
+            "a forbidden surface changed between snapshots",
+            &["prove"],
+            PROVE,
+            changed_surface,
+        ),
+        ClassDef {
+            id: "stale-evidence-citation",
+            title: "a surface citation whose bytes changed in the source",
+            gate: &["verify"],
+            flag: Some("--source"),
+            controls: &["verify-source-fresh", "surfaces-good-spec"],
+            build: Some(stale_citation),
+        },
+    ]
+}
+
 // ---- surfaces, snapshots, the proof, verify --source ----------------------
 
 fn snapshot(fx: &Fixture, spec: &Path, out: &Path) -> Result<()> {
@@ -230,7 +261,7 @@ pub(super) fn stale_citation(fx: &Fixture) -> Result<Vec<CaseSpec>> {
     let case = |name: &str, what: &str, change: SourceChange| -> Result<CaseSpec> {
         let src = fx.surf_copy(name)?;
         let packet = src.with_file_name("packet");
-        crate::gate::probe::fixture::copy_tree(&fx.surf_packet, &packet)?;
+        crate::probe::fixture::copy_tree(&fx.surf_packet, &packet)?;
         change(&src, &packet)?;
         let args = vec!["verify".into(), s(&packet), "--source".into(), s(&src)];
         Ok(cs(name, what, args, &[1]))

@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use super::facts::Outcome;
-use super::probe::{
-    ControlRecord, ProbeKind, ProbeRecord, Redactor, Spawn, USER_CLASS, run_command,
-};
+use super::case::Redactor;
 use super::spec::{DEFAULT_TIMEOUT_SECONDS, InputVia, LoadedSpec, UserProbe};
+use super::{ControlRecord, ProbeKind, ProbeRecord, Spawn, USER_CLASS, run_command};
+use crate::gate::facts::Outcome;
 use crate::error::Result;
 
 /// Largest accept file fed on standard input (as for the bad input).
@@ -163,19 +162,4 @@ pub(crate) fn apply(probes: &mut [ProbeRecord], controls: &[ControlRecord]) {
             p.reason = format!("{CONTROL_FAILED}: {}", p.reason);
         }
     }
-}
-
-/// The first user probe of a report that counts as failing closed although
-/// its positive control failed (a report edited by hand), in words.
-pub(crate) fn inconsistency(probes: &[ProbeRecord], controls: &[ControlRecord]) -> Option<String> {
-    probes
-        .iter()
-        .filter(|p| p.kind == ProbeKind::User && p.fail_closed)
-        .find(|p| controls.iter().any(|c| c.id == p.id && !c.ok))
-        .map(|p| {
-            format!(
-                "probes ({}): fail-closed although its positive control failed",
-                p.id
-            )
-        })
 }

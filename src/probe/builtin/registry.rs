@@ -9,13 +9,83 @@
 //! and every refusal must leave that copy byte for byte as it was.
 
 use super::*;
-use crate::gate::probe::fixture::{
-    FOLD, FOLD_RESULT, NEXT_FOLD, fold_authorization, registry_args,
-};
+use crate::probe::fixture::{FOLD, FOLD_RESULT, NEXT_FOLD, fold_authorization, registry_args};
 use crate::registry::history::{Op, get_blob, parse_log};
 use crate::registry::model::{ClaimDoc, ClaimState, ObjectDoc, RegistryFile, parse_import};
 use crate::registry::store::create;
 use crate::registry::{Class, Document, LOG_FILE, check};
+
+const REG_INVARIANT: &[&str] = &[
+    "registry-check-good",
+    "registry-check-file-good",
+    "registry-import-good",
+    "registry-claim-good",
+    "registry-fold-good",
+];
+const REG_FOLD: &[&str] = &["registry-fold-good", "registry-fold-authorized"];
+const REG_ROLLBACK: &[&str] = &["registry-rollback-good", "registry-check-folded"];
+const REG_REVISION: &[&str] = &[
+    "registry-check-folded",
+    "registry-claim-good",
+    "registry-fold-next",
+    "registry-rollback-good",
+];
+
+/// The classes of this family, each with the builder of its bad inputs.
+pub(super) fn classes() -> Vec<ClassDef> {
+    vec![
+        class(
+            "registry-collision",
+            "registry invariant break: an id issued twice, or claims that intersect",
+            &["registry", "check"],
+            REG_INVARIANT,
+            registry_collision,
+        ),
+        class(
+            "registry-orphan",
+            "registry invariant break: a record no claim covers, or a claimed id without a record",
+            &["registry", "check"],
+            REG_INVARIANT,
+            registry_orphan,
+        ),
+        class(
+            "registry-gap",
+            "registry invariant break: a hole in the id sequence",
+            &["registry", "check"],
+            REG_INVARIANT,
+            registry_gap,
+        ),
+        class(
+            "registry-overlap",
+            "registry invariant break: a claim's state disagrees with the canonical body",
+            &["registry", "check"],
+            REG_INVARIANT,
+            registry_overlap,
+        ),
+        class(
+            "rollback-changed-live-bytes",
+            "a rollback against live bytes changed since the fold",
+            &["registry", "rollback"],
+            REG_ROLLBACK,
+            rollback_changed_live,
+        ),
+        class(
+            "old-revision-as-current",
+            "an old registry revision or an earlier fold result presented as current",
+            &["registry", "rollback"],
+            REG_REVISION,
+            old_revision,
+        ),
+        ClassDef {
+            id: "fold-outside-authorized-range",
+            title: "a fold of a range the registry or the authorization does not allow",
+            gate: &["registry", "fold"],
+            flag: Some("--authorization"),
+            controls: REG_FOLD,
+            build: Some(fold_outside_range),
+        },
+    ]
+}
 
 /// `TKT-OBJ-NNN`.
 fn id(n: u64) -> String {
