@@ -1,6 +1,7 @@
 //! The production blocker map: blockers declared in gates.toml plus blockers
 //! derived from facts (unknown surfaces, stale citations, changed forbidden
-//! surfaces, declared-only critical surfaces, fail-open probes).
+//! surfaces, declared-only critical surfaces, fail-open probes, governed
+//! changes whose rehearsal on a copy was impossible).
 //!
 //! Whether a blocker counts as open is never read from a stored `status`:
 //! it is recomputed from the entry's own facts by [`closed_by_evidence`]. A
@@ -107,7 +108,8 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
 /// `stale-citation:<owner>:<path>[:<lines>]`,
 /// `changed-forbidden-surface:<boundary>:<surface>`,
 /// `declared-only-critical-surface:<boundary>:<surface>`,
-/// `fail-open-probe:<class>/<name>`), none of them empty. An id of a shape
+/// `fail-open-probe:<class>/<name>`, `impossible-rehearsal:<change>`), none
+/// of them empty. An id of a shape
 /// no fact can have (an old `changed-surface:x`, a boundary left out) would
 /// make an option wait on nothing that can ever close, so it is refused.
 pub fn is_derived_id(id: &str) -> bool {
@@ -126,6 +128,8 @@ pub fn is_derived_id(id: &str) -> bool {
     } else if is(Kind::StaleCitation) {
         // A path may itself hold ':'.
         parts.len() >= 2
+    } else if is(Kind::ImpossibleRehearsal) {
+        parts.len() == 1
     } else if is(Kind::FailOpenProbe) {
         parts.len() == 1
             && key
@@ -287,6 +291,26 @@ pub struct DerivedInputs {
     pub declared_only_critical_surfaces: Vec<DeclaredOnlyCriticalSurface>,
     /// Probes that did not fail closed.
     pub fail_open_probes: Vec<FailOpenProbe>,
+    /// Governed changes whose rehearsal on a copy could not be made. A
+    /// facts file written before this fact existed may leave it out (none).
+    #[serde(default)]
+    pub impossible_rehearsals: Vec<ImpossibleRehearsal>,
+}
+
+/// A governed change that could not be rehearsed on a copy (a surface it
+/// may change cannot be copied, a database has other sessions): the real
+/// change was not run, and production stays on hold until it can be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImpossibleRehearsal {
+    /// The change's id.
+    pub change: String,
+    /// The surfaces it may change, comma-separated.
+    pub surfaces: String,
+    /// Why the rehearsal could not be made, as the change record says.
+    pub reason: String,
+    /// The change record's `rehearsal.impossible`. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 impl DerivedInputs {
@@ -356,6 +380,14 @@ impl DerivedInputs {
                 .map(|f| &f.evidence[..])
                 .collect(),
             false,
+        )?;
+        each(
+            "impossible_rehearsals",
+            self.impossible_rehearsals
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
         )
     }
 }
@@ -387,6 +419,8 @@ pub enum Kind {
     DeclaredOnlyCriticalSurface,
     /// Derived from a probe that did not fail closed.
     FailOpenProbe,
+    /// Derived from a governed change whose rehearsal was impossible.
+    ImpossibleRehearsal,
 }
 
 impl Kind {
@@ -399,6 +433,7 @@ impl Kind {
             Kind::ChangedForbiddenSurface => "changed-forbidden-surface",
             Kind::DeclaredOnlyCriticalSurface => "declared-only-critical-surface",
             Kind::FailOpenProbe => "fail-open-probe",
+            Kind::ImpossibleRehearsal => "impossible-rehearsal",
         }
     }
 }
@@ -773,7 +808,26 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             p.evidence.clone(),
         ));
     }
+    for r in &inputs.impossible_rehearsals {
+        add(derived(
+            Kind::ImpossibleRehearsal,
+            impossible_rehearsal_id(&r.change),
+            format!(
+                "change {} could not be rehearsed on a copy, so it was not run: {}",
+                r.change, r.reason
+            ),
+            &r.surfaces,
+            Severity::Critical,
+            "every surface the change may change can be copied, and a rehearsal on the copies passes",
+            r.evidence.clone(),
+        ));
+    }
     out.into_values().collect()
+}
+
+/// The id of the blocker derived from a change that could not be rehearsed.
+pub fn impossible_rehearsal_id(change: &str) -> String {
+    format!("{}:{change}", Kind::ImpossibleRehearsal.as_str())
 }
 
 /// Builds the map from declared blockers, derived facts and the results of

@@ -565,6 +565,8 @@ fn perform_change(
         named,
         token: inputs.gates.token(),
         declared_production_mutation: inputs.spec.spec.flags.production_mutation,
+        declared_read_write: inputs.spec.spec.flags.live_system_contact
+            == super::spec::LiveContact::ReadWrite,
         spec_file: &spec_file,
     };
     crate::change::perform(c, &ctx, dir, before, progress)
