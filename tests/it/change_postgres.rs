@@ -299,4 +299,30 @@ fn a_database_with_other_sessions_cannot_be_rehearsed_and_is_not_changed() {
         json(&packet, "change-record.json")["rehearsal"]["runs"],
         serde_json::json!([])
     );
+    // The impossible rehearsal is a blocker derived from the record, and
+    // production stays on hold.
+    let map = json(&packet, "production-blocker-map.json");
+    let blocker = map["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "impossible-rehearsal")
+        .unwrap_or_else(|| panic!("no impossible-rehearsal blocker: {map}"));
+    assert_eq!(blocker["status"], "open");
+    assert!(
+        blocker["title"]
+            .as_str()
+            .unwrap()
+            .contains("TEMPLATE chg_busy failed"),
+        "{blocker}"
+    );
+    assert_eq!(
+        json(&packet, "manifest.json")["status"]["decision"],
+        "HOLD_PRODUCTION"
+    );
+    // Nothing touched the real database: the contact is not read-write.
+    assert_eq!(
+        json(&packet, "change-result.json")["touched_real"],
+        serde_json::json!([])
+    );
 }
