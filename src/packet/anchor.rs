@@ -314,17 +314,20 @@ fn check_records(
             ));
         }
         if o.path != a.path {
-            report.problems.push(format!(
-                "{at}: the registry records the path {}",
-                o.path
-            ));
+            report
+                .problems
+                .push(format!("{at}: the registry records the path {}", o.path));
         }
         let sealed = listed.get(a.path.as_str()).copied().unwrap_or("");
         if o.sha256 != a.sha256 || o.sha256 != sealed {
             report.problems.push(format!(
                 "{at}: the registry records sha256 {}, the packet holds {}",
                 o.sha256,
-                if sealed.is_empty() { "no such file" } else { sealed }
+                if sealed.is_empty() {
+                    "no such file"
+                } else {
+                    sealed
+                }
             ));
         }
     }

@@ -1580,7 +1580,9 @@ pub fn check_bind(reg: &Registry, earlier: &[Entry], op: &Op) -> std::result::Re
             .iter()
             .any(|e| matches!(&e.op, Op::Fold { result_sha256, .. } if result_sha256 == sha))
     {
-        return Err(format!("no fold of this history recorded the fold result {sha}"));
+        return Err(format!(
+            "no fold of this history recorded the fold result {sha}"
+        ));
     }
     for e in earlier {
         if let Op::Bind {

@@ -725,7 +725,13 @@ fn bind_changes_no_document_binds_once_and_replays() {
     // A claim the registry does not hold, a fold no state recorded, a claim
     // of another packet, nothing at all, a tree hash that is not one.
     let refusals: [(&str, &str, Option<(&str, &str)>, Option<&str>, &str); 5] = [
-        ("FIX7", &tree, Some(("TKT-OBJ-900", "TKT-OBJ-901")), None, "holds no claim"),
+        (
+            "FIX7",
+            &tree,
+            Some(("TKT-OBJ-900", "TKT-OBJ-901")),
+            None,
+            "holds no claim",
+        ),
         ("FIX7", &tree, None, Some(&tree), "no fold of this history"),
         ("FIX8", &tree, ids, None, "holds no claim"),
         ("FIX7", &tree, None, None, "nothing to bind"),

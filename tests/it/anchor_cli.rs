@@ -128,7 +128,12 @@ fn forge(packet: &Path, file: &str, edit: impl Fn(String) -> String) {
     assert_ne!(edited, text, "the forgery must change {file}");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&p, edited).unwrap();
-    holdfast().arg("seal").arg(packet).arg("--force").assert().success();
+    holdfast()
+        .arg("seal")
+        .arg(packet)
+        .arg("--force")
+        .assert()
+        .success();
     holdfast().arg("verify").arg(packet).assert().success();
 }
 
@@ -153,7 +158,9 @@ fn a_run_binds_its_tree_hash_and_verify_registry_accepts_the_packet() {
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("#{state} ")))
-        .stdout(predicate::str::contains("bind claim TKT-OBJ-462..TKT-OBJ-481 and fold"));
+        .stdout(predicate::str::contains(
+            "bind claim TKT-OBJ-462..TKT-OBJ-481 and fold",
+        ));
     holdfast()
         .args(["registry", "--registry"])
         .arg(a.join("reg"))
@@ -181,13 +188,21 @@ fn a_forged_packet_with_recomputed_hashes_is_not_anchored() {
     let genuine = tree_of(&packet);
     // An artifact changed, its manifest entry updated, everything resealed:
     // the packet agrees with itself, but not with the registry.
-    forge(&packet, "production-blocker-map.json", |t| t.replacen("\"", "\" ", 1));
+    forge(&packet, "production-blocker-map.json", |t| {
+        t.replacen("\"", "\" ", 1)
+    });
     let (code, v) = verify_json(&packet, &w.join("reg"));
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["status"], "NOT_ANCHORED");
     let problems = v["registry_anchor"]["problems"].to_string();
-    assert!(problems.contains(&format!("to tree hash {genuine}")), "{problems}");
-    assert!(problems.contains("altered after it was sealed"), "{problems}");
+    assert!(
+        problems.contains(&format!("to tree hash {genuine}")),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("altered after it was sealed"),
+        "{problems}"
+    );
     holdfast()
         .arg("verify")
         .arg(&packet)
@@ -196,7 +211,9 @@ fn a_forged_packet_with_recomputed_hashes_is_not_anchored() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("anchored").not())
-        .stderr(predicate::str::contains("registry: the registry binds this packet's claim"));
+        .stderr(predicate::str::contains(
+            "registry: the registry binds this packet's claim",
+        ));
 }
 
 #[test]
@@ -257,8 +274,13 @@ fn a_registry_whose_head_bind_line_was_edited_is_refused() {
     fs::write(&log, text.replace(&genuine, &other)).unwrap();
     // The completion marker names the line holdfast wrote, not this one.
     let (code, v) = verify_json(&packet, &reg);
-    assert_ne!(code, 0, "{v}");
-    assert_ne!(v["status"], "VERIFIED");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["status"], "NOT_ANCHORED");
+    let problems = v["registry_anchor"]["problems"].to_string();
+    assert!(
+        problems.contains("fails its history check") && problems.contains("history/complete"),
+        "{problems}"
+    );
 }
 
 #[test]
@@ -268,7 +290,11 @@ fn a_registry_whose_records_were_edited_vouches_for_nothing() {
     let reg = w.join("reg");
     let objects = reg.join("objects.json");
     let text = fs::read_to_string(&objects).unwrap();
-    fs::write(&objects, text.replacen("packet-artifact", "packet-artefact", 1)).unwrap();
+    fs::write(
+        &objects,
+        text.replacen("packet-artifact", "packet-artefact", 1),
+    )
+    .unwrap();
     let (code, v) = verify_json(&w.join("packet"), &reg);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["status"], "NOT_ANCHORED");
@@ -281,7 +307,10 @@ fn a_packet_from_another_registry_is_not_recorded() {
     let (a, b) = bases();
     assert_ne!(tree_of(&a.join("packet")), tree_of(&b.join("packet")));
     // b's packet against a's registry, and a's against b's.
-    for (packet, reg) in [(b.join("packet"), a.join("reg")), (a.join("packet"), b.join("reg"))] {
+    for (packet, reg) in [
+        (b.join("packet"), a.join("reg")),
+        (a.join("packet"), b.join("reg")),
+    ] {
         let (code, v) = verify_json(&packet, &reg);
         assert_eq!(code, 1, "{v}");
         assert_eq!(v["status"], "NOT_ANCHORED");
