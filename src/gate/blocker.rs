@@ -1051,6 +1051,12 @@ mod tests {
                 token_leaked: true,
                 evidence: artifact("production-bad-input-design.json", "/probes/3/outcome"),
             }],
+            impossible_rehearsals: vec![ImpossibleRehearsal {
+                change: "raise".into(),
+                surfaces: "version".into(),
+                reason: "surface version cannot be copied".into(),
+                evidence: artifact("change-record.json", "/rehearsal/impossible"),
+            }],
         }
     }
 
@@ -1068,14 +1074,21 @@ mod tests {
                 "changed-forbidden-surface:prod:pg",
                 "declared-only-critical-surface:secrets:vault",
                 "fail-open-probe:user/deploy",
+                "impossible-rehearsal:raise",
                 "stale-citation:pg:docs/pg.md:3-4",
                 "unknown-surface:ci-seal",
             ]
         );
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
         assert!(a.blockers.iter().all(|b| b.counts_open()));
-        assert_eq!(a.counts.derived, 5);
+        assert_eq!(a.counts.derived, 6);
         assert!(a.blockers[2].title.contains("leaked"));
+        assert_eq!(a.blockers[3].severity, Severity::Critical);
+        assert_eq!(
+            a.blockers[3].evidence,
+            inputs.impossible_rehearsals[0].evidence
+        );
+        assert!(a.blockers[3].title.contains("could not be rehearsed"));
         // Every derived blocker cites what its fact rests on.
         for b in &a.blockers {
             assert!(!b.evidence.is_empty(), "{}", b.id);
@@ -1093,10 +1106,10 @@ mod tests {
             inputs.changed_forbidden_surfaces[0].evidence
         );
         assert_eq!(a.blockers[2].evidence, inputs.fail_open_probes[0].evidence);
-        assert_eq!(a.blockers[4].evidence, inputs.unknown_surfaces[0].evidence);
+        assert_eq!(a.blockers[5].evidence, inputs.unknown_surfaces[0].evidence);
         // A stale citation cites itself, with the hash it recorded.
         assert_eq!(
-            a.blockers[3].evidence,
+            a.blockers[4].evidence,
             vec![BlockerEvidence::Source(Citation {
                 path: "docs/pg.md".into(),
                 lines: Some("3-4".into()),
@@ -1183,6 +1196,13 @@ mod tests {
             i.check()
                 .unwrap_err()
                 .starts_with("derived.stale_citations[0].path")
+        );
+        let mut i = all_inputs();
+        i.impossible_rehearsals[0].evidence.clear();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.impossible_rehearsals[0].evidence")
         );
     }
 
@@ -1323,6 +1343,7 @@ mod tests {
             "stale-citation:pg:docs/pg.md:3-9",
             "changed-forbidden-surface:no-production-mutation:prod-pg",
             "declared-only-critical-surface:no-secrets-change:secrets-vault",
+            "impossible-rehearsal:raise-pool",
         ] {
             assert!(is_derived_id(good), "{good}");
         }
@@ -1342,6 +1363,8 @@ mod tests {
             "stale-citation:pg:docs/pg.md:evidence[0]:",
             "fail-open-probe:x",
             "fail-open-probe:/x",
+            "impossible-rehearsal:",
+            "impossible-rehearsal:a:b",
         ] {
             assert!(!is_derived_id(bad), "{bad}");
         }

@@ -144,8 +144,17 @@ pub fn check(packet_dir: &Path, registry_dir: &Path) -> Result<AnchorReport> {
     Ok(report)
 }
 
+/// The fields of a bind state.
+struct Bound<'a> {
+    packet: &'a str,
+    tree: &'a str,
+    first: Option<&'a str>,
+    last: Option<&'a str>,
+    fold: Option<&'a str>,
+}
+
 /// The bind fields of `e`, when it is a bind.
-fn bind_of(e: &Entry) -> Option<(&str, &str, Option<&str>, Option<&str>, Option<&str>)> {
+fn bind_of(e: &Entry) -> Option<Bound<'_>> {
     match &e.op {
         Op::Bind {
             packet,
@@ -153,13 +162,13 @@ fn bind_of(e: &Entry) -> Option<(&str, &str, Option<&str>, Option<&str>, Option<
             first,
             last,
             fold_result_sha256,
-        } => Some((
+        } => Some(Bound {
             packet,
-            tree_sha256,
-            first.as_deref(),
-            last.as_deref(),
-            fold_result_sha256.as_deref(),
-        )),
+            tree: tree_sha256,
+            first: first.as_deref(),
+            last: last.as_deref(),
+            fold: fold_result_sha256.as_deref(),
+        }),
         _ => None,
     }
 }
@@ -179,18 +188,19 @@ fn compare(
     let packet = ids.map_or(manifest.packet.macro_name.as_str(), |i| i.packet.as_str());
     let Some(bound) = entries
         .iter()
-        .find(|e| bind_of(e).is_some_and(|b| b.1 == tree))
+        .find(|e| bind_of(e).is_some_and(|b| b.tree == tree))
     else {
         // Say whether the registry binds the same claim or fold to another
         // tree hash (an altered packet), or does not know the packet at all.
         let other = entries.iter().filter_map(bind_of).find(|b| {
-            ids.is_some_and(|i| b.2 == Some(i.first.as_str()) && b.3 == Some(i.last.as_str()))
-                || (fold_sha.is_some() && b.4 == fold_sha)
+            ids.is_some_and(|i| {
+                b.first == Some(i.first.as_str()) && b.last == Some(i.last.as_str())
+            }) || (fold_sha.is_some() && b.fold == fold_sha)
         });
         report.problems.push(match other {
             Some(b) => format!(
                 "the registry binds this packet's claim or fold to tree hash {}, not to this packet's {tree}: the packet was altered after it was sealed, or is another packet",
-                b.1
+                b.tree
             ),
             None => format!(
                 "the registry does not record this packet: no state binds tree hash {tree} (packet {packet}{})",
@@ -201,7 +211,14 @@ fn compare(
         return;
     };
     report.bound_state = Some(bound.seq);
-    let Some((bpacket, _, bfirst, blast, bfold)) = bind_of(bound) else {
+    let Some(Bound {
+        packet: bpacket,
+        first: bfirst,
+        last: blast,
+        fold: bfold,
+        ..
+    }) = bind_of(bound)
+    else {
         return;
     };
     if bpacket != packet {

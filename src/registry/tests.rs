@@ -724,7 +724,14 @@ fn bind_changes_no_document_binds_once_and_replays() {
     }
     // A claim the registry does not hold, a fold no state recorded, a claim
     // of another packet, nothing at all, a tree hash that is not one.
-    let refusals: [(&str, &str, Option<(&str, &str)>, Option<&str>, &str); 5] = [
+    type Refusal<'a> = (
+        &'a str,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let refusals: [Refusal<'_>; 5] = [
         (
             "FIX7",
             &tree,
