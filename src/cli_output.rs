@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::attest::packet::AttestReport;
 use crate::gate::blocker;
 use crate::gate::verdict::Verdict;
+use crate::packet::anchor::AnchorReport;
 use crate::packet::rerun::RerunReport;
 use crate::registry::{self, Store};
 use crate::seal::VerifyReport;
@@ -170,6 +171,9 @@ pub struct VerifyOutput {
     /// The signature check (`--trust`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attestation: Option<AttestReport>,
+    /// The registry anchor check (`--registry`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_anchor: Option<AnchorReport>,
 }
 
 /// `registry init`, `import` and `show --json`: the registry at a glance.

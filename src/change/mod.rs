@@ -291,6 +291,12 @@ pub struct ChangeResult {
     /// A surface of the production table changed (the derived
     /// `flags.production_mutation`).
     pub production_mutation: bool,
+    /// Parts of the real surfaces (`surface:part`) that changed while the
+    /// change's commands ran: during the rehearsal (a command that strayed
+    /// from its copies) and the real change. Not empty exactly when the run
+    /// wrote to live systems (the derived `flags.live_system_contact =
+    /// "read-write"`).
+    pub touched_real: Vec<String>,
 }
 
 impl ChangeResult {
@@ -582,6 +588,8 @@ pub struct Context<'a> {
     pub token: &'a str,
     /// The declared `flags.production_mutation`.
     pub declared_production_mutation: bool,
+    /// Whether `flags.live_system_contact` says `read-write`.
+    pub declared_read_write: bool,
     /// `packet.toml`, for errors.
     pub spec_file: &'a Path,
 }
@@ -750,6 +758,18 @@ pub fn perform(
                 } else {
                     "changes no production surface"
                 }
+            ),
+        ));
+    }
+    // The rehearsal changed parts of the copies (it passed, so it changed
+    // some): run for real, the change writes to the live surfaces.
+    if !ctx.declared_read_write {
+        return Err(Error::malformed(
+            ctx.spec_file,
+            format!(
+                "flags.live_system_contact: the rehearsal shows change {} changes {}, so running it writes to the real surfaces; say \"read-write\"; the real change was not run",
+                c.id,
+                spelled(&changed).join(", ")
             ),
         ));
     }
@@ -1003,6 +1023,7 @@ pub fn derive_result(
         real: None,
         rollback_result: None,
         production_mutation: false,
+        touched_real: rehearsal.real_touched.clone(),
         rehearsal,
     };
     if !result.rehearsal.passed {
@@ -1057,6 +1078,9 @@ pub fn derive_result(
         });
     }
     result.production_mutation = touches_production(surfaces, &changed);
+    result.touched_real.extend(spelled(&changed));
+    result.touched_real.sort();
+    result.touched_real.dedup();
     result.real = Some(RealVerdict {
         succeeded: failure.is_none(),
         changed: spelled(&changed),
@@ -1064,6 +1088,40 @@ pub fn derive_result(
         failure,
     });
     Ok(result)
+}
+
+/// The derived-blocker fact of a change whose rehearsal was impossible, read
+/// from the packet's [`RECORD_FILE`] in `dir` and citing its
+/// `rehearsal.impossible` (pinned by the file's sha256); `None` when the
+/// record is absent or the rehearsal was made. `derive_result` has already
+/// checked that the spec makes the rehearsal impossible exactly when the
+/// record says so, so a forger cannot drop the fact by editing the record.
+pub fn impossible_rehearsal(
+    c: &ChangeSpec,
+    dir: &Path,
+) -> Result<Option<crate::gate::blocker::ImpossibleRehearsal>> {
+    let path = dir.join(RECORD_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = fsio::read_regular(&path, crate::packet::evidence::ARTIFACT_LIMIT)?;
+    let rec: ChangeRecord = canonical::from_slice_strict(&bytes, &path)?;
+    let Some(why) = rec.rehearsal.impossible else {
+        return Ok(None);
+    };
+    Ok(Some(crate::gate::blocker::ImpossibleRehearsal {
+        change: c.id.clone(),
+        surfaces: c.may_change.keys().cloned().collect::<Vec<_>>().join(", "),
+        reason: why.clone(),
+        evidence: vec![crate::gate::blocker::BlockerEvidence::Artifact(
+            crate::surface::facts::ArtifactCitation {
+                file: RECORD_FILE.to_string(),
+                sha256: crate::digest::sha256_hex(&bytes),
+                at: "/rehearsal/impossible".into(),
+                value: Some(why),
+            },
+        )],
+    }))
 }
 
 /// The README's line about the governed change of the packet in `dir`

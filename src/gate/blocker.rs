@@ -1,6 +1,7 @@
 //! The production blocker map: blockers declared in gates.toml plus blockers
 //! derived from facts (unknown surfaces, stale citations, changed forbidden
-//! surfaces, declared-only critical surfaces, fail-open probes).
+//! surfaces, declared-only critical surfaces, fail-open probes, governed
+//! changes whose rehearsal on a copy was impossible).
 //!
 //! Whether a blocker counts as open is never read from a stored `status`:
 //! it is recomputed from the entry's own facts by [`closed_by_evidence`]. A
@@ -107,7 +108,8 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
 /// `stale-citation:<owner>:<path>[:<lines>]`,
 /// `changed-forbidden-surface:<boundary>:<surface>`,
 /// `declared-only-critical-surface:<boundary>:<surface>`,
-/// `fail-open-probe:<class>/<name>`), none of them empty. An id of a shape
+/// `fail-open-probe:<class>/<name>`, `impossible-rehearsal:<change>`), none
+/// of them empty. An id of a shape
 /// no fact can have (an old `changed-surface:x`, a boundary left out) would
 /// make an option wait on nothing that can ever close, so it is refused.
 pub fn is_derived_id(id: &str) -> bool {
@@ -126,6 +128,8 @@ pub fn is_derived_id(id: &str) -> bool {
     } else if is(Kind::StaleCitation) {
         // A path may itself hold ':'.
         parts.len() >= 2
+    } else if is(Kind::ImpossibleRehearsal) {
+        parts.len() == 1
     } else if is(Kind::FailOpenProbe) {
         parts.len() == 1
             && key
@@ -287,6 +291,26 @@ pub struct DerivedInputs {
     pub declared_only_critical_surfaces: Vec<DeclaredOnlyCriticalSurface>,
     /// Probes that did not fail closed.
     pub fail_open_probes: Vec<FailOpenProbe>,
+    /// Governed changes whose rehearsal on a copy could not be made. A
+    /// facts file written before this fact existed may leave it out (none).
+    #[serde(default)]
+    pub impossible_rehearsals: Vec<ImpossibleRehearsal>,
+}
+
+/// A governed change that could not be rehearsed on a copy (a surface it
+/// may change cannot be copied, a database has other sessions): the real
+/// change was not run, and production stays on hold until it can be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImpossibleRehearsal {
+    /// The change's id.
+    pub change: String,
+    /// The surfaces it may change, comma-separated.
+    pub surfaces: String,
+    /// Why the rehearsal could not be made, as the change record says.
+    pub reason: String,
+    /// The change record's `rehearsal.impossible`. Never empty.
+    pub evidence: Vec<BlockerEvidence>,
 }
 
 impl DerivedInputs {
@@ -356,6 +380,14 @@ impl DerivedInputs {
                 .map(|f| &f.evidence[..])
                 .collect(),
             false,
+        )?;
+        each(
+            "impossible_rehearsals",
+            self.impossible_rehearsals
+                .iter()
+                .map(|f| &f.evidence[..])
+                .collect(),
+            false,
         )
     }
 }
@@ -387,6 +419,8 @@ pub enum Kind {
     DeclaredOnlyCriticalSurface,
     /// Derived from a probe that did not fail closed.
     FailOpenProbe,
+    /// Derived from a governed change whose rehearsal was impossible.
+    ImpossibleRehearsal,
 }
 
 impl Kind {
@@ -399,6 +433,7 @@ impl Kind {
             Kind::ChangedForbiddenSurface => "changed-forbidden-surface",
             Kind::DeclaredOnlyCriticalSurface => "declared-only-critical-surface",
             Kind::FailOpenProbe => "fail-open-probe",
+            Kind::ImpossibleRehearsal => "impossible-rehearsal",
         }
     }
 }
@@ -773,7 +808,26 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             p.evidence.clone(),
         ));
     }
+    for r in &inputs.impossible_rehearsals {
+        add(derived(
+            Kind::ImpossibleRehearsal,
+            impossible_rehearsal_id(&r.change),
+            format!(
+                "change {} could not be rehearsed on a copy, so it was not run: {}",
+                r.change, r.reason
+            ),
+            &r.surfaces,
+            Severity::Critical,
+            "every surface the change may change can be copied, and a rehearsal on the copies passes",
+            r.evidence.clone(),
+        ));
+    }
     out.into_values().collect()
+}
+
+/// The id of the blocker derived from a change that could not be rehearsed.
+pub fn impossible_rehearsal_id(change: &str) -> String {
+    format!("{}:{change}", Kind::ImpossibleRehearsal.as_str())
 }
 
 /// Builds the map from declared blockers, derived facts and the results of
@@ -997,6 +1051,12 @@ mod tests {
                 token_leaked: true,
                 evidence: artifact("production-bad-input-design.json", "/probes/3/outcome"),
             }],
+            impossible_rehearsals: vec![ImpossibleRehearsal {
+                change: "raise".into(),
+                surfaces: "version".into(),
+                reason: "surface version cannot be copied".into(),
+                evidence: artifact("change-record.json", "/rehearsal/impossible"),
+            }],
         }
     }
 
@@ -1014,14 +1074,21 @@ mod tests {
                 "changed-forbidden-surface:prod:pg",
                 "declared-only-critical-surface:secrets:vault",
                 "fail-open-probe:user/deploy",
+                "impossible-rehearsal:raise",
                 "stale-citation:pg:docs/pg.md:3-4",
                 "unknown-surface:ci-seal",
             ]
         );
         assert!(a.blockers.iter().all(|b| b.status == Status::Open));
         assert!(a.blockers.iter().all(|b| b.counts_open()));
-        assert_eq!(a.counts.derived, 5);
+        assert_eq!(a.counts.derived, 6);
         assert!(a.blockers[2].title.contains("leaked"));
+        assert_eq!(a.blockers[3].severity, Severity::Critical);
+        assert_eq!(
+            a.blockers[3].evidence,
+            inputs.impossible_rehearsals[0].evidence
+        );
+        assert!(a.blockers[3].title.contains("could not be rehearsed"));
         // Every derived blocker cites what its fact rests on.
         for b in &a.blockers {
             assert!(!b.evidence.is_empty(), "{}", b.id);
@@ -1039,10 +1106,10 @@ mod tests {
             inputs.changed_forbidden_surfaces[0].evidence
         );
         assert_eq!(a.blockers[2].evidence, inputs.fail_open_probes[0].evidence);
-        assert_eq!(a.blockers[4].evidence, inputs.unknown_surfaces[0].evidence);
+        assert_eq!(a.blockers[5].evidence, inputs.unknown_surfaces[0].evidence);
         // A stale citation cites itself, with the hash it recorded.
         assert_eq!(
-            a.blockers[3].evidence,
+            a.blockers[4].evidence,
             vec![BlockerEvidence::Source(Citation {
                 path: "docs/pg.md".into(),
                 lines: Some("3-4".into()),
@@ -1129,6 +1196,13 @@ mod tests {
             i.check()
                 .unwrap_err()
                 .starts_with("derived.stale_citations[0].path")
+        );
+        let mut i = all_inputs();
+        i.impossible_rehearsals[0].evidence.clear();
+        assert!(
+            i.check()
+                .unwrap_err()
+                .starts_with("derived.impossible_rehearsals[0].evidence")
         );
     }
 
@@ -1269,6 +1343,7 @@ mod tests {
             "stale-citation:pg:docs/pg.md:3-9",
             "changed-forbidden-surface:no-production-mutation:prod-pg",
             "declared-only-critical-surface:no-secrets-change:secrets-vault",
+            "impossible-rehearsal:raise-pool",
         ] {
             assert!(is_derived_id(good), "{good}");
         }
@@ -1288,6 +1363,8 @@ mod tests {
             "stale-citation:pg:docs/pg.md:evidence[0]:",
             "fail-open-probe:x",
             "fail-open-probe:/x",
+            "impossible-rehearsal:",
+            "impossible-rehearsal:a:b",
         ] {
             assert!(!is_derived_id(bad), "{bad}");
         }

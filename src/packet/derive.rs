@@ -25,7 +25,7 @@ use super::manifest::{
     MutationRecord, PacketManifest, README_FILE, RERUN_FILE, SNAPSHOT_AFTER_FILE,
     SNAPSHOT_BEFORE_FILE, StatusRecord,
 };
-use super::spec::SPEC_FILE;
+use super::spec::{LiveContact, SPEC_FILE};
 use super::wire;
 use crate::authz::{AuthorizedMutation, FoldRange};
 use crate::error::{Error, Result, exit};
@@ -207,11 +207,26 @@ pub fn derive(
     );
 
     step("blocker map and decision packet");
+    let mut derived = wire::derived_inputs(&inputs.surfaces, &observed.inventories, Some(&proof))?;
+    // A change that could not be rehearsed is a blocker derived from its
+    // record, so production stays on hold and `verify --rerun` re-derives it.
+    if let Some(c) = inputs
+        .spec
+        .spec
+        .run
+        .change
+        .as_deref()
+        .and_then(|id| auth.authorized_change(id))
+    {
+        derived
+            .impossible_rehearsals
+            .extend(crate::change::impossible_rehearsal(c, dir)?);
+    }
     let assembled = gate::assemble::assemble(&GatesRequest {
         blockers: &inputs.gates.spec.blocker,
         options: &inputs.gates.spec.option,
         facts: Some(GateFacts {
-            derived: wire::derived_inputs(&inputs.surfaces, &observed.inventories, Some(&proof))?,
+            derived,
             proof: Some(wire::proof_facts(&proof)),
         }),
         probes: Some(report.findings()?),
@@ -462,6 +477,20 @@ fn change_record(inputs: &Inputs, dir: &Path, id: &str) -> Result<MutationRecord
             "flags.production_mutation of {SPEC_FILE} says {declared}, the snapshots say {}",
             result.production_mutation
         ));
+    }
+    // Live contact follows what the change touched: read-write exactly
+    // when a part of a real surface changed while its commands ran.
+    let declared_rw = inputs.spec.spec.flags.live_system_contact == LiveContact::ReadWrite;
+    match (declared_rw, result.touched_real.is_empty()) {
+        (false, false) => failed.push(format!(
+            "flags.live_system_contact of {SPEC_FILE} is not \"read-write\", but change {id} changed {} on the real surfaces",
+            result.touched_real.join(", ")
+        )),
+        (true, true) => failed.push(format!(
+            "flags.live_system_contact of {SPEC_FILE} says \"read-write\", but change {id} changed no part of a real surface{}",
+            if result.performed { "" } else { " (it was not run)" }
+        )),
+        _ => {}
     }
     if !failed.is_empty() {
         record.failed_reason = Some(failed.join("; "));

@@ -3,6 +3,7 @@
 //! [`spec`] reads `packet.toml`; [`journal`] records what the run executed
 //! and writes the re-run scripts.
 
+pub mod anchor;
 pub mod derive;
 pub mod evidence;
 pub mod html;

@@ -89,6 +89,9 @@ pub struct RunSummary {
     pub files: u64,
     /// The packet's tree hash.
     pub tree_sha256: String,
+    /// The registry state that binds this tree hash to the packet's claim
+    /// and fold (absent when the packet neither claimed ids nor folded).
+    pub bound_state: Option<u64>,
     /// Every step with its exit code.
     pub steps: Vec<journal::Step>,
     /// Every probe that did not fail closed: its id, outcome and why, so
@@ -215,6 +218,7 @@ struct RunState {
     journal: journal::Journal,
     folded: Option<String>,
     claimed: Option<IdRangeRecord>,
+    bound: Option<u64>,
 }
 
 /// Adds `more` to an error's message, keeping its kind (and exit code).
@@ -362,6 +366,22 @@ fn build(
             "the freshly sealed packet does not verify ({first}); nothing was published"
         )));
     }
+    // Last, bind the sealed tree hash to what this packet did to the
+    // registry (its claim, its fold): `verify --registry` checks it.
+    let fold_sha = fold_bytes.as_deref().map(digest::sha256_hex);
+    if derived.object_ids.is_some() || fold_sha.is_some() {
+        let ids = derived
+            .object_ids
+            .as_ref()
+            .map(|r| (r.first.as_str(), r.last.as_str()));
+        let mut store = Store::open_with(registry_dir, RecordLoad::IdsAndPackets)?;
+        state.bound = Some(store.bind(
+            &inputs.spec.spec.packet.macro_name,
+            &sealed.tree_sha256,
+            ids,
+            fold_sha.as_deref(),
+        )?);
+    }
     let v = &derived.verdict;
     state.journal = derived.journal.clone();
     Ok(RunSummary {
@@ -374,6 +394,7 @@ fn build(
         object_ids: derived.object_ids,
         files: sealed.files,
         tree_sha256: sealed.tree_sha256,
+        bound_state: state.bound,
         steps: Vec::new(),
         probes_not_fail_closed,
         controls_failed,
@@ -544,6 +565,8 @@ fn perform_change(
         named,
         token: inputs.gates.token(),
         declared_production_mutation: inputs.spec.spec.flags.production_mutation,
+        declared_read_write: inputs.spec.spec.flags.live_system_contact
+            == super::spec::LiveContact::ReadWrite,
         spec_file: &spec_file,
     };
     crate::change::perform(c, &ctx, dir, before, progress)

@@ -129,7 +129,11 @@ pub struct Flags {
     pub production_mutation: bool,
     /// Did the run perform a REAL_RUN / cutover? A scoping run must say `false`.
     pub real_run_cutover: bool,
-    /// Did the run contact live systems: `none`, or `read-only` (snapshots).
+    /// Did the run contact live systems: `none`, `read-only` (snapshots), or
+    /// `read-write` (a governed change changed parts of the real surfaces).
+    /// Checked against the evidence: a `postgres` or `command` snapshot is
+    /// at least read-only; a change's run is read-write exactly when it
+    /// changed a part of a real surface.
     pub live_system_contact: LiveContact,
 }
 
@@ -141,8 +145,8 @@ pub enum LiveContact {
     None,
     /// Live systems were only read, inside read-only sessions.
     ReadOnly,
-    /// The run performs a governed change (`[run] change`): it writes to
-    /// the surfaces the change names.
+    /// The run performed a governed change (`[run] change`) that changed
+    /// parts of the real surfaces (derived from the snapshots).
     ReadWrite,
 }
 
@@ -387,20 +391,15 @@ impl PacketSpec {
                 "give either `fold` or `change`: a run performs one mutation",
             );
         }
-        match (&self.run.change, self.flags.live_system_contact) {
-            (Some(_), c) if c != LiveContact::ReadWrite => {
-                return bad(
-                    "flags.live_system_contact",
-                    "a run that performs a change writes to the surfaces it names; say \"read-write\"",
-                );
-            }
-            (None, LiveContact::ReadWrite) => {
-                return bad(
-                    "flags.live_system_contact",
-                    "\"read-write\" is for a run that performs a change ([run] change); say \"none\" or \"read-only\"",
-                );
-            }
-            _ => {}
+        // A run with a change: whether it writes to live systems is derived
+        // from what the change touches (the rehearsal predicts it, the
+        // snapshots show it), and a contradicting value fails then. A run
+        // without one performs no command that could write.
+        if self.run.change.is_none() && self.flags.live_system_contact == LiveContact::ReadWrite {
+            return bad(
+                "flags.live_system_contact",
+                "\"read-write\" is for a run that performs a change ([run] change); say \"none\" or \"read-only\"",
+            );
         }
         if self.registry.object_kind.trim().is_empty() {
             return bad("registry.object_kind", "must not be empty");

@@ -149,5 +149,6 @@ pub fn derived_inputs(
         changed_forbidden_surfaces: changed,
         declared_only_critical_surfaces: declared_only,
         fail_open_probes: Vec::new(),
+        impossible_rehearsals: Vec::new(),
     })
 }

@@ -475,7 +475,7 @@ pub fn validate(spec: &GateSpec, path: &Path, known: &[&str]) -> Result<()> {
                 return Err(Error::malformed(
                     path,
                     format!(
-                        "{at}.requires_closed[{j}]: {r:?} is not a declared blocker id, nor a derived one (unknown-surface:<surface>, stale-citation:<owner>:<path>[:<lines>], changed-forbidden-surface:<boundary>:<surface>, declared-only-critical-surface:<boundary>:<surface>, fail-open-probe:<class>/<name>)"
+                        "{at}.requires_closed[{j}]: {r:?} is not a declared blocker id, nor a derived one (unknown-surface:<surface>, stale-citation:<owner>:<path>[:<lines>], changed-forbidden-surface:<boundary>:<surface>, declared-only-critical-surface:<boundary>:<surface>, fail-open-probe:<class>/<name>, impossible-rehearsal:<change>)"
                     ),
                 ));
             }

@@ -104,6 +104,27 @@ pub enum Op {
         /// sha256 of the fold result it rolled back.
         fold_result_sha256: String,
     },
+    /// A sealed packet's tree hash bound to what the packet did to the
+    /// registry: its claim of ids and, when it folded, its fold result. It
+    /// changes no document (the state's documents are those of the state
+    /// before it); it is the registry's own record that this packet, and no
+    /// other, made that claim and that fold (`holdfast verify --registry`).
+    Bind {
+        /// The packet (its macro name, as its claim names it).
+        packet: String,
+        /// sha256 of the packet's `HASH_MANIFEST.txt`: its tree hash.
+        tree_sha256: String,
+        /// First id of the bound claim (absent when the packet claimed none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first: Option<String>,
+        /// Last id of the bound claim (absent when the packet claimed none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<String>,
+        /// sha256 of the packet's fold result, which an earlier fold of
+        /// this history recorded (absent when the packet did not fold).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fold_result_sha256: Option<String>,
+    },
     /// A write undone because its bytes did not read back as planned.
     Undo {
         /// Why.
@@ -132,6 +153,26 @@ impl Op {
             } => format!("claim {first}..{last} ({count} ids) by {packet}"),
             Op::Fold { first, last, .. } => format!("fold {first}..{last}"),
             Op::Rollback { first, last, .. } => format!("rollback of fold {first}..{last}"),
+            Op::Bind {
+                packet,
+                tree_sha256,
+                first,
+                last,
+                fold_result_sha256,
+            } => {
+                let mut what = Vec::new();
+                if let (Some(f), Some(l)) = (first, last) {
+                    what.push(format!("claim {f}..{l}"));
+                }
+                if fold_result_sha256.is_some() {
+                    what.push("fold".to_string());
+                }
+                format!(
+                    "bind {} of {packet} to tree {}",
+                    what.join(" and "),
+                    tree_sha256.chars().take(12).collect::<String>()
+                )
+            }
             Op::Undo { reason } => format!("undo: {reason}"),
         }
     }
@@ -147,6 +188,10 @@ impl Op {
             Op::Import { source_sha256 } => vec![source_sha256],
             Op::Claim {
                 records_sha256: Some(r),
+                ..
+            } => vec![r],
+            Op::Bind {
+                fold_result_sha256: Some(r),
                 ..
             } => vec![r],
             _ => Vec::new(),
@@ -323,6 +368,11 @@ pub fn parse_log(bytes: &[u8], path: &Path) -> Result<Log> {
         }
         if entry.op.artifacts().iter().any(|a| !is_sha256_hex(a)) {
             return Err(at("artifact sha256 is not 64 lowercase hex".into()));
+        }
+        if let Op::Bind { tree_sha256, .. } = &entry.op
+            && !is_sha256_hex(tree_sha256)
+        {
+            return Err(at("bind: tree_sha256 is not 64 lowercase hex".into()));
         }
         log.hashes.push(sha256_hex(line));
         log.entries.push(entry);

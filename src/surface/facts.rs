@@ -13,6 +13,7 @@
 //! | changed forbidden surface | `changed-forbidden-surface:<boundary>:<surface>` |
 //! | declared-only critical surface | `declared-only-critical-surface:<boundary>:<surface>` |
 //! | fail-open probe (gate module) | `fail-open-probe:<probe>` |
+//! | impossible rehearsal (packet module, from the change record) | `impossible-rehearsal:<change>` |
 //!
 //! The `<owner>` of a stale citation is the surface citing it, or `packet`
 //! when the inventory itself is missing or malformed (its `<path>` is then

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -268,6 +269,15 @@ fn a_matched_change_is_ready_proven_inside_its_set_and_re_derives() {
     assert_eq!(result["performed"], true);
     assert_eq!(result["real"]["succeeded"], true);
     assert_eq!(result["production_mutation"], true);
+    // Live contact is derived from what the change touched on the real surfaces.
+    assert_eq!(
+        result["touched_real"],
+        serde_json::json!(["service-config:app.toml"])
+    );
+    assert_eq!(
+        json(&r.packet, "manifest.json")["flags"]["live_system_contact"],
+        "read-write"
+    );
     let record = json(&r.packet, "change-record.json");
     assert_eq!(record["real"][0]["exit_code"], 0);
     assert_eq!(record["real"][0]["stdout"]["text"], "changed\n");
@@ -537,6 +547,75 @@ fn a_production_flag_the_rehearsal_contradicts_stops_the_run_before_the_real_cha
 }
 
 #[test]
+fn a_live_contact_flag_the_rehearsal_contradicts_stops_the_run_before_the_real_change() {
+    // The spec says the run only reads; the rehearsal shows the change
+    // writes app.toml: the real change is not run.
+    for declared in ["read-only", "none"] {
+        let (_t, d) = spec(CHANGE_OK, ROLLBACK_OK, 30);
+        let text = fs::read_to_string(d.join("packet.toml")).unwrap().replace(
+            "live_system_contact = \"read-write\"",
+            &format!("live_system_contact = \"{declared}\""),
+        );
+        fs::write(d.join("packet.toml"), text).unwrap();
+        let before = real(&d);
+        let r = run(&d, &[]);
+        assert_eq!(r.code, Some(3), "{declared}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("flags.live_system_contact")
+                && r.stderr.contains("changes service-config:app.toml")
+                && r.stderr.contains("the real change was not run"),
+            "{declared}: {}",
+            r.stderr
+        );
+        assert!(!r.packet.exists());
+        assert_eq!(real(&d), before);
+    }
+}
+
+#[test]
+fn a_change_that_was_not_run_did_not_write_and_read_write_is_not_derived() {
+    // The rehearsal fails (the rollback forgets to restore), so the real
+    // change never runs: no real part changed, and the packet says that the
+    // declared read-write contact is not what happened.
+    let (_t, d) = spec(CHANGE_OK, "true\n", 30);
+    let r = run(&d, &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let result = json(&r.packet, "change-result.json");
+    assert_eq!(result["performed"], false);
+    assert_eq!(result["touched_real"], serde_json::json!([]));
+    let failed = json(&r.packet, "manifest.json")["mutation"]["failed_reason"].to_string();
+    assert!(
+        failed.contains("says \\\"read-write\\\", but change raise changed no part of a real surface (it was not run)"),
+        "{failed}"
+    );
+    verify_rerun_ok(&r.packet);
+}
+
+#[test]
+fn a_carried_live_contact_flag_edited_after_the_run_does_not_survive_verify_rerun() {
+    let (_t, d) = spec(CHANGE_OK, ROLLBACK_OK, 30);
+    let r = run(&d, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let p = r.packet.clone();
+    let carried = p.join("spec/packet.toml");
+    let text = fs::read_to_string(&carried).unwrap();
+    fs::set_permissions(&carried, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(
+        &carried,
+        text.replace(
+            "live_system_contact = \"read-write\"",
+            "live_system_contact = \"read-only\"",
+        ),
+    )
+    .unwrap();
+    edit_json(&p, "manifest.json", |v| {
+        v["flags"]["live_system_contact"] = Value::from("read-only");
+    });
+    reseal(&p);
+    rerun_refuses(&p, "rerun");
+}
+
+#[test]
 fn forged_change_evidence_does_not_survive_verify_rerun() {
     let (_t, d) = spec(CHANGE_OK, ROLLBACK_OK, 30);
     let r = run(&d, &[]);
@@ -622,7 +701,40 @@ fn a_change_of_a_surface_that_cannot_be_copied_is_never_run() {
     assert_eq!(real(&d), before);
     let record = json(&r.packet, "change-record.json");
     assert_eq!(record["rehearsal"]["runs"], serde_json::json!([]));
+    assert_impossible_rehearsal_blocks(&r.packet, "it is read by method command");
     verify_rerun_ok(&r.packet);
+    // A forger who drops the derived blocker (and reseals) is caught: the
+    // map is re-derived from the change record.
+    let p = r.packet.clone();
+    edit_json(&p, "production-blocker-map.json", |v| {
+        let list = v["blockers"].as_array_mut().unwrap();
+        list.retain(|b| b["id"] != "impossible-rehearsal:raise");
+    });
+    reseal(&p);
+    rerun_refuses(&p, "production-blocker-map.json");
+}
+
+/// The packet holds the derived blocker `impossible-rehearsal:raise`, open,
+/// citing the change record, and production stays on hold.
+fn assert_impossible_rehearsal_blocks(packet: &Path, reason: &str) {
+    let map = json(packet, "production-blocker-map.json");
+    let b = map["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == "impossible-rehearsal:raise")
+        .unwrap_or_else(|| panic!("no impossible-rehearsal blocker: {map}"));
+    assert_eq!(b["kind"], "impossible-rehearsal");
+    assert_eq!(b["status"], "open");
+    assert_eq!(b["severity"], "critical");
+    assert!(b["title"].as_str().unwrap().contains(reason), "{b}");
+    assert_eq!(b["evidence"][0]["file"], "change-record.json");
+    assert_eq!(b["evidence"][0]["at"], "/rehearsal/impossible");
+    let manifest = json(packet, "manifest.json");
+    assert_eq!(
+        manifest["status"]["decision"], "HOLD_PRODUCTION",
+        "{manifest}"
+    );
 }
 
 #[test]
@@ -647,6 +759,16 @@ fn a_link_in_a_root_makes_the_rehearsal_impossible() {
         !d.parent().unwrap().join("ran-it").exists(),
         "the command ran"
     );
+    assert_impossible_rehearsal_blocks(&r.packet, "passwd is a link or special file");
+    verify_rerun_ok(&r.packet);
+    // The record cannot be made to say the rehearsal was possible: there
+    // are no rehearsal snapshots to go with it.
+    let p = r.packet.clone();
+    edit_json(&p, "change-record.json", |v| {
+        v["rehearsal"]["impossible"] = Value::Null;
+    });
+    reseal(&p);
+    rerun_refuses(&p, "do not match whether it was made");
 }
 
 #[test]
@@ -673,11 +795,6 @@ fn a_change_the_authorization_does_not_name_is_skipped_and_said_so() {
 #[test]
 fn contradictory_change_specs_are_refused_before_anything_runs() {
     for (from, to, needle) in [
-        (
-            "live_system_contact = \"read-write\"",
-            "live_system_contact = \"read-only\"",
-            "flags.live_system_contact",
-        ),
         (
             "[run]\nchange = \"raise\"",
             "[run]\nchange = \"raise\"\nfold = \"1..2\"",

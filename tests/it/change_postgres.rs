@@ -157,6 +157,15 @@ fn json(p: &Path, name: &str) -> Value {
     serde_json::from_slice(&fs::read(p.join(name)).unwrap()).unwrap()
 }
 
+/// The tests of this module run one at a time: each counts the rehearsal
+/// copies left on the shared server, and another test's rehearsal in
+/// progress would be counted too.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn rehearsal_copies_left(server: &pg::Server) -> i64 {
     server
         .client("postgres")
@@ -170,6 +179,7 @@ fn rehearsal_copies_left(server: &pg::Server) -> i64 {
 
 #[test]
 fn a_migration_inside_its_parts_is_matched_after_a_template_rehearsal() {
+    let _serial = serial();
     let server = pg::shared();
     let conn = seed(&server, "chg_matched");
     let (_t, d) = spec(
@@ -210,6 +220,7 @@ fn a_migration_inside_its_parts_is_matched_after_a_template_rehearsal() {
 
 #[test]
 fn a_migration_that_also_updates_customers_is_stopped_at_the_rehearsal() {
+    let _serial = serial();
     let server = pg::shared();
     let conn = seed(&server, "chg_outside");
     let (_t, d) = spec(
@@ -234,6 +245,7 @@ fn a_migration_that_also_updates_customers_is_stopped_at_the_rehearsal() {
 
 #[test]
 fn a_rollback_that_forgets_a_column_fails_the_rehearsal() {
+    let _serial = serial();
     let server = pg::shared();
     let conn = seed(&server, "chg_forgets");
     let (_t, d) = spec(
@@ -257,6 +269,7 @@ fn a_rollback_that_forgets_a_column_fails_the_rehearsal() {
 
 #[test]
 fn a_migration_that_fails_on_the_real_database_is_rolled_back_exactly() {
+    let _serial = serial();
     let server = pg::shared();
     let conn = seed(&server, "chg_fails");
     let change = format!(
@@ -281,6 +294,7 @@ fn a_migration_that_fails_on_the_real_database_is_rolled_back_exactly() {
 
 #[test]
 fn a_database_with_other_sessions_cannot_be_rehearsed_and_is_not_changed() {
+    let _serial = serial();
     let server = pg::shared();
     let conn = seed(&server, "chg_busy");
     let (_t, d) = spec(
@@ -297,6 +311,32 @@ fn a_database_with_other_sessions_cannot_be_rehearsed_and_is_not_changed() {
     assert_eq!(digests(&conn), before);
     assert_eq!(
         json(&packet, "change-record.json")["rehearsal"]["runs"],
+        serde_json::json!([])
+    );
+    // The impossible rehearsal is a blocker derived from the record, and
+    // production stays on hold.
+    let map = json(&packet, "production-blocker-map.json");
+    let blocker = map["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "impossible-rehearsal")
+        .unwrap_or_else(|| panic!("no impossible-rehearsal blocker: {map}"));
+    assert_eq!(blocker["status"], "open");
+    assert!(
+        blocker["title"]
+            .as_str()
+            .unwrap()
+            .contains("TEMPLATE chg_busy failed"),
+        "{blocker}"
+    );
+    assert_eq!(
+        json(&packet, "manifest.json")["status"]["decision"],
+        "HOLD_PRODUCTION"
+    );
+    // Nothing touched the real database: the contact is not read-write.
+    assert_eq!(
+        json(&packet, "change-result.json")["touched_real"],
         serde_json::json!([])
     );
 }

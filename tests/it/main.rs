@@ -6,6 +6,7 @@
 
 mod support;
 
+mod anchor_cli;
 mod attest_cli;
 mod blocker_map_cli;
 mod change_cli;

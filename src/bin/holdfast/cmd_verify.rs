@@ -7,7 +7,7 @@ use holdfast::attest::{self, packet::AttestReport, trust::Trust};
 use holdfast::cli_output::VerifyOutput;
 use holdfast::error::exit;
 use holdfast::error::exit::worst as worst_exit;
-use holdfast::packet::{self, rerun::RerunOptions};
+use holdfast::packet::{self, anchor, rerun::RerunOptions};
 use holdfast::seal;
 use holdfast::surface::CitationReport;
 
@@ -39,6 +39,12 @@ pub struct Args {
     /// signed the packet and an approver signed its authorization.
     #[arg(long, value_name = "TRUST")]
     pub trust: Option<PathBuf>,
+    /// Also check the packet against this registry directory: the registry
+    /// must pass its own check, bind this packet's tree hash to its claim and
+    /// fold in its history, and hold a record of every claimed id with the
+    /// packet's path and sha256 (docs/SIGNING.md, "The registry as an anchor").
+    #[arg(long, value_name = "DIR")]
+    pub registry: Option<PathBuf>,
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
@@ -75,9 +81,18 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         Some(r) if !r.ok() => exit::FAILED,
         _ => exit::OK,
     };
+    // Only a packet whose seal verifies is compared with the registry.
+    let anchor = match &args.registry {
+        Some(reg) if report.is_verified() => Some(anchor::check(&args.dir, reg)?),
+        _ => None,
+    };
+    let anchor_code = anchor.as_ref().map_or(exit::OK, AnchorReport::exit_code);
     let code = worst_exit(
-        worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code),
-        attest_code,
+        worst_exit(
+            worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code),
+            attest_code,
+        ),
+        anchor_code,
     );
     let status = if !report.is_verified() && report.exit_code() == code {
         report.status()
@@ -87,6 +102,8 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         "RERUN_FAILED"
     } else if attest_code != exit::OK {
         "NOT_TRUSTED"
+    } else if anchor_code != exit::OK {
+        "NOT_ANCHORED"
     } else {
         report.status()
     };
@@ -99,6 +116,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             rerun: rerun.clone(),
             signatures_checked: attestation.is_some(),
             attestation: attestation.clone(),
+            registry_anchor: anchor.clone(),
         })?;
     }
     if !out.json {
@@ -142,6 +160,18 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 }
                 None => cited.push_str("; unsigned"),
             }
+            if let (Some(a), Some(dir)) = (&anchor, &args.registry) {
+                let what = match (&a.claim, a.fold_bound) {
+                    (Some(c), true) => format!("claim {c} and fold"),
+                    (Some(c), false) => format!("claim {c}"),
+                    (None, _) => "fold".to_string(),
+                };
+                cited.push_str(&format!(
+                    "; anchored: registry {} state {} binds this tree hash to its {what}",
+                    dir.display(),
+                    a.bound_state.unwrap_or(0)
+                ));
+            }
             println!(
                 "verified {}: {} files, {} bytes, tree sha256 {}{cited}",
                 args.dir.display(),
@@ -184,6 +214,11 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 one_line(&p.detail)
             );
         }
+        let mut anchor_failed = 0;
+        for p in anchor.iter().flat_map(|a| &a.problems) {
+            anchor_failed += 1;
+            eprintln!("registry: {}", one_line(p));
+        }
         let mut rerun_failed = 0;
         for c in rerun.iter().flat_map(|r| &r.checks).filter(|c| !c.ok) {
             rerun_failed += 1;
@@ -191,7 +226,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         }
         eprintln!(
             "holdfast: {status}: {} problem(s) in {}",
-            report.problems.len() + cited + rerun_failed + attest_failed,
+            report.problems.len() + cited + rerun_failed + attest_failed + anchor_failed,
             args.dir.display()
         );
     }
