@@ -11,6 +11,7 @@
 //! - [`history`]: content-addressed blobs and the hash-chained log;
 //! - [`store`]: the registry directory, its lock, atomic multi-document writes and recovery.
 
+pub mod backend;
 pub mod check;
 pub mod fold;
 pub mod history;

@@ -21,6 +21,7 @@ mod pass_token;
 mod rederive_cli;
 mod registry_cli;
 mod registry_crash;
+mod registry_postgres;
 mod run_cli;
 mod schema_conformance;
 mod schema_strict;
