@@ -13,7 +13,8 @@
 # throwaway server is started (initdb, Unix socket only, default settings
 # including fsync) under bench/work/ and stopped at the end.
 #
-# Usage: bench/registry-backends.sh [OBJECTS] [CLAIMS_PER_CLIENT]   (defaults 1000000, 20)
+# Usage: bench/registry-backends.sh [OBJECTS] [CLAIMS_PER_CLIENT]   (defaults 1000000, 20;
+#        env HOLDFAST_BIN: a release binary to use instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,12 @@ if ! [[ "$objects" =~ ^[0-9]+$ ]] || (( objects < 200 )) || ! [[ "$per_client" =
 fi
 [ -x /usr/bin/time ] || { echo "bench/registry-backends.sh needs /usr/bin/time (GNU time)" >&2; exit 2; }
 
-cargo build --release --locked -q
-bin="$PWD/target/release/holdfast"
+if [ -n "${HOLDFAST_BIN:-}" ]; then
+  bin="$HOLDFAST_BIN"   # a release build made elsewhere
+else
+  cargo build --release --locked -q
+  bin="$PWD/target/release/holdfast"
+fi
 work="$PWD/bench/work/registry-backends"
 rm -rf "$work"
 mkdir -p "$work"
