@@ -124,7 +124,7 @@ measure() { # label name command...
   read -r secs kib < "$t"
   awk -v l="$label" -v n="$name" -v s="$secs" -v k="$kib" 'BEGIN { printf "%-10s %-8s %8.2f s  peak %8.1f MiB\n", l, n, s, k / 1024 }'
 }
-echo "== $objects records (release build)"
+echo "== $objects records ($bin)"
 dir="$work/big-dir"
 measure directory import "$bin" registry --registry "$dir" import "$work/import.json"
 measure directory check  "$bin" registry --registry "$dir" check
