@@ -473,15 +473,11 @@ pub fn all() -> Vec<Published> {
         },
         Published {
             file: "cli-probe-list.schema.json",
-            bytes: published_bytes::<Vec<crate::probe::ClassInfo>>(
-                "cli-probe-list.schema.json",
-            ),
+            bytes: published_bytes::<Vec<crate::probe::ClassInfo>>("cli-probe-list.schema.json"),
         },
         Published {
             file: "cli-probe-rerun.schema.json",
-            bytes: published_bytes::<crate::probe::RerunReport>(
-                "cli-probe-rerun.schema.json",
-            ),
+            bytes: published_bytes::<crate::probe::RerunReport>("cli-probe-rerun.schema.json"),
         },
         Published {
             file: "cli-gates.schema.json",

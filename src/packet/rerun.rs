@@ -142,11 +142,12 @@ fn check_probes(
         &crate::probe::RerunOptions {
             exe: opts.exe.clone(),
             spec: opts.spec.clone(),
+            user_probes_as_recorded: true,
         },
         progress,
     );
     match rerun {
-        Ok(r) if r.passed => report.push(
+        Ok(r) if r.passed && r.not_rerun.is_empty() => report.push(
             "probes",
             true,
             format!(
@@ -154,6 +155,20 @@ fn check_probes(
                 r.classes.len()
             ),
         ),
+        Ok(r) if r.passed => {
+            report.push(
+                "probes",
+                true,
+                format!(
+                    "the built-in classes re-run: every recorded probe of theirs failed closed again, nothing leaked; {} user probe(s) not re-run",
+                    r.not_rerun.len()
+                ),
+            );
+            report.as_recorded.push(format!(
+                "user probes ({}): as recorded, not re-run; their gate commands are in the spec, not the packet: re-run them with --spec DIR",
+                r.not_rerun.join(", ")
+            ));
+        }
         Ok(r) => report.push("probes", false, r.problems.join("; ")),
         Err(e) => report.push("probes", false, e.to_string()),
     }

@@ -28,6 +28,11 @@ pub struct RerunOptions {
     /// with. Needed only when the design records user probes or a custom
     /// pass token; built-in classes need nothing but the binary.
     pub spec: Option<PathBuf>,
+    /// Without `spec`, take the recorded user probes as recorded instead of
+    /// refusing the re-run: their gate commands live in the user's spec, not
+    /// in the packet, so `verify --rerun` re-runs the built-in classes and
+    /// lists the user probes it could not re-run (`RerunReport::not_rerun`).
+    pub user_probes_as_recorded: bool,
 }
 
 /// The outcome of a re-run.
@@ -41,6 +46,9 @@ pub struct RerunReport {
     pub missing: Vec<String>,
     /// Probe ids the re-run produced that the design does not record.
     pub unrecorded: Vec<String>,
+    /// Recorded user probes that were not re-run (no spec was given and
+    /// `user_probes_as_recorded` was set): their outcomes are as recorded.
+    pub not_rerun: Vec<String>,
     /// Every reason the re-run fails, one line each (empty: it passed).
     pub problems: Vec<String>,
     /// Whether the re-run's report has exactly the recorded design's bytes
@@ -94,7 +102,9 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
         }
         _ => {}
     }
-    if spec.is_none() && classes.iter().any(|c| c == USER_CLASS) {
+    let skip_user =
+        spec.is_none() && opts.user_probes_as_recorded && classes.iter().any(|c| c == USER_CLASS);
+    if spec.is_none() && !skip_user && classes.iter().any(|c| c == USER_CLASS) {
         let first = recorded
             .probes
             .iter()
@@ -111,11 +121,14 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
     let table = builtin::table();
     let runnable: Vec<String> = classes
         .iter()
-        .filter(|c| *c == USER_CLASS || table.iter().any(|d| d.id == c.as_str()))
+        .filter(|c| (*c == USER_CLASS && !skip_user) || table.iter().any(|d| d.id == c.as_str()))
         .cloned()
         .collect();
     let mut problems = Vec::new();
-    for c in classes.iter().filter(|c| !runnable.contains(c)) {
+    for c in classes
+        .iter()
+        .filter(|c| !runnable.contains(c) && !(skip_user && *c == USER_CLASS))
+    {
         problems.push(format!(
             "class {c}: recorded, but this build has no such class"
         ));
@@ -131,7 +144,18 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
     if recorded.probes.is_empty() {
         problems.push("the recorded design holds no probe".into());
     }
-    let was: BTreeSet<&str> = recorded.probes.iter().map(|p| p.id.as_str()).collect();
+    let not_rerun: Vec<String> = recorded
+        .probes
+        .iter()
+        .filter(|p| skip_user && p.class == USER_CLASS)
+        .map(|p| p.id.clone())
+        .collect();
+    let was: BTreeSet<&str> = recorded
+        .probes
+        .iter()
+        .map(|p| p.id.as_str())
+        .filter(|id| !not_rerun.iter().any(|n| n == id))
+        .collect();
     let now: BTreeSet<&str> = report.probes.iter().map(|p| p.id.as_str()).collect();
     let missing: Vec<String> = was.difference(&now).map(|s| s.to_string()).collect();
     let unrecorded: Vec<String> = now.difference(&was).map(|s| s.to_string()).collect();
@@ -159,6 +183,7 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
         classes,
         missing,
         unrecorded,
+        not_rerun,
         passed: problems.is_empty(),
         problems,
         byte_identical,

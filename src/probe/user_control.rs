@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::case::Redactor;
 use super::spec::{DEFAULT_TIMEOUT_SECONDS, InputVia, LoadedSpec, UserProbe};
 use super::{ControlRecord, ProbeKind, ProbeRecord, Spawn, USER_CLASS, run_command};
-use crate::gate::facts::Outcome;
 use crate::error::Result;
+use crate::gate::facts::Outcome;
 
 /// Largest accept file fed on standard input (as for the bad input).
 const STDIN_LIMIT: u64 = 64 * 1024 * 1024;

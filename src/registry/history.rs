@@ -9,20 +9,18 @@
 //! blob breaks its name. Appending a line is the commit point of a write.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::backend::Backend;
 use super::id::is_sha256_hex;
 use super::model::{DOCUMENTS, Document, Revisions};
 use crate::canonical;
 use crate::digest::sha256_hex;
-use crate::error::{Error, IoContext, Result};
-use crate::fsio;
+use crate::error::{Error, Result};
 
 /// Directory (inside the registry directory) of everything that is not a document.
 pub const HISTORY_DIR: &str = "history";
@@ -407,14 +405,22 @@ struct DeltaHeader {
     suffix: u64,
 }
 
-fn blob_exists(dir: &Path, sha: &str) -> bool {
-    blob_path(dir, sha).is_file() || delta_path(dir, sha).is_file()
+fn blob_rel(sha: &str) -> String {
+    format!("{BLOBS_DIR}/{sha}")
+}
+
+fn delta_rel(sha: &str) -> String {
+    format!("{BLOBS_DIR}/{sha}.delta")
+}
+
+fn blob_exists(b: &dyn Backend, sha: &str) -> Result<bool> {
+    Ok(b.exists(&blob_rel(sha))? || b.exists(&delta_rel(sha))?)
 }
 
 /// Stores `bytes` whole as a blob (read-only, named by its sha256) unless
 /// that blob is already there. Returns the sha256.
-pub fn put_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
-    put_blob_from(dir, bytes, None)
+pub fn put_blob(b: &dyn Backend, bytes: &[u8]) -> Result<String> {
+    put_blob_from(b, bytes, None)
 }
 
 /// Stores `bytes` as a blob, as a splice of `base` (its sha256 and bytes)
@@ -423,13 +429,13 @@ pub fn put_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
 /// small ones, so a single splice (common prefix, new middle, common suffix)
 /// captures either. The blob is still named by the sha256 of the whole new
 /// bytes, and reading it back checks that sha256.
-pub fn put_blob_from(dir: &Path, bytes: &[u8], base: Option<(&str, &[u8])>) -> Result<String> {
+pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>) -> Result<String> {
     let sha = sha256_hex(bytes);
-    if blob_exists(dir, &sha) {
+    if blob_exists(b, &sha)? {
         return Ok(sha);
     }
     if let Some((base_sha, base_bytes)) = base
-        && let Some(depth) = blob_depth(dir, base_sha)
+        && let Some(depth) = blob_depth(b, base_sha)
         && depth < MAX_DELTA_DEPTH
     {
         let prefix = bytes
@@ -458,21 +464,21 @@ pub fn put_blob_from(dir: &Path, bytes: &[u8], base: Option<(&str, &[u8])>) -> R
                 .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
             out.push(b'\n');
             out.extend_from_slice(middle);
-            fsio::write_atomic_mode(&delta_path(dir, &sha), &out, 0o444)?;
+            b.write(&delta_rel(&sha), &out, true)?;
             return Ok(sha);
         }
     }
-    fsio::write_atomic_mode(&blob_path(dir, &sha), bytes, 0o444)?;
+    b.write(&blob_rel(&sha), bytes, true)?;
     Ok(sha)
 }
 
 /// How many splices reading blob `sha` takes (0: stored whole), or `None`
 /// if it is not there.
-fn blob_depth(dir: &Path, sha: &str) -> Option<u32> {
-    if blob_path(dir, sha).is_file() {
+fn blob_depth(b: &dyn Backend, sha: &str) -> Option<u32> {
+    if b.exists(&blob_rel(sha)).ok()? {
         return Some(0);
     }
-    let raw = fsio::read_regular(&delta_path(dir, sha), READ_LIMIT).ok()?;
+    let raw = b.read(&delta_rel(sha), READ_LIMIT).ok()??;
     let end = raw.iter().position(|&b| b == b'\n')?;
     serde_json::from_slice::<DeltaHeader>(&raw[..end])
         .ok()
@@ -481,21 +487,30 @@ fn blob_depth(dir: &Path, sha: &str) -> Option<u32> {
 
 /// Reads blob `sha` (rebuilding it from its base if it is stored as a
 /// delta) and checks its bytes hash to its name.
-pub fn get_blob(dir: &Path, sha: &str) -> Result<Vec<u8>> {
-    get_blob_at(dir, sha, 0)
+pub fn get_blob(b: &dyn Backend, sha: &str) -> Result<Vec<u8>> {
+    get_blob_at(b, sha, 0)
 }
 
-fn get_blob_at(dir: &Path, sha: &str, depth: u32) -> Result<Vec<u8>> {
-    let path = blob_path(dir, sha);
-    let bytes = if path.is_file() || !delta_path(dir, sha).is_file() {
-        fsio::read_regular(&path, READ_LIMIT)?
+fn missing(path: PathBuf) -> Error {
+    Error::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"),
+    )
+}
+
+fn get_blob_at(b: &dyn Backend, sha: &str, depth: u32) -> Result<Vec<u8>> {
+    let path = b.path(&blob_rel(sha));
+    let (bytes, shown) = if let Some(whole) = b.read(&blob_rel(sha), READ_LIMIT)? {
+        (whole, path)
     } else {
-        let dpath = delta_path(dir, sha);
+        let dpath = b.path(&delta_rel(sha));
         let bad = |what: &str| Error::malformed(&dpath, what.to_string());
         if depth > MAX_DELTA_DEPTH {
             return Err(bad("delta chain longer than allowed (a cycle?)"));
         }
-        let raw = fsio::read_regular(&dpath, READ_LIMIT)?;
+        let Some(raw) = b.read(&delta_rel(sha), READ_LIMIT)? else {
+            return Err(missing(path));
+        };
         let end = raw
             .iter()
             .position(|&b| b == b'\n')
@@ -505,7 +520,7 @@ fn get_blob_at(dir: &Path, sha: &str, depth: u32) -> Result<Vec<u8>> {
         if middle.len() as u64 != h.middle || !is_sha256_hex(&h.base) {
             return Err(bad("header does not match its body"));
         }
-        let base = get_blob_at(dir, &h.base, depth + 1)?;
+        let base = get_blob_at(b, &h.base, depth + 1)?;
         let (p, s) = (h.prefix as usize, h.suffix as usize);
         if p.checked_add(s).is_none_or(|n| n > base.len()) {
             return Err(bad("splice reaches past its base"));
@@ -514,15 +529,10 @@ fn get_blob_at(dir: &Path, sha: &str, depth: u32) -> Result<Vec<u8>> {
         out.extend_from_slice(&base[..p]);
         out.extend_from_slice(middle);
         out.extend_from_slice(&base[base.len() - s..]);
-        out
+        (out, dpath)
     };
     let got = sha256_hex(&bytes);
     if got != sha {
-        let shown = if path.is_file() {
-            path
-        } else {
-            delta_path(dir, sha)
-        };
         return Err(Error::malformed(
             &shown,
             format!("content hashes to {got}, not to its name"),
@@ -531,35 +541,26 @@ fn get_blob_at(dir: &Path, sha: &str, depth: u32) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Appends `line` and a newline to the log and flushes it to disk: the
-/// commit point of a write.
-pub fn append(dir: &Path, line: &[u8]) -> Result<()> {
-    let path = dir.join(LOG_FILE);
+/// Appends `line` and a newline to the log and makes it durable: the
+/// commit point of a write on the directory backend (on PostgreSQL the
+/// transaction's commit is).
+pub fn append(b: &dyn Backend, line: &[u8]) -> Result<()> {
     let mut record = Vec::with_capacity(line.len() + 1);
     record.extend_from_slice(line);
     record.push(b'\n');
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .at(&path)?;
-    // One write call: a kill leaves the whole line or a torn tail that the
-    // next open ignores and truncates, never a line that parses half-way.
-    f.write_all(&record).at(&path)?;
-    f.sync_data().at(&path)?;
-    Ok(())
+    b.append_log(&record)
 }
 
-/// Reads the log file, truncating a torn final line (a commit that never
+/// Reads the log, truncating a torn final line (a commit that never
 /// happened). The caller holds the lock.
-pub fn read_log_repairing(dir: &Path) -> Result<Log> {
-    let path = dir.join(LOG_FILE);
-    let bytes = fsio::read_regular(&path, READ_LIMIT)?;
+pub fn read_log_repairing(b: &dyn Backend) -> Result<Log> {
+    let path = b.path(LOG_FILE);
+    let Some(bytes) = b.read(LOG_FILE, READ_LIMIT)? else {
+        return Err(missing(path));
+    };
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let f = OpenOptions::new().write(true).open(&path).at(&path)?;
-        f.set_len(keep as u64).at(&path)?;
-        f.sync_all().at(&path)?;
+        b.truncate_log(keep as u64)?;
     }
     parse_log(&bytes, &path)
 }
@@ -613,19 +614,15 @@ pub fn check_revision_rule(log: &Log) -> Option<String> {
 
 /// Marks the write of the log line hashing to `line_sha` complete: all its
 /// documents are in place.
-pub fn mark_complete(dir: &Path, line_sha: &str) -> Result<()> {
-    fsio::write_atomic(&dir.join(COMPLETE_FILE), format!("{line_sha}\n").as_bytes())
+pub fn mark_complete(b: &dyn Backend, line_sha: &str) -> Result<()> {
+    b.write(COMPLETE_FILE, format!("{line_sha}\n").as_bytes(), false)
 }
 
 /// The line hash the completion marker names, `None` if there is no marker.
-pub fn read_complete(dir: &Path) -> Result<Option<String>> {
-    let path = dir.join(COMPLETE_FILE);
-    let bytes = match fsio::read_regular(&path, 1024) {
-        Ok(b) => b,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+pub fn read_complete(b: &dyn Backend) -> Result<Option<String>> {
+    let path = b.path(COMPLETE_FILE);
+    let Some(bytes) = b.read(COMPLETE_FILE, 1024)? else {
+        return Ok(None);
     };
     let text = std::str::from_utf8(&bytes)
         .ok()
@@ -767,10 +764,11 @@ mod tests {
     fn deltas_rebuild_the_exact_bytes_and_chains_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let be = crate::registry::backend::dir::DirBackend::new(dir.path());
         let mut current: Vec<u8> = (0..20_000u32)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
-        let mut sha = put_blob(dir.path(), &current).unwrap();
+        let mut sha = put_blob(&be, &current).unwrap();
         let mut shas = vec![(sha.clone(), current.clone())];
         for round in 0..40u32 {
             let mut next = current.clone();
@@ -781,13 +779,13 @@ mod tests {
             } else {
                 next.splice(10..12, format!("edit {round}").into_bytes());
             }
-            sha = put_blob_from(dir.path(), &next, Some((&sha, &current))).unwrap();
+            sha = put_blob_from(&be, &next, Some((&sha, &current))).unwrap();
             shas.push((sha.clone(), next.clone()));
             current = next;
         }
         for (sha, bytes) in &shas {
-            assert_eq!(&get_blob(dir.path(), sha).unwrap(), bytes);
-            assert!(blob_depth(dir.path(), sha).unwrap() <= MAX_DELTA_DEPTH);
+            assert_eq!(&get_blob(&be, sha).unwrap(), bytes);
+            assert!(blob_depth(&be, sha).unwrap() <= MAX_DELTA_DEPTH);
         }
         // Most were stored as deltas; some whole again when a chain got long.
         let deltas = shas
@@ -808,7 +806,7 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         std::fs::write(&p, &raw).unwrap();
         assert!(
-            get_blob(dir.path(), s)
+            get_blob(&be, s)
                 .unwrap_err()
                 .to_string()
                 .contains("not to its name")
@@ -819,16 +817,17 @@ mod tests {
     fn blobs_are_named_by_their_hash_and_checked_on_read() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
-        let sha = put_blob(dir.path(), b"hello").unwrap();
-        assert_eq!(get_blob(dir.path(), &sha).unwrap(), b"hello");
-        assert_eq!(put_blob(dir.path(), b"hello").unwrap(), sha);
+        let be = crate::registry::backend::dir::DirBackend::new(dir.path());
+        let sha = put_blob(&be, b"hello").unwrap();
+        assert_eq!(get_blob(&be, &sha).unwrap(), b"hello");
+        assert_eq!(put_blob(&be, b"hello").unwrap(), sha);
         let p = blob_path(dir.path(), &sha);
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
         std::fs::set_permissions(&p, perm).unwrap();
         std::fs::write(&p, b"HELLO").unwrap();
         assert!(
-            get_blob(dir.path(), &sha)
+            get_blob(&be, &sha)
                 .unwrap_err()
                 .to_string()
                 .contains("not to its name")

@@ -8,8 +8,10 @@
 //! - [`rederive`]: a fold result re-derived from a packet's bytes (pure);
 //! - [`render`]: the Markdown documents (pure);
 //! - [`history`]: content-addressed blobs and the hash-chained log;
-//! - [`store`]: the registry directory, its lock, atomic multi-document writes and recovery.
+//! - [`store`]: the registry's operations: its lock, atomic multi-document writes and recovery;
+//! - [`backend`]: where the bytes live, a directory or a PostgreSQL database, and `export` between them.
 
+pub mod backend;
 pub mod check;
 pub mod fold;
 pub mod history;

@@ -22,14 +22,17 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use super::backend::{self, Backend, Hold};
 use super::check::{CheckReport, check};
 use super::fold::{
     BeforeAfter, ClaimRequest, FoldPlan, FoldResult, NextFree, PatchRef, RangeIds, patch_file_name,
     plan_claim, plan_fold, result_file_name,
 };
 use super::history::{
-    self, BLOBS_DIR, Entry, HISTORY_DIR, LOCK_FILE, LOG_FILE, Log, Op, READ_LIMIT, append, encode,
-    get_blob, put_blob, put_blob_from, read_log_repairing,
+    self, BLOBS_DIR, Entry, HISTORY_DIR, LOG_FILE, Log, Op, READ_LIMIT, append, encode, get_blob,
+    put_blob, put_blob_from, read_log_repairing,
 };
 use super::model::{
     DOCUMENTS, Document, NewRecord, RecordLoad, Registry, claim_doc, objects_json_bytes,
@@ -56,8 +59,8 @@ const RESULT_LIMIT: u64 = 64 << 20;
 /// directory; drop the store and open it again.
 #[derive(Debug)]
 pub struct Store {
-    dir: PathBuf,
-    _lock: fsio::LockGuard,
+    b: Arc<dyn Backend>,
+    _lock: Box<dyn Hold>,
     log: Log,
     registry: Registry,
     docs: Vec<Vec<u8>>,
@@ -165,46 +168,14 @@ pub struct HistoryReport {
     pub problems: Vec<String>,
 }
 
-fn doc_path(dir: &Path, d: Document) -> PathBuf {
-    dir.join(d.name())
+fn doc_path(b: &dyn Backend, d: Document) -> PathBuf {
+    b.path(d.name())
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fsio::read_regular(path, READ_LIMIT) {
-        Ok(b) => Ok(Some(b)),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Removes temporary files a killed write left behind (they are ours: the
-/// lock is held, so no write is in progress).
-fn remove_leftovers(dir: &Path) -> Result<()> {
-    for sub in [
-        dir.to_path_buf(),
-        dir.join(HISTORY_DIR),
-        dir.join(BLOBS_DIR),
-    ] {
-        let Ok(entries) = std::fs::read_dir(&sub) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(fsio::TEMP_PREFIX)
-            {
-                std::fs::remove_file(e.path()).at(e.path())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn require_registry(dir: &Path) -> Result<()> {
-    let log = dir.join(LOG_FILE);
-    if !log.is_file() {
+fn require_registry(b: &dyn Backend) -> Result<()> {
+    if !b.is_registry()? {
         return Err(Error::io(
-            &log,
+            b.path(LOG_FILE),
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no registry here (create one with `holdfast registry init` or `holdfast registry import FILE`)",
@@ -231,18 +202,18 @@ struct Recovered {
     model: Option<Result<(Registry, String)>>,
 }
 
-fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
-    remove_leftovers(dir)?;
-    let log = read_log_repairing(dir)?;
+fn recover(b: &dyn Backend, want_model: Option<RecordLoad>) -> Result<Recovered> {
+    b.remove_leftovers()?;
+    let log = read_log_repairing(b)?;
     let Some(head) = log.head().cloned() else {
         return Err(Error::malformed(
-            dir.join(LOG_FILE),
+            b.path(LOG_FILE),
             "holds no committed state (an interrupted init or import? remove the directory and run it again)",
         ));
     };
     let live: Vec<Option<Vec<u8>>> = DOCUMENTS
         .par_iter()
-        .map(|d| read_optional(&doc_path(dir, *d)))
+        .map(|d| b.read(d.name(), READ_LIMIT))
         .collect::<Result<Vec<_>>>()?;
     // Hashing and parsing are independent; on a large registry each takes
     // about as long as the other, so they run side by side and the parse is
@@ -256,7 +227,7 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         || {
             let rj = live[Document::RegistryJson.index()].as_deref()?;
             let oj = live[Document::ObjectsJson.index()].as_deref()?;
-            want_model.map(|load| parse_model(dir, rj, oj, &head, load))
+            want_model.map(|load| parse_model(b, rj, oj, &head, load))
         },
     );
     // A write replaces documents only after its log line is committed, then
@@ -267,7 +238,7 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
     // recorded bytes were put there by someone (an old revision presented as
     // current, e.g. a fold's before bytes restored by hand with `patch`):
     // they are reported, and nothing is written.
-    let marker = history::read_complete(dir)?;
+    let marker = history::read_complete(b)?;
     let head_hash = log.head_hash().unwrap_or_default().to_string();
     let prev_hash = log
         .hashes
@@ -283,7 +254,7 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         None => log.entries.len() == 1,
         Some(m) => {
             return Err(Error::malformed(
-                dir.join(history::COMPLETE_FILE),
+                b.path(history::COMPLETE_FILE),
                 format!(
                     "names log line {m}, neither the head nor the line before it; restore it with the sha256 of the head line of {LOG_FILE} once the documents are the head's"
                 ),
@@ -314,7 +285,7 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
             None => {
                 return Err(Error::refused(format!(
                     "{}: missing, but state {} is marked complete in {}, so no interrupted write left it so (deleted by hand?). Nothing was written; put back its bytes from {}/{}",
-                    doc_path(dir, *d).display(),
+                    doc_path(b, *d).display(),
                     head.seq,
                     history::COMPLETE_FILE,
                     BLOBS_DIR,
@@ -332,8 +303,8 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
             (Some(b), Some(sha)) if !(untouched && finish.contains(d)) => (b, sha),
             _ if untouched => {
                 // Finish the interrupted write: the head's bytes from the blob.
-                let blob = get_blob(dir, pin)?;
-                fsio::write_atomic(&doc_path(dir, *d), &blob)?;
+                let blob = get_blob(b, pin)?;
+                b.write(d.name(), &blob, false)?;
                 (blob, pin.to_string())
             }
             // Missing beside a hand-edited or stale document: nothing is
@@ -344,7 +315,7 @@ fn recover(dir: &Path, want_model: Option<RecordLoad>) -> Result<Recovered> {
         docs.push(bytes);
     }
     if untouched && interrupted {
-        history::mark_complete(dir, &head_hash)?;
+        history::mark_complete(b, &head_hash)?;
     }
     let model = if !finish.is_empty() || !untouched {
         None
@@ -370,21 +341,21 @@ fn stale_message(d: Document, sha: &str, seq: u64, head: u64) -> String {
     )
 }
 
-fn stale_error(dir: &Path, stale: &[(Document, String, u64)], head: u64) -> Error {
+fn stale_error(b: &dyn Backend, stale: &[(Document, String, u64)], head: u64) -> Error {
     let (d, sha, seq) = &stale[0];
     Error::refused(format!(
         "{}/{}. Nothing was written; put the current state's bytes back (from {}/<sha256>, or undo the hand edit, e.g. `patch -R -p1` for a reverse patch applied by hand), then roll a fold back with `holdfast registry rollback FOLD_RESULT` (`holdfast registry check` lists every such document)",
-        dir.display(),
+        b.root().display(),
         stale_message(*d, sha, *seq, head),
         BLOBS_DIR
     ))
 }
 
-fn drift_error(dir: &Path, drift: &[(Document, String)]) -> Error {
+fn drift_error(b: &dyn Backend, drift: &[(Document, String)]) -> Error {
     let (d, sha) = &drift[0];
     Error::refused(format!(
         "{}: its bytes (sha256 {sha}) are no revision recorded in {}; it was edited outside holdfast. Nothing was written; restore it from {} or inspect with `holdfast registry check`",
-        doc_path(dir, *d).display(),
+        doc_path(b, *d).display(),
         LOG_FILE,
         BLOBS_DIR
     ))
@@ -394,23 +365,23 @@ fn drift_error(dir: &Path, drift: &[(Document, String)]) -> Error {
 /// `objects.json` pin `registry.json` names (the caller compares it with
 /// the file's actual sha256).
 fn parse_model(
-    dir: &Path,
+    b: &dyn Backend,
     registry_json: &[u8],
     objects_json: &[u8],
     head: &Entry,
     load: RecordLoad,
 ) -> Result<(Registry, String)> {
-    let header = parse_registry_json(registry_json, &doc_path(dir, Document::RegistryJson))?;
+    let header = parse_registry_json(registry_json, &doc_path(b, Document::RegistryJson))?;
     let objects = parse_objects_bytes(
         objects_json,
-        &doc_path(dir, Document::ObjectsJson),
+        &doc_path(b, Document::ObjectsJson),
         &header.format,
         header.objects_file.count,
         load,
     )?;
     if header.revisions != head.revisions() {
         return Err(Error::malformed(
-            doc_path(dir, Document::RegistryJson),
+            doc_path(b, Document::RegistryJson),
             "document_revisions differ from the revisions the history records for this state",
         ));
     }
@@ -428,11 +399,11 @@ fn parse_model(
 
 /// The model of recovered documents, checking `registry.json` pins the
 /// `objects.json` that is there.
-fn load_model(dir: &Path, rec: &mut Recovered, load: RecordLoad) -> Result<Registry> {
+fn load_model(b: &dyn Backend, rec: &mut Recovered, load: RecordLoad) -> Result<Registry> {
     let parsed = match rec.model.take() {
         Some(p) => p,
         None => parse_model(
-            dir,
+            b,
             &rec.docs[Document::RegistryJson.index()],
             &rec.docs[Document::ObjectsJson.index()],
             &rec.head,
@@ -443,7 +414,7 @@ fn load_model(dir: &Path, rec: &mut Recovered, load: RecordLoad) -> Result<Regis
     let actual = &rec.shas[Document::ObjectsJson.index()];
     if &objects_pin != actual {
         return Err(Error::malformed(
-            doc_path(dir, Document::ObjectsJson),
+            doc_path(b, Document::ObjectsJson),
             format!(
                 "sha256 {actual} differs from the pin in registry.json ({objects_pin}); the two files do not belong together"
             ),
@@ -538,18 +509,23 @@ impl Store {
     /// show at a fraction of the cost; a claim loads the rest of each record
     /// itself before it rewrites the records documents.
     pub fn open_with(dir: &Path, load: RecordLoad) -> Result<Store> {
-        require_registry(dir)?;
-        let lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-        let mut rec = recover(dir, Some(load))?;
+        Store::open_backend(backend::open(dir)?, load)
+    }
+
+    /// [`Store::open_with`] on a backend already opened.
+    pub fn open_backend(b: Arc<dyn Backend>, load: RecordLoad) -> Result<Store> {
+        require_registry(&*b)?;
+        let lock = b.lock()?;
+        let mut rec = recover(&*b, Some(load))?;
         if !rec.drift.is_empty() {
-            return Err(drift_error(dir, &rec.drift));
+            return Err(drift_error(&*b, &rec.drift));
         }
         if !rec.stale.is_empty() {
-            return Err(stale_error(dir, &rec.stale, rec.head.seq));
+            return Err(stale_error(&*b, &rec.stale, rec.head.seq));
         }
-        let registry = load_model(dir, &mut rec, load)?;
+        let registry = load_model(&*b, &mut rec, load)?;
         Ok(Store {
-            dir: dir.to_path_buf(),
+            b,
             _lock: lock,
             log: rec.log,
             registry,
@@ -564,9 +540,14 @@ impl Store {
         self.load
     }
 
-    /// The registry directory.
+    /// The registry's location (a directory or a database URL).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.b.root()
+    }
+
+    /// The storage backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.b
     }
 
     /// The model of the current state.
@@ -615,7 +596,7 @@ impl Store {
                 self.pins[d.index()].as_str(),
                 self.docs[d.index()].as_slice(),
             );
-            let sha = put_blob_from(&self.dir, bytes, Some(base))?;
+            let sha = put_blob_from(&*self.b, bytes, Some(base))?;
             documents.insert(
                 d.name().to_string(),
                 history::DocPin {
@@ -634,7 +615,7 @@ impl Store {
             }
         }
         for a in artifacts {
-            put_blob(&self.dir, a)?;
+            put_blob(&*self.b, a)?;
         }
         let entry = Entry {
             documents,
@@ -643,13 +624,14 @@ impl Store {
             seq: head.seq + 1,
         };
         let line = encode(&entry)?;
-        append(&self.dir, &line)?;
+        append(&*self.b, &line)?;
         for (d, bytes) in changes {
-            fsio::write_atomic(&doc_path(&self.dir, d), &bytes)?;
+            self.b.write(d.name(), &bytes, false)?;
             self.pins[d.index()] = sha256_hex(&bytes);
             self.docs[d.index()] = bytes;
         }
-        history::mark_complete(&self.dir, &sha256_hex(&line))?;
+        history::mark_complete(&*self.b, &sha256_hex(&line))?;
+        self.b.durable()?;
         self.log.hashes.push(sha256_hex(&line));
         self.log.entries.push(entry);
         self.registry = next;
@@ -662,7 +644,13 @@ impl Store {
     fn read_back(&self, expected: &[String], written: &[Document]) -> Result<Option<String>> {
         let got: Vec<Result<String>> = written
             .par_iter()
-            .map(|d| crate::digest::hash_file(&doc_path(&self.dir, *d)).map(|f| f.sha256))
+            .map(|d| match self.b.dir() {
+                Some(dir) => crate::digest::hash_file(&dir.join(d.name())).map(|f| f.sha256),
+                None => match self.b.read(d.name(), READ_LIMIT)? {
+                    Some(bytes) => Ok(sha256_hex(&bytes)),
+                    None => Ok("(missing)".to_string()),
+                },
+            })
             .collect();
         for (d, g) in written.iter().zip(got) {
             let g = g?;
@@ -683,7 +671,7 @@ impl Store {
             // The records documents are rewritten: every field is needed.
             self.registry.objects = parse_objects_bytes(
                 &self.docs[Document::ObjectsJson.index()],
-                &doc_path(&self.dir, Document::ObjectsJson),
+                &doc_path(&*self.b, Document::ObjectsJson),
                 &self.registry.format,
                 self.registry.objects.len() as u64,
                 RecordLoad::Full,
@@ -795,13 +783,17 @@ impl Store {
                     opts.out_dir.display()
                 )));
             }
-            match inside(&opts.out_dir, &self.dir) {
+            let inside_registry = match self.b.dir() {
+                Some(dir) => inside(&opts.out_dir, dir),
+                None => Some(false),
+            };
+            match inside_registry {
                 Some(false) => {}
                 Some(true) => {
                     return Err(Error::refused(format!(
                         "fold: --out {} is inside the registry directory {}; the evidence goes elsewhere",
                         opts.out_dir.display(),
-                        self.dir.display()
+                        self.b.root().display()
                     )));
                 }
                 None => {
@@ -874,7 +866,7 @@ impl Store {
         // way this store is stale, as its documentation says.
         let written: Vec<Document> = changes.iter().map(|(d, _)| *d).collect();
         self.commit(next, changes, op, &[&result_bytes, &patch])?;
-        (hooks.after_commit)(&self.dir);
+        (hooks.after_commit)(self.b.root());
         if let Some(why) = self.read_back(&after_pins, &written)? {
             let mut undo = before_header;
             undo.objects = std::mem::take(&mut self.registry.objects);
@@ -927,7 +919,7 @@ impl Store {
         let mut after_docs: Vec<Option<Vec<u8>>> = vec![None; DOCUMENTS.len()];
         let reg_json = registry_json_bytes(next, &objects_sha)?;
         // The JSON written must parse back strictly: that is what json_valid claims.
-        parse_registry_json(&reg_json, &doc_path(&self.dir, Document::RegistryJson)).map_err(
+        parse_registry_json(&reg_json, &doc_path(&*self.b, Document::RegistryJson)).map_err(
             |e| {
                 Error::failed(format!(
                     "internal: the planned registry.json does not parse: {e}"
@@ -1145,7 +1137,7 @@ impl Store {
         };
         let header = parse_registry_json(
             restored(Document::RegistryJson),
-            &doc_path(&self.dir, Document::RegistryJson),
+            &doc_path(&*self.b, Document::RegistryJson),
         )?;
         if header.objects_file.sha256 != result.pins.before["objects.json"] {
             return Err(Error::refused(format!(
@@ -1156,7 +1148,7 @@ impl Store {
         let objects = match patched.get(Document::ObjectsJson.name()) {
             Some(bytes) => parse_objects_bytes(
                 bytes,
-                &doc_path(&self.dir, Document::ObjectsJson),
+                &doc_path(&*self.b, Document::ObjectsJson),
                 &header.format,
                 header.objects_file.count,
                 self.load,
@@ -1226,54 +1218,37 @@ impl Registry {
 
 /// Makes `dir` a registry holding `reg` as its first state. Refuses a
 /// directory that already holds anything but an empty history.
-pub(crate) fn create(dir: &Path, reg: &Registry, op: Op) -> Result<()> {
-    create_with(dir, reg, op, &[])
+pub(crate) fn create(b: &dyn Backend, reg: &Registry, op: Op) -> Result<()> {
+    create_with(b, reg, op, &[])
 }
 
 /// [`create`], also storing `artifacts` (the import source) as blobs.
-pub(crate) fn create_with(dir: &Path, reg: &Registry, op: Op, artifacts: &[&[u8]]) -> Result<()> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(Error::refused(format!(
-                "{} exists and is not a directory",
-                dir.display()
-            )));
-        }
-        let mut found: Vec<String> = std::fs::read_dir(dir)
-            .at(dir)?
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != HISTORY_DIR)
-            .collect();
-        found.sort();
-        if let Some(first) = found.first() {
-            return Err(Error::refused(format!(
-                "{} is not empty (found {first}); a registry needs a directory of its own",
-                dir.display()
-            )));
-        }
-    }
-    std::fs::create_dir_all(dir.join(BLOBS_DIR)).at(dir.join(BLOBS_DIR))?;
-    let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-    let log_path = dir.join(LOG_FILE);
-    if log_path.exists() {
-        let log = read_log_repairing(dir)?;
+pub(crate) fn create_with(
+    b: &dyn Backend,
+    reg: &Registry,
+    op: Op,
+    artifacts: &[&[u8]],
+) -> Result<()> {
+    b.prepare_create()?;
+    let _lock = b.lock()?;
+    if b.exists(LOG_FILE)? {
+        let log = read_log_repairing(b)?;
         if !log.entries.is_empty() {
             return Err(Error::refused(format!(
                 "{} already holds a registry ({} states in {LOG_FILE}); nothing written",
-                dir.display(),
+                b.root().display(),
                 log.entries.len()
             )));
         }
     }
-    remove_leftovers(dir)?;
+    b.remove_leftovers()?;
     let docs = render_all(reg)?;
     for a in artifacts {
-        put_blob(dir, a)?;
+        put_blob(b, a)?;
     }
     let mut documents = BTreeMap::new();
     for d in DOCUMENTS {
-        let sha = put_blob(dir, &docs[d.index()])?;
+        let sha = put_blob(b, &docs[d.index()])?;
         documents.insert(
             d.name().to_string(),
             history::DocPin {
@@ -1289,13 +1264,15 @@ pub(crate) fn create_with(dir: &Path, reg: &Registry, op: Op, artifacts: &[&[u8]
         seq: 1,
     };
     let line = encode(&entry)?;
-    append(dir, &line)?;
-    fsio::sync_dir(&dir.join(HISTORY_DIR))?;
-    for d in DOCUMENTS {
-        fsio::write_atomic(&doc_path(dir, d), &docs[d.index()])?;
+    append(b, &line)?;
+    if let Some(dir) = b.dir() {
+        fsio::sync_dir(&dir.join(HISTORY_DIR))?;
     }
-    history::mark_complete(dir, &sha256_hex(&line))?;
-    Ok(())
+    for d in DOCUMENTS {
+        b.write(d.name(), &docs[d.index()], false)?;
+    }
+    history::mark_complete(b, &sha256_hex(&line))?;
+    b.durable()
 }
 
 /// Creates an empty registry in `dir` (ids `PREFIX-` + `width` digits).
@@ -1305,8 +1282,9 @@ pub fn init(dir: &Path, prefix: &str, width: u32) -> Result<Store> {
         id_prefix: fmt.prefix().to_string(),
         id_width: fmt.width(),
     };
-    create(dir, &Registry::empty(fmt), op)?;
-    Store::open(dir)
+    let b = backend::open(dir)?;
+    create(&*b, &Registry::empty(fmt), op)?;
+    Store::open_backend(b, RecordLoad::Full)
 }
 
 /// Creates a registry in `dir` from the single-file registry at `file`,
@@ -1324,15 +1302,16 @@ pub fn import(dir: &Path, file: &Path) -> Result<Store> {
             report.first_problem().unwrap_or_default()
         )));
     }
+    let b = backend::open(dir)?;
     create_with(
-        dir,
+        &*b,
         &reg,
         Op::Import {
             source_sha256: sha256_hex(&bytes),
         },
         &[&bytes],
     )?;
-    Store::open(dir)
+    Store::open_backend(b, RecordLoad::Full)
 }
 
 /// Whether every one of `files` (path, bytes) parses as strict JSON; the
@@ -1375,9 +1354,14 @@ pub fn inspect_file(file: &Path) -> Result<Inspection> {
 /// write, then reports hand-edited documents, JSON validity and the four
 /// invariants. Unlike [`Store::open`] it does not stop at the first problem.
 pub fn inspect(dir: &Path) -> Result<Inspection> {
-    require_registry(dir)?;
-    let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-    let mut rec = recover(dir, Some(RecordLoad::Full))?;
+    inspect_at(&*backend::open(dir)?)
+}
+
+/// [`inspect`] on an open backend.
+pub fn inspect_at(b: &dyn Backend) -> Result<Inspection> {
+    require_registry(b)?;
+    let _lock = b.lock()?;
+    let mut rec = recover(b, Some(RecordLoad::Full))?;
     let pins = DOCUMENTS
         .iter()
         .map(|d| (d.name().to_string(), rec.shas[d.index()].clone()))
@@ -1398,19 +1382,19 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
         .iter()
         .map(|(d, sha, seq)| stale_message(*d, sha, *seq, state))
         .collect();
-    let (json_valid, format_valid, error, report) =
-        match load_model(dir, &mut rec, RecordLoad::Full) {
-            Ok(reg) => (true, true, None, Some(check(&reg))),
-            Err(e) => {
-                let files = [Document::RegistryJson, Document::ObjectsJson]
-                    .map(|d| (doc_path(dir, d), rec.docs[d.index()].as_slice()));
-                // A JSON error is the more basic one: name it first.
-                match strict_json(&files) {
-                    Some(json_error) => (false, false, Some(json_error), None),
-                    None => (true, false, Some(e.to_string()), None),
-                }
+    let (json_valid, format_valid, error, report) = match load_model(b, &mut rec, RecordLoad::Full)
+    {
+        Ok(reg) => (true, true, None, Some(check(&reg))),
+        Err(e) => {
+            let files = [Document::RegistryJson, Document::ObjectsJson]
+                .map(|d| (doc_path(b, d), rec.docs[d.index()].as_slice()));
+            // A JSON error is the more basic one: name it first.
+            match strict_json(&files) {
+                Some(json_error) => (false, false, Some(json_error), None),
+                None => (true, false, Some(e.to_string()), None),
             }
-        };
+        }
+    };
     Ok(Inspection {
         json_valid,
         format_valid,
@@ -1425,9 +1409,11 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
 
 /// The history log of the registry in `dir` (after completing an interrupted write).
 pub fn read_log(dir: &Path) -> Result<Log> {
-    require_registry(dir)?;
-    let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
-    Ok(recover(dir, None)?.log)
+    let b = backend::open(dir)?;
+    let b = &*b;
+    require_registry(b)?;
+    let _lock = b.lock()?;
+    Ok(recover(b, None)?.log)
 }
 
 /// Proves the history intact: every line chained to the one before, every
@@ -1435,15 +1421,20 @@ pub fn read_log(dir: &Path) -> Result<Log> {
 /// agreeing with the revisions and the `objects.json` pin its line records,
 /// the revision rule kept, and the live documents equal to the last state.
 pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
-    require_registry(dir)?;
-    let _lock = fsio::LockGuard::exclusive(&dir.join(LOCK_FILE))?;
+    verify_history_at(&*backend::open(dir)?)
+}
+
+/// [`verify_history`] on an open backend.
+pub fn verify_history_at(b: &dyn Backend) -> Result<HistoryReport> {
+    require_registry(b)?;
+    let _lock = b.lock()?;
     let mut report = HistoryReport {
         states: 0,
         head: None,
         blobs_checked: 0,
         problems: Vec::new(),
     };
-    let rec = match recover(dir, None) {
+    let rec = match recover(b, None) {
         Ok(r) => r,
         Err(e) => {
             report.problems.push(e.to_string());
@@ -1455,7 +1446,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
     report.head = log.head_hash().map(str::to_string);
     let mut checked: BTreeMap<String, bool> = BTreeMap::new();
     let mut blob_ok = |sha: &str, what: String, problems: &mut Vec<String>| -> Option<Vec<u8>> {
-        match get_blob(dir, sha) {
+        match get_blob(b, sha) {
             Ok(b) => {
                 checked.insert(sha.to_string(), true);
                 Some(b)
@@ -1475,7 +1466,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
                 continue;
             };
             if d == Document::RegistryJson {
-                match parse_registry_json(&bytes, &history::blob_path(dir, e.pin(d))) {
+                match parse_registry_json(&bytes, &history::blob_path(b.root(), e.pin(d))) {
                     Ok(h) => {
                         if h.revisions != e.revisions() {
                             report.problems.push(format!(
@@ -1496,7 +1487,7 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
         }
     }
     report.blobs_checked = checked.len() as u64;
-    report.problems.extend(replay_history(dir, log));
+    report.problems.extend(replay_history(b, log));
     if let Some(p) = history::check_revision_rule(log) {
         report.problems.push(p);
     }
@@ -1515,14 +1506,14 @@ pub fn verify_history(dir: &Path) -> Result<HistoryReport> {
 }
 
 /// The model of recorded state `e`, read from its blobs.
-fn model_at(dir: &Path, e: &Entry) -> Result<Registry> {
+fn model_at(b: &dyn Backend, e: &Entry) -> Result<Registry> {
     let (rj_sha, oj_sha) = (e.pin(Document::RegistryJson), e.pin(Document::ObjectsJson));
-    let rj = get_blob(dir, rj_sha)?;
-    let oj = get_blob(dir, oj_sha)?;
-    let header = parse_registry_json(&rj, &history::blob_path(dir, rj_sha))?;
+    let rj = get_blob(b, rj_sha)?;
+    let oj = get_blob(b, oj_sha)?;
+    let header = parse_registry_json(&rj, &history::blob_path(b.root(), rj_sha))?;
     let objects = parse_objects_bytes(
         &oj,
-        &history::blob_path(dir, oj_sha),
+        &history::blob_path(b.root(), oj_sha),
         &header.format,
         header.objects_file.count,
         RecordLoad::Full,
@@ -1621,7 +1612,7 @@ enum Replayed {
 /// would have. `high` is the highest revision of every document before it.
 /// An error is why the operation cannot be re-applied.
 fn replay_op(
-    dir: &Path,
+    b: &dyn Backend,
     log: &Log,
     i: usize,
     prev: Option<Registry>,
@@ -1642,8 +1633,8 @@ fn replay_op(
             return Ok(Replayed::Model(Registry::empty(fmt)));
         }
         (Op::Import { source_sha256 }, None) => {
-            let bytes = get_blob(dir, source_sha256)?;
-            let reg = parse_import(&bytes, &history::blob_path(dir, source_sha256))?;
+            let bytes = get_blob(b, source_sha256)?;
+            let reg = parse_import(&bytes, &history::blob_path(b.root(), source_sha256))?;
             let report = check(&reg);
             if !report.passes() {
                 return Err(bad(format!(
@@ -1669,9 +1660,9 @@ fn replay_op(
         } => {
             let request = match records_sha256 {
                 Some(sha) => {
-                    let bytes = get_blob(dir, sha)?;
+                    let bytes = get_blob(b, sha)?;
                     let records: Vec<NewRecord> =
-                        canonical::from_slice_strict(&bytes, &history::blob_path(dir, sha))?;
+                        canonical::from_slice_strict(&bytes, &history::blob_path(b.root(), sha))?;
                     if records.len() as u64 != *count {
                         return Err(bad(format!(
                             "the claim records {count} ids but its records blob holds {}",
@@ -1714,9 +1705,9 @@ fn replay_op(
             };
             let plan = plan_fold(&reg, range)?;
             plan.apply(&mut reg, &next_rev);
-            let bytes = get_blob(dir, result_sha256)?;
+            let bytes = get_blob(b, result_sha256)?;
             let result: FoldResult =
-                canonical::from_slice_strict(&bytes, &history::blob_path(dir, result_sha256))?;
+                canonical::from_slice_strict(&bytes, &history::blob_path(b.root(), result_sha256))?;
             if result.pins.after != e.pins()
                 || result.pins.before != log.entries[i - 1].pins()
                 || &result.reverse_patch.sha256 != reverse_patch_sha256
@@ -1766,7 +1757,7 @@ fn replay_op(
 /// Replays the whole history from its first state: every recorded state
 /// must be exactly what its operation produces from the state before it.
 /// Returns one problem per state that is not, naming it.
-fn replay_history(dir: &Path, log: &Log) -> Vec<String> {
+fn replay_history(b: &dyn Backend, log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
     let mut high = super::model::Revisions::all(0);
     let mut prev: Option<Registry> = None;
@@ -1777,7 +1768,7 @@ fn replay_history(dir: &Path, log: &Log) -> Vec<String> {
                 "the state before it could not be read, so it cannot be replayed",
             ))
         } else {
-            replay_op(dir, log, i, prev.take(), &high)
+            replay_op(b, log, i, prev.take(), &high)
         };
         let verdict = outcome.and_then(|r| match r {
             Replayed::Model(reg) => {
@@ -1827,7 +1818,7 @@ fn replay_history(dir: &Path, log: &Log) -> Vec<String> {
         if prev.is_none() {
             // Go on from the state as recorded, so every later state is
             // checked against what is actually there.
-            prev = model_at(dir, e).ok();
+            prev = model_at(b, e).ok();
         }
         let er = e.revisions();
         for d in DOCUMENTS {

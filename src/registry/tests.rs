@@ -112,7 +112,7 @@ fn new_store(reg: &Registry) -> (tempfile::TempDir, PathBuf) {
     // Made as `registry import` makes it, so the history replays.
     let source = super::model::registry_file_bytes(reg).unwrap();
     store::create_with(
-        &dir,
+        &crate::registry::backend::dir::DirBackend::new(&dir),
         reg,
         Op::Import {
             source_sha256: sha256_hex(&source),
@@ -234,7 +234,11 @@ fn an_uncommitted_write_leaves_the_old_state() {
     let (_tmp, dir) = new_store(&reg);
     let before = snapshot(&dir);
     // Blobs written, the log line torn half-way: the write never happened.
-    history::put_blob(&dir, b"new bytes that were never committed").unwrap();
+    history::put_blob(
+        &crate::registry::backend::dir::DirBackend::new(&dir),
+        b"new bytes that were never committed",
+    )
+    .unwrap();
     let log = dir.join(LOG_FILE);
     let mut bytes = std::fs::read(&log).unwrap();
     let committed = bytes.len();

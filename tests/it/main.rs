@@ -30,6 +30,7 @@ mod progress_tty;
 mod rederive_cli;
 mod registry_cli;
 mod registry_crash;
+mod registry_postgres;
 mod run_cli;
 mod schema_conformance;
 mod schema_strict;

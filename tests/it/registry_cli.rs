@@ -720,7 +720,11 @@ fn an_old_revision_presented_as_current_fails_check_and_stops_writes() {
     let sha1 = line["documents"]["registry.json"]["sha256"]
         .as_str()
         .unwrap();
-    let old = holdfast::registry::history::get_blob(&reg, sha1).unwrap();
+    let old = holdfast::registry::history::get_blob(
+        &holdfast::registry::backend::dir::DirBackend::new(&reg),
+        sha1,
+    )
+    .unwrap();
     std::fs::write(reg.join("registry.json"), &old).unwrap();
     let r = run(w, &["registry", "check"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -828,7 +832,11 @@ fn forge_head(reg: &Path, model: &holdfast::registry::Registry) {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut entry: Entry = serde_json::from_str(lines.last().unwrap()).unwrap();
     for d in holdfast::registry::DOCUMENTS {
-        let sha = put_blob(reg, &docs[d.index()]).unwrap();
+        let sha = put_blob(
+            &holdfast::registry::backend::dir::DirBackend::new(reg),
+            &docs[d.index()],
+        )
+        .unwrap();
         entry.documents.get_mut(d.name()).unwrap().sha256 = sha;
         let path = reg.join(d.name());
         std::fs::remove_file(&path).unwrap();

@@ -135,7 +135,18 @@ fn killed_at_random_moments_the_registry_is_always_a_recorded_state() {
     let (code, _, err) = holdfast(&reg, &["init", "--prefix", "TKT-OBJ", "--width", "4"]);
     assert_eq!(code, 0, "{err}");
     let mut states_seen = std::collections::BTreeSet::new();
-    for round in 0..30 {
+    // The kill comes at a random moment within a window that adapts to the
+    // machine's speed, not to a wall-clock guess: a round in which nothing
+    // was committed (the kill came before the first write finished, as on a
+    // loaded machine) doubles the window, a round that ran to the end
+    // without being killed halves it. So the rounds make progress however
+    // slow each command is, and most of them are still killed mid-way.
+    let mut window_ms: u64 = 150;
+    let mut killed_rounds = 0u32;
+    let mut round = 0u32;
+    let mut last_states = 1usize;
+    while (states_seen.len() <= 10 || round < 30) && round < 200 {
+        round += 1;
         let context = format!("seed {seed:#x}, round {round}");
         let show = ok_json(&reg, &["show"]);
         let next_free = show["next_free"].as_str().unwrap()[8..]
@@ -181,7 +192,7 @@ fn killed_at_random_moments_the_registry_is_always_a_recorded_state() {
             .process_group(0)
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(2 + rng.below(150)));
+        std::thread::sleep(Duration::from_millis(2 + rng.below(window_ms)));
         // SIGKILL the whole group: the shell and whichever holdfast is running.
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -195,10 +206,29 @@ fn killed_at_random_moments_the_registry_is_always_a_recorded_state() {
             std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
             panic!("{context}: an operation failed without being killed: {err}");
         }
-        states_seen.insert(assert_consistent(&reg, &context));
+        if !status.success() {
+            killed_rounds += 1;
+        }
+        let states = assert_consistent(&reg, &context);
+        states_seen.insert(states);
+        if states == last_states {
+            window_ms = (window_ms * 2).min(60_000);
+        } else if status.success() {
+            window_ms = (window_ms / 2).max(1);
+        }
+        last_states = states;
     }
-    // The rounds made progress: kills did not stop every write.
-    assert!(states_seen.len() > 10, "{states_seen:?}");
+    // The rounds made progress: kills did not stop every write (each
+    // committed state is a distinct log length), and the kills really
+    // interrupted commands, not only idle moments after a finished script.
+    assert!(
+        states_seen.len() > 10,
+        "{round} rounds, window {window_ms} ms: {states_seen:?}"
+    );
+    assert!(
+        killed_rounds >= 10,
+        "only {killed_rounds} of {round} rounds were killed"
+    );
     // And the whole history, every revision of every document, is intact.
     let (code, _, err) = holdfast(&reg, &["verify-history"]);
     assert_eq!(code, 0, "seed {seed:#x}: verify-history failed: {err}");

@@ -111,7 +111,15 @@ fn rerun(
     if let Some(dir) = &dir {
         check_out(dir, &design)?;
     }
-    let r = probe::rerun(&design, &RerunOptions { exe, spec }, &Bar::new())?;
+    let r = probe::rerun(
+        &design,
+        &RerunOptions {
+            exe,
+            spec,
+            user_probes_as_recorded: false,
+        },
+        &Bar::new(),
+    )?;
     if let Some(dir) = &dir {
         write_report(dir, &r.report)?;
     }

@@ -17,8 +17,8 @@ use crate::output::{Output, one_line};
 /// Arguments of `holdfast registry`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The registry directory [default: .holdfast/registry]. Accepted before or after the subcommand's own arguments.
-    #[arg(long, global = true, value_name = "DIR")]
+    /// The registry: a directory [default: .holdfast/registry], or a PostgreSQL database as a postgres:// or postgresql:// URL (no password in it: PGPASSWORD). Accepted before or after the subcommand's own arguments.
+    #[arg(long, global = true, value_name = "DIR|URL")]
     pub registry: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Sub,
@@ -45,6 +45,16 @@ pub enum Sub {
     Rollback(RollbackArgs),
     /// Prove that no state of the history was rewritten.
     VerifyHistory,
+    /// Copy the whole registry (documents, revisions, history) to a new registry on any backend.
+    Export(ExportArgs),
+}
+
+/// Arguments of `registry export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Where the copy goes: a new (or empty) directory, or a postgres:// URL.
+    #[arg(long, value_name = "DIR|URL")]
+    pub to: PathBuf,
 }
 
 /// Arguments of `registry init`.
@@ -61,7 +71,9 @@ pub struct InitArgs {
 /// Arguments of `registry import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The registry JSON to import (docs/reference/registry.md, "Import format").
+    /// The registry JSON to import (docs/reference/registry.md, "Import
+    /// format"), or a registry directory written by `registry export`, whose
+    /// whole history is copied (it must pass verify-history).
     pub file: PathBuf,
 }
 
@@ -144,6 +156,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         Sub::Fold(a) => fold(out, &dir, a),
         Sub::Rollback(a) => rollback(out, &dir, a),
         Sub::VerifyHistory => verify_history(out, &dir),
+        Sub::Export(a) => export(out, &dir, &a.to),
     }
 }
 
@@ -199,7 +212,27 @@ fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
+fn export(out: &Output, from: &Path, to: &Path) -> Result<i32, Error> {
+    let done = registry::backend::export::export(from, to)?;
+    if out.json {
+        out.print_json(&done)?;
+    } else {
+        println!(
+            "exported {} to {}: {} states, {} stored files, head {}; verify-history passes on both",
+            from.display(),
+            to.display(),
+            done.states,
+            done.copied,
+            done.head.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(exit::OK)
+}
+
 fn import(out: &Output, dir: &Path, a: ImportArgs) -> Result<i32, Error> {
+    if a.file.is_dir() {
+        return export(out, &a.file, dir);
+    }
     let store = registry::import(dir, &a.file)?;
     let s = RegistrySummary::of(&store);
     if out.json {

@@ -221,7 +221,7 @@ fn invariant_cases(fx: &Fixture, class: Class, variants: Vec<Broken>) -> Result<
         let live = |suffix: &str| -> Result<PathBuf> {
             let dir = fx.case_dir(&format!("{name}-{suffix}"))?.join("registry");
             create(
-                &dir,
+                &crate::registry::backend::dir::DirBackend::new(&dir),
                 &reg,
                 Op::Import {
                     source_sha256: digest::sha256_hex(&bytes),
@@ -627,7 +627,10 @@ fn old_bytes(reg: &Path, seq: u64, doc: Document) -> Result<Vec<u8>> {
         .iter()
         .find(|e| e.seq == seq)
         .ok_or_else(|| internal(format!("no state {seq} in {}", log_path.display())))?;
-    get_blob(reg, entry.pin(doc))
+    get_blob(
+        &crate::registry::backend::dir::DirBackend::new(reg),
+        entry.pin(doc),
+    )
 }
 
 /// Puts the bytes of state `seq` back into `docs` of `reg`.

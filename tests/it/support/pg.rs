@@ -153,6 +153,53 @@ impl Server {
         )
     }
 
+    /// A `postgresql://` URL for database `db` as the superuser, over the
+    /// server's Unix socket (the socket directory percent-encoded as the host).
+    pub fn url(&self, db: &str) -> String {
+        let host: String = self
+            .sock
+            .display()
+            .to_string()
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("postgresql://postgres@{host}/{db}?connect_timeout=10")
+    }
+
+    /// `pg_ctl restart -m immediate`: the server stops without a checkpoint
+    /// (as on a crash) and starts again, recovering from its WAL.
+    pub fn restart_immediate(&self) {
+        let opts = format!(
+            "-k {} -c listen_addresses='' -c fsync=off",
+            self.sock.display()
+        );
+        let log = self.data.parent().unwrap().join("log");
+        run(
+            self.as_postgres,
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        );
+    }
+
     /// A read-write client (for setting up and changing test data).
     pub fn client(&self, db: &str) -> postgres::Client {
         postgres::Client::connect(&self.conn(db), postgres::NoTls).unwrap()

@@ -1,0 +1,102 @@
+//! Where a registry's bytes live: the storage seam under [`Store`](super::Store).
+//!
+//! Every registry operation (claim, fold, rollback, check, replay) is
+//! written once, in [`store`](super::store) and [`history`](super::history),
+//! against this trait. A backend stores named byte strings (the documents,
+//! the blobs, the completion marker) and the append-only log, and gives one
+//! exclusive writer at a time. So the directory and PostgreSQL hold exactly
+//! the same bytes, refuse exactly the same inputs and produce exactly the same
+//! fold results and reverse patches: there is no second implementation of
+//! any rule to drift apart.
+//!
+//! - [`dir`]: a directory (the embedded default); a write is crash-safe by
+//!   its order of atomic renames and the log's commit line;
+//! - [`postgres`]: a PostgreSQL database (a `postgres://` or
+//!   `postgresql://` location); a write is one transaction under a row lock,
+//!   so a killed client or a crashed server leaves nothing partial.
+
+pub mod dir;
+pub mod export;
+pub mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+
+/// Held while a store has the registry to itself; dropping it releases the
+/// registry (and, on PostgreSQL, rolls back whatever was not made durable).
+pub trait Hold: Send + Sync + std::fmt::Debug {}
+
+/// The storage operations a registry needs. `rel` names are `/`-separated
+/// paths relative to the registry (e.g. `objects.json`, `history/log.jsonl`,
+/// `history/blobs/<sha256>`), the same on every backend.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The registry's location as the user gave it (a directory, or a URL
+    /// that carries no password): the base of every path in a message.
+    fn root(&self) -> &Path;
+
+    /// The directory, when the registry is one (fold outputs may not be
+    /// written inside it).
+    fn dir(&self) -> Option<&Path>;
+
+    /// Where `rel` is, for messages.
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// Whether a registry is here (its log exists).
+    fn is_registry(&self) -> Result<bool>;
+
+    /// Makes the location ready for a first state; refuses one that already
+    /// holds anything (exit 5).
+    fn prepare_create(&self) -> Result<()>;
+
+    /// Takes the registry for exclusive use until the returned hold drops.
+    fn lock(&self) -> Result<Box<dyn Hold>>;
+
+    /// The bytes of `rel`, `None` when it does not exist. Longer than
+    /// `limit` is an error.
+    fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Whether `rel` exists.
+    fn exists(&self, rel: &str) -> Result<bool>;
+
+    /// Replaces `rel` with `bytes` atomically (`read_only`: a blob, never
+    /// rewritten).
+    fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()>;
+
+    /// Appends one log record (a line and its newline) and makes it durable
+    /// unless the backend makes a whole write durable at once (see
+    /// [`Backend::durable`]).
+    fn append_log(&self, record: &[u8]) -> Result<()>;
+
+    /// Cuts the log to `len` bytes (a torn final line, a commit that never happened).
+    fn truncate_log(&self, len: u64) -> Result<()>;
+
+    /// Removes what a killed write left behind (the lock is held).
+    fn remove_leftovers(&self) -> Result<()>;
+
+    /// Makes everything written since the lock was taken durable, as one
+    /// unit where the backend can (PostgreSQL commits its transaction and
+    /// starts the next one under the lock). The directory is durable write
+    /// by write and only syncs its history directory.
+    fn durable(&self) -> Result<()>;
+
+    /// Every stored name, sorted (for export).
+    fn list(&self) -> Result<Vec<String>>;
+}
+
+/// Whether `location` names a PostgreSQL database rather than a directory.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// The backend for `location`: a `postgres://` / `postgresql://` URL (see
+/// [`postgres::PgBackend::connect`]), else a directory.
+pub fn open(location: &Path) -> Result<Arc<dyn Backend>> {
+    match location.to_str() {
+        Some(s) if is_url(s) => Ok(Arc::new(postgres::PgBackend::connect(s)?)),
+        _ => Ok(Arc::new(dir::DirBackend::new(location))),
+    }
+}

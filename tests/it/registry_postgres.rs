@@ -1,0 +1,678 @@
+//! The registry on PostgreSQL, against a real server (tests/it/support/pg.rs):
+//! the same commands give the same bytes as on a directory, concurrent
+//! writers never share an id, a killed client or a crashed server leaves
+//! a recorded state, `export` moves a registry between backends with its
+//! history, and a forged or tampered history fails closed.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::pg;
+
+const DOCS: [&str; 5] = [
+    "index.md",
+    "objects.json",
+    "objects.md",
+    "registry.json",
+    "registry.md",
+];
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_holdfast")
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry-seed.json")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `holdfast registry --registry LOCATION ARGS…` in `cwd`.
+fn reg(cwd: &Path, location: &str, args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .current_dir(cwd)
+        .arg("registry")
+        .args(["--registry", location])
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok(cwd: &Path, location: &str, args: &[&str]) -> String {
+    let r = reg(cwd, location, args);
+    assert_eq!(
+        r.code, 0,
+        "{location} {args:?}\nstdout: {}\nstderr: {}",
+        r.stdout, r.stderr
+    );
+    r.stdout
+}
+
+fn ok_json(cwd: &Path, location: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    // `--json` is a global flag of `holdfast`, given before `registry`.
+    let out = Command::new(bin())
+        .current_dir(cwd)
+        .arg("--json")
+        .arg("registry")
+        .args(["--registry", location])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{location} {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A fresh database for one test, and its URL.
+fn database(server: &pg::Server, name: &str) -> String {
+    server.create_db(name);
+    server.url(name)
+}
+
+/// The documents of a PostgreSQL registry, as stored.
+fn pg_docs(server: &pg::Server, db: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut c = server.client(db);
+    DOCS.iter()
+        .map(|d| {
+            let row = c
+                .query_one("SELECT bytes FROM holdfast.files WHERE name = $1", &[d])
+                .unwrap();
+            (d.to_string(), row.get::<_, Vec<u8>>(0))
+        })
+        .collect()
+}
+
+fn dir_docs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    DOCS.iter()
+        .map(|d| (d.to_string(), std::fs::read(dir.join(d)).unwrap()))
+        .collect()
+}
+
+/// The history lines as `registry log --json` shows them.
+fn log_of(cwd: &Path, location: &str) -> Value {
+    ok_json(cwd, location, &["log"])
+}
+
+/// The same sequence of commands on a directory and on PostgreSQL: every
+/// output file, document and log line is the same, byte for byte.
+#[test]
+fn the_same_commands_give_the_same_bytes_on_both_backends() {
+    let server = pg::shared();
+    let url = database(&server, "reg_same");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let dir = w.join("dirreg");
+    let d = dir.to_str().unwrap();
+    let seed = fixture();
+    let seed = seed.to_str().unwrap();
+    for (loc, out) in [(d, "out-dir"), (url.as_str(), "out-pg")] {
+        ok(w, loc, &["import", seed]);
+        ok(w, loc, &["check"]);
+        let folded = ok(w, loc, &["fold", "442..461", "--out", out]);
+        assert!(
+            folded.contains("canonical max 441 -> 461, next free TKT-OBJ-462"),
+            "{loc}: {folded}"
+        );
+        ok(w, loc, &["claim", "--packet", "NEXT", "--count", "3"]);
+        ok(w, loc, &["check"]);
+        ok(w, loc, &["verify-history"]);
+    }
+    for f in [
+        "governance-fold-442-461-result.json",
+        "governance-fold-442-461.reverse.patch",
+    ] {
+        let a = std::fs::read(w.join("out-dir").join(f)).unwrap();
+        let b = std::fs::read(w.join("out-pg").join(f)).unwrap();
+        assert!(a == b, "{f} differs between the backends");
+    }
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_same"));
+    assert_eq!(log_of(w, d), log_of(w, &url));
+    let (sd, sp) = (ok_json(w, d, &["show"]), ok_json(w, &url, &["show"]));
+    for k in ["state", "next_free", "canonical_max", "claims", "revisions"] {
+        assert_eq!(sd[k], sp[k], "show: {k}");
+    }
+
+    // A rollback on PostgreSQL restores the fold's before documents.
+    let result = w.join("out-pg/governance-fold-442-461-result.json");
+    let r = reg(w, &url, &["rollback", result.to_str().unwrap()]);
+    // The claim after the fold changed the registry: refused on both.
+    let rd = reg(
+        w,
+        d,
+        &[
+            "rollback",
+            w.join("out-dir/governance-fold-442-461-result.json")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!((r.code, rd.code), (5, 5), "{}\n{}", r.stderr, rd.stderr);
+    assert_eq!(
+        r.stderr.replace(&url, "REG"),
+        rd.stderr.replace(d, "REG"),
+        "the refusal is the same"
+    );
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_same"));
+}
+
+/// `export` directory -> PostgreSQL -> directory keeps every document, log
+/// line and head hash; the copies pass check and verify-history.
+#[test]
+fn export_round_trip_keeps_the_history_byte_for_byte() {
+    let server = pg::shared();
+    let url = database(&server, "reg_export");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let a = w.join("a");
+    let a_s = a.to_str().unwrap();
+    ok(w, a_s, &["import", fixture().to_str().unwrap()]);
+    ok(w, a_s, &["claim", "--packet", "P1", "--count", "5"]);
+    ok(w, a_s, &["fold", "442..466", "--out", "o1"]);
+    ok(w, a_s, &["claim", "--packet", "P2", "--count", "2"]);
+    let head = ok_json(w, a_s, &["verify-history"])["head"].clone();
+
+    let out = ok(w, a_s, &["export", "--to", &url]);
+    assert!(out.contains("verify-history passes on both"), "{out}");
+    assert_eq!(ok_json(w, &url, &["verify-history"])["head"], head);
+    ok(w, &url, &["check"]);
+    assert_eq!(dir_docs(&a), pg_docs(&server, "reg_export"));
+
+    // A second export into a database that holds a registry is refused.
+    let r = reg(w, a_s, &["export", "--to", &url]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already holds a registry"),
+        "{}",
+        r.stderr
+    );
+
+    // And back to a directory, by `import DIR` from the other side.
+    let b = w.join("b");
+    let b_s = b.to_str().unwrap();
+    ok(w, &url, &["export", "--to", b_s]);
+    assert_eq!(ok_json(w, b_s, &["verify-history"])["head"], head);
+    ok(w, b_s, &["check"]);
+    let files = |root: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file() && e.file_name() != "lock")
+            .map(|e| {
+                (
+                    e.path().strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        files(&a) == files(&b),
+        "the round trip changed a stored file"
+    );
+    let c = w.join("c");
+    ok(w, c.to_str().unwrap(), &["import", b_s]);
+    assert!(files(&a) == files(&c));
+
+    // The copy on PostgreSQL is a live registry: it takes the next claim.
+    let claimed = ok_json(w, &url, &["claim", "--packet", "P3", "--count", "1"]);
+    assert_eq!(claimed["first_id"], "TKT-OBJ-469");
+}
+
+/// Replaces the head state of the directory registry `dir` by `model`,
+/// consistently (blobs, documents, log line, marker), its operation kept.
+fn forge_head(dir: &Path, model: &holdfast::registry::Registry) {
+    use holdfast::registry::backend::dir::DirBackend;
+    use holdfast::registry::history::{Entry, encode, put_blob};
+    let docs = holdfast::registry::store::render_all(model).unwrap();
+    let log_path = dir.join("history/log.jsonl");
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut entry: Entry = serde_json::from_str(lines.last().unwrap()).unwrap();
+    for d in holdfast::registry::DOCUMENTS {
+        let sha = put_blob(&DirBackend::new(dir), &docs[d.index()]).unwrap();
+        entry.documents.get_mut(d.name()).unwrap().sha256 = sha;
+        let path = dir.join(d.name());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &docs[d.index()]).unwrap();
+    }
+    let line = encode(&entry).unwrap();
+    *lines.last_mut().unwrap() = String::from_utf8(line.clone()).unwrap();
+    std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+    std::fs::write(
+        dir.join("history/complete"),
+        format!("{}\n", holdfast::digest::sha256_hex(&line)),
+    )
+    .unwrap();
+}
+
+/// Copies a directory registry's stored files into holdfast's tables as
+/// rows, bypassing holdfast (what a database owner could do).
+fn plant_rows(server: &pg::Server, db: &str, dir: &Path) {
+    let mut c = server.client(db);
+    c.batch_execute("DELETE FROM holdfast.files; DELETE FROM holdfast.log")
+        .unwrap();
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        if !e.file_type().is_file() || rel == "history/lock" {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).unwrap();
+        if rel == "history/log.jsonl" {
+            for (i, line) in bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                c.execute(
+                    "INSERT INTO holdfast.log (seq, line) VALUES ($1, $2)",
+                    &[&(i as i64 + 1), &line],
+                )
+                .unwrap();
+            }
+        } else {
+            c.execute(
+                "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2)",
+                &[&rel, &bytes],
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A forged history (documents and log changed consistently, the operation
+/// not matching) is named by verify-history on PostgreSQL, and a tampered
+/// export directory is refused before anything is written.
+#[test]
+fn a_forged_history_fails_closed_on_postgres_and_in_an_export() {
+    let server = pg::shared();
+    let url = database(&server, "reg_forged");
+    let clean = database(&server, "reg_forged_target");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["import", fixture().to_str().unwrap()]);
+    ok(w, &url, &["claim", "--packet", "FIX7", "--count", "2"]);
+    let exported = w.join("exported");
+    let e_s = exported.to_str().unwrap();
+    ok(w, &url, &["export", "--to", e_s]);
+
+    let mut forged = holdfast::registry::Store::open(&exported)
+        .unwrap()
+        .registry()
+        .clone();
+    forged.objects[0].title = "forged".into();
+    forge_head(&exported, &forged);
+    // One state at a time looks fine: only the replay sees the forgery.
+    ok(w, e_s, &["check"]);
+    let r = reg(w, e_s, &["export", "--to", &clean]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not pass verify-history")
+            && r.stderr.contains(
+                "state 2 (claim TKT-OBJ-462..TKT-OBJ-463 (2 ids) by FIX7): forged or altered"
+            ),
+        "{}",
+        r.stderr
+    );
+    let mut c = server.client("reg_forged_target");
+    let untouched: bool = c
+        .query_one("SELECT to_regnamespace('holdfast') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(untouched, "a refused export created holdfast's schema");
+    let r = reg(w, &clean, &["import", e_s]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+
+    // The same forgery planted in the database's rows.
+    plant_rows(&server, "reg_forged", &exported);
+    ok(w, &url, &["check"]);
+    let r = reg(w, &url, &["verify-history"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "state 2 (claim TKT-OBJ-462..TKT-OBJ-463 (2 ids) by FIX7): forged or altered"
+        ),
+        "{}",
+        r.stderr
+    );
+
+    // A document row edited by hand is drift: reported, every write refused.
+    c = server.client("reg_forged");
+    c.execute(
+        "UPDATE holdfast.files SET bytes = bytes || '\\x0a'::bytea WHERE name = 'index.md'",
+        &[],
+    )
+    .unwrap();
+    let r = reg(w, &url, &["claim", "--packet", "X", "--count", "1"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("index.md"), "{}", r.stderr);
+    let r = reg(w, &url, &["check"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Locations PostgreSQL refuses: a password in the URL (never echoed),
+/// a trigger planted on holdfast's tables, a second init.
+#[test]
+fn bad_postgres_locations_fail_closed() {
+    let server = pg::shared();
+    let url = database(&server, "reg_bad");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let with_pw = url.replacen("postgres@", "postgres:hunter2@", 1);
+    let r = reg(w, &with_pw, &["init", "--prefix", "T", "--width", "3"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("PGPASSWORD"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+
+    let r = reg(w, &url, &["show"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("no registry here"), "{}", r.stderr);
+
+    ok(w, &url, &["init", "--prefix", "T", "--width", "3"]);
+    let r = reg(w, &url, &["init", "--prefix", "T", "--width", "3"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already holds a registry"),
+        "{}",
+        r.stderr
+    );
+
+    let mut c = server.client("reg_bad");
+    c.batch_execute(
+        "CREATE FUNCTION public.evil() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.bytes := ''::bytea; RETURN NEW; END $$;
+         CREATE TRIGGER evil BEFORE INSERT OR UPDATE ON holdfast.files FOR EACH ROW EXECUTE FUNCTION public.evil();",
+    )
+    .unwrap();
+    let before: i64 = c
+        .query_one("SELECT count(*) FROM holdfast.log", &[])
+        .unwrap()
+        .get(0);
+    let r = reg(w, &url, &["claim", "--packet", "P", "--count", "1"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("trigger evil"), "{}", r.stderr);
+    let after: i64 = c
+        .query_one("SELECT count(*) FROM holdfast.log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(before, after);
+    c.batch_execute("DROP TRIGGER evil ON holdfast.files")
+        .unwrap();
+    ok(w, &url, &["claim", "--packet", "P", "--count", "1"]);
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The successful `claim --json` outputs of a worker (its stdout also
+/// holds the JSON of failed commands; a kill may tear the last one).
+fn claims_of(stdout: &[u8]) -> Vec<Value> {
+    serde_json::Deserializer::from_slice(stdout)
+        .into_iter::<Value>()
+        .map_while(Result::ok)
+        .filter(|v| v.get("first_id").is_some())
+        .collect()
+}
+
+fn id_number(v: &Value) -> u64 {
+    v.as_str()
+        .unwrap()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Every claim in `claims` (from `claim --json`) is in the registry's
+/// claims, with its packet; the registry passes check and verify-history.
+fn assert_claims_present(w: &Path, url: &str, claims: &[Value]) -> Value {
+    ok(w, url, &["check"]);
+    ok(w, url, &["verify-history"]);
+    let show = ok_json(w, url, &["show"]);
+    let have: Vec<(u64, u64, String)> = show["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                id_number(&c["first"]),
+                id_number(&c["last"]),
+                c["packet"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for c in claims {
+        let want = (
+            id_number(&c["first_id"]),
+            id_number(&c["last_id"]),
+            c["packet"].as_str().unwrap().to_string(),
+        );
+        assert!(
+            have.contains(&want),
+            "claim {want:?} returned success but is missing"
+        );
+    }
+    show
+}
+
+/// 8 processes x 50 claims at once: 400 disjoint claims, contiguous from 1.
+#[test]
+fn concurrent_claims_on_postgres_never_share_an_id() {
+    let server = pg::shared();
+    let url = database(&server, "reg_concurrent");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "CC", "--width", "6"]);
+    let workers: Vec<_> = (0..8)
+        .map(|k| {
+            let script = format!(
+                "for i in $(seq 50); do {} --json registry --registry {} claim --packet W{k} --count {} || exit 1; done",
+                shell_quote(bin()),
+                shell_quote(&url),
+                1 + k % 3
+            );
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut total = 0;
+    for (k, child) in workers.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "worker {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let claims = claims_of(&out.stdout);
+        assert_eq!(claims.len(), 50, "worker {k}");
+        total += 50 * (1 + k as u64 % 3);
+        all.extend(claims);
+    }
+    let mut ranges: Vec<(u64, u64)> = all
+        .iter()
+        .map(|c| (id_number(&c["first_id"]), id_number(&c["last_id"])))
+        .collect();
+    ranges.sort();
+    let mut next = 1;
+    for (first, last) in &ranges {
+        assert_eq!(
+            *first, next,
+            "ids issued twice or skipped at {first}..{last}"
+        );
+        next = last + 1;
+    }
+    assert_eq!(next - 1, total);
+    assert_eq!(ranges.len(), 400);
+    assert_claims_present(w, &url, &all);
+}
+
+/// Claims racing folds: both stay safe, every successful claim is there.
+#[test]
+fn claims_racing_a_fold_leave_both_safe() {
+    let server = pg::shared();
+    let url = database(&server, "reg_race");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["import", fixture().to_str().unwrap()]);
+    let script = format!(
+        "for i in $(seq 30); do {} --json registry --registry {} claim --packet RACE --count 2 || exit 1; done",
+        shell_quote(bin()),
+        shell_quote(&url)
+    );
+    let claimer = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = ok(w, &url, &["fold", "442..461", "--out", "fold"]);
+    assert!(out.contains("canonical max 441 -> 461"), "{out}");
+    let done = claimer.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let claims = claims_of(&done.stdout);
+    assert_eq!(claims.len(), 30);
+    let show = assert_claims_present(w, &url, &claims);
+    assert_eq!(show["canonical_max"], 461);
+    assert_eq!(id_number(&show["next_free"]), 462 + 60);
+}
+
+/// Clients SIGKILLed at random moments of their claims: nothing partial,
+/// every claim that returned success is there.
+#[test]
+fn a_client_killed_mid_write_leaves_nothing_partial() {
+    let server = pg::shared();
+    let url = database(&server, "reg_killed");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "K", "--width", "6"]);
+    let mut seen = Vec::new();
+    let mut window = 60u64;
+    let mut killed = 0;
+    for round in 0..24u64 {
+        let script = format!(
+            "for i in $(seq 10); do {} --json registry --registry {} claim --packet R{round} --count 3 || exit 1; done",
+            shell_quote(bin()),
+            shell_quote(&url)
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5 + (round * 37) % window));
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        if !out.status.success() {
+            killed += 1;
+        }
+        let claims = claims_of(&out.stdout);
+        // Window adapts to the machine: grows while nothing got through.
+        if claims.is_empty() {
+            window = (window * 2).min(20_000);
+        }
+        seen.extend(claims);
+        assert_claims_present(w, &url, &seen);
+    }
+    assert!(killed >= 12, "only {killed} rounds were killed");
+    assert!(!seen.is_empty(), "no claim ever got through");
+}
+
+/// `pg_ctl restart -m immediate` during a claim load: afterwards every claim
+/// that returned success is present and verify-history passes.
+#[test]
+fn a_server_crash_during_claims_loses_no_acknowledged_claim() {
+    // A server of its own: the shared one serves other tests meanwhile.
+    let server = pg::Server::start();
+    let url = database(&server, "reg_crash");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "S", "--width", "6"]);
+    let workers: Vec<_> = (0..4)
+        .map(|k| {
+            // Failures while the server is down are expected: keep going.
+            let script = format!(
+                "for i in $(seq 40); do {} --json registry --registry {} claim --packet W{k} --count 2; done; exit 0",
+                shell_quote(bin()),
+                shell_quote(&url)
+            );
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Restart once some claims are in.
+    let mut client = server.client("reg_crash");
+    for _ in 0..600 {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM holdfast.log", &[])
+            .unwrap()
+            .get(0);
+        if n > 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(client);
+    server.restart_immediate();
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for child in workers {
+        let out = child.wait_with_output().unwrap();
+        failures += String::from_utf8_lossy(&out.stderr)
+            .matches("holdfast:")
+            .count();
+        all.extend(claims_of(&out.stdout));
+    }
+    assert!(all.len() > 10, "{} claims got through", all.len());
+    let _ = failures;
+    assert_claims_present(w, &url, &all);
+    // And it is still a working registry.
+    ok(w, &url, &["claim", "--packet", "AFTER", "--count", "1"]);
+}
