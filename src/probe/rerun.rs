@@ -127,7 +127,7 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
     let mut problems = Vec::new();
     for c in classes
         .iter()
-        .filter(|c| !runnable.contains(c) && !(skip_user && *c == USER_CLASS))
+        .filter(|c| !(runnable.contains(c) || skip_user && *c == USER_CLASS))
     {
         problems.push(format!(
             "class {c}: recorded, but this build has no such class"

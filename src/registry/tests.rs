@@ -801,8 +801,9 @@ fn a_forged_bind_line_with_a_rebuilt_chain_fails_the_replay() {
         seq: head.seq + 1,
     };
     let line = history::encode(&entry).unwrap();
-    history::append(&dir, &line).unwrap();
-    history::mark_complete(&dir, &sha256_hex(&line)).unwrap();
+    let backend = crate::registry::backend::dir::DirBackend::new(&dir);
+    history::append(&backend, &line).unwrap();
+    history::mark_complete(&backend, &sha256_hex(&line)).unwrap();
     let report = store::verify_history(&dir).unwrap();
     assert!(
         report

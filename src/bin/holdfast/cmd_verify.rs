@@ -86,7 +86,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         Some(reg) if report.is_verified() => Some(anchor::check(&args.dir, reg)?),
         _ => None,
     };
-    let anchor_code = anchor.as_ref().map_or(exit::OK, anchor::AnchorReport::exit_code);
+    let anchor_code = anchor
+        .as_ref()
+        .map_or(exit::OK, anchor::AnchorReport::exit_code);
     let code = worst_exit(
         worst_exit(
             worst_exit(worst_exit(report.exit_code(), cit_code), rerun_code),
