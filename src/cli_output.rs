@@ -59,7 +59,15 @@ pub const COMMANDS: &[CommandOutput] = &[
     },
     CommandOutput {
         command: "registry import",
-        schemas: &["cli-registry-summary.schema.json"],
+        // A registry directory written by `registry export` is copied whole.
+        schemas: &[
+            "cli-registry-summary.schema.json",
+            "cli-registry-export.schema.json",
+        ],
+    },
+    CommandOutput {
+        command: "registry export",
+        schemas: &["cli-registry-export.schema.json"],
     },
     CommandOutput {
         command: "registry show",

@@ -25,6 +25,7 @@ pub mod fsio;
 pub mod gate;
 pub mod model;
 pub mod packet;
+pub mod pgconn;
 pub mod probe;
 pub mod process;
 pub mod progress;

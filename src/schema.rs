@@ -438,6 +438,12 @@ pub fn all() -> Vec<Published> {
             ),
         },
         Published {
+            file: "cli-registry-export.schema.json",
+            bytes: published_bytes::<crate::registry::backend::export::ExportOutcome>(
+                "cli-registry-export.schema.json",
+            ),
+        },
+        Published {
             file: "cli-registry-claim.schema.json",
             bytes: published_bytes::<crate::registry::store::ClaimOutcome>(
                 "cli-registry-claim.schema.json",

@@ -1104,7 +1104,7 @@ pub fn impossible_rehearsal(
     if !path.exists() {
         return Ok(None);
     }
-    let bytes = fsio::read_regular(&path, crate::packet::evidence::ARTIFACT_LIMIT)?;
+    let bytes = fsio::read_regular(&path, crate::fsio::ARTIFACT_LIMIT)?;
     let rec: ChangeRecord = canonical::from_slice_strict(&bytes, &path)?;
     let Some(why) = rec.rehearsal.impossible else {
         return Ok(None);

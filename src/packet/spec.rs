@@ -252,7 +252,7 @@ impl LoadedSpec {
                 return Err(Error::malformed(
                     &path,
                     format!(
-                        "{key}: {} must be a relative path inside the spec directory ({e}){fix}",
+                        "{key}: {} must be a relative path inside the spec directory{fix} ({e})",
                         rel.display().to_string().escape_debug()
                     ),
                 ));
@@ -300,6 +300,41 @@ pub fn is_plain_relative(p: &Path) -> bool {
 /// [`crate::model::path::RelPath::parse_os`] of a path from packet.toml.
 pub fn plain_relative(p: &Path) -> std::result::Result<(), crate::model::path::PathError> {
     crate::model::path::RelPath::parse_os(p.as_os_str()).map(|_| ())
+}
+
+/// The surfaces spec `path` names: the file itself, or for a spec
+/// directory (as `probe` and `gates` accept) the file its `packet.toml`
+/// names in `files.surfaces` (default `surfaces.toml`).
+pub fn surfaces_file(path: &Path) -> Result<std::path::PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let packet = path.join(SPEC_FILE);
+    let mut name = std::path::PathBuf::from("surfaces.toml");
+    if packet.is_file() {
+        let bytes = crate::fsio::read_regular(&packet, crate::tomlio::SPEC_LIMIT)?;
+        let raw: serde_json::Value = crate::tomlio::parse(&bytes, &packet)?;
+        if let Some(v) = raw.pointer("/files/surfaces") {
+            let Some(s) = v.as_str().filter(|s| is_plain_relative(Path::new(s))) else {
+                return Err(crate::Error::malformed(
+                    &packet,
+                    "files.surfaces: expected a relative path inside the spec directory",
+                ));
+            };
+            name = s.into();
+        }
+    }
+    let file = path.join(&name);
+    if !file.is_file() {
+        return Err(crate::Error::malformed(
+            path,
+            format!(
+                "a spec directory without {}; give the surfaces spec file (surfaces.toml) or a directory holding one",
+                name.display()
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 impl PacketSpec {

@@ -62,53 +62,15 @@ pub fn render_surfaces(
     })
 }
 
-/// The surfaces spec `path` names: the file itself, or for a spec
-/// directory (as `probe` and `gates` accept) the file its `packet.toml`
-/// names in `files.surfaces` (default `surfaces.toml`).
-pub fn spec_file(path: &Path) -> Result<std::path::PathBuf> {
-    if !path.is_dir() {
-        return Ok(path.to_path_buf());
-    }
-    let packet = path.join(crate::packet::spec::SPEC_FILE);
-    let mut name = std::path::PathBuf::from("surfaces.toml");
-    if packet.is_file() {
-        let bytes = crate::fsio::read_regular(&packet, crate::tomlio::SPEC_LIMIT)?;
-        let raw: serde_json::Value = crate::tomlio::parse(&bytes, &packet)?;
-        if let Some(v) = raw.pointer("/files/surfaces") {
-            let Some(s) = v
-                .as_str()
-                .filter(|s| crate::packet::spec::is_plain_relative(Path::new(s)))
-            else {
-                return Err(crate::Error::malformed(
-                    &packet,
-                    "files.surfaces: expected a relative path inside the spec directory",
-                ));
-            };
-            name = s.into();
-        }
-    }
-    let file = path.join(&name);
-    if !file.is_file() {
-        return Err(crate::Error::malformed(
-            path,
-            format!(
-                "a spec directory without {}; give the surfaces spec file (surfaces.toml) or a directory holding one",
-                name.display()
-            ),
-        ));
-    }
-    Ok(file)
-}
-
-/// Loads `spec_path` (a surfaces spec, or a spec directory holding one),
-/// snapshots every surface and writes the snapshot to
+/// Loads `spec_path` (a surfaces spec; `packet::spec::surfaces_file`
+/// resolves a spec directory to its one), snapshots every surface and writes the snapshot to
 /// `out` as canonical JSON. Nothing is written unless every surface was read.
 pub fn take_snapshot(
     spec_path: &Path,
     out: &Path,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Snapshot> {
-    let spec = LoadedSpec::load(&spec_file(spec_path)?)?;
+    let spec = LoadedSpec::load(spec_path)?;
     let snap = snapshot::take(&spec, progress)?;
     snapshot::write(out, &snap)?;
     Ok(snap)

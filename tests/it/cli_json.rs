@@ -423,6 +423,41 @@ fn every_json_output_of_every_command_validates_against_its_schema() {
             4,
             ERROR_SCHEMA,
         ),
+        case(
+            "registry export",
+            [
+                "--registry".into(),
+                p(&reg),
+                "export".into(),
+                "--to".into(),
+                p(&w.join("exported")),
+            ],
+            0,
+            "cli-registry-export.schema.json",
+        ),
+        case(
+            "registry export",
+            [
+                "--registry".into(),
+                p(&reg),
+                "export".into(),
+                "--to".into(),
+                p(&w.join("exported")),
+            ],
+            5,
+            ERROR_SCHEMA,
+        ),
+        case(
+            "registry import",
+            [
+                "--registry".into(),
+                p(&w.join("imported")),
+                "import".into(),
+                p(&w.join("exported")),
+            ],
+            0,
+            "cli-registry-export.schema.json",
+        ),
         // surfaces, snapshot, prove
         case(
             "surfaces",

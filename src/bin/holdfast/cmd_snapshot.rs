@@ -21,7 +21,11 @@ pub struct Args {
 }
 
 pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
-    let snap = surface::take_snapshot(&args.spec, &args.out, &Bar::new())?;
+    let snap = surface::take_snapshot(
+        &holdfast::packet::spec::surfaces_file(&args.spec)?,
+        &args.out,
+        &Bar::new(),
+    )?;
     if out.json {
         out.print_json(&snap)?;
     } else {

@@ -19,7 +19,7 @@ use crate::registry::model::Document;
 use crate::registry::store::{inspect_at, verify_history_at};
 
 /// What `export` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExportOutcome {
     /// Number of states copied.
     pub states: u64,

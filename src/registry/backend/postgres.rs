@@ -26,8 +26,8 @@ use postgres::{Client, NoTls};
 
 use super::{Backend, Hold};
 use crate::error::{Error, Result};
+use crate::pgconn::{parse_config, pg_error};
 use crate::registry::history::LOG_FILE;
-use crate::surface::snapshot::postgres::{parse_config, pg_error};
 
 /// Key of the session-level advisory lock a store holds from open to
 /// drop, so that no other writer comes in between two of its transactions

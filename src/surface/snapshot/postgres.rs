@@ -40,7 +40,6 @@ mod relations;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -55,6 +54,7 @@ use super::Reading;
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
+pub use crate::pgconn::{parse_config, pg_error};
 
 pub use crate::surface::spec::{
     DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS, DEFAULT_SORT_IN_HOLDFAST_BELOW,
@@ -183,23 +183,6 @@ pub fn describe_target(config: &Config) -> String {
     )
 }
 
-/// One line for a PostgreSQL error: the server's own message when it sent
-/// one (e.g. "cannot execute INSERT in a read-only transaction"), else the
-/// client's error with its causes.
-pub fn pg_error(e: &postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
-    }
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
-
 /// What to add to a server error so its cause and fix are plain.
 fn hint(e: &postgres::Error, opts: &PgOptions) -> String {
     match e.as_db_error().map(|d| d.code().code()) {
@@ -224,13 +207,6 @@ fn hint(e: &postgres::Error, opts: &PgOptions) -> String {
             .to_string(),
         _ => String::new(),
     }
-}
-
-/// Parses a connection string (the error never repeats the string: it may
-/// hold a password).
-pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
-    Config::from_str(connection)
-        .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
 }
 
 /// The settings every connection pins before it reads anything.
@@ -1217,6 +1193,8 @@ fn read_inner(
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]
