@@ -248,6 +248,13 @@ pub struct SnapshotTable {
     /// exported snapshot (default: the number of cores, at most 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<u64>,
+    /// postgres: read every database of the server, not only the
+    /// connection's (default false). The database list is read through the
+    /// connection's database; a database that cannot be read fails the
+    /// snapshot, naming it (template0, which accepts no connections, is the
+    /// one exception: only its catalog row is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_databases: Option<bool>,
 }
 
 /// A validated snapshot method with exactly its own settings.
@@ -634,6 +641,7 @@ impl LoadedSpec {
                 "statement_timeout_seconds",
                 "read_timeout_seconds",
                 "parallel",
+                "all_databases",
             ],
             Method::None => &[],
         };
@@ -658,6 +666,7 @@ impl LoadedSpec {
             ),
             ("read_timeout_seconds", t.read_timeout_seconds.is_some()),
             ("parallel", t.parallel.is_some()),
+            ("all_databases", t.all_databases.is_some()),
         ];
         for (field, is_there) in present {
             if is_there && !own.contains(&field) {
@@ -816,6 +825,7 @@ impl LoadedSpec {
                     )?)
                     .unwrap_or(1),
                     sort_in_holdfast_below: pg::DEFAULT_SORT_IN_HOLDFAST_BELOW,
+                    all_databases: t.all_databases.unwrap_or(false),
                 };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),
