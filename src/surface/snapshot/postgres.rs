@@ -314,6 +314,7 @@ pub fn session_settings(opts: &PgOptions) -> String {
          SET statement_timeout = '{}s'; \
          SET idle_in_transaction_session_timeout = 0; \
          SET enable_sort = off; \
+         SET constraint_exclusion = off; \
          SET jit = off",
         opts.lock_timeout_seconds, opts.statement_timeout_seconds
     )
@@ -752,7 +753,9 @@ impl ReadOnlySession {
 
     /// Reads one relation's rows: (sha256 of its COPY lines in order, row count).
     fn relation_rows(&mut self, rel: &RelationDef) -> Result<(String, u64)> {
-        let (sql, sort) = rel.copy_sql();
+        let (sql, sort) = rel
+            .copy_sql()
+            .map_err(|why| Error::failed(format!("surface {}: {why}", self.who)))?;
         let doing = format!("reading {}", rel.part());
         if !sort {
             let mut h = Sha256::new();
@@ -767,11 +770,22 @@ impl ReadOnlySession {
         }
         let mut all: Vec<u8> = Vec::new();
         let (who, part) = (self.who.clone(), rel.part());
+        let why = if rel.plannable {
+            "has no primary key of built-in types"
+        } else {
+            "has an index or statistics object with expressions (so the server is never asked to plan \
+             a query on it: planning would evaluate them)"
+        };
+        let fix = if rel.plannable {
+            "give it a primary key"
+        } else {
+            "drop that index or statistics object, or leave its schema out of `schemas`"
+        };
         self.copy_out(&doing, &sql, |chunk| {
             if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
                 return Err(Error::failed(format!(
-                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
-                     the most holdfast sorts in memory; give it a primary key",
+                    "surface {who}: {part} {why} and its rows exceed {} MiB, the most holdfast sorts in \
+                     memory; {fix}",
                     UNKEYED_TABLE_LIMIT >> 20
                 )));
             }
@@ -799,7 +813,7 @@ impl ReadOnlySession {
     }
 
     /// Reads every relation definition of the covered schemas.
-    fn relations(&mut self, schemas: &Vec<String>) -> Result<Vec<RelationDef>> {
+    fn relations(&mut self, schemas: &Vec<String>, version: u32) -> Result<Vec<RelationDef>> {
         let rows = self.call("listing relations", |c| {
             c.query(relations::RELATIONS_SQL, &[schemas])
         })?;
@@ -828,6 +842,7 @@ impl ReadOnlySession {
                     attributes,
                     key_is_builtin: true,
                     key_is_integer: true,
+                    plannable: true,
                 },
             ));
         }
@@ -912,6 +927,19 @@ impl ReadOnlySession {
                 rel.key_is_builtin &= builtin;
                 let integer: bool = r.try_get(3)?;
                 rel.key_is_integer &= integer;
+                Ok(())
+            },
+        )?;
+        each(
+            self,
+            "reading which relations have index or statistics expressions",
+            if version < 140000 {
+                relations::UNPLANNABLE_SQL_BEFORE_14
+            } else {
+                relations::UNPLANNABLE_SQL
+            },
+            &mut |rel, _| {
+                rel.plannable = false;
                 Ok(())
             },
         )?;
@@ -1337,7 +1365,7 @@ fn read_inner(
             }
         }
     }
-    let relations = main.relations(&schemas)?;
+    let relations = main.relations(&schemas, version)?;
     // Jobs: a whole table, or one key range of a table with an integer key.
     let mut jobs: Vec<Job> = Vec::new();
     for (i, rel) in relations.iter().enumerate() {
