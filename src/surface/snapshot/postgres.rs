@@ -692,7 +692,7 @@ impl ReadOnlySession {
                 }
             };
             chunks = chunks.wrapping_add(1);
-            if chunks % TICK_EVERY == 0 {
+            if chunks.is_multiple_of(TICK_EVERY) {
                 self.slot.tick();
             }
             if let Err(e) = sink(&buf[..n]) {
