@@ -448,3 +448,30 @@ fn a_copy_that_only_trickles_is_ended_by_holdfast_after_its_statement_timeout() 
     );
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// A database owner can make every session that connects to their database
+/// switch role (`ALTER DATABASE ... SET role`): a superuser's snapshot would
+/// then read, and record itself, as the owner. The session resets the role
+/// to the one it logged in as.
+#[test]
+fn a_database_default_role_does_not_change_who_reads() {
+    let server = pg::Server::start();
+    seed(&server, "owned");
+    server
+        .client("postgres")
+        .batch_execute(
+            "CREATE ROLE hf_owner NOLOGIN; ALTER DATABASE owned OWNER TO hf_owner; \
+             ALTER DATABASE owned SET role = 'hf_owner'",
+        )
+        .unwrap();
+    // Control: an ordinary session in that database runs as the owner.
+    let who: String = server
+        .client("owned")
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "hf_owner");
+    let r = hpg::read(&server.conn("owned"), &PgOptions::default(), "db").unwrap();
+    assert_eq!(r.target.role, "postgres");
+    assert!(r.target.superuser);
+}

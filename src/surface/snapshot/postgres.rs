@@ -319,7 +319,8 @@ pub fn session_settings(opts: &PgOptions) -> String {
          SET idle_in_transaction_session_timeout = 0; \
          SET enable_sort = off; \
          SET constraint_exclusion = off; \
-         SET jit = off",
+         SET jit = off; \
+         SET ROLE NONE",
         opts.lock_timeout_seconds, opts.statement_timeout_seconds
     )
 }
