@@ -7,7 +7,9 @@
 #   1. holdfast snapshot (method postgres, default parallelism),
 #   2. pg_dump --data-only | sha256sum,
 #   3. pg_dump -j 2 -Fd into a directory, then sha256 of every file it wrote.
-# Prints the best of RUNS runs (warm cache) and holdfast's speed-up over each.
+# The three run alternately (round by round, warm cache), so a change in the
+# machine's load hits them alike; prints every round, the best of each, the
+# load average, and holdfast's speed-up over each.
 #
 # Usage: bench/postgres.sh [RUNS]   (default 3; env TABLES=20 ROWS_PER_TABLE=100000 PARALLEL=)
 set -euo pipefail
@@ -27,15 +29,12 @@ PG_DUMP="$PGBIN/pg_dump"; [ -x "$PG_DUMP" ] || PG_DUMP="$(command -v pg_dump)"
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 now() { date +%s.%N; }
-best_of() { # best_of CMD...: the best wall time in seconds over $RUNS runs
-  local best="" t0 t1 dt
-  for _ in $(seq "$RUNS"); do
-    t0=$(now); "$@" >/dev/null; t1=$(now)
-    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
-    if [ -z "$best" ] || awk -v a="$dt" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$dt; fi
-  done
-  echo "$best"
+secs() { # secs CMD...: wall time of one run, in seconds
+  local t0 t1
+  t0=$(now); "$@" >/dev/null; t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'
 }
+min() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a < b) ? a : b}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
 echo "== building holdfast (release)"
@@ -101,13 +100,19 @@ dump_dir_sha() {
 echo "== warming caches"
 for db in big many; do hf "$db" >/dev/null; dump_sha "$db" >/dev/null; dump_dir_sha "$db" >/dev/null; done
 
-echo "== timing (best of $RUNS)"
+echo "== timing: the three commands run alternately, RUNS=$RUNS rounds; best of each"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A T
 for db in big many; do
-  T[hf_$db]=$(best_of hf "$db")
-  T[dump_$db]=$(best_of dump_sha "$db")
-  T[dir_$db]=$(best_of dump_dir_sha "$db")
+  for round in $(seq "$RUNS"); do
+    a=$(secs hf "$db"); b=$(secs dump_sha "$db"); c=$(secs dump_dir_sha "$db")
+    echo "   $db round $round: holdfast $a s, pg_dump|sha256sum $b s, pg_dump -j 2 -Fd + sha256 $c s"
+    T[hf_$db]=$(min "$a" "${T[hf_$db]:-}")
+    T[dump_$db]=$(min "$b" "${T[dump_$db]:-}")
+    T[dir_$db]=$(min "$c" "${T[dir_$db]:-}")
+  done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 for db in big many; do

@@ -406,11 +406,13 @@ pub fn copies(
             SnapshotSpec::Postgres {
                 connection,
                 connection_env,
-                ..
-            } if c.may_change.contains_key(&s.id) => Some(Target::Database {
-                connection: connection.clone(),
-                connection_env: connection_env.clone(),
-            }),
+                options,
+            } if c.may_change.contains_key(&s.id) && !options.all_databases => {
+                Some(Target::Database {
+                    connection: connection.clone(),
+                    connection_env: connection_env.clone(),
+                })
+            }
             _ => None,
         };
         let copyable = match target {
@@ -424,6 +426,11 @@ pub fn copies(
             let why = match snap {
                 SnapshotSpec::Files { root, .. } => {
                     format!("its root {root:?} is a directory only the run knows")
+                }
+                SnapshotSpec::Postgres { .. } => {
+                    "it reads every database of the server (all_databases = true): only one database \
+                     can be copied from a template"
+                        .to_string()
                 }
                 other => format!("it is read by method {}", other.method().as_str()),
             };

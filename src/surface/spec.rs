@@ -302,6 +302,13 @@ pub struct SnapshotTable {
     /// exported snapshot (default: the number of cores, at most 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<u64>,
+    /// postgres: read every database of the server, not only the
+    /// connection's (default false). The database list is read through the
+    /// connection's database; a database that cannot be read fails the
+    /// snapshot, naming it (template0, which accepts no connections, is the
+    /// one exception: only its catalog row is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_databases: Option<bool>,
 }
 
 /// A validated snapshot method with exactly its own settings.
@@ -702,6 +709,7 @@ impl LoadedSpec {
                 "statement_timeout_seconds",
                 "read_timeout_seconds",
                 "parallel",
+                "all_databases",
             ],
             Method::None => &[],
         };
@@ -726,6 +734,7 @@ impl LoadedSpec {
             ),
             ("read_timeout_seconds", t.read_timeout_seconds.is_some()),
             ("parallel", t.parallel.is_some()),
+            ("all_databases", t.all_databases.is_some()),
         ];
         for (field, is_there) in present {
             if is_there && !own.contains(&field) {
@@ -883,6 +892,7 @@ impl LoadedSpec {
                     )?)
                     .unwrap_or(1),
                     sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+                    all_databases: t.all_databases.unwrap_or(false),
                 };
                 Ok(SnapshotSpec::Postgres {
                     connection: t.connection.clone(),
@@ -1041,6 +1051,10 @@ pub struct PgOptions {
     /// read in key order. Either way the lines come out in key order, so
     /// this never changes a digest (a test checks it).
     pub sort_in_holdfast_below: u64,
+    /// Read every database of the server (`all_databases = true`): the
+    /// database list is read through the connection's database, then each
+    /// database in turn; one that cannot be read fails the snapshot.
+    pub all_databases: bool,
 }
 
 impl Default for PgOptions {
@@ -1052,6 +1066,7 @@ impl Default for PgOptions {
             read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
             parallel: default_parallel(),
             sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+            all_databases: false,
         }
     }
 }

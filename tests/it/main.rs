@@ -38,4 +38,5 @@ mod schemas;
 mod seal_cli;
 mod surface_cli;
 mod surface_postgres;
+mod surface_postgres_server;
 mod verdict_props;

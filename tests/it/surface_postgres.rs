@@ -1157,3 +1157,86 @@ fn every_object_kind_is_covered_by_a_named_part() {
         pg.batch_execute(sql).unwrap();
     }
 }
+
+/// Planning a query on a table evaluates the constant parts of its index
+/// expressions, index predicates and statistics expressions (the relcache
+/// runs them through `eval_const_expressions`), so an owner's function
+/// declared IMMUTABLE would run in the snapshot session, as its role, when
+/// holdfast asks for `COPY (SELECT ... ORDER BY key)` or a key's min and
+/// max. Such tables are read with a plain `COPY table TO STDOUT`, which
+/// plans nothing; a materialized view, which can only be read through a
+/// query, fails closed.
+#[test]
+fn planner_evaluated_index_and_statistics_expressions_never_run() {
+    let server = pg::shared();
+    let db = "plannerexprs";
+    server.create_db(db);
+    let mut c = server.client(db);
+    c.batch_execute(PWN).unwrap();
+    c.batch_execute(
+        "CREATE FUNCTION public.sneaky(what text, n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+           BEGIN PERFORM public.pwn(what); RETURN n; END $$;
+         CREATE TABLE public.by_expr (id int PRIMARY KEY, v text);
+         CREATE INDEX by_expr_i ON public.by_expr ((public.sneaky('index expression', 1) + id));
+         CREATE TABLE public.by_pred (id bigint PRIMARY KEY, v text);
+         CREATE INDEX by_pred_i ON public.by_pred (v) WHERE public.sneaky('index predicate', 1) > 0;
+         CREATE TABLE public.by_stats (id int PRIMARY KEY, v text);
+         CREATE STATISTICS by_stats_s ON (public.sneaky('statistics', 1) + id), v FROM public.by_stats;
+         INSERT INTO public.by_expr SELECT g, 'e' || g FROM pg_catalog.generate_series(1, 300000) g;
+         INSERT INTO public.by_pred SELECT g, 'p' || g FROM pg_catalog.generate_series(1, 3) g;
+         INSERT INTO public.by_stats SELECT g, 's' || g FROM pg_catalog.generate_series(1, 3) g;
+         ANALYZE;",
+    )
+    .unwrap();
+    // Control: a planned query on each table runs the planted function.
+    for t in ["by_expr", "by_pred", "by_stats"] {
+        server
+            .client(db)
+            .batch_execute(&format!(
+                "SELECT * FROM public.{t} WHERE id > 1 ORDER BY id"
+            ))
+            .unwrap();
+    }
+    let ran = pwned(&server, db);
+    for what in ["index expression", "index predicate", "statistics"] {
+        assert!(ran.iter().any(|w| w == what), "control {what}: {ran:?}");
+    }
+    c.batch_execute("DELETE FROM public.pwned").unwrap();
+
+    let conn = server.conn(db);
+    let before = read_with(&conn, &PgOptions::default()).unwrap();
+    assert_eq!(pwned(&server, db), Vec::<String>::new(), "nothing ran");
+    // The digests are those of the rows: a change shows, in that table only.
+    // (The UPDATE computes the index expression itself, in the owner's session.)
+    c.batch_execute(
+        "UPDATE public.by_expr SET v = 'changed' WHERE id = 200000; DELETE FROM public.pwned",
+    )
+    .unwrap();
+    let after = read_with(
+        &conn,
+        &PgOptions {
+            parallel: 1,
+            ..PgOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(pwned(&server, db), Vec::<String>::new(), "nothing ran");
+    assert_eq!(changed(&before, &after), ["table:public.by_expr"]);
+
+    // A materialized view can only be read through a planned query: one
+    // with such an index fails closed, and nothing runs.
+    c.batch_execute(
+        "CREATE MATERIALIZED VIEW public.mv AS SELECT id, v FROM public.by_pred;
+         CREATE INDEX mv_i ON public.mv ((public.sneaky('matview index', 1) + id));
+         DELETE FROM public.pwned;",
+    )
+    .unwrap();
+    let e = read_with(&conn, &PgOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("matview:public.mv") && e.contains("expressions"),
+        "{e}"
+    );
+    assert_eq!(pwned(&server, db), Vec::<String>::new(), "nothing ran");
+}

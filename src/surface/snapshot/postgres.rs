@@ -80,6 +80,11 @@ pub const UNKEYED_TABLE_LIMIT: usize = 1 << 30;
 /// Oids below this are the server's own objects (created by initdb).
 pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
+/// How many COPY chunks (rows) holdfast reads between two readings of the
+/// clock for the read timeout: a connection is seen silent only when this
+/// many rows took longer than the read timeout.
+pub const TICK_EVERY: u32 = 16;
+
 /// Which database a `postgres` snapshot read, recorded in the snapshot so
 /// `prove` can refuse to compare snapshots of two different databases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -98,19 +103,44 @@ pub struct PgTarget {
     /// Whether that role is a superuser (a least-privilege role is
     /// recommended: see the docs).
     pub superuser: bool,
+    /// Every database read, by name (an every-database snapshot only;
+    /// `database` is then the one the list was read from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases: Option<Vec<PgDatabase>>,
+}
+
+/// One database of an every-database snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PgDatabase {
+    /// Its name.
+    pub name: String,
+    /// Its oid.
+    pub oid: u32,
+    /// sha256 of the canonical JSON of its parts (the `db:<name>` part);
+    /// absent for `template0`, which accepts no connections and is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl PgTarget {
     /// Whether two snapshots read the same database of the same server
     /// (the role may differ).
+    /// An every-database snapshot compares only with another one of the
+    /// same server (which databases it holds is in its parts).
     pub fn same_database(&self, other: &PgTarget) -> bool {
         self.system_identifier == other.system_identifier
-            && self.database == other.database
-            && self.database_oid == other.database_oid
+            && self.databases.is_some() == other.databases.is_some()
+            && (self.databases.is_some()
+                || (self.database == other.database && self.database_oid == other.database_oid))
     }
 
-    /// `database NAME (oid N) of server SYSID`.
+    /// `database NAME (oid N) of server SYSID`, or `every database of
+    /// server SYSID`.
     pub fn describe(&self) -> String {
+        if self.databases.is_some() {
+            return format!("every database of server {}", self.system_identifier);
+        }
         format!(
             "database {:?} (oid {}) of server {}",
             self.database, self.database_oid, self.system_identifier
@@ -228,7 +258,9 @@ pub fn session_settings(opts: &PgOptions) -> String {
          SET statement_timeout = '{}s'; \
          SET idle_in_transaction_session_timeout = 0; \
          SET enable_sort = off; \
-         SET jit = off",
+         SET constraint_exclusion = off; \
+         SET jit = off; \
+         SET ROLE NONE",
         opts.lock_timeout_seconds, opts.statement_timeout_seconds
     )
 }
@@ -238,8 +270,39 @@ struct Slot {
     /// Milliseconds since the watch started when the current call began or
     /// last received bytes; `u64::MAX` when idle.
     busy_since: AtomicU64,
+    /// Milliseconds since the watch started when the current call began;
+    /// `u64::MAX` when idle.
+    started: AtomicU64,
     /// What the call is doing (named in the timeout error).
     doing: Mutex<String>,
+}
+
+/// Why the watch gave up on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stall {
+    /// No bytes from the server for the read timeout.
+    Silent(String),
+    /// Bytes still come, but one call has run past the statement timeout
+    /// and the read timeout on top of it: the server did not end it (a
+    /// link or proxy that trickles bytes), so holdfast does.
+    Overran(String),
+}
+
+/// Whether a call that began at `started` and last received bytes at
+/// `busy_since` (milliseconds; `u64::MAX` when idle) has stalled at `now`:
+/// silent for longer than `read`, or running longer than `statement` +
+/// `read`. A pure function, so the rule is tested without a server.
+fn stall_kind(now: u64, started: u64, busy_since: u64, read: u64, statement: u64) -> Option<bool> {
+    if busy_since == u64::MAX || started == u64::MAX {
+        return None;
+    }
+    if now.saturating_sub(busy_since) > read {
+        Some(false)
+    } else if now.saturating_sub(started) > statement.saturating_add(read) {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// The read timeout's view of every connection of one snapshot.
@@ -263,6 +326,7 @@ impl Watch {
     fn slot(self: &Arc<Self>) -> SlotHandle {
         let slot = Arc::new(Slot {
             busy_since: AtomicU64::new(u64::MAX),
+            started: AtomicU64::new(u64::MAX),
             doing: Mutex::new(String::new()),
         });
         self.slots
@@ -275,15 +339,25 @@ impl Watch {
         }
     }
 
-    /// The first connection that has waited longer than `limit`, and what it was doing.
-    fn stalled(&self, limit: Duration) -> Option<String> {
+    /// The first connection that has stalled (see [`stall_kind`]), and what it was doing.
+    fn stalled(&self, read: Duration, statement: Duration) -> Option<Stall> {
         let now = self.now_ms();
-        let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.iter().find_map(|s| {
-            let since = s.busy_since.load(Ordering::SeqCst);
-            (since != u64::MAX && now.saturating_sub(since) > limit)
-                .then(|| s.doing.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            let kind = stall_kind(
+                now,
+                s.started.load(Ordering::SeqCst),
+                s.busy_since.load(Ordering::SeqCst),
+                ms(read),
+                ms(statement),
+            )?;
+            let doing = s.doing.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(if kind {
+                Stall::Overran(doing)
+            } else {
+                Stall::Silent(doing)
+            })
         })
     }
 }
@@ -296,6 +370,9 @@ struct SlotHandle {
 impl SlotHandle {
     fn begin(&self, doing: &str) {
         *self.slot.doing.lock().unwrap_or_else(|e| e.into_inner()) = doing.to_string();
+        self.slot
+            .started
+            .store(self.watch.now_ms(), Ordering::SeqCst);
         self.tick();
     }
     fn tick(&self) {
@@ -305,6 +382,7 @@ impl SlotHandle {
     }
     fn end(&self) {
         self.slot.busy_since.store(u64::MAX, Ordering::SeqCst);
+        self.slot.started.store(u64::MAX, Ordering::SeqCst);
     }
 }
 
@@ -477,6 +555,7 @@ impl ReadOnlySession {
             role: row.try_get(3).map_err(bad)?,
             superuser: row.try_get(4).map_err(bad)?,
             server_version: row.try_get(5).map_err(bad)?,
+            databases: None,
         })
     }
 
@@ -532,6 +611,9 @@ impl ReadOnlySession {
             }
         };
         let mut buf = vec![0u8; 256 * 1024];
+        // The clock is read once per TICK_EVERY chunks (a chunk is one row):
+        // reading it per row was a tenth of the snapshot's CPU.
+        let mut chunks = 0u32;
         let result = loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break Ok(()),
@@ -550,7 +632,10 @@ impl ReadOnlySession {
                     )));
                 }
             };
-            self.slot.tick();
+            chunks = chunks.wrapping_add(1);
+            if chunks.is_multiple_of(TICK_EVERY) {
+                self.slot.tick();
+            }
             if let Err(e) = sink(&buf[..n]) {
                 break Err(e);
             }
@@ -619,7 +704,9 @@ impl ReadOnlySession {
 
     /// Reads one relation's rows: (sha256 of its COPY lines in order, row count).
     fn relation_rows(&mut self, rel: &RelationDef) -> Result<(String, u64)> {
-        let (sql, sort) = rel.copy_sql();
+        let (sql, sort) = rel
+            .copy_sql()
+            .map_err(|why| Error::failed(format!("surface {}: {why}", self.who)))?;
         let doing = format!("reading {}", rel.part());
         if !sort {
             let mut h = Sha256::new();
@@ -634,11 +721,22 @@ impl ReadOnlySession {
         }
         let mut all: Vec<u8> = Vec::new();
         let (who, part) = (self.who.clone(), rel.part());
+        let why = if rel.plannable {
+            "has no primary key of built-in types"
+        } else {
+            "has an index or statistics object with expressions (so the server is never asked to plan \
+             a query on it: planning would evaluate them)"
+        };
+        let fix = if rel.plannable {
+            "give it a primary key"
+        } else {
+            "drop that index or statistics object, or leave its schema out of `schemas`"
+        };
         self.copy_out(&doing, &sql, |chunk| {
             if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
                 return Err(Error::failed(format!(
-                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
-                     the most holdfast sorts in memory; give it a primary key",
+                    "surface {who}: {part} {why} and its rows exceed {} MiB, the most holdfast sorts in \
+                     memory; {fix}",
                     UNKEYED_TABLE_LIMIT >> 20
                 )));
             }
@@ -666,7 +764,7 @@ impl ReadOnlySession {
     }
 
     /// Reads every relation definition of the covered schemas.
-    fn relations(&mut self, schemas: &Vec<String>) -> Result<Vec<RelationDef>> {
+    fn relations(&mut self, schemas: &Vec<String>, version: u32) -> Result<Vec<RelationDef>> {
         let rows = self.call("listing relations", |c| {
             c.query(relations::RELATIONS_SQL, &[schemas])
         })?;
@@ -695,6 +793,7 @@ impl ReadOnlySession {
                     attributes,
                     key_is_builtin: true,
                     key_is_integer: true,
+                    plannable: true,
                 },
             ));
         }
@@ -779,6 +878,19 @@ impl ReadOnlySession {
                 rel.key_is_builtin &= builtin;
                 let integer: bool = r.try_get(3)?;
                 rel.key_is_integer &= integer;
+                Ok(())
+            },
+        )?;
+        each(
+            self,
+            "reading which relations have index or statistics expressions",
+            if version < 140000 {
+                relations::UNPLANNABLE_SQL_BEFORE_14
+            } else {
+                relations::UNPLANNABLE_SQL
+            },
+            &mut |rel, _| {
+                rel.plannable = false;
                 Ok(())
             },
         )?;
@@ -932,6 +1044,11 @@ fn relation_digest(def_sha256: &str, rows_sha256: &str) -> String {
     digest::sha256_hex(format!("{def_sha256}  definition\n{rows_sha256}  rows\n").as_bytes())
 }
 
+/// What an every-database snapshot does not read.
+pub const NOT_READ_SERVER: &str = "not read: the contents of template0, role passwords, subscriptions, \
+     tablespaces, collations, text search configurations, operator classes and families, statistics objects, \
+     comments, the server's configuration files";
+
 /// What the snapshot does not read, said in its description and the docs.
 pub const NOT_READ: &str = "not read: other databases of the server, role passwords, subscriptions, \
      tablespaces, collations, text search configurations, operator classes and families, statistics objects, \
@@ -952,11 +1069,16 @@ pub fn read(connection: &str, opts: &PgOptions, who: &str) -> Result<PgReading> 
         std::thread::Builder::new()
             .name("holdfast-pg".into())
             .spawn(move || {
-                let _ = tx.send(read_inner(&config, &opts, &owner, &watch));
+                let _ = tx.send(if opts.all_databases {
+                    read_server(&config, &opts, &owner, &watch)
+                } else {
+                    read_inner(&config, &opts, &owner, &watch).map(|r| r.reading)
+                });
             })
             .map_err(|e| Error::failed(format!("surface {who}: cannot start the reader: {e}")))?;
     }
-    let limit = Duration::from_secs(opts.read_timeout_seconds);
+    let read_limit = Duration::from_secs(opts.read_timeout_seconds);
+    let statement_limit = Duration::from_secs(opts.statement_timeout_seconds);
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(result) => return result,
@@ -966,17 +1088,204 @@ pub fn read(connection: &str, opts: &PgOptions, who: &str) -> Result<PgReading> 
                 )));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(doing) = watch.stalled(limit) {
-                    return Err(Error::failed(format!(
-                        "surface {who}: {}: no answer from the server for {} s while {doing} \
+                match watch.stalled(read_limit, statement_limit) {
+                    Some(Stall::Silent(doing)) => {
+                        return Err(Error::failed(format!(
+                            "surface {who}: {}: no answer from the server for {} s while {doing} \
                          (read_timeout_seconds); the snapshot is abandoned",
-                        describe_target(&config),
-                        opts.read_timeout_seconds
-                    )));
+                            describe_target(&config),
+                            opts.read_timeout_seconds
+                        )));
+                    }
+                    Some(Stall::Overran(doing)) => {
+                        return Err(Error::failed(format!(
+                            "surface {who}: {}: still {doing} after statement_timeout_seconds = {} plus \
+                         read_timeout_seconds = {}: the server did not end the statement (its answer \
+                         trickles in), so holdfast does; the snapshot is abandoned",
+                            describe_target(&config),
+                            opts.statement_timeout_seconds,
+                            opts.read_timeout_seconds
+                        )));
+                    }
+                    None => {}
                 }
             }
         }
     }
+}
+
+/// The database list of an every-database snapshot: every database of the
+/// server, template0 included (its row is digested even though its contents
+/// cannot be read), by name in byte order.
+pub const DATABASES_SQL: &str = "SELECT d.oid, d.datname::pg_catalog.text, d.datallowconn, \
+       (pg_catalog.to_jsonb(d) OPERATOR(pg_catalog.-) 'datfrozenxid' OPERATOR(pg_catalog.-) 'datminmxid')::pg_catalog.text \
+     FROM pg_catalog.pg_database d ORDER BY d.datname COLLATE \"C\"";
+
+/// The one database an every-database snapshot does not read: it accepts
+/// no connections by design (`datallowconn = false`), so no change can be
+/// made in it without first making it connectable, which its row (in the
+/// `databases` part) shows.
+pub const UNREAD_TEMPLATE: &str = "template0";
+
+/// Why an every-database snapshot cannot read database `name`, when it
+/// cannot: it allows no connections and is not template0. A pure function
+/// of its row, so the rule is tested without a server.
+pub fn unreadable_database(name: &str, oid: u32, allow_connections: bool) -> Option<String> {
+    (!allow_connections && name != UNREAD_TEMPLATE).then(|| {
+        format!(
+            "database {name:?} (oid {oid}) allows no connections (datallowconn = false), so its contents \
+             cannot be read; the surface reads every database of the server (all_databases = true) and \
+             skips none: allow connections to it (ALTER DATABASE ... ALLOW_CONNECTIONS true), or give it \
+             a surface of its own"
+        )
+    })
+}
+
+/// The part name prefix of database `name`'s parts in an every-database
+/// snapshot: `db:<name>/` (the name quoted like any part component).
+pub fn database_prefix(name: &str) -> String {
+    format!("db:{}/", quote::part_ident(name))
+}
+
+/// Reads every database of the server: the list through the connection's
+/// own database, then each database in its own snapshot, one after
+/// another. Its parts are `databases` (every database's `pg_database` row),
+/// `db:<name>` (the digest of that database's parts), `db:<name>/<part>` (a
+/// part of one database) and the cluster-wide `role:` parts. A database that
+/// cannot be read fails the whole snapshot, naming it; only template0 is not
+/// read (see [`UNREAD_TEMPLATE`]).
+fn read_server(
+    config: &Config,
+    opts: &PgOptions,
+    who: &str,
+    watch: &Arc<Watch>,
+) -> Result<PgReading> {
+    let (mut target, list) = {
+        let mut main = ReadOnlySession::open_with(config, opts, who, watch, None)?;
+        let target = main.read_target()?;
+        let doing = "listing databases (pg_database)";
+        let rows = main.call(doing, |c| c.query(DATABASES_SQL, &[]))?;
+        let mut list: Vec<(u32, String, bool, String)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let bad = |e: postgres::Error| main.fail(doing, &e);
+            list.push((
+                r.try_get(0).map_err(bad)?,
+                r.try_get(1).map_err(bad)?,
+                r.try_get(2).map_err(bad)?,
+                r.try_get(3).map_err(bad)?,
+            ));
+        }
+        (target, list)
+    };
+    // Every database must be readable before anything is read.
+    for (oid, name, allow, _) in &list {
+        if let Some(why) = unreadable_database(name, *oid, *allow) {
+            return Err(Error::failed(format!("surface {who}: {why}")));
+        }
+    }
+    let mut parts = BTreeMap::new();
+    let mut listing = Sha256::new();
+    for (_, _, _, row) in &list {
+        listing.update(row.as_bytes());
+        listing.update(b"\n");
+    }
+    parts.insert("databases".to_string(), hex::encode(listing.finalize()));
+    let mut databases = Vec::with_capacity(list.len());
+    let mut roles_taken = false;
+    let (mut n_tables, mut n_rows) = (0u64, 0u64);
+    for (oid, name, allow, _) in &list {
+        if !allow {
+            // template0 (unreadable_database refused any other).
+            databases.push(PgDatabase {
+                name: name.clone(),
+                oid: *oid,
+                digest: None,
+            });
+            continue;
+        }
+        let mut one = config.clone();
+        one.dbname(name);
+        let DatabaseReading {
+            reading: r,
+            tables,
+            rows,
+        } = read_inner(&one, opts, who, watch)?;
+        if r.target.system_identifier != target.system_identifier || r.target.database_oid != *oid {
+            return Err(Error::failed(format!(
+                "surface {who}: database {name:?} was listed with oid {oid} on server {} but read as {}: \
+                 it was dropped and created again, or the connection reached another server, while the \
+                 snapshot ran",
+                target.system_identifier,
+                r.target.describe()
+            )));
+        }
+        n_tables += tables;
+        n_rows += rows;
+        let mut own = BTreeMap::new();
+        for (k, v) in r.reading.parts {
+            if k.starts_with("role:") {
+                // Cluster-wide: kept once, from the first database read.
+                if !roles_taken {
+                    parts.insert(k, v);
+                }
+            } else {
+                own.insert(k, v);
+            }
+        }
+        roles_taken = true;
+        let digest = super::parts_digest(&own)?;
+        let prefix = database_prefix(name);
+        parts.insert(prefix.trim_end_matches('/').to_string(), digest.clone());
+        for (k, v) in own {
+            parts.insert(format!("{prefix}{k}"), v);
+        }
+        databases.push(PgDatabase {
+            name: name.clone(),
+            oid: *oid,
+            digest: Some(digest),
+        });
+    }
+    let n_read = databases.iter().filter(|d| d.digest.is_some()).count();
+    let unread: Vec<&str> = databases
+        .iter()
+        .filter(|d| d.digest.is_none())
+        .map(|d| d.name.as_str())
+        .collect();
+    let description = format!(
+        "PostgreSQL server {}: every database ({n_read} read{}), {n_tables} table(s), {n_rows} row(s), \
+         each database in its own READ ONLY REPEATABLE READ transaction as {}{}; {NOT_READ_SERVER}",
+        target.system_identifier,
+        if unread.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not read: {} (accepts no connections; its pg_database row is read)",
+                unread.join(", ")
+            )
+        },
+        target.role,
+        if target.superuser {
+            " (a superuser: a least-privilege role is recommended)"
+        } else {
+            ""
+        }
+    );
+    target.databases = Some(databases);
+    Ok(PgReading {
+        reading: Reading {
+            parts,
+            description,
+            exit_code: None,
+        },
+        target,
+    })
+}
+
+/// One database's reading and its counts.
+struct DatabaseReading {
+    reading: PgReading,
+    tables: u64,
+    rows: u64,
 }
 
 fn read_inner(
@@ -984,7 +1293,7 @@ fn read_inner(
     opts: &PgOptions,
     who: &str,
     watch: &Arc<Watch>,
-) -> Result<PgReading> {
+) -> Result<DatabaseReading> {
     let mut main = ReadOnlySession::open_with(config, opts, who, watch, None)?;
     let target = main.read_target()?;
     let version: u32 = target.server_version.parse().unwrap_or(0);
@@ -1007,7 +1316,7 @@ fn read_inner(
             }
         }
     }
-    let relations = main.relations(&schemas)?;
+    let relations = main.relations(&schemas, version)?;
     // Jobs: a whole table, or one key range of a table with an integer key.
     let mut jobs: Vec<Job> = Vec::new();
     for (i, rel) in relations.iter().enumerate() {
@@ -1181,13 +1490,17 @@ fn read_inner(
             ""
         }
     );
-    Ok(PgReading {
-        reading: Reading {
-            parts,
-            description,
-            exit_code: None,
+    Ok(DatabaseReading {
+        reading: PgReading {
+            reading: Reading {
+                parts,
+                description,
+                exit_code: None,
+            },
+            target,
         },
-        target,
+        tables: n_tables as u64,
+        rows: total_rows,
     })
 }
 
@@ -1278,6 +1591,32 @@ mod tests {
     }
 
     #[test]
+    fn a_call_stalls_when_silent_or_when_it_overruns_its_statement_timeout() {
+        let idle = u64::MAX;
+        // Idle connections never stall.
+        assert_eq!(stall_kind(1_000_000, idle, idle, 10, 10), None);
+        // Silent for longer than the read timeout.
+        assert_eq!(stall_kind(1_000, 0, 100, 500, 10_000), Some(false));
+        assert_eq!(stall_kind(600, 0, 100, 500, 10_000), None);
+        // Bytes keep coming, but the call runs past statement + read.
+        assert_eq!(stall_kind(10_601, 0, 10_600, 500, 10_000), Some(true));
+        assert_eq!(stall_kind(10_500, 0, 10_400, 500, 10_000), None);
+    }
+
+    #[test]
+    fn only_template0_may_refuse_connections() {
+        assert_eq!(unreadable_database("template0", 4, false), None);
+        assert_eq!(unreadable_database("app", 16384, true), None);
+        let why = unreadable_database("app", 16384, false).unwrap();
+        assert!(
+            why.contains("\"app\" (oid 16384)") && why.contains("skips none"),
+            "{why}"
+        );
+        assert_eq!(database_prefix("app"), "db:app/");
+        assert_eq!(database_prefix("a/b"), "db:\"a/b\"/");
+    }
+
+    #[test]
     fn snapshot_ids_are_checked_before_use() {
         assert!(is_snapshot_id("00000003-0000001B-1"));
         for bad in ["", "x'; DROP", "1' ", &"a".repeat(65)] {
@@ -1319,6 +1658,7 @@ mod tests {
             server_version: "150000".into(),
             role: "a".into(),
             superuser: false,
+            databases: None,
         };
         let mut u = t.clone();
         u.role = "b".into();
@@ -1333,5 +1673,17 @@ mod tests {
             change(&mut v);
             assert!(!t.same_database(&v));
         }
+        // Every database of a server: another such snapshot of the same
+        // server compares (whatever database listed it), a one-database one
+        // never does.
+        let mut all = t.clone();
+        all.databases = Some(vec![]);
+        let mut all2 = all.clone();
+        all2.database = "postgres".into();
+        all2.database_oid = 5;
+        assert!(all.same_database(&all2));
+        assert!(!all.same_database(&t) && !t.same_database(&all));
+        all2.system_identifier = "8".into();
+        assert!(!all.same_database(&all2));
     }
 }

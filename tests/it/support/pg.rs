@@ -212,6 +212,12 @@ impl Server {
             .unwrap();
     }
 
+    /// The server's Unix socket (for tests that put something between it
+    /// and holdfast).
+    pub fn socket(&self) -> PathBuf {
+        self.sock.join(".s.PGSQL.5432")
+    }
+
     /// Directory of the server binaries (pg_dump etc.).
     pub fn bin(&self) -> &Path {
         &self.bin

@@ -104,6 +104,30 @@ pub const PRIMARY_KEYS_SQL: &str = concat!(
     " ORDER BY i.indrelid, k.ord"
 );
 
+/// The covered relations the server must not be asked to plan a query on:
+/// those with an index whose key has expressions or which is partial, or a
+/// statistics object with expressions. Planning a query on a relation loads
+/// these and runs them through `eval_const_expressions`, which calls any
+/// function in them whose arguments are constants and that is declared
+/// IMMUTABLE: an owner's function, run as the snapshot role (a test plants
+/// one that writes through dblink). Such a table is read with a plain
+/// `COPY table TO STDOUT`, which plans nothing.
+pub const UNPLANNABLE_SQL: &str = concat!(
+    "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'm') AND (EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid \
+         AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)) \
+       OR EXISTS (SELECT FROM pg_catalog.pg_statistic_ext s WHERE s.stxrelid = c.oid AND s.stxexprs IS NOT NULL)) AND ",
+    ns_filter!("n", "c.oid")
+);
+
+/// [`UNPLANNABLE_SQL`] for servers before 14 (no statistics on expressions).
+pub const UNPLANNABLE_SQL_BEFORE_14: &str = concat!(
+    "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'm') AND EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid \
+         AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)) AND ",
+    ns_filter!("n", "c.oid")
+);
+
 /// One relation's definition, as digested.
 #[derive(Debug, Clone, Serialize)]
 pub struct RelationDef {
@@ -136,6 +160,10 @@ pub struct RelationDef {
     /// `relpages`, to schedule large tables first (not digested).
     #[serde(skip)]
     pub pages: i64,
+    /// Whether the server may plan a query on it (see [`UNPLANNABLE_SQL`];
+    /// not digested: the indexes and statistics that decide it are).
+    #[serde(skip)]
+    pub plannable: bool,
 }
 
 /// One column.
@@ -224,6 +252,7 @@ impl RelationDef {
     /// the key's minimum and maximum, see [`key_ranges`]).
     pub fn ranged(&self) -> bool {
         self.kind == "r"
+            && self.plannable
             && self.key_is_builtin
             && self.key_is_integer
             && self.primary_key.len() == 1
@@ -287,24 +316,41 @@ impl RelationDef {
     }
 
     /// The COPY statement that reads its rows, and whether holdfast must
-    /// sort the lines (no built-in key to order by).
-    pub fn copy_sql(&self) -> (String, bool) {
+    /// sort the lines (no built-in key to order by, or a table the server
+    /// must not plan a query on); `Err` for a materialized view that cannot
+    /// be read without planning (see [`UNPLANNABLE_SQL`]).
+    pub fn copy_sql(&self) -> Result<(String, bool), String> {
         let q = sql_qualified(&self.schema, &self.name);
-        if !self.primary_key.is_empty() && self.key_is_builtin && self.kind == "r" {
-            let order: Vec<String> = self.primary_key.iter().map(|c| sql_ident(c)).collect();
-            (
-                format!(
-                    "COPY (SELECT * FROM ONLY {q} ORDER BY {}) TO STDOUT",
-                    order.join(", ")
-                ),
-                false,
-            )
-        } else if self.kind == "m" {
-            // COPY reads a materialized view only through a query.
-            (format!("COPY (SELECT * FROM {q}) TO STDOUT"), true)
-        } else {
-            (format!("COPY {q} TO STDOUT"), true)
+        if self.kind == "m" && !self.plannable {
+            return Err(format!(
+                "{} has an index or statistics object with expressions: a materialized view can only \
+                 be read through a query, and planning one evaluates those expressions (code its owner \
+                 can plant), so holdfast does not read it; drop that index or statistics object, or \
+                 leave its schema out of `schemas`",
+                self.part()
+            ));
         }
+        Ok(
+            if !self.primary_key.is_empty()
+                && self.key_is_builtin
+                && self.plannable
+                && self.kind == "r"
+            {
+                let order: Vec<String> = self.primary_key.iter().map(|c| sql_ident(c)).collect();
+                (
+                    format!(
+                        "COPY (SELECT * FROM ONLY {q} ORDER BY {}) TO STDOUT",
+                        order.join(", ")
+                    ),
+                    false,
+                )
+            } else if self.kind == "m" {
+                // COPY reads a materialized view only through a query.
+                (format!("COPY (SELECT * FROM {q}) TO STDOUT"), true)
+            } else {
+                (format!("COPY {q} TO STDOUT"), true)
+            },
+        )
     }
 }
 
@@ -352,22 +398,41 @@ mod tests {
             key_is_builtin: builtin,
             key_is_integer: true,
             pages: 0,
+            plannable: true,
         }
     }
 
     #[test]
+    fn a_relation_that_must_not_be_planned_is_copied_whole_or_refused() {
+        let mut t = rel("r", &["id"], true);
+        t.plannable = false;
+        assert!(!t.ranged());
+        assert_eq!(
+            t.copy_sql().unwrap(),
+            ("COPY \"a.b\".\"select\" TO STDOUT".to_string(), true)
+        );
+        let mut m = rel("m", &[], true);
+        m.plannable = false;
+        let e = m.copy_sql().unwrap_err();
+        assert!(
+            e.contains("matview:\"a.b\".select") && e.contains("expressions"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn copy_orders_only_by_a_builtin_key() {
-        let (sql, sort) = rel("r", &["id", "Ord\"er"], true).copy_sql();
+        let (sql, sort) = rel("r", &["id", "Ord\"er"], true).copy_sql().unwrap();
         assert_eq!(
             sql,
             "COPY (SELECT * FROM ONLY \"a.b\".\"select\" ORDER BY \"id\", \"Ord\"\"er\") TO STDOUT"
         );
         assert!(!sort);
-        let (sql, sort) = rel("m", &["id"], true).copy_sql();
+        let (sql, sort) = rel("m", &["id"], true).copy_sql().unwrap();
         assert_eq!(sql, "COPY (SELECT * FROM \"a.b\".\"select\") TO STDOUT");
         assert!(sort);
         for r in [rel("r", &["id"], false), rel("r", &[], true)] {
-            let (sql, sort) = r.copy_sql();
+            let (sql, sort) = r.copy_sql().unwrap();
             assert_eq!(sql, "COPY \"a.b\".\"select\" TO STDOUT");
             assert!(sort);
         }
