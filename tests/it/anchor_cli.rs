@@ -9,13 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from) {

@@ -11,20 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
+use crate::support::{example, holdfast};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from) {

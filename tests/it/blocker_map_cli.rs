@@ -4,18 +4,10 @@
 //! field says.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
+use crate::support::{example, holdfast};
 use serde_json::{Value, json};
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 fn read(p: &Path) -> Value {
     serde_json::from_slice(&fs::read(p).unwrap()).unwrap()

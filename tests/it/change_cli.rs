@@ -10,12 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 const APP: &str = "[database]\nhost = \"db.internal\"\npool_size = 10\n";
 const CHANGE_OK: &str = "set -eu\nf=\"$HOLDFAST_ROOT_SERVICE_CONFIG/app.toml\"\nsed 's/pool_size = 10/pool_size = 20/' \"$f\" > \"$f.new\"\nmv \"$f.new\" \"$f\"\necho changed\n";

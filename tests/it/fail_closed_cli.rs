@@ -10,6 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::support::{example, holdfast};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
@@ -17,14 +18,6 @@ const TAMPERED: i32 = 1;
 const MALFORMED: i32 = 3;
 const IO: i32 = 4;
 const REFUSED: i32 = 5;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 /// Everything under `root`: each file's bytes and mode, each directory, each
 /// link's target; so "nothing changed" covers empty directories and modes.

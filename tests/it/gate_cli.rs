@@ -3,17 +3,13 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{Value, json};
 
 fn token() -> &'static str {
     holdfast::gate::verdict::pass_token(None)
-}
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
 }
 
 fn sha256(bytes: &[u8]) -> String {

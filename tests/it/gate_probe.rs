@@ -5,17 +5,13 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::PredicateBooleanExt;
 use serde_json::Value;
 
 /// The pass token, asked of the library like every other caller does.
 fn token() -> &'static str {
     holdfast::gate::verdict::pass_token(None)
-}
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
 }
 
 /// An empty spec directory (no user probes, blockers or options).

@@ -9,17 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
+use crate::support::{example, holdfast};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from) {

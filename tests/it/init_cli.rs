@@ -5,12 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::*;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 fn replace(path: &Path, pairs: &[(&str, &str)]) {
     let mut t = fs::read_to_string(path).unwrap();

@@ -6,12 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::*;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 fn replace(path: &Path, pairs: &[(&str, &str)]) {
     let mut t = fs::read_to_string(path).unwrap();

@@ -3,15 +3,12 @@
 //! with the step lines and the packet line. Piped, it prints no bar at all,
 //! and `--json` prints only JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command as Std;
 use std::time::{Duration, Instant};
 
+use crate::support::example;
 use assert_cmd::Command;
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 /// tmux, or `None` off CI when it is not installed (CI installs it).
 fn tmux() -> Option<&'static str> {

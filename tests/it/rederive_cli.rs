@@ -8,18 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
+use crate::support::{example, holdfast};
 use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 /// The FIX7 packet, made once for the whole test binary.
 fn base_packet() -> &'static Path {

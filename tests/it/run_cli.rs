@@ -8,17 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
-use assert_cmd::Command;
+use crate::support::{example, holdfast};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fix7")
-}
 
 fn json(dir: &Path, name: &str) -> Value {
     let bytes = fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));

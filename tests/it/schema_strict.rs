@@ -15,12 +15,9 @@ use crate::support::validators::validate_both;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::holdfast;
 use assert_cmd::Command;
 use serde_json::{Value, json};
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::prelude::*;
 use proptest::prelude::*;
 
@@ -15,10 +15,6 @@ const TAMPERED: i32 = 1;
 const MALFORMED: i32 = 3;
 const IO: i32 = 4;
 const REFUSED: i32 = 5;
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 /// A small packet: nested dirs, a space in a name, an empty file.
 fn packet() -> (tempfile::TempDir, PathBuf) {

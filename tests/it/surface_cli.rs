@@ -4,13 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::support::holdfast;
 use predicates::str::contains;
 use serde_json::{Value, json};
-
-fn holdfast() -> Command {
-    Command::cargo_bin("holdfast").unwrap()
-}
 
 fn put(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     let p = root.join(rel);
