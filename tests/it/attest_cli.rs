@@ -11,25 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::sync::OnceLock;
 
-use crate::support::{example, holdfast};
+use crate::support::{copy_tree, example, holdfast};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(from).unwrap();
-        let dst = to.join(rel);
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dst).unwrap();
-        } else {
-            fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
 
 /// One signed FIX7 setup, built once: keys alice (approver), bob (runner),
 /// carol (reviewer), mallory (not trusted); an approved spec; a packet run

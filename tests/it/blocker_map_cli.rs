@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{example, holdfast};
+use crate::support::{copy_tree, example, holdfast};
 use serde_json::{Value, json};
 
 fn read(p: &Path) -> Value {
@@ -104,19 +104,6 @@ fn a_map_edited_to_closed_still_counts_its_blockers_open() {
             !failed.iter().any(|d| d.starts_with(f)),
             "{f} re-derives as recorded: {failed:?}"
         );
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::support::{example, holdfast};
+use crate::support::{copy_tree, example, holdfast};
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -31,18 +31,6 @@ fn packet() -> &'static Path {
         (t, p)
     });
     p
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// Every file under `dir`, relative path to bytes.

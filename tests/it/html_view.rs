@@ -9,21 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use crate::support::{example, holdfast};
+use crate::support::{copy_tree, example, holdfast};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
 
 fn read_json(p: &Path, name: &str) -> Value {
     serde_json::from_slice(&fs::read(p.join(name)).unwrap()).unwrap()

@@ -3,19 +3,9 @@
 //! every TODO is filled in the way its comment says.
 
 use std::fs;
-use std::path::Path;
 
-use crate::support::holdfast;
+use crate::support::{fill_init_packet_toml, fill_init_surfaces_and_plan, holdfast};
 use predicates::prelude::*;
-
-fn replace(path: &Path, pairs: &[(&str, &str)]) {
-    let mut t = fs::read_to_string(path).unwrap();
-    for (from, to) in pairs {
-        assert!(t.contains(from), "{}: lacks {from:?}", path.display());
-        t = t.replacen(from, to, 1);
-    }
-    fs::write(path, t).unwrap();
-}
 
 #[test]
 fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
@@ -51,22 +41,7 @@ fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
         ));
     assert!(!packet.exists());
 
-    replace(
-        &spec.join("packet.toml"),
-        &[
-            ("macro = \"TODO\"", "macro = \"PAYMENTS_CONFIG_REVIEW\""),
-            (
-                "status_prefix = \"TODO\"",
-                "status_prefix = \"PAYMENTS_REVIEW\"",
-            ),
-            ("title = \"TODO\"", "title = \"Payments config review\""),
-            ("date = \"TODO\"", "date = \"2026-12-01\""),
-            (
-                "text = \"TODO\"",
-                "text = \"The SRE lead: read-only scoping.\"",
-            ),
-        ],
-    );
+    fill_init_packet_toml(&spec);
     // packet.toml filled, surfaces.toml not yet: the next TODO is named.
     holdfast()
         .arg("run")
@@ -78,31 +53,7 @@ fn init_scaffolds_a_spec_that_run_refuses_until_filled_in_then_makes_ready() {
         .stderr(predicate::str::contains(
             "surfaces.toml: line 14: still holds a TODO marker",
         ));
-    replace(
-        &spec.join("surfaces.toml"),
-        &[
-            (
-                "name = \"TODO\"",
-                "name = \"Payments service configuration\"",
-            ),
-            ("gate = \"TODO\"", "gate = \"a reviewed merge request\""),
-        ],
-    );
-    let plan = spec.join("production-rollback-rehearsal-plan.md");
-    let filled: String = fs::read_to_string(&plan)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("- TODO") {
-                "- Done by the on-call SRE, from git.".to_string()
-            } else {
-                l.replace("(TODO)", "(Payments service configuration)")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fs::write(&plan, filled + "\n").unwrap();
-    fs::write(spec.join("source/payments.yaml"), "timeout_ms: 300\n").unwrap();
+    fill_init_surfaces_and_plan(&spec);
 
     holdfast()
         .arg("run")
