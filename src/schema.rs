@@ -159,6 +159,14 @@ pub fn published_bytes<T: JsonSchema>(file: &str) -> Vec<u8> {
     canonical::value_to_bytes(&v)
 }
 
+/// The entry of `file`, generated from `T` (the file name is spelled once).
+fn publish<T: JsonSchema>(file: &'static str) -> Published {
+    Published {
+        file,
+        bytes: published_bytes::<T>(file),
+    }
+}
+
 /// The published schema of gates.toml: the derived one, with the names
 /// `[probes] classes` may hold in this build (its built-in classes and
 /// `user`) as the items' `enum`.
@@ -401,219 +409,58 @@ pub mod shapes {
 /// Every schema holdfast publishes. Each module adds its own types here.
 pub fn all() -> Vec<Published> {
     vec![
-        Published {
-            file: "exit-codes.schema.json",
-            bytes: published_bytes::<shapes::ExitCodesFile>("exit-codes.schema.json"),
-        },
-        Published {
-            file: "cli-error.schema.json",
-            bytes: published_bytes::<shapes::ErrorOutput>("cli-error.schema.json"),
-        },
-        Published {
-            file: "cli-seal.schema.json",
-            bytes: published_bytes::<crate::seal::SealSummary>("cli-seal.schema.json"),
-        },
-        Published {
-            file: "cli-export.schema.json",
-            bytes: published_bytes::<crate::export::ExportSummary>("cli-export.schema.json"),
-        },
-        Published {
-            file: "cli-run.schema.json",
-            bytes: published_bytes::<crate::packet::run::RunSummary>("cli-run.schema.json"),
-        },
-        Published {
-            file: "cli-verify.schema.json",
-            bytes: published_bytes::<crate::cli_output::VerifyOutput>("cli-verify.schema.json"),
-        },
-        Published {
-            file: "cli-registry-summary.schema.json",
-            bytes: published_bytes::<crate::cli_output::RegistrySummary>(
-                "cli-registry-summary.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-log.schema.json",
-            bytes: published_bytes::<Vec<crate::cli_output::LogLine>>(
-                "cli-registry-log.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-export.schema.json",
-            bytes: published_bytes::<crate::registry::backend::export::ExportOutcome>(
-                "cli-registry-export.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-claim.schema.json",
-            bytes: published_bytes::<crate::registry::store::ClaimOutcome>(
-                "cli-registry-claim.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-check.schema.json",
-            bytes: published_bytes::<crate::cli_output::RegistryCheckOutput>(
-                "cli-registry-check.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-fold.schema.json",
-            bytes: published_bytes::<crate::registry::store::FoldOutcome>(
-                "cli-registry-fold.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-rollback.schema.json",
-            bytes: published_bytes::<crate::registry::store::RollbackOutcome>(
-                "cli-registry-rollback.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-registry-verify-history.schema.json",
-            bytes: published_bytes::<crate::cli_output::HistoryOutput>(
-                "cli-registry-verify-history.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-surfaces.schema.json",
-            bytes: published_bytes::<crate::cli_output::SurfacesOutput>("cli-surfaces.schema.json"),
-        },
-        Published {
-            file: "cli-probe-list.schema.json",
-            bytes: published_bytes::<Vec<crate::probe::ClassInfo>>("cli-probe-list.schema.json"),
-        },
-        Published {
-            file: "cli-probe-rerun.schema.json",
-            bytes: published_bytes::<crate::probe::RerunReport>("cli-probe-rerun.schema.json"),
-        },
-        Published {
-            file: "cli-gates.schema.json",
-            bytes: published_bytes::<crate::cli_output::GatesOutput>("cli-gates.schema.json"),
-        },
-        Published {
-            file: "cli-verdict.schema.json",
-            bytes: published_bytes::<crate::cli_output::VerdictOutput>("cli-verdict.schema.json"),
-        },
-        Published {
-            file: "cli-plan-check.schema.json",
-            bytes: published_bytes::<crate::gate::plan::PlanReport>("cli-plan-check.schema.json"),
-        },
-        Published {
-            file: "cli-init.schema.json",
-            bytes: published_bytes::<crate::cli_output::InitOutput>("cli-init.schema.json"),
-        },
-        Published {
-            file: "cli-key-generate.schema.json",
-            bytes: published_bytes::<crate::attest::keys::GeneratedKey>(
-                "cli-key-generate.schema.json",
-            ),
-        },
-        Published {
-            file: "cli-sign.schema.json",
-            bytes: published_bytes::<crate::attest::packet::SignSummary>("cli-sign.schema.json"),
-        },
-        Published {
-            file: "cli-authorize.schema.json",
-            bytes: published_bytes::<crate::attest::authorization::AuthorizeSummary>(
-                "cli-authorize.schema.json",
-            ),
-        },
-        Published {
-            file: "packet.schema.json",
-            bytes: published_bytes::<crate::packet::spec::PacketSpec>("packet.schema.json"),
-        },
-        Published {
-            file: "packet-manifest.schema.json",
-            bytes: published_bytes::<crate::packet::manifest::PacketManifest>(
-                "packet-manifest.schema.json",
-            ),
-        },
-        Published {
-            file: "authorization.schema.json",
-            bytes: published_bytes::<crate::authz::Authorization>("authorization.schema.json"),
-        },
-        Published {
-            file: "registry-import.schema.json",
-            bytes: published_bytes::<crate::registry::RegistryFile>("registry-import.schema.json"),
-        },
-        Published {
-            file: "registry-claim-records.schema.json",
-            bytes: published_bytes::<Vec<crate::registry::NewRecord>>(
-                "registry-claim-records.schema.json",
-            ),
-        },
-        Published {
-            file: "registry-document.schema.json",
-            bytes: published_bytes::<crate::registry::model::RegistryDoc>(
-                "registry-document.schema.json",
-            ),
-        },
-        Published {
-            file: "fold-result.schema.json",
-            bytes: published_bytes::<crate::registry::FoldResult>("fold-result.schema.json"),
-        },
-        Published {
-            file: "surfaces.schema.json",
-            bytes: published_bytes::<crate::surface::SurfacesSpec>("surfaces.schema.json"),
-        },
-        Published {
-            file: "surface-inventory.schema.json",
-            bytes: published_bytes::<crate::surface::SurfaceInventory>(
-                "surface-inventory.schema.json",
-            ),
-        },
-        Published {
-            file: "surface-snapshot.schema.json",
-            bytes: published_bytes::<crate::surface::Snapshot>("surface-snapshot.schema.json"),
-        },
-        Published {
-            file: "forbidden-surface-proof.schema.json",
-            bytes: published_bytes::<crate::surface::Proof>("forbidden-surface-proof.schema.json"),
-        },
+        publish::<shapes::ExitCodesFile>("exit-codes.schema.json"),
+        publish::<shapes::ErrorOutput>("cli-error.schema.json"),
+        publish::<crate::seal::SealSummary>("cli-seal.schema.json"),
+        publish::<crate::export::ExportSummary>("cli-export.schema.json"),
+        publish::<crate::packet::run::RunSummary>("cli-run.schema.json"),
+        publish::<crate::cli_output::VerifyOutput>("cli-verify.schema.json"),
+        publish::<crate::cli_output::RegistrySummary>("cli-registry-summary.schema.json"),
+        publish::<Vec<crate::cli_output::LogLine>>("cli-registry-log.schema.json"),
+        publish::<crate::registry::backend::export::ExportOutcome>(
+            "cli-registry-export.schema.json",
+        ),
+        publish::<crate::registry::store::ClaimOutcome>("cli-registry-claim.schema.json"),
+        publish::<crate::cli_output::RegistryCheckOutput>("cli-registry-check.schema.json"),
+        publish::<crate::registry::store::FoldOutcome>("cli-registry-fold.schema.json"),
+        publish::<crate::registry::store::RollbackOutcome>("cli-registry-rollback.schema.json"),
+        publish::<crate::cli_output::HistoryOutput>("cli-registry-verify-history.schema.json"),
+        publish::<crate::cli_output::SurfacesOutput>("cli-surfaces.schema.json"),
+        publish::<Vec<crate::probe::ClassInfo>>("cli-probe-list.schema.json"),
+        publish::<crate::probe::RerunReport>("cli-probe-rerun.schema.json"),
+        publish::<crate::cli_output::GatesOutput>("cli-gates.schema.json"),
+        publish::<crate::cli_output::VerdictOutput>("cli-verdict.schema.json"),
+        publish::<crate::gate::plan::PlanReport>("cli-plan-check.schema.json"),
+        publish::<crate::cli_output::InitOutput>("cli-init.schema.json"),
+        publish::<crate::attest::keys::GeneratedKey>("cli-key-generate.schema.json"),
+        publish::<crate::attest::packet::SignSummary>("cli-sign.schema.json"),
+        publish::<crate::attest::authorization::AuthorizeSummary>("cli-authorize.schema.json"),
+        publish::<crate::packet::spec::PacketSpec>("packet.schema.json"),
+        publish::<crate::packet::manifest::PacketManifest>("packet-manifest.schema.json"),
+        publish::<crate::authz::Authorization>("authorization.schema.json"),
+        publish::<crate::registry::RegistryFile>("registry-import.schema.json"),
+        publish::<Vec<crate::registry::NewRecord>>("registry-claim-records.schema.json"),
+        publish::<crate::registry::model::RegistryDoc>("registry-document.schema.json"),
+        publish::<crate::registry::FoldResult>("fold-result.schema.json"),
+        publish::<crate::surface::SurfacesSpec>("surfaces.schema.json"),
+        publish::<crate::surface::SurfaceInventory>("surface-inventory.schema.json"),
+        publish::<crate::surface::Snapshot>("surface-snapshot.schema.json"),
+        publish::<crate::surface::Proof>("forbidden-surface-proof.schema.json"),
         Published {
             file: "gates.schema.json",
             bytes: gates_schema_bytes(),
         },
-        Published {
-            file: "evidence.schema.json",
-            bytes: published_bytes::<crate::gate::verdict::Evidence>("evidence.schema.json"),
-        },
-        Published {
-            file: "gate-facts.schema.json",
-            bytes: published_bytes::<crate::gate::assemble::GateFacts>("gate-facts.schema.json"),
-        },
-        Published {
-            file: "production-bad-input-design.schema.json",
-            bytes: published_bytes::<crate::probe::ProbeReport>(
-                "production-bad-input-design.schema.json",
-            ),
-        },
-        Published {
-            file: "production-blocker-map.schema.json",
-            bytes: published_bytes::<crate::gate::blocker::BlockerMap>(
-                "production-blocker-map.schema.json",
-            ),
-        },
-        Published {
-            file: "next-production-decision-packet.schema.json",
-            bytes: published_bytes::<crate::gate::decision::DecisionPacket>(
-                "next-production-decision-packet.schema.json",
-            ),
-        },
-        Published {
-            file: "trust.schema.json",
-            bytes: published_bytes::<crate::attest::trust::TrustFile>("trust.schema.json"),
-        },
-        Published {
-            file: "packet-predicate.schema.json",
-            bytes: published_bytes::<crate::attest::predicate::PacketPredicate>(
-                "packet-predicate.schema.json",
-            ),
-        },
-        Published {
-            file: "authorization-predicate.schema.json",
-            bytes: published_bytes::<crate::attest::predicate::AuthorizationPredicate>(
-                "authorization-predicate.schema.json",
-            ),
-        },
+        publish::<crate::gate::verdict::Evidence>("evidence.schema.json"),
+        publish::<crate::gate::assemble::GateFacts>("gate-facts.schema.json"),
+        publish::<crate::probe::ProbeReport>("production-bad-input-design.schema.json"),
+        publish::<crate::gate::blocker::BlockerMap>("production-blocker-map.schema.json"),
+        publish::<crate::gate::decision::DecisionPacket>(
+            "next-production-decision-packet.schema.json",
+        ),
+        publish::<crate::attest::trust::TrustFile>("trust.schema.json"),
+        publish::<crate::attest::predicate::PacketPredicate>("packet-predicate.schema.json"),
+        publish::<crate::attest::predicate::AuthorizationPredicate>(
+            "authorization-predicate.schema.json",
+        ),
     ]
 }
