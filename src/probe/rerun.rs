@@ -102,9 +102,10 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
         }
         _ => {}
     }
-    let skip_user =
-        spec.is_none() && opts.user_probes_as_recorded && classes.iter().any(|c| c == USER_CLASS);
-    if spec.is_none() && !skip_user && classes.iter().any(|c| c == USER_CLASS) {
+    // Without the spec, user probes are refused or, when asked, taken as recorded.
+    let user_without_spec = spec.is_none() && classes.iter().any(|c| c == USER_CLASS);
+    let skip_user = user_without_spec && opts.user_probes_as_recorded;
+    if user_without_spec && !skip_user {
         let first = recorded
             .probes
             .iter()
@@ -144,18 +145,12 @@ pub fn rerun(design: &Path, opts: &RerunOptions, progress: &dyn Progress) -> Res
     if recorded.probes.is_empty() {
         problems.push("the recorded design holds no probe".into());
     }
-    let not_rerun: Vec<String> = recorded
+    let (skipped, rerun_ones): (Vec<_>, Vec<_>) = recorded
         .probes
         .iter()
-        .filter(|p| skip_user && p.class == USER_CLASS)
-        .map(|p| p.id.clone())
-        .collect();
-    let was: BTreeSet<&str> = recorded
-        .probes
-        .iter()
-        .map(|p| p.id.as_str())
-        .filter(|id| !not_rerun.iter().any(|n| n == id))
-        .collect();
+        .partition(|p| skip_user && p.class == USER_CLASS);
+    let not_rerun: Vec<String> = skipped.iter().map(|p| p.id.clone()).collect();
+    let was: BTreeSet<&str> = rerun_ones.iter().map(|p| p.id.as_str()).collect();
     let now: BTreeSet<&str> = report.probes.iter().map(|p| p.id.as_str()).collect();
     let missing: Vec<String> = was.difference(&now).map(|s| s.to_string()).collect();
     let unrecorded: Vec<String> = now.difference(&was).map(|s| s.to_string()).collect();

@@ -1099,3 +1099,72 @@ fn a_recorded_failure_never_reruns_to_a_pass() {
         r["problems"]
     );
 }
+
+#[test]
+fn a_design_with_user_probes_reruns_them_only_with_their_spec() {
+    let spec = spec_with(&user_probe("[\"false\"]", ""));
+    let work = tempfile::tempdir().unwrap();
+    let design = record(
+        spec.path(),
+        &["--only", "user", "--only", "tampered-artifact"],
+        work.path(),
+    );
+    // `probe --rerun` without the spec refuses: it cannot run the user's gate.
+    let (code, _, err) = rerun(work.path(), &design, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give the spec that declares them"), "{err}");
+    // With it, every class is re-run, the user probe included.
+    let gates = spec.path().join("gates.toml");
+    let (code, r, err) = rerun(work.path(), &design, &["--spec", gates.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(r["not_rerun"], serde_json::json!([]));
+    assert!(
+        r["report"]["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "user/p")
+    );
+    // As `verify --rerun` asks: the built-in classes re-run, the user probe
+    // named as recorded, and a recorded design that did not pass still fails.
+    let opts = |as_recorded| holdfast::probe::RerunOptions {
+        exe: assert_cmd::cargo::cargo_bin("holdfast"),
+        spec: None,
+        user_probes_as_recorded: as_recorded,
+    };
+    let quiet = holdfast::progress::NoProgress;
+    let r = holdfast::probe::rerun(&design, &opts(true), &quiet).unwrap();
+    assert!(r.passed, "{:?}", r.problems);
+    assert_eq!(r.not_rerun, ["user/p"]);
+    assert!(r.report.probes.iter().all(|p| p.class != "user"));
+    assert!(
+        r.report
+            .probes
+            .iter()
+            .any(|p| p.class == "tampered-artifact")
+    );
+    let mut failed: Value = serde_json::from_slice(&std::fs::read(&design).unwrap()).unwrap();
+    for p in failed["probes"].as_array_mut().unwrap() {
+        if p["class"] == "user" {
+            p["fail_closed"] = false.into();
+            p["outcome"] = "fail-open".into();
+        }
+    }
+    restamp(&mut failed);
+    for c in failed["classes"].as_array_mut().unwrap() {
+        if c["id"] == "user" {
+            c["result"] = "fail-open".into();
+        }
+    }
+    failed["summary"]["fail_open"] = 1.into();
+    failed["all_fail_closed"] = false.into();
+    let forged = work.path().join("failed.json");
+    write_json(&forged, &failed);
+    let r = holdfast::probe::rerun(&forged, &opts(true), &quiet).unwrap();
+    assert!(!r.passed, "a recorded fail-open user probe passed a re-run");
+    assert!(
+        r.problems.iter().any(|p| p.contains("did not pass")),
+        "{:?}",
+        r.problems
+    );
+}
