@@ -132,8 +132,7 @@ fn run_on_a_terminal_shows_the_probe_steps_progress_then_its_result() {
     let bar = drawn
         .split(['\r', '\n', '\u{1b}'])
         .filter_map(|l| l.find("probing [").map(|at| &l[at..]))
-        .filter(|l| l.contains(" probes, "))
-        .next_back()
+        .rfind(|l| l.contains(" probes, "))
         .unwrap_or_else(|| panic!("no probe progress bar was drawn:\n{drawn:?}"))
         .to_string();
     // It counts probes, out of the harness's total.
