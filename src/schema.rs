@@ -214,6 +214,38 @@ pub fn strict(schema: &mut Value, file: &str) {
     }
     id_patterns(schema);
     walk(schema);
+    if file.starts_with(CLI_OUTPUT_PREFIX) {
+        close_objects(schema);
+    }
+}
+
+/// The file-name prefix of the schemas of the CLI's `--json` output.
+const CLI_OUTPUT_PREFIX: &str = "cli-";
+
+/// Closes every object schema that lists its properties and says nothing
+/// of others (`additionalProperties: false`). The types of files a user
+/// writes and of packet artifacts are closed by `deny_unknown_fields`,
+/// which the parser enforces too; the `--json` outputs are only ever
+/// printed, so their schemas are closed here: a script validating an
+/// output learns of a field it does not know rather than ignoring it.
+/// Maps (`additionalProperties` given) and variants combined with
+/// `allOf`/`oneOf` beside properties (flattened enums) are left as they
+/// are, since closing them would refuse the variant's own fields.
+fn close_objects(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let combined = ["allOf", "oneOf", "anyOf"]
+                .iter()
+                .any(|k| o.contains_key(*k));
+            if o.contains_key("properties") && !o.contains_key("additionalProperties") && !combined
+            {
+                o.insert("additionalProperties".into(), Value::from(false));
+            }
+            o.values_mut().for_each(close_objects);
+        }
+        Value::Array(a) => a.iter_mut().for_each(close_objects),
+        _ => {}
+    }
 }
 
 fn is_hash_name(name: &str) -> bool {
