@@ -2,10 +2,12 @@
 //! module order so that they depend on it and never on each other for it.
 //!
 //! - [`token`]: the search for the pass token in an input.
+//! - [`text`]: text a packet shows is plain text on one line.
 //! - [`glob`]: globs as snapshots and authorizations match them.
 //! - [`path`]: a relative path from outside, its one parse function and
 //!   error enum.
 
 pub mod glob;
 pub mod path;
+pub mod text;
 pub mod token;
