@@ -215,6 +215,17 @@ pub fn fill_password(config: &mut Config) -> std::result::Result<(), String> {
         config.password(std::os::unix::ffi::OsStrExt::as_bytes(pw.as_os_str()));
         return Ok(());
     }
+    fill_password_from_pgpass(config)
+}
+
+/// [`fill_password`] without `PGPASSWORD`: only the pgpass file, whose
+/// passwords each go to their own host. For connections a spec names
+/// (the `postgres` surfaces), so that one password from the environment is
+/// never sent to whichever server a spec points at.
+pub fn fill_password_from_pgpass(config: &mut Config) -> std::result::Result<(), String> {
+    if config.get_password().is_some() {
+        return Ok(());
+    }
     let Some(path) = pgpass_path() else {
         return Ok(());
     };

@@ -295,7 +295,11 @@ fn the_password_comes_from_a_pgpass_file_that_only_its_owner_may_read() {
     const ROLE: &str = "holdfast_pgpass";
     const PW: &str = "s3cret:pass\\word";
     let server = pg::shared();
-    server.require_password(ROLE, "s3cret:pass\\word");
+    {
+        // A new role is a part of every database's snapshot.
+        let _cluster = crate::surface_postgres::cluster_write();
+        server.require_password(ROLE, PW);
+    }
     server
         .client("postgres")
         .batch_execute(&format!("CREATE DATABASE run_url_pgpass OWNER {ROLE}"))
@@ -377,4 +381,55 @@ fn the_password_comes_from_a_pgpass_file_that_only_its_owner_may_read() {
             );
         }
     }
+
+    // A `postgres` surface without a password in its connection string
+    // takes it from the pgpass file too, never from PGPASSWORD.
+    let surfaces = root.join("surfaces.toml");
+    std::fs::write(root.join("evidence.txt"), "the database\n").unwrap();
+    std::fs::write(
+        &surfaces,
+        "[[surface]]\nid = \"db\"\ntable = \"production\"\nname = \"DB\"\nkind = \"database\"\n\
+         status = \"known\"\nrisk = \"critical\"\ngate = \"DBA\"\n[[surface.evidence]]\n\
+         path = \"evidence.txt\"\n[surface.snapshot]\nmethod = \"postgres\"\n\
+         connection_env = \"HOLDFAST_TEST_PGPASS_CONN\"\n\n[[boundary]]\nid = \"no-production-mutation\"\n\
+         title = \"NO production PG mutation\"\nsurfaces = [\"db\"]\n",
+    )
+    .unwrap();
+    let conn = format!(
+        "host={} dbname=run_url_pgpass user={ROLE} connect_timeout=10",
+        server.socket_dir().display()
+    );
+    let snapshot = |pgpass: &Path, password: Option<&str>| {
+        let mut c = holdfast();
+        c.arg("snapshot")
+            .arg(&surfaces)
+            .arg("--out")
+            .arg(root.join("snap.json"))
+            .env("HOLDFAST_TEST_PGPASS_CONN", &conn)
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", pgpass);
+        if let Some(pw) = password {
+            c.env("PGPASSWORD", pw);
+        }
+        c.output().unwrap()
+    };
+    let r = snapshot(&nopass, Some(PW));
+    assert_ne!(
+        r.status.code(),
+        Some(0),
+        "PGPASSWORD was used for a surface"
+    );
+    assert!(!root.join("snap.json").exists());
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = snapshot(&pgpass, None);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("surface db") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ok(snapshot(&pgpass, None), "snapshot with pgpass");
+    let snap = std::fs::read(root.join("snap.json")).unwrap();
+    assert!(!snap.windows(6).any(|w| w == b"s3cret"));
 }
