@@ -218,6 +218,13 @@ fn a_run_on_postgres_claims_and_folds_as_on_a_directory() {
         hf(&["verify", &out2, "--registry", &url2], &nopass, None),
         "verify --registry URL",
     );
+    // The packet alone re-derives itself, its packet.toml with the URL.
+    ok(
+        hf(&["verify", &out2, "--rerun"], &nopass, None),
+        "verify --rerun",
+    );
+    let carried = std::fs::read_to_string(root2.join("packet/spec/packet.toml")).unwrap();
+    assert!(carried.contains(&format!("url = \"{url2}\"")), "{carried}");
 }
 
 /// A password in `registry.url` is refused naming packet.toml and the key,
