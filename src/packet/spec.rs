@@ -632,8 +632,14 @@ root = "source"
             ),
             ("url = \"/srv/registry\"", "expected a postgres://"),
             ("url = \"postgres://db.example:notaport/r\"", "not valid"),
-            ("url = \"postgres://u:hunter2@db.example:notaport/r\"", "not valid"),
-            ("url = \"postgres://u:hunter2@db.example/r?sslmode=hunter2\"", "not valid"),
+            (
+                "url = \"postgres://u:hunter2@db.example:notaport/r\"",
+                "not valid",
+            ),
+            (
+                "url = \"postgres://u:hunter2@db.example/r?sslmode=hunter2\"",
+                "not valid",
+            ),
             (
                 "url = \"postgres://h/r\"\ndir = \"reg\"",
                 "only one of `dir`, `url` and `import`",

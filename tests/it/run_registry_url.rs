@@ -440,3 +440,71 @@ fn the_password_comes_from_a_pgpass_file_that_only_its_owner_may_read() {
     let snap = std::fs::read(root.join("snap.json")).unwrap();
     assert!(!snap.windows(6).any(|w| w == b"s3cret"));
 }
+
+/// `--registry` cannot replace a spec's working copy (`registry.import`):
+/// refused (exit 2) before anything runs.
+#[test]
+fn registry_on_the_command_line_is_refused_for_a_spec_that_imports() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("run-registry-url-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let spec = example().display().to_string();
+    let out = root.join("packet").display().to_string();
+    let reg = root.join("reg").display().to_string();
+    let r = hf(
+        &["run", &spec, "--out", &out, "--registry", &reg],
+        &root.join("no-pgpass"),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--registry") && stderr.contains("registry.import"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&out).exists() && !Path::new(&reg).exists());
+}
+
+/// A governed change may not change the `@registry` surface when the
+/// registry is a database (its commands could not reach it): refused
+/// (exit 3) before anything runs or connects.
+#[test]
+fn a_change_of_the_registry_surface_is_refused_on_postgres() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("run-registry-url-change-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let spec = root.join("spec");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config-change"),
+        &spec,
+    );
+    replace(
+        &spec.join("packet.toml"),
+        &[(
+            IMPORT_LINE,
+            "url = \"postgresql://nobody@%2Fno-such-socket/reg\"",
+        )],
+    );
+    replace(
+        &spec.join("surfaces.toml"),
+        &[("root = \"@config\"", "root = \"@registry\"")],
+    );
+    let out = root.join("packet").display().to_string();
+    let r = hf(
+        &["run", &spec.display().to_string(), "--out", &out],
+        &root.join("no-pgpass"),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("packet.toml")
+            && stderr.contains("run.change")
+            && stderr.contains("service-config")
+            && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&out).exists());
+}
