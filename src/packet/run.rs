@@ -52,6 +52,59 @@ pub struct RunOptions {
     /// run goes ahead only if it is exactly the argv of the change
     /// `[run] change` names; otherwise it is refused and nothing runs.
     pub agent_argv: Option<Vec<String>>,
+    /// The team's registry (`holdfast run --registry`): a directory or a
+    /// `postgres://` / `postgresql://` URL. It takes precedence over
+    /// `registry.dir` / `registry.url` of packet.toml; a spec that imports
+    /// a working copy (`registry.import`) refuses it.
+    pub registry: Option<PathBuf>,
+}
+
+/// The registry a run works on: its location (a directory or a URL) and,
+/// for a database, a directory holding its documents as the directory
+/// backend would, which the `@registry` snapshots read.
+struct RunRegistry {
+    location: PathBuf,
+    view: Option<tempfile::TempDir>,
+}
+
+impl RunRegistry {
+    fn new(location: PathBuf) -> Result<RunRegistry> {
+        let is_url = location.to_str().is_some_and(registry::backend::is_url);
+        let view = if is_url {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("holdfast-registry-view-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?,
+            )
+        } else {
+            None
+        };
+        Ok(RunRegistry { location, view })
+    }
+
+    /// Where the documents are as files: the registry directory itself, or
+    /// the database's documents written out by [`RunRegistry::refresh`].
+    fn documents_dir(&self) -> &Path {
+        match &self.view {
+            Some(v) => v.path(),
+            None => &self.location,
+        }
+    }
+
+    /// Writes the database's current documents into the view (a directory
+    /// registry is read in place). The store checks them against the
+    /// history first, as every command does.
+    fn refresh(&self) -> Result<()> {
+        let Some(view) = &self.view else {
+            return Ok(());
+        };
+        let store = Store::open_with(&self.location, RecordLoad::IdsAndPackets)?;
+        for d in registry::DOCUMENTS {
+            fsio::write_atomic(&view.path().join(d.name()), store.document(d))?;
+        }
+        Ok(())
+    }
 }
 
 /// Receives the name of each step as it starts (for a terminal display).
@@ -143,39 +196,40 @@ pub fn run(
     // Every citation is hashed now: a stale or escaping one stops the run
     // before any registry write.
     let citations = super::inputs::observe_citations(&inputs)?;
-    let parent = prepare_out(out, opts.force, &inputs)?;
+    let live = live_location(&inputs, opts.registry.as_deref(), spec_dir)?;
+    let parent = prepare_out(out, opts.force, &inputs, live.as_deref())?;
     let staging = tempfile::Builder::new()
         .prefix(".holdfast-run-")
         .tempdir_in(&parent)
         .at(&parent)?;
 
     let working_copy;
-    let (registry_dir, live_registry) =
-        match (inputs.spec.registry_import()?, inputs.spec.registry_dir()) {
-            (Some(file), _) => {
-                working_copy = tempfile::Builder::new()
-                    .prefix("holdfast-registry-")
-                    .tempdir()
-                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-                let d = working_copy.path().join("registry");
-                registry::import(&d, &file)?;
-                (d, false)
-            }
-            (None, Some(d)) => (d, true),
-            (None, None) => {
-                return Err(Error::malformed(
-                    spec_dir.join(SPEC_FILE),
-                    "registry: give `dir` or `import`",
-                ));
-            }
-        };
+    let (registry_at, live_registry) = match (inputs.spec.registry_import()?, live) {
+        (Some(file), _) => {
+            working_copy = tempfile::Builder::new()
+                .prefix("holdfast-registry-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let d = working_copy.path().join("registry");
+            registry::import(&d, &file)?;
+            (RunRegistry::new(d)?, false)
+        }
+        (None, Some(location)) => (RunRegistry::new(location)?, true),
+        (None, None) => {
+            return Err(Error::malformed(
+                spec_dir.join(SPEC_FILE),
+                "registry: give `dir`, `url` or `import`",
+            ));
+        }
+    };
+    refuse_change_of_a_database_registry(&inputs, &registry_at, spec_dir)?;
 
     let mut state = RunState::default();
     match build(
         &inputs,
         citations,
         staging.path(),
-        &registry_dir,
+        &registry_at,
         opts,
         steps,
         progress,
@@ -212,6 +266,63 @@ pub fn run(
     }
 }
 
+/// The team's registry for this run: `--registry` when given (refused for
+/// a spec that imports a working copy), else `registry.dir` or
+/// `registry.url` of packet.toml; `None` for a working copy.
+fn live_location(
+    inputs: &Inputs,
+    given: Option<&Path>,
+    spec_dir: &Path,
+) -> Result<Option<PathBuf>> {
+    match given {
+        Some(_) if inputs.spec.spec.registry.import.is_some() => Err(Error::Usage(format!(
+            "--registry: {} imports a working copy for every run (registry.import); a run with the team's registry names it in registry.dir or registry.url instead",
+            spec_dir.join(SPEC_FILE).display()
+        ))),
+        Some(location) => Ok(Some(location.to_path_buf())),
+        None => Ok(inputs.spec.registry_location()),
+    }
+}
+
+/// A governed change may not change the `@registry` surface of a registry
+/// in a database: its commands would only see the documents written out
+/// for the snapshots, never the registry. Refused before anything runs.
+fn refuse_change_of_a_database_registry(
+    inputs: &Inputs,
+    reg: &RunRegistry,
+    spec_dir: &Path,
+) -> Result<()> {
+    let Some(id) = &inputs.spec.spec.run.change else {
+        return Ok(());
+    };
+    let Some(c) = inputs.spec.spec.authorization.authorized_change(id) else {
+        return Ok(());
+    };
+    if reg.view.is_none() {
+        return Ok(());
+    }
+    for (s, snap) in inputs
+        .surfaces
+        .spec
+        .surfaces
+        .iter()
+        .zip(&inputs.surfaces.snapshots)
+    {
+        if matches!(snap, surface::spec::SnapshotSpec::Files { root, .. } if root == "@registry")
+            && c.may_change.contains_key(&s.id)
+        {
+            return Err(Error::malformed(
+                spec_dir.join(SPEC_FILE),
+                format!(
+                    "run.change: change {id} may change surface {:?}, the registry (root = \"@registry\"), which is in a PostgreSQL database here; a change's commands cannot reach it, so nothing is run",
+                    s.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a run did to the registry so far (for the error path).
 #[derive(Debug, Default)]
 struct RunState {
@@ -234,14 +345,15 @@ fn build(
     inputs: &Inputs,
     observed_citations: (Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks),
     dir: &Path,
-    registry_dir: &Path,
+    reg: &RunRegistry,
     opts: &RunOptions,
     steps: &dyn StepReporter,
     progress: &dyn Progress,
     state: &mut RunState,
 ) -> Result<RunSummary> {
+    let registry_dir = reg.location.as_path();
     let mut named: BTreeMap<String, PathBuf> =
-        [("registry".to_string(), registry_dir.to_path_buf())].into();
+        [("registry".to_string(), reg.documents_dir().to_path_buf())].into();
     // Fresh working copies of the directories the spec names: the run (and
     // a change) reads and writes those, never the spec's own files.
     let copies = tempfile::Builder::new()
@@ -267,13 +379,14 @@ fn build(
 
     // 2. Snapshot before.
     steps.step(2, STEPS, "snapshot surfaces (before)");
+    reg.refresh()?;
     let before = snapshot::take_with(&inputs.surfaces, &named, progress)?;
     snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
 
     // 3. The authorized mutation, only if it is authorized and safe (a
     //    change: only once its rehearsal on a copy passed).
     steps.step(3, STEPS, "authorized mutation (if safe)");
-    let (fold_refusal, fold_bytes) = perform_fold(inputs, registry_dir, dir)?;
+    let (fold_refusal, fold_bytes) = perform_fold(inputs, reg, dir)?;
     if fold_bytes.is_some() {
         state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
     }
@@ -282,6 +395,7 @@ fn build(
     // 4. Snapshot after (a change that ran took it before any rollback).
     steps.step(4, STEPS, "snapshot surfaces (after)");
     if changed_after.is_none() {
+        reg.refresh()?;
         let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
         snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
     }
@@ -408,7 +522,12 @@ fn build(
 /// `--force` must never delete a spec,
 /// a source tree or a registry by mistake. `out` may not be or overlap any
 /// directory the run reads or writes.
-fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
+fn prepare_out(
+    out: &Path,
+    force: bool,
+    inputs: &Inputs,
+    registry: Option<&Path>,
+) -> Result<PathBuf> {
     let parent = fsio::check_out_parent(out, "--out")?;
     let name = out.file_name().ok_or_else(|| {
         Error::Usage(format!(
@@ -421,8 +540,8 @@ fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
         ("the spec directory", inputs.spec.dir.clone()),
         ("the source root", inputs.spec.source_root.clone()),
     ];
-    if let Some(d) = inputs.spec.registry_dir() {
-        read.push(("the registry", d));
+    if let Some(d) = registry.filter(|d| !d.to_str().is_some_and(registry::backend::is_url)) {
+        read.push(("the registry", d.to_path_buf()));
     }
     for (what, dir) in read {
         if let Ok(dir) = dir.canonicalize()
@@ -501,9 +620,10 @@ fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
 /// the registry wrote them when the fold was performed.
 fn perform_fold(
     inputs: &Inputs,
-    registry_dir: &Path,
+    reg: &RunRegistry,
     dir: &Path,
 ) -> Result<(Option<String>, Option<Vec<u8>>)> {
+    let registry_dir = reg.location.as_path();
     let Some(range) = inputs.spec.spec.run.fold else {
         return Ok((None, None));
     };
@@ -531,7 +651,8 @@ fn perform_fold(
         },
     )?;
     drop(store);
-    write_after_documents(registry_dir, dir, range, &outcome.result)?;
+    reg.refresh()?;
+    write_after_documents(reg.documents_dir(), dir, range, &outcome.result)?;
     let bytes = fsio::read_regular(
         &dir.join(registry::result_file_name(range)),
         evidence::ARTIFACT_LIMIT,
@@ -578,7 +699,7 @@ fn perform_change(
 /// bytes must give the before pins. Documents the fold did not change are
 /// proven by their pins.
 fn write_after_documents(
-    registry_dir: &Path,
+    documents_dir: &Path,
     dir: &Path,
     range: FoldRange,
     result: &registry::FoldResult,
@@ -589,7 +710,7 @@ fn write_after_documents(
         if result.pins.before.get(doc) == Some(pin_after) {
             continue;
         }
-        let bytes = fsio::read_regular(&registry_dir.join(doc), evidence::ARTIFACT_LIMIT)?;
+        let bytes = fsio::read_regular(&documents_dir.join(doc), evidence::ARTIFACT_LIMIT)?;
         if digest::sha256_hex(&bytes) != *pin_after {
             return Err(Error::failed(format!(
                 "registry document {doc} changed after the fold (sha256 differs from the after pin)"

@@ -35,7 +35,7 @@ fn cluster_read() -> std::sync::RwLockReadGuard<'static, ()> {
     CLUSTER.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn cluster_write() -> std::sync::RwLockWriteGuard<'static, ()> {
+pub(crate) fn cluster_write() -> std::sync::RwLockWriteGuard<'static, ()> {
     CLUSTER.write().unwrap_or_else(|e| e.into_inner())
 }
 
