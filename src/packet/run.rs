@@ -280,8 +280,33 @@ fn live_location(
             spec_dir.join(SPEC_FILE).display()
         ))),
         Some(location) => Ok(Some(location.to_path_buf())),
-        None => Ok(inputs.spec.registry_location()),
+        None => {
+            let from_spec = inputs.spec.spec.registry.url.is_some();
+            let env_password = std::env::var_os("PGPASSWORD").is_some_and(|p| !p.is_empty());
+            refuse_env_password_for_a_spec_url(from_spec, env_password, spec_dir)?;
+            Ok(inputs.spec.registry_location())
+        }
     }
+}
+
+/// A spec may be written by the agent it governs: its `registry.url` can
+/// name any server, which would then be sent the password in `PGPASSWORD`.
+/// So a password from the environment goes only to a registry named on the
+/// command line; a URL from packet.toml gets one from the pgpass file
+/// (which holds a password per host) or none. Refused (exit 5) rather than
+/// ignored, so a user who set `PGPASSWORD` learns why it is not used.
+fn refuse_env_password_for_a_spec_url(
+    from_spec: bool,
+    env_password: bool,
+    spec_dir: &Path,
+) -> Result<()> {
+    if from_spec && env_password {
+        return Err(Error::refused(format!(
+            "{}: registry.url comes from the spec and PGPASSWORD is set; a password from the environment goes only to a registry named on the command line: pass --registry with the URL, or unset PGPASSWORD and give the password in a pgpass file (chmod 600)",
+            spec_dir.join(SPEC_FILE).display()
+        )));
+    }
+    Ok(())
 }
 
 /// A governed change may not change the `@registry` surface of a registry
@@ -745,4 +770,20 @@ fn claim_ids(
         count: outcome.count,
         packet,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_password_goes_only_to_a_registry_named_on_the_command_line() {
+        let dir = Path::new("spec");
+        assert!(refuse_env_password_for_a_spec_url(false, true, dir).is_ok());
+        assert!(refuse_env_password_for_a_spec_url(true, false, dir).is_ok());
+        assert!(refuse_env_password_for_a_spec_url(false, false, dir).is_ok());
+        let e = refuse_env_password_for_a_spec_url(true, true, dir).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::REFUSED);
+        assert!(e.to_string().contains("spec/packet.toml"), "{e}");
+    }
 }

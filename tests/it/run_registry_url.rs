@@ -373,6 +373,19 @@ fn the_password_comes_from_a_pgpass_file_that_only_its_owner_may_read() {
     assert!(!Path::new(&out).exists());
     assert_eq!(log_len(&url, &nopass, Some(PW)), before);
 
+    // PGPASSWORD never goes to a server that packet.toml names (a spec may
+    // be written by the agent it governs): refused, nothing written.
+    let r = hf(&["run", &spec, "--out", &out], &nopass, Some(PW));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("registry.url comes from the spec and PGPASSWORD is set")
+            && stderr.contains("--registry"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&out).exists());
+    assert_eq!(log_len(&url, &nopass, Some(PW)), before);
+
     std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
     let stdout = ok(
         hf(&["run", &spec, "--out", &out], &pgpass, None),
