@@ -300,6 +300,27 @@ fn a_user_probe_whose_command_is_missing_says_so_on_the_terminal() {
         ));
 }
 
+#[test]
+fn a_user_probe_whose_input_file_is_missing_says_so_on_the_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = filled_scaffold(t.path());
+    script(&spec.join("ci/gate"), "exit 1");
+    add_probe(
+        &spec,
+        "[[probe]]\nid = \"deploy-gate\"\ncommand = [\"./ci/gate\"]\ninput_file = \"bad/unsigned.json\"\n",
+    );
+    run(&spec, &t.path().join("packet"))
+        .code(1)
+        .stdout(predicate::str::contains("READY").not())
+        .stderr(
+            predicate::str::contains("1 probe(s) not run: user/deploy-gate").and(
+                predicate::str::contains(
+                    "probe user/deploy-gate NOT RUN: input file bad/unsigned.json does not exist",
+                ),
+            ),
+        );
+}
+
 // --- positive controls of user probes -----------------------------------------
 
 /// Appends `probe` to the spec's gates.toml and runs only the user class
