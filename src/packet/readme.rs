@@ -19,7 +19,9 @@ use crate::probe::ProbeReport;
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};
-use crate::surface::proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
+use crate::surface::proof::{
+    BoundaryVerdict, PROOF_FILE, Proof, ProofResult, ProofStatus, SurfaceVerdict,
+};
 use crate::surface::spec::{Status, Table};
 
 /// A one-line title for an artifact, by its path and the names the spec
@@ -172,7 +174,7 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         );
     }
     if let Some(p) = &proof {
-        let _ = writeln!(s, "\n{}", per_surface_line(p));
+        let _ = writeln!(s, "\n{}", per_surface_line(&p.surfaces, &p.boundaries));
     }
     match (&m.mutation.requested, m.mutation.performed) {
         (Some(req), true) => {
@@ -226,17 +228,16 @@ fn plural(n: usize) -> &'static str {
 /// name), and what the boundary lines therefore add up to. A surface in two
 /// boundaries is on two lines; one in none is on no line; so the boundary
 /// lines' entries are the sum of surfaces × boundaries, and their statuses
-/// sum to that. A pure function of the proof.
-fn per_surface_line(p: &Proof) -> String {
+/// sum to that. A pure function of the proof's two lists.
+fn per_surface_line(surfaces: &[SurfaceVerdict], boundaries: &[BoundaryVerdict]) -> String {
     use std::collections::BTreeMap;
     // Every surface, with the boundaries covering it, in boundary order.
-    let mut covering: BTreeMap<&str, Vec<&str>> = p
-        .surfaces
+    let mut covering: BTreeMap<&str, Vec<&str>> = surfaces
         .iter()
         .map(|v| (v.surface.as_str(), Vec::new()))
         .collect();
     let mut entries = Vec::new();
-    for b in &p.boundaries {
+    for b in boundaries {
         for c in &b.surfaces {
             covering.entry(c.surface.as_str()).or_default().push(&b.id);
             entries.push(c.status);
@@ -599,4 +600,82 @@ fn decision_bullet(s: &mut String, dir: &Path) -> Result<()> {
         d.selected
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::proof::BoundarySurface;
+    use crate::surface::spec::Method;
+    use ProofStatus::*;
+
+    fn surface(id: &str, status: ProofStatus) -> SurfaceVerdict {
+        SurfaceVerdict {
+            surface: id.into(),
+            table: Table::Production,
+            risk: None,
+            method: Method::Files,
+            status,
+            before: None,
+            after: None,
+            changed_parts: Vec::new(),
+            detail: String::new(),
+        }
+    }
+
+    fn boundary(id: &str, covers: &[(&str, ProofStatus)]) -> BoundaryVerdict {
+        BoundaryVerdict {
+            id: id.into(),
+            title: id.into(),
+            surfaces: covers
+                .iter()
+                .map(|(s, st)| BoundarySurface {
+                    surface: (*s).into(),
+                    status: *st,
+                })
+                .collect(),
+            holds: true,
+        }
+    }
+
+    #[test]
+    fn a_status_sum_lists_what_occurs_in_a_fixed_order() {
+        assert_eq!(status_sum(&[]), "0");
+        assert_eq!(
+            status_sum(&[Changed, Untouched, DeclaredNotContacted, Untouched]),
+            "2 UNTOUCHED + 1 DECLARED_NOT_CONTACTED + 1 CHANGED"
+        );
+    }
+
+    #[test]
+    fn the_per_surface_line_counts_overlaps_and_uncovered_surfaces() {
+        let surfaces = [
+            surface("a", Untouched),
+            surface("b", Changed),
+            surface("c", Untouched),
+        ];
+        let boundaries = [
+            boundary("x", &[("a", Untouched), ("b", Changed)]),
+            boundary("y", &[("a", Untouched)]),
+        ];
+        assert_eq!(
+            per_surface_line(&surfaces, &boundaries),
+            "Per surface: 3 surfaces = 1 in one boundary + 1 in 2 boundaries (`a`: x, y) + \
+             1 in no boundary (`c`: not a forbidden surface). The boundary lines above hold \
+             1×1 + 1×2 = 3 surface entries: 2 UNTOUCHED + 1 CHANGED."
+        );
+    }
+
+    #[test]
+    fn the_per_surface_line_of_nothing_is_zero() {
+        assert_eq!(
+            per_surface_line(&[], &[]),
+            "Per surface: 0 surfaces = 0 in no boundary. The boundary lines above hold 0 = 0 surface entries: 0."
+        );
+        // A boundary entry for a surface the proof does not list still counts.
+        assert_eq!(
+            per_surface_line(&[], &[boundary("x", &[("ghost", Changed)])]),
+            "Per surface: 1 surface = 1 in one boundary + 0 in no boundary. The boundary lines above hold 1×1 = 1 surface entry: 1 CHANGED."
+        );
+    }
 }
