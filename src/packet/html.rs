@@ -481,6 +481,14 @@ fn proof_status(status: &str) -> (&'static str, &'static str) {
             "bad",
             "changed, but not as the authorized mutation's pins say",
         ),
+        "AUTHORIZED_CHANGE_MATCHED" => (
+            "ok",
+            "changed by the performed change, only in the parts it declares",
+        ),
+        "AUTHORIZED_CHANGE_OUTSIDE_SCOPE" => (
+            "bad",
+            "changed outside the parts the performed change declares",
+        ),
         _ => ("bad", "unknown status"),
     }
 }
@@ -555,7 +563,16 @@ fn proof_section(g: &mut Page, p: &PageInputs) {
             "AUTHORIZED_MUTATION_MISMATCH",
             "authorized_mutation_mismatch",
         ),
+        ("AUTHORIZED_CHANGE_MATCHED", "authorized_change_matched"),
+        (
+            "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
+            "authorized_change_outside_scope",
+        ),
     ] {
+        // The governed change's statuses only when a change used them.
+        if key.starts_with("authorized_change") && n(counts, key) == 0 {
+            continue;
+        }
         let (class, why) = proof_status(st);
         g.raw("<tr>");
         g.td_badge(class, st);
@@ -563,6 +580,12 @@ fn proof_section(g: &mut Page, p: &PageInputs) {
         g.td(&n(counts, key).to_string());
         g.line("</tr>");
     }
+    // Each surface has one status: the rows add up to this.
+    let total = format!(
+        "<tr><th scope=\"row\">total</th><td>every surface, each with one status</td><td>{}</td></tr>",
+        arr(proof, "surfaces").len()
+    );
+    g.line(&total);
     g.table_end();
     let failures = arr(proof, "failures");
     if !failures.is_empty() {

@@ -381,6 +381,13 @@ fn the_users_gate_probes_are_rows_of_the_probes_table_with_their_control() {
         assert!(without.contains(want), "{want:?} not in {without}");
     }
     assert!(dom.contains("2 of these probes are the spec's own gate probes"));
+    let proof = read_json(&p, "forbidden-surface-proof.json");
+    let rows = status_counts_add_up(&dom, proof["surfaces"].as_array().unwrap().len());
+    assert!(rows.contains(&("UNTOUCHED".to_string(), 3)), "{rows:?}");
+    assert!(
+        rows.contains(&("DECLARED_NOT_CONTACTED".to_string(), 1)),
+        "{rows:?}"
+    );
     screenshots_and_print(&page, "user-probes");
 
     // A gate that refuses everything: its control fails, and the row says so.
@@ -410,4 +417,62 @@ fn the_users_gate_probes_are_rows_of_the_probes_table_with_their_control() {
             .assert()
             .stderr(predicate::str::contains("index.html").not());
     }
+}
+
+/// The count column of the page's status table, and its total row: each
+/// status's count, summed, is the total, and the total is the proof's
+/// surface count.
+fn status_counts_add_up(html: &str, surfaces: usize) -> Vec<(String, usize)> {
+    let t = table(html, "What each status means");
+    let mut rows = Vec::new();
+    let mut total = None;
+    for r in t.split("<tr>").skip(2) {
+        let cells: Vec<&str> = r.split("<td>").skip(1).collect();
+        let count: usize = cells
+            .last()
+            .unwrap()
+            .split("</td>")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no count in {r}"));
+        if r.starts_with("<th scope=\"row\">total</th>") {
+            total = Some(count);
+        } else {
+            let status = between(cells[0], "\">", "</span>");
+            rows.push((status.to_string(), count));
+        }
+    }
+    let total = total.unwrap_or_else(|| panic!("no total row in {t}"));
+    assert_eq!(rows.iter().map(|(_, n)| n).sum::<usize>(), total, "{t}");
+    assert_eq!(total, surfaces, "{t}");
+    rows
+}
+
+fn between<'a>(s: &'a str, from: &str, to: &str) -> &'a str {
+    let rest = &s[s.find(from).unwrap() + from.len()..];
+    &rest[..rest.find(to).unwrap()]
+}
+
+#[test]
+fn a_governed_change_page_counts_its_change_statuses_and_they_add_up() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("packet");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config-change");
+    assert_eq!(run(&example, &p), 0);
+    let html = fs::read_to_string(p.join("index.html")).unwrap();
+    let proof = read_json(&p, "forbidden-surface-proof.json");
+    let rows = status_counts_add_up(&html, proof["surfaces"].as_array().unwrap().len());
+    assert!(
+        rows.contains(&("AUTHORIZED_CHANGE_MATCHED".to_string(), 1)),
+        "{rows:?}"
+    );
+    // The matched change is a status that holds, not an unknown one.
+    let matrix = &html[html.find("id=\"proof-matrix\"").unwrap()..];
+    let matrix = &matrix[..matrix.find("</table>").unwrap()];
+    assert!(
+        matrix.contains("<span class=\"badge ok\">AUTHORIZED_CHANGE_MATCHED</span>"),
+        "{matrix}"
+    );
+    assert!(!html.contains("unknown status"));
 }
