@@ -201,6 +201,9 @@ fn piped_run_prints_no_bar_and_json_stays_clean() {
         !stderr.contains("probing") && !stderr.contains('\r') && !stderr.contains('\u{1b}'),
         "piped stderr: {stderr:?}"
     );
+    // Step lines are for a terminal: piped, a READY run says nothing on
+    // stderr, and its one stdout line is the packet line.
+    assert!(stderr.is_empty(), "piped stderr: {stderr:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("packet written "), "{stdout}");
