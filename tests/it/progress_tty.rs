@@ -201,9 +201,19 @@ fn piped_run_prints_no_bar_and_json_stays_clean() {
         !stderr.contains("probing") && !stderr.contains('\r') && !stderr.contains('\u{1b}'),
         "piped stderr: {stderr:?}"
     );
-    // Step lines are for a terminal: piped, a READY run says nothing on
-    // stderr, and its one stdout line is the packet line.
-    assert!(stderr.is_empty(), "piped stderr: {stderr:?}");
+    // Piped, a READY run prints only its step lines on stderr, numbered
+    // 1..N of N, and its one stdout line is the packet line.
+    let steps: Vec<&str> = stderr.lines().collect();
+    assert!(!steps.is_empty(), "piped stderr: {stderr:?}");
+    let total = steps.len();
+    for (i, line) in steps.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("[{:>2}/{total}] ", i + 1)),
+            "line {} of piped stderr is not a step line: {stderr:?}",
+            i + 1
+        );
+    }
+    assert!(stderr.contains("run the bad-input probes"), "{stderr:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("packet written "), "{stdout}");

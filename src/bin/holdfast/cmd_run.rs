@@ -1,6 +1,5 @@
 //! `holdfast run SPEC --out PACKET`
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use holdfast::Error;
@@ -42,14 +41,15 @@ pub struct Args {
     pub agent: Vec<String>,
 }
 
-/// Step lines on stderr, only when it is a terminal.
+/// Step lines on stderr, on a terminal and piped alike (a CI log shows how
+/// far a run got), but never with `--json`, whose stderr stays empty.
 struct Steps {
-    tty: bool,
+    print: bool,
 }
 
 impl StepReporter for Steps {
     fn step(&self, n: usize, total: usize, what: &str) {
-        if self.tty {
+        if self.print {
             eprintln!("[{n:>2}/{total}] {what}");
         }
     }
@@ -73,9 +73,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             agent_argv: (!args.agent.is_empty()).then(|| args.agent.clone()),
             registry: args.registry.clone(),
         },
-        &Steps {
-            tty: std::io::stderr().is_terminal(),
-        },
+        &Steps { print: !out.json },
         &Bar::new(),
     )?;
     // The packet carries the spec's signed authorization, then the runner's
