@@ -30,3 +30,11 @@ pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
     Config::from_str(connection)
         .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
 }
+
+/// [`parse_config`] for the asynchronous client (`tokio_postgres`), which
+/// the `postgres` snapshot drives on a runtime of its own: the same parser
+/// and the same message.
+pub fn parse_async_config(connection: &str) -> std::result::Result<tokio_postgres::Config, String> {
+    tokio_postgres::Config::from_str(connection)
+        .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
+}

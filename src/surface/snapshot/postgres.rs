@@ -39,21 +39,23 @@ pub mod quote;
 mod relations;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use postgres::config::Host;
-use postgres::{Client, Config, NoTls};
+use futures_util::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Config, NoTls, Row};
 
 use super::Reading;
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
+use crate::pgconn::parse_async_config;
 pub use crate::pgconn::{parse_config, pg_error};
 
 pub use crate::surface::spec::{
@@ -386,6 +388,82 @@ impl SlotHandle {
     }
 }
 
+/// A blocking PostgreSQL client on a runtime of its own: `tokio_postgres`
+/// driven by one current-thread runtime per connection.
+///
+/// Why not the `postgres` crate's blocking client: it enters its runtime
+/// once per COPY message, and a COPY sends one message per row, so a
+/// 1,000,000-row table cost a million runtime entries (the largest share of
+/// holdfast's CPU in a profile). Here a whole COPY is one `block_on` and its
+/// rows are handed to the caller from inside it.
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Client {
+    /// Connects (the connection's task runs on the client's runtime,
+    /// whenever a call waits on it).
+    fn connect(config: &Config) -> std::result::Result<Client, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the client's runtime: {e}"))?;
+        let (client, connection) = runtime
+            .block_on(config.connect(NoTls))
+            .map_err(|e| pg_error(&e))?;
+        runtime.spawn(async move {
+            // Its error also ends every pending call, which reports it.
+            let _ = connection.await;
+        });
+        Ok(Client { runtime, client })
+    }
+
+    /// Runs statements (simple query protocol).
+    pub fn batch_execute(&mut self, sql: &str) -> std::result::Result<(), postgres::Error> {
+        self.runtime.block_on(self.client.batch_execute(sql))
+    }
+
+    /// Runs a query, returning its rows.
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.runtime.block_on(self.client.query(sql, params))
+    }
+
+    /// Runs a query that returns exactly one row.
+    pub fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Row, postgres::Error> {
+        self.runtime.block_on(self.client.query_one(sql, params))
+    }
+
+    /// Runs a `COPY ... TO STDOUT`, handing each message (a row) to `each`
+    /// as it arrives; stops at the first error of `each`, which is returned
+    /// inside.
+    fn copy_each<E>(
+        &mut self,
+        sql: &str,
+        mut each: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<std::result::Result<(), E>, postgres::Error> {
+        let client = &self.client;
+        self.runtime.block_on(async move {
+            let stream = client.copy_out(sql).await?;
+            let mut stream = std::pin::pin!(stream);
+            while let Some(chunk) = stream.next().await {
+                if let Err(e) = each(&chunk?) {
+                    return Ok(Err(e));
+                }
+            }
+            Ok(Ok(()))
+        })
+    }
+}
+
 /// A connection inside a READ ONLY, REPEATABLE READ transaction with the
 /// pinned settings. Dropping it ends the transaction (nothing was written,
 /// so nothing is committed).
@@ -401,7 +479,7 @@ pub struct ReadOnlySession {
 /// TCP user timeout, the application name.
 fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Config> {
     let mut config =
-        parse_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
+        parse_async_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
@@ -449,13 +527,10 @@ impl ReadOnlySession {
         let target = describe_target(config);
         let slot = watch.slot();
         slot.begin("connecting");
-        let client = config.connect(NoTls);
+        let client = Client::connect(config);
         slot.end();
         let client = client.map_err(|e| {
-            Error::failed(format!(
-                "surface {who}: cannot connect to {target}: {}",
-                pg_error(&e)
-            ))
+            Error::failed(format!("surface {who}: cannot connect to {target}: {e}"))
         })?;
         let mut s = ReadOnlySession {
             client,
@@ -596,53 +671,22 @@ impl ReadOnlySession {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         self.slot.begin(doing);
-        let reader = self.client.copy_out(sql);
-        let mut reader = match reader {
-            Ok(r) => r,
-            Err(e) => {
-                self.slot.end();
-                return Err(Error::failed(format!(
-                    "surface {}: {}: {doing}: {}{}",
-                    self.who,
-                    self.target,
-                    pg_error(&e),
-                    hint(&e, &self.opts)
-                )));
-            }
-        };
-        let mut buf = vec![0u8; 256 * 1024];
         // The clock is read once per TICK_EVERY chunks (a chunk is one row):
         // reading it per row was a tenth of the snapshot's CPU.
         let mut chunks = 0u32;
-        let result = loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // The COPY reader wraps the server's error in an io::Error.
-                    let inner = e
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<postgres::Error>());
-                    let why = inner.map_or_else(|| e.to_string(), pg_error);
-                    let more = inner.map(|i| hint(i, &self.opts)).unwrap_or_default();
-                    break Err(Error::failed(format!(
-                        "surface {}: {}: {doing}: {why}{more}",
-                        self.who, self.target
-                    )));
-                }
-            };
+        let slot = &self.slot;
+        let r = self.client.copy_each(sql, |chunk| {
             chunks = chunks.wrapping_add(1);
             if chunks.is_multiple_of(TICK_EVERY) {
-                self.slot.tick();
+                slot.tick();
             }
-            if let Err(e) = sink(&buf[..n]) {
-                break Err(e);
-            }
-        };
-        drop(reader);
+            sink(chunk)
+        });
         self.slot.end();
-        result
+        match r {
+            Ok(inner) => inner,
+            Err(e) => Err(self.fail(doing, &e)),
+        }
     }
 
     /// Reads one key range of a ranged table: (sha256 of its COPY lines, row count).
@@ -1347,24 +1391,31 @@ fn read_inner(
     } else {
         None
     };
-    let mut catalog = main.catalog(&schemas, version)?;
-    if catalog.keys().any(|k| k.starts_with("large-object:")) {
-        for (oid, sha) in main.large_object_data()? {
-            if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
-                for r in rows.iter_mut() {
-                    r.insert("data_sha256".into(), Some(sha.clone()));
+    // What only the first connection reads: the catalog, large objects'
+    // bytes, sequence values. The other connections start on the rows at
+    // once (they share its snapshot), so this overlaps their reading.
+    let first_reads =
+        |main: &mut ReadOnlySession| -> Result<(CatalogParts, Vec<Option<(String, u64)>>)> {
+            let mut catalog = main.catalog(&schemas, version)?;
+            if catalog.keys().any(|k| k.starts_with("large-object:")) {
+                for (oid, sha) in main.large_object_data()? {
+                    if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
+                        for r in rows.iter_mut() {
+                            r.insert("data_sha256".into(), Some(sha.clone()));
+                        }
+                    }
                 }
             }
-        }
-    }
-    let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
-    for (i, rel) in relations.iter().enumerate() {
-        if rel.kind == "S" {
-            values[i] = Some(main.sequence_value(rel)?);
-        }
-    }
+            let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
+            for (i, rel) in relations.iter().enumerate() {
+                if rel.kind == "S" {
+                    values[i] = Some(main.sequence_value(rel)?);
+                }
+            }
+            Ok((catalog, values))
+        };
 
-    // Rows: every connection takes the next table, largest first.
+    // Rows: every connection takes the next job, largest first.
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<RowResults> = Mutex::new(Vec::new());
@@ -1387,7 +1438,7 @@ fn read_inner(
                 .push((n, r));
         }
     };
-    std::thread::scope(|scope| {
+    let first = std::thread::scope(|scope| {
         for _ in 1..workers {
             let id = snapshot_id.clone();
             scope.spawn(|| {
@@ -1400,8 +1451,15 @@ fn read_inner(
                 }
             });
         }
-        work(&mut main);
+        let first = first_reads(&mut main);
+        if first.is_err() {
+            failed.store(true, Ordering::SeqCst);
+        } else {
+            work(&mut main);
+        }
+        first
     });
+    let (catalog, mut values) = first?;
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(n, _)| *n);
     // Per relation, its ranges' digests in key order.
