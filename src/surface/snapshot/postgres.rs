@@ -59,8 +59,8 @@ use crate::pgconn::parse_async_config;
 pub use crate::pgconn::{parse_config, pg_error};
 
 pub use crate::surface::spec::{
-    DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS, DEFAULT_SORT_IN_HOLDFAST_BELOW,
-    DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
+    DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_PAGES_PER_RANGE, DEFAULT_READ_TIMEOUT_SECONDS,
+    DEFAULT_SORT_IN_HOLDFAST_BELOW, DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
 };
 pub use catalog::KINDS;
 use relations::RelationDef;
@@ -71,8 +71,15 @@ type Attributes = BTreeMap<String, Option<String>>;
 type CatalogParts = BTreeMap<String, Vec<Attributes>>;
 /// Column names and text rows of a query.
 type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
-/// One table's rows: its digest and count, by job index.
-type RowResults = Vec<(usize, Result<(String, u64)>)>;
+/// What one job read, by job index.
+type RowResults = Vec<(usize, Result<JobRows>)>;
+
+/// What one job read: a digest and row count, or (a page range) the COPY
+/// lines, sorted with the other ranges' lines of the table.
+enum JobRows {
+    Digest(String, u64),
+    Lines(Vec<u8>),
+}
 
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -734,6 +741,35 @@ impl ReadOnlySession {
         Ok((hex::encode(h.finalize()), rows))
     }
 
+    /// Reads one page range of a page-split table (see
+    /// [`RelationDef::page_split`]): its COPY lines, to be sorted with the
+    /// other ranges'. `held` counts the bytes of the table's ranges read so
+    /// far, against [`UNKEYED_TABLE_LIMIT`].
+    fn page_lines(
+        &mut self,
+        rel: &RelationDef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        held: &AtomicUsize,
+    ) -> Result<Vec<u8>> {
+        let doing = format!("reading {} (pages {lo:?}..{hi:?})", rel.part());
+        let sql = rel.page_copy_sql(lo, hi);
+        let mut all: Vec<u8> = Vec::new();
+        let (who, part) = (self.who.clone(), rel.part());
+        self.copy_out(&doing, &sql, |chunk| {
+            if held.fetch_add(chunk.len(), Ordering::SeqCst) + chunk.len() > UNKEYED_TABLE_LIMIT {
+                return Err(Error::failed(format!(
+                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
+                     the most holdfast sorts in memory; give it a primary key",
+                    UNKEYED_TABLE_LIMIT >> 20
+                )));
+            }
+            all.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
     /// The key's minimum and maximum of a ranged table (`None`: no rows).
     fn key_bounds(&mut self, rel: &RelationDef) -> Result<Option<(i64, i64)>> {
         let Some(sql) = rel.key_bounds_sql() else {
@@ -1021,7 +1057,17 @@ impl Drop for ReadOnlySession {
 /// sha256 of the lines of `copy` (each with its `\n`) sorted by their
 /// bytes, and the number of lines.
 pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
-    let mut lines: Vec<&[u8]> = copy.split_inclusive(|&b| b == b'\n').collect();
+    sorted_buffers_digest(&[copy])
+}
+
+/// [`sorted_lines_digest`] of the lines of several COPY streams together
+/// (the page ranges of one table, each a run of whole lines): the same
+/// digest as their concatenation's, in any order and any split.
+pub fn sorted_buffers_digest<B: AsRef<[u8]>>(copies: &[B]) -> (String, u64) {
+    let mut lines: Vec<&[u8]> = copies
+        .iter()
+        .flat_map(|c| c.as_ref().split_inclusive(|&b| b == b'\n'))
+        .collect();
     lines.sort_unstable();
     let mut h = Sha256::new();
     for l in &lines {
@@ -1031,13 +1077,14 @@ pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
 }
 
 /// One unit of row reading: a whole table (`of == 1`) or range `range` of
-/// its `of` key ranges.
+/// its `of` key ranges (`pages`: page ranges).
 struct Job {
     relation: usize,
     range: usize,
     of: usize,
     lo: Option<i64>,
     hi: Option<i64>,
+    pages: bool,
     weight: i64,
 }
 
@@ -1361,15 +1408,21 @@ fn read_inner(
         }
     }
     let relations = main.relations(&schemas, version)?;
-    // Jobs: a whole table, or one key range of a table with an integer key.
+    // Jobs: a whole table, one key range of a table with an integer key, or
+    // one page range of a large table without a built-in key.
     let mut jobs: Vec<Job> = Vec::new();
     for (i, rel) in relations.iter().enumerate() {
         if !rel.has_rows() {
             continue;
         }
-        let ranges = match main.key_bounds(rel)? {
-            Some((min, max)) => relations::key_ranges(min, max),
-            None => vec![(None, None)],
+        let (ranges, pages) = match main.key_bounds(rel)? {
+            Some((min, max)) => (relations::key_ranges(min, max), false),
+            None if rel.page_split(version) => {
+                let r = relations::page_ranges(rel.pages, opts.pages_per_range);
+                let split = r.len() > 1;
+                (r, split)
+            }
+            None => (vec![(None, None)], false),
         };
         let n = ranges.len();
         for (k, (lo, hi)) in ranges.into_iter().enumerate() {
@@ -1379,10 +1432,14 @@ fn read_inner(
                 of: n,
                 lo,
                 hi,
+                pages,
                 weight: rel.pages / i64::try_from(n).unwrap_or(1),
             });
         }
     }
+    // A page-split table's lines are held in memory together: their bytes
+    // so far, per relation, against UNKEYED_TABLE_LIMIT.
+    let held: Vec<AtomicUsize> = relations.iter().map(|_| AtomicUsize::new(0)).collect();
     // Largest first; the order only schedules, the digests do not depend on it.
     jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
     let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
@@ -1424,10 +1481,14 @@ fn read_inner(
             let n = next.fetch_add(1, Ordering::SeqCst);
             let Some(job) = jobs.get(n) else { break };
             let rel = &relations[job.relation];
-            let r = if rel.ranged() {
+            let r = if job.pages {
+                s.page_lines(rel, job.lo, job.hi, &held[job.relation])
+                    .map(JobRows::Lines)
+            } else if rel.ranged() {
                 s.range_rows(rel, job.lo, job.hi, job.of)
+                    .map(|(d, n)| JobRows::Digest(d, n))
             } else {
-                s.relation_rows(rel)
+                s.relation_rows(rel).map(|(d, n)| JobRows::Digest(d, n))
             };
             if r.is_err() {
                 failed.store(true, Ordering::SeqCst);
@@ -1462,23 +1523,35 @@ fn read_inner(
     let (catalog, mut values) = first?;
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(n, _)| *n);
-    // Per relation, its ranges' digests in key order.
+    // Per relation, its key ranges' digests in key order, or its page
+    // ranges' lines.
     let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
+    let mut paged: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for (n, r) in results {
-        let (sha, rows) = r?;
         let job = &jobs[n];
-        if job.of == 1 {
-            values[job.relation] = Some((sha, rows));
-        } else {
-            ranged
+        match r? {
+            JobRows::Lines(lines) => paged.entry(job.relation).or_default().push(lines),
+            JobRows::Digest(sha, rows) if job.of == 1 => {
+                values[job.relation] = Some((sha, rows));
+            }
+            JobRows::Digest(sha, rows) => ranged
                 .entry(job.relation)
                 .or_default()
-                .push((job.range, sha, rows));
+                .push((job.range, sha, rows)),
         }
     }
     for (i, mut parts) in ranged {
         parts.sort_by_key(|(k, _, _)| *k);
         values[i] = Some(ranges_digest(&parts));
+    }
+    for (i, buffers) in paged {
+        if buffers.len() != jobs.iter().filter(|j| j.relation == i).count() {
+            return Err(Error::failed(format!(
+                "surface {who}: {} was not read whole",
+                relations[i].part()
+            )));
+        }
+        values[i] = Some(sorted_buffers_digest(&buffers));
     }
 
     let mut parts = BTreeMap::new();
@@ -1617,6 +1690,21 @@ mod tests {
         // bpchar padding is part of the bytes: different rows stay different.
         assert_ne!(a, sorted_lines_digest(b"b\t1\na\t2\na\t3\n"));
         assert_eq!(sorted_lines_digest(b"").1, 0);
+    }
+
+    #[test]
+    fn page_ranges_sorted_together_give_the_whole_tables_digest() {
+        let whole = sorted_lines_digest(b"b\t1\na\t2\nb\t1\nc\t\\N\n");
+        let split: [&[u8]; 4] = [b"c\t\\N\n", b"", b"b\t1\n", b"a\t2\nb\t1\n"];
+        assert_eq!(sorted_buffers_digest(&split), whole);
+        assert_eq!(whole.1, 4);
+        // A duplicate row counts: dropping one copy changes the digest.
+        let fewer: [&[u8]; 2] = [b"c\t\\N\n", b"a\t2\nb\t1\n"];
+        assert_ne!(sorted_buffers_digest(&fewer), whole);
+        assert_eq!(
+            sorted_buffers_digest::<&[u8]>(&[]),
+            sorted_lines_digest(b"")
+        );
     }
 
     #[test]
