@@ -71,6 +71,8 @@ type Attributes = BTreeMap<String, Option<String>>;
 type CatalogParts = BTreeMap<String, Vec<Attributes>>;
 /// Column names and text rows of a query.
 type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
+/// Per relation, its rows digest and count once read.
+type RowValues = Vec<Option<(String, u64)>>;
 /// What one job read, by job index.
 type RowResults = Vec<(usize, Result<JobRows>)>;
 
@@ -1451,26 +1453,25 @@ fn read_inner(
     // What only the first connection reads: the catalog, large objects'
     // bytes, sequence values. The other connections start on the rows at
     // once (they share its snapshot), so this overlaps their reading.
-    let first_reads =
-        |main: &mut ReadOnlySession| -> Result<(CatalogParts, Vec<Option<(String, u64)>>)> {
-            let mut catalog = main.catalog(&schemas, version)?;
-            if catalog.keys().any(|k| k.starts_with("large-object:")) {
-                for (oid, sha) in main.large_object_data()? {
-                    if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
-                        for r in rows.iter_mut() {
-                            r.insert("data_sha256".into(), Some(sha.clone()));
-                        }
+    let first_reads = |main: &mut ReadOnlySession| -> Result<(CatalogParts, RowValues)> {
+        let mut catalog = main.catalog(&schemas, version)?;
+        if catalog.keys().any(|k| k.starts_with("large-object:")) {
+            for (oid, sha) in main.large_object_data()? {
+                if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
+                    for r in rows.iter_mut() {
+                        r.insert("data_sha256".into(), Some(sha.clone()));
                     }
                 }
             }
-            let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
-            for (i, rel) in relations.iter().enumerate() {
-                if rel.kind == "S" {
-                    values[i] = Some(main.sequence_value(rel)?);
-                }
+        }
+        let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
+        for (i, rel) in relations.iter().enumerate() {
+            if rel.kind == "S" {
+                values[i] = Some(main.sequence_value(rel)?);
             }
-            Ok((catalog, values))
-        };
+        }
+        Ok((catalog, values))
+    };
 
     // Rows: every connection takes the next job, largest first.
     let next = AtomicUsize::new(0);
