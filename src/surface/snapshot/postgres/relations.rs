@@ -8,7 +8,9 @@
 //! built-in operator classes and deterministic collations is read in key
 //! order (the server's built-in comparison); any other table is read in
 //! storage order and its COPY lines are sorted by their bytes in holdfast,
-//! so no user operator or cast is ever asked to order rows.
+//! so no user operator or cast is ever asked to order rows. A large one of
+//! those is read in page (`ctid`) ranges spread over the connections, whose
+//! lines are sorted together (see [`RelationDef::page_split`]).
 
 use std::collections::BTreeMap;
 
