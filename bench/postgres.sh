@@ -8,8 +8,8 @@
 #   2. pg_dump --data-only | sha256sum,
 #   3. pg_dump -j 2 -Fd into a directory, then sha256 of every file it wrote.
 # The three run alternately (round by round, warm cache), so a change in the
-# machine's load hits them alike; prints every round, the best of each, the
-# load average, and holdfast's speed-up over each.
+# machine's load hits them alike; prints every round, the median of each, the
+# load average, and holdfast's speed-up over each (ratio of the medians).
 #
 # Usage: bench/postgres.sh [RUNS]   (default 3; env TABLES=20 ROWS_PER_TABLE=100000 PARALLEL=)
 set -euo pipefail
@@ -34,7 +34,7 @@ secs() { # secs CMD...: wall time of one run, in seconds
   t0=$(now); "$@" >/dev/null; t1=$(now)
   awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'
 }
-min() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a < b) ? a : b}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
 echo "== building holdfast (release)"
@@ -100,16 +100,20 @@ dump_dir_sha() {
 echo "== warming caches"
 for db in big many; do hf "$db" >/dev/null; dump_sha "$db" >/dev/null; dump_dir_sha "$db" >/dev/null; done
 
-echo "== timing: the three commands run alternately, RUNS=$RUNS rounds; best of each"
+echo "== timing: the three commands run alternately, RUNS=$RUNS rounds; median of each"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A T
 for db in big many; do
   for round in $(seq "$RUNS"); do
     a=$(secs hf "$db"); b=$(secs dump_sha "$db"); c=$(secs dump_dir_sha "$db")
     echo "   $db round $round: holdfast $a s, pg_dump|sha256sum $b s, pg_dump -j 2 -Fd + sha256 $c s"
-    T[hf_$db]=$(min "$a" "${T[hf_$db]:-}")
-    T[dump_$db]=$(min "$b" "${T[dump_$db]:-}")
-    T[dir_$db]=$(min "$c" "${T[dir_$db]:-}")
+    T[hf_$db]="${T[hf_$db]:-} $a"
+    T[dump_$db]="${T[dump_$db]:-} $b"
+    T[dir_$db]="${T[dir_$db]:-} $c"
+  done
+  for k in hf dump dir; do
+    # shellcheck disable=SC2086 # the rounds' times, one word each
+    T[${k}_$db]=$(median ${T[${k}_$db]})
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -31,6 +31,14 @@ pub fn parse_config(connection: &str) -> std::result::Result<Config, String> {
         .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
 }
 
+/// [`parse_config`] for the asynchronous client (`tokio_postgres`), which
+/// the `postgres` snapshot drives on a runtime of its own: the same parser
+/// and the same message.
+pub fn parse_async_config(connection: &str) -> std::result::Result<tokio_postgres::Config, String> {
+    tokio_postgres::Config::from_str(connection)
+        .map_err(|e| format!("the PostgreSQL connection string is not valid: {e}"))
+}
+
 /// Largest pgpass file read (a password file is a few lines).
 pub const PGPASS_LIMIT: u64 = 1 << 20;
 
@@ -198,6 +206,62 @@ pub fn read_pgpass(path: &std::path::Path) -> std::result::Result<Option<Vec<u8>
     Ok(Some(bytes))
 }
 
+/// What the password lookup reads of a connection's settings and sets on
+/// them, for the blocking client's [`Config`] (the registry) and the
+/// asynchronous client's `tokio_postgres::Config` (the `postgres` snapshot)
+/// alike: the two types have the same methods but no common trait.
+pub trait ConnConfig {
+    /// The password set, if any.
+    fn get_password(&self) -> Option<&[u8]>;
+    /// Sets the password.
+    fn password(&mut self, password: &[u8]);
+    /// The user set, if any.
+    fn get_user(&self) -> Option<&str>;
+    /// Sets the user.
+    fn user(&mut self, user: &str);
+    /// The database set, if any.
+    fn get_dbname(&self) -> Option<&str>;
+    /// The ports, one per host or one for all.
+    fn get_ports(&self) -> &[u16];
+    /// The hosts (names or socket directories).
+    fn get_hosts(&self) -> &[postgres::config::Host];
+    /// The host addresses given without names.
+    fn get_hostaddrs(&self) -> &[std::net::IpAddr];
+}
+
+macro_rules! conn_config {
+    ($t:ty) => {
+        impl ConnConfig for $t {
+            fn get_password(&self) -> Option<&[u8]> {
+                <$t>::get_password(self)
+            }
+            fn password(&mut self, password: &[u8]) {
+                <$t>::password(self, password);
+            }
+            fn get_user(&self) -> Option<&str> {
+                <$t>::get_user(self)
+            }
+            fn user(&mut self, user: &str) {
+                <$t>::user(self, user);
+            }
+            fn get_dbname(&self) -> Option<&str> {
+                <$t>::get_dbname(self)
+            }
+            fn get_ports(&self) -> &[u16] {
+                <$t>::get_ports(self)
+            }
+            fn get_hosts(&self) -> &[postgres::config::Host] {
+                <$t>::get_hosts(self)
+            }
+            fn get_hostaddrs(&self) -> &[std::net::IpAddr] {
+                <$t>::get_hostaddrs(self)
+            }
+        }
+    };
+}
+conn_config!(Config);
+conn_config!(tokio_postgres::Config);
+
 /// Gives `config` its password the way libpq finds one when the connection
 /// string has none: `PGPASSWORD` when set and not empty, else the pgpass
 /// file ([`pgpass_path`], read by [`read_pgpass`]) for the connection's
@@ -222,7 +286,7 @@ pub fn fill_password(config: &mut Config) -> std::result::Result<(), String> {
 /// passwords each go to their own host. For connections a spec names
 /// (the `postgres` surfaces), so that one password from the environment is
 /// never sent to whichever server a spec points at.
-pub fn fill_password_from_pgpass(config: &mut Config) -> std::result::Result<(), String> {
+pub fn fill_password_from_pgpass<C: ConnConfig>(config: &mut C) -> std::result::Result<(), String> {
     if config.get_password().is_some() {
         return Ok(());
     }
@@ -233,14 +297,17 @@ pub fn fill_password_from_pgpass(config: &mut Config) -> std::result::Result<(),
         return Ok(());
     };
     if let Some(pw) = lookup_for(config, &text)? {
-        config.password(pw);
+        config.password(&pw);
     }
     Ok(())
 }
 
 /// The password the pgpass `text` gives for every host of `config` (the
 /// same for all of them, or an error).
-fn lookup_for(config: &mut Config, text: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
+fn lookup_for<C: ConnConfig>(
+    config: &mut C,
+    text: &[u8],
+) -> std::result::Result<Option<Vec<u8>>, String> {
     let user = match config.get_user() {
         Some(u) => u.to_string(),
         None => {

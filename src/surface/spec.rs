@@ -892,6 +892,7 @@ impl LoadedSpec {
                     )?)
                     .unwrap_or(1),
                     sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+                    pages_per_range: DEFAULT_PAGES_PER_RANGE,
                     all_databases: t.all_databases.unwrap_or(false),
                 };
                 Ok(SnapshotSpec::Postgres {
@@ -1032,6 +1033,8 @@ pub const DEFAULT_STATEMENT_TIMEOUT_SECONDS: u64 = 3600;
 pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
 /// Default of `PgOptions::sort_in_holdfast_below`: 64 MiB.
 pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
+/// Default of `PgOptions::pages_per_range`: 4096 pages (32 MiB of 8 KiB pages).
+pub const DEFAULT_PAGES_PER_RANGE: u64 = 4096;
 /// How a `postgres` surface is read (the `[surface.snapshot]` settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
@@ -1051,6 +1054,12 @@ pub struct PgOptions {
     /// read in key order. Either way the lines come out in key order, so
     /// this never changes a digest (a test checks it).
     pub sort_in_holdfast_below: u64,
+    /// Pages per range when a table without a built-in primary key is read
+    /// in page (`ctid`) ranges over several connections; a table of fewer
+    /// than twice this many pages (`relpages`) is read whole. Its lines are
+    /// sorted together either way, so this never changes a digest (a test
+    /// checks it).
+    pub pages_per_range: u64,
     /// Read every database of the server (`all_databases = true`): the
     /// database list is read through the connection's database, then each
     /// database in turn; one that cannot be read fails the snapshot.
@@ -1066,6 +1075,7 @@ impl Default for PgOptions {
             read_timeout_seconds: DEFAULT_READ_TIMEOUT_SECONDS,
             parallel: default_parallel(),
             sort_in_holdfast_below: DEFAULT_SORT_IN_HOLDFAST_BELOW,
+            pages_per_range: DEFAULT_PAGES_PER_RANGE,
             all_databases: false,
         }
     }

@@ -1244,3 +1244,104 @@ fn planner_evaluated_index_and_statistics_expressions_never_run() {
     );
     assert_eq!(pwned(&server, db), Vec::<String>::new(), "nothing ran");
 }
+
+/// A table without a built-in key is read in page (`ctid`) ranges over the
+/// connections when it is large; its lines are sorted together, so the
+/// digest is that of one whole `COPY table TO STDOUT`, whatever the split,
+/// the parallelism and the table's size (0, 1 or many pages), generated
+/// and dropped columns included. Lookalike `tid` operators planted in
+/// `public` (preferred by the database's search_path) never run.
+#[test]
+fn page_ranges_give_the_whole_tables_digest_whatever_the_split() {
+    let _cluster = cluster_read();
+    let server = pg::shared();
+    let db = "paged";
+    server.create_db(db);
+    server
+        .client(db)
+        .batch_execute(&format!(
+            "{PWN}
+             CREATE FUNCTION public.tid_ge(a tid, b tid) RETURNS boolean LANGUAGE plpgsql AS $$
+               BEGIN PERFORM public.pwn('tid >='); RETURN pg_catalog.tidge(a, b); END $$;
+             CREATE FUNCTION public.tid_lt(a tid, b tid) RETURNS boolean LANGUAGE plpgsql AS $$
+               BEGIN PERFORM public.pwn('tid <'); RETURN pg_catalog.tidlt(a, b); END $$;
+             CREATE OPERATOR public.>= (LEFTARG = tid, RIGHTARG = tid, FUNCTION = public.tid_ge);
+             CREATE OPERATOR public.< (LEFTARG = tid, RIGHTARG = tid, FUNCTION = public.tid_lt);
+             ALTER DATABASE paged SET search_path = public, pg_catalog;
+             CREATE TABLE public.none (v text);
+             CREATE TABLE public.one (v text, n int);
+             INSERT INTO public.one VALUES ('a', 1), ('a', 1), (NULL, 2);
+             CREATE TABLE public.many (gone int, v text, n int, twice int GENERATED ALWAYS AS (n * 2) STORED);
+             INSERT INTO public.many (gone, v, n)
+               SELECT g, pg_catalog.md5(g::text), g % 1000 FROM pg_catalog.generate_series(1, 20000) g
+               ORDER BY pg_catalog.random();
+             INSERT INTO public.many (v, n) SELECT v, n FROM public.many WHERE n < 10;
+             ALTER TABLE public.many DROP COLUMN gone;
+             CREATE TABLE public.keyed (id text PRIMARY KEY);
+             INSERT INTO public.keyed VALUES ('x'), ('y');"
+        ))
+        .unwrap();
+    // relpages, which decides the split (VACUUM runs outside a transaction).
+    server.client(db).batch_execute("VACUUM ANALYZE").unwrap();
+    let pages: Vec<(String, i32)> = server
+        .client(db)
+        .query(
+            "SELECT relname::text, relpages FROM pg_class WHERE relname IN ('none', 'one', 'many') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(pages[0].0, "many");
+    assert!(pages[0].1 > 100, "many pages: {pages:?}");
+    assert_eq!((pages[1].1, pages[2].1), (0, 1), "{pages:?}");
+    let conn = server.conn(db);
+    let with = |parallel: usize, pages_per_range: u64| {
+        read_with(
+            &conn,
+            &PgOptions {
+                parallel,
+                pages_per_range,
+                ..PgOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    // Never split: one plain COPY per table.
+    let whole = with(1, u64::MAX);
+    for parallel in [1, 2, 4] {
+        for per in [1, 7] {
+            assert_eq!(
+                with(parallel, per),
+                whole,
+                "parallel {parallel}, {per} page(s) per range"
+            );
+        }
+    }
+    assert!(pwned(&server, db).is_empty(), "{:?}", pwned(&server, db));
+    // A change in any page is seen, in that table only.
+    for (sql, n) in [
+        (
+            "UPDATE public.many SET v = 'x' WHERE n = 500 AND v < '4'",
+            "many",
+        ),
+        (
+            "DELETE FROM public.many WHERE ctid = (SELECT max(ctid) FROM public.many)",
+            "many",
+        ),
+        (
+            "DELETE FROM public.one WHERE ctid = (SELECT min(ctid) FROM public.one)",
+            "one",
+        ),
+    ] {
+        let before = with(2, 1);
+        server.client(db).batch_execute(sql).unwrap();
+        assert_eq!(
+            changed(&before, &with(2, 1)),
+            [format!("table:public.{n}")],
+            "{sql}"
+        );
+    }
+    assert!(pwned(&server, db).is_empty(), "{:?}", pwned(&server, db));
+}

@@ -39,26 +39,28 @@ pub mod quote;
 mod relations;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use postgres::config::Host;
-use postgres::{Client, Config, NoTls};
+use futures_util::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Config, NoTls, Row};
 
 use super::Reading;
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
+use crate::pgconn::parse_async_config;
 pub use crate::pgconn::{parse_config, pg_error};
 
 pub use crate::surface::spec::{
-    DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS, DEFAULT_SORT_IN_HOLDFAST_BELOW,
-    DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
+    DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_PAGES_PER_RANGE, DEFAULT_READ_TIMEOUT_SECONDS,
+    DEFAULT_SORT_IN_HOLDFAST_BELOW, DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
 };
 pub use catalog::KINDS;
 use relations::RelationDef;
@@ -69,8 +71,17 @@ type Attributes = BTreeMap<String, Option<String>>;
 type CatalogParts = BTreeMap<String, Vec<Attributes>>;
 /// Column names and text rows of a query.
 type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
-/// One table's rows: its digest and count, by job index.
-type RowResults = Vec<(usize, Result<(String, u64)>)>;
+/// Per relation, its rows digest and count once read.
+type RowValues = Vec<Option<(String, u64)>>;
+/// What one job read, by job index.
+type RowResults = Vec<(usize, Result<JobRows>)>;
+
+/// What one job read: a digest and row count, or (a page range) the COPY
+/// lines, sorted with the other ranges' lines of the table.
+enum JobRows {
+    Digest(String, u64),
+    Lines(Vec<u8>),
+}
 
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -386,6 +397,82 @@ impl SlotHandle {
     }
 }
 
+/// A blocking PostgreSQL client on a runtime of its own: `tokio_postgres`
+/// driven by one current-thread runtime per connection.
+///
+/// Why not the `postgres` crate's blocking client: it enters its runtime
+/// once per COPY message, and a COPY sends one message per row, so a
+/// 1,000,000-row table cost a million runtime entries (the largest share of
+/// holdfast's CPU in a profile). Here a whole COPY is one `block_on` and its
+/// rows are handed to the caller from inside it.
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Client {
+    /// Connects (the connection's task runs on the client's runtime,
+    /// whenever a call waits on it).
+    fn connect(config: &Config) -> std::result::Result<Client, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the client's runtime: {e}"))?;
+        let (client, connection) = runtime
+            .block_on(config.connect(NoTls))
+            .map_err(|e| pg_error(&e))?;
+        runtime.spawn(async move {
+            // Its error also ends every pending call, which reports it.
+            let _ = connection.await;
+        });
+        Ok(Client { runtime, client })
+    }
+
+    /// Runs statements (simple query protocol).
+    pub fn batch_execute(&mut self, sql: &str) -> std::result::Result<(), postgres::Error> {
+        self.runtime.block_on(self.client.batch_execute(sql))
+    }
+
+    /// Runs a query, returning its rows.
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.runtime.block_on(self.client.query(sql, params))
+    }
+
+    /// Runs a query that returns exactly one row.
+    pub fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Row, postgres::Error> {
+        self.runtime.block_on(self.client.query_one(sql, params))
+    }
+
+    /// Runs a `COPY ... TO STDOUT`, handing each message (a row) to `each`
+    /// as it arrives; stops at the first error of `each`, which is returned
+    /// inside.
+    fn copy_each<E>(
+        &mut self,
+        sql: &str,
+        mut each: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<std::result::Result<(), E>, postgres::Error> {
+        let client = &self.client;
+        self.runtime.block_on(async move {
+            let stream = client.copy_out(sql).await?;
+            let mut stream = std::pin::pin!(stream);
+            while let Some(chunk) = stream.next().await {
+                if let Err(e) = each(&chunk?) {
+                    return Ok(Err(e));
+                }
+            }
+            Ok(Ok(()))
+        })
+    }
+}
+
 /// A connection inside a READ ONLY, REPEATABLE READ transaction with the
 /// pinned settings. Dropping it ends the transaction (nothing was written,
 /// so nothing is committed).
@@ -402,7 +489,7 @@ pub struct ReadOnlySession {
 /// TCP user timeout, the application name.
 fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Config> {
     let mut config =
-        parse_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
+        parse_async_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
     // A connection string without a password takes one from the pgpass
     // file, as libpq would (a file others may read is refused); not from
     // PGPASSWORD, which would go to whatever server the spec names.
@@ -455,13 +542,10 @@ impl ReadOnlySession {
         let target = describe_target(config);
         let slot = watch.slot();
         slot.begin("connecting");
-        let client = config.connect(NoTls);
+        let client = Client::connect(config);
         slot.end();
         let client = client.map_err(|e| {
-            Error::failed(format!(
-                "surface {who}: cannot connect to {target}: {}",
-                pg_error(&e)
-            ))
+            Error::failed(format!("surface {who}: cannot connect to {target}: {e}"))
         })?;
         let mut s = ReadOnlySession {
             client,
@@ -602,53 +686,22 @@ impl ReadOnlySession {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         self.slot.begin(doing);
-        let reader = self.client.copy_out(sql);
-        let mut reader = match reader {
-            Ok(r) => r,
-            Err(e) => {
-                self.slot.end();
-                return Err(Error::failed(format!(
-                    "surface {}: {}: {doing}: {}{}",
-                    self.who,
-                    self.target,
-                    pg_error(&e),
-                    hint(&e, &self.opts)
-                )));
-            }
-        };
-        let mut buf = vec![0u8; 256 * 1024];
         // The clock is read once per TICK_EVERY chunks (a chunk is one row):
         // reading it per row was a tenth of the snapshot's CPU.
         let mut chunks = 0u32;
-        let result = loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // The COPY reader wraps the server's error in an io::Error.
-                    let inner = e
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<postgres::Error>());
-                    let why = inner.map_or_else(|| e.to_string(), pg_error);
-                    let more = inner.map(|i| hint(i, &self.opts)).unwrap_or_default();
-                    break Err(Error::failed(format!(
-                        "surface {}: {}: {doing}: {why}{more}",
-                        self.who, self.target
-                    )));
-                }
-            };
+        let slot = &self.slot;
+        let r = self.client.copy_each(sql, |chunk| {
             chunks = chunks.wrapping_add(1);
             if chunks.is_multiple_of(TICK_EVERY) {
-                self.slot.tick();
+                slot.tick();
             }
-            if let Err(e) = sink(&buf[..n]) {
-                break Err(e);
-            }
-        };
-        drop(reader);
+            sink(chunk)
+        });
         self.slot.end();
-        result
+        match r {
+            Ok(inner) => inner,
+            Err(e) => Err(self.fail(doing, &e)),
+        }
     }
 
     /// Reads one key range of a ranged table: (sha256 of its COPY lines, row count).
@@ -694,6 +747,35 @@ impl ReadOnlySession {
             Ok(())
         })?;
         Ok((hex::encode(h.finalize()), rows))
+    }
+
+    /// Reads one page range of a page-split table (see
+    /// [`RelationDef::page_split`]): its COPY lines, to be sorted with the
+    /// other ranges'. `held` counts the bytes of the table's ranges read so
+    /// far, against [`UNKEYED_TABLE_LIMIT`].
+    fn page_lines(
+        &mut self,
+        rel: &RelationDef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        held: &AtomicUsize,
+    ) -> Result<Vec<u8>> {
+        let doing = format!("reading {} (pages {lo:?}..{hi:?})", rel.part());
+        let sql = rel.page_copy_sql(lo, hi);
+        let mut all: Vec<u8> = Vec::new();
+        let (who, part) = (self.who.clone(), rel.part());
+        self.copy_out(&doing, &sql, |chunk| {
+            if held.fetch_add(chunk.len(), Ordering::SeqCst) + chunk.len() > UNKEYED_TABLE_LIMIT {
+                return Err(Error::failed(format!(
+                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
+                     the most holdfast sorts in memory; give it a primary key",
+                    UNKEYED_TABLE_LIMIT >> 20
+                )));
+            }
+            all.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        Ok(all)
     }
 
     /// The key's minimum and maximum of a ranged table (`None`: no rows).
@@ -983,7 +1065,17 @@ impl Drop for ReadOnlySession {
 /// sha256 of the lines of `copy` (each with its `\n`) sorted by their
 /// bytes, and the number of lines.
 pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
-    let mut lines: Vec<&[u8]> = copy.split_inclusive(|&b| b == b'\n').collect();
+    sorted_buffers_digest(&[copy])
+}
+
+/// [`sorted_lines_digest`] of the lines of several COPY streams together
+/// (the page ranges of one table, each a run of whole lines): the same
+/// digest as their concatenation's, in any order and any split.
+pub fn sorted_buffers_digest<B: AsRef<[u8]>>(copies: &[B]) -> (String, u64) {
+    let mut lines: Vec<&[u8]> = copies
+        .iter()
+        .flat_map(|c| c.as_ref().split_inclusive(|&b| b == b'\n'))
+        .collect();
     lines.sort_unstable();
     let mut h = Sha256::new();
     for l in &lines {
@@ -993,13 +1085,14 @@ pub fn sorted_lines_digest(copy: &[u8]) -> (String, u64) {
 }
 
 /// One unit of row reading: a whole table (`of == 1`) or range `range` of
-/// its `of` key ranges.
+/// its `of` key ranges (`pages`: page ranges).
 struct Job {
     relation: usize,
     range: usize,
     of: usize,
     lo: Option<i64>,
     hi: Option<i64>,
+    pages: bool,
     weight: i64,
 }
 
@@ -1323,15 +1416,21 @@ fn read_inner(
         }
     }
     let relations = main.relations(&schemas, version)?;
-    // Jobs: a whole table, or one key range of a table with an integer key.
+    // Jobs: a whole table, one key range of a table with an integer key, or
+    // one page range of a large table without a built-in key.
     let mut jobs: Vec<Job> = Vec::new();
     for (i, rel) in relations.iter().enumerate() {
         if !rel.has_rows() {
             continue;
         }
-        let ranges = match main.key_bounds(rel)? {
-            Some((min, max)) => relations::key_ranges(min, max),
-            None => vec![(None, None)],
+        let (ranges, pages) = match main.key_bounds(rel)? {
+            Some((min, max)) => (relations::key_ranges(min, max), false),
+            None if rel.page_split(version) => {
+                let r = relations::page_ranges(rel.pages, opts.pages_per_range);
+                let split = r.len() > 1;
+                (r, split)
+            }
+            None => (vec![(None, None)], false),
         };
         let n = ranges.len();
         for (k, (lo, hi)) in ranges.into_iter().enumerate() {
@@ -1341,10 +1440,14 @@ fn read_inner(
                 of: n,
                 lo,
                 hi,
+                pages,
                 weight: rel.pages / i64::try_from(n).unwrap_or(1),
             });
         }
     }
+    // A page-split table's lines are held in memory together: their bytes
+    // so far, per relation, against UNKEYED_TABLE_LIMIT.
+    let held: Vec<AtomicUsize> = relations.iter().map(|_| AtomicUsize::new(0)).collect();
     // Largest first; the order only schedules, the digests do not depend on it.
     jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
     let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
@@ -1353,24 +1456,30 @@ fn read_inner(
     } else {
         None
     };
-    let mut catalog = main.catalog(&schemas, version)?;
-    if catalog.keys().any(|k| k.starts_with("large-object:")) {
-        for (oid, sha) in main.large_object_data()? {
-            if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
-                for r in rows.iter_mut() {
-                    r.insert("data_sha256".into(), Some(sha.clone()));
+    // What only the first connection reads: the catalog, large objects'
+    // bytes, sequence values. The other connections start on the rows at
+    // once (they share its snapshot), so this overlaps their reading.
+    let first_reads = |main: &mut ReadOnlySession| -> Result<(CatalogParts, RowValues)> {
+        let mut catalog = main.catalog(&schemas, version)?;
+        if catalog.keys().any(|k| k.starts_with("large-object:")) {
+            for (oid, sha) in main.large_object_data()? {
+                if let Some(rows) = catalog.get_mut(&format!("large-object:{oid}")) {
+                    for r in rows.iter_mut() {
+                        r.insert("data_sha256".into(), Some(sha.clone()));
+                    }
                 }
             }
         }
-    }
-    let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
-    for (i, rel) in relations.iter().enumerate() {
-        if rel.kind == "S" {
-            values[i] = Some(main.sequence_value(rel)?);
+        let mut values: Vec<Option<(String, u64)>> = vec![None; relations.len()];
+        for (i, rel) in relations.iter().enumerate() {
+            if rel.kind == "S" {
+                values[i] = Some(main.sequence_value(rel)?);
+            }
         }
-    }
+        Ok((catalog, values))
+    };
 
-    // Rows: every connection takes the next table, largest first.
+    // Rows: every connection takes the next job, largest first.
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<RowResults> = Mutex::new(Vec::new());
@@ -1379,10 +1488,14 @@ fn read_inner(
             let n = next.fetch_add(1, Ordering::SeqCst);
             let Some(job) = jobs.get(n) else { break };
             let rel = &relations[job.relation];
-            let r = if rel.ranged() {
+            let r = if job.pages {
+                s.page_lines(rel, job.lo, job.hi, &held[job.relation])
+                    .map(JobRows::Lines)
+            } else if rel.ranged() {
                 s.range_rows(rel, job.lo, job.hi, job.of)
+                    .map(|(d, n)| JobRows::Digest(d, n))
             } else {
-                s.relation_rows(rel)
+                s.relation_rows(rel).map(|(d, n)| JobRows::Digest(d, n))
             };
             if r.is_err() {
                 failed.store(true, Ordering::SeqCst);
@@ -1393,7 +1506,7 @@ fn read_inner(
                 .push((n, r));
         }
     };
-    std::thread::scope(|scope| {
+    let first = std::thread::scope(|scope| {
         for _ in 1..workers {
             let id = snapshot_id.clone();
             scope.spawn(|| {
@@ -1406,27 +1519,46 @@ fn read_inner(
                 }
             });
         }
-        work(&mut main);
+        let first = first_reads(&mut main);
+        if first.is_err() {
+            failed.store(true, Ordering::SeqCst);
+        } else {
+            work(&mut main);
+        }
+        first
     });
+    let (catalog, mut values) = first?;
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(n, _)| *n);
-    // Per relation, its ranges' digests in key order.
+    // Per relation, its key ranges' digests in key order, or its page
+    // ranges' lines.
     let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
+    let mut paged: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for (n, r) in results {
-        let (sha, rows) = r?;
         let job = &jobs[n];
-        if job.of == 1 {
-            values[job.relation] = Some((sha, rows));
-        } else {
-            ranged
+        match r? {
+            JobRows::Lines(lines) => paged.entry(job.relation).or_default().push(lines),
+            JobRows::Digest(sha, rows) if job.of == 1 => {
+                values[job.relation] = Some((sha, rows));
+            }
+            JobRows::Digest(sha, rows) => ranged
                 .entry(job.relation)
                 .or_default()
-                .push((job.range, sha, rows));
+                .push((job.range, sha, rows)),
         }
     }
     for (i, mut parts) in ranged {
         parts.sort_by_key(|(k, _, _)| *k);
         values[i] = Some(ranges_digest(&parts));
+    }
+    for (i, buffers) in paged {
+        if buffers.len() != jobs.iter().filter(|j| j.relation == i).count() {
+            return Err(Error::failed(format!(
+                "surface {who}: {} was not read whole",
+                relations[i].part()
+            )));
+        }
+        values[i] = Some(sorted_buffers_digest(&buffers));
     }
 
     let mut parts = BTreeMap::new();
@@ -1565,6 +1697,21 @@ mod tests {
         // bpchar padding is part of the bytes: different rows stay different.
         assert_ne!(a, sorted_lines_digest(b"b\t1\na\t2\na\t3\n"));
         assert_eq!(sorted_lines_digest(b"").1, 0);
+    }
+
+    #[test]
+    fn page_ranges_sorted_together_give_the_whole_tables_digest() {
+        let whole = sorted_lines_digest(b"b\t1\na\t2\nb\t1\nc\t\\N\n");
+        let split: [&[u8]; 4] = [b"c\t\\N\n", b"", b"b\t1\n", b"a\t2\nb\t1\n"];
+        assert_eq!(sorted_buffers_digest(&split), whole);
+        assert_eq!(whole.1, 4);
+        // A duplicate row counts: dropping one copy changes the digest.
+        let fewer: [&[u8]; 2] = [b"c\t\\N\n", b"a\t2\nb\t1\n"];
+        assert_ne!(sorted_buffers_digest(&fewer), whole);
+        assert_eq!(
+            sorted_buffers_digest::<&[u8]>(&[]),
+            sorted_lines_digest(b"")
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! built-in operator classes and deterministic collations is read in key
 //! order (the server's built-in comparison); any other table is read in
 //! storage order and its COPY lines are sorted by their bytes in holdfast,
-//! so no user operator or cast is ever asked to order rows.
+//! so no user operator or cast is ever asked to order rows. A large one of
+//! those is read in page (`ctid`) ranges spread over the connections, whose
+//! lines are sorted together (see [`RelationDef::page_split`]).
 
 use std::collections::BTreeMap;
 
@@ -352,7 +354,79 @@ impl RelationDef {
             },
         )
     }
+    /// Whether its rows may be read in page ranges (`ctid` ranges, a TID
+    /// range scan, PostgreSQL 14 and later): a table holdfast sorts by its
+    /// COPY lines anyway (no built-in primary key) and that the server may
+    /// plan a query on. The lines of every range are sorted together, so the
+    /// digest is that of the whole table's COPY, whatever the split.
+    pub fn page_split(&self, server_version: u32) -> bool {
+        server_version >= 140000
+            && self.kind == "r"
+            && self.plannable
+            && matches!(self.copy_sql(), Ok((_, true)))
+    }
+
+    /// The COPY statement of the rows in pages `lo` (inclusive) to `hi`
+    /// (exclusive; `None` is unbounded): the columns `COPY table TO STDOUT`
+    /// writes (not dropped, not generated), in column order, so the lines
+    /// are the same bytes. Only built-in code runs: the `tid` input of two
+    /// literals and the `tid` comparison operators, named in `pg_catalog`.
+    pub fn page_copy_sql(&self, lo: Option<i64>, hi: Option<i64>) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.generated.is_empty())
+            .map(|c| sql_ident(&c.name))
+            .collect();
+        let mut cond = Vec::new();
+        if let Some(lo) = lo {
+            cond.push(format!(
+                "ctid OPERATOR(pg_catalog.>=) '({lo},0)'::pg_catalog.tid"
+            ));
+        }
+        if let Some(hi) = hi {
+            cond.push(format!(
+                "ctid OPERATOR(pg_catalog.<) '({hi},0)'::pg_catalog.tid"
+            ));
+        }
+        let filter = if cond.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", cond.join(" AND "))
+        };
+        format!(
+            "COPY (SELECT {} FROM ONLY {}{filter}) TO STDOUT",
+            cols.join(", "),
+            sql_qualified(&self.schema, &self.name)
+        )
+    }
 }
+
+/// The page ranges of a table of `pages` pages (`relpages`, a statistic:
+/// the first range is open below and the last open above, so every row is
+/// in exactly one range whatever the table's true size), `per` pages each;
+/// one unbounded range for a table of fewer than two ranges' pages. Only the
+/// scheduling depends on them: the digest does not (see
+/// [`RelationDef::page_split`]).
+pub fn page_ranges(pages: i64, per: u64) -> Vec<(Option<i64>, Option<i64>)> {
+    let per = i64::try_from(per.max(1)).unwrap_or(i64::MAX);
+    let n = (pages.max(0) / per).clamp(1, MAX_PAGE_RANGES);
+    if n < 2 {
+        return vec![(None, None)];
+    }
+    let width = pages / n + i64::from(pages % n != 0);
+    (0..n)
+        .map(|k| {
+            (
+                (k > 0).then(|| k * width),
+                (k < n - 1).then(|| (k + 1) * width),
+            )
+        })
+        .collect()
+}
+
+/// The most page ranges one table is split into.
+pub const MAX_PAGE_RANGES: i64 = 64;
 
 /// Key values per range: a table whose key spans fewer values than this is
 /// read as one range.
@@ -484,5 +558,66 @@ mod tests {
             t.range_copy_sql(None, None),
             "COPY (SELECT * FROM ONLY \"a.b\".\"select\" ORDER BY \"id\") TO STDOUT"
         );
+    }
+
+    #[test]
+    fn page_ranges_cover_every_page_and_only_large_tables_are_split() {
+        assert_eq!(page_ranges(0, 4096), vec![(None, None)]);
+        assert_eq!(page_ranges(8191, 4096), vec![(None, None)]);
+        assert_eq!(page_ranges(-1, 1), vec![(None, None)]);
+        assert_eq!(
+            page_ranges(3, 1),
+            vec![(None, Some(1)), (Some(1), Some(2)), (Some(2), None)]
+        );
+        for (pages, per) in [(8192, 4096), (10310, 1024), (100, 1), (i64::MAX, 1)] {
+            let r = page_ranges(pages, per);
+            assert!(
+                r.len() >= 2 && r.len() <= MAX_PAGE_RANGES as usize,
+                "{pages}"
+            );
+            assert_eq!(r[0].0, None);
+            assert_eq!(r[r.len() - 1].1, None);
+            for w in r.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "adjacent ranges meet");
+                assert!(w[0].0 < w[1].0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_page_range_copies_the_columns_copy_writes_and_runs_only_catalog_operators() {
+        let mut t = rel("r", &[], true);
+        let col = |name: &str, generated: &str| ColumnDef {
+            name: name.into(),
+            data_type: "text".into(),
+            not_null: false,
+            default: None,
+            identity: String::new(),
+            generated: generated.into(),
+            collation: None,
+            acl: None,
+            options: None,
+            fdw_options: None,
+        };
+        t.columns = vec![col("a", ""), col("G", "s"), col("b\"c", "")];
+        assert!(t.page_split(140000));
+        assert!(!t.page_split(130000), "TID range scans need PostgreSQL 14");
+        assert_eq!(
+            t.page_copy_sql(Some(4), Some(8)),
+            "COPY (SELECT \"a\", \"b\"\"c\" FROM ONLY \"a.b\".\"select\" WHERE \
+             ctid OPERATOR(pg_catalog.>=) '(4,0)'::pg_catalog.tid AND ctid OPERATOR(pg_catalog.<) '(8,0)'::pg_catalog.tid) TO STDOUT"
+        );
+        assert_eq!(
+            t.page_copy_sql(None, None),
+            "COPY (SELECT \"a\", \"b\"\"c\" FROM ONLY \"a.b\".\"select\") TO STDOUT"
+        );
+        // A table with a built-in key is read in key order; one the server
+        // must not plan a query on is copied whole.
+        assert!(!rel("r", &["id"], true).page_split(150000));
+        assert!(rel("r", &["id"], false).page_split(150000));
+        let mut unplannable = rel("r", &[], true);
+        unplannable.plannable = false;
+        assert!(!unplannable.page_split(150000));
+        assert!(!rel("m", &[], true).page_split(150000));
     }
 }
