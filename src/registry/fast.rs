@@ -20,7 +20,8 @@
 //!   invariants depend on nothing else of a record), before and after;
 //! - commits as every write does (blobs, then the log line, then the
 //!   documents, then the completion marker): the records documents' blobs
-//!   are splices of the previous revision, and the documents are appended to
+//!   are splices of the previous revision (stored whole, from the document
+//!   read and hashed, once the chain of splices reaches its limit), and the documents are appended to
 //!   in place ([`Backend::append_at`]) instead of being rewritten. A kill in
 //!   the middle of an append leaves a prefix of the committed bytes, which
 //!   the next command completes (see [`store`](super::store)).
@@ -30,8 +31,7 @@
 //! it byte for byte with the file, the record count by `registry.json` and
 //! `registry.md`. Whenever anything does not match (no cache, a fingerprint
 //! that changed, a document that is not the head's, an interrupted write, a
-//! delta chain at its limit, a registry without records, a backend without
-//! fingerprints such as PostgreSQL) the claim is made the full way: every
+//! registry without records, a backend without fingerprints) the claim is made the full way: every
 //! document read, hashed against the history and parsed, exactly as
 //! before. `registry check`, `verify-history`, `fold`, `show` and every other
 //! command always read and hash every byte, so bytes changed in a way that
@@ -368,8 +368,24 @@ fn try_claim(
     else {
         return Ok(None);
     };
-    if jdepth >= MAX_DELTA_DEPTH || mdepth >= MAX_DELTA_DEPTH {
-        // The full way stores these revisions whole.
+    // A chain of splices at its limit: this revision is stored whole, from
+    // the document as it is (hashed, so it must be the head's).
+    let whole = |d: Document, t: &Tail, depth: u32, add: &[u8]| -> Option<Vec<u8>> {
+        if depth < MAX_DELTA_DEPTH {
+            return None;
+        }
+        let mut bytes = b.read(d.name(), READ_LIMIT).ok().flatten()?;
+        if sha256_hex(&bytes) != t.sha256 || bytes.len() as u64 != t.len {
+            return Some(Vec::new());
+        }
+        bytes.truncate(t.cut as usize);
+        bytes.extend_from_slice(add);
+        Some(bytes)
+    };
+    let jwhole = whole(Document::ObjectsJson, jt, jdepth, &json_add);
+    let mwhole = whole(Document::ObjectsMd, mt, mdepth, &md_add);
+    if jwhole.as_ref().is_some_and(Vec::is_empty) || mwhole.as_ref().is_some_and(Vec::is_empty) {
+        // Not the head's bytes after all: the full way reports it.
         return Ok(None);
     }
     let records_blob = match request {
@@ -379,16 +395,31 @@ fn try_claim(
     if let Some(r) = &records_blob {
         put_blob(b, r)?;
     }
-    put_splice(
-        b,
-        &json_sha,
-        &jt.sha256,
-        jdepth,
-        jt.cut,
-        body,
-        OBJECTS_JSON_CLOSING.len() as u64,
-    )?;
-    put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?;
+    let stored_whole = |bytes: &[u8], want: &str| -> Result<()> {
+        let sha = put_blob(b, bytes)?;
+        if sha != want {
+            return Err(Error::failed(format!(
+                "internal: a records document extended to {sha}, its hash was extended to {want}; nothing committed"
+            )));
+        }
+        Ok(())
+    };
+    match &jwhole {
+        Some(bytes) => stored_whole(bytes, &json_sha)?,
+        None => put_splice(
+            b,
+            &json_sha,
+            &jt.sha256,
+            jdepth,
+            jt.cut,
+            body,
+            OBJECTS_JSON_CLOSING.len() as u64,
+        )?,
+    }
+    match &mwhole {
+        Some(bytes) => stored_whole(bytes, &md_sha)?,
+        None => put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?,
+    }
     let mut documents = head.documents.clone();
     for d in SMALL {
         let sha = put_blob_from(b, &new_small[&d], Some((head.pin(d), &small[&d])))?;

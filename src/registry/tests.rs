@@ -938,6 +938,31 @@ fn fast_claims_write_exactly_what_full_claims_write() {
 }
 
 #[test]
+fn fast_claims_past_the_splice_limit_store_a_whole_revision() {
+    let reg = build(5, &[3], &["t".into()]);
+    let (_fast_tmp, fast) = new_store(&reg);
+    let (_full_tmp, full) = new_store(&reg);
+    let ino = inode(&fast.join("objects.json"));
+    for i in 0..history::MAX_DELTA_DEPTH + 3 {
+        let packet = format!("C{i}");
+        super::fast::claim(&fast, &packet, ClaimRequest::Count(1)).unwrap();
+        std::fs::remove_file(full.join(super::fast::CACHE_FILE)).ok();
+        Store::open(&full)
+            .unwrap()
+            .claim(&packet, ClaimRequest::Count(1))
+            .unwrap();
+    }
+    assert_same_registry!(
+        &fast,
+        &full,
+        "after {} claims",
+        history::MAX_DELTA_DEPTH + 3
+    );
+    assert_eq!(inode(&fast.join("objects.json")), ino);
+    assert!(store::verify_history(&fast).unwrap().problems.is_empty());
+}
+
+#[test]
 fn a_refused_fast_claim_gives_the_full_way_s_refusal_and_writes_nothing() {
     let reg = build(5, &[3], &["t".into()]);
     let (_tmp, dir) = new_store(&reg);
