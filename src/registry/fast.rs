@@ -12,7 +12,8 @@
 //!   them, from the [cache](CACHE_FILE) the last write left beside the
 //!   history: their sha256, their [fingerprint](Backend::fingerprint) (on a
 //!   directory: inode, size, modification and status-change times, which
-//!   any write changes), the SHA-256 state after their bytes up to where the
+//!   any write changes; on PostgreSQL: the transaction ids that wrote its
+//!   rows, see [`postgres`](super::backend::postgres)), the SHA-256 state after their bytes up to where the
 //!   next records go (so the new sha256 is the old hash extended by the
 //!   appended bytes), the id numbers of the records (as runs) and each
 //!   packet's record count;
@@ -31,7 +32,8 @@
 //! it byte for byte with the file, the record count by `registry.json` and
 //! `registry.md`. Whenever anything does not match (no cache, a fingerprint
 //! that changed, a document that is not the head's, an interrupted write, a
-//! registry without records, a backend without fingerprints) the claim is made the full way: every
+//! registry without records, a PostgreSQL registry made before its parts
+//! table existed) the claim is made the full way: every
 //! document read, hashed against the history and parsed, exactly as
 //! before. `registry check`, `verify-history`, `fold`, `show` and every other
 //! command always read and hash every byte, so bytes changed in a way that
@@ -171,7 +173,9 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
         runs: runs_of(reg.objects.iter().map(|o| o.number)),
         records: render::records_per_packet(reg),
     };
-    write_cache(b, &cache)
+    write_cache(b, &cache)?;
+    // On PostgreSQL the write before has been committed: commit this too.
+    b.durable()
 }
 
 fn write_cache(b: &dyn Backend, cache: &Cache) -> Result<()> {
@@ -465,9 +469,10 @@ fn try_claim(
     }
     b.append_at(Document::ObjectsJson.name(), jt.cut, &json_add)?;
     b.append_at(Document::ObjectsMd.name(), mt.len, &md_add)?;
-    history::mark_complete(b, &sha256_hex(&line))?;
-    b.durable()?;
 
+    // The cache for the next claim, before the write is marked complete
+    // (on PostgreSQL inside the same transaction): a kill before the marker
+    // leaves an interrupted write, which no fast claim touches.
     let mut runs = cache.runs.clone();
     for o in &records {
         match runs.last_mut() {
@@ -477,9 +482,9 @@ fn try_claim(
     }
     let jlen = jt.len + json_add.len() as u64 - OBJECTS_JSON_CLOSING.len() as u64;
     let mlen = mt.len + md_add.len() as u64;
-    if let (Some(fj), Some(fm)) = (
-        b.fingerprint(Document::ObjectsJson.name()).ok().flatten(),
-        b.fingerprint(Document::ObjectsMd.name()).ok().flatten(),
+    if let (Ok(Some(fj)), Ok(Some(fm))) = (
+        b.fingerprint(Document::ObjectsJson.name()),
+        b.fingerprint(Document::ObjectsMd.name()),
     ) {
         let next_cache = Cache {
             objects_json: Tail {
@@ -502,6 +507,8 @@ fn try_claim(
         // A claim that could not leave its cache is still made.
         let _ = write_cache(b, &next_cache);
     }
+    history::mark_complete(b, &sha256_hex(&line))?;
+    b.durable()?;
     Ok(Some(ClaimOutcome {
         packet: packet.to_string(),
         first_id: f.format(first),
