@@ -5,12 +5,15 @@
 //! this order: the new bytes of every changed document go to the blob store
 //! (content-addressed, so writing them changes nothing visible); one line is
 //! appended to the log and flushed (the commit point); then the documents
-//! are replaced one by one with atomic renames; last, `history/complete`
+//! are replaced one by one with atomic renames (a claim made the
+//! [`fast`](super::fast) way appends to the records documents in place);
+//! last, `history/complete`
 //! is set to the new line's sha256 (the write is marked complete). A crash
 //! before the log line leaves the old state (the new blobs are
 //! unreferenced); a crash after it and before the marker leaves a state the
 //! next open completes: every document whose bytes are those of the state
-//! before the head (or missing) is rewritten from the blob the log's last
+//! before the head (or missing, or an append cut short: a prefix of the
+//! head's bytes at least as long as what the two share) is rewritten from the blob the log's last
 //! line names. Once the head is marked complete nothing is rolled forward:
 //! documents that differ from it (a fold's before bytes restored by hand,
 //! any old revision, bytes no state ever had) were put there by someone,
