@@ -1312,6 +1312,22 @@ pub(crate) fn create_with(
     Ok(())
 }
 
+/// Leaves the claim cache (see [`fast`](super::fast)) for the registry on
+/// `b` as it is, so its first claim need not read the records documents
+/// (after `export`, which does not copy the cache). Reads, hashes and
+/// parses every document; writes nothing but the cache, and nothing at all
+/// when a document is not the head's.
+pub(crate) fn refresh_claim_cache(b: &dyn Backend) -> Result<()> {
+    let _lock = b.lock()?;
+    let mut rec = recover(b, Some(RecordLoad::Full))?;
+    if !rec.drift.is_empty() || !rec.stale.is_empty() {
+        return Ok(());
+    }
+    let reg = load_model(b, &mut rec, RecordLoad::Full)?;
+    super::fast::save_cache(b, &reg, &rec.docs);
+    Ok(())
+}
+
 /// Creates an empty registry in `dir` (ids `PREFIX-` + `width` digits).
 pub fn init(dir: &Path, prefix: &str, width: u32) -> Result<Store> {
     let fmt = super::id::IdFormat::new(prefix, width).map_err(Error::Usage)?;

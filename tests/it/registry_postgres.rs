@@ -317,6 +317,25 @@ fn claims_append_parts_and_a_tampered_part_fails_closed() {
         ok(w, loc, &["claim", "--packet", "after", "--count", "2"]);
     }
     assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_parts"));
+
+    // An export leaves the copy ready for fast claims: its first claim
+    // appends parts too.
+    let url2 = database(&server, "reg_parts_export");
+    ok(w, d, &["export", "--to", &url2]);
+    for loc in [d, url2.as_str()] {
+        ok(w, loc, &["claim", "--packet", "exported", "--count", "1"]);
+    }
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_parts_export"));
+    let mut c2 = server.client("reg_parts_export");
+    let whole: i64 = c2
+        .query_one(
+            "SELECT count(*) FROM holdfast.files WHERE name = 'objects.json'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(whole, 0, "the first claim after the export appended");
+    ok(w, &url2, &["verify-history"]);
 }
 
 /// `export` directory -> PostgreSQL -> directory keeps every document, log

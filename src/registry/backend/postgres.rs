@@ -4,10 +4,10 @@
 //! `holdfast.lock` (one row, the writers' mutex), `holdfast.files` (every
 //! document, blob and the completion marker, by the same name the directory
 //! backend gives the file), `holdfast.log` (one row per history line) and
-//! `holdfast.parts`: a records document a fast claim appended to is kept
-//! as consecutive parts (name, start offset, bytes) instead of one `files`
-//! row, so a claim inserts a row instead of rewriting the document; read
-//! back, the parts are the document's bytes. A registry made before the
+//! `holdfast.parts`: the records documents (`objects.json`, `objects.md`)
+//! are kept as consecutive parts (name, start offset, bytes) instead of one
+//! `files` row, so a claim inserts a row instead of rewriting the document;
+//! read back, the parts are the document's bytes. A registry made before the
 //! parts table existed has none, and its claims take the full way.
 //!
 //! A store takes the registry with a session-level advisory lock (held
@@ -433,6 +433,39 @@ impl Backend for PgBackend {
     fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()> {
         self.check_not_overtaken()?;
         let mut c = self.client();
+        if !read_only
+            && !bytes.is_empty()
+            && (rel == "objects.json" || rel == "objects.md")
+            && self.has_parts(&mut c)?
+        {
+            // A records document is kept as parts, the closing `\n]\n` of
+            // `objects.json` a part of its own: a claim then deletes that
+            // small part and inserts its records, never rewriting the rest.
+            let fail = |e: &postgres::Error| self.fail(&format!("writing {rel}"), e);
+            c.execute("DELETE FROM holdfast.files WHERE name = $1", &[&rel])
+                .map_err(|e| fail(&e))?;
+            c.execute("DELETE FROM holdfast.parts WHERE name = $1", &[&rel])
+                .map_err(|e| fail(&e))?;
+            let closing = b"\n]\n";
+            let split =
+                if rel == "objects.json" && bytes.len() > closing.len() && bytes.ends_with(closing)
+                {
+                    bytes.len() - closing.len()
+                } else {
+                    bytes.len()
+                };
+            for (start, part) in [(0, &bytes[..split]), (split, &bytes[split..])] {
+                if part.is_empty() {
+                    continue;
+                }
+                c.execute(
+                    "INSERT INTO holdfast.parts (name, start, bytes) VALUES ($1, $2, $3)",
+                    &[&rel, &(start as i64), &part],
+                )
+                .map_err(|e| fail(&e))?;
+            }
+            return Ok(());
+        }
         let sql = if read_only {
             "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
         } else {
