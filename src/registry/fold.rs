@@ -328,6 +328,21 @@ pub const RESERVED_KIND: &str = "reserved";
 /// Refused (nothing changes) when the registry fails `check` or the ids would
 /// run past the width; a bad packet name, count or record is malformed input.
 pub fn plan_claim(reg: &Registry, packet: &str, request: ClaimRequest) -> Result<ClaimPlan> {
+    plan_claim_with(reg, packet, request, || {
+        check_parts(&reg.format, reg.canonical_max, &reg.claims, &reg.objects)
+    })
+}
+
+/// [`plan_claim`] with the check of the registry before it given by
+/// `before` (asked only once the request itself is valid), so a claim that
+/// has not loaded the records can pass a check over their id numbers alone
+/// (see [`check_numbers`](super::check::check_numbers)). Pure.
+pub fn plan_claim_with(
+    reg: &Registry,
+    packet: &str,
+    request: ClaimRequest,
+    before: impl FnOnce() -> super::check::CheckReport,
+) -> Result<ClaimPlan> {
     check_packet_name("--packet", packet).map_err(Error::Usage)?;
     let n = match &request {
         ClaimRequest::Count(n) => *n,
@@ -341,7 +356,7 @@ pub fn plan_claim(reg: &Registry, packet: &str, request: ClaimRequest) -> Result
             "claim: {n} ids in one claim is over the limit of {MAX_CLAIM}"
         )));
     }
-    let before = check_parts(&reg.format, reg.canonical_max, &reg.claims, &reg.objects);
+    let before = before();
     if !before.passes() {
         return Err(Error::refused(format!(
             "claim: the registry fails check ({}); first: {}",

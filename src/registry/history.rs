@@ -472,9 +472,40 @@ pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>)
     Ok(sha)
 }
 
+/// Stores blob `sha` as the splice of blob `base` (at delta depth `depth`)
+/// whose first `prefix` bytes are followed by `middle` and then its last
+/// `suffix` bytes: what [`put_blob_from`] writes, for a caller that knows
+/// the splice without holding either document's bytes (a fast claim). The
+/// caller computed `sha` from the same bytes; reading the blob back checks it.
+pub(crate) fn put_splice(
+    b: &dyn Backend,
+    sha: &str,
+    base: &str,
+    depth: u32,
+    prefix: u64,
+    middle: &[u8],
+    suffix: u64,
+) -> Result<()> {
+    if blob_exists(b, sha)? {
+        return Ok(());
+    }
+    let header = DeltaHeader {
+        base: base.to_string(),
+        depth: depth + 1,
+        middle: middle.len() as u64,
+        prefix,
+        suffix,
+    };
+    let mut out = serde_json::to_vec(&header)
+        .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
+    out.push(b'\n');
+    out.extend_from_slice(middle);
+    b.write(&delta_rel(sha), &out, true)
+}
+
 /// How many splices reading blob `sha` takes (0: stored whole), or `None`
 /// if it is not there.
-fn blob_depth(b: &dyn Backend, sha: &str) -> Option<u32> {
+pub(crate) fn blob_depth(b: &dyn Backend, sha: &str) -> Option<u32> {
     if b.exists(&blob_rel(sha)).ok()? {
         return Some(0);
     }

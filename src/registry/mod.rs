@@ -8,11 +8,13 @@
 //! - [`rederive`]: a fold result re-derived from a packet's bytes (pure);
 //! - [`render`]: the Markdown documents (pure);
 //! - [`history`]: content-addressed blobs and the hash-chained log;
+//! - [`fast`]: claims that append to the records documents instead of rewriting them;
 //! - [`store`]: the registry's operations: its lock, atomic multi-document writes and recovery;
 //! - [`backend`]: where the bytes live, a directory or a PostgreSQL database, and `export` between them.
 
 pub mod backend;
 pub mod check;
+pub mod fast;
 pub mod fold;
 pub mod history;
 pub mod id;

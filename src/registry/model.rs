@@ -780,8 +780,43 @@ pub fn objects_json_bytes(reg: &Registry) -> Result<Vec<u8>> {
     })
 }
 
+/// What a claim of `records` adds to the `objects.json` of a registry that
+/// already holds at least one record: the document is its old bytes up to
+/// the last 3 (`\n]\n`), then these bytes, which end with that `\n]\n`
+/// again. `None` for no records. Byte for byte what
+/// [`objects_json_bytes`] renders for the longer list (a property test
+/// compares the two).
+pub fn objects_json_appended(fmt: &IdFormat, records: &[Object]) -> Result<Option<Vec<u8>>> {
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let alone = to_canonical_bytes(&ObjectsOut {
+        fmt,
+        objects: records,
+    })?;
+    // `[` + `\n  {…},\n  {…}` + `\n]\n`: keep all but the `[`.
+    let mut out = Vec::with_capacity(alone.len());
+    out.push(b',');
+    out.extend_from_slice(&alone[1..]);
+    Ok(Some(out))
+}
+
+/// The closing bytes of a non-empty `objects.json`, which a claim's
+/// [`objects_json_appended`] bytes replace.
+pub const OBJECTS_JSON_CLOSING: &[u8] = b"\n]\n";
+
 /// The bytes of `registry.json`, given the pin of `objects.json`.
 pub fn registry_json_bytes(reg: &Registry, objects_sha256: &str) -> Result<Vec<u8>> {
+    registry_json_bytes_counted(reg, reg.objects.len() as u64, objects_sha256)
+}
+
+/// [`registry_json_bytes`] for a registry of `records` records whose
+/// records are not in memory (a fast claim reads only the header).
+pub fn registry_json_bytes_counted(
+    reg: &Registry,
+    records: u64,
+    objects_sha256: &str,
+) -> Result<Vec<u8>> {
     let doc = RegistryDoc {
         canonical_max: reg.canonical_max,
         claims: reg
@@ -794,7 +829,7 @@ pub fn registry_json_bytes(reg: &Registry, objects_sha256: &str) -> Result<Vec<u
         id_prefix: reg.format.prefix().to_string(),
         id_width: reg.format.width(),
         objects_file: ObjectsRef {
-            count: reg.objects.len() as u64,
+            count: records,
             file: Document::ObjectsJson.name().to_string(),
             sha256: objects_sha256.to_string(),
         },

@@ -42,6 +42,12 @@ fn revisions_line(reg: &Registry) -> String {
 /// `registry.md`: the summary (id format, canonical body, next free id,
 /// staged ids, records, revisions) and every claim in a table.
 pub fn registry_md(reg: &Registry, objects_sha256: &str) -> Vec<u8> {
+    registry_md_counted(reg, reg.objects.len() as u64, objects_sha256)
+}
+
+/// [`registry_md`] for a registry of `records` records whose records are
+/// not in memory (a fast claim reads only the header).
+pub fn registry_md_counted(reg: &Registry, records: u64, objects_sha256: &str) -> Vec<u8> {
     let f = &reg.format;
     let mut s = String::new();
     let _ = writeln!(s, "# Governance registry\n\n{GENERATED}\n");
@@ -79,8 +85,7 @@ pub fn registry_md(reg: &Registry, objects_sha256: &str) -> Vec<u8> {
     );
     let _ = writeln!(
         s,
-        "| records | {}, listed in objects.md (objects.json sha256 {objects_sha256}) |",
-        reg.objects.len()
+        "| records | {records}, listed in objects.md (objects.json sha256 {objects_sha256}) |"
     );
     let _ = writeln!(s, "| revisions | {} |", revisions_line(reg));
     let _ = writeln!(s, "\n## Claims\n");
@@ -121,23 +126,72 @@ pub fn objects_md(reg: &Registry) -> Vec<u8> {
         "| id | kind | title | packet | path | sha256 |\n|---|---|---|---|---|---|"
     );
     for o in &reg.objects {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} |",
-            f.format(o.number),
-            cell(&o.kind),
-            cell(&o.title),
-            cell(&o.packet),
-            cell(&o.path),
-            o.sha256
-        );
+        object_row(&mut s, f, o);
     }
     s.into_bytes()
+}
+
+/// The rows a claim of `records` appends to the `objects.md` of a registry
+/// that already holds at least one record (that document ends with its last
+/// row); `None` for no records. Byte for byte the end of what
+/// [`objects_md`] renders for the longer list (a property test compares).
+pub fn objects_md_appended(
+    fmt: &super::id::IdFormat,
+    records: &[super::model::Object],
+) -> Option<Vec<u8>> {
+    if records.is_empty() {
+        return None;
+    }
+    let mut s = String::with_capacity(records.len() * 160);
+    for o in records {
+        object_row(&mut s, fmt, o);
+    }
+    Some(s.into_bytes())
+}
+
+fn object_row(s: &mut String, f: &super::id::IdFormat, o: &super::model::Object) {
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {} |",
+        f.format(o.number),
+        cell(&o.kind),
+        cell(&o.title),
+        cell(&o.packet),
+        cell(&o.path),
+        o.sha256
+    );
+}
+
+/// How many records each packet has, as `index.md` lists them.
+pub fn records_per_packet(reg: &Registry) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for o in &reg.objects {
+        match out.get_mut(o.packet.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                out.insert(o.packet.clone(), 1);
+            }
+        }
+    }
+    out
 }
 
 /// `index.md`: every document with its revision, and every packet the
 /// registry knows (from claims and records) with its ids.
 pub fn index_md(reg: &Registry) -> Vec<u8> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in &reg.objects {
+        *counts.entry(o.packet.as_str()).or_default() += 1;
+    }
+    index_md_counted(reg, counts.into_iter())
+}
+
+/// [`index_md`] given how many records each packet has (`records`, any
+/// order, each packet once) instead of the records themselves.
+pub fn index_md_counted<'a>(
+    reg: &'a Registry,
+    records: impl Iterator<Item = (&'a str, u64)>,
+) -> Vec<u8> {
     let f = &reg.format;
     let mut s = String::new();
     let _ = writeln!(s, "# Registry index\n\n{GENERATED}\n\n## Documents\n");
@@ -167,8 +221,8 @@ pub fn index_md(reg: &Registry) -> Vec<u8> {
             ClaimState::Folded => row.folded += n,
         }
     }
-    for o in &reg.objects {
-        packets.entry(o.packet.as_str()).or_default().records += 1;
+    for (packet, n) in records {
+        packets.entry(packet).or_default().records += n;
     }
     let _ = writeln!(s, "\n## Packets\n");
     if packets.is_empty() {

@@ -5,12 +5,15 @@
 //! this order: the new bytes of every changed document go to the blob store
 //! (content-addressed, so writing them changes nothing visible); one line is
 //! appended to the log and flushed (the commit point); then the documents
-//! are replaced one by one with atomic renames; last, `history/complete`
+//! are replaced one by one with atomic renames (a claim made the
+//! [`fast`](super::fast) way appends to the records documents in place);
+//! last, `history/complete`
 //! is set to the new line's sha256 (the write is marked complete). A crash
 //! before the log line leaves the old state (the new blobs are
 //! unreferenced); a crash after it and before the marker leaves a state the
 //! next open completes: every document whose bytes are those of the state
-//! before the head (or missing) is rewritten from the blob the log's last
+//! before the head (or missing, or an append cut short: a prefix of the
+//! head's bytes at least as long as what the two share) is rewritten from the blob the log's last
 //! line names. Once the head is marked complete nothing is rolled forward:
 //! documents that differ from it (a fold's before bytes restored by hand,
 //! any old revision, bytes no state ever had) were put there by someone,
@@ -172,7 +175,7 @@ fn doc_path(b: &dyn Backend, d: Document) -> PathBuf {
     b.path(d.name())
 }
 
-fn require_registry(b: &dyn Backend) -> Result<()> {
+pub(crate) fn require_registry(b: &dyn Backend) -> Result<()> {
     if !b.is_registry()? {
         return Err(Error::io(
             b.path(LOG_FILE),
@@ -275,6 +278,20 @@ fn recover(b: &dyn Backend, want_model: Option<RecordLoad>) -> Result<Recovered>
         match live_sha {
             Some(sha) if sha == pin => {}
             Some(sha) if prev.is_some_and(|p| p.pin(*d) == sha) => finish.push(*d),
+            // A claim appends to the records documents in place: a kill in
+            // the middle leaves the head's bytes cut short.
+            Some(_)
+                if prev.is_some_and(|p| {
+                    torn_append(
+                        b,
+                        p.pin(*d),
+                        pin,
+                        live[d.index()].as_deref().unwrap_or_default(),
+                    )
+                }) =>
+            {
+                finish.push(*d)
+            }
             Some(sha) => match log.entries.iter().rev().find(|e| e.pin(*d) == sha) {
                 Some(e) => stale.push((*d, sha.clone(), e.seq)),
                 None => drift.push((*d, sha.clone())),
@@ -331,6 +348,22 @@ fn recover(b: &dyn Backend, want_model: Option<RecordLoad>) -> Result<Recovered>
         stale,
         model,
     })
+}
+
+/// Whether `live` is what an append in place ([`Backend::append_at`]) from
+/// the bytes of blob `prev` to those of blob `head` can leave when killed:
+/// a prefix of `head` at least as long as the bytes the two share at their
+/// start. Reads both blobs; only asked of an interrupted write.
+fn torn_append(b: &dyn Backend, prev: &str, head: &str, live: &[u8]) -> bool {
+    let (Ok(before), Ok(after)) = (get_blob(b, prev), get_blob(b, head)) else {
+        return false;
+    };
+    let shared = before
+        .iter()
+        .zip(&after)
+        .take_while(|(x, y)| x == y)
+        .count();
+    live.len() >= shared && after.starts_with(live)
 }
 
 fn stale_message(d: Document, sha: &str, seq: u64, head: u64) -> String {
@@ -726,6 +759,8 @@ impl Store {
         let changes = DOCUMENTS.iter().copied().zip(docs).collect();
         let artifacts: Vec<&[u8]> = records_blob.as_deref().into_iter().collect();
         self.commit(next, changes, op, &artifacts)?;
+        // So that the next claim need not read the records documents.
+        super::fast::save_cache(&*self.b, &self.registry, &self.docs);
         Ok(outcome)
     }
 
@@ -1272,7 +1307,25 @@ pub(crate) fn create_with(
         b.write(d.name(), &docs[d.index()], false)?;
     }
     history::mark_complete(b, &sha256_hex(&line))?;
-    b.durable()
+    b.durable()?;
+    super::fast::save_cache(b, reg, &docs);
+    Ok(())
+}
+
+/// Leaves the claim cache (see [`fast`](super::fast)) for the registry on
+/// `b` as it is, so its first claim need not read the records documents
+/// (after `export`, which does not copy the cache). Reads, hashes and
+/// parses every document; writes nothing but the cache, and nothing at all
+/// when a document is not the head's.
+pub(crate) fn refresh_claim_cache(b: &dyn Backend) -> Result<()> {
+    let _lock = b.lock()?;
+    let mut rec = recover(b, Some(RecordLoad::Full))?;
+    if !rec.drift.is_empty() || !rec.stale.is_empty() {
+        return Ok(());
+    }
+    let reg = load_model(b, &mut rec, RecordLoad::Full)?;
+    super::fast::save_cache(b, &reg, &rec.docs);
+    Ok(())
 }
 
 /// Creates an empty registry in `dir` (ids `PREFIX-` + `width` digits).

@@ -89,15 +89,34 @@ fn database(server: &pg::Server, name: &str) -> String {
     server.url(name)
 }
 
-/// The documents of a PostgreSQL registry, as stored.
+/// The documents of a PostgreSQL registry, as stored: a `files` row, or
+/// the consecutive parts a claim appended (`holdfast.parts`).
 fn pg_docs(server: &pg::Server, db: &str) -> BTreeMap<String, Vec<u8>> {
     let mut c = server.client(db);
     DOCS.iter()
         .map(|d| {
-            let row = c
-                .query_one("SELECT bytes FROM holdfast.files WHERE name = $1", &[d])
+            let whole = c
+                .query_opt("SELECT bytes FROM holdfast.files WHERE name = $1", &[d])
                 .unwrap();
-            (d.to_string(), row.get::<_, Vec<u8>>(0))
+            let bytes = match whole {
+                Some(row) => row.get::<_, Vec<u8>>(0),
+                None => {
+                    let mut out = Vec::new();
+                    for row in c
+                        .query(
+                            "SELECT start, bytes FROM holdfast.parts WHERE name = $1 ORDER BY start",
+                            &[d],
+                        )
+                        .unwrap()
+                    {
+                        assert_eq!(row.get::<_, i64>(0), out.len() as i64, "{d}: parts follow each other");
+                        out.extend_from_slice(row.get::<_, &[u8]>(1));
+                    }
+                    assert!(!out.is_empty(), "{d} is stored nowhere");
+                    out
+                }
+            };
+            (d.to_string(), bytes)
         })
         .collect()
 }
@@ -175,6 +194,150 @@ fn the_same_commands_give_the_same_bytes_on_both_backends() {
     assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_same"));
 }
 
+/// A claim on PostgreSQL appends the new records as parts of the records
+/// documents instead of rewriting them; the documents read back are the
+/// directory's byte for byte, and a part edited, deleted or moved by hand is
+/// refused by `check`, `verify-history` and the next claim.
+#[test]
+fn claims_append_parts_and_a_tampered_part_fails_closed() {
+    let server = pg::shared();
+    let url = database(&server, "reg_parts");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let dir = w.join("dirreg");
+    let d = dir.to_str().unwrap();
+    let seed = fixture();
+    for loc in [d, url.as_str()] {
+        ok(w, loc, &["import", seed.to_str().unwrap()]);
+        for (i, n) in [3, 1, 2].iter().enumerate() {
+            ok(
+                w,
+                loc,
+                &[
+                    "claim",
+                    "--packet",
+                    &format!("P{i}"),
+                    "--count",
+                    &n.to_string(),
+                ],
+            );
+        }
+    }
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_parts"));
+    assert_eq!(log_of(w, d), log_of(w, &url));
+    ok(w, &url, &["verify-history"]);
+    let mut c = server.client("reg_parts");
+    let parts: i64 = c
+        .query_one(
+            "SELECT count(*) FROM holdfast.parts WHERE name = 'objects.json'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(parts >= 2, "the claims appended parts ({parts})");
+    let whole: i64 = c
+        .query_one(
+            "SELECT count(*) FROM holdfast.files WHERE name IN ('objects.json', 'objects.md')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(whole, 0, "a document is kept one way only");
+    let stored = pg_docs(&server, "reg_parts");
+    // One byte of the last part changed, the length kept.
+    c.batch_execute(
+        "UPDATE holdfast.parts SET bytes = overlay(bytes PLACING '\\x58'::bytea FROM 2) \
+          WHERE name = 'objects.md' AND start = (SELECT max(start) FROM holdfast.parts WHERE name = 'objects.md')",
+    )
+    .unwrap();
+    assert_ne!(pg_docs(&server, "reg_parts"), stored);
+    let edited = pg_docs(&server, "reg_parts");
+    let r = reg(w, &url, &["check"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let cl = reg(w, &url, &["claim", "--packet", "X", "--count", "1"]);
+    assert_eq!(cl.code, 5, "{}", cl.stderr);
+    assert!(cl.stderr.contains("objects.md"), "{}", cl.stderr);
+    assert_eq!(pg_docs(&server, "reg_parts"), edited, "nothing written");
+    let fix = stored["objects.md"].clone();
+    c.execute("DELETE FROM holdfast.parts WHERE name = 'objects.md'", &[])
+        .unwrap();
+    c.execute(
+        "INSERT INTO holdfast.parts (name, start, bytes) VALUES ('objects.md', 0, $1)",
+        &[&fix],
+    )
+    .unwrap();
+    ok(w, &url, &["check"]);
+    // The last part deleted: the document cut short.
+    let (start, tail): (i64, Vec<u8>) = {
+        let r = c
+            .query_one(
+                "SELECT start, bytes FROM holdfast.parts WHERE name = 'objects.json' ORDER BY start DESC LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    c.execute(
+        "DELETE FROM holdfast.parts WHERE name = 'objects.json' AND start = $1",
+        &[&start],
+    )
+    .unwrap();
+    let r = reg(w, &url, &["check"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_ne!(
+        reg(w, &url, &["claim", "--packet", "X", "--count", "1"]).code,
+        0
+    );
+    // Put back one byte off: the parts no longer follow each other.
+    c.execute(
+        "INSERT INTO holdfast.parts (name, start, bytes) VALUES ('objects.json', $1, $2)",
+        &[&(start + 1), &tail],
+    )
+    .unwrap();
+    let r = reg(w, &url, &["check"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("do not follow each other"),
+        "{}",
+        r.stderr
+    );
+    assert_ne!(
+        reg(w, &url, &["claim", "--packet", "X", "--count", "1"]).code,
+        0
+    );
+    c.execute(
+        "UPDATE holdfast.parts SET start = $1 WHERE name = 'objects.json' AND start = $2",
+        &[&start, &(start + 1)],
+    )
+    .unwrap();
+    ok(w, &url, &["check"]);
+    ok(w, &url, &["verify-history"]);
+    // And a claim after the repair is the directory's again.
+    for loc in [d, url.as_str()] {
+        ok(w, loc, &["claim", "--packet", "after", "--count", "2"]);
+    }
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_parts"));
+
+    // An export leaves the copy ready for fast claims: its first claim
+    // appends parts too.
+    let url2 = database(&server, "reg_parts_export");
+    ok(w, d, &["export", "--to", &url2]);
+    for loc in [d, url2.as_str()] {
+        ok(w, loc, &["claim", "--packet", "exported", "--count", "1"]);
+    }
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_parts_export"));
+    let mut c2 = server.client("reg_parts_export");
+    let whole: i64 = c2
+        .query_one(
+            "SELECT count(*) FROM holdfast.files WHERE name = 'objects.json'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(whole, 0, "the first claim after the export appended");
+    ok(w, &url2, &["verify-history"]);
+}
+
 /// `export` directory -> PostgreSQL -> directory keeps every document, log
 /// line and head hash; the copies pass check and verify-history.
 #[test]
@@ -216,7 +379,13 @@ fn export_round_trip_keeps_the_history_byte_for_byte() {
         walkdir::WalkDir::new(root)
             .into_iter()
             .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file() && e.file_name() != "lock")
+            // The lock and the claim cache belong to the directory, not to
+            // the registry: export leaves both out.
+            .filter(|e| {
+                e.file_type().is_file()
+                    && e.file_name() != "lock"
+                    && e.file_name() != "claim-cache.json"
+            })
             .map(|e| {
                 (
                     e.path().strip_prefix(root).unwrap().to_path_buf(),
@@ -269,8 +438,10 @@ fn forge_head(dir: &Path, model: &holdfast::registry::Registry) {
 /// rows, bypassing holdfast (what a database owner could do).
 fn plant_rows(server: &pg::Server, db: &str, dir: &Path) {
     let mut c = server.client(db);
-    c.batch_execute("DELETE FROM holdfast.files; DELETE FROM holdfast.log")
-        .unwrap();
+    c.batch_execute(
+        "DELETE FROM holdfast.files; DELETE FROM holdfast.parts; DELETE FROM holdfast.log",
+    )
+    .unwrap();
     for e in walkdir::WalkDir::new(dir) {
         let e = e.unwrap();
         let rel = e

@@ -320,8 +320,7 @@ fn claim(out: &Output, dir: &Path, a: ClaimArgs) -> Result<i32, Error> {
             ));
         }
     };
-    let mut store = Store::open(dir)?;
-    let outcome = store.claim(&a.packet, request)?;
+    let outcome = registry::fast::claim(dir, &a.packet, request)?;
     if out.json {
         out.print_json(&outcome)?;
     } else {

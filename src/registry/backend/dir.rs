@@ -142,6 +142,49 @@ impl Backend for DirBackend {
         fsio::sync_dir(&self.dir.join(HISTORY_DIR))
     }
 
+    fn fingerprint(&self, rel: &str) -> Result<Option<String>> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = std::fs::symlink_metadata(self.dir.join(rel)) else {
+            return Ok(None);
+        };
+        if !m.file_type().is_file() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "dev {} ino {} size {} mtime {}.{:09} ctime {}.{:09}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        )))
+    }
+
+    fn append_at(&self, rel: &str, keep: u64, tail: &[u8]) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(rel);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .at(&path)?;
+        let len = f.metadata().at(&path)?.len();
+        if keep > len {
+            return Err(Error::failed(format!(
+                "internal: {}: cannot keep {keep} bytes of {len}",
+                path.display()
+            )));
+        }
+        f.set_len(keep).at(&path)?;
+        f.seek(SeekFrom::Start(keep)).at(&path)?;
+        f.write_all(tail).at(&path)?;
+        f.sync_data().at(&path)?;
+        Ok(())
+    }
+
     fn list(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for entry in walkdir::WalkDir::new(&self.dir).follow_links(false) {
@@ -156,6 +199,7 @@ impl Backend for DirBackend {
                 .map_err(|_| Error::failed("internal: a walked path outside its root"))?;
             let rel = rel.to_string_lossy().replace('\\', "/");
             if rel == LOCK_FILE
+                || rel == crate::registry::fast::CACHE_FILE
                 || rel
                     .rsplit('/')
                     .next()

@@ -126,6 +126,8 @@ pub fn export_between(src: &dyn Backend, dst: &dyn Backend) -> Result<ExportOutc
             before.states
         )));
     }
+    // Only a shortcut for the copy's first claim: a failure costs nothing else.
+    let _ = crate::registry::store::refresh_claim_cache(dst);
     Ok(ExportOutcome {
         states: after.states,
         head: after.head,

@@ -85,6 +85,30 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Every stored name, sorted (for export).
     fn list(&self) -> Result<Vec<String>>;
+
+    /// What changes whenever `rel` is written by anyone (on a directory:
+    /// device, inode, size, modification and status-change times of the
+    /// file, not following a link), so a claim can tell that a records
+    /// document is still the one it wrote without reading it (see
+    /// [`fast`](crate::registry::fast)). `None`: the backend has no such
+    /// thing (or `rel` is missing or not a regular file), and every claim
+    /// reads and hashes the whole document.
+    fn fingerprint(&self, _rel: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Cuts `rel` to its first `keep` bytes and appends `tail`, in place,
+    /// and makes it durable: a claim's records added to a records document
+    /// without rewriting it. Not atomic: a crash can leave the first `keep`
+    /// bytes and part of `tail`, which recovery tells apart from a hand
+    /// edit (the bytes are a prefix of the state the log commits, see
+    /// [`store`](crate::registry::store)). Only called where
+    /// [`Backend::fingerprint`] gives `Some`.
+    fn append_at(&self, rel: &str, _keep: u64, _tail: &[u8]) -> Result<()> {
+        Err(crate::error::Error::failed(format!(
+            "internal: {rel}: this backend does not append in place"
+        )))
+    }
 }
 
 /// Whether `location` names a PostgreSQL database rather than a directory.

@@ -1,9 +1,14 @@
 //! The PostgreSQL backend: a registry in schema `holdfast` of a database.
 //!
-//! Three tables, created by `registry init` / `import` / `export`:
+//! Four tables, created by `registry init` / `import` / `export`:
 //! `holdfast.lock` (one row, the writers' mutex), `holdfast.files` (every
 //! document, blob and the completion marker, by the same name the directory
-//! backend gives the file) and `holdfast.log` (one row per history line).
+//! backend gives the file), `holdfast.log` (one row per history line) and
+//! `holdfast.parts`: the records documents (`objects.json`, `objects.md`)
+//! are kept as consecutive parts (name, start offset, bytes) instead of one
+//! `files` row, so a claim inserts a row instead of rewriting the document;
+//! read back, the parts are the document's bytes. A registry made before the
+//! parts table existed has none, and its claims take the full way.
 //!
 //! A store takes the registry with a session-level advisory lock (held
 //! until it is dropped, so no writer comes between two of its
@@ -54,6 +59,8 @@ struct Conn {
     /// Set when another writer changed the registry between two of this
     /// session's writes: every further write is refused.
     overtaken: Mutex<bool>,
+    /// Whether `holdfast.parts` exists (asked once).
+    has_parts: Mutex<Option<bool>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -97,7 +104,8 @@ const CREATE: &str = "CREATE SCHEMA IF NOT EXISTS holdfast;
 CREATE TABLE IF NOT EXISTS holdfast.lock (id integer PRIMARY KEY CHECK (id = 1));
 INSERT INTO holdfast.lock (id) VALUES (1) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS holdfast.files (name text PRIMARY KEY, bytes bytea NOT NULL);
-CREATE TABLE IF NOT EXISTS holdfast.log (seq bigint PRIMARY KEY CHECK (seq > 0), line bytea NOT NULL);";
+CREATE TABLE IF NOT EXISTS holdfast.log (seq bigint PRIMARY KEY CHECK (seq > 0), line bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS holdfast.parts (name text NOT NULL, start bigint NOT NULL CHECK (start >= 0), bytes bytea NOT NULL, PRIMARY KEY (name, start));";
 
 /// Triggers and rules on holdfast's tables: either could make the database
 /// store or return other bytes than holdfast wrote.
@@ -155,6 +163,7 @@ impl PgBackend {
                 client: Mutex::new(client),
                 committed_len: Mutex::new(None),
                 overtaken: Mutex::new(false),
+                has_parts: Mutex::new(None),
             }),
         })
     }
@@ -184,6 +193,65 @@ impl PgBackend {
             )
             .map_err(|e| self.fail("looking for holdfast's tables", &e))?;
         Ok(row.get(0))
+    }
+
+    /// Whether the parts table exists.
+    fn has_parts(&self, c: &mut Client) -> Result<bool> {
+        let mut known = self
+            .conn
+            .has_parts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = *known {
+            return Ok(k);
+        }
+        let row = c
+            .query_one(
+                "SELECT pg_catalog.to_regclass('holdfast.parts') IS NOT NULL",
+                &[],
+            )
+            .map_err(|e| self.fail("looking for holdfast.parts", &e))?;
+        let k: bool = row.get(0);
+        *known = Some(k);
+        Ok(k)
+    }
+
+    /// The bytes of `rel` kept as parts, `None` when it has none.
+    fn read_parts(&self, c: &mut Client, rel: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        if !self.has_parts(c)? {
+            return Ok(None);
+        }
+        let rows = c
+            .query(
+                "SELECT start, bytes FROM holdfast.parts WHERE name = $1 ORDER BY start",
+                &[&rel],
+            )
+            .map_err(|e| self.fail(&format!("reading {rel}"), &e))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for r in rows {
+            let start: i64 = r.get(0);
+            let bytes: &[u8] = r.get(1);
+            if start != out.len() as i64 {
+                return Err(Error::malformed(
+                    self.path(rel),
+                    format!(
+                        "its parts in {SCHEMA}.parts do not follow each other (a part starts at {start}, the parts before end at {}); edited by hand?",
+                        out.len()
+                    ),
+                ));
+            }
+            out.extend_from_slice(bytes);
+            if out.len() as u64 > limit {
+                return Err(Error::malformed(
+                    self.path(rel),
+                    format!("longer than the {limit} bytes holdfast reads"),
+                ));
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Refuses tables a trigger, rule or policy could make lie.
@@ -258,7 +326,8 @@ impl Backend for PgBackend {
         self.refuse_planted(&mut c)?;
         let row = c
             .query_one(
-                "SELECT (SELECT count(*) FROM holdfast.files) + (SELECT count(*) FROM holdfast.log)",
+                "SELECT (SELECT count(*) FROM holdfast.files) + (SELECT count(*) FROM holdfast.log) \
+                   + (SELECT count(*) FROM holdfast.parts)",
                 &[],
             )
             .map_err(|e| self.fail("looking at holdfast's tables", &e))?;
@@ -328,7 +397,7 @@ impl Backend for PgBackend {
             .query_opt("SELECT bytes FROM holdfast.files WHERE name = $1", &[&rel])
             .map_err(|e| self.fail(&format!("reading {rel}"), &e))?;
         match row {
-            None => Ok(None),
+            None => self.read_parts(&mut c, rel, limit),
             Some(r) => {
                 let b: Vec<u8> = r.get(0);
                 if b.len() as u64 > limit {
@@ -347,12 +416,57 @@ impl Backend for PgBackend {
         let row = c
             .query_opt("SELECT 1 FROM holdfast.files WHERE name = $1", &[&rel])
             .map_err(|e| self.fail(&format!("looking for {rel}"), &e))?;
+        if row.is_some() {
+            return Ok(true);
+        }
+        if !self.has_parts(&mut c)? {
+            return Ok(false);
+        }
+        let row = c
+            .query_opt(
+                "SELECT 1 FROM holdfast.parts WHERE name = $1 LIMIT 1",
+                &[&rel],
+            )
+            .map_err(|e| self.fail(&format!("looking for {rel}"), &e))?;
         Ok(row.is_some())
     }
 
     fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()> {
         self.check_not_overtaken()?;
         let mut c = self.client();
+        if !read_only
+            && !bytes.is_empty()
+            && (rel == "objects.json" || rel == "objects.md")
+            && self.has_parts(&mut c)?
+        {
+            // A records document is kept as parts, the closing `\n]\n` of
+            // `objects.json` a part of its own: a claim then deletes that
+            // small part and inserts its records, never rewriting the rest.
+            let fail = |e: &postgres::Error| self.fail(&format!("writing {rel}"), e);
+            c.execute("DELETE FROM holdfast.files WHERE name = $1", &[&rel])
+                .map_err(|e| fail(&e))?;
+            c.execute("DELETE FROM holdfast.parts WHERE name = $1", &[&rel])
+                .map_err(|e| fail(&e))?;
+            let closing = b"\n]\n";
+            let split =
+                if rel == "objects.json" && bytes.len() > closing.len() && bytes.ends_with(closing)
+                {
+                    bytes.len() - closing.len()
+                } else {
+                    bytes.len()
+                };
+            for (start, part) in [(0, &bytes[..split]), (split, &bytes[split..])] {
+                if part.is_empty() {
+                    continue;
+                }
+                c.execute(
+                    "INSERT INTO holdfast.parts (name, start, bytes) VALUES ($1, $2, $3)",
+                    &[&rel, &(start as i64), &part],
+                )
+                .map_err(|e| fail(&e))?;
+            }
+            return Ok(());
+        }
         let sql = if read_only {
             "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
         } else {
@@ -361,6 +475,11 @@ impl Backend for PgBackend {
         };
         c.execute(sql, &[&rel, &bytes])
             .map_err(|e| self.fail(&format!("writing {rel}"), &e))?;
+        if !read_only && self.has_parts(&mut c)? {
+            // Written whole: any parts it was kept as are gone.
+            c.execute("DELETE FROM holdfast.parts WHERE name = $1", &[&rel])
+                .map_err(|e| self.fail(&format!("writing {rel}"), &e))?;
+        }
         Ok(())
     }
 
@@ -420,10 +539,96 @@ impl Backend for PgBackend {
             .query("SELECT name FROM holdfast.files ORDER BY name", &[])
             .map_err(|e| self.fail("listing the registry", &e))?;
         let mut out: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if self.has_parts(&mut c)? {
+            let rows = c
+                .query("SELECT DISTINCT name FROM holdfast.parts", &[])
+                .map_err(|e| self.fail("listing the registry", &e))?;
+            out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        }
+        out.retain(|n| n != crate::registry::fast::CACHE_FILE);
         if self.log_len(&mut c)? > 0 {
             out.push(LOG_FILE.to_string());
         }
         out.sort();
         Ok(out)
+    }
+
+    fn fingerprint(&self, rel: &str) -> Result<Option<String>> {
+        let mut c = self.client();
+        if !self.has_parts(&mut c)? {
+            return Ok(None);
+        }
+        // A row's xmin is the transaction that wrote that version of it:
+        // any UPDATE or INSERT gives a new one, which no client can set.
+        let row = c
+            .query_one(
+                "SELECT (SELECT 'whole ' || xmin::text || ' ' || octet_length(bytes)::text \
+                           FROM holdfast.files WHERE name = $1), \
+                        (SELECT 'parts ' || count(*)::text || ' ' || sum(octet_length(bytes))::text || ' ' || \
+                                md5(string_agg(start::text || ':' || xmin::text, ',' ORDER BY start)) \
+                           FROM holdfast.parts WHERE name = $1 HAVING count(*) > 0)",
+                &[&rel],
+            )
+            .map_err(|e| self.fail(&format!("looking at {rel}"), &e))?;
+        let whole: Option<String> = row.get(0);
+        let parts: Option<String> = row.get(1);
+        Ok(match (whole, parts) {
+            (Some(w), None) => Some(w),
+            (None, Some(p)) => Some(p),
+            _ => None,
+        })
+    }
+
+    fn append_at(&self, rel: &str, keep: u64, tail: &[u8]) -> Result<()> {
+        self.check_not_overtaken()?;
+        let mut c = self.client();
+        let fail = |e: &postgres::Error| self.fail(&format!("appending to {rel}"), e);
+        let keep = i64::try_from(keep)
+            .map_err(|_| Error::failed(format!("internal: {rel}: offset {keep} too large")))?;
+        // A document kept whole becomes its first part, cut at `keep`.
+        let moved = c
+            .execute(
+                "INSERT INTO holdfast.parts (name, start, bytes) \
+                 SELECT name, 0, substring(bytes FROM 1 FOR ($2::bigint)::integer) FROM holdfast.files \
+                  WHERE name = $1 AND octet_length(bytes) >= $2::bigint",
+                &[&rel, &keep],
+            )
+            .map_err(|e| fail(&e))?;
+        if moved == 1 {
+            c.execute("DELETE FROM holdfast.files WHERE name = $1", &[&rel])
+                .map_err(|e| fail(&e))?;
+        } else {
+            c.execute(
+                "DELETE FROM holdfast.parts WHERE name = $1 AND start >= $2::bigint",
+                &[&rel, &keep],
+            )
+            .map_err(|e| fail(&e))?;
+            c.execute(
+                "UPDATE holdfast.parts SET bytes = substring(bytes FROM 1 FOR ($2::bigint - start)::integer) \
+                  WHERE name = $1 AND start < $2::bigint AND start + octet_length(bytes) > $2::bigint",
+                &[&rel, &keep],
+            )
+            .map_err(|e| fail(&e))?;
+            let end = c
+                .query_one(
+                    "SELECT coalesce(max(start + octet_length(bytes)), -1) FROM holdfast.parts WHERE name = $1",
+                    &[&rel],
+                )
+                .map_err(|e| fail(&e))?;
+            let end: i64 = end.get(0);
+            if end != keep {
+                return Err(Error::failed(format!(
+                    "internal: {rel}: cannot keep {keep} bytes of its parts (they end at {end})"
+                )));
+            }
+        }
+        if !tail.is_empty() {
+            c.execute(
+                "INSERT INTO holdfast.parts (name, start, bytes) VALUES ($1, $2, $3)",
+                &[&rel, &keep, &tail],
+            )
+            .map_err(|e| fail(&e))?;
+        }
+        Ok(())
     }
 }

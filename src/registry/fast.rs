@@ -1,0 +1,548 @@
+//! Claims whose cost does not grow with the registry.
+//!
+//! A claim adds a staged claim and its records. Of the five documents, the
+//! two records documents (`objects.json`, `objects.md`) are nearly all of a
+//! large registry's bytes, and a claim only appends to them: new records go
+//! after every existing one. So a claim here
+//!
+//! - reads, hashes and parses only the three small documents (the header:
+//!   claims, canonical max, revisions), and refuses to go on unless each is
+//!   exactly the head state's and the head is marked complete;
+//! - knows the records documents are still the head state's without reading
+//!   them, from the [cache](CACHE_FILE) the last write left beside the
+//!   history: their sha256, their [fingerprint](Backend::fingerprint) (on a
+//!   directory: inode, size, modification and status-change times, which
+//!   any write changes; on PostgreSQL: the transaction ids that wrote its
+//!   rows, see [`postgres`](super::backend::postgres)), the SHA-256 state after their bytes up to where the
+//!   next records go (so the new sha256 is the old hash extended by the
+//!   appended bytes), the id numbers of the records (as runs) and each
+//!   packet's record count;
+//! - checks the four invariants over the header and those id numbers (the
+//!   invariants depend on nothing else of a record), before and after;
+//! - commits as every write does (blobs, then the log line, then the
+//!   documents, then the completion marker): the records documents' blobs
+//!   are splices of the previous revision (stored whole, from the document
+//!   read and hashed, once the chain of splices reaches its limit), and the documents are appended to
+//!   in place ([`Backend::append_at`]) instead of being rewritten. A kill in
+//!   the middle of an append leaves a prefix of the committed bytes, which
+//!   the next command completes (see [`store`](super::store)).
+//!
+//! The cache is only a shortcut: the per-packet counts are proven by
+//! rendering the current `index.md` from them and the header and comparing
+//! it byte for byte with the file, the record count by `registry.json` and
+//! `registry.md`. Whenever anything does not match (no cache, a fingerprint
+//! that changed, a document that is not the head's, an interrupted write, a
+//! registry without records, a PostgreSQL registry made before its parts
+//! table existed) the claim is made the full way: every
+//! document read, hashed against the history and parsed, exactly as
+//! before. `registry check`, `verify-history`, `fold`, `show` and every other
+//! command always read and hash every byte, so bytes changed in a way that
+//! kept the fingerprint (which takes changing the clock) are still reported
+//! by the first of them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::digest::common::hazmat::{SerializableState, SerializedState};
+use sha2::{Digest, Sha256};
+
+use super::backend::{self, Backend};
+use super::check::check_numbers;
+use super::fold::{ClaimRequest, plan_claim_with};
+use super::history::{
+    self, DocPin, Entry, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth, encode, put_blob,
+    put_blob_from, put_splice, read_log_repairing,
+};
+use super::model::{
+    Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, objects_json_appended,
+    parse_registry_json, registry_json_bytes_counted, to_canonical_bytes,
+};
+use super::render;
+use super::store::{ClaimOutcome, Store, require_registry};
+use crate::digest::sha256_hex;
+use crate::error::{Error, Result};
+
+/// Where the claim cache lives (relative to the registry). Not a document
+/// and not history: nothing is pinned to it, export leaves it out, and a
+/// missing or wrong one only makes the next claim take the full way.
+pub const CACHE_FILE: &str = "history/claim-cache.json";
+
+/// What the cache knows of one records document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tail {
+    /// [`Backend::fingerprint`] right after the write that left it.
+    fingerprint: String,
+    /// Its sha256 (the head state's pin).
+    sha256: String,
+    /// Its length.
+    len: u64,
+    /// Where the next records go: the bytes before are kept.
+    cut: u64,
+    /// The SHA-256 state after the first `cut` bytes, hex.
+    midstate: String,
+}
+
+/// The claim cache (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cache {
+    objects_json: Tail,
+    objects_md: Tail,
+    /// Maximal runs of consecutive record id numbers, in document order.
+    runs: Vec<(u64, u64)>,
+    /// Records per packet.
+    records: BTreeMap<String, u64>,
+}
+
+fn midstate_hex(h: &Sha256) -> String {
+    hex::encode(h.serialize().as_slice())
+}
+
+fn resume(hex_state: &str) -> Option<Sha256> {
+    let raw = hex::decode(hex_state).ok()?;
+    let state = SerializedState::<Sha256>::try_from(raw.as_slice()).ok()?;
+    Sha256::deserialize(&state).ok()
+}
+
+/// The sha256 of `bytes` and the SHA-256 state after its first `cut` bytes.
+fn hash_with_midstate(bytes: &[u8], cut: usize) -> (String, String) {
+    let mut h = Sha256::new();
+    h.update(&bytes[..cut]);
+    let mid = midstate_hex(&h);
+    h.update(&bytes[cut..]);
+    (hex::encode(h.finalize()), mid)
+}
+
+/// Runs of consecutive numbers, in order.
+fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for n in numbers {
+        match out.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(n) => *last = n,
+            _ => out.push((n, n)),
+        }
+    }
+    out
+}
+
+/// Writes the cache for the state whose documents are `docs` (indexed by
+/// [`Document::index`]) and whose model is `reg` (every record loaded), just
+/// written to `b`. Does nothing where the backend has no fingerprints or the
+/// registry no records; a failure only costs the next claim its shortcut.
+pub(crate) fn save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) {
+    let _ = try_save_cache(b, reg, docs);
+}
+
+fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<()> {
+    if reg.objects.is_empty() {
+        return remove_cache(b);
+    }
+    let oj = &docs[Document::ObjectsJson.index()];
+    let om = &docs[Document::ObjectsMd.index()];
+    if !oj.ends_with(OBJECTS_JSON_CLOSING) {
+        return remove_cache(b);
+    }
+    let (Some(fj), Some(fm)) = (
+        b.fingerprint(Document::ObjectsJson.name())?,
+        b.fingerprint(Document::ObjectsMd.name())?,
+    ) else {
+        return Ok(());
+    };
+    let jcut = oj.len() - OBJECTS_JSON_CLOSING.len();
+    let ((jsha, jmid), (msha, mmid)) = rayon::join(
+        || hash_with_midstate(oj, jcut),
+        || hash_with_midstate(om, om.len()),
+    );
+    let cache = Cache {
+        objects_json: Tail {
+            fingerprint: fj,
+            sha256: jsha,
+            len: oj.len() as u64,
+            cut: jcut as u64,
+            midstate: jmid,
+        },
+        objects_md: Tail {
+            fingerprint: fm,
+            sha256: msha,
+            len: om.len() as u64,
+            cut: om.len() as u64,
+            midstate: mmid,
+        },
+        runs: runs_of(reg.objects.iter().map(|o| o.number)),
+        records: render::records_per_packet(reg),
+    };
+    write_cache(b, &cache)?;
+    // On PostgreSQL the write before has been committed: commit this too.
+    b.durable()
+}
+
+fn write_cache(b: &dyn Backend, cache: &Cache) -> Result<()> {
+    let bytes = serde_json::to_vec(cache)
+        .map_err(|e| Error::failed(format!("internal: claim cache: {e}")))?;
+    b.write(CACHE_FILE, &bytes, false)
+}
+
+fn remove_cache(b: &dyn Backend) -> Result<()> {
+    if let Some(dir) = b.dir() {
+        match std::fs::remove_file(dir.join(CACHE_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(dir.join(CACHE_FILE), e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn read_cache(b: &dyn Backend) -> Option<Cache> {
+    let bytes = b.read(CACHE_FILE, READ_LIMIT).ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Claims the next free ids for `packet` in the registry at `location`:
+/// the fast way when it applies (see the module docs), else by
+/// [`Store::open`] and [`Store::claim`]. Either way the same ids, the same
+/// documents byte for byte, the same history line and the same refusals.
+pub fn claim(location: &Path, packet: &str, request: ClaimRequest) -> Result<ClaimOutcome> {
+    let b = backend::open(location)?;
+    require_registry(&*b)?;
+    {
+        let _lock = b.lock()?;
+        if let Some(outcome) = try_claim(&*b, packet, &request)? {
+            return Ok(outcome);
+        }
+    }
+    let mut store = Store::open_backend(b, RecordLoad::Full)?;
+    store.claim(packet, request)
+}
+
+/// The small documents, read and hashed in full.
+const SMALL: [Document; 3] = [
+    Document::RegistryJson,
+    Document::RegistryMd,
+    Document::IndexMd,
+];
+
+/// The fast claim; `Ok(None)` when it does not apply and nothing was
+/// written but content-addressed blobs (the caller makes the claim the full
+/// way). An error is a refusal the full way gives too, or a failure while
+/// committing.
+fn try_claim(
+    b: &dyn Backend,
+    packet: &str,
+    request: &ClaimRequest,
+) -> Result<Option<ClaimOutcome>> {
+    let Some(cache) = read_cache(b) else {
+        return Ok(None);
+    };
+    for (d, t) in [
+        (Document::ObjectsJson, &cache.objects_json),
+        (Document::ObjectsMd, &cache.objects_md),
+    ] {
+        if b.fingerprint(d.name())?.as_deref() != Some(t.fingerprint.as_str()) {
+            return Ok(None);
+        }
+    }
+    b.remove_leftovers()?;
+    let Ok(log) = read_log_repairing(b) else {
+        return Ok(None);
+    };
+    let (Some(head), Some(head_hash)) = (log.head(), log.head_hash()) else {
+        return Ok(None);
+    };
+    // Only a registry whose last write is complete: an interrupted one is
+    // finished by the full way.
+    if history::read_complete(b).ok().flatten().as_deref() != Some(head_hash) {
+        return Ok(None);
+    }
+    if head.pin(Document::ObjectsJson) != cache.objects_json.sha256
+        || head.pin(Document::ObjectsMd) != cache.objects_md.sha256
+    {
+        return Ok(None);
+    }
+    let mut small: BTreeMap<Document, Vec<u8>> = BTreeMap::new();
+    for d in SMALL {
+        let Some(bytes) = b.read(d.name(), READ_LIMIT).ok().flatten() else {
+            return Ok(None);
+        };
+        if sha256_hex(&bytes) != head.pin(d) {
+            return Ok(None);
+        }
+        small.insert(d, bytes);
+    }
+    let Ok(header) = parse_registry_json(
+        &small[&Document::RegistryJson],
+        &b.path(Document::RegistryJson.name()),
+    ) else {
+        return Ok(None);
+    };
+    let total: u64 = cache.runs.iter().map(|(a, z)| z - a + 1).sum();
+    if header.revisions != head.revisions()
+        || header.objects_file.sha256 != cache.objects_json.sha256
+        || header.objects_file.count != total
+        || total == 0
+    {
+        return Ok(None);
+    }
+    let reg = Registry {
+        format: header.format,
+        canonical_max: header.canonical_max,
+        claims: header.claims,
+        objects: Vec::new(),
+        revisions: header.revisions,
+    };
+    // The cached counts are the ones the current documents were rendered from.
+    let counts = || cache.records.iter().map(|(k, v)| (k.as_str(), *v));
+    if render::index_md_counted(&reg, counts()) != small[&Document::IndexMd]
+        || render::registry_md_counted(&reg, total, &cache.objects_json.sha256)
+            != small[&Document::RegistryMd]
+    {
+        return Ok(None);
+    }
+    let numbers: Vec<u64> = cache.runs.iter().flat_map(|&(a, z)| a..=z).collect();
+    let plan = plan_claim_with(&reg, packet, request.clone(), || {
+        check_numbers(&reg.format, reg.canonical_max, &reg.claims, numbers.clone())
+    })?;
+    let mut next = Registry {
+        format: reg.format.clone(),
+        canonical_max: reg.canonical_max,
+        claims: reg.claims.clone(),
+        objects: Vec::new(),
+        revisions: log.high_water().bumped(),
+    };
+    next.claims.push(plan.claim.clone());
+    let records: Vec<Object> = plan.records;
+    let mut after_numbers = numbers;
+    after_numbers.extend(records.iter().map(|o| o.number));
+    let after = check_numbers(
+        &next.format,
+        next.canonical_max,
+        &next.claims,
+        after_numbers,
+    );
+    if !after.passes() {
+        return Err(Error::refused(format!(
+            "claim: the registry would fail check after it ({}); nothing written",
+            after.counts.summary()
+        )));
+    }
+    let (Some(json_add), Some(md_add)) = (
+        objects_json_appended(&next.format, &records)?,
+        render::objects_md_appended(&next.format, &records),
+    ) else {
+        return Ok(None);
+    };
+    let (jt, mt) = (&cache.objects_json, &cache.objects_md);
+    let (Some(mut jh), Some(mut mh)) = (resume(&jt.midstate), resume(&mt.midstate)) else {
+        return Ok(None);
+    };
+    if jt.cut + OBJECTS_JSON_CLOSING.len() as u64 != jt.len || mt.cut != mt.len {
+        return Ok(None);
+    }
+    let body = &json_add[..json_add.len() - OBJECTS_JSON_CLOSING.len()];
+    jh.update(body);
+    let jmid = midstate_hex(&jh);
+    jh.update(OBJECTS_JSON_CLOSING);
+    let json_sha = hex::encode(jh.finalize());
+    mh.update(&md_add);
+    let mmid = midstate_hex(&mh);
+    let md_sha = hex::encode(mh.finalize());
+
+    let n_after = total + records.len() as u64;
+    let mut new_counts = cache.records.clone();
+    *new_counts.entry(packet.to_string()).or_default() += records.len() as u64;
+    let mut new_small: BTreeMap<Document, Vec<u8>> = BTreeMap::new();
+    new_small.insert(
+        Document::RegistryJson,
+        registry_json_bytes_counted(&next, n_after, &json_sha)?,
+    );
+    new_small.insert(
+        Document::RegistryMd,
+        render::registry_md_counted(&next, n_after, &json_sha),
+    );
+    new_small.insert(
+        Document::IndexMd,
+        render::index_md_counted(&next, new_counts.iter().map(|(k, v)| (k.as_str(), *v))),
+    );
+
+    // Blobs: content-addressed, so writing them changes nothing visible.
+    let (Some(jdepth), Some(mdepth)) = (blob_depth(b, &jt.sha256), blob_depth(b, &mt.sha256))
+    else {
+        return Ok(None);
+    };
+    // A chain of splices at its limit: this revision is stored whole, from
+    // the document as it is (hashed, so it must be the head's).
+    let whole = |d: Document, t: &Tail, depth: u32, add: &[u8]| -> Option<Vec<u8>> {
+        if depth < MAX_DELTA_DEPTH {
+            return None;
+        }
+        let mut bytes = b.read(d.name(), READ_LIMIT).ok().flatten()?;
+        if sha256_hex(&bytes) != t.sha256 || bytes.len() as u64 != t.len {
+            return Some(Vec::new());
+        }
+        bytes.truncate(t.cut as usize);
+        bytes.extend_from_slice(add);
+        Some(bytes)
+    };
+    let jwhole = whole(Document::ObjectsJson, jt, jdepth, &json_add);
+    let mwhole = whole(Document::ObjectsMd, mt, mdepth, &md_add);
+    if jwhole.as_ref().is_some_and(Vec::is_empty) || mwhole.as_ref().is_some_and(Vec::is_empty) {
+        // Not the head's bytes after all: the full way reports it.
+        return Ok(None);
+    }
+    let records_blob = match request {
+        ClaimRequest::Records(r) => Some(to_canonical_bytes(r)?),
+        ClaimRequest::Count(_) => None,
+    };
+    if let Some(r) = &records_blob {
+        put_blob(b, r)?;
+    }
+    let stored_whole = |bytes: &[u8], want: &str| -> Result<()> {
+        let sha = put_blob(b, bytes)?;
+        if sha != want {
+            return Err(Error::failed(format!(
+                "internal: a records document extended to {sha}, its hash was extended to {want}; nothing committed"
+            )));
+        }
+        Ok(())
+    };
+    match &jwhole {
+        Some(bytes) => stored_whole(bytes, &json_sha)?,
+        None => put_splice(
+            b,
+            &json_sha,
+            &jt.sha256,
+            jdepth,
+            jt.cut,
+            body,
+            OBJECTS_JSON_CLOSING.len() as u64,
+        )?,
+    }
+    match &mwhole {
+        Some(bytes) => stored_whole(bytes, &md_sha)?,
+        None => put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?,
+    }
+    let mut documents = head.documents.clone();
+    for d in SMALL {
+        let sha = put_blob_from(b, &new_small[&d], Some((head.pin(d), &small[&d])))?;
+        documents.insert(
+            d.name().to_string(),
+            DocPin {
+                revision: next.revisions.get(d),
+                sha256: sha,
+            },
+        );
+    }
+    for (d, sha) in [
+        (Document::ObjectsJson, &json_sha),
+        (Document::ObjectsMd, &md_sha),
+    ] {
+        documents.insert(
+            d.name().to_string(),
+            DocPin {
+                revision: next.revisions.get(d),
+                sha256: sha.clone(),
+            },
+        );
+    }
+    let f = &next.format;
+    let (first, last) = (plan.claim.first, plan.claim.last);
+    let entry = Entry {
+        documents,
+        op: Op::Claim {
+            packet: packet.to_string(),
+            first: f.format(first),
+            last: f.format(last),
+            count: last - first + 1,
+            records_sha256: records_blob.as_deref().map(sha256_hex),
+        },
+        prev: Some(head_hash.to_string()),
+        seq: head.seq + 1,
+    };
+    let line = encode(&entry)?;
+    // The commit point.
+    append(b, &line)?;
+    for d in SMALL {
+        b.write(d.name(), &new_small[&d], false)?;
+    }
+    b.append_at(Document::ObjectsJson.name(), jt.cut, &json_add)?;
+    b.append_at(Document::ObjectsMd.name(), mt.len, &md_add)?;
+
+    // The cache for the next claim, before the write is marked complete
+    // (on PostgreSQL inside the same transaction): a kill before the marker
+    // leaves an interrupted write, which no fast claim touches.
+    let mut runs = cache.runs.clone();
+    for o in &records {
+        match runs.last_mut() {
+            Some((_, z)) if z.checked_add(1) == Some(o.number) => *z = o.number,
+            _ => runs.push((o.number, o.number)),
+        }
+    }
+    let jlen = jt.len + json_add.len() as u64 - OBJECTS_JSON_CLOSING.len() as u64;
+    let mlen = mt.len + md_add.len() as u64;
+    if let (Ok(Some(fj)), Ok(Some(fm))) = (
+        b.fingerprint(Document::ObjectsJson.name()),
+        b.fingerprint(Document::ObjectsMd.name()),
+    ) {
+        let next_cache = Cache {
+            objects_json: Tail {
+                fingerprint: fj,
+                sha256: json_sha,
+                len: jlen,
+                cut: jlen - OBJECTS_JSON_CLOSING.len() as u64,
+                midstate: jmid,
+            },
+            objects_md: Tail {
+                fingerprint: fm,
+                sha256: md_sha,
+                len: mlen,
+                cut: mlen,
+                midstate: mmid,
+            },
+            runs,
+            records: new_counts,
+        };
+        // A claim that could not leave its cache is still made.
+        let _ = write_cache(b, &next_cache);
+    }
+    history::mark_complete(b, &sha256_hex(&line))?;
+    b.durable()?;
+    Ok(Some(ClaimOutcome {
+        packet: packet.to_string(),
+        first_id: f.format(first),
+        last_id: f.format(last),
+        count: last - first + 1,
+        state: head.seq + 1,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_hash_equals_the_hash_of_the_whole() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cut in [0, 1, 63, 64, 65, 500, 999, 1000] {
+            let (sha, mid) = hash_with_midstate(&bytes, cut);
+            assert_eq!(sha, sha256_hex(&bytes));
+            let mut h = resume(&mid).unwrap();
+            h.update(&bytes[cut..]);
+            assert_eq!(hex::encode(h.finalize()), sha, "cut {cut}");
+        }
+        assert!(resume("00").is_none());
+        assert!(resume("zz").is_none());
+    }
+
+    #[test]
+    fn runs_merge_consecutive_numbers_only() {
+        assert_eq!(
+            runs_of([1, 2, 3, 5, 6, 9].into_iter()),
+            vec![(1, 3), (5, 6), (9, 9)]
+        );
+        assert_eq!(runs_of([4, 4].into_iter()), vec![(4, 4), (4, 4)]);
+        assert!(runs_of(std::iter::empty()).is_empty());
+    }
+}
