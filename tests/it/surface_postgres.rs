@@ -434,6 +434,9 @@ fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) 
 
 #[test]
 fn lookalike_functions_and_operators_never_run_and_cannot_redirect_rows() {
+    // Compares snapshots, which hold the cluster's roles: no test may add
+    // one meanwhile.
+    let _cluster = cluster_read();
     let server = pg::shared();
     let db = "lookalike";
     server.create_db(db);
@@ -513,6 +516,9 @@ fn lookalike_functions_and_operators_never_run_and_cannot_redirect_rows() {
 
 #[test]
 fn a_user_cast_with_side_effects_is_never_called() {
+    // Compares snapshots, which hold the cluster's roles: no test may add
+    // one meanwhile.
+    let _cluster = cluster_read();
     let server = pg::shared();
     let db = "usercast";
     server.create_db(db);
@@ -822,6 +828,9 @@ fn rows_equal_after_text_keep_one_order() {
 
 #[test]
 fn dotted_names_get_distinct_parts() {
+    // Compares snapshots, which hold the cluster's roles: no test may add
+    // one meanwhile.
+    let _cluster = cluster_read();
     let server = pg::shared();
     let db = "dotted";
     server.create_db(db);
@@ -1172,6 +1181,9 @@ fn every_object_kind_is_covered_by_a_named_part() {
 /// query, fails closed.
 #[test]
 fn planner_evaluated_index_and_statistics_expressions_never_run() {
+    // Compares snapshots, which hold the cluster's roles: no test may add
+    // one meanwhile.
+    let _cluster = cluster_read();
     let server = pg::shared();
     let db = "plannerexprs";
     server.create_db(db);
