@@ -33,10 +33,11 @@ use crate::gate::assemble::{GateFacts, GatesRequest};
 use crate::gate::blocker::ClosingChecks;
 use crate::gate::verdict::{Scoping, Verdict, verdict};
 use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::model::proof::ProofResult;
 use crate::probe::ProbeReport;
 use crate::registry::{self, FoldResult};
 use crate::surface::SurfaceInventory;
-use crate::surface::proof::{FoldInput, ProofResult, SnapshotInput};
+use crate::surface::proof::{FoldInput, SnapshotInput};
 use crate::surface::snapshot;
 use crate::{canonical, fsio, seal, surface};
 

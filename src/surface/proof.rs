@@ -24,12 +24,14 @@ use super::facts::{
     declared_only_critical_surface_id, pointer_token,
 };
 use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
-use super::spec::{Risk, Table, resolve_members};
+use super::spec::{Table, resolve_members};
 use crate::authz::{Authorization, AuthorizedMutation, FoldRange};
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::model::level::Level;
+use crate::model::proof::{ProofResult, ProofStatus};
 use crate::registry::FoldResult;
 
 /// File name of the proof in a packet.
@@ -38,18 +40,6 @@ pub const PROOF_FILE: &str = "forbidden-surface-proof.json";
 pub const PROOF_FORMAT: &str = "holdfast-forbidden-surface-proof/1";
 /// Largest fold result `prove` reads.
 pub const FOLD_RESULT_LIMIT: u64 = 64 * 1024 * 1024;
-
-pub use super::facts::ProofStatus;
-
-/// The proof's overall result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProofResult {
-    /// Every forbidden surface untouched (or declared), the authorized mutation matched.
-    Proven,
-    /// At least one failure; see `failures`.
-    NotProven,
-}
 
 /// Why the proof is not proven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -95,7 +85,7 @@ pub struct SurfaceVerdict {
     pub table: Table,
     /// Its mutation risk (absent when unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<Risk>,
+    pub risk: Option<Level>,
     /// How it was read.
     pub method: Method,
     /// The verdict.
@@ -936,7 +926,7 @@ pub fn prove_with(
             if !required(v) {
                 continue;
             }
-            let risk = v.risk.map_or("unknown", Risk::as_str);
+            let risk = v.risk.map_or("unknown", Level::as_str);
             blocker_facts.push(declared_only_critical_surface(
                 &before_ref,
                 &after_ref,

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::authz::Scope;
+use crate::model::level::Level;
 use crate::surface::snapshot::{BoundaryRecord, SNAPSHOT_FORMAT, boundaries_digest, parts_digest};
 use crate::surface::spec::{Policy, Status};
 
@@ -13,7 +14,7 @@ fn h(s: &str) -> String {
     digest::sha256_hex(s.as_bytes())
 }
 
-fn surface(method: Method, risk: Option<Risk>, parts: &[(&str, &str)]) -> SurfaceSnapshot {
+fn surface(method: Method, risk: Option<Level>, parts: &[(&str, &str)]) -> SurfaceSnapshot {
     let parts: BTreeMap<String, String> =
         parts.iter().map(|(k, v)| (k.to_string(), h(v))).collect();
     SurfaceSnapshot {
@@ -50,7 +51,7 @@ fn boundary(id: &str, entries: &[&str], ids: &[&str]) -> BoundaryRecord {
 fn snap(
     surfaces: Vec<(&str, SurfaceSnapshot)>,
     boundaries: Vec<BoundaryRecord>,
-    policy: &[Risk],
+    policy: &[Level],
 ) -> Snapshot {
     Snapshot {
         format: SNAPSHOT_FORMAT.into(),
@@ -116,16 +117,16 @@ fn world(db: &str, cms: &str, reg: &[(&str, &str)]) -> Snapshot {
                 "db",
                 surface(
                     Method::Postgres,
-                    Some(Risk::Critical),
+                    Some(Level::Critical),
                     &[("schema", "s"), ("table:public.t", db)],
                 ),
             ),
             (
                 "cms",
-                surface(Method::Command, Some(Risk::High), &[("stdout", cms)]),
+                surface(Method::Command, Some(Level::High), &[("stdout", cms)]),
             ),
-            ("registry", surface(Method::Files, Some(Risk::High), reg)),
-            ("secrets", surface(Method::None, Some(Risk::Critical), &[])),
+            ("registry", surface(Method::Files, Some(Level::High), reg)),
+            ("secrets", surface(Method::None, Some(Level::Critical), &[])),
         ],
         vec![
             boundary("prod-mutation", &["db", "cms", "registry"], &IDS),
@@ -450,7 +451,7 @@ fn a_fold_the_authorization_does_not_name_fails() {
 #[test]
 fn declared_only_critical_becomes_a_blocker_fact_under_the_policy() {
     let mut b = world("rows", "out", &REG_BEFORE);
-    b.policy.require_digest_for = vec![Risk::Critical];
+    b.policy.require_digest_for = vec![Level::Critical];
     let p = prove(&input("b", b.clone()), &input("a", b), &auth(&[]), &[]).unwrap();
     assert_eq!(
         p.result,
@@ -501,7 +502,7 @@ fn declared_only_critical_becomes_a_blocker_fact_under_the_policy() {
     assert_eq!(&listed[0].evidence[1..], &f.evidence[..]);
     // High is not in the policy: no fact.
     let mut b = world("rows", "out", &REG_BEFORE);
-    b.policy.require_digest_for = vec![Risk::High];
+    b.policy.require_digest_for = vec![Level::High];
     let p = prove(&input("b", b.clone()), &input("a", b), &auth(&[]), &[]).unwrap();
     assert!(p.blocker_facts.is_empty());
 }
@@ -547,7 +548,7 @@ fn snapshots_of_different_specs_are_refused() {
     assert_eq!(e.exit_code(), 5);
     assert!(e.to_string().contains("different surfaces specs"), "{e}");
     let mut a = b.clone();
-    a.policy.require_digest_for = vec![Risk::Low];
+    a.policy.require_digest_for = vec![Level::Low];
     assert_eq!(
         prove(&input("b", b), &input("a", a), &auth(&[]), &[])
             .unwrap_err()
@@ -561,7 +562,7 @@ fn parts_strategy() -> impl Strategy<Value = BTreeMap<String, String>> {
 }
 
 fn files_world(parts: BTreeMap<String, String>) -> Snapshot {
-    let mut s = surface(Method::Files, Some(Risk::High), &[]);
+    let mut s = surface(Method::Files, Some(Level::High), &[]);
     s.digest = Some(parts_digest(&parts).unwrap());
     s.parts = parts;
     snap(
