@@ -12,6 +12,10 @@
 //! authorized mutation matched its fold result, every surface is in both
 //! snapshots and every boundary covers at least one surface. [`prove`] is a
 //! pure function; [`prove_paths`] and [`write`](fn@write) are its I/O edges.
+//!
+//! Each rule is one method of the private `Prover` (its doc comment says
+//! which rule and why), with its unit tests in `proof_tests.rs`
+//! (`mod rules`); [`prove_with`] applies the rules in one fixed order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,7 +29,7 @@ use super::facts::{
 };
 use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
 use super::spec::{Table, resolve_members};
-use crate::authz::{Authorization, AuthorizedMutation, FoldRange};
+use crate::authz::{Authorization, AuthorizedMutation, ChangeSpec, FoldRange};
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
@@ -451,6 +455,11 @@ pub fn prove(
 /// `AUTHORIZED_CHANGE_MATCHED` (every changed part inside its declared set)
 /// or `AUTHORIZED_CHANGE_OUTSIDE_SCOPE`; every other surface is proven as
 /// usual. A change id the authorization does not name is a refusal.
+///
+/// The rules are the methods of [`Prover`], applied in a fixed order (the
+/// refusals first, then the folds, each surface by id, the boundaries and
+/// the policy), so the proof and the order of its failures are a pure
+/// function of the inputs.
 pub fn prove_with(
     before: &SnapshotInput,
     after: &SnapshotInput,
@@ -458,125 +467,182 @@ pub fn prove_with(
     folds: &[FoldInput],
     change: Option<&str>,
 ) -> Result<Proof> {
-    let change = match change {
-        None => None,
-        Some(id) => Some(auth.authorized_change(id).ok_or_else(|| {
+    let change = Prover::authorized_change(auth, change)?;
+    Prover::same_spec(before, after)?;
+    let by_range = Prover::one_result_per_range(folds)?;
+    let mut p = Prover::new(before, after, auth, change, &by_range);
+    p.unauthorized_folds(folds);
+    let (b, a) = (&before.snapshot, &after.snapshot);
+    let ids: BTreeSet<&String> = b.surfaces.keys().chain(a.surfaces.keys()).collect();
+    let surfaces: Vec<SurfaceVerdict> = ids.into_iter().filter_map(|id| p.surface(id)).collect();
+    p.mutations_on_absent_surfaces();
+    let boundaries = p.boundaries(&surfaces);
+    let notes = declared_only_notes(&surfaces);
+    let blocker_facts = p.declared_only_blocker_facts(&surfaces, &boundaries);
+    Ok(p.finish(folds, surfaces, boundaries, notes, blocker_facts))
+}
+
+/// An authorized fold on one surface, with its fold result if one was given.
+type AuthorizedFold<'a> = (FoldRange, Option<&'a FoldInput>);
+
+/// One proof in the making: the inputs, the failures found so far and the
+/// verdicts of the authorized folds. Each method applies one rule of the
+/// proof and records what it finds; [`prove_with`] runs them in order.
+struct Prover<'a> {
+    before: &'a SnapshotInput,
+    after: &'a SnapshotInput,
+    auth: &'a Authorization,
+    /// The governed change performed between the snapshots, if any.
+    change: Option<&'a ChangeSpec>,
+    /// The authorized folds, grouped by the surface they may change.
+    authorized: BTreeMap<String, Vec<AuthorizedFold<'a>>>,
+    failures: Vec<ProofFailure>,
+    mutations: BTreeMap<(String, FoldRange), MutationVerdict>,
+}
+
+impl<'a> Prover<'a> {
+    /// Rule: a performed change must be one the authorization names;
+    /// anything else is refused, since no scope could be checked for it.
+    fn authorized_change(
+        auth: &'a Authorization,
+        change: Option<&str>,
+    ) -> Result<Option<&'a ChangeSpec>> {
+        let Some(id) = change else {
+            return Ok(None);
+        };
+        auth.authorized_change(id).map(Some).ok_or_else(|| {
             Error::refused(format!(
                 "change {id:?} was performed, but the authorization names no such change"
             ))
-        })?),
-    };
-    let (b, a) = (&before.snapshot, &after.snapshot);
-    if b.spec_sha256 != a.spec_sha256 {
-        return Err(Error::refused(format!(
-            "{} and {} were taken from different surfaces specs (sha256 {} and {}); snapshot both with the same spec",
-            before.file, after.file, b.spec_sha256, a.spec_sha256
-        )));
+        })
     }
-    if b.boundaries_sha256 != a.boundaries_sha256 || b.policy != a.policy {
-        return Err(Error::refused(format!(
-            "{} and {} record different boundaries or policy; snapshot both with the same spec",
-            before.file, after.file
-        )));
-    }
-    for (id, sb) in &b.surfaces {
-        if let Some(sa) = a.surfaces.get(id)
-            && let Some(why) = super::snapshot::target_mismatch(sb, sa)
-        {
+
+    /// Rule: a proof compares one world with itself, so the two snapshots
+    /// must be of the same spec, boundaries and policy, and each surface
+    /// of the same target; anything else is refused, not proven.
+    fn same_spec(before: &SnapshotInput, after: &SnapshotInput) -> Result<()> {
+        let (b, a) = (&before.snapshot, &after.snapshot);
+        if b.spec_sha256 != a.spec_sha256 {
             return Err(Error::refused(format!(
-                "{} and {}: surface {id}: the snapshots are of different targets ({why}); a proof compares one database with itself",
+                "{} and {} were taken from different surfaces specs (sha256 {} and {}); snapshot both with the same spec",
+                before.file, after.file, b.spec_sha256, a.spec_sha256
+            )));
+        }
+        if b.boundaries_sha256 != a.boundaries_sha256 || b.policy != a.policy {
+            return Err(Error::refused(format!(
+                "{} and {} record different boundaries or policy; snapshot both with the same spec",
                 before.file, after.file
             )));
         }
+        for (id, sb) in &b.surfaces {
+            if let Some(sa) = a.surfaces.get(id)
+                && let Some(why) = super::snapshot::target_mismatch(sb, sa)
+            {
+                return Err(Error::refused(format!(
+                    "{} and {}: surface {id}: the snapshots are of different targets ({why}); a proof compares one database with itself",
+                    before.file, after.file
+                )));
+            }
+        }
+        Ok(())
     }
-    let mut failures: Vec<ProofFailure> = Vec::new();
-    let fail = |failures: &mut Vec<ProofFailure>,
-                class,
-                surface: Option<&str>,
-                boundary: Option<&str>,
-                detail: String| {
-        failures.push(ProofFailure {
+
+    /// Rule: one fold result per range; two would make the match ambiguous
+    /// (a usage error).
+    fn one_result_per_range(folds: &[FoldInput]) -> Result<BTreeMap<FoldRange, &FoldInput>> {
+        let mut by_range = BTreeMap::new();
+        for f in folds {
+            if by_range.insert(f.fold.range, f).is_some() {
+                return Err(Error::Usage(format!(
+                    "two fold results given for range {}",
+                    f.fold.range
+                )));
+            }
+        }
+        Ok(by_range)
+    }
+
+    /// A prover of `before` against `after`, with the authorized folds
+    /// grouped by surface and matched to their results by range.
+    fn new(
+        before: &'a SnapshotInput,
+        after: &'a SnapshotInput,
+        auth: &'a Authorization,
+        change: Option<&'a ChangeSpec>,
+        by_range: &BTreeMap<FoldRange, &'a FoldInput>,
+    ) -> Self {
+        let mut authorized: BTreeMap<String, Vec<AuthorizedFold<'a>>> = BTreeMap::new();
+        for m in &auth.mutations {
+            let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
+                continue;
+            };
+            authorized
+                .entry(surface.clone())
+                .or_default()
+                .push((*range, by_range.get(range).copied()));
+        }
+        Prover {
+            before,
+            after,
+            auth,
+            change,
+            authorized,
+            failures: Vec::new(),
+            mutations: BTreeMap::new(),
+        }
+    }
+
+    /// Records one reason the proof is not proven.
+    fn fail(
+        &mut self,
+        class: FailureClass,
+        surface: Option<&str>,
+        boundary: Option<&str>,
+        detail: String,
+    ) {
+        self.failures.push(ProofFailure {
             class,
             surface: surface.map(str::to_string),
             boundary: boundary.map(str::to_string),
             detail,
-        })
-    };
-
-    // Fold results by range; each must answer an authorized mutation.
-    let mut by_range: BTreeMap<FoldRange, &FoldInput> = BTreeMap::new();
-    for f in folds {
-        if by_range.insert(f.fold.range, f).is_some() {
-            return Err(Error::Usage(format!(
-                "two fold results given for range {}",
-                f.fold.range
-            )));
-        }
-    }
-    for f in folds {
-        if auth.authorized_fold(f.fold.range).is_none() {
-            fail(
-                &mut failures,
-                FailureClass::UnauthorizedFold,
-                None,
-                None,
-                format!(
-                    "{}: fold {} is not a mutation the authorization names",
-                    f.file, f.fold.range
-                ),
-            );
-        }
+        });
     }
 
-    // Authorized mutations, grouped by surface.
-    let mut authorized: BTreeMap<String, Vec<(FoldRange, Option<&FoldInput>)>> = BTreeMap::new();
-    for m in &auth.mutations {
-        let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
-            continue;
-        };
-        authorized
-            .entry(surface.clone())
-            .or_default()
-            .push((*range, by_range.get(range).copied()));
-    }
-
-    let ids: BTreeSet<&String> = b.surfaces.keys().chain(a.surfaces.keys()).collect();
-    let mut surfaces: Vec<SurfaceVerdict> = Vec::with_capacity(ids.len());
-    let mut mutation_verdicts: BTreeMap<(String, FoldRange), MutationVerdict> = BTreeMap::new();
-    for id in ids {
-        let (sb, sa) = match (b.surfaces.get(id), a.surfaces.get(id)) {
-            (Some(sb), Some(sa)) => (sb, sa),
-            (one_b, one_a) => {
-                let (only, s) = match (one_b, one_a) {
-                    (Some(s), _) => ("BEFORE", s),
-                    (None, Some(s)) => ("AFTER", s),
-                    (None, None) => continue,
-                };
-                let detail =
-                    format!("present in {only} only; the snapshots do not cover the same surfaces");
-                fail(
-                    &mut failures,
-                    FailureClass::SurfaceMissing,
-                    Some(id),
+    /// Rule: every fold result given must answer a mutation the
+    /// authorization names; a fold nobody authorized fails the proof.
+    fn unauthorized_folds(&mut self, folds: &[FoldInput]) {
+        for f in folds {
+            if self.auth.authorized_fold(f.fold.range).is_none() {
+                self.fail(
+                    FailureClass::UnauthorizedFold,
                     None,
-                    detail.clone(),
+                    None,
+                    format!(
+                        "{}: fold {} is not a mutation the authorization names",
+                        f.file, f.fold.range
+                    ),
                 );
-                surfaces.push(SurfaceVerdict {
-                    surface: id.clone(),
-                    table: s.table,
-                    risk: s.risk,
-                    method: s.method,
-                    status: ProofStatus::Changed,
-                    before: one_b.and_then(|s| s.digest.clone()),
-                    after: one_a.and_then(|s| s.digest.clone()),
-                    changed_parts: Vec::new(),
-                    detail,
-                });
-                continue;
             }
+        }
+    }
+
+    /// The verdict of surface `id`, by the first rule that applies to it:
+    /// missing from a snapshot, read by different methods, under the
+    /// performed change, under authorized folds, declared only, or compared
+    /// by digest. `None` when neither snapshot has it.
+    fn surface(&mut self, id: &str) -> Option<SurfaceVerdict> {
+        let (one_b, one_a) = (
+            self.before.snapshot.surfaces.get(id),
+            self.after.snapshot.surfaces.get(id),
+        );
+        let (sb, sa) = match (one_b, one_a) {
+            (Some(sb), Some(sa)) => (sb, sa),
+            (Some(sb), None) => return Some(self.missing_surface(id, sb, true)),
+            (None, Some(sa)) => return Some(self.missing_surface(id, sa, false)),
+            (None, None) => return None,
         };
         let mut v = SurfaceVerdict {
-            surface: id.clone(),
+            surface: id.to_string(),
             table: sb.table,
             risk: sb.risk,
             method: sb.method,
@@ -587,179 +653,244 @@ pub fn prove_with(
             detail: String::new(),
         };
         if sb.method != sa.method {
-            v.status = ProofStatus::Changed;
+            self.method_differs(&mut v, sb, sa);
+        } else if let Some(c) = self.change.filter(|c| c.may_change.contains_key(id)) {
+            self.governed_change(&mut v, c, sb, sa);
+        } else if let Some(folds) = self.authorized.get(id).cloned() {
+            self.authorized_folds(&mut v, &folds, sb, sa);
+        } else if sb.method == Method::None {
+            declared_only(&mut v);
+        } else {
+            self.digests(&mut v, sb, sa);
+        }
+        Some(v)
+    }
+
+    /// Rule: both snapshots must cover the same surfaces; a surface in only
+    /// one of them is `CHANGED` and fails (nothing shows it untouched).
+    /// `s` is the one snapshot's record, in BEFORE when `in_before`.
+    fn missing_surface(
+        &mut self,
+        id: &str,
+        s: &SurfaceSnapshot,
+        in_before: bool,
+    ) -> SurfaceVerdict {
+        let only = if in_before { "BEFORE" } else { "AFTER" };
+        let detail =
+            format!("present in {only} only; the snapshots do not cover the same surfaces");
+        self.fail(FailureClass::SurfaceMissing, Some(id), None, detail.clone());
+        SurfaceVerdict {
+            surface: id.to_string(),
+            table: s.table,
+            risk: s.risk,
+            method: s.method,
+            status: ProofStatus::Changed,
+            before: s.digest.clone().filter(|_| in_before),
+            after: s.digest.clone().filter(|_| !in_before),
+            changed_parts: Vec::new(),
+            detail,
+        }
+    }
+
+    /// Rule: a surface read by different methods in BEFORE and AFTER cannot
+    /// be compared; it is `CHANGED` and fails.
+    fn method_differs(
+        &mut self,
+        v: &mut SurfaceVerdict,
+        sb: &SurfaceSnapshot,
+        sa: &SurfaceSnapshot,
+    ) {
+        v.status = ProofStatus::Changed;
+        v.detail = format!(
+            "read by {} in BEFORE and by {} in AFTER",
+            sb.method.as_str(),
+            sa.method.as_str()
+        );
+        self.fail(
+            FailureClass::MethodDiffers,
+            Some(&v.surface),
+            None,
+            v.detail.clone(),
+        );
+    }
+
+    /// Rule: a surface the performed change may change is `UNTOUCHED` when
+    /// nothing changed, `AUTHORIZED_CHANGE_MATCHED` when every changed part
+    /// is inside the change's declared set, and otherwise (a part outside
+    /// it, or a digest that changed with no part to check)
+    /// `AUTHORIZED_CHANGE_OUTSIDE_SCOPE`, which fails.
+    fn governed_change(
+        &mut self,
+        v: &mut SurfaceVerdict,
+        c: &ChangeSpec,
+        sb: &SurfaceSnapshot,
+        sa: &SurfaceSnapshot,
+    ) {
+        let outside: Vec<String> = v
+            .changed_parts
+            .iter()
+            .filter(|p| !c.may_change(&v.surface, p))
+            .cloned()
+            .collect();
+        if sb.digest == sa.digest && v.changed_parts.is_empty() {
             v.detail = format!(
-                "read by {} in BEFORE and by {} in AFTER",
-                sb.method.as_str(),
-                sa.method.as_str()
+                "change {} may change this surface; {} digest equal before and after",
+                c.id,
+                sb.method.as_str()
             );
-            fail(
-                &mut failures,
-                FailureClass::MethodDiffers,
-                Some(id),
+        } else if outside.is_empty() && !v.changed_parts.is_empty() {
+            v.status = ProofStatus::AuthorizedChangeMatched;
+            v.detail = format!(
+                "change {} changed {} part(s), every one inside its declared set: {}",
+                c.id,
+                v.changed_parts.len(),
+                short_list(&v.changed_parts)
+            );
+        } else {
+            v.status = ProofStatus::AuthorizedChangeOutsideScope;
+            v.detail = if outside.is_empty() {
+                format!(
+                    "change {}: the {} digest changed with no part to match its declared set",
+                    c.id,
+                    sb.method.as_str()
+                )
+            } else {
+                format!(
+                    "change {} changed part(s) outside its declared set: {}",
+                    c.id,
+                    short_list(&outside)
+                )
+            };
+            self.fail(
+                FailureClass::ChangeOutsideScope,
+                Some(&v.surface),
                 None,
                 v.detail.clone(),
             );
-            surfaces.push(v);
-            continue;
         }
-        if let Some(c) = change.filter(|c| c.may_change.contains_key(id.as_str())) {
-            let outside: Vec<String> = v
-                .changed_parts
-                .iter()
-                .filter(|p| !c.may_change(id, p))
-                .cloned()
-                .collect();
-            if sb.digest == sa.digest && v.changed_parts.is_empty() {
-                v.detail = format!(
-                    "change {} may change this surface; {} digest equal before and after",
-                    c.id,
-                    sb.method.as_str()
+    }
+
+    /// Rule: the surface authorized folds may change takes its status from
+    /// their verdicts ([`Prover::fold`]): a mismatch anywhere wins, then a
+    /// match; `UNTOUCHED` only when every authorized fold left it untouched.
+    fn authorized_folds(
+        &mut self,
+        v: &mut SurfaceVerdict,
+        folds: &[AuthorizedFold<'a>],
+        sb: &SurfaceSnapshot,
+        sa: &SurfaceSnapshot,
+    ) {
+        let applied = folds
+            .iter()
+            .filter(|(_, f)| f.is_some_and(|f| f.fold.applied))
+            .count();
+        for (range, fold) in folds {
+            let mv = self.fold(v, *range, *fold, applied, sb, sa);
+            self.mutations.insert((v.surface.clone(), *range), mv);
+        }
+        let verdicts: Vec<&MutationVerdict> = folds
+            .iter()
+            .filter_map(|(r, _)| self.mutations.get(&(v.surface.clone(), *r)))
+            .collect();
+        let statuses: Vec<ProofStatus> = verdicts.iter().map(|m| m.status).collect();
+        v.status = if statuses.contains(&ProofStatus::AuthorizedMutationMismatch) {
+            ProofStatus::AuthorizedMutationMismatch
+        } else if statuses.contains(&ProofStatus::AuthorizedMutationMatched) {
+            ProofStatus::AuthorizedMutationMatched
+        } else {
+            ProofStatus::Untouched
+        };
+        v.detail = verdicts
+            .iter()
+            .map(|m| m.detail.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+
+    /// Rule: one authorized fold of `range`, matched against its result. No
+    /// result fails (nothing to match); an unapplied fold requires the
+    /// surface unchanged; more than one applied fold on one surface fails
+    /// (one proof proves one); an applied fold matches only when the pinned
+    /// documents changed exactly from their before to their after pins and
+    /// nothing else changed ([`match_fold`]).
+    fn fold(
+        &mut self,
+        v: &SurfaceVerdict,
+        range: FoldRange,
+        fold: Option<&FoldInput>,
+        applied: usize,
+        sb: &SurfaceSnapshot,
+        sa: &SurfaceSnapshot,
+    ) -> MutationVerdict {
+        let id = v.surface.as_str();
+        let mut mv = mutation_verdict(id, range, fold);
+        match fold {
+            None => {
+                mv.detail = format!(
+                    "no fold result given for the authorized fold {range}: the mutation cannot be matched to its pins"
                 );
-            } else if outside.is_empty() && !v.changed_parts.is_empty() {
-                v.status = ProofStatus::AuthorizedChangeMatched;
-                v.detail = format!(
-                    "change {} changed {} part(s), every one inside its declared set: {}",
-                    c.id,
-                    v.changed_parts.len(),
-                    short_list(&v.changed_parts)
-                );
-            } else {
-                v.status = ProofStatus::AuthorizedChangeOutsideScope;
-                v.detail = if outside.is_empty() {
-                    format!(
-                        "change {}: the {} digest changed with no part to match its declared set",
-                        c.id,
-                        sb.method.as_str()
-                    )
-                } else {
-                    format!(
-                        "change {} changed part(s) outside its declared set: {}",
-                        c.id,
-                        short_list(&outside)
-                    )
-                };
-                fail(
-                    &mut failures,
-                    FailureClass::ChangeOutsideScope,
+                self.fail(
+                    FailureClass::AuthorizedWithoutFoldResult,
                     Some(id),
                     None,
-                    v.detail.clone(),
+                    mv.detail.clone(),
                 );
             }
-        } else if let Some(muts) = authorized.get(id) {
-            let applied: Vec<&(FoldRange, Option<&FoldInput>)> = muts
-                .iter()
-                .filter(|(_, f)| f.is_some_and(|f| f.fold.applied))
-                .collect();
-            for (range, fold) in muts {
-                let mut mv = MutationVerdict {
-                    kind: "registry-fold".into(),
-                    surface: id.clone(),
-                    range: range.to_string(),
-                    status: ProofStatus::AuthorizedMutationMismatch,
-                    fold_result: fold.map(|f| FileRef {
-                        file: f.file.clone(),
-                        sha256: f.sha256.clone(),
-                    }),
-                    pins: Vec::new(),
-                    unpinned_changes: Vec::new(),
-                    detail: String::new(),
-                };
-                match fold {
-                    None => {
-                        mv.detail = format!(
-                            "no fold result given for the authorized fold {range}: the mutation cannot be matched to its pins"
-                        );
-                        fail(
-                            &mut failures,
-                            FailureClass::AuthorizedWithoutFoldResult,
-                            Some(id),
-                            None,
-                            mv.detail.clone(),
-                        );
-                    }
-                    Some(f) if !f.fold.applied => {
-                        if v.changed_parts.is_empty() && sb.digest == sa.digest {
-                            mv.status = ProofStatus::Untouched;
-                            mv.detail = format!(
-                                "fold {range} was not applied (applied: false) and the surface is unchanged"
-                            );
-                        } else {
-                            mv.detail = format!(
-                                "fold {range} was not applied (applied: false), yet the surface changed: {}",
-                                short_list(&v.changed_parts)
-                            );
-                            fail(
-                                &mut failures,
-                                FailureClass::AuthorizedMismatch,
-                                Some(id),
-                                None,
-                                mv.detail.clone(),
-                            );
-                        }
-                    }
-                    Some(f) if applied.len() > 1 => {
-                        mv.detail = format!(
-                            "{} applied folds on one surface in one proof ({}); holdfast proves one applied fold per surface",
-                            applied.len(),
-                            f.file
-                        );
-                        fail(
-                            &mut failures,
-                            FailureClass::AuthorizedMismatch,
-                            Some(id),
-                            None,
-                            mv.detail.clone(),
-                        );
-                    }
-                    Some(f) => {
-                        let (ok, pins, unpinned, detail) = match_fold(sb, sa, &f.fold);
-                        mv.pins = pins;
-                        mv.unpinned_changes = unpinned;
-                        mv.detail = format!("{}: {detail}", f.file);
-                        if ok {
-                            mv.status = ProofStatus::AuthorizedMutationMatched;
-                        } else {
-                            fail(
-                                &mut failures,
-                                FailureClass::AuthorizedMismatch,
-                                Some(id),
-                                None,
-                                mv.detail.clone(),
-                            );
-                        }
-                    }
+            Some(f) if !f.fold.applied => {
+                if v.changed_parts.is_empty() && sb.digest == sa.digest {
+                    mv.status = ProofStatus::Untouched;
+                    mv.detail = format!(
+                        "fold {range} was not applied (applied: false) and the surface is unchanged"
+                    );
+                } else {
+                    mv.detail = format!(
+                        "fold {range} was not applied (applied: false), yet the surface changed: {}",
+                        short_list(&v.changed_parts)
+                    );
+                    self.fail(
+                        FailureClass::AuthorizedMismatch,
+                        Some(id),
+                        None,
+                        mv.detail.clone(),
+                    );
                 }
-                mutation_verdicts.insert((id.clone(), *range), mv);
             }
-            // The surface's status: a mismatch anywhere wins; then a match;
-            // untouched only when every authorized fold left it untouched.
-            let statuses: Vec<ProofStatus> = muts
-                .iter()
-                .filter_map(|(r, _)| mutation_verdicts.get(&(id.clone(), *r)).map(|m| m.status))
-                .collect();
-            v.status = if statuses.contains(&ProofStatus::AuthorizedMutationMismatch) {
-                ProofStatus::AuthorizedMutationMismatch
-            } else if statuses.contains(&ProofStatus::AuthorizedMutationMatched) {
-                ProofStatus::AuthorizedMutationMatched
-            } else {
-                ProofStatus::Untouched
-            };
-            v.detail = muts
-                .iter()
-                .filter_map(|(r, _)| {
-                    mutation_verdicts
-                        .get(&(id.clone(), *r))
-                        .map(|m| m.detail.clone())
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-        } else if sb.method == Method::None {
-            v.status = ProofStatus::DeclaredNotContacted;
-            v.detail =
-                "no snapshot method: declared not contacted, which is weaker than a digest".into();
-        } else if sb.digest == sa.digest && v.changed_parts.is_empty() {
+            Some(f) if applied > 1 => {
+                mv.detail = format!(
+                    "{applied} applied folds on one surface in one proof ({}); holdfast proves one applied fold per surface",
+                    f.file
+                );
+                self.fail(
+                    FailureClass::AuthorizedMismatch,
+                    Some(id),
+                    None,
+                    mv.detail.clone(),
+                );
+            }
+            Some(f) => {
+                let (ok, pins, unpinned, detail) = match_fold(sb, sa, &f.fold);
+                mv.pins = pins;
+                mv.unpinned_changes = unpinned;
+                mv.detail = format!("{}: {detail}", f.file);
+                if ok {
+                    mv.status = ProofStatus::AuthorizedMutationMatched;
+                } else {
+                    self.fail(
+                        FailureClass::AuthorizedMismatch,
+                        Some(id),
+                        None,
+                        mv.detail.clone(),
+                    );
+                }
+            }
+        }
+        mv
+    }
+
+    /// Rule: any other surface is `UNTOUCHED` only when its digest and every
+    /// part are equal before and after; otherwise it is `CHANGED` and fails.
+    fn digests(&mut self, v: &mut SurfaceVerdict, sb: &SurfaceSnapshot, sa: &SurfaceSnapshot) {
+        if sb.digest == sa.digest && v.changed_parts.is_empty() {
             v.detail = format!(
                 "{} digest equal before and after ({} part(s))",
                 sb.method.as_str(),
@@ -772,216 +903,265 @@ pub fn prove_with(
                 sb.method.as_str(),
                 short_list(&v.changed_parts)
             );
-            fail(
-                &mut failures,
+            self.fail(
                 FailureClass::Changed,
-                Some(id),
+                Some(&v.surface),
                 None,
                 v.detail.clone(),
             );
         }
-        surfaces.push(v);
     }
 
-    // Authorized mutations naming a surface no snapshot has.
-    for (surface, muts) in &authorized {
-        if b.surfaces.contains_key(surface) || a.surfaces.contains_key(surface) {
-            continue;
+    /// Rule: an authorized fold on a surface neither snapshot has cannot be
+    /// matched; it is a mismatch and fails.
+    fn mutations_on_absent_surfaces(&mut self) {
+        let (b, a) = (&self.before.snapshot, &self.after.snapshot);
+        let absent: Vec<(String, Vec<AuthorizedFold<'a>>)> = self
+            .authorized
+            .iter()
+            .filter(|(s, _)| !b.surfaces.contains_key(*s) && !a.surfaces.contains_key(*s))
+            .map(|(s, m)| (s.clone(), m.clone()))
+            .collect();
+        for (surface, folds) in absent {
+            for (range, fold) in folds {
+                let detail = format!(
+                    "the authorization names surface {surface:?}, which neither snapshot has"
+                );
+                self.fail(
+                    FailureClass::AuthorizedMismatch,
+                    Some(&surface),
+                    None,
+                    detail.clone(),
+                );
+                let mut mv = mutation_verdict(&surface, range, fold);
+                mv.detail = detail;
+                self.mutations.insert((surface.clone(), range), mv);
+            }
         }
-        for (range, fold) in muts {
-            let detail =
-                format!("the authorization names surface {surface:?}, which neither snapshot has");
-            fail(
-                &mut failures,
-                FailureClass::AuthorizedMismatch,
-                Some(surface),
+    }
+
+    /// Rule: the boundaries are re-resolved against the snapshots, never
+    /// trusted as recorded. A spec with no boundary has nothing to prove
+    /// and fails; so does a boundary that matches no surface. A boundary
+    /// holds when it covers a surface and every covered status holds.
+    fn boundaries(&mut self, surfaces: &[SurfaceVerdict]) -> Vec<BoundaryVerdict> {
+        let all_ids: Vec<&str> = surfaces.iter().map(|s| s.surface.as_str()).collect();
+        let status_of: BTreeMap<&str, ProofStatus> = surfaces
+            .iter()
+            .map(|s| (s.surface.as_str(), s.status))
+            .collect();
+        let records = &self.before.snapshot.boundaries;
+        if records.is_empty() {
+            self.fail(
+                FailureClass::NoBoundaries,
                 None,
-                detail.clone(),
-            );
-            mutation_verdicts.insert(
-                (surface.clone(), *range),
-                MutationVerdict {
-                    kind: "registry-fold".into(),
-                    surface: surface.clone(),
-                    range: range.to_string(),
-                    status: ProofStatus::AuthorizedMutationMismatch,
-                    fold_result: fold.map(|f| FileRef {
-                        file: f.file.clone(),
-                        sha256: f.sha256.clone(),
-                    }),
-                    pins: Vec::new(),
-                    unpinned_changes: Vec::new(),
-                    detail,
-                },
+                None,
+                "the spec declares no [[boundary]]: there is no forbidden surface to prove untouched"
+                    .into(),
             );
         }
-    }
-    let authorized_mutations: Vec<MutationVerdict> = auth
-        .mutations
-        .iter()
-        .filter_map(|m| {
-            let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
-                return None;
+        let mut out = Vec::with_capacity(records.len());
+        for br in records {
+            let members = match resolve_members(&br.surfaces, &all_ids) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.fail(FailureClass::BoundaryMatchesNothing, None, Some(&br.id), e);
+                    Vec::new()
+                }
             };
-            mutation_verdicts.get(&(surface.clone(), *range)).cloned()
-        })
-        .collect();
-
-    // Boundaries: re-resolved against the snapshots, never trusted as recorded.
-    let all_ids: Vec<&str> = surfaces.iter().map(|s| s.surface.as_str()).collect();
-    let status_of: BTreeMap<&str, &SurfaceVerdict> =
-        surfaces.iter().map(|s| (s.surface.as_str(), s)).collect();
-    if b.boundaries.is_empty() {
-        fail(
-            &mut failures,
-            FailureClass::NoBoundaries,
-            None,
-            None,
-            "the spec declares no [[boundary]]: there is no forbidden surface to prove untouched"
-                .into(),
-        );
-    }
-    let mut boundaries = Vec::with_capacity(b.boundaries.len());
-    let mut covered: BTreeSet<String> = BTreeSet::new();
-    for br in &b.boundaries {
-        let members = match resolve_members(&br.surfaces, &all_ids) {
-            Ok(m) => m,
-            Err(e) => {
-                fail(
-                    &mut failures,
+            if members.is_empty() {
+                self.fail(
                     FailureClass::BoundaryMatchesNothing,
                     None,
                     Some(&br.id),
-                    e,
+                    format!(
+                        "boundary {:?} ({}) covers {:?}, which matches no surface",
+                        br.id, br.title, br.surfaces
+                    ),
                 );
-                Vec::new()
             }
-        };
-        if members.is_empty() {
-            fail(
-                &mut failures,
-                FailureClass::BoundaryMatchesNothing,
-                None,
-                Some(&br.id),
-                format!(
-                    "boundary {:?} ({}) covers {:?}, which matches no surface",
-                    br.id, br.title, br.surfaces
-                ),
-            );
+            let entries: Vec<BoundarySurface> = members
+                .into_iter()
+                .filter_map(|m| {
+                    let status = *status_of.get(m.as_str())?;
+                    Some(BoundarySurface { surface: m, status })
+                })
+                .collect();
+            out.push(BoundaryVerdict {
+                id: br.id.clone(),
+                title: br.title.clone(),
+                holds: !entries.is_empty() && entries.iter().all(|e| e.status.holds()),
+                surfaces: entries,
+            });
         }
-        let entries: Vec<BoundarySurface> = members
+        out
+    }
+
+    /// Rule (the policy's `require_digest_for`): a surface only declared not
+    /// contacted under a boundary, whose risk the policy requires a digest
+    /// for, is a blocker fact (one per boundary and surface), not a proof
+    /// failure. An unknown risk may be any level, so it counts whenever the
+    /// policy names one (fail closed).
+    fn declared_only_blocker_facts(
+        &self,
+        surfaces: &[SurfaceVerdict],
+        boundaries: &[BoundaryVerdict],
+    ) -> Vec<DerivedFact> {
+        let policy = &self.before.snapshot.policy.require_digest_for;
+        let required = |v: &SurfaceVerdict| match v.risk {
+            Some(r) => policy.contains(&r),
+            None => !policy.is_empty(),
+        };
+        let (before_ref, after_ref) = (self.before.file_ref(), self.after.file_ref());
+        let mut facts = Vec::new();
+        for br in boundaries {
+            for e in br
+                .surfaces
+                .iter()
+                .filter(|e| e.status == ProofStatus::DeclaredNotContacted)
+            {
+                let Some(v) = surfaces.iter().find(|v| v.surface == e.surface) else {
+                    continue;
+                };
+                if !required(v) {
+                    continue;
+                }
+                let risk = v.risk.map_or("unknown", Level::as_str);
+                facts.push(declared_only_critical_surface(
+                    &before_ref,
+                    &after_ref,
+                    &br.id,
+                    &v.surface,
+                    format!(
+                        "{} (risk {risk}) is forbidden by boundary {} but only declared not contacted; the policy requires a digest for {:?}",
+                        v.surface,
+                        br.id,
+                        policy.iter().map(|r| r.as_str()).collect::<Vec<_>>()
+                    ),
+                ));
+            }
+        }
+        facts
+    }
+
+    /// The proof: `PROVEN` exactly when no rule recorded a failure.
+    fn finish(
+        self,
+        folds: &[FoldInput],
+        surfaces: Vec<SurfaceVerdict>,
+        boundaries: Vec<BoundaryVerdict>,
+        notes: Vec<String>,
+        blocker_facts: Vec<DerivedFact>,
+    ) -> Proof {
+        let authorized_mutations: Vec<MutationVerdict> = self
+            .auth
+            .mutations
             .iter()
             .filter_map(|m| {
-                status_of.get(m.as_str()).map(|v| BoundarySurface {
-                    surface: m.clone(),
-                    status: v.status,
-                })
+                let AuthorizedMutation::RegistryFold { surface, range, .. } = m else {
+                    return None;
+                };
+                self.mutations.get(&(surface.clone(), *range)).cloned()
             })
             .collect();
-        covered.extend(members);
-        boundaries.push(BoundaryVerdict {
-            id: br.id.clone(),
-            title: br.title.clone(),
-            holds: !entries.is_empty() && entries.iter().all(|e| e.status.holds()),
-            surfaces: entries,
-        });
+        Proof {
+            format: PROOF_FORMAT.into(),
+            result: if self.failures.is_empty() {
+                ProofResult::Proven
+            } else {
+                ProofResult::NotProven
+            },
+            spec_sha256: self.before.snapshot.spec_sha256.clone(),
+            before: self.before.file_ref(),
+            after: self.after.file_ref(),
+            authorization: self.auth.clone(),
+            fold_results: folds
+                .iter()
+                .map(|f| FileRef {
+                    file: f.file.clone(),
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            counts: ProofCounts::of(&surfaces),
+            surfaces,
+            boundaries,
+            authorized_mutations,
+            failures: self.failures,
+            notes,
+            blocker_facts,
+        }
     }
+}
 
-    // Weaker evidence, and the policy's blocker facts: one per (boundary,
-    // surface), with the id the blocker map uses.
-    let before_ref = FileRef {
-        file: before.file.clone(),
-        sha256: before.sha256.clone(),
-    };
-    let after_ref = FileRef {
-        file: after.file.clone(),
-        sha256: after.sha256.clone(),
-    };
-    let mut notes = Vec::new();
-    let policy = &b.policy.require_digest_for;
-    let required = |v: &SurfaceVerdict| match v.risk {
-        Some(r) => policy.contains(&r),
-        // An unknown risk may be any of them: fail closed.
-        None => !policy.is_empty(),
-    };
-    for v in surfaces
+/// Rule: a surface with no snapshot method is `DECLARED_NOT_CONTACTED`:
+/// accepted, but weaker than a digest, and said so in the notes.
+fn declared_only(v: &mut SurfaceVerdict) {
+    v.status = ProofStatus::DeclaredNotContacted;
+    v.detail = "no snapshot method: declared not contacted, which is weaker than a digest".into();
+}
+
+/// The proof's notes: each declared-only surface, said plainly to be
+/// weaker evidence than `UNTOUCHED`.
+fn declared_only_notes(surfaces: &[SurfaceVerdict]) -> Vec<String> {
+    surfaces
         .iter()
         .filter(|v| v.status == ProofStatus::DeclaredNotContacted)
-    {
-        notes.push(format!(
-            "{}: DECLARED_NOT_CONTACTED: no digest was taken; the claim rests on declaration, which is weaker than UNTOUCHED",
-            v.surface
-        ));
-    }
-    let mut blocker_facts = Vec::new();
-    for br in &boundaries {
-        for e in br
-            .surfaces
-            .iter()
-            .filter(|e| e.status == ProofStatus::DeclaredNotContacted)
-        {
-            let Some(v) = status_of.get(e.surface.as_str()) else {
-                continue;
-            };
-            if !required(v) {
-                continue;
-            }
-            let risk = v.risk.map_or("unknown", Level::as_str);
-            blocker_facts.push(declared_only_critical_surface(
-                &before_ref,
-                &after_ref,
-                &br.id,
-                &v.surface,
-                format!(
-                    "{} (risk {risk}) is forbidden by boundary {} but only declared not contacted; the policy requires a digest for {:?}",
-                    v.surface,
-                    br.id,
-                    policy.iter().map(|r| r.as_str()).collect::<Vec<_>>()
-                ),
-            ));
-        }
-    }
+        .map(|v| {
+            format!(
+                "{}: DECLARED_NOT_CONTACTED: no digest was taken; the claim rests on declaration, which is weaker than UNTOUCHED",
+                v.surface
+            )
+        })
+        .collect()
+}
 
-    let mut counts = ProofCounts::default();
-    for v in &surfaces {
-        match v.status {
-            ProofStatus::Untouched => counts.untouched += 1,
-            ProofStatus::Changed => counts.changed += 1,
-            ProofStatus::DeclaredNotContacted => counts.declared_not_contacted += 1,
-            ProofStatus::AuthorizedMutationMatched => counts.authorized_mutation_matched += 1,
-            ProofStatus::AuthorizedMutationMismatch => counts.authorized_mutation_mismatch += 1,
-            ProofStatus::AuthorizedChangeMatched => counts.authorized_change_matched += 1,
-            ProofStatus::AuthorizedChangeOutsideScope => {
-                counts.authorized_change_outside_scope += 1
-            }
+/// The verdict of the authorized fold of `range` on `surface`, before any
+/// rule has matched it: a mismatch, citing its fold result if given.
+fn mutation_verdict(surface: &str, range: FoldRange, fold: Option<&FoldInput>) -> MutationVerdict {
+    MutationVerdict {
+        kind: "registry-fold".into(),
+        surface: surface.to_string(),
+        range: range.to_string(),
+        status: ProofStatus::AuthorizedMutationMismatch,
+        fold_result: fold.map(|f| FileRef {
+            file: f.file.clone(),
+            sha256: f.sha256.clone(),
+        }),
+        pins: Vec::new(),
+        unpinned_changes: Vec::new(),
+        detail: String::new(),
+    }
+}
+
+impl SnapshotInput {
+    /// The reference to this snapshot's file (its name and sha256).
+    fn file_ref(&self) -> FileRef {
+        FileRef {
+            file: self.file.clone(),
+            sha256: self.sha256.clone(),
         }
     }
-    Ok(Proof {
-        format: PROOF_FORMAT.into(),
-        result: if failures.is_empty() {
-            ProofResult::Proven
-        } else {
-            ProofResult::NotProven
-        },
-        spec_sha256: b.spec_sha256.clone(),
-        before: before_ref,
-        after: after_ref,
-        authorization: auth.clone(),
-        fold_results: folds
-            .iter()
-            .map(|f| FileRef {
-                file: f.file.clone(),
-                sha256: f.sha256.clone(),
-            })
-            .collect(),
-        surfaces,
-        boundaries,
-        authorized_mutations,
-        counts,
-        failures,
-        notes,
-        blocker_facts,
-    })
+}
+
+impl ProofCounts {
+    /// How many of `surfaces` got each status.
+    fn of(surfaces: &[SurfaceVerdict]) -> Self {
+        let mut counts = ProofCounts::default();
+        for v in surfaces {
+            match v.status {
+                ProofStatus::Untouched => counts.untouched += 1,
+                ProofStatus::Changed => counts.changed += 1,
+                ProofStatus::DeclaredNotContacted => counts.declared_not_contacted += 1,
+                ProofStatus::AuthorizedMutationMatched => counts.authorized_mutation_matched += 1,
+                ProofStatus::AuthorizedMutationMismatch => counts.authorized_mutation_mismatch += 1,
+                ProofStatus::AuthorizedChangeMatched => counts.authorized_change_matched += 1,
+                ProofStatus::AuthorizedChangeOutsideScope => {
+                    counts.authorized_change_outside_scope += 1
+                }
+            }
+        }
+        counts
+    }
 }
 
 /// Reads every input (strictly) and proves.

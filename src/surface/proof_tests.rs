@@ -659,3 +659,398 @@ fn an_authorization_naming_an_absent_surface_fails() {
         p.authorized_mutations[0].detail
     );
 }
+
+/// One test (or two) per rule of [`Prover`], each calling the rule itself
+/// and showing it fail on the input it exists to catch.
+mod rules {
+    use super::*;
+
+    /// A prover over `b` and `a` with no fold results.
+    fn with<'a>(
+        b: &'a SnapshotInput,
+        a: &'a SnapshotInput,
+        auth: &'a Authorization,
+        change: Option<&'a ChangeSpec>,
+    ) -> Prover<'a> {
+        Prover::new(b, a, auth, change, &BTreeMap::new())
+    }
+
+    fn classes(p: &Prover<'_>) -> Vec<FailureClass> {
+        p.failures.iter().map(|f| f.class).collect()
+    }
+
+    fn change_auth(may: &[(&str, &str)]) -> Authorization {
+        let mut a = auth(&[]);
+        a.mutations.push(AuthorizedMutation::Change(ChangeSpec {
+            id: "ch".into(),
+            argv: vec!["true".into()],
+            rollback: vec!["true".into()],
+            timeout_seconds: 60,
+            may_change: may
+                .iter()
+                .map(|(s, g)| (s.to_string(), vec![g.to_string()]))
+                .collect(),
+        }));
+        a
+    }
+
+    /// Two snapshots of one `files` surface `reg`, under one boundary.
+    fn files_pair(
+        before: &[(&str, &str)],
+        after: &[(&str, &str)],
+    ) -> (SnapshotInput, SnapshotInput) {
+        let one = |parts: &[(&str, &str)]| {
+            snap(
+                vec![("reg", surface(Method::Files, Some(Level::High), parts))],
+                vec![boundary("no-reg", &["reg"], &["reg"])],
+                &[],
+            )
+        };
+        (input("b", one(before)), input("a", one(after)))
+    }
+
+    #[test]
+    fn a_change_the_authorization_does_not_name_is_refused() {
+        let a = change_auth(&[]);
+        assert!(Prover::authorized_change(&a, None).unwrap().is_none());
+        assert_eq!(
+            Prover::authorized_change(&a, Some("ch"))
+                .unwrap()
+                .unwrap()
+                .id,
+            "ch"
+        );
+        let e = Prover::authorized_change(&a, Some("other")).unwrap_err();
+        assert_eq!(e.exit_code(), 5);
+        assert!(e.to_string().contains("names no such change"), "{e}");
+    }
+
+    #[test]
+    fn snapshots_of_different_boundaries_are_refused() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        Prover::same_spec(&b, &b).unwrap();
+        let mut a = b.clone();
+        a.snapshot.boundaries_sha256 = h("other boundaries");
+        let e = Prover::same_spec(&b, &a).unwrap_err();
+        assert_eq!(e.exit_code(), 5);
+        assert!(
+            e.to_string().contains("different boundaries or policy"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn two_results_for_one_range_are_a_usage_error() {
+        let f = fold("1..2", true, &[], &[]);
+        assert_eq!(
+            Prover::one_result_per_range(std::slice::from_ref(&f))
+                .unwrap()
+                .len(),
+            1
+        );
+        let e = Prover::one_result_per_range(&[f.clone(), f]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("two fold results given for range 1..2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_fold_result_nobody_authorized_fails() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let auth = auth(&[("registry", "1..2")]);
+        let mut p = with(&b, &b, &auth, None);
+        p.unauthorized_folds(&[fold("1..2", true, &[], &[])]);
+        assert!(p.failures.is_empty());
+        p.unauthorized_folds(&[fold("3..4", true, &[], &[])]);
+        assert_eq!(classes(&p), vec![FailureClass::UnauthorizedFold]);
+    }
+
+    #[test]
+    fn a_surface_in_one_snapshot_is_changed_with_its_one_digest() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let mut a = b.clone();
+        a.snapshot.surfaces.remove("cms");
+        let auth = auth(&[]);
+        let mut p = with(&b, &a, &auth, None);
+        assert!(p.surface("nowhere").is_none());
+        let v = p.surface("cms").unwrap();
+        assert_eq!(v.status, ProofStatus::Changed);
+        assert!(v.before.is_some() && v.after.is_none());
+        assert_eq!(classes(&p), vec![FailureClass::SurfaceMissing]);
+        let mut p = with(&a, &b, &auth, None);
+        let v = p.surface("cms").unwrap();
+        assert!(v.before.is_none() && v.after.is_some());
+        assert!(v.detail.contains("AFTER only"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_surface_read_by_two_methods_is_changed() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let mut a = b.clone();
+        if let Some(s) = a.snapshot.surfaces.get_mut("cms") {
+            s.method = Method::Files;
+        }
+        let auth = auth(&[]);
+        let mut p = with(&b, &a, &auth, None);
+        let v = p.surface("cms").unwrap();
+        assert_eq!(v.status, ProofStatus::Changed);
+        assert_eq!(classes(&p), vec![FailureClass::MethodDiffers]);
+    }
+
+    #[test]
+    fn a_governed_change_holds_inside_its_set_and_fails_outside() {
+        let (b, a) = files_pair(
+            &[("in/x", "1"), ("out/y", "1")],
+            &[("in/x", "2"), ("out/y", "1")],
+        );
+        let auth = change_auth(&[("reg", "in/**")]);
+        let c = auth.authorized_change("ch");
+        let mut p = with(&b, &a, &auth, c);
+        assert_eq!(
+            p.surface("reg").unwrap().status,
+            ProofStatus::AuthorizedChangeMatched
+        );
+        assert!(p.failures.is_empty());
+        assert_eq!(
+            p.surface("reg").map(|v| v.changed_parts),
+            Some(vec!["in/x".to_string()])
+        );
+
+        let mut p = with(&b, &b, &auth, c);
+        assert_eq!(p.surface("reg").unwrap().status, ProofStatus::Untouched);
+        assert!(p.failures.is_empty());
+
+        let (b, a) = files_pair(&[("out/y", "1")], &[("out/y", "2")]);
+        let mut p = with(&b, &a, &auth, c);
+        let v = p.surface("reg").unwrap();
+        assert_eq!(v.status, ProofStatus::AuthorizedChangeOutsideScope);
+        assert!(
+            v.detail.contains("outside its declared set: out/y"),
+            "{}",
+            v.detail
+        );
+        assert_eq!(classes(&p), vec![FailureClass::ChangeOutsideScope]);
+    }
+
+    #[test]
+    fn a_digest_change_with_no_part_is_outside_a_change() {
+        let (b, mut a) = files_pair(&[("in/x", "1")], &[("in/x", "1")]);
+        if let Some(s) = a.snapshot.surfaces.get_mut("reg") {
+            s.digest = Some(h("another digest"));
+        }
+        let auth = change_auth(&[("reg", "in/**")]);
+        let mut p = with(&b, &a, &auth, auth.authorized_change("ch"));
+        let v = p.surface("reg").unwrap();
+        assert_eq!(v.status, ProofStatus::AuthorizedChangeOutsideScope);
+        assert!(v.detail.contains("no part to match"), "{}", v.detail);
+    }
+
+    #[test]
+    fn two_applied_folds_on_one_surface_fail_each() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let a = input("a", world("rows", "out", &REG_AFTER));
+        let auth = auth(&[("registry", "1..2"), ("registry", "3..4")]);
+        let (f1, f2) = (
+            fold("1..2", true, &REG_BEFORE, &REG_AFTER),
+            fold("3..4", true, &REG_BEFORE, &REG_AFTER),
+        );
+        let by_range: BTreeMap<FoldRange, &FoldInput> =
+            [(f1.fold.range, &f1), (f2.fold.range, &f2)]
+                .into_iter()
+                .collect();
+        let mut p = Prover::new(&b, &a, &auth, None, &by_range);
+        let v = p.surface("registry").unwrap();
+        assert_eq!(v.status, ProofStatus::AuthorizedMutationMismatch);
+        assert_eq!(
+            classes(&p),
+            vec![
+                FailureClass::AuthorizedMismatch,
+                FailureClass::AuthorizedMismatch
+            ]
+        );
+        assert!(
+            v.detail.contains("2 applied folds on one surface"),
+            "{}",
+            v.detail
+        );
+    }
+
+    #[test]
+    fn a_fold_rule_matches_only_its_pins() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let a = input("a", world("rows", "out", &REG_AFTER));
+        let auth = auth(&[("registry", "1..2")]);
+        let v = with(&b, &a, &auth, None).surface("registry").unwrap();
+        assert_eq!(
+            v.changed_parts,
+            vec!["index.md".to_string(), "registry.json".to_string()]
+        );
+        let (sb, sa) = (
+            &b.snapshot.surfaces["registry"],
+            &a.snapshot.surfaces["registry"],
+        );
+        let range: FoldRange = "1..2".parse().unwrap();
+        let good = fold("1..2", true, &REG_BEFORE, &REG_AFTER);
+        let mut p = with(&b, &a, &auth, None);
+        let mv = p.fold(&v, range, Some(&good), 1, sb, sa);
+        assert_eq!(mv.status, ProofStatus::AuthorizedMutationMatched);
+        assert!(p.failures.is_empty());
+        let wrong = fold("1..2", true, &REG_BEFORE, &REG_BEFORE);
+        let mv = p.fold(&v, range, Some(&wrong), 1, sb, sa);
+        assert_eq!(mv.status, ProofStatus::AuthorizedMutationMismatch);
+        let mv = p.fold(&v, range, None, 0, sb, sa);
+        assert_eq!(mv.status, ProofStatus::AuthorizedMutationMismatch);
+        let unapplied = fold("1..2", false, &[], &[]);
+        let mv = p.fold(&v, range, Some(&unapplied), 0, sb, sa);
+        assert_eq!(mv.status, ProofStatus::AuthorizedMutationMismatch);
+        assert!(
+            mv.detail.contains("yet the surface changed"),
+            "{}",
+            mv.detail
+        );
+        assert_eq!(
+            classes(&p),
+            vec![
+                FailureClass::AuthorizedMismatch,
+                FailureClass::AuthorizedWithoutFoldResult,
+                FailureClass::AuthorizedMismatch
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_digest_fails_and_an_equal_one_holds() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let a = input("a", world("other rows", "out", &REG_BEFORE));
+        let auth = auth(&[]);
+        let mut p = with(&b, &a, &auth, None);
+        assert_eq!(p.surface("cms").unwrap().status, ProofStatus::Untouched);
+        assert!(p.failures.is_empty());
+        let v = p.surface("db").unwrap();
+        assert_eq!(v.status, ProofStatus::Changed);
+        assert_eq!(v.changed_parts, vec!["table:public.t".to_string()]);
+        assert_eq!(classes(&p), vec![FailureClass::Changed]);
+    }
+
+    #[test]
+    fn no_snapshot_method_is_declared_only_and_noted() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let auth = auth(&[]);
+        let mut p = with(&b, &b, &auth, None);
+        let v = p.surface("secrets").unwrap();
+        assert_eq!(v.status, ProofStatus::DeclaredNotContacted);
+        assert!(p.failures.is_empty());
+        let notes = declared_only_notes(&[v]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("secrets: DECLARED_NOT_CONTACTED"),
+            "{}",
+            notes[0]
+        );
+    }
+
+    #[test]
+    fn a_fold_on_a_surface_no_snapshot_has_fails() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let auth = auth(&[("registry", "1..2"), ("nowhere", "3..4")]);
+        let mut p = with(&b, &b, &auth, None);
+        p.mutations_on_absent_surfaces();
+        assert_eq!(classes(&p), vec![FailureClass::AuthorizedMismatch]);
+        assert_eq!(p.failures[0].surface.as_deref(), Some("nowhere"));
+        assert_eq!(p.mutations.len(), 1);
+    }
+
+    #[test]
+    fn no_boundary_and_an_empty_boundary_fail() {
+        let mut s = world("rows", "out", &REG_BEFORE);
+        let ok = input("b", s.clone());
+        let auth = auth(&[]);
+        let mut p = with(&ok, &ok, &auth, None);
+        let surfaces: Vec<SurfaceVerdict> = IDS.iter().filter_map(|id| p.surface(id)).collect();
+        let bs = p.boundaries(&surfaces);
+        assert!(p.failures.is_empty());
+        assert!(bs.iter().all(|b| b.holds));
+
+        s.boundaries.clear();
+        let none = input("b", s.clone());
+        let mut p = with(&none, &none, &auth, None);
+        assert!(p.boundaries(&surfaces).is_empty());
+        assert_eq!(classes(&p), vec![FailureClass::NoBoundaries]);
+
+        s.boundaries = vec![BoundaryRecord {
+            id: "ghost".into(),
+            title: "NO ghost".into(),
+            surfaces: vec!["ghost-*".into()],
+            covers: vec![],
+        }];
+        let ghost = input("b", s);
+        let mut p = with(&ghost, &ghost, &auth, None);
+        let bs = p.boundaries(&surfaces);
+        assert!(!bs[0].holds);
+        assert!(
+            p.failures
+                .iter()
+                .all(|f| f.class == FailureClass::BoundaryMatchesNothing)
+        );
+        assert!(!p.failures.is_empty());
+    }
+
+    #[test]
+    fn a_boundary_over_a_changed_surface_does_not_hold() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let a = input("a", world("other rows", "out", &REG_BEFORE));
+        let auth = auth(&[]);
+        let mut p = with(&b, &a, &auth, None);
+        let surfaces: Vec<SurfaceVerdict> = IDS.iter().filter_map(|id| p.surface(id)).collect();
+        let bs = p.boundaries(&surfaces);
+        let holds: Vec<(&str, bool)> = bs.iter().map(|b| (b.id.as_str(), b.holds)).collect();
+        assert_eq!(
+            holds,
+            vec![("prod-mutation", false), ("secrets-change", true)]
+        );
+    }
+
+    #[test]
+    fn the_policy_makes_declared_only_surfaces_blocker_facts() {
+        let auth = auth(&[]);
+        let facts_under = |policy: &[Level], risk: Option<Level>| {
+            let mut s = world("rows", "out", &REG_BEFORE);
+            s.policy.require_digest_for = policy.to_vec();
+            if let Some(x) = s.surfaces.get_mut("secrets") {
+                x.risk = risk;
+            }
+            let i = input("b", s);
+            let mut p = with(&i, &i, &auth, None);
+            let surfaces: Vec<SurfaceVerdict> = IDS.iter().filter_map(|id| p.surface(id)).collect();
+            let bs = p.boundaries(&surfaces);
+            p.declared_only_blocker_facts(&surfaces, &bs)
+        };
+        let f = facts_under(&[Level::Critical], Some(Level::Critical));
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].id,
+            "declared-only-critical-surface:secrets-change:secrets"
+        );
+        assert!(facts_under(&[], Some(Level::Critical)).is_empty());
+        assert!(facts_under(&[Level::Critical], Some(Level::Low)).is_empty());
+        // An unknown risk may be critical: it counts under any policy.
+        assert_eq!(facts_under(&[Level::Low], None).len(), 1);
+    }
+
+    #[test]
+    fn counts_follow_the_statuses() {
+        let b = input("b", world("rows", "out", &REG_BEFORE));
+        let a = input("a", world("other rows", "out", &REG_BEFORE));
+        let auth = auth(&[]);
+        let mut p = with(&b, &a, &auth, None);
+        let surfaces: Vec<SurfaceVerdict> = IDS.iter().filter_map(|id| p.surface(id)).collect();
+        let c = ProofCounts::of(&surfaces);
+        assert_eq!(
+            (c.untouched, c.changed, c.declared_not_contacted),
+            (2, 1, 1)
+        );
+    }
+}
