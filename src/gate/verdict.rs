@@ -492,7 +492,7 @@ pub fn verdict(e: &Evidence) -> Verdict {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::authz::Scope;
     use crate::gate::facts::{Outcome, ProofFact};
