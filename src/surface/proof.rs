@@ -456,7 +456,7 @@ pub fn prove(
 /// or `AUTHORIZED_CHANGE_OUTSIDE_SCOPE`; every other surface is proven as
 /// usual. A change id the authorization does not name is a refusal.
 ///
-/// The rules are the methods of [`Prover`], applied in a fixed order (the
+/// The rules are the methods of the private `Prover`, applied in a fixed order (the
 /// refusals first, then the folds, each surface by id, the boundaries and
 /// the policy), so the proof and the order of its failures are a pure
 /// function of the inputs.
