@@ -214,7 +214,56 @@ pub fn strict(schema: &mut Value, file: &str) {
     }
     id_patterns(schema);
     walk(schema);
+    if file.starts_with(CLI_OUTPUT_PREFIX) {
+        close_objects(schema);
+    }
 }
+
+/// The file-name prefix of the schemas of the CLI's `--json` output.
+const CLI_OUTPUT_PREFIX: &str = "cli-";
+
+/// Closes every object schema that lists its properties and says nothing
+/// of others (`additionalProperties: false`). The types of files a user
+/// writes and of packet artifacts are closed by `deny_unknown_fields`,
+/// which the parser enforces too; the `--json` outputs are only ever
+/// printed, so their schemas are closed here: a script validating an
+/// output learns of a field it does not know rather than ignoring it.
+/// Maps (`additionalProperties` given) and variants combined with
+/// `allOf`/`oneOf` beside properties (flattened enums) are left as they
+/// are, since closing them would refuse the variant's own fields.
+fn close_objects(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let combined = COMBINATORS.iter().any(|k| o.contains_key(*k));
+            let has_properties = o.contains_key("properties");
+            if has_properties && !o.contains_key("additionalProperties") && !combined {
+                o.insert("additionalProperties".into(), Value::from(false));
+            }
+            for (key, x) in o.iter_mut() {
+                match x {
+                    // Variants merged with the object's own properties
+                    // (a flattened enum) each see only part of the fields:
+                    // they stay open, what they hold is closed.
+                    Value::Array(variants)
+                        if has_properties && COMBINATORS.contains(&key.as_str()) =>
+                    {
+                        for variant in variants {
+                            if let Value::Object(vo) = variant {
+                                vo.values_mut().for_each(close_objects);
+                            }
+                        }
+                    }
+                    _ => close_objects(x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+/// The keywords that combine subschemas.
+const COMBINATORS: [&str; 3] = ["allOf", "oneOf", "anyOf"];
 
 fn is_hash_name(name: &str) -> bool {
     name == "sha256"
@@ -463,4 +512,59 @@ pub fn all() -> Vec<Published> {
             "authorization-predicate.schema.json",
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn close_objects_closes_records_and_leaves_maps_and_variants_open() {
+        let mut v = json!({
+            "type": "object",
+            "properties": {
+                "record": {"type": "object", "properties": {"a": {"type": "string"}}},
+                "map": {"type": "object", "additionalProperties": {"type": "string"}},
+                "either": {"properties": {"k": {}}, "oneOf": [{"properties": {"x": {}}}]},
+            },
+        });
+        close_objects(&mut v);
+        assert_eq!(v["additionalProperties"], json!(false));
+        assert_eq!(
+            v["properties"]["record"]["additionalProperties"],
+            json!(false)
+        );
+        assert_eq!(
+            v["properties"]["map"]["additionalProperties"],
+            json!({"type": "string"})
+        );
+        assert!(
+            v["properties"]["either"]
+                .get("additionalProperties")
+                .is_none()
+        );
+        // A variant merged with the object's own properties sees only part
+        // of the fields: it stays open.
+        assert!(
+            v["properties"]["either"]["oneOf"][0]
+                .get("additionalProperties")
+                .is_none()
+        );
+        // A variant of a plain combination is a whole record: closed.
+        let mut tagged = json!({"oneOf": [{"type": "object", "properties": {"tag": {}}}]});
+        close_objects(&mut tagged);
+        assert_eq!(tagged["oneOf"][0]["additionalProperties"], json!(false));
+    }
+
+    #[test]
+    fn only_cli_output_schemas_are_closed_by_strict() {
+        let open = || json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let mut cli = open();
+        strict(&mut cli, "cli-seal.schema.json");
+        assert_eq!(cli["additionalProperties"], json!(false));
+        let mut artifact = open();
+        strict(&mut artifact, "packet.schema.json");
+        assert!(artifact.get("additionalProperties").is_none());
+    }
 }

@@ -48,7 +48,22 @@ pub fn parse_allowing<T: DeserializeOwned>(
             format!("{at}: contains the pass token; an input may not claim it"),
         ));
     }
+    refuse_hidden_text(&raw, path)?;
     Ok(parsed)
+}
+
+/// Refuses a spec string that holds a line break, a control, bidirectional
+/// or invisible character, except in program input (see
+/// [`crate::model::text`]): such a string could change how a packet's
+/// README reads.
+fn refuse_hidden_text(raw: &serde_json::Value, path: &Path) -> Result<()> {
+    match crate::model::text::find_hidden_text(raw) {
+        Some((at, c, what)) => Err(Error::malformed(
+            path,
+            crate::model::text::refusal(&at, c, what),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn parse_text<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T> {

@@ -2,6 +2,7 @@
 //! module order so that they depend on it and never on each other for it.
 //!
 //! - [`token`]: the search for the pass token in an input.
+//! - [`text`]: text a packet shows is plain text on one line.
 //! - [`glob`]: globs as snapshots and authorizations match them.
 //! - [`path`]: a relative path from outside, its one parse function and
 //!   error enum.
@@ -14,4 +15,5 @@ pub mod glob;
 pub mod level;
 pub mod path;
 pub mod proof;
+pub mod text;
 pub mod token;

@@ -148,6 +148,16 @@ impl Page {
         self.raw(&cell);
     }
 
+    /// A `<td>` with a status badge followed by packet text that says why.
+    fn td_badge_text(&mut self, class: &str, label: &str, text: &str) {
+        let cell = format!(
+            "<td><span class=\"badge {class}\">{}</span> {}</td>",
+            self.t(label),
+            self.t(text)
+        );
+        self.raw(&cell);
+    }
+
     fn table_head(&mut self, caption: &str, cols: &[&str]) {
         self.line("<div class=\"scroll\"><table>");
         let cap = format!("<caption>{}</caption>", self.t(caption));
@@ -211,6 +221,7 @@ thead th{background:#f0f0f0}
 .ok{color:var(--ok);background:var(--ok-bg);border-color:var(--ok)}
 .warn{color:var(--warn);background:var(--warn-bg);border-color:var(--warn)}
 .bad{color:var(--bad);background:var(--bad-bg);border-color:var(--bad)}
+.user{color:#1a2f6b;background:#e6ecfb;border-color:#1a2f6b}
 .glance.ok,.glance.warn,.glance.bad{color:#111}
 .badge{display:inline-block;border:1px solid;border-radius:.25rem;padding:0 .3rem;font-weight:600;white-space:nowrap}
 .status{font-size:1.15rem;font-weight:700;overflow-wrap:anywhere}
@@ -470,6 +481,14 @@ fn proof_status(status: &str) -> (&'static str, &'static str) {
             "bad",
             "changed, but not as the authorized mutation's pins say",
         ),
+        "AUTHORIZED_CHANGE_MATCHED" => (
+            "ok",
+            "changed by the performed change, only in the parts it declares",
+        ),
+        "AUTHORIZED_CHANGE_OUTSIDE_SCOPE" => (
+            "bad",
+            "changed outside the parts the performed change declares",
+        ),
         _ => ("bad", "unknown status"),
     }
 }
@@ -544,7 +563,16 @@ fn proof_section(g: &mut Page, p: &PageInputs) {
             "AUTHORIZED_MUTATION_MISMATCH",
             "authorized_mutation_mismatch",
         ),
+        ("AUTHORIZED_CHANGE_MATCHED", "authorized_change_matched"),
+        (
+            "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
+            "authorized_change_outside_scope",
+        ),
     ] {
+        // The governed change's statuses only when a change used them.
+        if key.starts_with("authorized_change") && n(counts, key) == 0 {
+            continue;
+        }
         let (class, why) = proof_status(st);
         g.raw("<tr>");
         g.td_badge(class, st);
@@ -552,6 +580,12 @@ fn proof_section(g: &mut Page, p: &PageInputs) {
         g.td(&n(counts, key).to_string());
         g.line("</tr>");
     }
+    // Each surface has one status: the rows add up to this.
+    let total = format!(
+        "<tr><th scope=\"row\">total</th><td>every surface, each with one status</td><td>{}</td></tr>",
+        arr(proof, "surfaces").len()
+    );
+    g.line(&total);
     g.table_end();
     let failures = arr(proof, "failures");
     if !failures.is_empty() {
@@ -737,36 +771,86 @@ fn probe_section(g: &mut Page, p: &PageInputs) {
         n(t, "controls_failed"),
     );
     g.line(&head);
+    let user = arr(r, "probes")
+        .iter()
+        .filter(|p| s(p, "kind") == "user")
+        .count();
+    if user > 0 {
+        g.line(&format!("<p>{user} of these probes {} the spec's own gate probe{} (<code>[[probe]]</code> of gates.toml), each a row marked <span class=\"badge user\">YOUR GATE PROBE</span> below: your gate run on a bad input it must refuse, and on its positive control (<code>accept_file</code>), a good input it must accept. The other rows are holdfast's built-in classes, which attack holdfast itself.</p>", if user == 1 { "is" } else { "are" }, if user == 1 { "" } else { "s" }));
+    }
     g.table_head(
-        "Probe classes",
+        "Probe classes and your gate probes",
         &[
-            "class",
+            "class or probe",
+            "kind",
             "gate attacked",
             "probes",
             "failed closed",
             "result",
+            "positive control",
         ],
     );
-    for c in arr(r, "classes") {
+    for c in arr(r, "classes").iter().filter(|c| s(c, "kind") != "user") {
         let th = format!(
             "<tr><th scope=\"row\">{} <span class=\"note\"><code>{}</code></span></th>",
             g.t(s(c, "title")),
             g.t(s(c, "id"))
         );
         g.raw(&th);
+        g.td("holdfast built-in");
         g.td_code(s(c, "gate"));
         g.td(&n(c, "probes").to_string());
         g.td(&n(c, "fail_closed").to_string());
         let res = s(c, "result");
         g.td_badge(outcome_class(res), &res.to_uppercase());
+        g.td("— (holdfast's own controls, counted above)");
+        g.line("</tr>");
+    }
+    // The user's probes, one row each, by name, with their control.
+    for pr in arr(r, "probes").iter().filter(|p| s(p, "kind") == "user") {
+        let id = s(pr, "id");
+        let name = id.strip_prefix("user/").unwrap_or(id);
+        let th = format!(
+            "<tr class=\"user-probe\"><th scope=\"row\">{} <span class=\"note\"><code>{}</code></span></th>",
+            g.t(name),
+            g.t(id)
+        );
+        g.raw(&th);
+        g.td_badge("user", "YOUR GATE PROBE");
+        g.td_code(&strs(pr, "command").join(" "));
+        g.td("1");
+        let closed = pr.get("fail_closed") == Some(&Value::Bool(true));
+        g.td(if closed { "1" } else { "0" });
+        let o = s(pr, "outcome");
+        g.td_badge(outcome_class(o), &o.to_uppercase());
+        match arr(r, "controls").iter().find(|c| s(c, "id") == id) {
+            None => g.td_badge_text(
+                "warn",
+                "NONE",
+                "no positive control: a gate that refuses everything would pass this probe too",
+            ),
+            Some(c) if c.get("ok") == Some(&Value::Bool(true)) => {
+                g.td_badge_text("ok", "ACCEPTED", "the gate accepted the good input")
+            }
+            Some(c) => g.td_badge_text(
+                "bad",
+                "FAILED",
+                &format!("the gate is misconfigured: {}", s(c, "detail")),
+            ),
+        }
         g.line("</tr>");
     }
     g.table_end();
     g.table_head("Every probe", &["probe", "bad input", "outcome", "why"]);
     for pr in arr(r, "probes") {
         let th = format!(
-            "<tr><th scope=\"row\"><code>{}</code></th>",
-            g.t(s(pr, "id"))
+            "<tr><th scope=\"row\"><code>{}</code>{}</th>",
+            g.t(s(pr, "id")),
+            if s(pr, "kind") == "user" {
+                " <span class=\"badge user\">YOUR GATE PROBE</span>"
+            } else {
+                ""
+            }
         );
         g.raw(&th);
         g.td(s(pr, "input"));

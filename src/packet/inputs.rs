@@ -130,14 +130,25 @@ impl Inputs {
         self.spec.spec.files.gates.display().to_string()
     }
 
-    /// Which registry the run used, in words (no machine path).
+    /// Which registry the run used, in words (no machine path, no URL),
+    /// as packet.toml names it: a `holdfast run --registry` override is not
+    /// recorded (the packet's bytes do not depend on where the registry is
+    /// kept; `verify --registry` names the registry that binds it).
     pub fn registry_description(&self) -> String {
-        match &self.spec.spec.registry.import {
-            Some(f) => format!(
+        match (
+            &self.spec.spec.registry.import,
+            &self.spec.spec.registry.url,
+        ) {
+            (Some(f), _) => format!(
                 "a working copy imported from {} for this run (the team's registry is not changed)",
                 f.display()
             ),
-            None => "the team's long-lived registry (registry.dir of packet.toml)".to_string(),
+            (None, Some(_)) => {
+                "the team's long-lived registry (registry.url of packet.toml)".to_string()
+            }
+            (None, None) => {
+                "the team's long-lived registry (registry.dir of packet.toml)".to_string()
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use crate::probe::ProbeReport;
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};
-use crate::surface::proof::{PROOF_FILE, Proof};
+use crate::surface::proof::{BoundaryVerdict, PROOF_FILE, Proof, SurfaceVerdict};
 use crate::surface::spec::{Status, Table};
 
 /// A one-line title for an artifact, by its path and the names the spec
@@ -146,17 +146,34 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         .then(|| read_json(dir, PROOF_FILE))
         .transpose()?;
     for b in &m.boundaries {
-        let held = proof
+        let verdict = proof
             .as_ref()
-            .and_then(|p| p.boundaries.iter().find(|x| x.id == b.id))
+            .and_then(|p| p.boundaries.iter().find(|x| x.id == b.id));
+        let held = verdict
             .map(|x| if x.holds { "held" } else { "NOT held" })
             .unwrap_or("not proven");
+        // What the boundary's surfaces were found to be, summed to its
+        // surface count, so the lines add up to the per-surface totals.
+        let tally = verdict
+            .map(|x| {
+                let statuses: Vec<ProofStatus> = x.surfaces.iter().map(|c| c.status).collect();
+                format!(
+                    "{} = {} surface{}; ",
+                    status_sum(&statuses),
+                    statuses.len(),
+                    plural(statuses.len())
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "- {} — {held}; covers {}.",
+            "- {} — {held}; {tally}covers {}.",
             b.title,
             b.surfaces.join(", ")
         );
+    }
+    if let Some(p) = &proof {
+        let _ = writeln!(s, "\n{}", per_surface_line(&p.surfaces, &p.boundaries));
     }
     match (&m.mutation.requested, m.mutation.performed) {
         (Some(req), true) => {
@@ -171,6 +188,107 @@ pub fn render(dir: &Path) -> Result<Vec<u8>> {
         }
     }
     Ok(s.into_bytes())
+}
+
+/// The statuses in the order the README sums them: those that hold first.
+const STATUS_ORDER: [ProofStatus; 7] = [
+    ProofStatus::Untouched,
+    ProofStatus::DeclaredNotContacted,
+    ProofStatus::AuthorizedMutationMatched,
+    ProofStatus::AuthorizedChangeMatched,
+    ProofStatus::Changed,
+    ProofStatus::AuthorizedMutationMismatch,
+    ProofStatus::AuthorizedChangeOutsideScope,
+];
+
+/// `statuses` counted and written as a sum, e.g. "12 UNTOUCHED + 2
+/// DECLARED_NOT_CONTACTED": the statuses that occur, in [`STATUS_ORDER`];
+/// "0" when there are none. Its terms add up to `statuses.len()`.
+fn status_sum(statuses: &[ProofStatus]) -> String {
+    let terms: Vec<String> = STATUS_ORDER
+        .iter()
+        .map(|st| (st, statuses.iter().filter(|x| *x == st).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(st, n)| format!("{n} {}", st.as_str()))
+        .collect();
+    if terms.is_empty() {
+        "0".to_string()
+    } else {
+        terms.join(" + ")
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The per-surface view of the boundaries: every surface of the proof by
+/// how many boundaries cover it (the ones in more than one and in none by
+/// name), and what the boundary lines therefore add up to. A surface in two
+/// boundaries is on two lines; one in none is on no line; so the boundary
+/// lines' entries are the sum of surfaces × boundaries, and their statuses
+/// sum to that. A pure function of the proof's two lists.
+fn per_surface_line(surfaces: &[SurfaceVerdict], boundaries: &[BoundaryVerdict]) -> String {
+    use std::collections::BTreeMap;
+    // Every surface, with the boundaries covering it, in boundary order.
+    let mut covering: BTreeMap<&str, Vec<&str>> = surfaces
+        .iter()
+        .map(|v| (v.surface.as_str(), Vec::new()))
+        .collect();
+    let mut entries = Vec::new();
+    for b in boundaries {
+        for c in &b.surfaces {
+            covering.entry(c.surface.as_str()).or_default().push(&b.id);
+            entries.push(c.status);
+        }
+    }
+    // Surfaces by the number of boundaries that cover them.
+    let mut by_count: BTreeMap<usize, Vec<(&str, &[&str])>> = BTreeMap::new();
+    for (surface, bs) in &covering {
+        by_count.entry(bs.len()).or_default().push((surface, bs));
+    }
+    let mut groups = Vec::new();
+    let mut products = Vec::new();
+    for (k, list) in by_count.iter().filter(|(k, _)| **k > 0) {
+        if *k == 1 {
+            groups.push(format!("{} in one boundary", list.len()));
+        } else {
+            let named: Vec<String> = list
+                .iter()
+                .map(|(sf, bs)| format!("`{sf}`: {}", bs.join(", ")))
+                .collect();
+            groups.push(format!(
+                "{} in {k} boundaries ({})",
+                list.len(),
+                named.join("; ")
+            ));
+        }
+        products.push(format!("{}×{k}", list.len()));
+    }
+    let none = by_count.get(&0).map(Vec::as_slice).unwrap_or(&[]);
+    groups.push(if none.is_empty() {
+        "0 in no boundary".to_string()
+    } else {
+        let named: Vec<String> = none.iter().map(|(sf, _)| format!("`{sf}`")).collect();
+        format!(
+            "{} in no boundary ({}: not a forbidden surface)",
+            none.len(),
+            named.join(", ")
+        )
+    });
+    if products.is_empty() {
+        products.push("0".to_string());
+    }
+    format!(
+        "Per surface: {} surface{} = {}. The boundary lines above hold {} = {} surface entr{}: {}.",
+        covering.len(),
+        plural(covering.len()),
+        groups.join(" + "),
+        products.join(" + "),
+        entries.len(),
+        if entries.len() == 1 { "y" } else { "ies" },
+        status_sum(&entries)
+    )
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -429,10 +547,27 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
         }
         _ => "no mutation performed".to_string(),
     };
+    // Each surface has exactly one status: the sum is the surface count,
+    // split by the table each surface is in (with the spec's names for them).
+    let statuses: Vec<ProofStatus> = p.surfaces.iter().map(|v| v.status).collect();
+    let mut tables = Vec::new();
+    for table in Table::ALL {
+        let inv: SurfaceInventory = read_json(dir, json_file_name(table))?;
+        let n = p.surfaces.iter().filter(|v| v.table == table).count();
+        let name = inv.label.unwrap_or_else(|| {
+            match table {
+                Table::Production => "production",
+                Table::CiDeploy => "CI/deploy",
+            }
+            .to_string()
+        });
+        tables.push(format!("{n} {name}"));
+    }
     let _ = writeln!(
         s,
-        "- Forbidden-surface proof (`{PROOF_FILE}`) — {}: {} boundaries; {} UNTOUCHED by digest, \
+        "- Forbidden-surface proof (`{PROOF_FILE}`) — {}: {} boundaries over {} surfaces; {} UNTOUCHED by digest, \
          {} declared not contacted (weaker: no snapshot method), {} CHANGED; {authorized}. \
+         Each surface has one status: {} = {} surfaces ({}); per boundary under Boundaries. \
          It covers the time from the snapshot before to the snapshot after (steps `snapshot-before` and \
          `snapshot-after` of `exit_codes.json`): not what happened before or after them, and not reads.",
         match p.result {
@@ -440,9 +575,13 @@ fn proof_bullet(s: &mut String, dir: &Path, m: &PacketManifest) -> Result<()> {
             ProofResult::NotProven => "NOT PROVEN",
         },
         p.boundaries.len(),
+        p.surfaces.len(),
         c.untouched,
         c.declared_not_contacted,
         c.changed + c.authorized_mutation_mismatch + c.authorized_change_outside_scope,
+        status_sum(&statuses),
+        statuses.len(),
+        tables.join(" + "),
     );
     Ok(())
 }
@@ -460,4 +599,82 @@ fn decision_bullet(s: &mut String, dir: &Path) -> Result<()> {
         d.selected
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::proof::BoundarySurface;
+    use crate::surface::spec::Method;
+    use ProofStatus::*;
+
+    fn surface(id: &str, status: ProofStatus) -> SurfaceVerdict {
+        SurfaceVerdict {
+            surface: id.into(),
+            table: Table::Production,
+            risk: None,
+            method: Method::Files,
+            status,
+            before: None,
+            after: None,
+            changed_parts: Vec::new(),
+            detail: String::new(),
+        }
+    }
+
+    fn boundary(id: &str, covers: &[(&str, ProofStatus)]) -> BoundaryVerdict {
+        BoundaryVerdict {
+            id: id.into(),
+            title: id.into(),
+            surfaces: covers
+                .iter()
+                .map(|(s, st)| BoundarySurface {
+                    surface: (*s).into(),
+                    status: *st,
+                })
+                .collect(),
+            holds: true,
+        }
+    }
+
+    #[test]
+    fn a_status_sum_lists_what_occurs_in_a_fixed_order() {
+        assert_eq!(status_sum(&[]), "0");
+        assert_eq!(
+            status_sum(&[Changed, Untouched, DeclaredNotContacted, Untouched]),
+            "2 UNTOUCHED + 1 DECLARED_NOT_CONTACTED + 1 CHANGED"
+        );
+    }
+
+    #[test]
+    fn the_per_surface_line_counts_overlaps_and_uncovered_surfaces() {
+        let surfaces = [
+            surface("a", Untouched),
+            surface("b", Changed),
+            surface("c", Untouched),
+        ];
+        let boundaries = [
+            boundary("x", &[("a", Untouched), ("b", Changed)]),
+            boundary("y", &[("a", Untouched)]),
+        ];
+        assert_eq!(
+            per_surface_line(&surfaces, &boundaries),
+            "Per surface: 3 surfaces = 1 in one boundary + 1 in 2 boundaries (`a`: x, y) + \
+             1 in no boundary (`c`: not a forbidden surface). The boundary lines above hold \
+             1×1 + 1×2 = 3 surface entries: 2 UNTOUCHED + 1 CHANGED."
+        );
+    }
+
+    #[test]
+    fn the_per_surface_line_of_nothing_is_zero() {
+        assert_eq!(
+            per_surface_line(&[], &[]),
+            "Per surface: 0 surfaces = 0 in no boundary. The boundary lines above hold 0 = 0 surface entries: 0."
+        );
+        // A boundary entry for a surface the proof does not list still counts.
+        assert_eq!(
+            per_surface_line(&[], &[boundary("x", &[("ghost", Changed)])]),
+            "Per surface: 1 surface = 1 in one boundary + 0 in no boundary. The boundary lines above hold 1×1 = 1 surface entry: 1 CHANGED."
+        );
+    }
 }

@@ -49,6 +49,59 @@ pub struct RunOptions {
     /// run goes ahead only if it is exactly the argv of the change
     /// `[run] change` names; otherwise it is refused and nothing runs.
     pub agent_argv: Option<Vec<String>>,
+    /// The team's registry (`holdfast run --registry`): a directory or a
+    /// `postgres://` / `postgresql://` URL. It takes precedence over
+    /// `registry.dir` / `registry.url` of packet.toml; a spec that imports
+    /// a working copy (`registry.import`) refuses it.
+    pub registry: Option<PathBuf>,
+}
+
+/// The registry a run works on: its location (a directory or a URL) and,
+/// for a database, a directory holding its documents as the directory
+/// backend would, which the `@registry` snapshots read.
+struct RunRegistry {
+    location: PathBuf,
+    view: Option<tempfile::TempDir>,
+}
+
+impl RunRegistry {
+    fn new(location: PathBuf) -> Result<RunRegistry> {
+        let is_url = location.to_str().is_some_and(registry::backend::is_url);
+        let view = if is_url {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("holdfast-registry-view-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?,
+            )
+        } else {
+            None
+        };
+        Ok(RunRegistry { location, view })
+    }
+
+    /// Where the documents are as files: the registry directory itself, or
+    /// the database's documents written out by [`RunRegistry::refresh`].
+    fn documents_dir(&self) -> &Path {
+        match &self.view {
+            Some(v) => v.path(),
+            None => &self.location,
+        }
+    }
+
+    /// Writes the database's current documents into the view (a directory
+    /// registry is read in place). The store checks them against the
+    /// history first, as every command does.
+    fn refresh(&self) -> Result<()> {
+        let Some(view) = &self.view else {
+            return Ok(());
+        };
+        let store = Store::open_with(&self.location, RecordLoad::IdsAndPackets)?;
+        for d in registry::DOCUMENTS {
+            fsio::write_atomic(&view.path().join(d.name()), store.document(d))?;
+        }
+        Ok(())
+    }
 }
 
 /// Receives the name of each step as it starts (for a terminal display).
@@ -140,39 +193,40 @@ pub fn run(
     // Every citation is hashed now: a stale or escaping one stops the run
     // before any registry write.
     let citations = super::inputs::observe_citations(&inputs)?;
-    let parent = prepare_out(out, opts.force, &inputs)?;
+    let live = live_location(&inputs, opts.registry.as_deref(), spec_dir)?;
+    let parent = prepare_out(out, opts.force, &inputs, live.as_deref())?;
     let staging = tempfile::Builder::new()
         .prefix(".holdfast-run-")
         .tempdir_in(&parent)
         .at(&parent)?;
 
     let working_copy;
-    let (registry_dir, live_registry) =
-        match (inputs.spec.registry_import()?, inputs.spec.registry_dir()) {
-            (Some(file), _) => {
-                working_copy = tempfile::Builder::new()
-                    .prefix("holdfast-registry-")
-                    .tempdir()
-                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-                let d = working_copy.path().join("registry");
-                registry::import(&d, &file)?;
-                (d, false)
-            }
-            (None, Some(d)) => (d, true),
-            (None, None) => {
-                return Err(Error::malformed(
-                    spec_dir.join(SPEC_FILE),
-                    "registry: give `dir` or `import`",
-                ));
-            }
-        };
+    let (registry_at, live_registry) = match (inputs.spec.registry_import()?, live) {
+        (Some(file), _) => {
+            working_copy = tempfile::Builder::new()
+                .prefix("holdfast-registry-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let d = working_copy.path().join("registry");
+            registry::import(&d, &file)?;
+            (RunRegistry::new(d)?, false)
+        }
+        (None, Some(location)) => (RunRegistry::new(location)?, true),
+        (None, None) => {
+            return Err(Error::malformed(
+                spec_dir.join(SPEC_FILE),
+                "registry: give `dir`, `url` or `import`",
+            ));
+        }
+    };
+    refuse_change_of_a_database_registry(&inputs, &registry_at, spec_dir)?;
 
     let mut state = RunState::default();
     match build(
         &inputs,
         citations,
         staging.path(),
-        &registry_dir,
+        &registry_at,
         opts,
         steps,
         progress,
@@ -207,6 +261,88 @@ pub fn run(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The team's registry for this run: `--registry` when given (refused for
+/// a spec that imports a working copy), else `registry.dir` or
+/// `registry.url` of packet.toml; `None` for a working copy.
+fn live_location(
+    inputs: &Inputs,
+    given: Option<&Path>,
+    spec_dir: &Path,
+) -> Result<Option<PathBuf>> {
+    match given {
+        Some(_) if inputs.spec.spec.registry.import.is_some() => Err(Error::Usage(format!(
+            "--registry: {} imports a working copy for every run (registry.import); a run with the team's registry names it in registry.dir or registry.url instead",
+            spec_dir.join(SPEC_FILE).display()
+        ))),
+        Some(location) => Ok(Some(location.to_path_buf())),
+        None => {
+            let from_spec = inputs.spec.spec.registry.url.is_some();
+            let env_password = std::env::var_os("PGPASSWORD").is_some_and(|p| !p.is_empty());
+            refuse_env_password_for_a_spec_url(from_spec, env_password, spec_dir)?;
+            Ok(inputs.spec.registry_location())
+        }
+    }
+}
+
+/// A spec may be written by the agent it governs: its `registry.url` can
+/// name any server, which would then be sent the password in `PGPASSWORD`.
+/// So a password from the environment goes only to a registry named on the
+/// command line; a URL from packet.toml gets one from the pgpass file
+/// (which holds a password per host) or none. Refused (exit 5) rather than
+/// ignored, so a user who set `PGPASSWORD` learns why it is not used.
+fn refuse_env_password_for_a_spec_url(
+    from_spec: bool,
+    env_password: bool,
+    spec_dir: &Path,
+) -> Result<()> {
+    if from_spec && env_password {
+        return Err(Error::refused(format!(
+            "{}: registry.url comes from the spec and PGPASSWORD is set; a password from the environment goes only to a registry named on the command line: pass --registry with the URL, or unset PGPASSWORD and give the password in a pgpass file (chmod 600)",
+            spec_dir.join(SPEC_FILE).display()
+        )));
+    }
+    Ok(())
+}
+
+/// A governed change may not change the `@registry` surface of a registry
+/// in a database: its commands would only see the documents written out
+/// for the snapshots, never the registry. Refused before anything runs.
+fn refuse_change_of_a_database_registry(
+    inputs: &Inputs,
+    reg: &RunRegistry,
+    spec_dir: &Path,
+) -> Result<()> {
+    let Some(id) = &inputs.spec.spec.run.change else {
+        return Ok(());
+    };
+    let Some(c) = inputs.spec.spec.authorization.authorized_change(id) else {
+        return Ok(());
+    };
+    if reg.view.is_none() {
+        return Ok(());
+    }
+    for (s, snap) in inputs
+        .surfaces
+        .spec
+        .surfaces
+        .iter()
+        .zip(&inputs.surfaces.snapshots)
+    {
+        if matches!(snap, surface::spec::SnapshotSpec::Files { root, .. } if root == "@registry")
+            && c.may_change.contains_key(&s.id)
+        {
+            return Err(Error::malformed(
+                spec_dir.join(SPEC_FILE),
+                format!(
+                    "run.change: change {id} may change surface {:?}, the registry (root = \"@registry\"), which is in a PostgreSQL database here; a change's commands cannot reach it, so nothing is run",
+                    s.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a run did to the registry so far (for the error path).
@@ -274,21 +410,13 @@ fn build(
     inputs: &Inputs,
     observed_citations: (Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks),
     dir: &Path,
-    registry_dir: &Path,
+    reg: &RunRegistry,
     opts: &RunOptions,
     steps: &dyn StepReporter,
     progress: &dyn Progress,
     state: &mut RunState,
 ) -> Result<RunSummary> {
-    let mut b = Build::new(
-        inputs,
-        observed_citations,
-        dir,
-        registry_dir,
-        opts,
-        progress,
-        state,
-    )?;
+    let mut b = Build::new(inputs, observed_citations, dir, reg, opts, progress, state)?;
     // Validation was step 1; every later number is a place in the tables.
     let n = std::cell::Cell::new(1);
     let announce = |what: &str| {
@@ -312,7 +440,8 @@ fn build(
 struct Build<'a> {
     inputs: &'a Inputs,
     dir: &'a Path,
-    registry_dir: &'a Path,
+    /// The registry: its location, and the directory of its documents.
+    reg: &'a RunRegistry,
     opts: &'a RunOptions,
     progress: &'a dyn Progress,
     state: &'a mut RunState,
@@ -350,13 +479,13 @@ impl<'a> Build<'a> {
         inputs: &'a Inputs,
         citations: (Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks),
         dir: &'a Path,
-        registry_dir: &'a Path,
+        reg: &'a RunRegistry,
         opts: &'a RunOptions,
         progress: &'a dyn Progress,
         state: &'a mut RunState,
     ) -> Result<Self> {
         let mut named: BTreeMap<String, PathBuf> =
-            [("registry".to_string(), registry_dir.to_path_buf())].into();
+            [("registry".to_string(), reg.documents_dir().to_path_buf())].into();
         let copies = tempfile::Builder::new()
             .prefix("holdfast-working-")
             .tempdir()
@@ -380,7 +509,7 @@ impl<'a> Build<'a> {
         Ok(Build {
             inputs,
             dir,
-            registry_dir,
+            reg,
             opts,
             progress,
             state,
@@ -401,6 +530,7 @@ impl<'a> Build<'a> {
 
     /// The BEFORE snapshot.
     fn snapshot_before(&mut self) -> Result<()> {
+        self.reg.refresh()?;
         let before = snapshot::take_with(&self.inputs.surfaces, &self.named, self.progress)?;
         snapshot::write(&self.dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
         self.before = Some(before);
@@ -411,7 +541,7 @@ impl<'a> Build<'a> {
     /// change: only once its rehearsal on a copy passed).
     fn mutation(&mut self) -> Result<()> {
         let inputs = self.inputs;
-        let (fold_refusal, fold_bytes) = perform_fold(inputs, self.registry_dir, self.dir)?;
+        let (fold_refusal, fold_bytes) = perform_fold(inputs, self.reg, self.dir)?;
         if fold_bytes.is_some() {
             self.state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
         }
@@ -428,6 +558,7 @@ impl<'a> Build<'a> {
     /// The AFTER snapshot (a change that ran took it before any rollback).
     fn snapshot_after(&mut self) -> Result<()> {
         if self.changed_after.is_none() {
+            self.reg.refresh()?;
             let after = snapshot::take_with(&self.inputs.surfaces, &self.named, self.progress)?;
             snapshot::write(&self.dir.join(SNAPSHOT_AFTER_FILE), &after)?;
         }
@@ -485,7 +616,7 @@ impl<'a> Build<'a> {
             fold_refusal: self.fold_refusal.clone(),
             import_pin: self.import_pin.clone(),
         };
-        let (inputs, registry_dir) = (self.inputs, self.registry_dir);
+        let (inputs, registry_dir) = (self.inputs, self.reg.location.as_path());
         let mut claimed = None;
         let mut claimer = |artifacts: &[ArtifactRecord]| -> Result<IdRangeRecord> {
             let ids = claim_ids(inputs, registry_dir, artifacts)?;
@@ -537,7 +668,7 @@ impl<'a> Build<'a> {
                 .object_ids
                 .as_ref()
                 .map(|r| (r.first.as_str(), r.last.as_str()));
-            let mut store = Store::open_with(self.registry_dir, RecordLoad::IdsAndPackets)?;
+            let mut store = Store::open_with(&self.reg.location, RecordLoad::IdsAndPackets)?;
             self.state.bound = Some(store.bind(
                 &self.inputs.spec.spec.packet.macro_name,
                 &sealed.tree_sha256,
@@ -580,7 +711,12 @@ impl<'a> Build<'a> {
 /// `--force` must never delete a spec,
 /// a source tree or a registry by mistake. `out` may not be or overlap any
 /// directory the run reads or writes.
-fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
+fn prepare_out(
+    out: &Path,
+    force: bool,
+    inputs: &Inputs,
+    registry: Option<&Path>,
+) -> Result<PathBuf> {
     let parent = fsio::check_out_parent(out, "--out")?;
     let name = out.file_name().ok_or_else(|| {
         Error::Usage(format!(
@@ -593,8 +729,8 @@ fn prepare_out(out: &Path, force: bool, inputs: &Inputs) -> Result<PathBuf> {
         ("the spec directory", inputs.spec.dir.clone()),
         ("the source root", inputs.spec.source_root.clone()),
     ];
-    if let Some(d) = inputs.spec.registry_dir() {
-        read.push(("the registry", d));
+    if let Some(d) = registry.filter(|d| !d.to_str().is_some_and(registry::backend::is_url)) {
+        read.push(("the registry", d.to_path_buf()));
     }
     for (what, dir) in read {
         if let Ok(dir) = dir.canonicalize()
@@ -673,9 +809,10 @@ fn publish(staging: tempfile::TempDir, out: &Path, force: bool) -> Result<()> {
 /// the registry wrote them when the fold was performed.
 fn perform_fold(
     inputs: &Inputs,
-    registry_dir: &Path,
+    reg: &RunRegistry,
     dir: &Path,
 ) -> Result<(Option<String>, Option<Vec<u8>>)> {
+    let registry_dir = reg.location.as_path();
     let Some(range) = inputs.spec.spec.run.fold else {
         return Ok((None, None));
     };
@@ -703,7 +840,8 @@ fn perform_fold(
         },
     )?;
     drop(store);
-    write_after_documents(registry_dir, dir, range, &outcome.result)?;
+    reg.refresh()?;
+    write_after_documents(reg.documents_dir(), dir, range, &outcome.result)?;
     let bytes = fsio::read_regular(
         &dir.join(registry::result_file_name(range)),
         evidence::ARTIFACT_LIMIT,
@@ -750,7 +888,7 @@ fn perform_change(
 /// bytes must give the before pins. Documents the fold did not change are
 /// proven by their pins.
 fn write_after_documents(
-    registry_dir: &Path,
+    documents_dir: &Path,
     dir: &Path,
     range: FoldRange,
     result: &registry::FoldResult,
@@ -761,7 +899,7 @@ fn write_after_documents(
         if result.pins.before.get(doc) == Some(pin_after) {
             continue;
         }
-        let bytes = fsio::read_regular(&registry_dir.join(doc), evidence::ARTIFACT_LIMIT)?;
+        let bytes = fsio::read_regular(&documents_dir.join(doc), evidence::ARTIFACT_LIMIT)?;
         if digest::sha256_hex(&bytes) != *pin_after {
             return Err(Error::failed(format!(
                 "registry document {doc} changed after the fold (sha256 differs from the after pin)"
@@ -828,5 +966,16 @@ mod tests {
                 "seal and verify",
             ]
         );
+    }
+
+    #[test]
+    fn an_environment_password_goes_only_to_a_registry_named_on_the_command_line() {
+        let dir = Path::new("spec");
+        assert!(refuse_env_password_for_a_spec_url(false, true, dir).is_ok());
+        assert!(refuse_env_password_for_a_spec_url(true, false, dir).is_ok());
+        assert!(refuse_env_password_for_a_spec_url(false, false, dir).is_ok());
+        let e = refuse_env_password_for_a_spec_url(true, true, dir).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::REFUSED);
+        assert!(e.to_string().contains("spec/packet.toml"), "{e}");
     }
 }

@@ -157,6 +157,12 @@ pub struct RegistrySource {
     /// The team's long-lived registry directory (an authorized fold changes it).
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// The team's long-lived registry in a PostgreSQL database, as a
+    /// `postgres://` or `postgresql://` URL without a password (the
+    /// password comes from `PGPASSWORD` or a pgpass file, never from the
+    /// spec; a URL that carries one is refused).
+    #[serde(default)]
+    pub url: Option<String>,
     /// A registry JSON file to import into a fresh working copy for this run
     /// (examples and rehearsals: the run changes only its own copy).
     #[serde(default)]
@@ -289,6 +295,14 @@ impl LoadedSpec {
     pub fn registry_dir(&self) -> Option<PathBuf> {
         self.spec.registry.dir.as_ref().map(|d| self.dir.join(d))
     }
+
+    /// The long-lived registry's location as the registry backends take it
+    /// ([`crate::registry::backend::open`]): `registry.dir` resolved, or
+    /// `registry.url`; `None` for a spec that imports a working copy.
+    pub fn registry_location(&self) -> Option<PathBuf> {
+        self.registry_dir()
+            .or_else(|| self.spec.registry.url.as_ref().map(PathBuf::from))
+    }
 }
 
 /// True for a plain relative path ([`crate::model::path::RelPath`]): not
@@ -389,17 +403,26 @@ impl PacketSpec {
                 );
             }
         }
-        match (&self.registry.dir, &self.registry.import) {
-            (Some(_), Some(_)) => {
-                return bad("registry", "give either `dir` or `import`, not both");
-            }
-            (None, None) => {
+        let given = [
+            self.registry.dir.is_some(),
+            self.registry.url.is_some(),
+            self.registry.import.is_some(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            1 => {}
+            0 => {
                 return bad(
                     "registry",
-                    "give `dir` (the team's registry) or `import` (a working copy)",
+                    "give `dir` or `url` (the team's registry) or `import` (a working copy)",
                 );
             }
-            _ => {}
+            _ => {
+                return bad("registry", "give only one of `dir`, `url` and `import`");
+            }
+        }
+        if let Some(url) = &self.registry.url {
+            check_registry_url(url)
+                .map_err(|why| Error::malformed(path, format!("registry.url: {why}")))?;
         }
         for (name, from) in &self.run.working_copies {
             if name == "registry"
@@ -441,6 +464,23 @@ impl PacketSpec {
         }
         Ok(())
     }
+}
+
+/// Why `url` cannot be `registry.url`: not a `postgres://` /
+/// `postgresql://` URL, not a valid one, or one carrying a password (the
+/// spec is carried into every packet, and a password may never be). The
+/// reason never repeats the URL.
+pub fn check_registry_url(url: &str) -> std::result::Result<(), String> {
+    if !crate::registry::backend::is_url(url) {
+        return Err(
+            "expected a postgres:// or postgresql:// URL (a registry directory is `dir`)".into(),
+        );
+    }
+    let config = crate::pgconn::parse_config(url)?;
+    if config.get_password().is_some() {
+        return Err("the URL carries a password; a spec never holds one (it is carried into the packet): remove it and give it in PGPASSWORD or a pgpass file (PGPASSFILE or ~/.pgpass, mode 0600)".into());
+    }
+    Ok(())
 }
 
 /// `[A-Z0-9_]+`, starting with a letter: the shape of macro names and statuses.
@@ -569,6 +609,50 @@ root = "source"
         for (text, key) in cases {
             let e = load(&text).unwrap_err().to_string();
             assert!(e.contains("packet.toml") && e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_registry_url_is_a_postgres_url_without_a_password() {
+        let with =
+            |registry: &str| GOOD.replace("import = \"registry/registry-import.json\"", registry);
+        let s = load(&with("url = \"postgresql://holdfast@db.example/registry\"")).unwrap();
+        assert_eq!(
+            s.registry_location(),
+            Some(PathBuf::from("postgresql://holdfast@db.example/registry"))
+        );
+        for (registry, why) in [
+            (
+                "url = \"postgres://holdfast:hunter2@db.example/r\"",
+                "carries a password",
+            ),
+            (
+                "url = \"postgres://holdfast@db.example/r?password=hunter2\"",
+                "carries a password",
+            ),
+            ("url = \"/srv/registry\"", "expected a postgres://"),
+            ("url = \"postgres://db.example:notaport/r\"", "not valid"),
+            (
+                "url = \"postgres://u:hunter2@db.example:notaport/r\"",
+                "not valid",
+            ),
+            (
+                "url = \"postgres://u:hunter2@db.example/r?sslmode=hunter2\"",
+                "not valid",
+            ),
+            (
+                "url = \"postgres://h/r\"\ndir = \"reg\"",
+                "only one of `dir`, `url` and `import`",
+            ),
+        ] {
+            let e = load(&with(registry)).unwrap_err().to_string();
+            assert!(
+                e.contains("packet.toml") && e.contains(why) && !e.contains("hunter2"),
+                "{registry}: {e}"
+            );
+            if why != "only one of `dir`, `url` and `import`" {
+                assert!(e.contains("registry.url"), "{e}");
+            }
         }
     }
 

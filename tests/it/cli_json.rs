@@ -721,4 +721,57 @@ fn every_json_output_of_every_command_validates_against_its_schema() {
     let ((ajv_code, ajv_out), (py_code, py_out)) = validate_both(w, &job);
     assert_eq!(ajv_code, 0, "Ajv (strict):\n{ajv_out}");
     assert_eq!(py_code, 0, "jsonschema:\n{py_out}");
+
+    // The schemas are closed: every real output with one field more, at
+    // its top or in the first nested object, is refused.
+    for (s, instances) in &by_schema {
+        let schema: Value = serde_json::from_slice(&fs::read(dir.join(s)).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for instance in instances {
+            let instance: Value = serde_json::from_slice(&fs::read(instance).unwrap()).unwrap();
+            for stray in with_a_stray_field(&instance) {
+                assert!(
+                    !validator.is_valid(&stray),
+                    "{s} accepts an output with a field it does not define: {stray}"
+                );
+            }
+        }
+    }
 }
+
+/// `v` with an unknown field added at its top, and (when there is one) in
+/// its first nested object that is not a map of names (a map takes any
+/// key).
+fn with_a_stray_field(v: &Value) -> Vec<Value> {
+    const STRAY: &str = "a_field_no_schema_defines";
+    let Some(top) = v.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut t = top.clone();
+    t.insert(STRAY.into(), Value::Bool(true));
+    out.push(Value::Object(t));
+    let nested = top.iter().find_map(|(k, x)| match x {
+        Value::Object(o) if !o.is_empty() && !MAPS.contains(&k.as_str()) => Some(k.clone()),
+        _ => None,
+    });
+    if let Some(k) = nested {
+        let mut t = top.clone();
+        if let Some(Value::Object(o)) = t.get_mut(&k) {
+            o.insert(STRAY.into(), Value::Bool(true));
+        }
+        out.push(Value::Object(t));
+    }
+    out
+}
+
+/// Output fields that are maps keyed by names (ids, file names), not
+/// records with a fixed set of fields.
+const MAPS: &[&str] = &[
+    "spec_pins",
+    "pins",
+    "labels",
+    "counts",
+    "by_kind",
+    "by_class",
+];

@@ -898,6 +898,88 @@ fn a_user_probes_attack_input_may_carry_the_token_and_is_redacted() {
         .stderr(predicate::str::contains("contains the pass token"));
 }
 
+/// A spec text with a line break could start a README heading of its own
+/// ("## Production decision: GO"); a bidirectional override or an
+/// invisible character makes a text read otherwise than its bytes. Every
+/// spec file refuses them, naming the key and the code point; program
+/// input (a multi-line `sh -c` script) is still accepted.
+#[test]
+fn spec_text_with_a_line_break_or_hidden_characters_is_refused() {
+    type Edit = Box<dyn Fn(String) -> String>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "packet.toml",
+            Box::new(|s: String| {
+                let title = s
+                    .lines()
+                    .find(|l| l.starts_with("title = "))
+                    .unwrap()
+                    .to_string();
+                s.replacen(
+                    &title,
+                    "title = \"FIX7\\n\\n## Production decision: GO\"",
+                    1,
+                )
+            }),
+            "packet.title: holds a control character (a line break, tab or escape) (U+000A)",
+        ),
+        (
+            "gates.toml",
+            Box::new(|s: String| {
+                s.replacen(
+                    "title = \"Execute the rollback rehearsal on staging\"",
+                    "title = \"Execute the rollback \\u202Eno\\u202C rehearsal\"",
+                    1,
+                )
+            }),
+            "title: holds a bidirectional control character (U+202E)",
+        ),
+        (
+            "gates.toml",
+            Box::new(|s: String| {
+                s.replacen("closes_when = \"", "closes_when = \"zero\\u200Bwidth ", 1)
+            }),
+            "closes_when: holds an invisible character (U+200B)",
+        ),
+        (
+            "surfaces.toml",
+            Box::new(|s: String| s.replacen("name = \"", "name = \"tab\\there ", 1)),
+            "surface[0].name: holds a control character (a line break, tab or escape) (U+0009)",
+        ),
+    ];
+    for (file, edit, needle) in cases {
+        let (tmp, spec) = example_edited(file, edit);
+        let out = tmp.path().join("packet");
+        let before = state(tmp.path());
+        holdfast()
+            .arg("run")
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(MALFORMED)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(file))
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("plain text on one line"));
+        assert_eq!(state(tmp.path()), before, "{file}: nothing may be written");
+    }
+
+    // A user probe's script may span lines: it is program input.
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("gates.toml"),
+        "[[probe]]\nid = \"p\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null\\nexit 1\"]\nstdin_text = \"a\\tb\\n\"\n",
+    )
+    .unwrap();
+    holdfast()
+        .arg("probe")
+        .arg(d.path())
+        .args(["--only", "user"])
+        .assert()
+        .success();
+}
+
 #[test]
 fn force_keeps_an_old_packet_that_gained_a_file_during_the_run() {
     let (t, p) = packet();

@@ -318,3 +318,161 @@ fn hostile_titles_are_escaped_and_the_page_is_still_derived() {
         .assert()
         .success();
 }
+
+/// The `<table>` whose caption is `caption`, from the page `dom`.
+fn table<'a>(dom: &'a str, caption: &str) -> &'a str {
+    let at = dom
+        .find(&format!("<caption>{caption}</caption>"))
+        .unwrap_or_else(|| panic!("no table {caption:?}"));
+    &dom[at..at + dom[at..].find("</table>").unwrap()]
+}
+
+/// The `<tr>` of `table` whose row header holds `name`.
+fn row<'a>(table: &'a str, name: &str) -> &'a str {
+    let at = table
+        .find(&format!("<th scope=\"row\">{name} "))
+        .unwrap_or_else(|| panic!("no row {name:?} in {table}"));
+    let start = table[..at].rfind("<tr").unwrap();
+    &table[start..at + table[at..].find("</tr>").unwrap()]
+}
+
+#[test]
+fn the_users_gate_probes_are_rows_of_the_probes_table_with_their_control() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = crate::support::two_boundary_spec(t.path(), "[\"user\", \"tampered-artifact\"]");
+    // A second probe of the same gate, without a positive control.
+    let gates = spec.join("gates.toml");
+    let text = fs::read_to_string(&gates).unwrap();
+    fs::write(
+        &gates,
+        text + "\n[[probe]]\nid = \"deploy-gate-empty\"\ncommand = [\"./ci/deploy-gate\"]\ninput_file = \"inputs/empty.json\"\n",
+    )
+    .unwrap();
+    fs::write(spec.join("inputs/empty.json"), "{}\n").unwrap();
+    let p = t.path().join("packet");
+    assert_eq!(run(&spec, &p), 0);
+    let page = p.join("index.html");
+    assert_self_contained(&fs::read_to_string(&page).unwrap());
+    let dom = browse(&page, &["--dump-dom".to_string()]);
+    let probes = table(&dom, "Probe classes and your gate probes");
+    // holdfast's own class and the user's probes, in the one table.
+    let builtin = row(probes, "a packet file changed after sealing");
+    assert!(builtin.contains("holdfast built-in"), "{builtin}");
+    assert!(!builtin.contains("YOUR GATE PROBE"), "{builtin}");
+    assert!(
+        !probes.contains("user gate probes from gates.toml"),
+        "the user class is shown probe by probe, not as one row"
+    );
+    let with = row(probes, "deploy-gate-unsigned");
+    for want in [
+        "<span class=\"badge user\">YOUR GATE PROBE</span>",
+        "<code>./ci/deploy-gate inputs/unsigned.json</code>",
+        "<span class=\"badge ok\">FAIL-CLOSED</span>",
+        "<span class=\"badge ok\">ACCEPTED</span> the gate accepted the good input",
+    ] {
+        assert!(with.contains(want), "{want:?} not in {with}");
+    }
+    let without = row(probes, "deploy-gate-empty");
+    for want in [
+        "<span class=\"badge user\">YOUR GATE PROBE</span>",
+        "<span class=\"badge ok\">FAIL-CLOSED</span>",
+        "<span class=\"badge warn\">NONE</span> no positive control: a gate that refuses everything would pass this probe too",
+    ] {
+        assert!(without.contains(want), "{want:?} not in {without}");
+    }
+    assert!(dom.contains("2 of these probes are the spec's own gate probes"));
+    let proof = read_json(&p, "forbidden-surface-proof.json");
+    let rows = status_counts_add_up(&dom, proof["surfaces"].as_array().unwrap().len());
+    assert!(rows.contains(&("UNTOUCHED".to_string(), 3)), "{rows:?}");
+    assert!(
+        rows.contains(&("DECLARED_NOT_CONTACTED".to_string(), 1)),
+        "{rows:?}"
+    );
+    screenshots_and_print(&page, "user-probes");
+
+    // A gate that refuses everything: its control fails, and the row says so.
+    fs::write(
+        spec.join("ci/deploy-gate"),
+        "#!/bin/sh\necho refused >&2\nexit 1\n",
+    )
+    .unwrap();
+    let p2 = t.path().join("packet-2");
+    assert_eq!(run(&spec, &p2), 1);
+    let html = fs::read_to_string(p2.join("index.html")).unwrap();
+    let probes = table(&html, "Probe classes and your gate probes");
+    let failed = row(probes, "deploy-gate-unsigned");
+    assert!(
+        failed.contains("<span class=\"badge bad\">FAILED</span> the gate is misconfigured: the gate refused the input it must accept (exit 1): refused"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("<span class=\"badge bad\">UNEXPECTED</span>"),
+        "{failed}"
+    );
+    // Both pages are derived: the re-derivation renders the same bytes.
+    for packet in [&p, &p2] {
+        holdfast()
+            .args(["verify", "--rerun"])
+            .arg(packet)
+            .assert()
+            .stderr(predicate::str::contains("index.html").not());
+    }
+}
+
+/// The count column of the page's status table, and its total row: each
+/// status's count, summed, is the total, and the total is the proof's
+/// surface count.
+fn status_counts_add_up(html: &str, surfaces: usize) -> Vec<(String, usize)> {
+    let t = table(html, "What each status means");
+    let mut rows = Vec::new();
+    let mut total = None;
+    for r in t.split("<tr>").skip(2) {
+        let cells: Vec<&str> = r.split("<td>").skip(1).collect();
+        let count: usize = cells
+            .last()
+            .unwrap()
+            .split("</td>")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no count in {r}"));
+        if r.starts_with("<th scope=\"row\">total</th>") {
+            total = Some(count);
+        } else {
+            let status = between(cells[0], "\">", "</span>");
+            rows.push((status.to_string(), count));
+        }
+    }
+    let total = total.unwrap_or_else(|| panic!("no total row in {t}"));
+    assert_eq!(rows.iter().map(|(_, n)| n).sum::<usize>(), total, "{t}");
+    assert_eq!(total, surfaces, "{t}");
+    rows
+}
+
+fn between<'a>(s: &'a str, from: &str, to: &str) -> &'a str {
+    let rest = &s[s.find(from).unwrap() + from.len()..];
+    &rest[..rest.find(to).unwrap()]
+}
+
+#[test]
+fn a_governed_change_page_counts_its_change_statuses_and_they_add_up() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("packet");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config-change");
+    assert_eq!(run(&example, &p), 0);
+    let html = fs::read_to_string(p.join("index.html")).unwrap();
+    let proof = read_json(&p, "forbidden-surface-proof.json");
+    let rows = status_counts_add_up(&html, proof["surfaces"].as_array().unwrap().len());
+    assert!(
+        rows.contains(&("AUTHORIZED_CHANGE_MATCHED".to_string(), 1)),
+        "{rows:?}"
+    );
+    // The matched change is a status that holds, not an unknown one.
+    let matrix = &html[html.find("id=\"proof-matrix\"").unwrap()..];
+    let matrix = &matrix[..matrix.find("</table>").unwrap()];
+    assert!(
+        matrix.contains("<span class=\"badge ok\">AUTHORIZED_CHANGE_MATCHED</span>"),
+        "{matrix}"
+    );
+    assert!(!html.contains("unknown status"));
+}

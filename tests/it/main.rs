@@ -32,6 +32,7 @@ mod registry_cli;
 mod registry_crash;
 mod registry_postgres;
 mod run_cli;
+mod run_registry_url;
 mod schema_conformance;
 mod schema_strict;
 mod schemas;

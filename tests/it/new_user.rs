@@ -300,6 +300,27 @@ fn a_user_probe_whose_command_is_missing_says_so_on_the_terminal() {
         ));
 }
 
+#[test]
+fn a_user_probe_whose_input_file_is_missing_says_so_on_the_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = filled_scaffold(t.path());
+    script(&spec.join("ci/gate"), "exit 1");
+    add_probe(
+        &spec,
+        "[[probe]]\nid = \"deploy-gate\"\ncommand = [\"./ci/gate\"]\ninput_file = \"bad/unsigned.json\"\n",
+    );
+    run(&spec, &t.path().join("packet"))
+        .code(1)
+        .stdout(predicate::str::contains("READY").not())
+        .stderr(
+            predicate::str::contains("1 probe(s) not run: user/deploy-gate").and(
+                predicate::str::contains(
+                    "probe user/deploy-gate NOT RUN: input file bad/unsigned.json does not exist",
+                ),
+            ),
+        );
+}
+
 // --- positive controls of user probes -----------------------------------------
 
 /// Appends `probe` to the spec's gates.toml and runs only the user class
@@ -525,4 +546,98 @@ fn a_label_with_markup_is_refused() {
         .stderr(predicate::str::contains(
             "labels.production: '<' is not allowed in a label",
         ));
+}
+
+// --- counts that add up ---------------------------------------------------------
+
+/// The numbers of a sum "4 UNTOUCHED + 1 DECLARED_NOT_CONTACTED" (or "0").
+fn terms(sum: &str) -> Vec<usize> {
+    sum.split(" + ")
+        .map(|t| t.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The text of `line` between `from` and the next `to`.
+fn between<'a>(line: &'a str, from: &str, to: &str) -> &'a str {
+    let rest = &line[line
+        .find(from)
+        .unwrap_or_else(|| panic!("{from:?} not in {line:?}"))
+        + from.len()..];
+    &rest[..rest
+        .find(to)
+        .unwrap_or_else(|| panic!("{to:?} not after {from:?} in {line:?}"))]
+}
+
+#[test]
+fn the_readme_counts_add_up_per_boundary_and_per_surface() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = crate::support::two_boundary_spec(t.path(), "[\"user\"]");
+    let packet = t.path().join("packet");
+    run(&spec, &packet).success();
+    let r = readme(&packet);
+
+    // The figures, as a reader sees them.
+    for line in [
+        "PROVEN: 2 boundaries over 4 surfaces; 3 UNTOUCHED by digest, 1 declared not contacted (weaker: no snapshot method), 0 CHANGED;",
+        "Each surface has one status: 3 UNTOUCHED + 1 DECLARED_NOT_CONTACTED = 4 surfaces (3 production + 1 CI/deploy); per boundary under Boundaries.",
+        "- NO production change — held; 2 UNTOUCHED = 2 surfaces; covers service-config, feature-flags.",
+        "- NO deploy trigger — held; 2 UNTOUCHED + 1 DECLARED_NOT_CONTACTED = 3 surfaces; covers service-config, feature-flags, deploy-pipeline.",
+        "Per surface: 4 surfaces = 1 in one boundary + 2 in 2 boundaries (`feature-flags`: no-production-change, no-deploy-trigger; `service-config`: no-production-change, no-deploy-trigger) + 1 in no boundary (`audit-log`: not a forbidden surface). The boundary lines above hold 1×1 + 2×2 = 5 surface entries: 4 UNTOUCHED + 1 DECLARED_NOT_CONTACTED.",
+    ] {
+        assert!(r.contains(line), "README lacks {line:?}:\n{r}");
+    }
+
+    // And they add up, checked against the proof's own lists: each sum's
+    // terms make its total, the boundary lines make the entries, the
+    // surfaces by boundary count make the surfaces.
+    let proof: serde_json::Value =
+        serde_json::from_slice(&fs::read(packet.join("forbidden-surface-proof.json")).unwrap())
+            .unwrap();
+    let surfaces = proof["surfaces"].as_array().unwrap().len();
+    let overall = between(&r, "Each surface has one status: ", "; per boundary");
+    let (overall, by_table) = overall.split_once(" surfaces (").unwrap();
+    let (sum, total) = overall.split_once(" = ").unwrap();
+    assert_eq!(
+        terms(sum).iter().sum::<usize>(),
+        total.parse::<usize>().unwrap()
+    );
+    assert_eq!(total.parse::<usize>().unwrap(), surfaces);
+    let by_table = by_table.strip_suffix(')').unwrap();
+    assert_eq!(terms(by_table).iter().sum::<usize>(), surfaces);
+
+    let mut entries = 0;
+    for b in proof["boundaries"].as_array().unwrap() {
+        let title = b["title"].as_str().unwrap();
+        let line = r
+            .lines()
+            .find(|l| l.starts_with(&format!("- {title} — ")))
+            .unwrap_or_else(|| panic!("no line for boundary {title}"));
+        let (sum, total) = between(line, "held; ", " surface")
+            .split_once(" = ")
+            .unwrap();
+        let total: usize = total.parse().unwrap();
+        assert_eq!(terms(sum).iter().sum::<usize>(), total, "{line}");
+        assert_eq!(total, b["surfaces"].as_array().unwrap().len(), "{line}");
+        entries += total;
+    }
+    let per_surface = r.lines().find(|l| l.starts_with("Per surface: ")).unwrap();
+    let held = between(per_surface, "hold ", " surface entries");
+    let (products, n) = held.split_once(" = ").unwrap();
+    assert_eq!(n.parse::<usize>().unwrap(), entries, "{per_surface}");
+    let from_products: usize = products
+        .split(" + ")
+        .map(|p| {
+            let (a, b) = p.split_once('×').unwrap();
+            a.parse::<usize>().unwrap() * b.parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(from_products, entries, "{per_surface}");
+    let statuses = between(per_surface, "surface entries: ", ".");
+    assert_eq!(terms(statuses).iter().sum::<usize>(), entries);
+    let groups = between(per_surface, " surfaces = ", ". The boundary");
+    let counted: usize = groups
+        .split(" + ")
+        .map(|g| g.split(' ').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(counted, surfaces, "{per_surface}");
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command as Std;
 use std::time::{Duration, Instant};
 
-use crate::support::example;
+use crate::support::{copy_tree, example, replace};
 use assert_cmd::Command;
 
 /// tmux, or `None` off CI when it is not installed (CI installs it).
@@ -55,18 +55,39 @@ impl Drop for Server {
     }
 }
 
+/// The user's own gate, made slow: the probe step then lasts well past the
+/// bar's show delay however fast the machine runs the built-in classes.
+const SLOW_GATE_SECONDS: u64 = 3;
+
 #[test]
 fn run_on_a_terminal_shows_the_probe_steps_progress_then_its_result() {
     let Some(_) = tmux() else { return };
     let t = tempfile::tempdir().unwrap();
+    let spec = t.path().join("spec");
+    copy_tree(&example(), &spec);
+    replace(
+        &spec.join("gates.toml"),
+        &[(
+            "  \"rollback-changed-live-bytes\",\n]",
+            &format!(
+                "  \"rollback-changed-live-bytes\",\n  \"user\",\n]\n\n[[probe]]\n\
+                 id = \"slow-gate\"\ncommand = [\"sh\", \"-c\", \"sleep {SLOW_GATE_SECONDS}; exit 1\"]"
+            ),
+        )],
+    );
     let server = Server {
         socket: t.path().join("tmux.sock"),
     };
     let packet = t.path().join("packet");
+    let raw = t.path().join("pane.raw");
+    // The pane waits for a signal, so every byte the run writes reaches the
+    // pane's pipe: the bar is found in what was drawn, not in whichever
+    // screen a poll happened to catch.
     let cmd = format!(
-        "'{}' run '{}' --out '{}'; echo EXIT=$?; sleep 600",
+        "tmux -S '{}' wait-for go; '{}' run '{}' --out '{}'; echo EXIT=$?; sleep 600",
+        server.socket.display(),
         env!("CARGO_BIN_EXE_holdfast"),
-        example().display(),
+        spec.display(),
         packet.display()
     );
     let ok = server
@@ -79,18 +100,23 @@ fn run_on_a_terminal_shows_the_probe_steps_progress_then_its_result() {
         .status()
         .unwrap();
     assert!(ok.success(), "tmux new-session");
+    let ok = server
+        .tmux()
+        .args(["pipe-pane", "-o", "-t", "hf"])
+        .arg(format!("cat >> '{}'", raw.display()))
+        .status()
+        .unwrap();
+    assert!(ok.success(), "tmux pipe-pane");
+    let ok = server
+        .tmux()
+        .args(["wait-for", "-S", "go"])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "tmux wait-for -S");
 
     let start = Instant::now();
-    let mut bar_seen = None;
     let screen = loop {
         let screen = capture_retrying(&server);
-        if bar_seen.is_none()
-            && let Some(line) = screen
-                .lines()
-                .find(|l| l.starts_with("probing [") && l.contains(" probes, "))
-        {
-            bar_seen = Some(line.to_string());
-        }
         if screen.contains("EXIT=") {
             break screen;
         }
@@ -100,13 +126,24 @@ fn run_on_a_terminal_shows_the_probe_steps_progress_then_its_result() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    let bar = bar_seen.unwrap_or_else(|| panic!("no probe progress bar was seen:\n{screen}"));
+    let drawn = String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).into_owned();
+    // Each redraw of the bar is a line of its own between carriage returns
+    // and escape sequences; the last one drawn has the highest count.
+    let bar = drawn
+        .split(['\r', '\n', '\u{1b}'])
+        .filter_map(|l| l.find("probing [").map(|at| &l[at..]))
+        .rfind(|l| l.contains(" probes, "))
+        .unwrap_or_else(|| panic!("no probe progress bar was drawn:\n{drawn:?}"))
+        .to_string();
     // It counts probes, out of the harness's total.
     let counts = bar.split("] ").nth(1).unwrap_or_default();
     let (pos, rest) = counts.split_once('/').unwrap_or_default();
     let len = rest.split(' ').next().unwrap_or_default();
     let (pos, len): (u64, u64) = (pos.parse().unwrap(), len.parse().unwrap());
-    assert!(pos <= len, "{bar}");
+    assert!(
+        pos < len,
+        "the bar was drawn while the slow gate ran: {bar}"
+    );
 
     let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
     let exit = lines.iter().position(|l| l.starts_with("EXIT=")).unwrap();
@@ -125,11 +162,13 @@ fn run_on_a_terminal_shows_the_probe_steps_progress_then_its_result() {
     );
     // The bar is cleared once the step is over: only step lines remain.
     assert!(!screen.contains("probing ["), "{screen}");
-    // The total is the packet's own count of probes.
+    // The total is the packet's own count of probes: the built-in classes'
+    // probes plus the one user gate.
     let readme = std::fs::read_to_string(packet.join("README.md")).unwrap();
     assert!(
-        readme.contains(&format!(" classes, {len} probes: ")),
-        "the bar's total {len} is not the packet's probe count"
+        readme.contains(&format!(" classes, {} probes: ", len - 1))
+            && readme.contains("(`[[probe]]` of gates.toml) — 1/1 fail-closed"),
+        "the bar's total {len} is not the packet's probe count:\n{readme}"
     );
 }
 
@@ -162,6 +201,9 @@ fn piped_run_prints_no_bar_and_json_stays_clean() {
         !stderr.contains("probing") && !stderr.contains('\r') && !stderr.contains('\u{1b}'),
         "piped stderr: {stderr:?}"
     );
+    // Step lines are for a terminal: piped, a READY run says nothing on
+    // stderr, and its one stdout line is the packet line.
+    assert!(stderr.is_empty(), "piped stderr: {stderr:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("packet written "), "{stdout}");

@@ -357,6 +357,27 @@ fn the_readme_and_the_plan_copy_are_derived() {
 }
 
 #[test]
+fn a_forged_proof_count_in_the_readme_is_caught() {
+    // Every count the README sums: the per-status total, a boundary's line,
+    // and the per-surface line, each edited alone.
+    forged_text_is_caught("README.md", |t| {
+        t.replace(
+            "12 UNTOUCHED + 2 DECLARED_NOT_CONTACTED + 1 AUTHORIZED_MUTATION_MATCHED = 15 surfaces",
+            "14 UNTOUCHED + 1 AUTHORIZED_MUTATION_MATCHED = 15 surfaces",
+        )
+    });
+    forged_text_is_caught("README.md", |t| {
+        t.replace(
+            "held; 2 UNTOUCHED + 1 DECLARED_NOT_CONTACTED = 3 surfaces",
+            "held; 3 UNTOUCHED = 3 surfaces",
+        )
+    });
+    forged_text_is_caught("README.md", |t| {
+        t.replace("15 in one boundary", "14 in one boundary")
+    });
+}
+
+#[test]
 fn a_file_no_input_derives_is_caught() {
     let (_t, p) = packet();
     fs::write(p.join("extra-evidence.json"), "{}\n").unwrap();

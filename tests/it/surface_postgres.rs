@@ -35,7 +35,7 @@ fn cluster_read() -> std::sync::RwLockReadGuard<'static, ()> {
     CLUSTER.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn cluster_write() -> std::sync::RwLockWriteGuard<'static, ()> {
+pub(crate) fn cluster_write() -> std::sync::RwLockWriteGuard<'static, ()> {
     CLUSTER.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -369,7 +369,11 @@ fn cli_snapshot_to_nothing_writes_nothing() {
         .arg(d.path().join("snap.json"))
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("surface prod-pg: cannot connect"));
+        // The message names the socket file the client tried (issue 16).
+        .stderr(predicates::str::contains(format!(
+            "surface prod-pg: cannot connect to database x as postgres on socket {}: ",
+            d.path().join("no-socket-here/.s.PGSQL.5432").display()
+        )));
     assert!(!d.path().join("snap.json").exists());
     // An unset variable is a spec problem, named with its line.
     Command::cargo_bin("holdfast")

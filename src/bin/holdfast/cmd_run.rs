@@ -30,6 +30,12 @@ pub struct Args {
     /// Sign the packet as runner with this private key (PKCS#8 PEM, mode 0600).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// The team's registry: a directory, or a PostgreSQL database as a
+    /// postgres:// or postgresql:// URL (no password in it: PGPASSWORD or a
+    /// pgpass file). Takes precedence over registry.dir / registry.url of
+    /// packet.toml; refused for a spec with registry.import.
+    #[arg(long, value_name = "DIR|URL")]
+    pub registry: Option<PathBuf>,
     /// An agent's command, after `--`: run only if it is exactly the argv
     /// of the change `[run] change` names (otherwise exit 5, nothing run).
     #[arg(last = true, value_name = "CMD")]
@@ -65,6 +71,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             exe,
             force: args.force,
             agent_argv: (!args.agent.is_empty()).then(|| args.agent.clone()),
+            registry: args.registry.clone(),
         },
         &Steps {
             tty: std::io::stderr().is_terminal(),

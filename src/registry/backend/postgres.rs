@@ -16,8 +16,9 @@
 //! pins `search_path` to `pg_catalog`; a trigger or rule on the tables (which
 //! could rewrite what holdfast stores) is refused.
 //!
-//! The URL must not carry a password: it comes from `PGPASSWORD` (or is not
-//! needed, as over a trusted Unix socket), never from a spec or a command line.
+//! The URL must not carry a password: it comes from `PGPASSWORD` or a pgpass
+//! file ([`fill_password`]; or is not needed, as over a trusted Unix socket),
+//! never from a spec or a command line.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +27,7 @@ use postgres::{Client, NoTls};
 
 use super::{Backend, Hold};
 use crate::error::{Error, Result};
-use crate::pgconn::{parse_config, pg_error};
+use crate::pgconn::{fill_password, parse_config, pg_error};
 use crate::registry::history::LOG_FILE;
 
 /// Key of the session-level advisory lock a store holds from open to
@@ -122,7 +123,8 @@ impl PgBackend {
     /// Connects to the database `url` names (`postgres://` or
     /// `postgresql://`; a Unix socket as a percent-encoded host). A URL
     /// carrying a password is refused (exit 2) and the message never
-    /// repeats the URL; the password comes from `PGPASSWORD` if set.
+    /// repeats the URL; the password comes from `PGPASSWORD` or the pgpass
+    /// file (one its group or others may access is refused, exit 5).
     pub fn connect(url: &str) -> Result<PgBackend> {
         let mut config = parse_config(url).map_err(Error::Usage)?;
         if config.get_password().is_some() {
@@ -131,9 +133,8 @@ impl PgBackend {
                     .to_string(),
             ));
         }
-        if let Ok(pw) = std::env::var("PGPASSWORD") {
-            config.password(pw);
-        }
+        // From PGPASSWORD or the pgpass file, never from the URL.
+        fill_password(&mut config).map_err(Error::refused)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(30));
         }

@@ -397,11 +397,17 @@ pub struct ReadOnlySession {
     slot: SlotHandle,
 }
 
-/// Applies holdfast's connection defaults: connect timeout, keepalives, a
+/// Applies holdfast's connection defaults: the password (from the pgpass
+/// file, when the string has none), connect timeout, keepalives, a
 /// TCP user timeout, the application name.
 fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Config> {
     let mut config =
         parse_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
+    // A connection string without a password takes one from the pgpass
+    // file, as libpq would (a file others may read is refused); not from
+    // PGPASSWORD, which would go to whatever server the spec names.
+    crate::pgconn::fill_password_from_pgpass(&mut config)
+        .map_err(|e| Error::refused(format!("surface {who}: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }

@@ -222,6 +222,47 @@ impl Server {
     pub fn bin(&self) -> &Path {
         &self.bin
     }
+
+    /// The directory of the server's Unix socket (a URL's host).
+    pub fn socket_dir(&self) -> &Path {
+        &self.sock
+    }
+
+    /// Creates the login role `role` with `password` and makes the server
+    /// require that password (SCRAM) from it on the Unix socket: a line
+    /// before the trust lines of pg_hba.conf, then a reload. Every other
+    /// role keeps trust. Returns once a connection as `role` without the
+    /// password is refused.
+    pub fn require_password(&self, role: &str, password: &str) {
+        static HBA: Mutex<()> = Mutex::new(());
+        let _g = HBA.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = self.client("postgres");
+        c.batch_execute(&format!(
+            "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN \
+             CREATE ROLE {role} LOGIN; END IF; END$$; \
+             SET password_encryption = 'scram-sha-256'; \
+             ALTER ROLE {role} PASSWORD '{password}'"
+        ))
+        .unwrap();
+        let hba = self.data.join("pg_hba.conf");
+        let line = format!("local all {role} scram-sha-256\n");
+        let text = std::fs::read_to_string(&hba).unwrap();
+        if !text.contains(&line) {
+            std::fs::write(&hba, format!("{line}{text}")).unwrap();
+            c.batch_execute("SELECT pg_reload_conf()").unwrap();
+        }
+        let without = format!(
+            "host={} dbname=postgres user={role} connect_timeout=10",
+            self.sock.display()
+        );
+        for _ in 0..100 {
+            if postgres::Client::connect(&without, postgres::NoTls).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the server still lets {role} in without a password after the reload");
+    }
 }
 
 impl Drop for Server {
