@@ -19,24 +19,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::citation::{self, Citation, CitationState};
-use crate::gate::facts::{BlockerFact, Outcome, ProofResult};
+use crate::gate::facts::{BlockerFact, Outcome};
+use crate::model::level::Level;
+use crate::model::proof::ProofStatus;
 use crate::surface::facts::{self as ids, ArtifactCitation, FactEvidence};
-
-/// How bad a blocker is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
 
 /// Open or closed.
 #[derive(
@@ -71,7 +57,7 @@ pub struct BlockerSpec {
     /// The surface it concerns (a surface id of the inventory).
     pub surface: String,
     /// low, medium, high or critical.
-    pub severity: Severity,
+    pub severity: Level,
     /// `open` or `closed` (closed counts only with closing evidence).
     pub status: Status,
     /// Citations showing why it blocks.
@@ -241,7 +227,7 @@ pub struct ChangedForbiddenSurface {
     /// Surface id.
     pub surface: String,
     /// `CHANGED` or `AUTHORIZED_MUTATION_MISMATCH`.
-    pub result: ProofResult,
+    pub result: ProofStatus,
     /// The proof's entry and the surface's digests in the BEFORE and AFTER
     /// snapshots. Never empty.
     pub evidence: Vec<BlockerEvidence>,
@@ -461,7 +447,7 @@ pub struct BlockerEntry {
     /// The surface it concerns.
     pub surface: String,
     /// Severity.
-    pub severity: Severity,
+    pub severity: Level,
     /// The status as declared (derived blockers: open).
     pub declared_status: Status,
     /// The status its facts give, as computed when the map was built.
@@ -690,7 +676,7 @@ fn derived(
     id: String,
     title: String,
     surface: &str,
-    severity: Severity,
+    severity: Level,
     closes_when: &str,
     evidence: Vec<BlockerEvidence>,
 ) -> BlockerEntry {
@@ -733,7 +719,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
                 u.name, u.surface
             ),
             &u.surface,
-            Severity::High,
+            Level::High,
             "the surface is inventoried with evidence: status known, risk and required gate cited",
             u.evidence.clone(),
         ));
@@ -755,14 +741,14 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
                 s.path, s.owner, s.found
             ),
             &s.owner,
-            Severity::High,
+            Level::High,
             "the citation is re-made against the current source and its sha256 matches",
             evidence,
         ));
     }
     for c in &inputs.changed_forbidden_surfaces {
         let what = match c.result {
-            ProofResult::AuthorizedMutationMismatch => "changed, but not to the authorized pins",
+            ProofStatus::AuthorizedMutationMismatch => "changed, but not to the authorized pins",
             _ => "changed",
         };
         add(derived(
@@ -773,7 +759,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
                 c.surface, c.boundary
             ),
             &c.surface,
-            Severity::Critical,
+            Level::Critical,
             "the change is explained and rolled back, and a new proof shows the surface untouched",
             c.evidence.clone(),
         ));
@@ -787,7 +773,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
                 d.surface, d.boundary
             ),
             &d.surface,
-            Severity::High,
+            Level::High,
             "the surface gets a read-only snapshot method and the proof shows it UNTOUCHED",
             d.evidence.clone(),
         ));
@@ -803,7 +789,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
             fail_open_probe_id(&p.probe),
             format!("probe {} did not fail closed: {how}", p.probe),
             "gates",
-            Severity::Critical,
+            Level::Critical,
             "the gate is fixed and the probe harness shows the probe FAIL-CLOSED",
             p.evidence.clone(),
         ));
@@ -817,7 +803,7 @@ pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
                 r.change, r.reason
             ),
             &r.surfaces,
-            Severity::Critical,
+            Level::Critical,
             "every surface the change may change can be copied, and a rehearsal on the copies passes",
             r.evidence.clone(),
         ));
@@ -885,12 +871,7 @@ pub fn render_markdown(map: &BlockerMap) -> String {
             "| `{}` | {} | {} | {status} | {} | {} | {} | {} | {} |\n",
             b.id,
             b.kind.as_str(),
-            match b.severity {
-                Severity::Low => "low",
-                Severity::Medium => "medium",
-                Severity::High => "high",
-                Severity::Critical => "critical",
-            },
+            b.severity.as_str(),
             cell(&b.surface),
             cell(&b.title),
             if cites.is_empty() {
@@ -914,7 +895,7 @@ mod tests {
             id: id.into(),
             title: "title".into(),
             surface: "ci".into(),
-            severity: Severity::Critical,
+            severity: Level::Critical,
             status,
             evidence: vec![],
             closes_when: "proof".into(),
@@ -1034,7 +1015,7 @@ mod tests {
             changed_forbidden_surfaces: vec![ChangedForbiddenSurface {
                 boundary: "prod".into(),
                 surface: "pg".into(),
-                result: ProofResult::Changed,
+                result: ProofStatus::Changed,
                 evidence: artifact(
                     "forbidden-surface-proof.json",
                     "/boundaries/0/surfaces/0/status",
@@ -1083,7 +1064,7 @@ mod tests {
         assert!(a.blockers.iter().all(|b| b.counts_open()));
         assert_eq!(a.counts.derived, 6);
         assert!(a.blockers[2].title.contains("leaked"));
-        assert_eq!(a.blockers[3].severity, Severity::Critical);
+        assert_eq!(a.blockers[3].severity, Level::Critical);
         assert_eq!(
             a.blockers[3].evidence,
             inputs.impossible_rehearsals[0].evidence

@@ -341,15 +341,16 @@ pub fn render_markdown(p: &DecisionPacket) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::blocker::{self, BlockerSpec, DerivedInputs, Severity, Status};
+    use crate::gate::blocker::{self, BlockerSpec, DerivedInputs, Status};
     use crate::gate::citation::Citation;
+    use crate::model::level::Level;
 
     fn spec_blocker(id: &str, status: Status, closing: bool) -> BlockerSpec {
         BlockerSpec {
             id: id.into(),
             title: "t".into(),
             surface: "s".into(),
-            severity: Severity::High,
+            severity: Level::High,
             status,
             evidence: vec![],
             closes_when: "c".into(),

@@ -6,6 +6,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::model::proof::ProofStatus;
+
 /// How one probe ended.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -68,24 +70,6 @@ impl ProbeFact {
     }
 }
 
-/// Result for one surface covered by one boundary in the forbidden-surface proof.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProofResult {
-    /// Before and after digests are equal.
-    Untouched,
-    /// The digests differ: a forbidden surface was touched.
-    Changed,
-    /// No snapshot method: only declared not contacted (weaker; counted).
-    DeclaredNotContacted,
-    /// The authorized mutation changed its surface exactly to its pins.
-    AuthorizedMutationMatched,
-    /// The authorized surface changed, but not to the authorized pins.
-    AuthorizedMutationMismatch,
-}
-
 /// One line of the forbidden-surface proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -94,8 +78,10 @@ pub struct ProofFact {
     pub boundary: String,
     /// Surface id covered by that boundary.
     pub surface: String,
-    /// What the proof found.
-    pub result: ProofResult,
+    /// What the proof found, as `gate-facts.json` spells it
+    /// ([`ProofStatus::for_gate_facts`]: a governed change's statuses as the
+    /// fold's).
+    pub result: ProofStatus,
 }
 
 /// The forbidden-surface proof, reduced to what the verdict needs.
@@ -259,16 +245,7 @@ fn proof_check(proof: Option<&ProofFacts>) -> GateCheck {
             "the forbidden-surface proof covers no surface",
         );
     }
-    let bad = proof
-        .entries
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.result,
-                ProofResult::Changed | ProofResult::AuthorizedMutationMismatch
-            )
-        })
-        .count();
+    let bad = proof.entries.iter().filter(|e| !e.result.holds()).count();
     if bad > 0 || !proof.boundary_errors.is_empty() {
         return check(
             GateState::Unmet,
@@ -346,7 +323,7 @@ mod tests {
         let ok = ProofFact {
             boundary: "b".into(),
             surface: "s".into(),
-            result: ProofResult::DeclaredNotContacted,
+            result: ProofStatus::DeclaredNotContacted,
         };
         let proof = ProofFacts {
             entries: vec![ok.clone()],
@@ -363,7 +340,7 @@ mod tests {
         assert_eq!(proof_check(Some(&errs)).state, GateState::Unmet);
         let mut changed = proof;
         changed.entries.push(ProofFact {
-            result: ProofResult::AuthorizedMutationMismatch,
+            result: ProofStatus::AuthorizedMutationMismatch,
             ..ok
         });
         assert_eq!(proof_check(Some(&changed)).state, GateState::Unmet);

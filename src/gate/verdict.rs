@@ -30,7 +30,8 @@ use serde_json::Value;
 use crate::authz::Authorization;
 use crate::error::{Error, Result};
 use crate::gate::decision;
-use crate::gate::facts::{BlockerFact, GateStatus, OptionFact, ProbeFact, ProofFacts, ProofResult};
+use crate::gate::facts::{BlockerFact, GateStatus, OptionFact, ProbeFact, ProofFacts};
+use crate::model::proof::ProofStatus;
 
 pub use crate::gate::decision::HOLD;
 
@@ -375,16 +376,20 @@ pub fn verdict(e: &Evidence) -> Verdict {
         Some(p) => {
             let mut bad: Vec<String> = Vec::new();
             for f in &p.entries {
+                // A governed change's statuses are judged as the fold's.
                 match f.result {
-                    ProofResult::Changed => {
+                    ProofStatus::Changed => {
                         bad.push(format!("{} changed (boundary {})", f.surface, f.boundary))
                     }
-                    ProofResult::AuthorizedMutationMismatch => bad.push(format!(
+                    ProofStatus::AuthorizedMutationMismatch
+                    | ProofStatus::AuthorizedChangeOutsideScope => bad.push(format!(
                         "{} changed, but not to the authorized pins (boundary {})",
                         f.surface, f.boundary
                     )),
-                    ProofResult::DeclaredNotContacted => declared_not_contacted += 1,
-                    ProofResult::Untouched | ProofResult::AuthorizedMutationMatched => {}
+                    ProofStatus::DeclaredNotContacted => declared_not_contacted += 1,
+                    ProofStatus::Untouched
+                    | ProofStatus::AuthorizedMutationMatched
+                    | ProofStatus::AuthorizedChangeMatched => {}
                 }
             }
             bad.sort();
@@ -487,7 +492,7 @@ pub fn verdict(e: &Evidence) -> Verdict {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::authz::Scope;
     use crate::gate::facts::{Outcome, ProofFact};
@@ -510,7 +515,7 @@ pub(crate) mod tests {
                 entries: vec![ProofFact {
                     boundary: "production-mutation".into(),
                     surface: "pg".into(),
-                    result: ProofResult::Untouched,
+                    result: ProofStatus::Untouched,
                 }],
                 boundary_errors: vec![],
             }),
@@ -579,7 +584,7 @@ pub(crate) mod tests {
     fn declared_not_contacted_is_accepted_but_counted() {
         let mut e = passing();
         if let Some(p) = e.proof.as_mut() {
-            p.entries[0].result = ProofResult::DeclaredNotContacted;
+            p.entries[0].result = ProofStatus::DeclaredNotContacted;
         }
         let v = verdict(&e);
         assert_eq!(v.scoping, Scoping::Ready);

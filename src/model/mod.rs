@@ -6,8 +6,14 @@
 //! - [`glob`]: globs as snapshots and authorizations match them.
 //! - [`path`]: a relative path from outside, its one parse function and
 //!   error enum.
+//! - [`proof`]: the proof status of one surface and the proof's overall
+//!   result, one type each for the surface and gate modules.
+//! - [`level`]: the one scale low..critical of a surface's risk and a
+//!   blocker's severity.
 
 pub mod glob;
+pub mod level;
 pub mod path;
+pub mod proof;
 pub mod text;
 pub mod token;

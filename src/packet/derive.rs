@@ -33,10 +33,11 @@ use crate::gate::assemble::{GateFacts, GatesRequest};
 use crate::gate::blocker::ClosingChecks;
 use crate::gate::verdict::{Scoping, Verdict, verdict};
 use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
+use crate::model::proof::ProofResult;
 use crate::probe::ProbeReport;
 use crate::registry::{self, FoldResult};
 use crate::surface::SurfaceInventory;
-use crate::surface::proof::{FoldInput, ProofResult, SnapshotInput};
+use crate::surface::proof::{FoldInput, Proof, SnapshotInput};
 use crate::surface::snapshot;
 use crate::{canonical, fsio, seal, surface};
 
@@ -76,7 +77,59 @@ pub type Claimer<'a> = dyn FnMut(&[ArtifactRecord]) -> Result<IdRangeRecord> + '
 /// Announces each derivation step (a run shows them on a terminal).
 pub type StepHook<'a> = dyn Fn(&str) + 'a;
 
-/// Writes every derived file of the packet in `dir` (see the module docs).
+/// One step of the derivation: the line a run shows as it starts
+/// (`[ n/N] name` on a terminal) and the function that does it. A step's
+/// number is its place in [`STEPS`], so the numbering and the count follow
+/// from the table.
+struct Step {
+    /// What the step does, as a run shows it.
+    name: &'static str,
+    /// Does it, recording its own journal line.
+    run: fn(&mut Derivation<'_, '_>) -> Result<()>,
+}
+
+/// The derivation's steps, in order (a run shows them as steps 6 to 12).
+const STEPS: &[Step] = &[
+    Step {
+        name: "prove forbidden surfaces untouched",
+        run: |d| d.prove(),
+    },
+    Step {
+        name: "surface inventories",
+        run: |d| d.inventories(),
+    },
+    Step {
+        name: "blocker map and decision packet",
+        run: |d| d.gates(),
+    },
+    Step {
+        name: "check the rollback plan",
+        run: |d| d.plan(),
+    },
+    Step {
+        name: "verdict",
+        run: |d| d.verdict(),
+    },
+    Step {
+        name: "claim artifact ids",
+        run: |d| d.claim(),
+    },
+    Step {
+        name: "manifest, exit codes, README, index.html",
+        run: |d| d.manifest(),
+    },
+];
+
+/// How many steps [`derive()`] announces through its hook.
+pub const STEP_COUNT: usize = STEPS.len();
+
+/// The names of the steps [`derive()`] announces, in order.
+pub fn step_names() -> impl Iterator<Item = &'static str> {
+    STEPS.iter().map(|s| s.name)
+}
+
+/// Writes every derived file of the packet in `dir` (see the module docs),
+/// announcing each of its steps to `step` as it starts.
 pub fn derive(
     inputs: &Inputs,
     dir: &Path,
@@ -84,261 +137,376 @@ pub fn derive(
     claim: &mut Claimer<'_>,
     step: &StepHook<'_>,
 ) -> Result<Derived> {
-    let mut journal = Journal::default();
-    let auth = &inputs.spec.spec.authorization;
-    journal.record(
-        "snapshot-before",
-        format!(
-            "holdfast snapshot {} --out {SNAPSHOT_BEFORE_FILE}",
-            inputs.surfaces_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
-    let mutation = mutation_record(inputs, dir, observed)?;
-    if let Some(id) = &inputs.spec.spec.run.change {
-        let ran = dir.join(crate::change::RECORD_FILE).exists();
+    let mut d = Derivation::new(inputs, dir, observed, claim)?;
+    for s in STEPS {
+        step(s.name);
+        (s.run)(&mut d)?;
+    }
+    d.finish()
+}
+
+/// A derivation in progress: the inputs, the journal so far and what the
+/// earlier steps concluded.
+struct Derivation<'a, 'c> {
+    inputs: &'a Inputs,
+    dir: &'a Path,
+    observed: &'a Observed,
+    claimer: &'a mut Claimer<'c>,
+    journal: Journal,
+    mutation: MutationRecord,
+    report: ProbeReport,
+    /// Set by the prove step.
+    proof: Option<Proof>,
+    /// Set by the verdict step.
+    verdict: Option<Verdict>,
+    /// Set by the claim step.
+    artifacts: Vec<ArtifactRecord>,
+    object_ids: Option<IdRangeRecord>,
+}
+
+/// A step that needs what an earlier step concludes ran before it: a
+/// table in the wrong order, refused rather than guessed at.
+fn out_of_order(what: &str) -> Error {
+    Error::failed(format!(
+        "the derivation's steps are out of order: {what} is not there yet"
+    ))
+}
+
+impl<'a, 'c> Derivation<'a, 'c> {
+    /// Starts a derivation: the journal lines of what the run observed
+    /// (steps 2 to 5: the snapshots, the change or fold, the probes),
+    /// re-derived from the packet so `verify --rerun` writes the same
+    /// `exit_codes.json`, and the probe report, read strictly.
+    fn new(
+        inputs: &'a Inputs,
+        dir: &'a Path,
+        observed: &'a Observed,
+        claimer: &'a mut Claimer<'c>,
+    ) -> Result<Self> {
+        let mut journal = Journal::default();
         journal.record(
-            "change",
+            "snapshot-before",
             format!(
-                "holdfast run: change {id} rehearsed on a copy, then run (see {})",
-                crate::change::RESULT_FILE
+                "holdfast snapshot {} --out {SNAPSHOT_BEFORE_FILE}",
+                inputs.surfaces_name()
             ),
             exit::OK,
-            if !ran || mutation.skipped_reason.is_some() {
-                exit::REFUSED
-            } else if mutation.failed_reason.is_some() {
-                exit::FAILED
-            } else {
-                exit::OK
-            },
-        );
-    }
-    if let Some(range) = inputs.spec.spec.run.fold {
-        journal.record(
-            "fold",
-            format!("holdfast registry fold {range} --out ."),
             exit::OK,
-            if mutation.performed {
+        );
+        let mutation = mutation_record(inputs, dir, observed)?;
+        if let Some(id) = &inputs.spec.spec.run.change {
+            let ran = dir.join(crate::change::RECORD_FILE).exists();
+            journal.record(
+                "change",
+                format!(
+                    "holdfast run: change {id} rehearsed on a copy, then run (see {})",
+                    crate::change::RESULT_FILE
+                ),
+                exit::OK,
+                if !ran || mutation.skipped_reason.is_some() {
+                    exit::REFUSED
+                } else if mutation.failed_reason.is_some() {
+                    exit::FAILED
+                } else {
+                    exit::OK
+                },
+            );
+        }
+        if let Some(range) = inputs.spec.spec.run.fold {
+            journal.record(
+                "fold",
+                format!("holdfast registry fold {range} --out ."),
+                exit::OK,
+                if mutation.performed {
+                    exit::OK
+                } else {
+                    exit::REFUSED
+                },
+            );
+        }
+        journal.record(
+            "snapshot-after",
+            format!(
+                "holdfast snapshot {} --out {SNAPSHOT_AFTER_FILE}",
+                inputs.surfaces_name()
+            ),
+            exit::OK,
+            exit::OK,
+        );
+        let token = inputs.gates.token().to_string();
+        let report = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), &token)?;
+        report.check_consistency(&dir.join(PROBE_REPORT_FILE))?;
+        journal.record(
+            "probe",
+            format!("holdfast probe {} --out .", inputs.gates_name()),
+            exit::OK,
+            if report.all_fail_closed {
                 exit::OK
             } else {
-                exit::REFUSED
+                exit::FAILED
             },
         );
-    }
-    journal.record(
-        "snapshot-after",
-        format!(
-            "holdfast snapshot {} --out {SNAPSHOT_AFTER_FILE}",
-            inputs.surfaces_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
-    let token = inputs.gates.token().to_string();
-    let report = ProbeReport::load(&dir.join(PROBE_REPORT_FILE), &token)?;
-    report.check_consistency(&dir.join(PROBE_REPORT_FILE))?;
-    journal.record(
-        "probe",
-        format!("holdfast probe {} --out .", inputs.gates_name()),
-        exit::OK,
-        if report.all_fail_closed {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    );
-
-    step("prove forbidden surfaces untouched");
-    let folds = match (&mutation.fold_result, inputs.spec.spec.run.fold) {
-        (Some(file), Some(range)) => {
-            rederive_fold(dir, file, range)?;
-            vec![FoldInput::read(&dir.join(file))?]
-        }
-        _ => Vec::new(),
-    };
-    let read_snapshot = |name: &str| -> Result<SnapshotInput> {
-        let (snapshot, sha256) = snapshot::read(&dir.join(name))?;
-        Ok(SnapshotInput {
-            file: name.to_string(),
-            sha256,
-            snapshot,
+        Ok(Derivation {
+            inputs,
+            dir,
+            observed,
+            claimer,
+            journal,
+            mutation,
+            report,
+            proof: None,
+            verdict: None,
+            artifacts: Vec::new(),
+            object_ids: None,
         })
-    };
-    let proof = surface::proof::prove_with(
-        &read_snapshot(SNAPSHOT_BEFORE_FILE)?,
-        &read_snapshot(SNAPSHOT_AFTER_FILE)?,
-        auth,
-        &folds,
-        mutation.change.as_deref(),
-    )?;
-    surface::proof::write(dir, &proof)?;
-    let fold_arg = mutation
-        .fold_result
-        .as_deref()
-        .map(|f| format!(" --fold-result {f}"))
-        .unwrap_or_default();
-    journal.record(
-        "prove",
-        format!(
-            "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization <[authorization] of {SPEC_FILE}>{fold_arg} --out ."
-        ),
-        exit::OK,
-        if proof.result == ProofResult::Proven {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    );
-
-    step("surface inventories");
-    for (name, bytes) in surface::inventory::render_files(&observed.inventories)? {
-        fsio::write_atomic(&dir.join(name), &bytes)?;
     }
-    let source = inputs.spec.spec.source.root.display().to_string();
-    journal.record(
-        "surfaces",
-        format!(
-            "holdfast surfaces {} --source {source} --out .",
-            inputs.surfaces_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
 
-    step("blocker map and decision packet");
-    let mut derived = wire::derived_inputs(&inputs.surfaces, &observed.inventories, Some(&proof))?;
-    // A change that could not be rehearsed is a blocker derived from its
-    // record, so production stays on hold and `verify --rerun` re-derives it.
-    if let Some(c) = inputs
-        .spec
-        .spec
-        .run
-        .change
-        .as_deref()
-        .and_then(|id| auth.authorized_change(id))
-    {
-        derived
-            .impossible_rehearsals
-            .extend(crate::change::impossible_rehearsal(c, dir)?);
+    /// The forbidden-surface proof, from the two snapshots and the fold
+    /// result (itself re-derived first).
+    fn prove(&mut self) -> Result<()> {
+        let (inputs, dir, mutation) = (self.inputs, self.dir, &self.mutation);
+        let folds = match (&mutation.fold_result, inputs.spec.spec.run.fold) {
+            (Some(file), Some(range)) => {
+                rederive_fold(dir, file, range)?;
+                vec![FoldInput::read(&dir.join(file))?]
+            }
+            _ => Vec::new(),
+        };
+        let read_snapshot = |name: &str| -> Result<SnapshotInput> {
+            let (snapshot, sha256) = snapshot::read(&dir.join(name))?;
+            Ok(SnapshotInput {
+                file: name.to_string(),
+                sha256,
+                snapshot,
+            })
+        };
+        let proof = surface::proof::prove_with(
+            &read_snapshot(SNAPSHOT_BEFORE_FILE)?,
+            &read_snapshot(SNAPSHOT_AFTER_FILE)?,
+            &inputs.spec.spec.authorization,
+            &folds,
+            mutation.change.as_deref(),
+        )?;
+        surface::proof::write(dir, &proof)?;
+        let fold_arg = mutation
+            .fold_result
+            .as_deref()
+            .map(|f| format!(" --fold-result {f}"))
+            .unwrap_or_default();
+        self.journal.record(
+            "prove",
+            format!(
+                "holdfast prove {SNAPSHOT_BEFORE_FILE} {SNAPSHOT_AFTER_FILE} --authorization <[authorization] of {SPEC_FILE}>{fold_arg} --out ."
+            ),
+            exit::OK,
+            if proof.result == ProofResult::Proven {
+                exit::OK
+            } else {
+                exit::FAILED
+            },
+        );
+        self.proof = Some(proof);
+        Ok(())
     }
-    let assembled = gate::assemble::assemble(&GatesRequest {
-        blockers: &inputs.gates.spec.blocker,
-        options: &inputs.gates.spec.option,
-        facts: Some(GateFacts {
-            derived,
-            proof: Some(wire::proof_facts(&proof)),
-        }),
-        probes: Some(report.findings()?),
-        plan: Some(inputs.plan.clone()),
-        closing_checks: Some(observed.closing.clone()),
-        authorization: Some(auth.clone()),
-        select: None,
-    })?;
-    gate::assemble::write(dir, &assembled)?;
-    journal.record(
-        "gates",
-        format!(
-            "holdfast gates {} --source {source} --out .",
-            inputs.gates_name()
-        ),
-        exit::OK,
-        exit::OK,
-    );
 
-    step("check the rollback plan");
-    fsio::write_atomic(&dir.join(PLAN_FILE), &inputs.plan_bytes)?;
-    journal.record(
-        "plan",
-        format!("holdfast plan check {PLAN_FILE}"),
-        exit::OK,
-        if inputs.plan.complete {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    );
+    /// Tables B and C, from the inventories the run observed.
+    fn inventories(&mut self) -> Result<()> {
+        for (name, bytes) in surface::inventory::render_files(&self.observed.inventories)? {
+            fsio::write_atomic(&self.dir.join(name), &bytes)?;
+        }
+        self.journal.record(
+            "surfaces",
+            format!(
+                "holdfast surfaces {} --source {} --out .",
+                self.inputs.surfaces_name(),
+                self.source()
+            ),
+            exit::OK,
+            exit::OK,
+        );
+        Ok(())
+    }
 
-    step("verdict");
-    let args =
-        if inputs.gates.spec.probe.is_empty() && inputs.gates.spec.probes.pass_token.is_none() {
+    /// The source root as the journal's commands spell it.
+    fn source(&self) -> String {
+        self.inputs.spec.spec.source.root.display().to_string()
+    }
+
+    /// The blocker map and the decision packet, from the derived facts,
+    /// the proof and the probe report.
+    fn gates(&mut self) -> Result<()> {
+        let (inputs, dir) = (self.inputs, self.dir);
+        let auth = &inputs.spec.spec.authorization;
+        let proof = self
+            .proof
+            .as_ref()
+            .ok_or_else(|| out_of_order("the proof"))?;
+        let mut derived =
+            wire::derived_inputs(&inputs.surfaces, &self.observed.inventories, Some(proof))?;
+        // A change that could not be rehearsed is a blocker derived from its
+        // record, so production stays on hold and `verify --rerun` re-derives it.
+        if let Some(c) = inputs
+            .spec
+            .spec
+            .run
+            .change
+            .as_deref()
+            .and_then(|id| auth.authorized_change(id))
+        {
+            derived
+                .impossible_rehearsals
+                .extend(crate::change::impossible_rehearsal(c, dir)?);
+        }
+        let assembled = gate::assemble::assemble(&GatesRequest {
+            blockers: &inputs.gates.spec.blocker,
+            options: &inputs.gates.spec.option,
+            facts: Some(GateFacts {
+                derived,
+                proof: Some(wire::proof_facts(proof)),
+            }),
+            probes: Some(self.report.findings()?),
+            plan: Some(inputs.plan.clone()),
+            closing_checks: Some(self.observed.closing.clone()),
+            authorization: Some(auth.clone()),
+            select: None,
+        })?;
+        gate::assemble::write(dir, &assembled)?;
+        self.journal.record(
+            "gates",
+            format!(
+                "holdfast gates {} --source {} --out .",
+                inputs.gates_name(),
+                self.source()
+            ),
+            exit::OK,
+            exit::OK,
+        );
+        Ok(())
+    }
+
+    /// The rollback plan, carried as written and checked for completeness.
+    fn plan(&mut self) -> Result<()> {
+        fsio::write_atomic(&self.dir.join(PLAN_FILE), &self.inputs.plan_bytes)?;
+        self.journal.record(
+            "plan",
+            format!("holdfast plan check {PLAN_FILE}"),
+            exit::OK,
+            if self.inputs.plan.complete {
+                exit::OK
+            } else {
+                exit::FAILED
+            },
+        );
+        Ok(())
+    }
+
+    /// The re-run scripts, then the verdict on everything written so far.
+    fn verdict(&mut self) -> Result<()> {
+        let (inputs, dir) = (self.inputs, self.dir);
+        let args = if inputs.gates.spec.probe.is_empty()
+            && inputs.gates.spec.probes.pass_token.is_none()
+        {
             RerunArgs::None
         } else {
             RerunArgs::NeedsSpec
         };
-    fsio::write_atomic_mode(
-        &dir.join(COMMANDS_FILE),
-        journal::commands_sh(args).as_bytes(),
-        0o755,
-    )?;
-    fsio::write_atomic_mode(
-        &dir.join(RERUN_FILE),
-        journal::rerun_sh(PROBE_REPORT_FILE, args).as_bytes(),
-        0o755,
-    )?;
-    let identity = Identity {
-        status_prefix: &inputs.spec.spec.packet.status_prefix,
-        pass_token: inputs.gates.spec.probes.pass_token.as_deref(),
-        authorization: auth,
-        mutation_refused: mutation.skipped_reason.as_deref(),
-        fold_result: mutation.fold_result.as_deref(),
-        mutation_failed: mutation.failed_reason.as_deref(),
-    };
-    // Sealed and verified are asserted here: a run proves them by sealing
-    // and verifying before it publishes; `verify --rerun` re-derives only a
-    // packet whose seal verified.
-    let v = verdict(&evidence::collect(dir, identity, true, true)?);
+        fsio::write_atomic_mode(
+            &dir.join(COMMANDS_FILE),
+            journal::commands_sh(args).as_bytes(),
+            0o755,
+        )?;
+        fsio::write_atomic_mode(
+            &dir.join(RERUN_FILE),
+            journal::rerun_sh(PROBE_REPORT_FILE, args).as_bytes(),
+            0o755,
+        )?;
+        let mutation = &self.mutation;
+        let identity = Identity {
+            status_prefix: &inputs.spec.spec.packet.status_prefix,
+            pass_token: inputs.gates.spec.probes.pass_token.as_deref(),
+            authorization: &inputs.spec.spec.authorization,
+            mutation_refused: mutation.skipped_reason.as_deref(),
+            fold_result: mutation.fold_result.as_deref(),
+            mutation_failed: mutation.failed_reason.as_deref(),
+        };
+        // Sealed and verified are asserted here: a run proves them by sealing
+        // and verifying before it publishes; `verify --rerun` re-derives only a
+        // packet whose seal verified.
+        self.verdict = Some(verdict(&evidence::collect(dir, identity, true, true)?));
+        Ok(())
+    }
 
-    step("claim artifact ids");
-    let mut artifacts = list_artifacts(dir, &inputs.surfaces.spec.labels)?;
-    let object_ids = if v.scoping == Scoping::Ready {
-        let ids = claim(&artifacts)?;
-        assign_ids(inputs, &ids, &mut artifacts)?;
-        journal.record(
-            "claim",
-            format!(
-                "holdfast registry claim --packet {} --ids <one record per artifact>",
-                ids.packet
-            ),
-            exit::OK,
-            exit::OK,
-        );
-        Some(ids)
-    } else {
-        None
-    };
+    /// The artifacts, and for a READY packet the ids claimed for them.
+    fn claim(&mut self) -> Result<()> {
+        let ready = self
+            .verdict
+            .as_ref()
+            .ok_or_else(|| out_of_order("the verdict"))?
+            .scoping
+            == Scoping::Ready;
+        let mut artifacts = list_artifacts(self.dir, &self.inputs.surfaces.spec.labels)?;
+        if ready {
+            let ids = (self.claimer)(&artifacts)?;
+            assign_ids(self.inputs, &ids, &mut artifacts)?;
+            self.journal.record(
+                "claim",
+                format!(
+                    "holdfast registry claim --packet {} --ids <one record per artifact>",
+                    ids.packet
+                ),
+                exit::OK,
+                exit::OK,
+            );
+            self.object_ids = Some(ids);
+        }
+        self.artifacts = artifacts;
+        Ok(())
+    }
 
-    step("manifest, exit codes, README, index.html");
-    let manifest = PacketManifest {
-        format: FORMAT.to_string(),
-        packet: inputs.spec.spec.packet.clone(),
-        authorization: auth.clone(),
-        flags: inputs.spec.spec.flags.clone(),
-        pass_token: inputs.gates.spec.probes.pass_token.clone(),
-        boundaries: inputs.boundaries(),
-        mutation: mutation.clone(),
-        registry: inputs.registry_description(),
-        spec_pins: inputs.pins(observed.import_pin.as_ref()),
-        status: StatusRecord::from(&v),
-        artifacts,
-        object_ids: object_ids.clone(),
-        envelope: ENVELOPE.iter().map(|s| s.to_string()).collect(),
-    };
-    fsio::write_atomic(&dir.join(MANIFEST_FILE), &canonical::to_bytes(&manifest)?)?;
-    fsio::write_atomic(
-        &dir.join(EXIT_CODES_FILE),
-        &canonical::value_to_bytes(&journal.exit_codes_json()),
-    )?;
-    let readme = super::readme::render(dir)?;
-    fsio::write_atomic(&dir.join(README_FILE), &readme)?;
-    let page = super::html::render(dir)?;
-    fsio::write_atomic(&dir.join(super::html::INDEX_FILE), &page)?;
-    Ok(Derived {
-        verdict: v,
-        mutation,
-        object_ids,
-        journal,
-    })
+    /// The manifest, `exit_codes.json` from the journal, the README and
+    /// `index.html`.
+    fn manifest(&mut self) -> Result<()> {
+        let (inputs, dir) = (self.inputs, self.dir);
+        let v = self
+            .verdict
+            .as_ref()
+            .ok_or_else(|| out_of_order("the verdict"))?;
+        let manifest = PacketManifest {
+            format: FORMAT.to_string(),
+            packet: inputs.spec.spec.packet.clone(),
+            authorization: inputs.spec.spec.authorization.clone(),
+            flags: inputs.spec.spec.flags.clone(),
+            pass_token: inputs.gates.spec.probes.pass_token.clone(),
+            boundaries: inputs.boundaries(),
+            mutation: self.mutation.clone(),
+            registry: inputs.registry_description(),
+            spec_pins: inputs.pins(self.observed.import_pin.as_ref()),
+            status: StatusRecord::from(v),
+            artifacts: std::mem::take(&mut self.artifacts),
+            object_ids: self.object_ids.clone(),
+            envelope: ENVELOPE.iter().map(|s| s.to_string()).collect(),
+        };
+        fsio::write_atomic(&dir.join(MANIFEST_FILE), &canonical::to_bytes(&manifest)?)?;
+        fsio::write_atomic(
+            &dir.join(EXIT_CODES_FILE),
+            &canonical::value_to_bytes(&self.journal.exit_codes_json()),
+        )?;
+        let readme = super::readme::render(dir)?;
+        fsio::write_atomic(&dir.join(README_FILE), &readme)?;
+        let page = super::html::render(dir)?;
+        fsio::write_atomic(&dir.join(super::html::INDEX_FILE), &page)?;
+        Ok(())
+    }
+
+    /// What the derivation concluded.
+    fn finish(self) -> Result<Derived> {
+        Ok(Derived {
+            verdict: self.verdict.ok_or_else(|| out_of_order("the verdict"))?,
+            mutation: self.mutation,
+            object_ids: self.object_ids,
+            journal: self.journal,
+        })
+    }
 }
 
 /// What became of the requested mutation: everything follows from the

@@ -15,13 +15,12 @@ use crate::gate::verdict::pass_token;
 use crate::gate::{
     BLOCKER_MAP_FILE, DECISION_FILE, DECISION_MD_FILE, PLAN_FILE, PROBE_REPORT_FILE,
 };
+use crate::model::proof::{ProofResult, ProofStatus};
 use crate::probe::ProbeReport;
 use crate::registry::FoldResult;
 use crate::seal::{MANIFEST_NAME, TREE_NAME};
 use crate::surface::inventory::{SurfaceInventory, json_file_name};
-use crate::surface::proof::{
-    BoundaryVerdict, PROOF_FILE, Proof, ProofResult, ProofStatus, SurfaceVerdict,
-};
+use crate::surface::proof::{BoundaryVerdict, PROOF_FILE, Proof, SurfaceVerdict};
 use crate::surface::spec::{Status, Table};
 
 /// A one-line title for an artifact, by its path and the names the spec

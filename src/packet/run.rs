@@ -38,9 +38,6 @@ use crate::registry::{self, ClaimRequest, FoldOptions, NewRecord, RecordLoad, St
 use crate::surface::snapshot;
 use crate::{canonical, digest, fsio, seal, surface};
 
-/// How many steps a run reports.
-pub const STEPS: usize = 13;
-
 /// Options of a run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -184,7 +181,7 @@ pub fn run(
 ) -> Result<RunSummary> {
     // 1. Every input, before anything is touched: the specs, the plan, every
     //    citation of the inventories and of the blockers' closing evidence.
-    steps.step(1, STEPS, "validate the spec");
+    steps.step(1, STEPS, VALIDATE);
     let inputs = Inputs::load(spec_dir)?;
     if let Some(argv) = &opts.agent_argv {
         inputs.spec.spec.authorization.require_change_argv(
@@ -362,9 +359,52 @@ fn annotate(e: Error, more: &str) -> Error {
     e.rewrite(Path::to_path_buf, |t| format!("{t}{more}"))
 }
 
+/// One step of a run outside the derivation: the line it shows as it
+/// starts (`[ n/N] name` on a terminal) and the function that does it. A
+/// step's number is its place in the run: validation, [`OBSERVE`], the
+/// derivation's steps (`derive::STEP_COUNT`), then [`SEAL`].
+struct Step {
+    /// What the step does, as a run shows it.
+    name: &'static str,
+    /// Does it.
+    run: fn(&mut Build<'_>) -> Result<()>,
+}
+
+/// Step 1, done by [`run`] before there is a staging directory.
+const VALIDATE: &str = "validate the spec";
+
+/// What a run observes, after validation (steps 2 to 5).
+const OBSERVE: &[Step] = &[
+    Step {
+        name: "snapshot surfaces (before)",
+        run: |b| b.snapshot_before(),
+    },
+    Step {
+        name: "authorized mutation (if safe)",
+        run: |b| b.mutation(),
+    },
+    Step {
+        name: "snapshot surfaces (after)",
+        run: |b| b.snapshot_after(),
+    },
+    Step {
+        name: "run the bad-input probes",
+        run: |b| b.probes(),
+    },
+];
+
+/// After the derivation: the seal (publishing is the caller's last step).
+const SEAL: &[Step] = &[Step {
+    name: "seal and verify",
+    run: |b| b.seal(),
+}];
+
+/// How many steps a run reports: validation, then the tables' steps.
+pub const STEPS: usize = 1 + OBSERVE.len() + super::derive::STEP_COUNT + SEAL.len();
+
 /// Steps 2 to 13 in the staging directory `dir`: observe (snapshots, the
 /// fold, the probes), then derive everything else with [`derive()`], the
-/// function `verify --rerun` re-derives the packet with.
+/// function `verify --rerun` re-derives the packet with, then seal.
 #[allow(clippy::too_many_arguments)]
 fn build(
     inputs: &Inputs,
@@ -376,168 +416,292 @@ fn build(
     progress: &dyn Progress,
     state: &mut RunState,
 ) -> Result<RunSummary> {
-    let registry_dir = reg.location.as_path();
-    let mut named: BTreeMap<String, PathBuf> =
-        [("registry".to_string(), reg.documents_dir().to_path_buf())].into();
-    // Fresh working copies of the directories the spec names: the run (and
-    // a change) reads and writes those, never the spec's own files.
-    let copies = tempfile::Builder::new()
-        .prefix("holdfast-working-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    for (name, from) in &inputs.spec.spec.run.working_copies {
-        let to = copies.path().join(name);
-        let src = inputs.spec.dir.join(from);
-        crate::change::copy_tree(&src, &to).map_err(|why| {
-            Error::malformed(
-                inputs.spec.dir.join(SPEC_FILE),
-                format!(
-                    "run.working_copies.{name}: cannot copy {}: {why}",
-                    from.display()
-                ),
-            )
-        })?;
-        named.insert(name.clone(), to);
-    }
-    inputs.write_carried(dir)?;
-    let import_pin = super::inputs::import_pin(inputs)?;
-
-    // 2. Snapshot before.
-    steps.step(2, STEPS, "snapshot surfaces (before)");
-    reg.refresh()?;
-    let before = snapshot::take_with(&inputs.surfaces, &named, progress)?;
-    snapshot::write(&dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
-
-    // 3. The authorized mutation, only if it is authorized and safe (a
-    //    change: only once its rehearsal on a copy passed).
-    steps.step(3, STEPS, "authorized mutation (if safe)");
-    let (fold_refusal, fold_bytes) = perform_fold(inputs, reg, dir)?;
-    if fold_bytes.is_some() {
-        state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
-    }
-    let changed_after = perform_change(inputs, dir, &before, &named, progress)?;
-
-    // 4. Snapshot after (a change that ran took it before any rollback).
-    steps.step(4, STEPS, "snapshot surfaces (after)");
-    if changed_after.is_none() {
-        reg.refresh()?;
-        let after = snapshot::take_with(&inputs.surfaces, &named, progress)?;
-        snapshot::write(&dir.join(SNAPSHOT_AFTER_FILE), &after)?;
-    }
-
-    // 5. The bad-input probes.
-    steps.step(5, STEPS, "run the bad-input probes");
-    let report = crate::probe::run(
-        &inputs.gates,
-        &HarnessOptions {
-            exe: opts.exe.clone(),
-            only: Vec::new(),
-        },
-        progress,
-    )?;
-    fsio::write_atomic(&dir.join(PROBE_REPORT_FILE), &canonical::to_bytes(&report)?)?;
-    let probes_not_fail_closed: Vec<ProbeProblem> = report
-        .probes
-        .iter()
-        .filter(|p| !p.fail_closed)
-        .map(|p| ProbeProblem {
-            id: p.id.clone(),
-            outcome: p.outcome.label().to_string(),
-            reason: p.reason.clone(),
-        })
-        .collect();
-
-    let controls_failed: Vec<ProbeProblem> = report
-        .controls
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| ProbeProblem {
-            id: c.id.clone(),
-            outcome: "FAILED".to_string(),
-            reason: c.detail.clone(),
-        })
-        .collect();
-
-    // 6 to 12. Everything else is derived from the inputs and what was observed.
-    let observed = Observed {
-        inventories: observed_citations.0,
-        closing: observed_citations.1,
-        fold_refusal,
-        import_pin,
-    };
-    let n = std::cell::Cell::new(5);
-    let step = |what: &str| {
+    let mut b = Build::new(inputs, observed_citations, dir, reg, opts, progress, state)?;
+    // Validation was step 1; every later number is a place in the tables.
+    let n = std::cell::Cell::new(1);
+    let announce = |what: &str| {
         n.set(n.get() + 1);
         steps.step(n.get(), STEPS, what);
     };
-    let mut claimed = None;
-    let mut claimer = |artifacts: &[ArtifactRecord]| -> Result<IdRangeRecord> {
-        let ids = claim_ids(inputs, registry_dir, artifacts)?;
-        claimed = Some(ids.clone());
-        Ok(ids)
-    };
-    let derived = derive(inputs, dir, &observed, &mut claimer, &step);
-    state.claimed = claimed;
-    let derived = derived?;
-    // The registry wrote the fold result; the packet's own bytes must give
-    // it back, byte for byte, or `verify --rerun` could never agree.
-    if let (Some(written), Some(file)) = (&fold_bytes, &derived.mutation.fold_result) {
-        let rederived = fsio::read_regular(&dir.join(file), evidence::ARTIFACT_LIMIT)?;
-        if &rederived != written {
-            return Err(Error::failed(format!(
-                "{file}: the fold result the registry wrote differs from the one the packet's reverse patch and after documents give"
-            )));
+    for s in OBSERVE {
+        announce(s.name);
+        (s.run)(&mut b)?;
+    }
+    b.derive(&announce)?;
+    for s in SEAL {
+        announce(s.name);
+        (s.run)(&mut b)?;
+    }
+    b.summary()
+}
+
+/// A run in its staging directory: the inputs, the registry, and what the
+/// steps so far observed and concluded.
+struct Build<'a> {
+    inputs: &'a Inputs,
+    dir: &'a Path,
+    /// The registry: its location, and the directory of its documents.
+    reg: &'a RunRegistry,
+    opts: &'a RunOptions,
+    progress: &'a dyn Progress,
+    state: &'a mut RunState,
+    /// The directories snapshots and a change read, by name.
+    named: BTreeMap<String, PathBuf>,
+    /// Keeps the working copies in `named` for the run's length.
+    _copies: tempfile::TempDir,
+    /// The inventories and closing checks, observed at validation.
+    citations: Option<(Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks)>,
+    import_pin: Option<(String, String)>,
+    before: Option<surface::Snapshot>,
+    fold_refusal: Option<String>,
+    fold_bytes: Option<Vec<u8>>,
+    /// The after snapshot a change took before any rollback.
+    changed_after: Option<surface::Snapshot>,
+    probes_not_fail_closed: Vec<ProbeProblem>,
+    controls_failed: Vec<ProbeProblem>,
+    derived: Option<super::derive::Derived>,
+    sealed: Option<seal::SealSummary>,
+}
+
+/// A step that needs what an earlier step concludes ran before it: a
+/// table in the wrong order, refused rather than guessed at.
+fn out_of_order(what: &str) -> Error {
+    Error::failed(format!(
+        "the run's steps are out of order: {what} is not there yet"
+    ))
+}
+
+impl<'a> Build<'a> {
+    /// Makes fresh working copies of the directories the spec names (the
+    /// run, and a change, read and write those, never the spec's own
+    /// files) and carries the inputs into `dir`.
+    fn new(
+        inputs: &'a Inputs,
+        citations: (Vec<surface::SurfaceInventory>, gate::blocker::ClosingChecks),
+        dir: &'a Path,
+        reg: &'a RunRegistry,
+        opts: &'a RunOptions,
+        progress: &'a dyn Progress,
+        state: &'a mut RunState,
+    ) -> Result<Self> {
+        let mut named: BTreeMap<String, PathBuf> =
+            [("registry".to_string(), reg.documents_dir().to_path_buf())].into();
+        let copies = tempfile::Builder::new()
+            .prefix("holdfast-working-")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        for (name, from) in &inputs.spec.spec.run.working_copies {
+            let to = copies.path().join(name);
+            let src = inputs.spec.dir.join(from);
+            crate::change::copy_tree(&src, &to).map_err(|why| {
+                Error::malformed(
+                    inputs.spec.dir.join(SPEC_FILE),
+                    format!(
+                        "run.working_copies.{name}: cannot copy {}: {why}",
+                        from.display()
+                    ),
+                )
+            })?;
+            named.insert(name.clone(), to);
         }
+        inputs.write_carried(dir)?;
+        let import_pin = super::inputs::import_pin(inputs)?;
+        Ok(Build {
+            inputs,
+            dir,
+            reg,
+            opts,
+            progress,
+            state,
+            named,
+            _copies: copies,
+            citations: Some(citations),
+            import_pin,
+            before: None,
+            fold_refusal: None,
+            fold_bytes: None,
+            changed_after: None,
+            probes_not_fail_closed: Vec::new(),
+            controls_failed: Vec::new(),
+            derived: None,
+            sealed: None,
+        })
     }
 
-    // 13. Seal and verify (publishing is the caller's last step).
-    steps.step(13, STEPS, "seal and verify");
-    seal::set_packet_modes(dir)?;
-    let sealed = seal::seal(dir, seal::SealOptions { force: false }, progress)?;
-    let report = seal::verify(dir, progress)?;
-    if !report.is_verified() {
-        let first = report
-            .problems
-            .first()
-            .map(|p| format!("{}: {}", p.path, p.detail))
-            .unwrap_or_default();
-        return Err(Error::failed(format!(
-            "the freshly sealed packet does not verify ({first}); nothing was published"
-        )));
+    /// The BEFORE snapshot.
+    fn snapshot_before(&mut self) -> Result<()> {
+        self.reg.refresh()?;
+        let before = snapshot::take_with(&self.inputs.surfaces, &self.named, self.progress)?;
+        snapshot::write(&self.dir.join(SNAPSHOT_BEFORE_FILE), &before)?;
+        self.before = Some(before);
+        Ok(())
     }
-    // Last, bind the sealed tree hash to what this packet did to the
-    // registry (its claim, its fold): `verify --registry` checks it.
-    let fold_sha = fold_bytes.as_deref().map(digest::sha256_hex);
-    if derived.object_ids.is_some() || fold_sha.is_some() {
-        let ids = derived
-            .object_ids
+
+    /// The authorized mutation, only if it is authorized and safe (a
+    /// change: only once its rehearsal on a copy passed).
+    fn mutation(&mut self) -> Result<()> {
+        let inputs = self.inputs;
+        let (fold_refusal, fold_bytes) = perform_fold(inputs, self.reg, self.dir)?;
+        if fold_bytes.is_some() {
+            self.state.folded = inputs.spec.spec.run.fold.map(registry::result_file_name);
+        }
+        self.fold_refusal = fold_refusal;
+        self.fold_bytes = fold_bytes;
+        let before = self
+            .before
             .as_ref()
-            .map(|r| (r.first.as_str(), r.last.as_str()));
-        let mut store = Store::open_with(registry_dir, RecordLoad::IdsAndPackets)?;
-        state.bound = Some(store.bind(
-            &inputs.spec.spec.packet.macro_name,
-            &sealed.tree_sha256,
-            ids,
-            fold_sha.as_deref(),
-        )?);
+            .ok_or_else(|| out_of_order("the BEFORE snapshot"))?;
+        self.changed_after = perform_change(inputs, self.dir, before, &self.named, self.progress)?;
+        Ok(())
     }
-    let v = &derived.verdict;
-    state.journal = derived.journal.clone();
-    Ok(RunSummary {
-        status: v.status.clone(),
-        decision: v.decision.clone(),
-        ready: v.scoping == Scoping::Ready,
-        failures: v.failures.clone(),
-        missing: v.missing.clone(),
-        mutation: derived.mutation,
-        object_ids: derived.object_ids,
-        files: sealed.files,
-        tree_sha256: sealed.tree_sha256,
-        bound_state: state.bound,
-        steps: Vec::new(),
-        probes_not_fail_closed,
-        controls_failed,
-    })
+
+    /// The AFTER snapshot (a change that ran took it before any rollback).
+    fn snapshot_after(&mut self) -> Result<()> {
+        if self.changed_after.is_none() {
+            self.reg.refresh()?;
+            let after = snapshot::take_with(&self.inputs.surfaces, &self.named, self.progress)?;
+            snapshot::write(&self.dir.join(SNAPSHOT_AFTER_FILE), &after)?;
+        }
+        Ok(())
+    }
+
+    /// The bad-input probes, their report, and what failed in them.
+    fn probes(&mut self) -> Result<()> {
+        let report = crate::probe::run(
+            &self.inputs.gates,
+            &HarnessOptions {
+                exe: self.opts.exe.clone(),
+                only: Vec::new(),
+            },
+            self.progress,
+        )?;
+        fsio::write_atomic(
+            &self.dir.join(PROBE_REPORT_FILE),
+            &canonical::to_bytes(&report)?,
+        )?;
+        self.probes_not_fail_closed = report
+            .probes
+            .iter()
+            .filter(|p| !p.fail_closed)
+            .map(|p| ProbeProblem {
+                id: p.id.clone(),
+                outcome: p.outcome.label().to_string(),
+                reason: p.reason.clone(),
+            })
+            .collect();
+        self.controls_failed = report
+            .controls
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| ProbeProblem {
+                id: c.id.clone(),
+                outcome: "FAILED".to_string(),
+                reason: c.detail.clone(),
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Everything else, derived from the inputs and what was observed by
+    /// [`derive()`], announcing each of its steps to `step`; then the check
+    /// that the packet gives back the fold result the registry wrote.
+    fn derive(&mut self, step: &dyn Fn(&str)) -> Result<()> {
+        let (inventories, closing) = self
+            .citations
+            .take()
+            .ok_or_else(|| out_of_order("the citations"))?;
+        let observed = Observed {
+            inventories,
+            closing,
+            fold_refusal: self.fold_refusal.clone(),
+            import_pin: self.import_pin.clone(),
+        };
+        let (inputs, registry_dir) = (self.inputs, self.reg.location.as_path());
+        let mut claimed = None;
+        let mut claimer = |artifacts: &[ArtifactRecord]| -> Result<IdRangeRecord> {
+            let ids = claim_ids(inputs, registry_dir, artifacts)?;
+            claimed = Some(ids.clone());
+            Ok(ids)
+        };
+        let derived = derive(inputs, self.dir, &observed, &mut claimer, step);
+        self.state.claimed = claimed;
+        let derived = derived?;
+        // The registry wrote the fold result; the packet's own bytes must give
+        // it back, byte for byte, or `verify --rerun` could never agree.
+        if let (Some(written), Some(file)) = (&self.fold_bytes, &derived.mutation.fold_result) {
+            let rederived = fsio::read_regular(&self.dir.join(file), evidence::ARTIFACT_LIMIT)?;
+            if &rederived != written {
+                return Err(Error::failed(format!(
+                    "{file}: the fold result the registry wrote differs from the one the packet's reverse patch and after documents give"
+                )));
+            }
+        }
+        self.derived = Some(derived);
+        Ok(())
+    }
+
+    /// Seals and verifies the packet, then binds the sealed tree hash to
+    /// what this packet did to the registry (its claim, its fold):
+    /// `verify --registry` checks it.
+    fn seal(&mut self) -> Result<()> {
+        let dir = self.dir;
+        seal::set_packet_modes(dir)?;
+        let sealed = seal::seal(dir, seal::SealOptions { force: false }, self.progress)?;
+        let report = seal::verify(dir, self.progress)?;
+        if !report.is_verified() {
+            let first = report
+                .problems
+                .first()
+                .map(|p| format!("{}: {}", p.path, p.detail))
+                .unwrap_or_default();
+            return Err(Error::failed(format!(
+                "the freshly sealed packet does not verify ({first}); nothing was published"
+            )));
+        }
+        let derived = self
+            .derived
+            .as_ref()
+            .ok_or_else(|| out_of_order("the derivation"))?;
+        let fold_sha = self.fold_bytes.as_deref().map(digest::sha256_hex);
+        if derived.object_ids.is_some() || fold_sha.is_some() {
+            let ids = derived
+                .object_ids
+                .as_ref()
+                .map(|r| (r.first.as_str(), r.last.as_str()));
+            let mut store = Store::open_with(&self.reg.location, RecordLoad::IdsAndPackets)?;
+            self.state.bound = Some(store.bind(
+                &self.inputs.spec.spec.packet.macro_name,
+                &sealed.tree_sha256,
+                ids,
+                fold_sha.as_deref(),
+            )?);
+        }
+        self.sealed = Some(sealed);
+        Ok(())
+    }
+
+    /// What the run produced (its steps are filled in by [`run`]).
+    fn summary(self) -> Result<RunSummary> {
+        let derived = self.derived.ok_or_else(|| out_of_order("the derivation"))?;
+        let sealed = self.sealed.ok_or_else(|| out_of_order("the seal"))?;
+        let v = &derived.verdict;
+        self.state.journal = derived.journal.clone();
+        Ok(RunSummary {
+            status: v.status.clone(),
+            decision: v.decision.clone(),
+            ready: v.scoping == Scoping::Ready,
+            failures: v.failures.clone(),
+            missing: v.missing.clone(),
+            mutation: derived.mutation,
+            object_ids: derived.object_ids,
+            files: sealed.files,
+            tree_sha256: sealed.tree_sha256,
+            bound_state: self.state.bound,
+            steps: Vec::new(),
+            probes_not_fail_closed: self.probes_not_fail_closed,
+            controls_failed: self.controls_failed,
+        })
+    }
 }
 
 /// Checks `out` can receive a packet; returns its parent directory. An
@@ -775,6 +939,34 @@ fn claim_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_steps_are_numbered_by_their_tables() {
+        let names: Vec<&str> = std::iter::once(VALIDATE)
+            .chain(OBSERVE.iter().map(|s| s.name))
+            .chain(super::super::derive::step_names())
+            .chain(SEAL.iter().map(|s| s.name))
+            .collect();
+        assert_eq!(names.len(), STEPS);
+        assert_eq!(
+            names,
+            [
+                "validate the spec",
+                "snapshot surfaces (before)",
+                "authorized mutation (if safe)",
+                "snapshot surfaces (after)",
+                "run the bad-input probes",
+                "prove forbidden surfaces untouched",
+                "surface inventories",
+                "blocker map and decision packet",
+                "check the rollback plan",
+                "verdict",
+                "claim artifact ids",
+                "manifest, exit codes, README, index.html",
+                "seal and verify",
+            ]
+        );
+    }
 
     #[test]
     fn an_environment_password_goes_only_to_a_registry_named_on_the_command_line() {

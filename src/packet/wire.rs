@@ -10,24 +10,10 @@ use std::collections::BTreeSet;
 use crate::gate::blocker::{
     ChangedForbiddenSurface, DeclaredOnlyCriticalSurface, DerivedInputs, UnknownSurface,
 };
-use crate::gate::facts::{ProofFact, ProofFacts, ProofResult};
-use crate::surface::proof::{FailureClass, Proof, ProofResult as Overall, ProofStatus};
+use crate::gate::facts::{ProofFact, ProofFacts};
+use crate::model::proof::{ProofResult as Overall, ProofStatus};
+use crate::surface::proof::{FailureClass, Proof};
 use crate::surface::spec::LoadedSpec as SurfacesSpec;
-
-/// The gate's view of one proof status.
-pub fn proof_result(s: ProofStatus) -> ProofResult {
-    match s {
-        ProofStatus::Untouched => ProofResult::Untouched,
-        ProofStatus::Changed => ProofResult::Changed,
-        ProofStatus::DeclaredNotContacted => ProofResult::DeclaredNotContacted,
-        ProofStatus::AuthorizedMutationMatched => ProofResult::AuthorizedMutationMatched,
-        ProofStatus::AuthorizedMutationMismatch => ProofResult::AuthorizedMutationMismatch,
-        // The gate sees a governed change as it sees a fold: matched holds,
-        // outside its set is a mismatch.
-        ProofStatus::AuthorizedChangeMatched => ProofResult::AuthorizedMutationMatched,
-        ProofStatus::AuthorizedChangeOutsideScope => ProofResult::AuthorizedMutationMismatch,
-    }
-}
 
 /// The proof as the verdict sees it: one entry per (boundary, surface), and
 /// every failure the proof recorded as an error (not only boundary errors:
@@ -41,7 +27,7 @@ pub fn proof_facts(proof: &Proof) -> ProofFacts {
             b.surfaces.iter().map(|s| ProofFact {
                 boundary: b.id.clone(),
                 surface: s.surface.clone(),
-                result: proof_result(s.status),
+                result: s.status.for_gate_facts(),
             })
         })
         .collect();
@@ -125,12 +111,11 @@ pub fn derived_inputs(
                 boundary: f.boundary.clone().unwrap_or_default(),
                 surface: f.surface.clone(),
                 // A mismatch is reported as one; anything else as a change.
-                result: match f.status {
-                    Some(
+                result: match f.status.map(ProofStatus::for_gate_facts) {
+                    Some(ProofStatus::AuthorizedMutationMismatch) => {
                         ProofStatus::AuthorizedMutationMismatch
-                        | ProofStatus::AuthorizedChangeOutsideScope,
-                    ) => ProofResult::AuthorizedMutationMismatch,
-                    _ => ProofResult::Changed,
+                    }
+                    _ => ProofStatus::Changed,
                 },
                 evidence: evidence(f),
             });

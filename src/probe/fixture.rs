@@ -10,14 +10,16 @@ use std::sync::Mutex;
 use crate::authz::{Authorization, Scope};
 use crate::error::{IoContext, Result};
 use crate::gate::assemble::GateFacts;
-use crate::gate::blocker::{BlockerSpec, DerivedInputs, Severity, Status};
+use crate::gate::blocker::{BlockerSpec, DerivedInputs, Status};
 use crate::gate::citation::Citation;
 use crate::gate::decision::OptionSpec;
 use crate::gate::facts::{
-    BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts, ProofResult,
+    BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts,
 };
 use crate::gate::verdict::{Evidence, pass_token};
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
+use crate::model::level::Level;
+use crate::model::proof::ProofStatus;
 use crate::probe::spec::{GateSpec, InputVia, ProbesConfig, UserProbe};
 use crate::probe::{Actual, ClassRecord, Expected, ProbeKind, ProbeRecord, ProbeReport, Summary};
 use crate::progress::NoProgress;
@@ -213,7 +215,7 @@ impl Fixture {
                 id: BLOCKER.into(),
                 title: "CI seal scope".into(),
                 surface: "ci".into(),
-                severity: Severity::Critical,
+                severity: Level::Critical,
                 status: Status::Closed,
                 evidence: vec![],
                 closes_when: "the CI seal scope is proven".into(),
@@ -237,7 +239,7 @@ impl Fixture {
             entries: vec![ProofFact {
                 boundary: "production-mutation".into(),
                 surface: "pg".into(),
-                result: ProofResult::Untouched,
+                result: ProofStatus::Untouched,
             }],
             boundary_errors: vec![],
         };

@@ -24,6 +24,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::citation::{Citation, CitationReport};
+use crate::model::proof::ProofStatus;
 
 /// The kinds of facts the surface module derives.
 #[derive(
@@ -119,55 +120,6 @@ pub enum FactEvidence {
     Source(Citation),
     /// A value in a packet or spec file, pinned by the file's sha256.
     Artifact(ArtifactCitation),
-}
-
-/// The status of one surface in the proof.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProofStatus {
-    /// Digest before = digest after.
-    Untouched,
-    /// The digest changed (or the surface is missing from one snapshot).
-    Changed,
-    /// No snapshot method: only declared not contacted. Weaker than a digest.
-    DeclaredNotContacted,
-    /// The authorized surface changed exactly to the fold result's pins.
-    AuthorizedMutationMatched,
-    /// The authorized surface did not match the fold result's pins (or no
-    /// fold result was given).
-    AuthorizedMutationMismatch,
-    /// A surface the performed change may change changed, and every changed
-    /// part is inside the change's declared set (listed in `changed_parts`).
-    AuthorizedChangeMatched,
-    /// A surface the performed change may change changed outside the
-    /// change's declared set (fails; the detail names the parts).
-    AuthorizedChangeOutsideScope,
-}
-
-impl ProofStatus {
-    /// The spelling used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Untouched => "UNTOUCHED",
-            Self::Changed => "CHANGED",
-            Self::DeclaredNotContacted => "DECLARED_NOT_CONTACTED",
-            Self::AuthorizedMutationMatched => "AUTHORIZED_MUTATION_MATCHED",
-            Self::AuthorizedMutationMismatch => "AUTHORIZED_MUTATION_MISMATCH",
-            Self::AuthorizedChangeMatched => "AUTHORIZED_CHANGE_MATCHED",
-            Self::AuthorizedChangeOutsideScope => "AUTHORIZED_CHANGE_OUTSIDE_SCOPE",
-        }
-    }
-
-    /// Whether this status is acceptable for the proof.
-    pub fn holds(self) -> bool {
-        matches!(
-            self,
-            Self::Untouched
-                | Self::DeclaredNotContacted
-                | Self::AuthorizedMutationMatched
-                | Self::AuthorizedChangeMatched
-        )
-    }
 }
 
 /// One fact a blocker can be derived from.

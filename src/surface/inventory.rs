@@ -16,9 +16,10 @@ use super::citation::{self, Citation, CitationProblem, CitationProblemKind, Cita
 use super::facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind, unknown_surface_id};
 use super::snapshot::Method;
 use super::spans::Seg;
-use super::spec::{LoadedSpec, Risk, Status, Table};
+use super::spec::{LoadedSpec, Status, Table};
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::model::level::Level;
 use crate::{canonical, digest};
 
 /// The JSON file name of a table's inventory.
@@ -117,7 +118,7 @@ pub struct InventoryEntry {
     pub status: Status,
     /// Mutation risk (absent when unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<Risk>,
+    pub risk: Option<Level>,
     /// Required gate (absent when unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
@@ -334,7 +335,7 @@ pub fn render_markdown(inv: &SurfaceInventory) -> String {
         let (status, risk, gate) = match s.status {
             Status::Known => (
                 "known",
-                s.risk.map_or("-", Risk::as_str).to_string(),
+                s.risk.map_or("-", Level::as_str).to_string(),
                 s.gate.as_deref().map_or("-".to_string(), cell),
             ),
             Status::Unknown => ("UNKNOWN", "UNKNOWN".to_string(), "UNKNOWN".to_string()),

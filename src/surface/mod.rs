@@ -24,7 +24,7 @@ use std::path::Path;
 pub use citation::{Citation, CitationProblem, CitationProblemKind, CitationReport, LineRange};
 pub use facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind};
 pub use inventory::{SurfaceInventory, verify_citations};
-pub use proof::{PROOF_FILE, Proof, ProofResult, ProofStatus};
+pub use proof::{PROOF_FILE, Proof};
 pub use snapshot::{Method, Snapshot, SurfaceSnapshot};
 pub use spec::{LoadedSpec, SurfacesSpec};
 

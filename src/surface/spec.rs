@@ -22,6 +22,7 @@ use super::spans::{Seg, locate};
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::fsio;
+use crate::model::level::Level;
 use crate::tomlio;
 
 /// Default time a `command` snapshot may run before it is killed.
@@ -107,7 +108,7 @@ pub struct Policy {
     /// digest: such a surface with no snapshot method ("declared not
     /// contacted") becomes a blocker fact. Usually `["critical"]`.
     #[serde(default)]
-    pub require_digest_for: Vec<Risk>,
+    pub require_digest_for: Vec<Level>,
 }
 
 /// Which inventory table a surface belongs to.
@@ -151,34 +152,6 @@ pub enum Status {
     Unknown,
 }
 
-/// How badly a mutation of the surface would hurt production.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Risk {
-    /// Reversible, no user impact.
-    Low,
-    /// Reversible with effort, limited impact.
-    Medium,
-    /// Hard to reverse or user-visible.
-    High,
-    /// Irreversible or production-wide.
-    Critical,
-}
-
-impl Risk {
-    /// The spelling used in `surfaces.toml` and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Low => "low",
-            Risk::Medium => "medium",
-            Risk::High => "high",
-            Risk::Critical => "critical",
-        }
-    }
-}
-
 /// One surface (`[[surface]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -195,7 +168,7 @@ pub struct SurfaceSpec {
     pub status: Status,
     /// Mutation risk; required when known, forbidden when unknown (never invented).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<Risk>,
+    pub risk: Option<Level>,
     /// The gate a mutation must pass; required when known, forbidden when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
@@ -1147,7 +1120,7 @@ mod tests {
     fn the_example_loads_and_boundaries_resolve() {
         let s = parse(GOOD).unwrap();
         assert_eq!(s.spec.surfaces.len(), 2);
-        assert_eq!(s.spec.policy.require_digest_for, vec![Risk::Critical]);
+        assert_eq!(s.spec.policy.require_digest_for, vec![Level::Critical]);
         assert_eq!(
             s.boundary_members(),
             vec![(

@@ -6,9 +6,10 @@
 
 use holdfast::authz::{Authorization, Scope};
 use holdfast::gate::facts::{
-    BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts, ProofResult,
+    BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts,
 };
 use holdfast::gate::verdict::{Evidence, HOLD, pass_token, verdict};
+use holdfast::model::proof::ProofStatus;
 use proptest::prelude::*;
 
 const CUSTOM_TOKENS: [&str; 2] = ["GO_LIVE_APPROVED", "SHIP_IT_NOW_OK"];
@@ -38,9 +39,10 @@ fn good_proof() -> impl Strategy<Value = ProofFact> {
         "[a-z]{1,6}",
         "[a-z]{1,6}",
         prop_oneof![
-            Just(ProofResult::Untouched),
-            Just(ProofResult::AuthorizedMutationMatched),
-            Just(ProofResult::DeclaredNotContacted),
+            Just(ProofStatus::Untouched),
+            Just(ProofStatus::AuthorizedMutationMatched),
+            Just(ProofStatus::DeclaredNotContacted),
+            Just(ProofStatus::AuthorizedChangeMatched),
         ],
     )
         .prop_map(|(boundary, surface, result)| ProofFact {
@@ -226,9 +228,9 @@ fn apply(e: &mut Evidence, m: &Mutation) {
             if let Some(p) = e.proof.as_mut().filter(|p| !p.entries.is_empty()) {
                 let n = i.index(p.entries.len());
                 p.entries[n].result = if *mismatch {
-                    holdfast::gate::facts::ProofResult::AuthorizedMutationMismatch
+                    ProofStatus::AuthorizedMutationMismatch
                 } else {
-                    holdfast::gate::facts::ProofResult::Changed
+                    ProofStatus::Changed
                 };
             } else {
                 e.proof = None;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use holdfast::Error;
 use holdfast::error::exit;
-use holdfast::surface::{self, ProofResult};
+use holdfast::model::proof::ProofResult;
+use holdfast::surface;
 
 use crate::output::{Output, one_line};
 

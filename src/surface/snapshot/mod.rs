@@ -19,11 +19,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::spans::Seg;
-use super::spec::{LoadedSpec, Policy, Risk, SnapshotSpec, Status, Table, resolve_members};
+use super::spec::{LoadedSpec, Policy, SnapshotSpec, Status, Table, resolve_members};
 use crate::canonical;
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::fsio;
+use crate::model::level::Level;
 use crate::progress::Progress;
 
 pub use super::spec::Method;
@@ -81,7 +82,7 @@ pub struct SurfaceSnapshot {
     pub status: Status,
     /// Its mutation risk (absent when unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<Risk>,
+    pub risk: Option<Level>,
     /// sha256 of the canonical JSON of `parts`; absent for method `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
