@@ -41,11 +41,7 @@ impl Packet {
     pub fn read_verified(dir: &Path) -> Result<Packet> {
         let report = seal::verify(dir, &crate::progress::NoProgress)?;
         if !report.is_verified() {
-            let first = report
-                .problems
-                .first()
-                .map(|p| format!("{}: {}", p.path, p.detail))
-                .unwrap_or_default();
+            let first = report.first_problem();
             return Err(Error::failed(format!(
                 "{}: the seal does not verify ({} problem(s), first: {first}); run `holdfast verify` on it; nothing exported",
                 dir.display(),

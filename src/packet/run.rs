@@ -649,11 +649,7 @@ impl<'a> Build<'a> {
         let sealed = seal::seal(dir, seal::SealOptions { force: false }, self.progress)?;
         let report = seal::verify(dir, self.progress)?;
         if !report.is_verified() {
-            let first = report
-                .problems
-                .first()
-                .map(|p| format!("{}: {}", p.path, p.detail))
-                .unwrap_or_default();
+            let first = report.first_problem();
             return Err(Error::failed(format!(
                 "the freshly sealed packet does not verify ({first}); nothing was published"
             )));

@@ -145,6 +145,15 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
+    /// The first problem as `path: detail`, for a one-line message; empty
+    /// when there is none.
+    pub fn first_problem(&self) -> String {
+        self.problems
+            .first()
+            .map(|p| format!("{}: {}", p.path, p.detail))
+            .unwrap_or_default()
+    }
+
     /// The worst class present: I/O over malformed over tampered.
     pub fn worst_class(&self) -> Option<ProblemClass> {
         self.problems.iter().map(|p| p.kind.class()).max()
