@@ -409,8 +409,11 @@ fn check_text(value: &str, max: usize, allow_empty: bool) -> Result<(), String> 
     if value.len() > max {
         return Err(format!("{} bytes, over the limit of {max}", value.len()));
     }
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!("contains the control character {c:?}"));
+    // The rendered documents show these texts (objects.md, index.md): a
+    // line break, a bidirectional control or an invisible character would
+    // make them read otherwise than their bytes (see model::text).
+    if let Some((c, what)) = crate::model::text::hidden_char(value) {
+        return Err(format!("contains {what} {c:?} (U+{:04X})", c as u32));
     }
     Ok(())
 }
@@ -1035,6 +1038,10 @@ pub(crate) mod tests {
             (
                 good.replacen("\"packet\": \"P1\"", "\"packet\": \"P\\u0007\"", 1),
                 "control character",
+            ),
+            (
+                good.replacen("\"packet\": \"P1\"", "\"packet\": \"P\\u202e1\"", 1),
+                "bidirectional control character",
             ),
         ];
         for (text, want) in cases {
