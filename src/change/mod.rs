@@ -471,9 +471,20 @@ struct DbCopy {
     name: String,
 }
 
+/// Connects with `connection`, taking a missing password from the pgpass
+/// file as a `postgres` surface does (never from `PGPASSWORD`, which would
+/// go to whatever server a spec names).
+fn connect(connection: &str) -> std::result::Result<postgres::Client, String> {
+    let mut config = crate::pgconn::parse_config(connection)?;
+    crate::pgconn::fill_password_from_pgpass(&mut config)?;
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| snapshot::postgres::pg_error(&e))
+}
+
 impl Drop for DbCopy {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+        if let Ok(mut c) = connect(&self.admin) {
             let _ = c.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
                 self.name
@@ -503,12 +514,8 @@ fn copy_database(id: &str, connection: &str) -> std::result::Result<(DbCopy, Str
         &crate::digest::sha256_hex(format!("{id}\0{original}").as_bytes())[..16]
     );
     let admin = format!("{connection} dbname=postgres application_name=holdfast-rehearsal");
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls).map_err(|e| {
-        format!(
-            "cannot connect to create the copy: {}",
-            snapshot::postgres::pg_error(&e)
-        )
-    })?;
+    let mut client =
+        connect(&admin).map_err(|e| format!("cannot connect to create the copy: {e}"))?;
     let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
     client
         .batch_execute(&format!(
