@@ -91,7 +91,9 @@ fn database(server: &pg::Server, name: &str) -> String {
 
 /// The documents of a PostgreSQL registry, as stored: a `files` row, or
 /// the consecutive parts a claim appended (`holdfast.parts`).
-fn pg_docs(server: &pg::Server, db: &str) -> BTreeMap<String, Vec<u8>> {
+/// The five documents as a PostgreSQL registry holds them: whole in
+/// `holdfast.files`, or (the records documents) as consecutive parts.
+pub(crate) fn pg_docs(server: &pg::Server, db: &str) -> BTreeMap<String, Vec<u8>> {
     let mut c = server.client(db);
     DOCS.iter()
         .map(|d| {

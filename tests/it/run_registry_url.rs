@@ -154,17 +154,10 @@ fn a_run_on_postgres_claims_and_folds_as_on_a_directory() {
         assert!(b[name] == *bytes, "{name} differs between the backends");
     }
     // The registries hold the same documents after the fold and the claim.
-    let mut c = server.client("run_url_same");
+    let on_server = crate::registry_postgres::pg_docs(&server, "run_url_same");
     for doc in holdfast::registry::DOCUMENTS {
-        let row = c
-            .query_one(
-                "SELECT bytes FROM holdfast.files WHERE name = $1",
-                &[&doc.name()],
-            )
-            .unwrap();
-        let on_server: Vec<u8> = row.get(0);
         assert!(
-            on_server == std::fs::read(root.join("reg").join(doc.name())).unwrap(),
+            on_server[doc.name()] == std::fs::read(root.join("reg").join(doc.name())).unwrap(),
             "{} differs between the backends",
             doc.name()
         );
