@@ -17,7 +17,7 @@ use crate::output::{Output, one_line};
 /// Arguments of `holdfast registry`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The registry: a directory [default: .holdfast/registry], or a PostgreSQL database as a postgres:// or postgresql:// URL (no password in it: PGPASSWORD). Accepted before or after the subcommand's own arguments.
+    /// The registry: a directory [default: .holdfast/registry], or a PostgreSQL database as a postgres:// or postgresql:// URL (no password in it: PGPASSWORD or a pgpass file). Accepted before or after the subcommand's own arguments.
     #[arg(long, global = true, value_name = "DIR|URL")]
     pub registry: Option<PathBuf>,
     #[command(subcommand)]
