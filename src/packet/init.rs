@@ -298,8 +298,10 @@ live_system_contact = "none"
 
 [registry]
 # The registry of object ids a READY packet claims. This imports a fresh,
-# empty working copy on every run (nothing persists). For a team registry:
-# `holdfast registry init /srv/holdfast-registry`, then dir = "/srv/holdfast-registry".
+# empty working copy on every run (nothing persists). For a team registry, create
+# it once (`holdfast registry --registry DIR|URL init --prefix PREFIX --width N`)
+# and name it here instead of import: dir = "DIR", or
+# url = "postgresql://USER@HOST/DB" (its password from a pgpass file, never here).
 import = "registry/registry-import.json"
 
 [source]
