@@ -5,6 +5,10 @@
 //! large registry's bytes, and a claim only appends to them: new records go
 //! after every existing one. So a claim here
 //!
+//! - reads only the log's last line (the head state), and goes on only
+//!   while it is the line the cache was written after: any write the cache
+//!   did not follow sends the claim the full way. The cache also keeps the
+//!   history's highest revisions, so nothing older is read;
 //! - reads, hashes and parses only the three small documents (the header:
 //!   claims, canonical max, revisions), and refuses to go on unless each is
 //!   exactly the head state's and the head is marked complete;
@@ -38,7 +42,9 @@
 //! before. `registry check`, `verify-history`, `fold`, `show` and every other
 //! command always read and hash every byte, so bytes changed in a way that
 //! kept the fingerprint (which takes changing the clock) are still reported
-//! by the first of them.
+//! by the first of them, and so are lines of the history before the head
+//! rewritten in place (the claim chains its line to the head's hash, so the
+//! rewrite stays visible to them).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,11 +57,11 @@ use super::backend::{self, Backend};
 use super::check::check_numbers;
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
-    self, DocPin, Entry, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth, encode, put_blob,
-    put_blob_from, put_splice, read_log_repairing,
+    self, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth,
+    encode, put_blob, put_blob_from, put_splice,
 };
 use super::model::{
-    Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, objects_json_appended,
+    Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
     parse_registry_json, registry_json_bytes_counted, to_canonical_bytes,
 };
 use super::render;
@@ -88,6 +94,12 @@ struct Tail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Cache {
+    /// sha256 of the log's last line when the cache was written: the claim
+    /// reads only that line, and only while it is still the last.
+    head: String,
+    /// The highest revision of each document over the whole history then
+    /// (the next revisions are one above).
+    high_water: Revisions,
     objects_json: Tail,
     objects_md: Tail,
     /// Maximal runs of consecutive record id numbers, in document order.
@@ -131,11 +143,14 @@ fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
 /// [`Document::index`]) and whose model is `reg` (every record loaded), just
 /// written to `b`. Does nothing where the backend has no fingerprints or the
 /// registry no records; a failure only costs the next claim its shortcut.
-pub(crate) fn save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) {
-    let _ = try_save_cache(b, reg, docs);
+pub(crate) fn save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) {
+    let _ = try_save_cache(b, reg, docs, log);
 }
 
-fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<()> {
+fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) -> Result<()> {
+    let Some(head) = log.head_hash() else {
+        return remove_cache(b);
+    };
     if reg.objects.is_empty() {
         return remove_cache(b);
     }
@@ -156,6 +171,8 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
         || hash_with_midstate(om, om.len()),
     );
     let cache = Cache {
+        head: head.to_string(),
+        high_water: log.high_water(),
         objects_json: Tail {
             fingerprint: fj,
             sha256: jsha,
@@ -175,6 +192,32 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
     };
     write_cache(b, &cache)?;
     // On PostgreSQL the write before has been committed: commit this too.
+    b.durable()
+}
+
+/// After a write made the full way (a fold, a rollback, a bind, a full
+/// claim): a cache that was right for the state before it is moved on to the
+/// new head when the write left both records documents as they were (their
+/// fingerprints then still hold). Otherwise it is left behind, and its old
+/// head sends the next claim the full way.
+pub(crate) fn follow_commit(b: &dyn Backend, log: &Log, records_changed: bool) {
+    let _ = try_follow_commit(b, log, records_changed);
+}
+
+fn try_follow_commit(b: &dyn Backend, log: &Log, records_changed: bool) -> Result<()> {
+    let n = log.hashes.len();
+    if records_changed || n < 2 {
+        return Ok(());
+    }
+    let Some(mut cache) = read_cache(b) else {
+        return Ok(());
+    };
+    if cache.head != log.hashes[n - 2] {
+        return Ok(());
+    }
+    cache.head = log.hashes[n - 1].clone();
+    cache.high_water = log.high_water();
+    write_cache(b, &cache)?;
     b.durable()
 }
 
@@ -206,7 +249,17 @@ fn read_cache(b: &dyn Backend) -> Option<Cache> {
 /// [`Store::open`] and [`Store::claim`]. Either way the same ids, the same
 /// documents byte for byte, the same history line and the same refusals.
 pub fn claim(location: &Path, packet: &str, request: ClaimRequest) -> Result<ClaimOutcome> {
-    let b = backend::open(location)?;
+    claim_on(backend::open(location)?, packet, request)
+}
+
+/// [`claim`] on a backend already open: a process that makes many claims
+/// (an agent, a service) keeps one connection to a PostgreSQL registry
+/// instead of paying for a new one per claim.
+pub fn claim_on(
+    b: std::sync::Arc<dyn Backend>,
+    packet: &str,
+    request: ClaimRequest,
+) -> Result<ClaimOutcome> {
     require_registry(&*b)?;
     {
         let _lock = b.lock()?;
@@ -246,12 +299,20 @@ fn try_claim(
         }
     }
     b.remove_leftovers()?;
-    let Ok(log) = read_log_repairing(b) else {
+    // The head state: the log's last line, still the one the cache was
+    // written after (so the history's high water is the cache's). A torn
+    // last line is repaired by the full way.
+    let Some(head_line) = b.last_log_line()? else {
         return Ok(None);
     };
-    let (Some(head), Some(head_hash)) = (log.head(), log.head_hash()) else {
+    let head_hash = sha256_hex(&head_line);
+    if head_hash != cache.head {
+        return Ok(None);
+    }
+    let Ok(head) = history::parse_line(&head_line, &b.path(LOG_FILE)) else {
         return Ok(None);
     };
+    let head_hash = head_hash.as_str();
     // Only a registry whose last write is complete: an interrupted one is
     // finished by the full way.
     if history::read_complete(b).ok().flatten().as_deref() != Some(head_hash) {
@@ -310,7 +371,7 @@ fn try_claim(
         canonical_max: reg.canonical_max,
         claims: reg.claims.clone(),
         objects: Vec::new(),
-        revisions: log.high_water().bumped(),
+        revisions: cache.high_water.bumped(),
     };
     next.claims.push(plan.claim.clone());
     let records: Vec<Object> = plan.records;
@@ -486,7 +547,13 @@ fn try_claim(
         b.fingerprint(Document::ObjectsJson.name()),
         b.fingerprint(Document::ObjectsMd.name()),
     ) {
+        let mut high_water = cache.high_water;
+        for d in super::model::DOCUMENTS {
+            high_water.set(d, high_water.get(d).max(next.revisions.get(d)));
+        }
         let next_cache = Cache {
+            head: sha256_hex(&line),
+            high_water,
             objects_json: Tail {
                 fingerprint: fj,
                 sha256: json_sha,

@@ -332,11 +332,7 @@ pub fn parse_log(bytes: &[u8], path: &Path) -> Result<Log> {
     };
     for (i, line) in bytes[..last_newline].split(|&b| b == b'\n').enumerate() {
         let at = |what: String| Error::malformed(path, format!("line {}: {what}", i + 1));
-        let value = canonical::parse_strict(line, path).map_err(|e| at(e.to_string()))?;
-        let entry: Entry = serde_json::from_value(value).map_err(|e| at(e.to_string()))?;
-        if encode(&entry)? != line {
-            return Err(at("not in canonical form (edited by hand?)".into()));
-        }
+        let entry = parse_line(line, path).map_err(at)?;
         if entry.seq != i as u64 + 1 {
             return Err(at(format!(
                 "sequence number {}, expected {}",
@@ -352,30 +348,42 @@ pub fn parse_log(bytes: &[u8], path: &Path) -> Result<Log> {
                 log.hashes.last().map_or("(none)", String::as_str)
             )));
         }
-        let names: Vec<&str> = entry.documents.keys().map(String::as_str).collect();
-        let expected: Vec<&str> = DOCUMENTS.iter().map(|d| d.name()).collect();
-        if names != expected {
-            return Err(at(format!("documents {names:?}, expected {expected:?}")));
-        }
-        for (name, pin) in &entry.documents {
-            if !is_sha256_hex(&pin.sha256) || pin.revision == 0 {
-                return Err(at(format!(
-                    "{name}: revision must be >= 1 and sha256 64 lowercase hex"
-                )));
-            }
-        }
-        if entry.op.artifacts().iter().any(|a| !is_sha256_hex(a)) {
-            return Err(at("artifact sha256 is not 64 lowercase hex".into()));
-        }
-        if let Op::Bind { tree_sha256, .. } = &entry.op
-            && !is_sha256_hex(tree_sha256)
-        {
-            return Err(at("bind: tree_sha256 is not 64 lowercase hex".into()));
-        }
         log.hashes.push(sha256_hex(line));
         log.entries.push(entry);
     }
     Ok(log)
+}
+
+/// One log line of the log at `path` (without its newline), strict and canonical, with the five
+/// documents pinned and every hash well formed; what is wrong otherwise.
+/// Its place in the chain (`seq`, `prev`) is the caller's to check.
+pub fn parse_line(line: &[u8], path: &Path) -> std::result::Result<Entry, String> {
+    let value = canonical::parse_strict(line, path).map_err(|e| e.to_string())?;
+    let entry: Entry = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if encode(&entry).map_err(|e| e.to_string())? != line {
+        return Err("not in canonical form (edited by hand?)".into());
+    }
+    let names: Vec<&str> = entry.documents.keys().map(String::as_str).collect();
+    let expected: Vec<&str> = DOCUMENTS.iter().map(|d| d.name()).collect();
+    if names != expected {
+        return Err(format!("documents {names:?}, expected {expected:?}"));
+    }
+    for (name, pin) in &entry.documents {
+        if !is_sha256_hex(&pin.sha256) || pin.revision == 0 {
+            return Err(format!(
+                "{name}: revision must be >= 1 and sha256 64 lowercase hex"
+            ));
+        }
+    }
+    if entry.op.artifacts().iter().any(|a| !is_sha256_hex(a)) {
+        return Err("artifact sha256 is not 64 lowercase hex".into());
+    }
+    if let Op::Bind { tree_sha256, .. } = &entry.op
+        && !is_sha256_hex(tree_sha256)
+    {
+        return Err("bind: tree_sha256 is not 64 lowercase hex".into());
+    }
+    Ok(entry)
 }
 
 /// Path of blob `sha` under registry directory `dir`.

@@ -668,6 +668,10 @@ impl Store {
         self.log.hashes.push(sha256_hex(&line));
         self.log.entries.push(entry);
         self.registry = next;
+        let records_changed = [Document::ObjectsJson, Document::ObjectsMd]
+            .iter()
+            .any(|d| changed[d.index()]);
+        super::fast::follow_commit(&*self.b, &self.log, records_changed);
         Ok(())
     }
 
@@ -760,7 +764,7 @@ impl Store {
         let artifacts: Vec<&[u8]> = records_blob.as_deref().into_iter().collect();
         self.commit(next, changes, op, &artifacts)?;
         // So that the next claim need not read the records documents.
-        super::fast::save_cache(&*self.b, &self.registry, &self.docs);
+        super::fast::save_cache(&*self.b, &self.registry, &self.docs, &self.log);
         Ok(outcome)
     }
 
@@ -1308,7 +1312,11 @@ pub(crate) fn create_with(
     }
     history::mark_complete(b, &sha256_hex(&line))?;
     b.durable()?;
-    super::fast::save_cache(b, reg, &docs);
+    let log = Log {
+        hashes: vec![sha256_hex(&line)],
+        entries: vec![entry],
+    };
+    super::fast::save_cache(b, reg, &docs, &log);
     Ok(())
 }
 
@@ -1324,7 +1332,7 @@ pub(crate) fn refresh_claim_cache(b: &dyn Backend) -> Result<()> {
         return Ok(());
     }
     let reg = load_model(b, &mut rec, RecordLoad::Full)?;
-    super::fast::save_cache(b, &reg, &rec.docs);
+    super::fast::save_cache(b, &reg, &rec.docs, &rec.log);
     Ok(())
 }
 

@@ -82,6 +82,51 @@ impl Backend for DirBackend {
         }
     }
 
+    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+        use std::io::{Read, Seek, SeekFrom};
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(LOG_FILE);
+        let mut f = match OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let meta = f.metadata().at(&path)?;
+        if !meta.file_type().is_file() {
+            return Err(Error::malformed(&path, "not a regular file"));
+        }
+        let len = meta.len();
+        // Read back from the end until the chunk holds the newline before
+        // the last line (or the whole file).
+        let mut want: u64 = 64 << 10;
+        loop {
+            let take = want.min(len);
+            let mut chunk = vec![0u8; take as usize];
+            f.seek(SeekFrom::Start(len - take)).at(&path)?;
+            f.read_exact(&mut chunk).at(&path)?;
+            let Some(body) = chunk.strip_suffix(b"\n") else {
+                return Ok(None);
+            };
+            if let Some(p) = body.iter().rposition(|&b| b == b'\n') {
+                return Ok(Some(body[p + 1..].to_vec()));
+            }
+            if take == len {
+                return Ok(Some(body.to_vec()));
+            }
+            if want >= crate::registry::history::READ_LIMIT {
+                return Err(Error::malformed(
+                    &path,
+                    "its last line is longer than holdfast reads",
+                ));
+            }
+            want = want.saturating_mul(4);
+        }
+    }
+
     fn exists(&self, rel: &str) -> Result<bool> {
         Ok(self.dir.join(rel).is_file())
     }

@@ -59,6 +59,21 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// `limit` is an error.
     fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>>;
 
+    /// The log's last line without its newline: `None` when the log is
+    /// missing or empty, or does not end with a newline (a torn write, which
+    /// only a full read repairs). Lets a claim see the head state without
+    /// reading the whole history.
+    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+        let Some(bytes) = self.read(
+            crate::registry::history::LOG_FILE,
+            crate::registry::history::READ_LIMIT,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(last_line(&bytes).map(<[u8]>::to_vec))
+    }
+
     /// Whether `rel` exists.
     fn exists(&self, rel: &str) -> Result<bool>;
 
@@ -111,6 +126,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// The last line of `bytes` (without its newline) when they end with one.
+pub(crate) fn last_line(bytes: &[u8]) -> Option<&[u8]> {
+    let body = bytes.strip_suffix(b"\n")?;
+    let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    Some(&body[start..])
+}
+
 /// Whether `location` names a PostgreSQL database rather than a directory.
 pub fn is_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
@@ -122,5 +144,41 @@ pub fn open(location: &Path) -> Result<Arc<dyn Backend>> {
     match location.to_str() {
         Some(s) if is_url(s) => Ok(Arc::new(postgres::PgBackend::connect(s)?)),
         _ => Ok(Arc::new(dir::DirBackend::new(location))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_is_there_only_when_the_bytes_end_a_line() {
+        assert_eq!(last_line(b"a\nbc\n"), Some(&b"bc"[..]));
+        assert_eq!(last_line(b"only\n"), Some(&b"only"[..]));
+        assert_eq!(last_line(b"a\n\n"), Some(&b""[..]));
+        assert_eq!(last_line(b"a\ntorn"), None);
+        assert_eq!(last_line(b""), None);
+    }
+
+    #[test]
+    fn a_directory_log_is_read_back_from_its_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = dir::DirBackend::new(tmp.path());
+        assert_eq!(b.last_log_line().unwrap(), None);
+        std::fs::create_dir_all(tmp.path().join(crate::registry::HISTORY_DIR)).unwrap();
+        let log = tmp.path().join(crate::registry::LOG_FILE);
+        // A last line longer than the first chunk read from the end.
+        let long = "x".repeat(200 << 10);
+        std::fs::write(&log, format!("first\n{long}\n")).unwrap();
+        assert_eq!(b.last_log_line().unwrap(), Some(long.clone().into_bytes()));
+        std::fs::write(&log, format!("first\n{long}")).unwrap();
+        assert_eq!(b.last_log_line().unwrap(), None, "a torn line is not a head");
+        std::fs::write(&log, "a\nb\n").unwrap();
+        assert_eq!(b.last_log_line().unwrap(), Some(b"b".to_vec()));
+        // Not followed through a link.
+        std::fs::remove_file(&log).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &log).unwrap();
+        std::fs::write(tmp.path().join("elsewhere"), "a\n").unwrap();
+        assert!(b.last_log_line().is_err());
     }
 }

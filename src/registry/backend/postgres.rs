@@ -13,22 +13,37 @@
 //! A store takes the registry with a session-level advisory lock (held
 //! until it is dropped, so no writer comes between two of its
 //! transactions) and `SELECT … FOR UPDATE` on the lock row inside a
-//! transaction, and everything it writes goes into that transaction; [`Backend::durable`] commits it (the commit point) and
-//! takes the lock again. So concurrent writers queue on the row lock and
-//! never see each other's half, and a client killed mid-write or a server
-//! crash leaves the last committed state: PostgreSQL's atomicity is the crash
-//! safety. Every statement names its tables with the schema and the session
-//! pins `search_path` to `pg_catalog`; a trigger or rule on the tables (which
-//! could rewrite what holdfast stores) is refused.
+//! transaction, and everything it writes goes into that transaction;
+//! [`Backend::durable`] commits it (the commit point), and the lock row is
+//! taken again before the store's next read or write, where a writer that
+//! came in anyway is noticed. So concurrent writers queue on the row lock
+//! and never see each other's half, and a client killed mid-write or a
+//! server crash leaves the last committed state: PostgreSQL's atomicity is
+//! the crash safety. Every statement names its tables with the schema and
+//! the session pins `search_path` to `pg_catalog`; a trigger or rule on the
+//! tables (which could rewrite what holdfast stores) is refused.
+//!
+//! A write waits on the lock row for as long as the transaction lasts, so a
+//! transaction is kept to few round trips: inside it, the writes of up to
+//! [`BATCH_BYTES`] are not sent one by one but kept in order and sent as one
+//! multi-statement query when the transaction commits (or before a read
+//! that must see them; a document written whole is read back from memory).
+//! Their bytes go as hex inside `pg_catalog.decode`, so no setting of the
+//! session changes what is stored. Every other statement is sent with its
+//! parameter types given, which spares the round trip of preparing it.
 //!
 //! The URL must not carry a password: it comes from `PGPASSWORD` or a pgpass
 //! file ([`fill_password`]; or is not needed, as over a trusted Unix socket),
 //! never from a spec or a command line.
 
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use postgres::{Client, NoTls};
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::{Backend, Hold};
 use crate::error::{Error, Result};
@@ -44,28 +59,75 @@ const WRITER_LOCK_KEY: i64 = 0x686f_6c64_6661_7374; // "holdfast"
 /// The schema holdfast's tables live in.
 pub const SCHEMA: &str = "holdfast";
 
+/// Writes inside a transaction are kept and sent together until their
+/// bytes reach this much; a larger single write is sent at once, with its
+/// bytes as a binary parameter.
+pub const BATCH_BYTES: usize = 4 << 20;
+
 /// A registry in a PostgreSQL database.
 #[derive(Debug)]
 pub struct PgBackend {
     location: PathBuf,
-    conn: Arc<Conn>,
+    session: Arc<Mutex<Session>>,
 }
 
-struct Conn {
-    client: Mutex<Client>,
+/// Where the session stands with the registry's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tx {
+    /// Not held: every statement commits on its own.
+    Idle,
+    /// Held, inside a transaction that has the lock row.
+    Open,
+    /// Held (the advisory lock) after a commit: the next statement first
+    /// begins a transaction and takes the lock row again.
+    Committed,
+}
+
+/// Writes of the open transaction not yet sent to the server.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The statements, in order, `;`-terminated.
+    sql: String,
+    /// Documents written whole by these statements: a read is answered
+    /// from here.
+    whole: HashMap<String, Vec<u8>>,
+    /// Names these statements change otherwise: a read sends them first.
+    dirty: HashSet<String>,
+    /// Whether they append to the log.
+    log: bool,
+    /// Per in-place append, the name and where its parts must end: checked
+    /// when they are sent (in order, one row each).
+    ends: Vec<(String, i64)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    fn touches(&self, rel: &str) -> bool {
+        self.dirty.contains(rel) || (rel == LOG_FILE && self.log)
+    }
+}
+
+struct Session {
+    client: Client,
+    tx: Tx,
     /// Log length at the last commit of this session, to notice a writer
-    /// that came in between that commit and the lock taken again.
-    committed_len: Mutex<Option<i64>>,
+    /// that came in between that commit and the lock row taken again.
+    committed_len: i64,
     /// Set when another writer changed the registry between two of this
-    /// session's writes: every further write is refused.
-    overtaken: Mutex<bool>,
-    /// Whether `holdfast.parts` exists (asked once).
-    has_parts: Mutex<Option<bool>>,
+    /// session's writes, or a sent batch failed: every further write is
+    /// refused.
+    overtaken: bool,
+    /// Whether `holdfast.parts` exists.
+    has_parts: bool,
+    pending: Pending,
 }
 
-impl std::fmt::Debug for Conn {
+impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Conn")
+        f.write_str("Session")
     }
 }
 
@@ -75,29 +137,33 @@ impl std::fmt::Debug for PgHold {
     }
 }
 
-/// The open transaction holding the lock row; rolled back when dropped.
+/// The registry held by one session; its open transaction is rolled back
+/// and the advisory lock released when dropped.
 struct PgHold {
-    conn: Arc<Conn>,
+    session: Arc<Mutex<Session>>,
 }
 
 impl Hold for PgHold {}
 
 impl Drop for PgHold {
     fn drop(&mut self) {
-        if let Ok(mut c) = self.conn.client.lock() {
-            // Nothing uncommitted is kept: whatever `durable` did not commit
-            // was never promised to anyone.
-            let _ = c.batch_execute("ROLLBACK");
-            let _ = c.execute(
-                "SELECT pg_catalog.pg_advisory_unlock($1)",
-                &[&WRITER_LOCK_KEY],
-            );
-        }
+        let mut s = lock_session(&self.session);
+        // Nothing uncommitted is kept: whatever `durable` did not commit
+        // was never promised to anyone.
+        s.pending = Pending::default();
+        let sql = match s.tx {
+            Tx::Open => {
+                format!("ROLLBACK; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})")
+            }
+            _ => format!("SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"),
+        };
+        let _ = s.client.simple_query(&sql);
+        s.tx = Tx::Idle;
     }
 }
 
-fn lock_client(conn: &Conn) -> MutexGuard<'_, Client> {
-    conn.client.lock().unwrap_or_else(|e| e.into_inner())
+fn lock_session(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 const CREATE: &str = "CREATE SCHEMA IF NOT EXISTS holdfast;
@@ -127,6 +193,65 @@ SELECT c.relname::text, 'row security'
  WHERE n.nspname = 'holdfast' AND c.relrowsecurity
 LIMIT 1";
 
+/// Whether holdfast's three first tables exist, and its parts table.
+const TABLES: &str = "SELECT pg_catalog.to_regclass('holdfast.log') IS NOT NULL \
+   AND pg_catalog.to_regclass('holdfast.files') IS NOT NULL \
+   AND pg_catalog.to_regclass('holdfast.lock') IS NOT NULL, \
+   pg_catalog.to_regclass('holdfast.parts') IS NOT NULL";
+
+/// The log's length (its rows are numbered 1, 2, … without gaps).
+const LOG_LEN: &str = "SELECT coalesce(max(seq), 0) FROM holdfast.log";
+
+/// `rel` as a string literal of a batched statement. Names are holdfast's
+/// own (`objects.json`, `history/blobs/<sha256>`, …); anything but those
+/// characters is refused rather than quoted.
+fn name_literal(rel: &str) -> Result<String> {
+    let plain = !rel.is_empty()
+        && rel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'));
+    if !plain {
+        return Err(Error::failed(format!(
+            "internal: {rel:?} is not a name holdfast stores"
+        )));
+    }
+    Ok(format!("'{rel}'"))
+}
+
+/// `bytes` as an expression of a batched statement: hex digits only, so
+/// no setting (`standard_conforming_strings`, `bytea_output`) changes them.
+fn bytes_literal(bytes: &[u8]) -> String {
+    format!("pg_catalog.decode('{}', 'hex')", hex::encode(bytes))
+}
+
+/// The rows of a simple query's statements, in order.
+fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<&postgres::SimpleQueryRow> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pg_io(location: &Path, doing: &str, e: &postgres::Error) -> Error {
+    Error::io(
+        location,
+        std::io::Error::other(format!("{doing}: {}", pg_error(e))),
+    )
+}
+
+fn no_registry(location: &Path) -> Error {
+    Error::io(
+        location,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no registry here (create one with `holdfast registry init` or `holdfast registry import FILE`)",
+        ),
+    )
+}
+
 impl PgBackend {
     /// Connects to the database `url` names (`postgres://` or
     /// `postgresql://`; a Unix socket as a percent-encoded host). A URL
@@ -150,21 +275,29 @@ impl PgBackend {
         let mut client = config
             .connect(NoTls)
             .map_err(|e| pg_io(&location, "connecting", &e))?;
-        client
-            .batch_execute(
-                "SET search_path = pg_catalog, pg_temp; SET row_security = off; \
-                 SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; \
-                 SET idle_in_transaction_session_timeout = 0",
-            )
+        let setup = format!(
+            "SET search_path = pg_catalog, pg_temp; SET row_security = off; \
+             SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; \
+             SET standard_conforming_strings = on; \
+             SET idle_in_transaction_session_timeout = 0; {TABLES}"
+        );
+        let messages = client
+            .simple_query(&setup)
             .map_err(|e| pg_io(&location, "setting up the session", &e))?;
+        let has_parts = simple_rows(&messages)
+            .first()
+            .and_then(|r| r.get(1))
+            .is_some_and(|v| v == "t");
         Ok(PgBackend {
             location,
-            conn: Arc::new(Conn {
-                client: Mutex::new(client),
-                committed_len: Mutex::new(None),
-                overtaken: Mutex::new(false),
-                has_parts: Mutex::new(None),
-            }),
+            session: Arc::new(Mutex::new(Session {
+                client,
+                tx: Tx::Idle,
+                committed_len: 0,
+                overtaken: false,
+                has_parts,
+                pending: Pending::default(),
+            })),
         })
     }
 
@@ -172,59 +305,138 @@ impl PgBackend {
         pg_io(&self.location, doing, e)
     }
 
-    fn client(&self) -> MutexGuard<'_, Client> {
-        lock_client(&self.conn)
+    fn session(&self) -> MutexGuard<'_, Session> {
+        lock_session(&self.session)
     }
 
-    fn log_len(&self, c: &mut Client) -> Result<i64> {
-        let row = c
-            .query_one("SELECT count(*) FROM holdfast.log", &[])
+    /// The session, ready for a statement: inside the transaction again
+    /// when the registry is held and its last one committed.
+    fn ready(&self) -> Result<MutexGuard<'_, Session>> {
+        let mut s = self.session();
+        if s.tx == Tx::Committed {
+            self.begin_again(&mut s)?;
+        }
+        Ok(s)
+    }
+
+    /// After a commit, under the advisory lock: a transaction with the lock
+    /// row again, and whether a writer came in since the commit.
+    fn begin_again(&self, s: &mut Session) -> Result<()> {
+        let sql = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; \
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {PLANTED}; {LOG_LEN}"
+        );
+        let messages = s
+            .client
+            .simple_query(&sql)
+            .map_err(|e| self.fail("taking the registry's lock row", &e))?;
+        s.tx = Tx::Open;
+        let rows = simple_rows(&messages);
+        self.refuse_planted_rows(&rows[1..rows.len().saturating_sub(1)])?;
+        let len: i64 = rows
+            .last()
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::failed("internal: the log's length did not come back"))?;
+        if len != s.committed_len {
+            s.overtaken = true;
+        }
+        Ok(())
+    }
+
+    /// Refuses tables a trigger, rule or policy could make lie, given the
+    /// rows of [`PLANTED`].
+    fn refuse_planted_rows(&self, rows: &[&postgres::SimpleQueryRow]) -> Result<()> {
+        if let Some(r) = rows.first() {
+            let table = r.get(0).unwrap_or("?");
+            let what = r.get(1).unwrap_or("?");
+            return Err(Error::refused(format!(
+                "{}: table {SCHEMA}.{table} has a {what} that holdfast did not create; it could change what the registry stores, so nothing is read or written (drop it)",
+                self.location.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_not_overtaken(&self, s: &Session) -> Result<()> {
+        if s.overtaken {
+            return Err(Error::refused(format!(
+                "{}: another writer changed the registry since this command's last write, or a write failed; nothing more was written (run the command again)",
+                self.location.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends the kept writes (see the module docs) and checks where each
+    /// in-place append ended. A failure leaves the transaction to be rolled
+    /// back and refuses every further write.
+    fn flush(&self, s: &mut Session) -> Result<()> {
+        if s.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut s.pending);
+        let messages = match s.client.simple_query(&pending.sql) {
+            Ok(m) => m,
+            Err(e) => {
+                s.overtaken = true;
+                return Err(self.fail("writing the registry", &e));
+            }
+        };
+        let rows = simple_rows(&messages);
+        if rows.len() != pending.ends.len() {
+            s.overtaken = true;
+            return Err(Error::failed(format!(
+                "internal: {} in-place appends were checked, {} came back",
+                pending.ends.len(),
+                rows.len()
+            )));
+        }
+        for (row, (rel, keep)) in rows.iter().zip(&pending.ends) {
+            let end: Option<i64> = row.get(0).and_then(|v| v.parse().ok());
+            if end != Some(*keep) {
+                s.overtaken = true;
+                return Err(Error::failed(format!(
+                    "internal: {rel}: cannot keep {keep} bytes of its parts (they end at {})",
+                    end.map_or("?".to_string(), |e| e.to_string())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether writes go into the batch: inside the held transaction, and
+    /// small enough.
+    fn batching(s: &Session, len: usize) -> bool {
+        s.tx == Tx::Open && len <= BATCH_BYTES
+    }
+
+    /// Sends the batch first when it has grown to [`BATCH_BYTES`].
+    fn bound_batch(&self, s: &mut Session) -> Result<()> {
+        if s.pending.sql.len() > 2 * BATCH_BYTES {
+            self.flush(s)?;
+        }
+        Ok(())
+    }
+
+    fn log_len(&self, s: &mut Session) -> Result<i64> {
+        let row = s
+            .client
+            .query_typed_one(LOG_LEN, &[])
             .map_err(|e| self.fail("counting the log", &e))?;
         Ok(row.get(0))
     }
 
-    fn tables_exist(&self, c: &mut Client) -> Result<bool> {
-        let row = c
-            .query_one(
-                "SELECT pg_catalog.to_regclass('holdfast.log') IS NOT NULL \
-                   AND pg_catalog.to_regclass('holdfast.files') IS NOT NULL \
-                   AND pg_catalog.to_regclass('holdfast.lock') IS NOT NULL",
-                &[],
-            )
-            .map_err(|e| self.fail("looking for holdfast's tables", &e))?;
-        Ok(row.get(0))
-    }
-
-    /// Whether the parts table exists.
-    fn has_parts(&self, c: &mut Client) -> Result<bool> {
-        let mut known = self
-            .conn
-            .has_parts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(k) = *known {
-            return Ok(k);
-        }
-        let row = c
-            .query_one(
-                "SELECT pg_catalog.to_regclass('holdfast.parts') IS NOT NULL",
-                &[],
-            )
-            .map_err(|e| self.fail("looking for holdfast.parts", &e))?;
-        let k: bool = row.get(0);
-        *known = Some(k);
-        Ok(k)
-    }
-
     /// The bytes of `rel` kept as parts, `None` when it has none.
-    fn read_parts(&self, c: &mut Client, rel: &str, limit: u64) -> Result<Option<Vec<u8>>> {
-        if !self.has_parts(c)? {
+    fn read_parts(&self, s: &mut Session, rel: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        if !s.has_parts {
             return Ok(None);
         }
-        let rows = c
-            .query(
+        let rows = s
+            .client
+            .query_typed(
                 "SELECT start, bytes FROM holdfast.parts WHERE name = $1 ORDER BY start",
-                &[&rel],
+                &[(&rel, Type::TEXT)],
             )
             .map_err(|e| self.fail(&format!("reading {rel}"), &e))?;
         if rows.is_empty() {
@@ -254,52 +466,18 @@ impl PgBackend {
         Ok(Some(out))
     }
 
-    /// Refuses tables a trigger, rule or policy could make lie.
-    fn refuse_planted(&self, c: &mut Client) -> Result<()> {
-        let rows = c
-            .query(PLANTED, &[])
-            .map_err(|e| self.fail("checking holdfast's tables", &e))?;
-        if let Some(r) = rows.first() {
-            let table: String = r.get(0);
-            let what: String = r.get(1);
-            return Err(Error::refused(format!(
-                "{}: table {SCHEMA}.{table} has a {what} that holdfast did not create; it could change what the registry stores, so nothing is read or written (drop it)",
-                self.location.display()
-            )));
-        }
-        Ok(())
+    /// A typed statement that returns no rows.
+    fn exec(
+        &self,
+        s: &mut Session,
+        doing: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<u64> {
+        s.client
+            .execute_typed(sql, params)
+            .map_err(|e| self.fail(doing, &e))
     }
-
-    /// BEGIN and the lock row, in the caller's client.
-    fn begin_locked(&self, c: &mut Client) -> Result<()> {
-        c.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            .map_err(|e| self.fail("starting a transaction", &e))?;
-        c.query_one("SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE", &[])
-            .map_err(|e| self.fail("taking the registry's lock row", &e))?;
-        self.refuse_planted(c)
-    }
-
-    fn check_not_overtaken(&self) -> Result<()> {
-        if *self
-            .conn
-            .overtaken
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            return Err(Error::refused(format!(
-                "{}: another writer changed the registry since this command's last write; nothing more was written (run the command again)",
-                self.location.display()
-            )));
-        }
-        Ok(())
-    }
-}
-
-fn pg_io(location: &Path, doing: &str, e: &postgres::Error) -> Error {
-    Error::io(
-        location,
-        std::io::Error::other(format!("{doing}: {}", pg_error(e))),
-    )
 }
 
 impl Backend for PgBackend {
@@ -312,20 +490,38 @@ impl Backend for PgBackend {
     }
 
     fn is_registry(&self) -> Result<bool> {
-        let mut c = self.client();
-        if !self.tables_exist(&mut c)? {
+        let mut s = self.ready()?;
+        let row = s
+            .client
+            .query_typed_one(TABLES, &[])
+            .map_err(|e| self.fail("looking for holdfast's tables", &e))?;
+        if !row.get::<_, bool>(0) {
             return Ok(false);
         }
-        Ok(self.log_len(&mut c)? > 0)
+        if s.pending.log {
+            return Ok(true);
+        }
+        let row = s
+            .client
+            .query_typed_one("SELECT EXISTS (SELECT 1 FROM holdfast.log)", &[])
+            .map_err(|e| self.fail("reading the log", &e))?;
+        Ok(row.get(0))
     }
 
     fn prepare_create(&self) -> Result<()> {
-        let mut c = self.client();
-        c.batch_execute(CREATE)
+        let mut s = self.ready()?;
+        s.client
+            .batch_execute(CREATE)
             .map_err(|e| self.fail("creating holdfast's schema and tables", &e))?;
-        self.refuse_planted(&mut c)?;
-        let row = c
-            .query_one(
+        s.has_parts = true;
+        let messages = s
+            .client
+            .simple_query(PLANTED)
+            .map_err(|e| self.fail("checking holdfast's tables", &e))?;
+        self.refuse_planted_rows(&simple_rows(&messages))?;
+        let row = s
+            .client
+            .query_typed_one(
                 "SELECT (SELECT count(*) FROM holdfast.files) + (SELECT count(*) FROM holdfast.log) \
                    + (SELECT count(*) FROM holdfast.parts)",
                 &[],
@@ -342,42 +538,78 @@ impl Backend for PgBackend {
     }
 
     fn lock(&self) -> Result<Box<dyn Hold>> {
-        let mut c = self.client();
-        if !self.tables_exist(&mut c)? {
-            return Err(Error::io(
-                &self.location,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no registry here (create one with `holdfast registry init` or `holdfast registry import FILE`)",
-                ),
-            ));
-        }
-        c.execute(
-            "SELECT pg_catalog.pg_advisory_lock($1)",
-            &[&WRITER_LOCK_KEY],
-        )
-        .map_err(|e| self.fail("waiting for the registry's writer lock", &e))?;
-        let hold = PgHold {
-            conn: self.conn.clone(),
+        let mut s = self.session();
+        // One round trip: the tables, the advisory lock (a session lock,
+        // kept past this transaction's end), the lock row, planted rules.
+        let sql = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; {TABLES}; \
+             SELECT pg_catalog.pg_advisory_lock({WRITER_LOCK_KEY}); \
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {PLANTED}; {LOG_LEN}"
+        );
+        let messages = match s.client.simple_query(&sql) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = s.client.simple_query(&format!(
+                    "ROLLBACK; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"
+                ));
+                if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
+                    return Err(no_registry(&self.location));
+                }
+                return Err(self.fail("taking the registry's writer lock", &e));
+            }
         };
-        drop(c);
-        let mut c = self.client();
-        self.begin_locked(&mut c)?;
-        drop(c);
+        s.tx = Tx::Open;
+        s.overtaken = false;
+        s.pending = Pending::default();
+        let hold = PgHold {
+            session: self.session.clone(),
+        };
+        let rows = simple_rows(&messages);
+        // TABLES, the advisory lock, the lock row, PLANTED (0 or 1), LOG_LEN.
+        let tables = rows.first().and_then(|r| r.get(0)) == Some("t");
+        if !tables {
+            drop(s);
+            drop(hold);
+            return Err(no_registry(&self.location));
+        }
+        s.has_parts = rows.first().and_then(|r| r.get(1)) == Some("t");
+        if let Err(e) =
+            self.refuse_planted_rows(&rows[3.min(rows.len())..rows.len().saturating_sub(1)])
+        {
+            drop(s);
+            drop(hold);
+            return Err(e);
+        }
+        s.committed_len = rows
+            .last()
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        drop(s);
         Ok(Box::new(hold))
     }
 
     fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>> {
-        let mut c = self.client();
+        let mut s = self.ready()?;
         let too_long = || {
             Error::malformed(
                 self.path(rel),
                 format!("longer than the {limit} bytes holdfast reads"),
             )
         };
+        if let Some(b) = s.pending.whole.get(rel) {
+            if b.len() as u64 > limit {
+                return Err(too_long());
+            }
+            return Ok(Some(b.clone()));
+        }
+        if s.pending.touches(rel) {
+            self.flush(&mut s)?;
+        }
         if rel == LOG_FILE {
-            let rows = c
-                .query("SELECT line FROM holdfast.log ORDER BY seq", &[])
+            let rows = s
+                .client
+                .query_typed("SELECT line FROM holdfast.log ORDER BY seq", &[])
                 .map_err(|e| self.fail("reading the log", &e))?;
             if rows.is_empty() {
                 return Ok(None);
@@ -393,11 +625,15 @@ impl Backend for PgBackend {
             }
             return Ok(Some(out));
         }
-        let row = c
-            .query_opt("SELECT bytes FROM holdfast.files WHERE name = $1", &[&rel])
+        let row = s
+            .client
+            .query_typed_opt(
+                "SELECT bytes FROM holdfast.files WHERE name = $1",
+                &[(&rel, Type::TEXT)],
+            )
             .map_err(|e| self.fail(&format!("reading {rel}"), &e))?;
         match row {
-            None => self.read_parts(&mut c, rel, limit),
+            None => self.read_parts(&mut s, rel, limit),
             Some(r) => {
                 let b: Vec<u8> = r.get(0);
                 if b.len() as u64 > limit {
@@ -408,62 +644,136 @@ impl Backend for PgBackend {
         }
     }
 
-    fn exists(&self, rel: &str) -> Result<bool> {
-        let mut c = self.client();
-        if rel == LOG_FILE {
-            return Ok(self.log_len(&mut c)? > 0);
+    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+        let mut s = self.ready()?;
+        if s.pending.log {
+            self.flush(&mut s)?;
         }
-        let row = c
-            .query_opt("SELECT 1 FROM holdfast.files WHERE name = $1", &[&rel])
-            .map_err(|e| self.fail(&format!("looking for {rel}"), &e))?;
-        if row.is_some() {
+        let row = s
+            .client
+            .query_typed_opt(
+                "SELECT line FROM holdfast.log ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .map_err(|e| self.fail("reading the log", &e))?;
+        Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+    }
+
+    fn exists(&self, rel: &str) -> Result<bool> {
+        let mut s = self.ready()?;
+        if s.pending.whole.contains_key(rel) {
             return Ok(true);
         }
-        if !self.has_parts(&mut c)? {
-            return Ok(false);
+        if s.pending.touches(rel) {
+            self.flush(&mut s)?;
         }
-        let row = c
-            .query_opt(
-                "SELECT 1 FROM holdfast.parts WHERE name = $1 LIMIT 1",
-                &[&rel],
-            )
+        if rel == LOG_FILE {
+            return Ok(self.log_len(&mut s)? > 0);
+        }
+        let sql = if s.has_parts {
+            "SELECT EXISTS (SELECT 1 FROM holdfast.files WHERE name = $1) \
+                 OR EXISTS (SELECT 1 FROM holdfast.parts WHERE name = $1)"
+        } else {
+            "SELECT EXISTS (SELECT 1 FROM holdfast.files WHERE name = $1)"
+        };
+        let row = s
+            .client
+            .query_typed_one(sql, &[(&rel, Type::TEXT)])
             .map_err(|e| self.fail(&format!("looking for {rel}"), &e))?;
-        Ok(row.is_some())
+        Ok(row.get(0))
     }
 
     fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()> {
-        self.check_not_overtaken()?;
-        let mut c = self.client();
-        if !read_only
+        let mut s = self.ready()?;
+        self.check_not_overtaken(&s)?;
+        let as_parts = !read_only
             && !bytes.is_empty()
             && (rel == "objects.json" || rel == "objects.md")
-            && self.has_parts(&mut c)?
-        {
-            // A records document is kept as parts, the closing `\n]\n` of
-            // `objects.json` a part of its own: a claim then deletes that
-            // small part and inserts its records, never rewriting the rest.
-            let fail = |e: &postgres::Error| self.fail(&format!("writing {rel}"), e);
-            c.execute("DELETE FROM holdfast.files WHERE name = $1", &[&rel])
-                .map_err(|e| fail(&e))?;
-            c.execute("DELETE FROM holdfast.parts WHERE name = $1", &[&rel])
-                .map_err(|e| fail(&e))?;
-            let closing = b"\n]\n";
-            let split =
-                if rel == "objects.json" && bytes.len() > closing.len() && bytes.ends_with(closing)
-                {
-                    bytes.len() - closing.len()
-                } else {
-                    bytes.len()
-                };
+            && s.has_parts;
+        // A records document is kept as parts, the closing `\n]\n` of
+        // `objects.json` a part of its own: a claim then deletes that
+        // small part and inserts its records, never rewriting the rest.
+        let closing = b"\n]\n";
+        let split =
+            if rel == "objects.json" && bytes.len() > closing.len() && bytes.ends_with(closing) {
+                bytes.len() - closing.len()
+            } else {
+                bytes.len()
+            };
+        if Self::batching(&s, bytes.len()) {
+            let name = name_literal(rel)?;
+            let has_parts = s.has_parts;
+            let p = &mut s.pending;
+            if as_parts {
+                let _ = write!(
+                    p.sql,
+                    "DELETE FROM holdfast.files WHERE name = {name}; \
+                     DELETE FROM holdfast.parts WHERE name = {name}; "
+                );
+                for (start, part) in [(0, &bytes[..split]), (split, &bytes[split..])] {
+                    if !part.is_empty() {
+                        let _ = write!(
+                            p.sql,
+                            "INSERT INTO holdfast.parts (name, start, bytes) VALUES ({name}, {start}, {}); ",
+                            bytes_literal(part)
+                        );
+                    }
+                }
+                p.whole.insert(rel.to_string(), bytes.to_vec());
+                p.dirty.remove(rel);
+            } else if read_only {
+                let _ = write!(
+                    p.sql,
+                    "INSERT INTO holdfast.files (name, bytes) VALUES ({name}, {}) ON CONFLICT (name) DO NOTHING; ",
+                    bytes_literal(bytes)
+                );
+                // What is stored may be an earlier row of the same name: a
+                // read asks the server.
+                p.dirty.insert(rel.to_string());
+            } else {
+                let _ = write!(
+                    p.sql,
+                    "INSERT INTO holdfast.files (name, bytes) VALUES ({name}, {}) \
+                     ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes; ",
+                    bytes_literal(bytes)
+                );
+                if has_parts {
+                    let _ = write!(p.sql, "DELETE FROM holdfast.parts WHERE name = {name}; ");
+                }
+                p.whole.insert(rel.to_string(), bytes.to_vec());
+                p.dirty.remove(rel);
+            }
+            return self.bound_batch(&mut s);
+        }
+        self.flush(&mut s)?;
+        let doing = format!("writing {rel}");
+        if as_parts {
+            self.exec(
+                &mut s,
+                &doing,
+                "DELETE FROM holdfast.files WHERE name = $1",
+                &[(&rel, Type::TEXT)],
+            )?;
+            self.exec(
+                &mut s,
+                &doing,
+                "DELETE FROM holdfast.parts WHERE name = $1",
+                &[(&rel, Type::TEXT)],
+            )?;
             for (start, part) in [(0, &bytes[..split]), (split, &bytes[split..])] {
                 if part.is_empty() {
                     continue;
                 }
-                c.execute(
+                self.exec(
+                    &mut s,
+                    &doing,
                     "INSERT INTO holdfast.parts (name, start, bytes) VALUES ($1, $2, $3)",
-                    &[&rel, &(start as i64), &part],
-                )
-                .map_err(|e| fail(&e))?;
+                    &[
+                        (&rel, Type::TEXT),
+                        (&(start as i64), Type::INT8),
+                        (&part, Type::BYTEA),
+                    ],
+                )?;
             }
             return Ok(());
         }
@@ -473,26 +783,44 @@ impl Backend for PgBackend {
             "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes"
         };
-        c.execute(sql, &[&rel, &bytes])
-            .map_err(|e| self.fail(&format!("writing {rel}"), &e))?;
-        if !read_only && self.has_parts(&mut c)? {
+        self.exec(
+            &mut s,
+            &doing,
+            sql,
+            &[(&rel, Type::TEXT), (&bytes, Type::BYTEA)],
+        )?;
+        if !read_only && s.has_parts {
             // Written whole: any parts it was kept as are gone.
-            c.execute("DELETE FROM holdfast.parts WHERE name = $1", &[&rel])
-                .map_err(|e| self.fail(&format!("writing {rel}"), &e))?;
+            self.exec(
+                &mut s,
+                &doing,
+                "DELETE FROM holdfast.parts WHERE name = $1",
+                &[(&rel, Type::TEXT)],
+            )?;
         }
         Ok(())
     }
 
     fn append_log(&self, record: &[u8]) -> Result<()> {
-        self.check_not_overtaken()?;
+        let mut s = self.ready()?;
+        self.check_not_overtaken(&s)?;
         let line = record.strip_suffix(b"\n").unwrap_or(record);
-        let mut c = self.client();
-        c.execute(
-            "INSERT INTO holdfast.log (seq, line) \
-             SELECT coalesce(max(seq), 0) + 1, $1 FROM holdfast.log",
-            &[&line],
-        )
-        .map_err(|e| self.fail("appending to the log", &e))?;
+        const APPEND: &str = "INSERT INTO holdfast.log (seq, line) \
+             SELECT coalesce(max(seq), 0) + 1, $1 FROM holdfast.log";
+        if Self::batching(&s, line.len()) {
+            let sql = APPEND.replace("$1", &bytes_literal(line));
+            s.pending.sql.push_str(&sql);
+            s.pending.sql.push_str("; ");
+            s.pending.log = true;
+            return self.bound_batch(&mut s);
+        }
+        self.flush(&mut s)?;
+        self.exec(
+            &mut s,
+            "appending to the log",
+            APPEND,
+            &[(&line, Type::BYTEA)],
+        )?;
         Ok(())
     }
 
@@ -509,44 +837,56 @@ impl Backend for PgBackend {
     }
 
     fn durable(&self) -> Result<()> {
-        self.check_not_overtaken()?;
-        let mut c = self.client();
-        let len = self.log_len(&mut c)?;
-        c.batch_execute("COMMIT")
-            .map_err(|e| self.fail("committing the write", &e))?;
-        *self
-            .conn
-            .committed_len
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(len);
-        // The store keeps the registry for its next write (a fold's undo):
-        // the session's advisory lock kept other writers out; the row lock
-        // is taken again, and a writer that came in anyway is noticed.
-        self.begin_locked(&mut c)?;
-        if self.log_len(&mut c)? != len {
-            *self
-                .conn
-                .overtaken
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = true;
+        let mut s = self.session();
+        if s.tx != Tx::Open {
+            // Not held (every statement committed on its own), or nothing
+            // was written since the last commit.
+            return Ok(());
         }
+        self.check_not_overtaken(&s)?;
+        if !s.pending.ends.is_empty() {
+            self.flush(&mut s)?;
+        }
+        // The kept writes, the log's length and the commit, at once.
+        let sql = format!("{}{LOG_LEN}; COMMIT", s.pending.sql);
+        s.pending = Pending::default();
+        let messages = match s.client.simple_query(&sql) {
+            Ok(m) => m,
+            Err(e) => {
+                s.overtaken = true;
+                return Err(self.fail("committing the write", &e));
+            }
+        };
+        let len = simple_rows(&messages)
+            .last()
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::failed("internal: the log's length did not come back"))?;
+        s.committed_len = len;
+        // The store keeps the registry for its next write (a fold's undo):
+        // the session's advisory lock keeps other writers out; the lock row
+        // is taken again before the next statement ([`PgBackend::ready`]).
+        s.tx = Tx::Committed;
         Ok(())
     }
 
     fn list(&self) -> Result<Vec<String>> {
-        let mut c = self.client();
-        let rows = c
-            .query("SELECT name FROM holdfast.files ORDER BY name", &[])
+        let mut s = self.ready()?;
+        self.flush(&mut s)?;
+        let rows = s
+            .client
+            .query_typed("SELECT name FROM holdfast.files ORDER BY name", &[])
             .map_err(|e| self.fail("listing the registry", &e))?;
         let mut out: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        if self.has_parts(&mut c)? {
-            let rows = c
-                .query("SELECT DISTINCT name FROM holdfast.parts", &[])
+        if s.has_parts {
+            let rows = s
+                .client
+                .query_typed("SELECT DISTINCT name FROM holdfast.parts", &[])
                 .map_err(|e| self.fail("listing the registry", &e))?;
             out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
         }
         out.retain(|n| n != crate::registry::fast::CACHE_FILE);
-        if self.log_len(&mut c)? > 0 {
+        if self.log_len(&mut s)? > 0 {
             out.push(LOG_FILE.to_string());
         }
         out.sort();
@@ -554,20 +894,24 @@ impl Backend for PgBackend {
     }
 
     fn fingerprint(&self, rel: &str) -> Result<Option<String>> {
-        let mut c = self.client();
-        if !self.has_parts(&mut c)? {
+        let mut s = self.ready()?;
+        if !s.has_parts {
             return Ok(None);
+        }
+        if s.pending.touches(rel) || s.pending.whole.contains_key(rel) {
+            self.flush(&mut s)?;
         }
         // A row's xmin is the transaction that wrote that version of it:
         // any UPDATE or INSERT gives a new one, which no client can set.
-        let row = c
-            .query_one(
+        let row = s
+            .client
+            .query_typed_one(
                 "SELECT (SELECT 'whole ' || xmin::text || ' ' || octet_length(bytes)::text \
                            FROM holdfast.files WHERE name = $1), \
                         (SELECT 'parts ' || count(*)::text || ' ' || sum(octet_length(bytes))::text || ' ' || \
                                 md5(string_agg(start::text || ':' || xmin::text, ',' ORDER BY start)) \
                            FROM holdfast.parts WHERE name = $1 HAVING count(*) > 0)",
-                &[&rel],
+                &[(&rel, Type::TEXT)],
             )
             .map_err(|e| self.fail(&format!("looking at {rel}"), &e))?;
         let whole: Option<String> = row.get(0);
@@ -580,55 +924,62 @@ impl Backend for PgBackend {
     }
 
     fn append_at(&self, rel: &str, keep: u64, tail: &[u8]) -> Result<()> {
-        self.check_not_overtaken()?;
-        let mut c = self.client();
-        let fail = |e: &postgres::Error| self.fail(&format!("appending to {rel}"), e);
+        let mut s = self.ready()?;
+        self.check_not_overtaken(&s)?;
         let keep = i64::try_from(keep)
             .map_err(|_| Error::failed(format!("internal: {rel}: offset {keep} too large")))?;
-        // A document kept whole becomes its first part, cut at `keep`.
-        let moved = c
-            .execute(
-                "INSERT INTO holdfast.parts (name, start, bytes) \
-                 SELECT name, 0, substring(bytes FROM 1 FOR ($2::bigint)::integer) FROM holdfast.files \
-                  WHERE name = $1 AND octet_length(bytes) >= $2::bigint",
-                &[&rel, &keep],
-            )
-            .map_err(|e| fail(&e))?;
-        if moved == 1 {
-            c.execute("DELETE FROM holdfast.files WHERE name = $1", &[&rel])
-                .map_err(|e| fail(&e))?;
-        } else {
-            c.execute(
-                "DELETE FROM holdfast.parts WHERE name = $1 AND start >= $2::bigint",
-                &[&rel, &keep],
-            )
-            .map_err(|e| fail(&e))?;
-            c.execute(
-                "UPDATE holdfast.parts SET bytes = substring(bytes FROM 1 FOR ($2::bigint - start)::integer) \
-                  WHERE name = $1 AND start < $2::bigint AND start + octet_length(bytes) > $2::bigint",
-                &[&rel, &keep],
-            )
-            .map_err(|e| fail(&e))?;
-            let end = c
-                .query_one(
-                    "SELECT coalesce(max(start + octet_length(bytes)), -1) FROM holdfast.parts WHERE name = $1",
-                    &[&rel],
-                )
-                .map_err(|e| fail(&e))?;
-            let end: i64 = end.get(0);
-            if end != keep {
-                return Err(Error::failed(format!(
-                    "internal: {rel}: cannot keep {keep} bytes of its parts (they end at {end})"
-                )));
-            }
-        }
+        let name = name_literal(rel)?;
+        // A document kept whole becomes its first part, cut at `keep`;
+        // parts at or after `keep` go, the one across it is cut, and the
+        // parts must then end at `keep` (checked when sent).
+        let mut sql = format!(
+            "INSERT INTO holdfast.parts (name, start, bytes) \
+               SELECT name, 0, substring(bytes FROM 1 FOR {keep}) FROM holdfast.files \
+                WHERE name = {name} AND octet_length(bytes) >= {keep}; \
+             DELETE FROM holdfast.files WHERE name = {name} AND octet_length(bytes) >= {keep}; \
+             DELETE FROM holdfast.parts WHERE name = {name} AND start >= {keep}; \
+             UPDATE holdfast.parts SET bytes = substring(bytes FROM 1 FOR ({keep} - start)::integer) \
+              WHERE name = {name} AND start < {keep} AND start + octet_length(bytes) > {keep}; \
+             SELECT coalesce(max(start + octet_length(bytes)), 0) FROM holdfast.parts WHERE name = {name}; "
+        );
         if !tail.is_empty() {
-            c.execute(
-                "INSERT INTO holdfast.parts (name, start, bytes) VALUES ($1, $2, $3)",
-                &[&rel, &keep, &tail],
-            )
-            .map_err(|e| fail(&e))?;
+            let _ = write!(
+                sql,
+                "INSERT INTO holdfast.parts (name, start, bytes) VALUES ({name}, {keep}, {}); ",
+                bytes_literal(tail)
+            );
         }
-        Ok(())
+        s.pending.sql.push_str(&sql);
+        s.pending.ends.push((rel.to_string(), keep));
+        s.pending.whole.remove(rel);
+        s.pending.dirty.insert(rel.to_string());
+        if s.tx != Tx::Open || tail.len() > BATCH_BYTES {
+            self.flush(&mut s)?;
+        }
+        self.bound_batch(&mut s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_holdfasts_own_names_go_into_a_batched_statement() {
+        assert_eq!(name_literal("objects.json").unwrap(), "'objects.json'");
+        assert_eq!(
+            name_literal("history/blobs/ab12.delta").unwrap(),
+            "'history/blobs/ab12.delta'"
+        );
+        for bad in ["", "a'b", "a\\b", "a b", "a;b", "é", "a\nb", "a\0b"] {
+            assert!(name_literal(bad).is_err(), "{bad:?} was let through");
+        }
+    }
+
+    #[test]
+    fn batched_bytes_are_hex_digits_only() {
+        let lit = bytes_literal(b"'\\\x00\xff;");
+        assert_eq!(lit, "pg_catalog.decode('275c00ff3b', 'hex')");
+        assert_eq!(bytes_literal(b""), "pg_catalog.decode('', 'hex')");
     }
 }
