@@ -108,3 +108,86 @@ pub fn check_bind(reg: &Registry, earlier: &[Entry], op: &Op) -> std::result::Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::digest::sha256_hex;
+    use crate::error::exit;
+    use crate::registry::fold::ClaimRequest;
+    use crate::registry::store;
+    use crate::registry::test_support::{opts, range, seed_fixture, snapshot};
+
+    #[test]
+    fn bind_changes_no_document_binds_once_and_replays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let mut store = store::import(&dir, &seed_fixture()).unwrap();
+        let out = store.fold(range(442, 461), &opts(tmp.path())).unwrap();
+        let result_path = out.result_path.clone().unwrap();
+        let fold_sha = sha256_hex(&std::fs::read(&result_path).unwrap());
+        let claim = store.claim("FIX7", ClaimRequest::Count(3)).unwrap();
+        let docs = snapshot(&dir);
+        let tree = sha256_hex(b"tree");
+        let ids = Some((claim.first_id.as_str(), claim.last_id.as_str()));
+        let state = store.bind("FIX7", &tree, ids, Some(&fold_sha)).unwrap();
+        assert_eq!(state, 4);
+        assert_eq!(snapshot(&dir), docs, "a bind writes no document");
+        // Neither the claim nor the fold can be bound a second time, to any tree.
+        for (ids, fold) in [(ids, None), (None, Some(fold_sha.as_str()))] {
+            let other = sha256_hex(b"other");
+            let err = store.bind("FIX7", &other, ids, fold).unwrap_err();
+            assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+            assert!(err.to_string().contains("already bound"), "{err}");
+        }
+        // A claim the registry does not hold, a fold no state recorded, a claim
+        // of another packet, nothing at all, a tree hash that is not one.
+        type Refusal<'a> = (
+            &'a str,
+            &'a str,
+            Option<(&'a str, &'a str)>,
+            Option<&'a str>,
+            &'a str,
+        );
+        let refusals: [Refusal<'_>; 5] = [
+            (
+                "FIX7",
+                &tree,
+                Some(("TKT-OBJ-900", "TKT-OBJ-901")),
+                None,
+                "holds no claim",
+            ),
+            ("FIX7", &tree, None, Some(&tree), "no fold of this history"),
+            ("FIX8", &tree, ids, None, "holds no claim"),
+            ("FIX7", &tree, None, None, "nothing to bind"),
+            ("FIX7", "abc", ids, None, "not 64 lowercase hex"),
+        ];
+        for (packet, t, ids, fold, why) in refusals {
+            let err = store.bind(packet, t, ids, fold).unwrap_err();
+            assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+            assert!(err.to_string().contains(why), "{why}: {err}");
+        }
+        drop(store);
+        let report = store::verify_history(&dir).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.states, 4);
+    }
+
+    #[test]
+    fn a_bind_after_a_fold_leaves_its_rollback_possible() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let mut store = store::import(&dir, &seed_fixture()).unwrap();
+        let before = snapshot(&dir);
+        let out = store.fold(range(442, 461), &opts(tmp.path())).unwrap();
+        let result_path = out.result_path.clone().unwrap();
+        let fold_sha = sha256_hex(&std::fs::read(&result_path).unwrap());
+        store
+            .bind("FIX7", &sha256_hex(b"tree"), None, Some(&fold_sha))
+            .unwrap();
+        store.rollback(&result_path).unwrap();
+        assert_eq!(snapshot(&dir), before);
+        drop(store);
+        let report = store::verify_history(&dir).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}

@@ -117,3 +117,27 @@ pub fn import(dir: &Path, file: &Path) -> Result<Store> {
     )?;
     Store::open_backend(b, RecordLoad::Full)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::exit;
+    use crate::registry::store;
+    use crate::registry::test_support::{everything, seed_fixture};
+
+    #[test]
+    fn import_and_init_refuse_an_occupied_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        store::init(&dir, "TKT-OBJ", 3).unwrap();
+        let all = everything(&dir);
+        let err = store::import(&dir, &seed_fixture()).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED);
+        assert_eq!(everything(&dir), all);
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+        let err = store::init(&other, "X", 2).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+        assert!(!other.join("history").exists());
+    }
+}

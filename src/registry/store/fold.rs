@@ -368,3 +368,128 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::FoldHooks;
+    use crate::digest::sha256_hex;
+    use crate::error::exit;
+    use crate::registry::fold::ClaimRequest;
+    use crate::registry::history::Op;
+    use crate::registry::patch::rehearse_rollback;
+    use crate::registry::store::{self, Store};
+    use crate::registry::test_support::{
+        build, everything, new_store, opts, range, seed_fixture, snapshot,
+    };
+
+    #[test]
+    fn seed_figures_fold_and_roll_back_byte_for_byte() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let mut store = store::import(&dir, &seed_fixture()).unwrap();
+        let before = snapshot(&dir);
+        let out = store.fold(range(442, 461), &opts(tmp.path())).unwrap();
+        let r = &out.result;
+        assert!(r.applied);
+        assert_eq!((r.canonical_max.before, r.canonical_max.after), (441, 461));
+        assert_eq!(
+            (r.next_free.number, r.next_free.id.as_str()),
+            (462, "TKT-OBJ-462")
+        );
+        assert!(r.invariants.before.all_zero() && r.invariants.after.all_zero());
+        assert!(r.json_valid && r.objects_unchanged && r.rollback_rehearsal.byte_exact);
+        assert_eq!(r.objects_sha256.before, r.objects_sha256.after);
+        let rev = r.revisions_after;
+        assert_eq!(
+            (rev.registry_json, rev.registry_md, rev.index_md),
+            (24, 24, 116)
+        );
+        for (name, bytes) in &before {
+            assert_eq!(&r.pins.before[name], &sha256_hex(bytes), "{name}");
+        }
+        for (name, bytes) in snapshot(&dir) {
+            assert_eq!(r.pins.after[&name], sha256_hex(&bytes), "{name}");
+        }
+        let result_path = out.result_path.clone().unwrap();
+        let written = std::fs::read(&result_path).unwrap();
+        assert_eq!(written, crate::canonical::to_bytes(r).unwrap());
+        drop(store);
+
+        let mut store = Store::open(&dir).unwrap();
+        store.rollback(&result_path).unwrap();
+        assert_eq!(snapshot(&dir), before);
+        assert_eq!(store.state(), 3);
+        drop(store);
+        let report = store::verify_history(&dir).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+        // The rolled-back revision numbers are never reused for other bytes.
+        let mut store = Store::open(&dir).unwrap();
+        store.claim("FIX7", ClaimRequest::Count(23)).unwrap();
+        assert_eq!(store.registry().revisions.registry_json, 25);
+        assert_eq!(store.registry().revisions.index_md, 117);
+        drop(store);
+        assert!(store::verify_history(&dir).unwrap().problems.is_empty());
+    }
+
+    #[test]
+    fn a_failed_rehearsal_writes_nothing() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let all = everything(&dir);
+        let out = tmp.path().join("out");
+        let hooks = FoldHooks {
+            rehearse: &|p, a, b, _| {
+                let mut r = rehearse_rollback(p, a, b);
+                r.byte_exact = false;
+                r.error = Some("injected".into());
+                r
+            },
+            after_commit: &|_| {},
+        };
+        let err = Store::open(&dir)
+            .unwrap()
+            .fold_with(range(6, 8), &opts(&out), &hooks)
+            .unwrap_err();
+        assert_eq!(err.exit_code(), exit::FAILED);
+        assert!(
+            err.to_string().contains("rehearsal failed") && err.to_string().contains("unchanged"),
+            "{err}"
+        );
+        assert_eq!(everything(&dir), all);
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn a_fold_that_does_not_read_back_is_undone() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let before = snapshot(&dir);
+        let out = tmp.path().join("out");
+        let hooks = FoldHooks {
+            rehearse: &|p, a, b, k| crate::registry::patch::rehearse_rollback_known(p, a, b, k),
+            after_commit: &|d: &Path| {
+                let mut md = std::fs::read(d.join("registry.md")).unwrap();
+                md.push(b'!');
+                std::fs::write(d.join("registry.md"), md).unwrap();
+            },
+        };
+        let err = Store::open(&dir)
+            .unwrap()
+            .fold_with(range(6, 8), &opts(&out), &hooks)
+            .unwrap_err();
+        assert_eq!(err.exit_code(), exit::FAILED);
+        assert!(err.to_string().contains("undone"), "{err}");
+        assert_eq!(snapshot(&dir), before);
+        let log = store::read_log(&dir).unwrap();
+        assert_eq!(log.entries.len(), 3);
+        assert!(matches!(log.entries[2].op, Op::Undo { .. }));
+        assert!(store::verify_history(&dir).unwrap().problems.is_empty());
+        assert!(
+            !out.join(crate::registry::fold::result_file_name(range(6, 8)))
+                .exists()
+        );
+    }
+}

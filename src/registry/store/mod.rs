@@ -52,8 +52,6 @@ pub(crate) use create::create;
 #[cfg(test)]
 pub(crate) use create::create_with;
 pub use create::{import, init};
-#[cfg(test)]
-pub(crate) use fold::FoldHooks;
 pub use fold::{FoldOptions, FoldOutcome};
 pub use inspect::{Inspection, inspect, inspect_at, inspect_file, read_log};
 pub use rollback::RollbackOutcome;
@@ -318,5 +316,48 @@ impl Registry {
             objects: Vec::new(),
             revisions: self.revisions,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::fold::ClaimRequest;
+    use crate::registry::model::{RecordLoad, Registry};
+    use crate::registry::store::{self, Store};
+    use crate::registry::test_support::seed_fixture;
+
+    #[test]
+    fn light_and_full_loads_agree_on_everything_a_fold_uses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        store::import(&dir, &seed_fixture()).unwrap();
+        let full = Store::open(&dir).unwrap();
+        let full_reg = full.registry().clone();
+        drop(full);
+        let light = Store::open_with(&dir, RecordLoad::IdsAndPackets).unwrap();
+        let l = light.registry();
+        assert_eq!(l.claims, full_reg.claims);
+        let numbers = |r: &Registry| {
+            r.objects
+                .iter()
+                .map(|o| (o.number, o.packet.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbers(l), numbers(&full_reg));
+        assert_eq!(
+            crate::registry::render::index_md(l),
+            crate::registry::render::index_md(&full_reg)
+        );
+        assert_eq!(
+            crate::registry::check::check(l),
+            crate::registry::check::check(&full_reg)
+        );
+        drop(light);
+        // A claim from a light store writes full records.
+        let mut light = Store::open_with(&dir, RecordLoad::IdsAndPackets).unwrap();
+        light.claim("FIX7", ClaimRequest::Count(2)).unwrap();
+        drop(light);
+        let back = Store::open(&dir).unwrap();
+        assert_eq!(back.registry().objects[..461], full_reg.objects[..]);
     }
 }

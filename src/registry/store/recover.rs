@@ -291,3 +291,230 @@ pub(super) fn load_model(
     }
     Ok(reg)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::error::exit;
+    use crate::registry::fast;
+    use crate::registry::fold::ClaimRequest;
+    use crate::registry::history::{self, LOG_FILE};
+    use crate::registry::store::{self, Store};
+    use crate::registry::test_support::{
+        build, everything, new_store, opts, range, records, snapshot, unmark,
+    };
+
+    #[test]
+    fn a_committed_write_is_finished_by_the_next_open() {
+        let reg = build(5, &[3, 2], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let before = snapshot(&dir);
+        Store::open(&dir)
+            .unwrap()
+            .fold(range(6, 8), &opts(tmp.path()))
+            .unwrap();
+        let after = snapshot(&dir);
+        // Simulate a kill after the log line, with one document replaced and
+        // the others not yet, then with one missing.
+        std::fs::write(dir.join("registry.md"), &before["registry.md"]).unwrap();
+        std::fs::write(dir.join("index.md"), &before["index.md"]).unwrap();
+        std::fs::remove_file(dir.join("registry.json")).unwrap();
+        // Marked complete, the same bytes are a hand edit: refused, untouched.
+        let all = everything(&dir);
+        let err = Store::open(&dir).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+        assert!(err.to_string().contains("is marked complete"), "{err}");
+        assert_eq!(everything(&dir), all);
+        unmark(&dir);
+        std::fs::write(dir.join(".holdfast-tmp-leftover"), b"x").unwrap();
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.registry().canonical_max, 8);
+        drop(store);
+        assert_eq!(snapshot(&dir), after);
+        assert!(!dir.join(".holdfast-tmp-leftover").exists());
+    }
+
+    #[test]
+    fn an_uncommitted_write_leaves_the_old_state() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (_tmp, dir) = new_store(&reg);
+        let before = snapshot(&dir);
+        // Blobs written, the log line torn half-way: the write never happened.
+        history::put_blob(
+            &crate::registry::backend::dir::DirBackend::new(&dir),
+            b"new bytes that were never committed",
+        )
+        .unwrap();
+        let log = dir.join(LOG_FILE);
+        let mut bytes = std::fs::read(&log).unwrap();
+        let committed = bytes.len();
+        bytes.extend_from_slice(b"{\"documents\":{\"index.md\":{\"revi");
+        std::fs::write(&log, &bytes).unwrap();
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.state(), 1);
+        drop(store);
+        assert_eq!(snapshot(&dir), before);
+        assert_eq!(
+            std::fs::read(&log).unwrap().len(),
+            committed,
+            "torn tail truncated"
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_document_stops_every_write() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let mut md = std::fs::read(dir.join("registry.md")).unwrap();
+        md.extend_from_slice(b"edited\n");
+        std::fs::write(dir.join("registry.md"), &md).unwrap();
+        let all = everything(&dir);
+        let err = Store::open(&dir).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED);
+        assert!(
+            err.to_string().contains("registry.md")
+                && err.to_string().contains("edited outside holdfast"),
+            "{err}"
+        );
+        let inspection = store::inspect(&dir).unwrap();
+        assert!(!inspection.passes());
+        assert_eq!(inspection.drift.len(), 1);
+        assert!(inspection.json_valid);
+        assert_eq!(everything(&dir), all, "nothing written");
+        assert!(std::fs::read_dir(tmp.path()).unwrap().count() == 1);
+
+        // A truncated registry.json: invalid JSON, reported as such.
+        std::fs::write(dir.join("registry.md"), b"").unwrap();
+        let rj = std::fs::read(dir.join("registry.json")).unwrap();
+        std::fs::write(dir.join("registry.json"), &rj[..rj.len() / 2]).unwrap();
+        let inspection = store::inspect(&dir).unwrap();
+        assert!(!inspection.json_valid);
+        assert!(inspection.error.unwrap().contains("invalid JSON"));
+    }
+
+    #[test]
+    fn an_old_revision_presented_as_current_is_refused_and_never_overwritten() {
+        let reg = build(5, &[3, 2], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let state1 = snapshot(&dir);
+        Store::open(&dir)
+            .unwrap()
+            .fold(range(6, 8), &opts(tmp.path()))
+            .unwrap();
+        let state2 = snapshot(&dir);
+        Store::open(&dir)
+            .unwrap()
+            .claim("P9", ClaimRequest::Count(2))
+            .unwrap();
+        let current = snapshot(&dir);
+
+        // The state just before the head is what an interrupted write leaves:
+        // when the head is not marked complete, it is finished, not refused.
+        std::fs::write(dir.join("registry.json"), &state2["registry.json"]).unwrap();
+        assert_eq!(
+            Store::open(&dir).unwrap_err().exit_code(),
+            exit::REFUSED,
+            "marked complete: a hand edit"
+        );
+        unmark(&dir);
+        assert_eq!(Store::open(&dir).unwrap().state(), 3);
+        assert_eq!(snapshot(&dir), current);
+
+        // Older bytes no crash can leave: one document, or a whole old state.
+        for docs in [
+            vec!["registry.json"],
+            vec!["registry.md"],
+            DOCS_ALL.to_vec(),
+        ] {
+            for d in &docs {
+                std::fs::write(dir.join(d), &state1[*d]).unwrap();
+            }
+            let all = everything(&dir);
+            let err = Store::open(&dir).unwrap_err();
+            assert_eq!(err.exit_code(), exit::REFUSED, "{docs:?}: {err}");
+            assert!(
+                err.to_string()
+                    .contains("are the revision of state 1, not of the current state 3"),
+                "{err}"
+            );
+            // The head is marked complete: every document not at its bytes is
+            // reported, even one whose state-1 bytes are those of state 2.
+            let old = docs.len();
+            let inspection = store::inspect(&dir).unwrap();
+            assert!(!inspection.passes());
+            assert_eq!(inspection.stale.len(), old, "{docs:?}");
+            assert!(inspection.drift.is_empty());
+            let report = store::verify_history(&dir).unwrap();
+            assert_eq!(report.problems.len(), old, "{:?}", report.problems);
+            assert_eq!(everything(&dir), all, "{docs:?}: nothing written");
+            for (name, bytes) in &current {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+        }
+        assert!(Store::open(&dir).is_ok());
+    }
+
+    const DOCS_ALL: [&str; 5] = [
+        "index.md",
+        "objects.json",
+        "objects.md",
+        "registry.json",
+        "registry.md",
+    ];
+
+    #[test]
+    fn a_claim_killed_mid_append_is_completed_and_a_foreign_tail_is_refused() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (_tmp, dir) = new_store(&reg);
+        fast::claim(&dir, "A", ClaimRequest::Count(1)).unwrap();
+        let before = snapshot(&dir);
+        fast::claim(&dir, "B", ClaimRequest::Records(records(&["x", "y"]))).unwrap();
+        let after = snapshot(&dir);
+        for doc in ["objects.json", "objects.md"] {
+            let (old, new) = (&before[doc], &after[doc]);
+            let shared = old
+                .iter()
+                .zip(new.iter())
+                .take_while(|(a, b)| a == b)
+                .count();
+            for keep in [shared, shared + 1, (shared + new.len()) / 2, new.len() - 1] {
+                // Killed after the log line: the small documents replaced, this
+                // one cut short, no completion marker yet.
+                std::fs::write(dir.join(doc), &new[..keep]).unwrap();
+                unmark(&dir);
+                let store = Store::open(&dir).unwrap();
+                assert_eq!(store.state(), 3);
+                drop(store);
+                assert_eq!(snapshot(&dir), after, "{doc} cut at {keep}");
+            }
+            // Cut short while the write is marked complete: no kill leaves that.
+            std::fs::write(dir.join(doc), &new[..new.len() - 1]).unwrap();
+            let err = Store::open(&dir).unwrap_err();
+            assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+            assert!(!store::inspect(&dir).unwrap().passes());
+            // Interrupted, but the tail is not the committed one: a hand edit.
+            let mut foreign = new[..shared].to_vec();
+            foreign.extend_from_slice(b"forged tail\n");
+            std::fs::write(dir.join(doc), &foreign).unwrap();
+            unmark(&dir);
+            let all = everything(&dir);
+            let err = Store::open(&dir).unwrap_err();
+            assert_eq!(err.exit_code(), exit::REFUSED, "{err}");
+            assert!(err.to_string().contains("edited outside holdfast"), "{err}");
+            assert_eq!(everything(&dir), all, "nothing written");
+            // Cut shorter than what the two revisions share: not a torn append.
+            std::fs::write(dir.join(doc), &new[..shared - 1]).unwrap();
+            assert!(Store::open(&dir).is_err());
+            std::fs::write(dir.join(doc), new).unwrap();
+            let log = std::fs::read(dir.join(LOG_FILE)).unwrap();
+            let head = history::parse_log(&log, Path::new("log")).unwrap();
+            std::fs::write(
+                dir.join(history::COMPLETE_FILE),
+                format!("{}\n", head.head_hash().unwrap()),
+            )
+            .unwrap();
+            assert!(store::inspect(&dir).unwrap().passes());
+        }
+    }
+}

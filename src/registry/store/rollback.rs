@@ -215,3 +215,96 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::error::exit;
+    use crate::registry::fold::ClaimRequest;
+    use crate::registry::store::Store;
+    use crate::registry::test_support::{
+        build, everything, invalid_folds, new_store, opts, range, shape, snapshot, staged_end,
+    };
+
+    #[test]
+    fn rollback_refuses_a_changed_registry_or_an_altered_patch() {
+        let reg = build(5, &[3, 2], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        let out = Store::open(&dir)
+            .unwrap()
+            .fold(range(6, 8), &opts(tmp.path()))
+            .unwrap();
+        let result = out.result_path.unwrap();
+        let patch = out.patch_path.unwrap();
+
+        let original = std::fs::read(&patch).unwrap();
+        let mut altered = original.clone();
+        altered.extend_from_slice(b" \n");
+        std::fs::write(&patch, &altered).unwrap();
+        let all = everything(&dir);
+        let err = Store::open(&dir).unwrap().rollback(&result).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED);
+        assert!(err.to_string().contains("altered patch"), "{err}");
+        assert_eq!(everything(&dir), all);
+        std::fs::write(&patch, &original).unwrap();
+
+        // A result that is not byte for byte the one the history recorded.
+        let recorded = std::fs::read(&result).unwrap();
+        let text = String::from_utf8(recorded.clone()).unwrap();
+        std::fs::write(
+            &result,
+            text.replacen("\"applied\": true", "\"applied\":  true", 1),
+        )
+        .unwrap();
+        let err = Store::open(&dir).unwrap().rollback(&result).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED);
+        assert!(
+            err.to_string()
+                .contains("not the result of a fold recorded"),
+            "{err}"
+        );
+        assert_eq!(everything(&dir), all);
+        std::fs::write(&result, &recorded).unwrap();
+
+        Store::open(&dir)
+            .unwrap()
+            .claim("LATE", ClaimRequest::Count(1))
+            .unwrap();
+        let all = everything(&dir);
+        let err = Store::open(&dir).unwrap().rollback(&result).unwrap_err();
+        assert_eq!(err.exit_code(), exit::REFUSED);
+        assert!(err.to_string().contains("changed since the fold"), "{err}");
+        assert_eq!(everything(&dir), all);
+    }
+
+    proptest! {
+        // Each case writes a real registry with fsyncs: fewer cases.
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// On disk: fold then rollback restores every document byte for byte;
+        /// every invalid fold is refused (exit 5) and leaves every byte as it was.
+        #[test]
+        fn fold_then_rollback_on_disk_restores_every_byte((cmax, staged, titles) in shape(), pick in 0usize..4) {
+            let reg = build(cmax, &staged, &titles);
+            for (bad, r, reason) in invalid_folds(&reg) {
+                let (tmp, dir) = new_store(&bad);
+                let all = everything(&dir);
+                let out = tmp.path().join("out");
+                let err = Store::open(&dir).unwrap().fold(r, &opts(&out)).unwrap_err();
+                prop_assert_eq!(err.exit_code(), exit::REFUSED, "{:?} {}", reason, err);
+                prop_assert_eq!(everything(&dir), all);
+                prop_assert!(!out.exists());
+            }
+
+            let (tmp, dir) = new_store(&reg);
+            let before = snapshot(&dir);
+            let j = pick % staged.len();
+            let out = Store::open(&dir).unwrap().fold(range(cmax + 1, staged_end(&reg, j)), &opts(tmp.path())).unwrap();
+            prop_assert!(out.result.rollback_rehearsal.byte_exact);
+            prop_assert_ne!(&snapshot(&dir), &before);
+            Store::open(&dir).unwrap().rollback(&out.result_path.unwrap()).unwrap();
+            prop_assert_eq!(snapshot(&dir), before);
+        }
+    }
+}

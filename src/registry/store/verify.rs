@@ -377,3 +377,93 @@ fn replay_history(b: &dyn Backend, log: &Log) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::digest::sha256_hex;
+    use crate::registry::history::{self, LOG_FILE, Op};
+    use crate::registry::model::Document;
+    use crate::registry::store::{self, Store};
+    use crate::registry::test_support::{build, new_store, opts, range, seed_fixture};
+
+    #[test]
+    fn tampered_history_is_found() {
+        let reg = build(5, &[3], &["t".into()]);
+        let (tmp, dir) = new_store(&reg);
+        Store::open(&dir)
+            .unwrap()
+            .fold(range(6, 8), &opts(tmp.path()))
+            .unwrap();
+        assert!(store::verify_history(&dir).unwrap().problems.is_empty());
+
+        // A blob rewritten.
+        let log = store::read_log(&dir).unwrap();
+        let blob = history::blob_path(&dir, log.entries[0].pin(Document::RegistryMd));
+        let saved = std::fs::read(&blob).unwrap();
+        std::fs::remove_file(&blob).unwrap();
+        std::fs::write(&blob, b"forged").unwrap();
+        let report = store::verify_history(&dir).unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("not to its name")),
+            "{:?}",
+            report.problems
+        );
+        std::fs::remove_file(&blob).unwrap();
+        std::fs::write(&blob, saved).unwrap();
+
+        // The first line rewritten (a revision number changed).
+        let path = dir.join(LOG_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replacen("\"revision\":115", "\"revision\":114", 1),
+        )
+        .unwrap();
+        let report = store::verify_history(&dir).unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.contains("rewritten")),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn a_forged_bind_line_with_a_rebuilt_chain_fails_the_replay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let store = store::import(&dir, &seed_fixture()).unwrap();
+        let head = store.log().head().unwrap().clone();
+        let prev = store.log().head_hash().unwrap().to_string();
+        drop(store);
+        // A bind of a claim the registry never held, appended with a correct
+        // chain and completion marker, as someone writing the log by hand would.
+        let entry = history::Entry {
+            documents: head.documents.clone(),
+            op: Op::Bind {
+                packet: "FORGER".into(),
+                tree_sha256: sha256_hex(b"forged"),
+                first: Some("TKT-OBJ-442".into()),
+                last: Some("TKT-OBJ-461".into()),
+                fold_result_sha256: None,
+            },
+            prev: Some(prev),
+            seq: head.seq + 1,
+        };
+        let line = history::encode(&entry).unwrap();
+        let backend = crate::registry::backend::dir::DirBackend::new(&dir);
+        history::append(&backend, &line).unwrap();
+        history::mark_complete(&backend, &sha256_hex(&line)).unwrap();
+        let report = store::verify_history(&dir).unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("forged or altered") && p.contains("holds no claim")),
+            "{:?}",
+            report.problems
+        );
+    }
+}
