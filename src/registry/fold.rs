@@ -551,7 +551,10 @@ pub fn patch_file_name(range: FoldRange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
     use crate::registry::id::IdFormat;
+    use crate::registry::test_support::{build, invalid_folds, shape};
 
     fn obj(n: u64) -> Object {
         Object {
@@ -693,5 +696,19 @@ mod tests {
             patch_file_name(r(442, 461)),
             "governance-fold-442-461.reverse.patch"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Pure: each class of invalid fold is refused for its own reason.
+        #[test]
+        fn every_invalid_fold_is_refused_for_its_reason((cmax, staged, titles) in shape()) {
+            let reg = build(cmax, &staged, &titles);
+            for (bad, r, reason) in invalid_folds(&reg) {
+                let refusal = plan_fold(&bad, r).unwrap_err();
+                prop_assert_eq!(refusal.reason, reason, "{} {}", r, refusal.message);
+            }
+        }
     }
 }

@@ -48,4 +48,4 @@ pub fn is_document(rel: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+mod test_support;

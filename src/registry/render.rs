@@ -255,7 +255,11 @@ pub fn index_md_counted<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    use crate::registry::model::Object;
     use crate::registry::model::tests::sample;
+    use crate::registry::test_support::{build, obj, shape};
 
     #[test]
     fn registry_md_shows_the_summary_and_claims() {
@@ -306,5 +310,31 @@ mod tests {
         assert_eq!(registry_md(&reg, "x"), registry_md(&reg.clone(), "x"));
         assert_eq!(objects_md(&reg), objects_md(&reg.clone()));
         assert_eq!(index_md(&reg), index_md(&reg.clone()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn appended_records_documents_are_the_full_renders((cmax, staged, titles) in shape(), extra in 1u64..5) {
+            prop_assume!(cmax + staged.iter().sum::<u64>() > 0);
+            let reg = build(cmax, &staged, &titles);
+            let mut longer = reg.clone();
+            let first = reg.next_free();
+            let new: Vec<Object> = (first..first + extra).map(|n| obj(n, "N|\\", &titles.first().cloned().unwrap_or_default())).collect();
+            longer.objects.extend(new.clone());
+            let mut json = crate::registry::model::objects_json_bytes(&reg).unwrap();
+            json.truncate(json.len() - crate::registry::model::OBJECTS_JSON_CLOSING.len());
+            json.extend(crate::registry::model::objects_json_appended(&reg.format, &new).unwrap().unwrap());
+            prop_assert_eq!(json, crate::registry::model::objects_json_bytes(&longer).unwrap());
+            let mut md = crate::registry::render::objects_md(&reg);
+            md.extend(crate::registry::render::objects_md_appended(&reg.format, &new).unwrap());
+            prop_assert_eq!(md, crate::registry::render::objects_md(&longer));
+            let counts = crate::registry::render::records_per_packet(&longer);
+            prop_assert_eq!(
+                crate::registry::render::index_md_counted(&longer, counts.iter().map(|(k, v)| (k.as_str(), *v))),
+                crate::registry::render::index_md(&longer)
+            );
+        }
     }
 }

@@ -172,7 +172,11 @@ mod tests {
         std::fs::write(&log, format!("first\n{long}\n")).unwrap();
         assert_eq!(b.last_log_line().unwrap(), Some(long.clone().into_bytes()));
         std::fs::write(&log, format!("first\n{long}")).unwrap();
-        assert_eq!(b.last_log_line().unwrap(), None, "a torn line is not a head");
+        assert_eq!(
+            b.last_log_line().unwrap(),
+            None,
+            "a torn line is not a head"
+        );
         std::fs::write(&log, "a\nb\n").unwrap();
         assert_eq!(b.last_log_line().unwrap(), Some(b"b".to_vec()));
         // Not followed through a link.
