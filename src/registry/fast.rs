@@ -5,10 +5,9 @@
 //! large registry's bytes, and a claim only appends to them: new records go
 //! after every existing one. So a claim here
 //!
-//! - reads only the log's last line (the head state), and goes on only
-//!   while it is the line the cache was written after: any write the cache
-//!   did not follow sends the claim the full way. The cache also keeps the
-//!   history's highest revisions, so nothing older is read;
+//! - reads only the log's last lines: the head state, back to the last
+//!   claim, whose revisions (one above every earlier one) with those after
+//!   it give the history's highest revisions (see [`head_and_high_water`]);
 //! - reads, hashes and parses only the three small documents (the header:
 //!   claims, canonical max, revisions), and refuses to go on unless each is
 //!   exactly the head state's and the head is marked complete;
@@ -42,9 +41,9 @@
 //! before. `registry check`, `verify-history`, `fold`, `show` and every other
 //! command always read and hash every byte, so bytes changed in a way that
 //! kept the fingerprint (which takes changing the clock) are still reported
-//! by the first of them, and so are lines of the history before the head
-//! rewritten in place (the claim chains its line to the head's hash, so the
-//! rewrite stays visible to them).
+//! by the first of them, and so are lines of the history before those
+//! read rewritten in place (the claim chains its line to the head's hash,
+//! so the rewrite stays in the chain they check).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -57,8 +56,8 @@ use super::backend::{self, Backend};
 use super::check::check_numbers;
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
-    self, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth,
-    encode, put_blob, put_blob_from, put_splice,
+    self, DocPin, Entry, LOG_FILE, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth, encode,
+    put_blob, put_blob_from, put_splice,
 };
 use super::model::{
     Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
@@ -94,12 +93,6 @@ struct Tail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Cache {
-    /// sha256 of the log's last line when the cache was written: the claim
-    /// reads only that line, and only while it is still the last.
-    head: String,
-    /// The highest revision of each document over the whole history then
-    /// (the next revisions are one above).
-    high_water: Revisions,
     objects_json: Tail,
     objects_md: Tail,
     /// Maximal runs of consecutive record id numbers, in document order.
@@ -143,14 +136,11 @@ fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
 /// [`Document::index`]) and whose model is `reg` (every record loaded), just
 /// written to `b`. Does nothing where the backend has no fingerprints or the
 /// registry no records; a failure only costs the next claim its shortcut.
-pub(crate) fn save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) {
-    let _ = try_save_cache(b, reg, docs, log);
+pub(crate) fn save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) {
+    let _ = try_save_cache(b, reg, docs);
 }
 
-fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) -> Result<()> {
-    let Some(head) = log.head_hash() else {
-        return remove_cache(b);
-    };
+fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<()> {
     if reg.objects.is_empty() {
         return remove_cache(b);
     }
@@ -171,8 +161,6 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) 
         || hash_with_midstate(om, om.len()),
     );
     let cache = Cache {
-        head: head.to_string(),
-        high_water: log.high_water(),
         objects_json: Tail {
             fingerprint: fj,
             sha256: jsha,
@@ -192,32 +180,6 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>], log: &Log) 
     };
     write_cache(b, &cache)?;
     // On PostgreSQL the write before has been committed: commit this too.
-    b.durable()
-}
-
-/// After a write made the full way (a fold, a rollback, a bind, a full
-/// claim): a cache that was right for the state before it is moved on to the
-/// new head when the write left both records documents as they were (their
-/// fingerprints then still hold). Otherwise it is left behind, and its old
-/// head sends the next claim the full way.
-pub(crate) fn follow_commit(b: &dyn Backend, log: &Log, records_changed: bool) {
-    let _ = try_follow_commit(b, log, records_changed);
-}
-
-fn try_follow_commit(b: &dyn Backend, log: &Log, records_changed: bool) -> Result<()> {
-    let n = log.hashes.len();
-    if records_changed || n < 2 {
-        return Ok(());
-    }
-    let Some(mut cache) = read_cache(b) else {
-        return Ok(());
-    };
-    if cache.head != log.hashes[n - 2] {
-        return Ok(());
-    }
-    cache.head = log.hashes[n - 1].clone();
-    cache.high_water = log.high_water();
-    write_cache(b, &cache)?;
     b.durable()
 }
 
@@ -271,6 +233,55 @@ pub fn claim_on(
     store.claim(packet, request)
 }
 
+/// How many of the log's last lines a claim reads, at most, to find the
+/// history's highest revisions (see [`head_and_high_water`]).
+const LOOK_BACK: usize = 16;
+
+/// The head state, its line's sha256 and the highest revision of each
+/// document over the whole history, from the log's last lines only; `None`
+/// (take the full way) when the last line is torn, a line does not parse or
+/// chain, or no claim or first state is among them.
+///
+/// A claim takes a new revision of every document, one above the highest
+/// ever ([`Revisions::bumped`] of the history's high water): so the high
+/// water is the highest over the lines from the last claim (or the first
+/// state) to the head, whatever folds, binds and rollbacks came after it.
+fn head_and_high_water(b: &dyn Backend) -> Result<Option<(Entry, String, Revisions)>> {
+    let Some(lines) = b.last_log_lines(LOOK_BACK)? else {
+        return Ok(None);
+    };
+    let path = b.path(LOG_FILE);
+    let mut entries: Vec<(Entry, String)> = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let Ok(entry) = history::parse_line(line, &path) else {
+            return Ok(None);
+        };
+        let hash = sha256_hex(line);
+        if let Some((before, before_hash)) = entries.last()
+            && (entry.seq != before.seq + 1 || entry.prev.as_deref() != Some(before_hash.as_str()))
+        {
+            return Ok(None);
+        }
+        entries.push((entry, hash));
+    }
+    let mut high = Revisions::all(0);
+    let mut reached = false;
+    for (e, _) in entries.iter().rev() {
+        let r = e.revisions();
+        for d in super::model::DOCUMENTS {
+            high.set(d, high.get(d).max(r.get(d)));
+        }
+        if e.seq == 1 || matches!(e.op, Op::Claim { .. }) {
+            reached = true;
+            break;
+        }
+    }
+    if !reached {
+        return Ok(None);
+    }
+    Ok(entries.pop().map(|(head, hash)| (head, hash, high)))
+}
+
 /// The small documents, read and hashed in full.
 const SMALL: [Document; 3] = [
     Document::RegistryJson,
@@ -299,17 +310,7 @@ fn try_claim(
         }
     }
     b.remove_leftovers()?;
-    // The head state: the log's last line, still the one the cache was
-    // written after (so the history's high water is the cache's). A torn
-    // last line is repaired by the full way.
-    let Some(head_line) = b.last_log_line()? else {
-        return Ok(None);
-    };
-    let head_hash = sha256_hex(&head_line);
-    if head_hash != cache.head {
-        return Ok(None);
-    }
-    let Ok(head) = history::parse_line(&head_line, &b.path(LOG_FILE)) else {
+    let Some((head, head_hash, high_water)) = head_and_high_water(b)? else {
         return Ok(None);
     };
     let head_hash = head_hash.as_str();
@@ -371,7 +372,7 @@ fn try_claim(
         canonical_max: reg.canonical_max,
         claims: reg.claims.clone(),
         objects: Vec::new(),
-        revisions: cache.high_water.bumped(),
+        revisions: high_water.bumped(),
     };
     next.claims.push(plan.claim.clone());
     let records: Vec<Object> = plan.records;
@@ -547,13 +548,7 @@ fn try_claim(
         b.fingerprint(Document::ObjectsJson.name()),
         b.fingerprint(Document::ObjectsMd.name()),
     ) {
-        let mut high_water = cache.high_water;
-        for d in super::model::DOCUMENTS {
-            high_water.set(d, high_water.get(d).max(next.revisions.get(d)));
-        }
         let next_cache = Cache {
-            head: sha256_hex(&line),
-            high_water,
             objects_json: Tail {
                 fingerprint: fj,
                 sha256: json_sha,

@@ -1061,3 +1061,72 @@ fn prove_refuses_a_snapshot_that_spells_the_pass_token_even_escaped() {
         ));
     assert!(!d.path().join("proof").exists(), "nothing may be written");
 }
+
+/// A reader that went away (`holdfast … | head -1`) ends the command with
+/// exit 141 and no panic or backtrace; a full disk behind a redirection is
+/// one line and exit 4. The claim itself was made either way: it is in the
+/// registry afterwards.
+#[test]
+fn output_to_a_closed_pipe_or_a_full_disk_is_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    holdfast()
+        .args(["registry", "--registry"])
+        .arg(&reg)
+        .args(["init", "--prefix", "BP", "--width", "4"])
+        .assert()
+        .success();
+    let bin = assert_cmd::cargo::cargo_bin("holdfast");
+    for (json, args) in [
+        (false, vec!["claim", "--packet", "A", "--count", "2"]),
+        (true, vec!["claim", "--packet", "B", "--count", "2"]),
+        (false, vec!["show"]),
+    ] {
+        // The read end is gone before the command starts: every write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = std::process::Command::new(&bin);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .args(["registry", "--registry"])
+            .arg(&reg)
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    if Path::new("/dev/full").exists() {
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(&bin)
+            .args(["registry", "--registry"])
+            .arg(&reg)
+            .arg("show")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.starts_with("holdfast: error: writing to standard output:")
+                && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+    // Both claims were made.
+    holdfast()
+        .args(["registry", "--registry"])
+        .arg(&reg)
+        .arg("show")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("claims:         2"));
+}

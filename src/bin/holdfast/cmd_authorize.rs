@@ -24,7 +24,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     if out.json {
         out.print_json(&s)?;
     } else {
-        println!(
+        say!(
             "authorization of {} signed with key {}: {} spec files, authorization sha256 {} ({} line {})",
             args.spec.display(),
             s.key_id,

@@ -35,7 +35,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     if out.json {
         out.print_json(&summary)?;
     } else {
-        println!(
+        say!(
             "exported {} as {} to {}: {} files, packet tree sha256 {}",
             args.packet.display(),
             summary.format,

@@ -87,14 +87,17 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         })?;
     } else {
         let c = &result.map.counts;
-        println!(
+        say!(
             "blockers: {} ({} open, {} closed; {} marked closed count as open)",
-            c.total, c.open, c.closed, c.closed_without_evidence
+            c.total,
+            c.open,
+            c.closed,
+            c.closed_without_evidence
         );
-        println!("default: {}", d.default);
-        println!("admissible now: {}", d.admissible_now.join(", "));
-        println!("selected: {}", d.selected);
-        println!("wrote {} file(s) to {}", files.len(), args.out.display());
+        say!("default: {}", d.default);
+        say!("admissible now: {}", d.admissible_now.join(", "));
+        say!("selected: {}", d.selected);
+        say!("wrote {} file(s) to {}", files.len(), args.out.display());
     }
     Ok(exit::OK)
 }

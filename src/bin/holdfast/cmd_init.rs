@@ -35,9 +35,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         })?;
     } else {
         for p in &written {
-            println!("wrote {}", p.display());
+            say!("wrote {}", p.display());
         }
-        println!(
+        say!(
             "next: fill in every TODO of {}/packet.toml and surfaces.toml, put the files you protect under {}/source, complete the rollback plan, then `holdfast run {} --out PACKET`",
             args.dir.display(),
             args.dir.display(),
@@ -58,15 +58,15 @@ fn run_from(out: &Output, args: &Args, from: &std::path::Path) -> Result<i32, Er
         return Ok(exit::OK);
     }
     for p in &report.files {
-        println!("wrote {}", p.display());
+        say!("wrote {}", p.display());
     }
     let dir = args.dir.display();
     if report.missing.is_empty() {
-        println!(
+        say!(
             "next: edit {dir}/packet.toml (title, date, authorization) and surfaces.toml for your own run, then `holdfast run {dir} --out PACKET`"
         );
     } else {
-        println!(
+        say!(
             "next: the {} does not carry {}; put them under {dir}, edit {dir}/packet.toml (title, date, authorization) for your own run, then `holdfast run {dir} --out PACKET`",
             report.kind,
             report.missing.join(", ")

@@ -33,7 +33,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             if out.json {
                 out.print_json(&g)?;
             } else {
-                println!(
+                say!(
                     "key {} written: private {} (mode 0600), public {}",
                     g.key_id,
                     g.private_key.display(),

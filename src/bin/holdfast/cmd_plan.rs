@@ -46,12 +46,12 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                         SectionStatus::Duplicate => "DUPLICATE",
                     };
                     let at = s.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-                    println!("{state:<10} {}{at}", s.name);
+                    say!("{state:<10} {}{at}", s.name);
                 }
             }
             if report.complete {
                 if !out.json {
-                    println!(
+                    say!(
                         "plan: all {} sections present and filled in",
                         plan::SECTIONS.len()
                     );

@@ -59,7 +59,7 @@ fn write_report(dir: &Path, report: &ProbeReport) -> Result<(), Error> {
 /// The failing probes and controls, and the summary line.
 fn print_report(report: &ProbeReport) {
     for p in report.probes.iter().filter(|p| !p.fail_closed) {
-        println!(
+        say!(
             "{:<11} {}: {}",
             p.outcome.label(),
             p.id,
@@ -67,7 +67,7 @@ fn print_report(report: &ProbeReport) {
         );
     }
     for c in report.controls.iter().filter(|c| !c.ok) {
-        println!(
+        say!(
             "CONTROL     {}: good input refused: {}",
             c.id,
             one_line(&c.detail)
@@ -78,7 +78,7 @@ fn print_report(report: &ProbeReport) {
         .iter()
         .filter(|p| p.fail_closed && p.outcome == Outcome::Timeout)
     {
-        println!(
+        say!(
             "{:<11} {}: {}",
             p.outcome.label(),
             p.id,
@@ -86,7 +86,7 @@ fn print_report(report: &ProbeReport) {
         );
     }
     let s = &report.summary;
-    println!(
+    say!(
         "probe: {} class(es), {} probe(s): {} fail-closed, {} fail-open, {} timeout, {} crashed, {} not run, {} unexpected; pass token leaked by {}; {} control(s) failed",
         s.classes,
         s.probes,
@@ -128,9 +128,9 @@ fn rerun(
     } else {
         print_report(&r.report);
         for p in &r.problems {
-            println!("RERUN       {}", one_line(p));
+            say!("RERUN       {}", one_line(p));
         }
-        println!(
+        say!(
             "rerun of {}: {} recorded class(es), {} probe(s) re-run: {}{}",
             design.display(),
             r.classes.len(),
@@ -167,7 +167,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 } else {
                     "  (not in this build: NOT RUN)"
                 };
-                println!("{:<32} {:<26} {}{state}", c.id, c.gate, c.title);
+                say!("{:<32} {:<26} {}{state}", c.id, c.gate, c.title);
             }
         }
         return Ok(exit::OK);

@@ -48,10 +48,10 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 .iter()
                 .map(|s| format!("{} {}", s.surface, s.status.as_str()))
                 .collect();
-            println!("boundary {}: {}", b.id, list.join(", "));
+            say!("boundary {}: {}", b.id, list.join(", "));
         }
         for m in &proof.authorized_mutations {
-            println!(
+            say!(
                 "authorized {} {} on {}: {}",
                 m.kind,
                 m.range,
@@ -60,10 +60,10 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             );
         }
         for n in &proof.notes {
-            println!("note: {}", one_line(n));
+            say!("note: {}", one_line(n));
         }
         for f in &proof.blocker_facts {
-            println!("blocker fact {}: {}", f.id, one_line(&f.title));
+            say!("blocker fact {}: {}", f.id, one_line(&f.title));
         }
     }
     let c = proof.counts;
@@ -78,7 +78,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     match proof.result {
         ProofResult::Proven => {
             if !out.json {
-                println!("PROVEN ({tally}); written to {}", path.display());
+                say!("PROVEN ({tally}); written to {}", path.display());
             }
         }
         ProofResult::NotProven => {

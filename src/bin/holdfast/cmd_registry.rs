@@ -161,43 +161,43 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
 }
 
 fn print_summary(s: &RegistrySummary) {
-    println!("registry {} (state {})", s.registry, s.state);
-    println!(
+    say!("registry {} (state {})", s.registry, s.state);
+    say!(
         "  ids:            {}-{} ({} digits)",
         s.id_prefix,
         "N".repeat(s.id_width as usize),
         s.id_width
     );
     match &s.canonical_max_id {
-        Some(id) => println!(
+        Some(id) => say!(
             "  canonical body: {}-{:0w$}..{id} (max {})",
             s.id_prefix,
             1,
             s.canonical_max,
             w = s.id_width as usize
         ),
-        None => println!("  canonical body: empty"),
+        None => say!("  canonical body: empty"),
     }
-    println!("  next free id:   {}", s.next_free);
-    println!("  records:        {}", s.records);
+    say!("  next free id:   {}", s.next_free);
+    say!("  records:        {}", s.records);
     let staged = s
         .claims
         .iter()
         .filter(|c| c.state == registry::model::ClaimState::Staged)
         .count();
-    println!("  claims:         {} ({} staged)", s.claims.len(), staged);
+    say!("  claims:         {} ({} staged)", s.claims.len(), staged);
     for c in s
         .claims
         .iter()
         .filter(|c| c.state == registry::model::ClaimState::Staged)
     {
-        println!("    staged {}..{} by {}", c.first, c.last, c.packet);
+        say!("    staged {}..{} by {}", c.first, c.last, c.packet);
     }
     let revs: Vec<String> = DOCUMENTS
         .iter()
         .map(|d| format!("{} {}", d.name(), s.revisions.get(*d)))
         .collect();
-    println!("  revisions:      {}", revs.join(", "));
+    say!("  revisions:      {}", revs.join(", "));
 }
 
 fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
@@ -206,7 +206,7 @@ fn init(out: &Output, dir: &Path, a: InitArgs) -> Result<i32, Error> {
     if out.json {
         out.print_json(&s)?;
     } else {
-        println!("initialized an empty registry in {}", dir.display());
+        say!("initialized an empty registry in {}", dir.display());
         print_summary(&s);
     }
     Ok(exit::OK)
@@ -217,7 +217,7 @@ fn export(out: &Output, from: &Path, to: &Path) -> Result<i32, Error> {
     if out.json {
         out.print_json(&done)?;
     } else {
-        println!(
+        say!(
             "exported {} to {}: {} states, {} stored files, head {}; verify-history passes on both",
             from.display(),
             to.display(),
@@ -238,7 +238,7 @@ fn import(out: &Output, dir: &Path, a: ImportArgs) -> Result<i32, Error> {
     if out.json {
         out.print_json(&s)?;
     } else {
-        println!("imported {} into {}", a.file.display(), dir.display());
+        say!("imported {} into {}", a.file.display(), dir.display());
         print_summary(&s);
     }
     Ok(exit::OK)
@@ -288,7 +288,7 @@ fn log(out: &Output, dir: &Path) -> Result<i32, Error> {
                 .iter()
                 .map(|(k, v)| format!("{k} r{}", v.revision))
                 .collect();
-            println!(
+            say!(
                 "#{} {} [{}] {}",
                 e.seq,
                 &h[..12],
@@ -324,9 +324,13 @@ fn claim(out: &Output, dir: &Path, a: ClaimArgs) -> Result<i32, Error> {
     if out.json {
         out.print_json(&outcome)?;
     } else {
-        println!(
+        say!(
             "claimed {}..{} ({} ids) for {} as one staged claim (state {})",
-            outcome.first_id, outcome.last_id, outcome.count, outcome.packet, outcome.state
+            outcome.first_id,
+            outcome.last_id,
+            outcome.count,
+            outcome.packet,
+            outcome.state
         );
     }
     Ok(exit::OK)
@@ -382,9 +386,7 @@ fn check(out: &Output, dir: &Path, a: CheckArgs) -> Result<i32, Error> {
         .map_or_else(|| "counts not computed".to_string(), |r| r.counts.summary());
     if code == exit::OK {
         if !out.json {
-            println!(
-                "check {what}: passed: {counts}; JSON valid; ids and format valid; no hand edits"
-            );
+            say!("check {what}: passed: {counts}; JSON valid; ids and format valid; no hand edits");
         }
     } else {
         let valid = |b: bool| if b { "valid" } else { "invalid" };
@@ -438,7 +440,7 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
     } else {
         "folded"
     };
-    println!(
+    say!(
         "{head} {}..{}: canonical max {} -> {}, next free {}",
         r.range.first_id,
         r.range.last_id,
@@ -446,13 +448,13 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
         r.canonical_max.after,
         r.next_free.id
     );
-    println!(
+    say!(
         "  invariants after: {}; JSON valid: {}; objects[] unchanged: {}",
         r.invariants.after.summary(),
         r.json_valid,
         r.objects_unchanged
     );
-    println!(
+    say!(
         "  rollback rehearsal: {}",
         if r.rollback_rehearsal.byte_exact {
             "byte-exact"
@@ -464,9 +466,9 @@ fn fold(out: &Output, dir: &Path, a: FoldArgs) -> Result<i32, Error> {
         .iter()
         .map(|d| format!("{} {}", d.name(), r.revisions_after.get(*d)))
         .collect();
-    println!("  revisions after: {}", revs.join(", "));
+    say!("  revisions after: {}", revs.join(", "));
     if let (Some(rp), Some(pp)) = (&outcome.result_path, &outcome.patch_path) {
-        println!("  wrote {} and {}", rp.display(), pp.display());
+        say!("  wrote {} and {}", rp.display(), pp.display());
     }
     Ok(exit::OK)
 }
@@ -477,9 +479,11 @@ fn rollback(out: &Output, dir: &Path, a: RollbackArgs) -> Result<i32, Error> {
     if out.json {
         out.print_json(&outcome)?;
     } else {
-        println!(
+        say!(
             "rolled back the fold of {}..{}: every document equals the fold's before pin (state {})",
-            outcome.range.first_id, outcome.range.last_id, outcome.state
+            outcome.range.first_id,
+            outcome.range.last_id,
+            outcome.state
         );
     }
     Ok(exit::OK)
@@ -506,7 +510,7 @@ fn verify_history(out: &Output, dir: &Path) -> Result<i32, Error> {
     }
     if code == exit::OK {
         if !out.json {
-            println!(
+            say!(
                 "history of {} verified: {} states, {} blobs, head {}",
                 dir.display(),
                 report.states,

@@ -87,14 +87,14 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         out.print_json(&summary)?;
     } else {
         if carried.added > 0 {
-            println!(
+            say!(
                 "carried {} signed authorization(s) into {}",
                 carried.added,
                 args.out.display()
             );
         }
         if let Some(s) = &signed {
-            println!(
+            say!(
                 "signed {} as runner with key {}",
                 args.out.display(),
                 s.key_id
@@ -114,7 +114,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             summary.tree_sha256
         );
         if summary.ready {
-            println!("packet written {line}");
+            say!("packet written {line}");
         } else {
             eprintln!("holdfast: packet is not READY: {line}");
             for why in summary.failures.iter().chain(&summary.missing) {

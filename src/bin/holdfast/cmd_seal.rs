@@ -23,7 +23,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     if out.json {
         out.print_json(&summary)?;
     } else {
-        println!(
+        say!(
             "sealed {}: {} files, {} bytes, tree sha256 {}",
             args.dir.display(),
             summary.files,

@@ -47,7 +47,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     if out.json {
         out.print_json(&s)?;
     } else {
-        println!(
+        say!(
             "signed {} as {} with key {}: {} subjects, tree sha256 {} ({} line {})",
             args.dir.display(),
             role.as_str(),

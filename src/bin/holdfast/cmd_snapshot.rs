@@ -30,14 +30,14 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         out.print_json(&snap)?;
     } else {
         for (id, s) in &snap.surfaces {
-            println!(
+            say!(
                 "{id}: {} {}: {}",
                 s.method.as_str(),
                 s.digest.as_deref().unwrap_or("-"),
                 s.description
             );
         }
-        println!(
+        say!(
             "snapshot of {} surface(s) written to {}",
             snap.surfaces.len(),
             args.out.display()

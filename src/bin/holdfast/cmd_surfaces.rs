@@ -34,13 +34,16 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
         ))?;
     } else {
         for inv in &summary.inventories {
-            println!(
+            say!(
                 "{}: {} surface(s), {} known, {} UNKNOWN",
-                inv.title, inv.counts.surfaces, inv.counts.known, inv.counts.unknown
+                inv.title,
+                inv.counts.surfaces,
+                inv.counts.known,
+                inv.counts.unknown
             );
         }
         for f in &summary.unknown_surfaces {
-            println!("blocker fact {}: {}", f.id, f.title);
+            say!("blocker fact {}: {}", f.id, f.title);
         }
         let cited: usize = summary
             .inventories
@@ -49,12 +52,12 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             .map(|s| s.evidence.len())
             .sum();
         match &args.out {
-            Some(dir) => println!(
+            Some(dir) => say!(
                 "wrote {} file(s) to {} ({cited} citation(s) hashed)",
                 summary.files.len(),
                 dir.display()
             ),
-            None => println!("checked {cited} citation(s); nothing written (no --out)"),
+            None => say!("checked {cited} citation(s); nothing written (no --out)"),
         }
     }
     Ok(holdfast::error::exit::OK)

@@ -42,24 +42,24 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
             verdict: v.clone(),
         })?;
     } else {
-        println!("status: {}", v.status);
-        println!("decision: {}", v.decision);
-        println!("selected: {}", v.selected);
-        println!("admissible now: {}", v.admissible_now.join(", "));
+        say!("status: {}", v.status);
+        say!("decision: {}", v.decision);
+        say!("selected: {}", v.selected);
+        say!("admissible now: {}", v.admissible_now.join(", "));
         if v.declared_not_contacted > 0 {
-            println!(
+            say!(
                 "declared not contacted (weaker than a digest): {} surface check(s)",
                 v.declared_not_contacted
             );
         }
         for f in &v.failures {
-            println!("failed: {f}");
+            say!("failed: {f}");
         }
         for m in &v.missing {
-            println!("missing: {m}");
+            say!("missing: {m}");
         }
         for h in &v.hold_reasons {
-            println!("hold: {h}");
+            say!("hold: {h}");
         }
     }
     if !ok {

@@ -174,7 +174,7 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                     a.bound_state.unwrap_or(0)
                 ));
             }
-            println!(
+            say!(
                 "verified {}: {} files, {} bytes, tree sha256 {}{cited}",
                 args.dir.display(),
                 report.files_checked,
@@ -182,9 +182,9 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
                 report.tree_sha256.as_deref().unwrap_or("-")
             );
             if let Some(r) = &rerun {
-                println!("status {} · decision {}", r.status, r.decision);
+                say!("status {} · decision {}", r.status, r.decision);
                 for what in &r.as_recorded {
-                    println!("  {what}");
+                    say!("  {what}");
                 }
             }
         }

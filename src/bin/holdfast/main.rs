@@ -1,6 +1,19 @@
 //! The `holdfast` command line: argument parsing and output only. Every
 //! decision is made by the library.
 
+/// `println!` for what a command prints on stdout: when the reader went away
+/// (`holdfast … | head -1`), the process ends quietly with
+/// [`output::BROKEN_PIPE`] instead of a panic, and any other write error is
+/// one line on stderr and exit 4 (see [`output::write_stdout`]).
+macro_rules! say {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cmd_authorize;
 mod cmd_export;
 mod cmd_gates;

@@ -15,7 +15,7 @@ impl Output {
     /// Prints a value as canonical JSON on stdout.
     pub fn print_json<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let bytes = holdfast::canonical::to_bytes(value)?;
-        print!("{}", String::from_utf8_lossy(&bytes));
+        write_stdout(format_args!("{}", String::from_utf8_lossy(&bytes)));
         Ok(())
     }
 
@@ -37,7 +37,32 @@ pub fn print_error_json(message: String, exit_code: i32) {
         error: ErrorBody { message, exit_code },
     };
     if let Ok(bytes) = holdfast::canonical::to_bytes(&value) {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        write_stdout(format_args!("{}", String::from_utf8_lossy(&bytes)));
+    }
+}
+
+/// The exit code when stdout's reader went away before everything was
+/// written (a pipe into `head`): what a shell reports for a program that
+/// SIGPIPE ended (128 + 13), so `set -o pipefail` sees the output was cut.
+/// The operation itself had finished; nothing more is printed.
+pub const BROKEN_PIPE: i32 = 141;
+
+/// Writes command output to stdout. A closed pipe ends the process with
+/// [`BROKEN_PIPE`] and no message; any other write error (a full disk
+/// behind a redirection) with one line on stderr and exit 4, never a
+/// panic.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(BROKEN_PIPE);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "holdfast: error: writing to standard output: {e}"
+        );
+        std::process::exit(holdfast::error::exit::IO);
     }
 }
 

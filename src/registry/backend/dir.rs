@@ -82,7 +82,7 @@ impl Backend for DirBackend {
         }
     }
 
-    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+    fn last_log_lines(&self, n: usize) -> Result<Option<Vec<Vec<u8>>>> {
         use std::io::{Read, Seek, SeekFrom};
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join(LOG_FILE);
@@ -101,26 +101,29 @@ impl Backend for DirBackend {
         }
         let len = meta.len();
         // Read back from the end until the chunk holds the newline before
-        // the last line (or the whole file).
+        // the `n`th line from the end (or the whole file).
         let mut want: u64 = 64 << 10;
         loop {
             let take = want.min(len);
             let mut chunk = vec![0u8; take as usize];
             f.seek(SeekFrom::Start(len - take)).at(&path)?;
             f.read_exact(&mut chunk).at(&path)?;
-            let Some(body) = chunk.strip_suffix(b"\n") else {
+            if !chunk.ends_with(b"\n") {
                 return Ok(None);
-            };
-            if let Some(p) = body.iter().rposition(|&b| b == b'\n') {
-                return Ok(Some(body[p + 1..].to_vec()));
             }
+            let newlines = chunk.iter().filter(|&&b| b == b'\n').count();
             if take == len {
-                return Ok(Some(body.to_vec()));
+                return Ok(super::last_lines(&chunk, n));
+            }
+            if newlines > n {
+                // The first line of the chunk may be cut: it is never one
+                // of the last `n`.
+                return Ok(super::last_lines(&chunk, n));
             }
             if want >= crate::registry::history::READ_LIMIT {
                 return Err(Error::malformed(
                     &path,
-                    "its last line is longer than holdfast reads",
+                    "its last lines are longer than holdfast reads",
                 ));
             }
             want = want.saturating_mul(4);

@@ -59,11 +59,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// `limit` is an error.
     fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>>;
 
-    /// The log's last line without its newline: `None` when the log is
-    /// missing or empty, or does not end with a newline (a torn write, which
-    /// only a full read repairs). Lets a claim see the head state without
-    /// reading the whole history.
-    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+    /// The log's last `n` lines (fewer when it is shorter), oldest first,
+    /// without their newlines: `None` when the log is missing or empty, or
+    /// does not end with a newline (a torn write, which only a full read
+    /// repairs). Lets a claim see the head state without reading the whole
+    /// history.
+    fn last_log_lines(&self, n: usize) -> Result<Option<Vec<Vec<u8>>>> {
         let Some(bytes) = self.read(
             crate::registry::history::LOG_FILE,
             crate::registry::history::READ_LIMIT,
@@ -71,7 +72,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         else {
             return Ok(None);
         };
-        Ok(last_line(&bytes).map(<[u8]>::to_vec))
+        Ok(last_lines(&bytes, n))
     }
 
     /// Whether `rel` exists.
@@ -126,11 +127,17 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// The last line of `bytes` (without its newline) when they end with one.
-pub(crate) fn last_line(bytes: &[u8]) -> Option<&[u8]> {
+/// The last `n` lines of `bytes` (oldest first, without newlines) when
+/// they end with a newline and hold a line; fewer when there are fewer.
+pub(crate) fn last_lines(bytes: &[u8], n: usize) -> Option<Vec<Vec<u8>>> {
     let body = bytes.strip_suffix(b"\n")?;
-    let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    Some(&body[start..])
+    let mut out: Vec<Vec<u8>> = body
+        .rsplit(|&b| b == b'\n')
+        .take(n)
+        .map(<[u8]>::to_vec)
+        .collect();
+    out.reverse();
+    Some(out)
 }
 
 /// Whether `location` names a PostgreSQL database rather than a directory.
@@ -152,37 +159,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_last_line_is_there_only_when_the_bytes_end_a_line() {
-        assert_eq!(last_line(b"a\nbc\n"), Some(&b"bc"[..]));
-        assert_eq!(last_line(b"only\n"), Some(&b"only"[..]));
-        assert_eq!(last_line(b"a\n\n"), Some(&b""[..]));
-        assert_eq!(last_line(b"a\ntorn"), None);
-        assert_eq!(last_line(b""), None);
+    fn the_last_lines_are_there_only_when_the_bytes_end_a_line() {
+        let v = |xs: &[&str]| Some(xs.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(last_lines(b"a\nbc\n", 1), v(&["bc"]));
+        assert_eq!(last_lines(b"a\nbc\n", 2), v(&["a", "bc"]));
+        assert_eq!(last_lines(b"a\nbc\n", 5), v(&["a", "bc"]));
+        assert_eq!(last_lines(b"only\n", 3), v(&["only"]));
+        assert_eq!(last_lines(b"a\n\n", 1), v(&[""]));
+        assert_eq!(last_lines(b"a\ntorn", 2), None);
+        assert_eq!(last_lines(b"", 1), None);
     }
 
     #[test]
     fn a_directory_log_is_read_back_from_its_end() {
         let tmp = tempfile::tempdir().unwrap();
         let b = dir::DirBackend::new(tmp.path());
-        assert_eq!(b.last_log_line().unwrap(), None);
+        assert_eq!(b.last_log_lines(1).unwrap(), None);
         std::fs::create_dir_all(tmp.path().join(crate::registry::HISTORY_DIR)).unwrap();
         let log = tmp.path().join(crate::registry::LOG_FILE);
-        // A last line longer than the first chunk read from the end.
+        // Lines longer than the first chunk read from the end.
         let long = "x".repeat(200 << 10);
-        std::fs::write(&log, format!("first\n{long}\n")).unwrap();
-        assert_eq!(b.last_log_line().unwrap(), Some(long.clone().into_bytes()));
+        let other = "y".repeat(70 << 10);
+        std::fs::write(&log, format!("first\n{other}\n{long}\n")).unwrap();
+        let lines = |n| b.last_log_lines(n).unwrap().unwrap();
+        assert_eq!(lines(1), vec![long.clone().into_bytes()]);
+        assert_eq!(
+            lines(2),
+            vec![other.clone().into_bytes(), long.clone().into_bytes()]
+        );
+        assert_eq!(lines(3)[0], b"first".to_vec());
+        assert_eq!(lines(9).len(), 3);
         std::fs::write(&log, format!("first\n{long}")).unwrap();
         assert_eq!(
-            b.last_log_line().unwrap(),
+            b.last_log_lines(1).unwrap(),
             None,
             "a torn line is not a head"
         );
-        std::fs::write(&log, "a\nb\n").unwrap();
-        assert_eq!(b.last_log_line().unwrap(), Some(b"b".to_vec()));
+        // The same lines as the whole log read and split.
+        let bytes = b"a\nbb\n\nccc\nd\n";
+        std::fs::write(&log, bytes).unwrap();
+        for n in 1..7 {
+            assert_eq!(
+                b.last_log_lines(n).unwrap(),
+                last_lines(bytes, n),
+                "n = {n}"
+            );
+        }
         // Not followed through a link.
         std::fs::remove_file(&log).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &log).unwrap();
         std::fs::write(tmp.path().join("elsewhere"), "a\n").unwrap();
-        assert!(b.last_log_line().is_err());
+        assert!(b.last_log_lines(1).is_err());
     }
 }

@@ -644,19 +644,25 @@ impl Backend for PgBackend {
         }
     }
 
-    fn last_log_line(&self) -> Result<Option<Vec<u8>>> {
+    fn last_log_lines(&self, n: usize) -> Result<Option<Vec<Vec<u8>>>> {
         let mut s = self.ready()?;
         if s.pending.log {
             self.flush(&mut s)?;
         }
-        let row = s
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        let rows = s
             .client
-            .query_typed_opt(
-                "SELECT line FROM holdfast.log ORDER BY seq DESC LIMIT 1",
-                &[],
+            .query_typed(
+                "SELECT line FROM holdfast.log ORDER BY seq DESC LIMIT $1",
+                &[(&limit, Type::INT8)],
             )
             .map_err(|e| self.fail("reading the log", &e))?;
-        Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut lines: Vec<Vec<u8>> = rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
+        lines.reverse();
+        Ok(Some(lines))
     }
 
     fn exists(&self, rel: &str) -> Result<bool> {

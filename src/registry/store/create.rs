@@ -13,7 +13,7 @@ use crate::fsio;
 use crate::registry::backend::{self, Backend};
 use crate::registry::check::check;
 use crate::registry::history::{
-    self, Entry, HISTORY_DIR, LOG_FILE, Log, Op, READ_LIMIT, append, encode, put_blob,
+    self, Entry, HISTORY_DIR, LOG_FILE, Op, READ_LIMIT, append, encode, put_blob,
     read_log_repairing,
 };
 use crate::registry::model::{DOCUMENTS, RecordLoad, Registry, parse_import};
@@ -75,11 +75,7 @@ pub(crate) fn create_with(
     }
     history::mark_complete(b, &sha256_hex(&line))?;
     b.durable()?;
-    let log = Log {
-        hashes: vec![sha256_hex(&line)],
-        entries: vec![entry],
-    };
-    super::fast::save_cache(b, reg, &docs, &log);
+    super::fast::save_cache(b, reg, &docs);
     Ok(())
 }
 

@@ -275,10 +275,6 @@ impl Store {
         self.log.hashes.push(sha256_hex(&line));
         self.log.entries.push(entry);
         self.registry = next;
-        let records_changed = [Document::ObjectsJson, Document::ObjectsMd]
-            .iter()
-            .any(|d| changed[d.index()]);
-        super::fast::follow_commit(&*self.b, &self.log, records_changed);
         Ok(())
     }
 
