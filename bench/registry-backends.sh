@@ -3,7 +3,9 @@
 # PostgreSQL, in the same run on the same machine:
 #   1. claims per second (claims of 20 ids on a fresh registry) with 1, 4
 #      and 16 concurrent clients, each client a loop of `holdfast registry
-#      claim` processes;
+#      claim` processes; then clients that keep one connection each
+#      (benches/registry_clients.rs); then PostgreSQL's own ceiling for a
+#      new connection per transaction (pgbench -C), which bounds the first;
 #   2. on a registry of OBJECTS records (default 1,000,000; the shape of
 #      bench/registry.sh): import (on PostgreSQL: `export --to URL` from the
 #      directory), check, one claim of 20 ids, and the fold of the staged
@@ -83,6 +85,37 @@ for clients in 1 4 16; do
   claims_per_second directory "$work/cps-dir-$clients" "$clients"
   claims_per_second postgres "$(newdb "cps_$clients")" "$clients"
 done
+
+# The same, from clients that each keep one connection (or open directory)
+# and claim in a loop through the library (benches/registry_clients.rs), as
+# an agent or a service making many claims would.
+echo "== claims per second from clients that keep their connection (library, $per_client per client)"
+cargo bench --no-run --locked -q --bench registry_clients 2>/dev/null
+held() { # label location clients
+  local label=$1 loc=$2 clients=$3
+  "$bin" registry --registry "$loc" init --prefix HLD --width 8 >/dev/null
+  "$bin" registry --registry "$loc" claim --packet first --count 1 >/dev/null
+  printf '%-10s %2d clients: ' "$label" "$clients"
+  cargo bench --locked -q --bench registry_clients -- "$loc" "$clients" "$per_client"
+  "$bin" registry --registry "$loc" check >/dev/null
+}
+for clients in 1 4 16; do
+  held directory "$work/held-dir-$clients" "$clients"
+  held postgres "$(newdb "held_$clients")" "$clients"
+done
+
+# What the server itself allows when every transaction is a new connection
+# (as every `holdfast registry claim` process is): pgbench -C, SELECT 1.
+if [ -z "${REGISTRY_PG_URL:-}" ] && [ -x "$pgbin/pgbench" ]; then
+  echo "SELECT 1;" > "$work/select1.sql"
+  [ "$(id -u)" = 0 ] && chown postgres: "$work/select1.sql"
+  newdb pgbench_ceiling >/dev/null
+  for clients in 1 16; do
+    tps=$(as_pg "$pgbin/pgbench" -h "$pgroot/sock" -U postgres -C -n -f "$work/select1.sql" -c "$clients" -T 3 pgbench_ceiling 2>/dev/null \
+      | awk '/^tps/ { printf "%.1f", $3 }')
+    printf 'pgbench -C %2d clients: %s connections+SELECT 1 per second (the ceiling for a process per claim)\n' "$clients" "$tps"
+  done
+fi
 
 # --- 2. a registry of $objects records ------------------------------------
 width=${#objects}
