@@ -466,6 +466,15 @@ impl PgBackend {
         Ok(Some(out))
     }
 
+    /// Deletes the rows of `rel` from `holdfast.<table>` (`files` or `parts`).
+    fn delete_named(&self, s: &mut Session, doing: &str, table: &str, rel: &str) -> Result<u64> {
+        let sql = match table {
+            "files" => "DELETE FROM holdfast.files WHERE name = $1",
+            _ => "DELETE FROM holdfast.parts WHERE name = $1",
+        };
+        self.exec(s, doing, sql, &[(&rel, Type::TEXT)])
+    }
+
     /// A typed statement that returns no rows.
     fn exec(
         &self,
@@ -754,18 +763,8 @@ impl Backend for PgBackend {
         self.flush(&mut s)?;
         let doing = format!("writing {rel}");
         if as_parts {
-            self.exec(
-                &mut s,
-                &doing,
-                "DELETE FROM holdfast.files WHERE name = $1",
-                &[(&rel, Type::TEXT)],
-            )?;
-            self.exec(
-                &mut s,
-                &doing,
-                "DELETE FROM holdfast.parts WHERE name = $1",
-                &[(&rel, Type::TEXT)],
-            )?;
+            self.delete_named(&mut s, &doing, "files", rel)?;
+            self.delete_named(&mut s, &doing, "parts", rel)?;
             for (start, part) in [(0, &bytes[..split]), (split, &bytes[split..])] {
                 if part.is_empty() {
                     continue;
@@ -797,12 +796,7 @@ impl Backend for PgBackend {
         )?;
         if !read_only && s.has_parts {
             // Written whole: any parts it was kept as are gone.
-            self.exec(
-                &mut s,
-                &doing,
-                "DELETE FROM holdfast.parts WHERE name = $1",
-                &[(&rel, Type::TEXT)],
-            )?;
+            self.delete_named(&mut s, &doing, "parts", rel)?;
         }
         Ok(())
     }
