@@ -7,7 +7,7 @@
 //!
 //! - reads only the log's last lines: the head state, back to the last
 //!   claim, whose revisions (one above every earlier one) with those after
-//!   it give the history's highest revisions (see [`head_and_high_water`]);
+//!   it give the history's highest revisions (see `head_and_high_water`);
 //! - reads, hashes and parses only the three small documents (the header:
 //!   claims, canonical max, revisions), and refuses to go on unless each is
 //!   exactly the head state's and the head is marked complete;
