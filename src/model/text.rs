@@ -53,42 +53,10 @@ pub const PROGRAM_INPUT_KEYS: [&str; 4] = ["argv", "command", "rollback", "stdin
 /// packet.labels`), the character and what it is. Keys are visited in
 /// sorted order, so the answer does not depend on the input's order.
 pub fn find_hidden_text(value: &Value) -> Option<(String, char, &'static str)> {
-    fn walk(v: &Value, at: &str) -> Option<(String, char, &'static str)> {
-        match v {
-            Value::String(s) => hidden_char(s).map(|(c, what)| (shown(at), c, what)),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, item)| walk(item, &format!("{at}[{i}]"))),
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                keys.into_iter().find_map(|k| {
-                    if let Some((c, what)) = hidden_char(k) {
-                        return Some((format!("a key under {}", shown(at)), c, what));
-                    }
-                    if PROGRAM_INPUT_KEYS.contains(&k.as_str()) {
-                        return None;
-                    }
-                    let here = if at.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{at}.{k}")
-                    };
-                    walk(&map[k], &here)
-                })
-            }
-            _ => None,
-        }
-    }
-    fn shown(at: &str) -> String {
-        if at.is_empty() {
-            "(top level)".into()
-        } else {
-            at.into()
-        }
-    }
-    walk(value, "")
+    super::token::find_string(value, &|key, _| PROGRAM_INPUT_KEYS.contains(&key), &|s| {
+        hidden_char(s)
+    })
+    .map(|(at, (c, what))| (at, c, what))
 }
 
 /// The message for `c` found at `at`: names the character by code point
