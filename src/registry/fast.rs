@@ -56,8 +56,8 @@ use super::backend::{self, Backend};
 use super::check::check_numbers;
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
-    self, DocPin, Entry, LOG_FILE, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth, encode,
-    put_blob, put_blob_from, put_splice,
+    self, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth,
+    encode, put_blob, put_blob_from, put_splice,
 };
 use super::model::{
     Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
@@ -251,35 +251,38 @@ fn head_and_high_water(b: &dyn Backend) -> Result<Option<(Entry, String, Revisio
         return Ok(None);
     };
     let path = b.path(LOG_FILE);
-    let mut entries: Vec<(Entry, String)> = Vec::with_capacity(lines.len());
+    let mut tail = Log {
+        entries: Vec::with_capacity(lines.len()),
+        hashes: Vec::with_capacity(lines.len()),
+    };
     for line in &lines {
         let Ok(entry) = history::parse_line(line, &path) else {
             return Ok(None);
         };
-        let hash = sha256_hex(line);
-        if let Some((before, before_hash)) = entries.last()
-            && (entry.seq != before.seq + 1 || entry.prev.as_deref() != Some(before_hash.as_str()))
+        if let (Some(before), Some(before_hash)) = (tail.head(), tail.head_hash())
+            && (entry.seq != before.seq + 1 || entry.prev.as_deref() != Some(before_hash))
         {
             return Ok(None);
         }
-        entries.push((entry, hash));
+        tail.hashes.push(sha256_hex(line));
+        tail.entries.push(entry);
     }
-    let mut high = Revisions::all(0);
-    let mut reached = false;
-    for (e, _) in entries.iter().rev() {
-        let r = e.revisions();
-        for d in super::model::DOCUMENTS {
-            high.set(d, high.get(d).max(r.get(d)));
-        }
-        if e.seq == 1 || matches!(e.op, Op::Claim { .. }) {
-            reached = true;
-            break;
-        }
-    }
-    if !reached {
+    let Some(from) = tail
+        .entries
+        .iter()
+        .rposition(|e| e.seq == 1 || matches!(e.op, Op::Claim { .. }))
+    else {
         return Ok(None);
-    }
-    Ok(entries.pop().map(|(head, hash)| (head, hash, high)))
+    };
+    let since = Log {
+        entries: tail.entries.split_off(from),
+        hashes: tail.hashes.split_off(from),
+    };
+    let high = since.high_water();
+    let (Some(head), Some(hash)) = (since.entries.last(), since.hashes.last()) else {
+        return Ok(None);
+    };
+    Ok(Some((head.clone(), hash.clone(), high)))
 }
 
 /// The small documents, read and hashed in full.

@@ -151,15 +151,29 @@ impl Drop for PgHold {
         // Nothing uncommitted is kept: whatever `durable` did not commit
         // was never promised to anyone.
         s.pending = Pending::default();
-        let sql = match s.tx {
-            Tx::Open => {
-                format!("ROLLBACK; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})")
-            }
-            _ => format!("SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"),
-        };
-        let _ = s.client.simple_query(&sql);
+        let in_transaction = s.tx == Tx::Open;
+        release(&mut s.client, in_transaction);
         s.tx = Tx::Idle;
     }
+}
+
+/// Rolls back the open transaction (when there is one) and releases the
+/// writers' advisory lock, in one round trip; errors are the session's end
+/// anyway (the server releases both when it goes).
+fn release(client: &mut Client, in_transaction: bool) {
+    let rollback = if in_transaction { "ROLLBACK; " } else { "" };
+    let _ = client.simple_query(&format!(
+        "{rollback}SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"
+    ));
+}
+
+/// The log's length, from the last row of a simple query ending in
+/// [`LOG_LEN`].
+fn log_len_row(rows: &[&postgres::SimpleQueryRow]) -> Result<i64> {
+    rows.last()
+        .and_then(|r| r.get(0))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::failed("internal: the log's length did not come back"))
 }
 
 fn lock_session(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
@@ -333,12 +347,7 @@ impl PgBackend {
         s.tx = Tx::Open;
         let rows = simple_rows(&messages);
         self.refuse_planted_rows(&rows[1..rows.len().saturating_sub(1)])?;
-        let len: i64 = rows
-            .last()
-            .and_then(|r| r.get(0))
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::failed("internal: the log's length did not come back"))?;
-        if len != s.committed_len {
+        if log_len_row(&rows)? != s.committed_len {
             s.overtaken = true;
         }
         Ok(())
@@ -558,9 +567,7 @@ impl Backend for PgBackend {
         let messages = match s.client.simple_query(&sql) {
             Ok(m) => m,
             Err(e) => {
-                let _ = s.client.simple_query(&format!(
-                    "ROLLBACK; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"
-                ));
+                release(&mut s.client, true);
                 if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
                     return Err(no_registry(&self.location));
                 }
@@ -575,27 +582,19 @@ impl Backend for PgBackend {
         };
         let rows = simple_rows(&messages);
         // TABLES, the advisory lock, the lock row, PLANTED (0 or 1), LOG_LEN.
-        let tables = rows.first().and_then(|r| r.get(0)) == Some("t");
-        if !tables {
-            drop(s);
-            drop(hold);
-            return Err(no_registry(&self.location));
-        }
-        s.has_parts = rows.first().and_then(|r| r.get(1)) == Some("t");
-        if let Err(e) =
-            self.refuse_planted_rows(&rows[3.min(rows.len())..rows.len().saturating_sub(1)])
-        {
-            drop(s);
-            drop(hold);
-            return Err(e);
-        }
-        s.committed_len = rows
-            .last()
-            .and_then(|r| r.get(0))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let mut checked = || -> Result<()> {
+            if rows.first().and_then(|r| r.get(0)) != Some("t") {
+                return Err(no_registry(&self.location));
+            }
+            s.has_parts = rows.first().and_then(|r| r.get(1)) == Some("t");
+            self.refuse_planted_rows(&rows[3.min(rows.len())..rows.len().saturating_sub(1)])?;
+            s.committed_len = log_len_row(&rows)?;
+            Ok(())
+        };
+        let checked = checked();
+        // The hold takes the session when it drops: let it go first.
         drop(s);
-        Ok(Box::new(hold))
+        checked.map(|()| Box::new(hold) as Box<dyn Hold>)
     }
 
     fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>> {
@@ -857,12 +856,7 @@ impl Backend for PgBackend {
                 return Err(self.fail("committing the write", &e));
             }
         };
-        let len = simple_rows(&messages)
-            .last()
-            .and_then(|r| r.get(0))
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::failed("internal: the log's length did not come back"))?;
-        s.committed_len = len;
+        s.committed_len = log_len_row(&simple_rows(&messages))?;
         // The store keeps the registry for its next write (a fold's undo):
         // the session's advisory lock keeps other writers out; the lock row
         // is taken again before the next statement ([`PgBackend::ready`]).
