@@ -86,6 +86,19 @@ impl FactKind {
         FactKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Whether the surface module derives facts of this kind (the kinds the
+    /// surface files may name; the others come from the probe report and
+    /// the change record).
+    pub fn derived_by_surface(self) -> bool {
+        matches!(
+            self,
+            FactKind::UnknownSurface
+                | FactKind::StaleCitation
+                | FactKind::ChangedForbiddenSurface
+                | FactKind::DeclaredOnlyCriticalSurface
+        )
+    }
+
     /// The severity of the blocker derived from a fact of this kind.
     pub fn severity(self) -> Level {
         match self {
@@ -224,18 +237,18 @@ pub struct ArtifactCitation {
     pub value: Option<String>,
 }
 
-/// One piece of evidence a fact (and the blocker derived from it) rests
-/// on: bytes of the source tree, or a value in a packet or spec file pinned
-/// by the file's sha256. A declared blocker cites its gates.toml `evidence`
-/// as source bytes too.
+/// One piece of evidence a fact rests on.
+//
+// (The doc comments here are the schemas' descriptions.) The blocker
+// derived from a fact cites the same evidence, and a declared blocker cites
+// its gates.toml `evidence` as source bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[schemars(rename = "FactEvidence")]
 pub enum FactEvidence<C> {
     /// Bytes of the source tree: path, lines and their sha256.
     Source(C),
-    /// A value in a packet or spec file (the proof, a snapshot, the probe
-    /// report, surfaces.toml), pinned by the file's sha256.
+    /// A value in a packet or spec file, pinned by the file's sha256.
     Artifact(ArtifactCitation),
 }
 
@@ -469,7 +482,7 @@ struct FactRecord<C> {
     /// `unknown-surface:ci-seal-scope`.
     id: String,
     /// What kind of fact.
-    kind: FactKind,
+    kind: RecordKind,
     /// The surface it is about (for a stale citation, the citing surface;
     /// empty when the inventory itself is at fault).
     surface: String,
@@ -485,12 +498,48 @@ struct FactRecord<C> {
     evidence: Vec<FactEvidence<C>>,
 }
 
+/// A kind as the record names it: its schema lists the kinds the surface
+/// module derives ([`FactKind::derived_by_surface`]), with [`FactKind`]'s
+/// spellings and descriptions.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct RecordKind(FactKind);
+
+impl JsonSchema for RecordKind {
+    fn schema_name() -> Cow<'static, str> {
+        "FactKind".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::RecordKind").into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = FactKind::json_schema(generator);
+        let surface_kind = |v: &serde_json::Value| {
+            v.get("const")
+                .and_then(serde_json::Value::as_str)
+                .and_then(FactKind::parse)
+                .is_some_and(FactKind::derived_by_surface)
+        };
+        if let Some(serde_json::Value::Array(kinds)) = schema.get_mut("oneOf") {
+            kinds.retain(surface_kind);
+        }
+        schema.insert(
+            "description".into(),
+            "The kinds of facts the surface module derives.".into(),
+        );
+        schema
+    }
+}
+
 impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
     type Error = String;
 
     fn try_from(r: FactRecord<C>) -> Result<Self, String> {
-        let kind = r.kind.as_str();
-        let detail = match (r.kind, r.boundary, r.status) {
+        let RecordKind(k) = r.kind;
+        let kind = k.as_str();
+        let detail = match (k, r.boundary, r.status) {
             (FactKind::UnknownSurface, None, None) => FactDetail::UnknownSurface { name: None },
             (FactKind::UnknownSurface, ..) => {
                 return Err(format!("{}: a {kind} fact has no boundary or status", r.id));
@@ -543,7 +592,7 @@ impl<C: Clone> DerivedFact<C> {
         };
         Ok(FactRecord {
             id: self.id.clone(),
-            kind: self.kind(),
+            kind: RecordKind(self.kind()),
             surface: self.surface.clone(),
             boundary,
             status,
