@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::gate::citation::{BlockerEvidence, GateFact};
-use crate::gate::citation::{Citation, CitationState};
+use crate::gate::citation::{BlockerEvidence, Citation, CitationState, GateFact};
 use crate::gate::facts::BlockerFact;
 use crate::model::fact::{FactDetail, FactKind};
 use crate::model::level::Level;

@@ -542,7 +542,10 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
         let detail = match (k, r.boundary, r.status) {
             (FactKind::UnknownSurface, None, None) => FactDetail::UnknownSurface { name: None },
             (FactKind::UnknownSurface, ..) => {
-                return Err(format!("{}: a {kind} fact has no boundary or status", r.id));
+                return Err(format!(
+                    "{}: a fact of kind {kind} has no boundary or status",
+                    r.id
+                ));
             }
             (FactKind::ChangedForbiddenSurface, Some(boundary), Some(status)) => {
                 FactDetail::ChangedForbiddenSurface { boundary, status }
@@ -552,7 +555,7 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
             }
             (FactKind::ChangedForbiddenSurface | FactKind::DeclaredOnlyCriticalSurface, ..) => {
                 return Err(format!(
-                    "{}: a {kind} fact needs its boundary and status",
+                    "{}: a fact of kind {kind} needs its boundary and status",
                     r.id
                 ));
             }
@@ -560,7 +563,10 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
                 FactKind::StaleCitation | FactKind::FailOpenProbe | FactKind::ImpossibleRehearsal,
                 ..,
             ) => {
-                return Err(format!("{}: a {kind} fact is not recorded here", r.id));
+                return Err(format!(
+                    "{}: a fact of kind {kind} has no record in this file",
+                    r.id
+                ));
             }
         };
         Ok(DerivedFact {
@@ -584,7 +590,7 @@ impl<C: Clone> DerivedFact<C> {
             }
             _ => {
                 return Err(format!(
-                    "{}: a {} fact's detail has no place in the record",
+                    "{}: the detail of a fact of kind {} has no place in the record",
                     self.id,
                     self.kind().as_str()
                 ));
