@@ -539,20 +539,31 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
     fn try_from(r: FactRecord<C>) -> Result<Self, String> {
         let RecordKind(k) = r.kind;
         let kind = k.as_str();
-        let detail = match (k, r.boundary, r.status) {
-            (FactKind::UnknownSurface, None, None) => FactDetail::UnknownSurface { name: None },
+        let (detail, id) = match (k, r.boundary, r.status) {
+            (FactKind::UnknownSurface, None, None) => (
+                FactDetail::UnknownSurface { name: None },
+                unknown_surface_id(&r.surface),
+            ),
             (FactKind::UnknownSurface, ..) => {
                 return Err(format!(
                     "{}: a fact of kind {kind} has no boundary or status",
                     r.id
                 ));
             }
-            (FactKind::ChangedForbiddenSurface, Some(boundary), Some(status)) => {
-                FactDetail::ChangedForbiddenSurface { boundary, status }
-            }
-            (FactKind::DeclaredOnlyCriticalSurface, Some(boundary), Some(status)) => {
-                FactDetail::DeclaredOnlyCriticalSurface { boundary, status }
-            }
+            (FactKind::ChangedForbiddenSurface, Some(boundary), Some(status)) => (
+                FactDetail::ChangedForbiddenSurface {
+                    status,
+                    boundary: boundary.clone(),
+                },
+                changed_forbidden_surface_id(&boundary, &r.surface),
+            ),
+            (FactKind::DeclaredOnlyCriticalSurface, Some(boundary), Some(status)) => (
+                FactDetail::DeclaredOnlyCriticalSurface {
+                    status,
+                    boundary: boundary.clone(),
+                },
+                declared_only_critical_surface_id(&boundary, &r.surface),
+            ),
             (FactKind::ChangedForbiddenSurface | FactKind::DeclaredOnlyCriticalSurface, ..) => {
                 return Err(format!(
                     "{}: a fact of kind {kind} needs its boundary and status",
@@ -569,6 +580,11 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
                 ));
             }
         };
+        // The id is its kind's and key's, so a record cannot name one fact
+        // and describe another.
+        if r.id != id {
+            return Err(format!("{}: not the id of this fact, which is {id}", r.id));
+        }
         Ok(DerivedFact {
             id: r.id,
             surface: r.surface,
@@ -582,12 +598,10 @@ impl<C> TryFrom<FactRecord<C>> for DerivedFact<C> {
 impl<C: Clone> DerivedFact<C> {
     /// The record of this fact (see [`DerivedFact`]), or why it has none.
     fn record(&self) -> Result<FactRecord<C>, String> {
-        let (boundary, status) = match &self.detail {
-            FactDetail::UnknownSurface { name: None } => (None, None),
-            FactDetail::ChangedForbiddenSurface { boundary, status }
-            | FactDetail::DeclaredOnlyCriticalSurface { boundary, status } => {
-                (Some(boundary.clone()), Some(*status))
-            }
+        match &self.detail {
+            FactDetail::UnknownSurface { name: None }
+            | FactDetail::ChangedForbiddenSurface { .. }
+            | FactDetail::DeclaredOnlyCriticalSurface { .. } => {}
             _ => {
                 return Err(format!(
                     "{}: the detail of a fact of kind {} has no place in the record",
@@ -595,13 +609,13 @@ impl<C: Clone> DerivedFact<C> {
                     self.kind().as_str()
                 ));
             }
-        };
+        }
         Ok(FactRecord {
             id: self.id.clone(),
             kind: RecordKind(self.kind()),
             surface: self.surface.clone(),
-            boundary,
-            status,
+            boundary: self.boundary().map(str::to_string),
+            status: self.status(),
             title: self.title.clone(),
             evidence: self.evidence.clone(),
         })
@@ -773,6 +787,12 @@ mod tests {
         assert_eq!(v["status"], "DECLARED_NOT_CONTACTED");
         let back: DerivedFact<String> = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, f);
+        // A record whose id is not the one its kind, boundary and surface
+        // give is refused.
+        let mut other_id = v.clone();
+        other_id["id"] = declared_only_critical_surface_id("other", "vault").into();
+        let e = serde_json::from_value::<DerivedFact<String>>(other_id).unwrap_err();
+        assert!(e.to_string().contains("not the id of this fact"), "{e}");
         // A changed or declared-only record without its boundary says so.
         let mut no_boundary = v.clone();
         no_boundary.as_object_mut().unwrap().remove("boundary");
