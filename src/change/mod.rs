@@ -1113,7 +1113,7 @@ pub fn derive_result(
 pub fn impossible_rehearsal(
     c: &ChangeSpec,
     dir: &Path,
-) -> Result<Option<crate::gate::blocker::ImpossibleRehearsal>> {
+) -> Result<Option<crate::gate::citation::GateFact>> {
     let path = dir.join(RECORD_FILE);
     if !path.exists() {
         return Ok(None);
@@ -1123,19 +1123,19 @@ pub fn impossible_rehearsal(
     let Some(why) = rec.rehearsal.impossible else {
         return Ok(None);
     };
-    Ok(Some(crate::gate::blocker::ImpossibleRehearsal {
-        change: c.id.clone(),
-        surfaces: c.may_change.keys().cloned().collect::<Vec<_>>().join(", "),
-        reason: why.clone(),
-        evidence: vec![crate::gate::blocker::BlockerEvidence::Artifact(
-            crate::surface::facts::ArtifactCitation {
+    Ok(Some(crate::gate::facts_file::impossible_rehearsal(
+        &c.id,
+        c.may_change.keys().cloned().collect::<Vec<_>>().join(", "),
+        &why,
+        vec![crate::gate::citation::BlockerEvidence::Artifact(
+            crate::model::fact::ArtifactCitation {
                 file: RECORD_FILE.to_string(),
                 sha256: crate::digest::sha256_hex(&bytes),
                 at: "/rehearsal/impossible".into(),
-                value: Some(why),
+                value: Some(why.clone()),
             },
         )],
-    }))
+    )))
 }
 
 /// The README's line about the governed change of the packet in `dir`

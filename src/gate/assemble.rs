@@ -12,12 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::Authorization;
 use crate::error::{Error, IoContext, Result};
-use crate::gate::blocker::{
-    self, BlockerMap, BlockerSpec, ClosingChecks, DerivedInputs, FailOpenProbe,
-};
-use crate::gate::citation;
+use crate::gate::blocker::{self, BlockerMap, BlockerSpec, ClosingChecks};
+use crate::gate::citation::{self, GateFact};
 use crate::gate::decision::{self, DecisionPacket, OptionSpec};
 use crate::gate::facts::{GateStatus, ProbeFact, ProofFacts};
+use crate::gate::facts_file::DerivedInputs;
 use crate::gate::plan::PlanReport;
 use crate::gate::verdict::find_token_claim;
 use crate::gate::{BLOCKER_MAP_FILE, BLOCKER_MAP_MD_FILE, DECISION_FILE, DECISION_MD_FILE};
@@ -56,6 +55,11 @@ impl GateFacts {
             .map_err(|why| Error::malformed(path, why))?;
         Ok(facts)
     }
+
+    /// The derived facts of the file ([`DerivedInputs::facts`]).
+    pub fn facts(&self) -> Vec<GateFact> {
+        self.derived.facts()
+    }
 }
 
 /// What the gates take from a probe harness report: every probe as the
@@ -66,8 +70,8 @@ impl GateFacts {
 pub struct ProbeFindings {
     /// Every probe's outcome.
     pub facts: Vec<ProbeFact>,
-    /// The probes that did not fail closed.
-    pub fail_open: Vec<FailOpenProbe>,
+    /// The facts of the probes that did not fail closed.
+    pub fail_open: Vec<GateFact>,
 }
 
 /// What `holdfast gates` is given.
@@ -77,8 +81,11 @@ pub struct GatesRequest<'a> {
     pub blockers: &'a [BlockerSpec],
     /// The decision options of the gate spec.
     pub options: &'a [OptionSpec],
-    /// Derived-blocker facts and the proof.
-    pub facts: Option<GateFacts>,
+    /// Derived-blocker facts (from a facts file, or the packet's
+    /// inventories, proof and change record).
+    pub derived: Vec<GateFact>,
+    /// The forbidden-surface proof; `None` when there is none yet.
+    pub proof: Option<ProofFacts>,
     /// What the probe harness report says.
     pub probes: Option<ProbeFindings>,
     /// The checked rollback plan.
@@ -130,19 +137,15 @@ pub fn assemble(req: &GatesRequest) -> Result<GatesOutput> {
             "selecting {id} needs --source DIR: closing evidence must be checked against its source first"
         )));
     }
-    let mut derived = req
-        .facts
-        .as_ref()
-        .map(|f| f.derived.clone())
-        .unwrap_or_default();
+    let mut derived = req.derived.clone();
     if let Some(p) = &req.probes {
-        derived.fail_open_probes.extend(p.fail_open.iter().cloned());
+        derived.extend(p.fail_open.iter().cloned());
     }
     let checks = req.closing_checks.clone().unwrap_or_default();
     let map = blocker::build(req.blockers, &derived, &checks);
     let gates = GateStatus::from_facts(
         req.probes.as_ref().map(|p| p.facts.as_slice()),
-        req.facts.as_ref().and_then(|f| f.proof.as_ref()),
+        req.proof.as_ref(),
         req.plan.as_ref().map(|p| p.problems.as_slice()),
     );
     let decision = decision::build(

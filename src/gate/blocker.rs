@@ -11,18 +11,18 @@
 //! evidence that was not checked, counts as open, and the map says why.
 //! Derived blockers are always open: they go away when the fact behind them
 //! does. Their ids are `<kind>:<key>` (a declared id can never contain `:`),
-//! so the same facts always give the same ids.
+//! built by [`crate::model::fact`], so the same facts always give the same
+//! ids.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::gate::citation::{self, Citation, CitationState};
-use crate::gate::facts::{BlockerFact, Outcome};
+use crate::gate::citation::{BlockerEvidence, Citation, CitationState, GateFact};
+use crate::gate::facts::BlockerFact;
+use crate::model::fact::{FactDetail, FactKind};
 use crate::model::level::Level;
-use crate::model::proof::ProofStatus;
-use crate::surface::facts::{self as ids, ArtifactCitation, FactEvidence};
 
 /// Open or closed.
 #[derive(
@@ -88,339 +88,67 @@ pub fn check_declared_id(id: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Whether `id` has the shape of a derived blocker id, so a spec may
-/// require it closed before the facts exist: a known kind and the key parts
-/// that kind has (`unknown-surface:<surface>`,
-/// `stale-citation:<owner>:<path>[:<lines>]`,
-/// `changed-forbidden-surface:<boundary>:<surface>`,
-/// `declared-only-critical-surface:<boundary>:<surface>`,
-/// `fail-open-probe:<class>/<name>`, `impossible-rehearsal:<change>`), none
-/// of them empty. An id of a shape
-/// no fact can have (an old `changed-surface:x`, a boundary left out) would
-/// make an option wait on nothing that can ever close, so it is refused.
-pub fn is_derived_id(id: &str) -> bool {
-    let Some((kind, key)) = id.split_once(':') else {
-        return false;
-    };
-    let parts: Vec<&str> = key.split(':').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return false;
-    }
-    let is = |k: Kind| k.as_str() == kind;
-    if is(Kind::UnknownSurface) {
-        parts.len() == 1
-    } else if is(Kind::ChangedForbiddenSurface) || is(Kind::DeclaredOnlyCriticalSurface) {
-        parts.len() == 2
-    } else if is(Kind::StaleCitation) {
-        // A path may itself hold ':'.
-        parts.len() >= 2
-    } else if is(Kind::ImpossibleRehearsal) {
-        parts.len() == 1
-    } else if is(Kind::FailOpenProbe) {
-        parts.len() == 1
-            && key
-                .split_once('/')
-                .is_some_and(|(c, n)| !c.is_empty() && !n.is_empty())
-    } else {
-        false
-    }
-}
-
-/// One piece of evidence a blocker cites: bytes of the source tree, or a
-/// value in a packet or spec file pinned by the file's sha256. Derived
-/// blockers cite what their fact rests on; declared ones cite their
-/// `evidence` from gates.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum BlockerEvidence {
-    /// Bytes of the source tree: path, lines (`A-B`) and their sha256.
-    Source(Citation),
-    /// A value in a packet or spec file (the proof, a snapshot, the probe
-    /// report, surfaces.toml), pinned by the file's sha256.
-    Artifact(ArtifactCitation),
-}
-
-impl From<FactEvidence> for BlockerEvidence {
-    fn from(e: FactEvidence) -> Self {
-        match e {
-            FactEvidence::Source(c) => BlockerEvidence::Source(Citation {
-                path: c.path,
-                lines: c.lines.map(|l| l.to_string()),
-                sha256: Some(c.sha256),
-            }),
-            FactEvidence::Artifact(a) => BlockerEvidence::Artifact(a),
-        }
-    }
-}
-
-impl BlockerEvidence {
-    /// Where it points, in one short string: `path:lines` for source bytes,
-    /// `file#at` for a value in a file (e.g.
-    /// `forbidden-surface-proof.json#/boundaries/0/surfaces/2/status`).
-    pub fn location(&self) -> String {
-        match self {
-            BlockerEvidence::Source(c) => c.location(),
-            BlockerEvidence::Artifact(a) => format!("{}#{}", a.file, a.at),
-        }
-    }
-
-    /// Checks the shape (a relative path, a line range, 64 lower-case hex
-    /// digits, a place to look); a message naming the field.
-    pub fn check_shape(&self) -> std::result::Result<(), String> {
-        match self {
-            BlockerEvidence::Source(c) => citation::check_shape(c, false),
-            BlockerEvidence::Artifact(a) => {
-                crate::surface::citation::check_relative_path(&a.file)
-                    .map_err(|why| format!("file: {why}"))?;
-                if !crate::seal::is_sha256_hex(&a.sha256) {
-                    return Err("sha256: expected 64 lower-case hex digits".into());
-                }
-                if a.at.trim().is_empty() {
-                    return Err("at: must say where in the file".into());
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// A surface whose status is `unknown` in the inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnknownSurface {
-    /// Surface id.
-    pub surface: String,
-    /// Surface name.
-    pub name: String,
-    /// The surface's own citations (path, lines, sha256, as the inventory
-    /// records them) and the spec's `status = "unknown"`. Never empty.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-/// A citation whose bytes no longer match its recorded sha256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StaleCitation {
-    /// Who cites it (a surface or blocker id; `packet` for an inventory
-    /// file itself).
-    pub owner: String,
-    /// Cited path, relative to the source root.
-    pub path: String,
-    /// Cited line range, if any.
-    pub lines: Option<String>,
-    /// What was found instead (a hash, `missing`, ...).
-    pub found: String,
-    /// The sha256 the citation recorded, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// Where the citation is recorded (e.g. the inventory, by its sha256).
-    /// The citation itself is always cited first.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-/// A forbidden surface the proof found changed (or changed off its pins).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangedForbiddenSurface {
-    /// Boundary id.
-    pub boundary: String,
-    /// Surface id.
-    pub surface: String,
-    /// `CHANGED` or `AUTHORIZED_MUTATION_MISMATCH`.
-    pub result: ProofStatus,
-    /// The proof's entry and the surface's digests in the BEFORE and AFTER
-    /// snapshots. Never empty.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-/// A critical surface under a boundary that has no snapshot method, so it can
-/// only be declared not contacted (when the policy requires a digest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeclaredOnlyCriticalSurface {
-    /// Boundary id.
-    pub boundary: String,
-    /// Surface id.
-    pub surface: String,
-    /// The proof's record of the fact and the snapshots' record that the
-    /// surface has no snapshot method. Never empty.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-/// A probe that did not fail closed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FailOpenProbe {
-    /// Probe id, `<class>/<name>`.
-    pub probe: String,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The pass token appeared in its output.
-    pub token_leaked: bool,
-    /// The probe's record in the probe report. Never empty.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-/// Every fact blockers are derived from. All lists are required in JSON, so
-/// a fact source cannot be skipped by leaving its key out, and every fact
-/// cites its evidence ("an uncited claim is not a claim").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DerivedInputs {
-    /// Surfaces with status unknown.
-    pub unknown_surfaces: Vec<UnknownSurface>,
-    /// Stale citations.
-    pub stale_citations: Vec<StaleCitation>,
-    /// Forbidden surfaces that changed.
-    pub changed_forbidden_surfaces: Vec<ChangedForbiddenSurface>,
-    /// Critical surfaces only declared not contacted.
-    pub declared_only_critical_surfaces: Vec<DeclaredOnlyCriticalSurface>,
-    /// Probes that did not fail closed.
-    pub fail_open_probes: Vec<FailOpenProbe>,
-    /// Governed changes whose rehearsal on a copy could not be made. A
-    /// facts file written before this fact existed may leave it out (none).
-    #[serde(default)]
-    pub impossible_rehearsals: Vec<ImpossibleRehearsal>,
-}
-
-/// A governed change that could not be rehearsed on a copy (a surface it
-/// may change cannot be copied, a database has other sessions): the real
-/// change was not run, and production stays on hold until it can be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImpossibleRehearsal {
-    /// The change's id.
-    pub change: String,
-    /// The surfaces it may change, comma-separated.
-    pub surfaces: String,
-    /// Why the rehearsal could not be made, as the change record says.
-    pub reason: String,
-    /// The change record's `rehearsal.impossible`. Never empty.
-    pub evidence: Vec<BlockerEvidence>,
-}
-
-impl DerivedInputs {
-    /// Checks what serde cannot: every fact (but a stale citation, which is
-    /// its own evidence) cites at least one piece of evidence, and every
-    /// citation is well formed. The message names the key, e.g.
-    /// `derived.unknown_surfaces[0].evidence`.
-    pub fn check(&self) -> std::result::Result<(), String> {
-        fn each(
-            list: &str,
-            items: Vec<&[BlockerEvidence]>,
-            may_be_empty: bool,
-        ) -> std::result::Result<(), String> {
-            for (i, ev) in items.into_iter().enumerate() {
-                let at = format!("derived.{list}[{i}].evidence");
-                if ev.is_empty() && !may_be_empty {
-                    return Err(format!(
-                        "{at}: empty: a derived fact must cite the bytes it rests on"
-                    ));
-                }
-                for (j, e) in ev.iter().enumerate() {
-                    e.check_shape().map_err(|why| format!("{at}[{j}].{why}"))?;
-                }
-            }
-            Ok(())
-        }
-        each(
-            "unknown_surfaces",
-            self.unknown_surfaces
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            false,
-        )?;
-        each(
-            "stale_citations",
-            self.stale_citations
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            true,
-        )?;
-        for (i, c) in self.stale_citations.iter().enumerate() {
-            citation::check_shape(&stale_as_citation(c), false)
-                .map_err(|why| format!("derived.stale_citations[{i}].{why}"))?;
-        }
-        each(
-            "changed_forbidden_surfaces",
-            self.changed_forbidden_surfaces
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            false,
-        )?;
-        each(
-            "declared_only_critical_surfaces",
-            self.declared_only_critical_surfaces
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            false,
-        )?;
-        each(
-            "fail_open_probes",
-            self.fail_open_probes
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            false,
-        )?;
-        each(
-            "impossible_rehearsals",
-            self.impossible_rehearsals
-                .iter()
-                .map(|f| &f.evidence[..])
-                .collect(),
-            false,
-        )
-    }
-}
-
-/// The stale citation itself, as a citation.
-fn stale_as_citation(s: &StaleCitation) -> Citation {
-    Citation {
-        path: s.path.clone(),
-        lines: s.lines.clone(),
-        sha256: s.sha256.clone(),
-    }
-}
-
-/// Where a blocker comes from.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
+/// Where a blocker comes from: declared in gates.toml, or derived from a
+/// fact of one kind ([`FactKind`], which spells the derived kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// Declared in gates.toml.
     Declared,
-    /// Derived from an unknown surface.
-    UnknownSurface,
-    /// Derived from a stale citation.
-    StaleCitation,
-    /// Derived from a changed forbidden surface.
-    ChangedForbiddenSurface,
-    /// Derived from a critical surface only declared not contacted.
-    DeclaredOnlyCriticalSurface,
-    /// Derived from a probe that did not fail closed.
-    FailOpenProbe,
-    /// Derived from a governed change whose rehearsal was impossible.
-    ImpossibleRehearsal,
+    /// Derived from a fact of this kind.
+    Derived(FactKind),
 }
 
 impl Kind {
-    /// The spelling used in JSON and in derived ids (`unknown-surface`, ...).
+    /// The spelling used in JSON and in derived ids (`declared`,
+    /// `unknown-surface`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Declared => "declared",
-            Kind::UnknownSurface => "unknown-surface",
-            Kind::StaleCitation => "stale-citation",
-            Kind::ChangedForbiddenSurface => "changed-forbidden-surface",
-            Kind::DeclaredOnlyCriticalSurface => "declared-only-critical-surface",
-            Kind::FailOpenProbe => "fail-open-probe",
-            Kind::ImpossibleRehearsal => "impossible-rehearsal",
+            Kind::Derived(k) => k.as_str(),
         }
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == Kind::Declared.as_str() {
+            return Ok(Kind::Declared);
+        }
+        FactKind::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&s))
+            .map(Kind::Derived)
+    }
+}
+
+impl JsonSchema for Kind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Kind".into()
+    }
+
+    /// `declared`, or one of [`FactKind`]'s spellings (with its
+    /// descriptions).
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut derived = FactKind::json_schema(generator);
+        let mut one_of = vec![serde_json::json!({
+            "const": Kind::Declared.as_str(),
+            "description": "Declared in gates.toml.",
+            "type": "string",
+        })];
+        if let Some(serde_json::Value::Array(kinds)) =
+            derived.as_object_mut().and_then(|o| o.remove("oneOf"))
+        {
+            one_of.extend(kinds);
+        }
+        schemars::json_schema!({
+            "description": "Where a blocker comes from.",
+            "oneOf": one_of,
+        })
     }
 }
 
@@ -670,164 +398,63 @@ fn declared_entry(b: &BlockerSpec, checks: Option<&Vec<CitationState>>) -> Block
     }
 }
 
-/// A derived entry: always open, citing `evidence`.
-fn derived(
-    kind: Kind,
-    id: String,
-    title: String,
-    surface: &str,
-    severity: Level,
-    closes_when: &str,
-    evidence: Vec<BlockerEvidence>,
-) -> BlockerEntry {
-    BlockerEntry {
-        id,
-        kind,
-        title,
-        surface: surface.to_string(),
-        severity,
-        declared_status: Status::Open,
-        status: Status::Open,
-        note: evidence
-            .is_empty()
-            .then(|| "no evidence was given for the fact behind it".to_string()),
-        evidence,
-        closes_when: closes_when.to_string(),
-        closing_evidence: vec![],
-    }
-}
-
-/// The id of the blocker derived from a probe that did not fail closed.
-pub fn fail_open_probe_id(probe: &str) -> String {
-    format!("{}:{probe}", Kind::FailOpenProbe.as_str())
-}
-
-/// The derived blockers for `inputs`, deduplicated and sorted by id. Ids
-/// come from the one scheme in [`crate::surface::facts`], so the id of a
-/// fact in an inventory or the proof is the id of its blocker here.
-pub fn derive(inputs: &DerivedInputs) -> Vec<BlockerEntry> {
+/// The derived blockers of `facts`, deduplicated (the first fact of an id
+/// wins) and sorted by id. Ids are the facts' own (built by
+/// [`crate::model::fact`]), so the id of a fact in an inventory or the
+/// proof is the id of its blocker here; the title, severity and closing
+/// condition are its kind's. A stale citation cites itself first, with the
+/// hash it recorded. Each is always open, and says so when its fact cites
+/// nothing.
+pub fn derive(facts: &[GateFact]) -> Vec<BlockerEntry> {
     let mut out: BTreeMap<String, BlockerEntry> = BTreeMap::new();
-    let mut add = |e: BlockerEntry| {
-        out.entry(e.id.clone()).or_insert(e);
-    };
-    for u in &inputs.unknown_surfaces {
-        add(derived(
-            Kind::UnknownSurface,
-            ids::unknown_surface_id(&u.surface),
-            format!(
-                "surface {} ({}) is UNKNOWN: its risk and gate are not known",
-                u.name, u.surface
-            ),
-            &u.surface,
-            Level::High,
-            "the surface is inventoried with evidence: status known, risk and required gate cited",
-            u.evidence.clone(),
-        ));
-    }
-    for s in &inputs.stale_citations {
-        let mut evidence = vec![BlockerEvidence::Source(stale_as_citation(s))];
-        evidence.extend(s.evidence.iter().cloned());
-        // `3-3` and `3` are one range: the id spells it as the surface
-        // module does (a malformed range is refused by `check` first).
-        let lines = s.lines.as_deref().map(|l| {
-            l.parse::<crate::surface::LineRange>()
-                .map_or_else(|_| l.to_string(), |r| r.to_string())
-        });
-        add(derived(
-            Kind::StaleCitation,
-            ids::stale_citation_id(&s.owner, &s.path, lines.as_deref()),
-            format!(
-                "citation of {} by {} is stale: {}",
-                s.path, s.owner, s.found
-            ),
-            &s.owner,
-            Level::High,
-            "the citation is re-made against the current source and its sha256 matches",
+    for f in facts {
+        if out.contains_key(&f.id) {
+            continue;
+        }
+        let kind = f.kind();
+        let mut evidence = Vec::new();
+        if let FactDetail::StaleCitation {
+            path,
+            lines,
+            sha256,
+            ..
+        } = &f.detail
+        {
+            evidence.push(BlockerEvidence::Source(Citation {
+                path: path.clone(),
+                lines: lines.clone(),
+                sha256: sha256.clone(),
+            }));
+        }
+        evidence.extend(f.evidence.iter().cloned());
+        let entry = BlockerEntry {
+            id: f.id.clone(),
+            kind: Kind::Derived(kind),
+            title: f.blocker_title(),
+            surface: f.blocker_surface().to_string(),
+            severity: kind.severity(),
+            declared_status: Status::Open,
+            status: Status::Open,
+            note: evidence
+                .is_empty()
+                .then(|| "no evidence was given for the fact behind it".to_string()),
             evidence,
-        ));
-    }
-    for c in &inputs.changed_forbidden_surfaces {
-        let what = match c.result {
-            ProofStatus::AuthorizedMutationMismatch => "changed, but not to the authorized pins",
-            _ => "changed",
+            closes_when: kind.closes_when().to_string(),
+            closing_evidence: vec![],
         };
-        add(derived(
-            Kind::ChangedForbiddenSurface,
-            ids::changed_forbidden_surface_id(&c.boundary, &c.surface),
-            format!(
-                "forbidden surface {} {what} (boundary {})",
-                c.surface, c.boundary
-            ),
-            &c.surface,
-            Level::Critical,
-            "the change is explained and rolled back, and a new proof shows the surface untouched",
-            c.evidence.clone(),
-        ));
-    }
-    for d in &inputs.declared_only_critical_surfaces {
-        add(derived(
-            Kind::DeclaredOnlyCriticalSurface,
-            ids::declared_only_critical_surface_id(&d.boundary, &d.surface),
-            format!(
-                "critical surface {} is only declared not contacted (boundary {}): no digest proves it",
-                d.surface, d.boundary
-            ),
-            &d.surface,
-            Level::High,
-            "the surface gets a read-only snapshot method and the proof shows it UNTOUCHED",
-            d.evidence.clone(),
-        ));
-    }
-    for p in &inputs.fail_open_probes {
-        let how = if p.token_leaked {
-            format!("{} and leaked the pass token", p.outcome.label())
-        } else {
-            p.outcome.label().to_string()
-        };
-        add(derived(
-            Kind::FailOpenProbe,
-            fail_open_probe_id(&p.probe),
-            format!("probe {} did not fail closed: {how}", p.probe),
-            "gates",
-            Level::Critical,
-            "the gate is fixed and the probe harness shows the probe FAIL-CLOSED",
-            p.evidence.clone(),
-        ));
-    }
-    for r in &inputs.impossible_rehearsals {
-        add(derived(
-            Kind::ImpossibleRehearsal,
-            impossible_rehearsal_id(&r.change),
-            format!(
-                "change {} could not be rehearsed on a copy, so it was not run: {}",
-                r.change, r.reason
-            ),
-            &r.surfaces,
-            Level::Critical,
-            "every surface the change may change can be copied, and a rehearsal on the copies passes",
-            r.evidence.clone(),
-        ));
+        out.insert(f.id.clone(), entry);
     }
     out.into_values().collect()
 }
 
-/// The id of the blocker derived from a change that could not be rehearsed.
-pub fn impossible_rehearsal_id(change: &str) -> String {
-    format!("{}:{change}", Kind::ImpossibleRehearsal.as_str())
-}
-
 /// Builds the map from declared blockers, derived facts and the results of
 /// checking closing citations. Pure: the same inputs give the same map.
-pub fn build(
-    declared: &[BlockerSpec],
-    inputs: &DerivedInputs,
-    checks: &ClosingChecks,
-) -> BlockerMap {
+pub fn build(declared: &[BlockerSpec], facts: &[GateFact], checks: &ClosingChecks) -> BlockerMap {
     let mut blockers: Vec<BlockerEntry> = declared
         .iter()
         .map(|b| declared_entry(b, checks.get(&b.id)))
         .collect();
-    blockers.extend(derive(inputs));
+    blockers.extend(derive(facts));
     blockers.sort_by(|a, b| a.id.cmp(&b.id));
     let mut map = BlockerMap {
         blockers,
@@ -889,6 +516,9 @@ pub fn render_markdown(map: &BlockerMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::facts_file::tests::{all_inputs, pinned, source};
+    use crate::gate::facts_file::{DerivedInputs, UnknownSurface};
+    use crate::model::fact::{is_derived_id, stale_citation_id};
 
     fn spec(id: &str, status: Status, closing: Vec<Citation>) -> BlockerSpec {
         BlockerSpec {
@@ -903,14 +533,6 @@ mod tests {
         }
     }
 
-    fn pinned(path: &str) -> Citation {
-        Citation {
-            path: path.into(),
-            lines: None,
-            sha256: Some("a".repeat(64)),
-        }
-    }
-
     #[test]
     fn closed_without_closing_evidence_counts_as_open_and_says_so() {
         let map = build(
@@ -919,7 +541,7 @@ mod tests {
                 spec("B2", Status::Closed, vec![pinned("e.txt")]),
                 spec("B3", Status::Open, vec![]),
             ],
-            &DerivedInputs::default(),
+            &[],
             &ClosingChecks::new(),
         );
         let by_id = |id: &str| map.blockers.iter().find(|b| b.id == id).unwrap();
@@ -958,7 +580,7 @@ mod tests {
                 spec("B2", Status::Closed, vec![pinned("e.txt")]),
                 spec("B3", Status::Closed, vec![unpinned]),
             ],
-            &DerivedInputs::default(),
+            &[],
             &checks,
         );
         let st: Vec<(String, Status)> = map
@@ -977,76 +599,12 @@ mod tests {
         assert_eq!(map.blockers[1].note, None);
     }
 
-    fn source(path: &str) -> Vec<BlockerEvidence> {
-        vec![BlockerEvidence::Source(pinned(path))]
-    }
-
-    fn artifact(file: &str, at: &str) -> Vec<BlockerEvidence> {
-        vec![BlockerEvidence::Artifact(ArtifactCitation {
-            file: file.into(),
-            sha256: "b".repeat(64),
-            at: at.into(),
-            value: Some("CHANGED".into()),
-        })]
-    }
-
-    fn all_inputs() -> DerivedInputs {
-        DerivedInputs {
-            unknown_surfaces: vec![
-                UnknownSurface {
-                    surface: "ci-seal".into(),
-                    name: "CI seal".into(),
-                    evidence: source("ci/seal.md"),
-                },
-                UnknownSurface {
-                    surface: "ci-seal".into(),
-                    name: "CI seal".into(),
-                    evidence: source("ci/seal.md"),
-                },
-            ],
-            stale_citations: vec![StaleCitation {
-                owner: "pg".into(),
-                path: "docs/pg.md".into(),
-                lines: Some("3-4".into()),
-                found: "missing".into(),
-                sha256: Some("c".repeat(64)),
-                evidence: vec![],
-            }],
-            changed_forbidden_surfaces: vec![ChangedForbiddenSurface {
-                boundary: "prod".into(),
-                surface: "pg".into(),
-                result: ProofStatus::Changed,
-                evidence: artifact(
-                    "forbidden-surface-proof.json",
-                    "/boundaries/0/surfaces/0/status",
-                ),
-            }],
-            declared_only_critical_surfaces: vec![DeclaredOnlyCriticalSurface {
-                boundary: "secrets".into(),
-                surface: "vault".into(),
-                evidence: artifact("forbidden-surface-proof.json", "/blocker_facts/0/id"),
-            }],
-            fail_open_probes: vec![FailOpenProbe {
-                probe: "user/deploy".into(),
-                outcome: Outcome::FailOpen,
-                token_leaked: true,
-                evidence: artifact("production-bad-input-design.json", "/probes/3/outcome"),
-            }],
-            impossible_rehearsals: vec![ImpossibleRehearsal {
-                change: "raise".into(),
-                surfaces: "version".into(),
-                reason: "surface version cannot be copied".into(),
-                evidence: artifact("change-record.json", "/rehearsal/impossible"),
-            }],
-        }
-    }
-
     #[test]
     fn derived_blockers_are_deterministic_deduplicated_open_and_cited() {
         let inputs = all_inputs();
         assert_eq!(inputs.check(), Ok(()));
-        let a = build(&[], &inputs, &ClosingChecks::new());
-        let b = build(&[], &inputs, &ClosingChecks::new());
+        let a = build(&[], &inputs.facts(), &ClosingChecks::new());
+        let b = build(&[], &inputs.facts(), &ClosingChecks::new());
         assert_eq!(a, b);
         let ids: Vec<&str> = a.blockers.iter().map(|b| b.id.as_str()).collect();
         assert_eq!(
@@ -1100,7 +658,7 @@ mod tests {
         // A one-line range has one spelling in the id, whichever was given.
         let mut one = all_inputs();
         one.stale_citations[0].lines = Some("7-7".into());
-        let m = build(&[], &one, &ClosingChecks::new());
+        let m = build(&[], &one.facts(), &ClosingChecks::new());
         assert!(
             m.blockers
                 .iter()
@@ -1109,7 +667,7 @@ mod tests {
             m.blockers.iter().map(|b| &b.id).collect::<Vec<_>>()
         );
         assert_eq!(
-            ids::stale_citation_id(
+            stale_citation_id(
                 "pg",
                 "docs/pg.md",
                 Some(&crate::surface::LineRange { first: 7, last: 7 }.to_string())
@@ -1120,94 +678,36 @@ mod tests {
         let mut bare = all_inputs();
         bare.unknown_surfaces[0].evidence.clear();
         bare.unknown_surfaces.truncate(1);
-        let m = build(&[], &bare, &ClosingChecks::new());
+        let m = build(&[], &bare.facts(), &ClosingChecks::new());
         let u = m
             .blockers
             .iter()
-            .find(|b| b.kind == Kind::UnknownSurface)
+            .find(|b| b.kind == Kind::Derived(FactKind::UnknownSurface))
             .unwrap();
         assert!(u.counts_open() && u.note.as_deref().is_some_and(|n| n.contains("no evidence")));
     }
 
     #[test]
-    fn derived_facts_must_cite_well_formed_evidence() {
-        let mut i = all_inputs();
-        i.unknown_surfaces[1].evidence.clear();
-        assert_eq!(
-            i.check(),
-            Err("derived.unknown_surfaces[1].evidence: empty: a derived fact must cite the bytes it rests on".into())
-        );
-        let mut i = all_inputs();
-        i.fail_open_probes[0].evidence.clear();
-        assert!(
-            i.check()
-                .unwrap_err()
-                .starts_with("derived.fail_open_probes[0].evidence")
-        );
-        let mut i = all_inputs();
-        if let BlockerEvidence::Artifact(a) = &mut i.changed_forbidden_surfaces[0].evidence[0] {
-            a.sha256 = "nope".into();
-        }
-        assert_eq!(
-            i.check(),
-            Err("derived.changed_forbidden_surfaces[0].evidence[0].sha256: expected 64 lower-case hex digits".into())
-        );
-        let mut i = all_inputs();
-        if let BlockerEvidence::Artifact(a) = &mut i.declared_only_critical_surfaces[0].evidence[0]
-        {
-            a.file = "../proof.json".into();
-        }
-        assert!(
-            i.check()
-                .unwrap_err()
-                .contains("declared_only_critical_surfaces[0].evidence[0].file")
-        );
-        let mut i = all_inputs();
-        if let BlockerEvidence::Source(c) = &mut i.unknown_surfaces[0].evidence[0] {
-            c.lines = Some("0-1".into());
-        }
-        assert!(
-            i.check()
-                .unwrap_err()
-                .contains("unknown_surfaces[0].evidence[0]")
-        );
-        let mut i = all_inputs();
-        i.stale_citations[0].path = "/etc/passwd".into();
-        assert!(
-            i.check()
-                .unwrap_err()
-                .starts_with("derived.stale_citations[0].path")
-        );
-        let mut i = all_inputs();
-        i.impossible_rehearsals[0].evidence.clear();
-        assert!(
-            i.check()
-                .unwrap_err()
-                .starts_with("derived.impossible_rehearsals[0].evidence")
-        );
-    }
-
-    #[test]
     fn gate_and_surface_spell_the_kinds_alike() {
-        use crate::surface::facts::FactKind;
-        for (g, f) in [
-            (Kind::UnknownSurface, FactKind::UnknownSurface),
-            (Kind::StaleCitation, FactKind::StaleCitation),
-            (
-                Kind::ChangedForbiddenSurface,
-                FactKind::ChangedForbiddenSurface,
-            ),
-            (
-                Kind::DeclaredOnlyCriticalSurface,
-                FactKind::DeclaredOnlyCriticalSurface,
-            ),
-        ] {
+        for f in FactKind::ALL {
+            let g = Kind::Derived(f);
             assert_eq!(g.as_str(), f.as_str());
             assert_eq!(
                 serde_json::to_value(g).unwrap(),
                 serde_json::to_value(f).unwrap()
             );
+            assert_eq!(
+                serde_json::from_value::<Kind>(f.as_str().into()).unwrap(),
+                g
+            );
         }
+        assert_eq!(serde_json::to_value(Kind::Declared).unwrap(), "declared");
+        assert_eq!(
+            serde_json::from_value::<Kind>("declared".into()).unwrap(),
+            Kind::Declared
+        );
+        let e = serde_json::from_value::<Kind>("changed-surface".into()).unwrap_err();
+        assert!(e.to_string().contains("unknown variant"), "{e}");
     }
 
     /// A map whose `status` fields (and counts) were edited by hand to
@@ -1238,7 +738,7 @@ mod tests {
                 spec("NONE", Status::Closed, vec![]),
                 spec("OPEN", Status::Open, vec![pinned("e.txt")]),
             ],
-            &inputs,
+            &inputs.facts(),
             &checks,
         );
         assert!(
@@ -1350,7 +850,7 @@ mod tests {
             assert!(!is_derived_id(bad), "{bad}");
         }
         // Every id derive() gives is one a spec may name.
-        for b in derive(&all_inputs()) {
+        for b in derive(&all_inputs().facts()) {
             assert!(is_derived_id(&b.id), "{}", b.id);
         }
     }

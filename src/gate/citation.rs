@@ -16,8 +16,19 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::model::fact::{DerivedFact, FactEvidence};
 use crate::seal::is_sha256_hex;
 use crate::surface::citation::{self as cite, CitationProblemKind, LineRange};
+
+/// One piece of evidence a blocker cites: the one evidence type
+/// ([`FactEvidence`]) over the citation shape of gates.toml. Derived
+/// blockers cite what their fact rests on; declared ones cite their
+/// `evidence` from gates.toml.
+pub type BlockerEvidence = FactEvidence<Citation>;
+
+/// A derived fact as the gate module takes it: the one fact type
+/// ([`DerivedFact`]) citing source bytes in the shape of gates.toml.
+pub type GateFact = DerivedFact<Citation>;
 
 /// One citation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -45,6 +56,48 @@ impl Citation {
         match &self.lines {
             Some(l) => format!("{}:{l}", self.path),
             None => self.path.clone(),
+        }
+    }
+}
+
+impl From<cite::Citation> for Citation {
+    /// An inventory's pinned citation in the shape of gates.toml (its note
+    /// is not part of that shape).
+    fn from(c: cite::Citation) -> Self {
+        Citation {
+            path: c.path,
+            lines: c.lines.map(|l| l.to_string()),
+            sha256: Some(c.sha256),
+        }
+    }
+}
+
+impl BlockerEvidence {
+    /// Where it points, in one short string: `path:lines` for source bytes,
+    /// `file#at` for a value in a file (e.g.
+    /// `forbidden-surface-proof.json#/boundaries/0/surfaces/2/status`).
+    pub fn location(&self) -> String {
+        match self {
+            FactEvidence::Source(c) => c.location(),
+            FactEvidence::Artifact(a) => format!("{}#{}", a.file, a.at),
+        }
+    }
+
+    /// Checks the shape (a relative path, a line range, 64 lower-case hex
+    /// digits, a place to look); a message naming the field.
+    pub fn check_shape(&self) -> std::result::Result<(), String> {
+        match self {
+            FactEvidence::Source(c) => check_shape(c, false),
+            FactEvidence::Artifact(a) => {
+                cite::check_relative_path(&a.file).map_err(|why| format!("file: {why}"))?;
+                if !is_sha256_hex(&a.sha256) {
+                    return Err("sha256: expected 64 lower-case hex digits".into());
+                }
+                if a.at.trim().is_empty() {
+                    return Err("at: must say where in the file".into());
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -341,7 +341,7 @@ pub fn render_markdown(p: &DecisionPacket) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::blocker::{self, BlockerSpec, DerivedInputs, Status};
+    use crate::gate::blocker::{self, BlockerSpec, Status};
     use crate::gate::citation::Citation;
     use crate::model::level::Level;
 
@@ -393,7 +393,7 @@ mod tests {
     fn scoping_run_with_open_blockers_only_admits_hold_and_selects_none() {
         let map = blocker::build(
             &[spec_blocker("B1", Status::Open, false)],
-            &DerivedInputs::default(),
+            &[],
             &Default::default(),
         );
         let p = build(
@@ -419,11 +419,7 @@ mod tests {
             vec![crate::gate::citation::CitationState::Fresh],
         )]
         .into();
-        let closed = blocker::build(
-            &[spec_blocker("B1", Status::Closed, true)],
-            &DerivedInputs::default(),
-            &fresh,
-        );
+        let closed = blocker::build(&[spec_blocker("B1", Status::Closed, true)], &[], &fresh);
         let opts = [option("PROCEED", &["B1"])];
         let ok = build(
             &opts,
@@ -473,7 +469,7 @@ mod tests {
         // Closing evidence that was not checked establishes nothing.
         let unchecked = blocker::build(
             &[spec_blocker("B1", Status::Closed, true)],
-            &DerivedInputs::default(),
+            &[],
             &Default::default(),
         );
         let e = build(
@@ -497,7 +493,7 @@ mod tests {
         // Closed without closing evidence counts as open: not admissible.
         let unproven = blocker::build(
             &[spec_blocker("B1", Status::Closed, false)],
-            &DerivedInputs::default(),
+            &[],
             &Default::default(),
         );
         let e = build(

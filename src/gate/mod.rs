@@ -20,6 +20,7 @@ pub mod blocker;
 pub mod citation;
 pub mod decision;
 pub mod facts;
+pub mod facts_file;
 pub mod plan;
 pub mod verdict;
 

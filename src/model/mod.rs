@@ -10,9 +10,15 @@
 //!   result, one type each for the surface and gate modules.
 //! - [`level`]: the one scale low..critical of a surface's risk and a
 //!   blocker's severity.
+//! - [`outcome`]: how one bad-input probe ended.
+//! - [`fact`]: the derived fact (what still blocks production): its kinds,
+//!   its id scheme, its evidence and each kind's detail, one type for the
+//!   surface, gate, probe, change and packet modules.
 
+pub mod fact;
 pub mod glob;
 pub mod level;
+pub mod outcome;
 pub mod path;
 pub mod proof;
 pub mod text;

@@ -29,7 +29,7 @@ use super::spec::{LiveContact, SPEC_FILE};
 use super::wire;
 use crate::authz::{AuthorizedMutation, FoldRange};
 use crate::error::{Error, Result, exit};
-use crate::gate::assemble::{GateFacts, GatesRequest};
+use crate::gate::assemble::GatesRequest;
 use crate::gate::blocker::ClosingChecks;
 use crate::gate::verdict::{Scoping, Verdict, verdict};
 use crate::gate::{self, PLAN_FILE, PROBE_REPORT_FILE};
@@ -342,7 +342,7 @@ impl<'a, 'c> Derivation<'a, 'c> {
             .as_ref()
             .ok_or_else(|| out_of_order("the proof"))?;
         let mut derived =
-            wire::derived_inputs(&inputs.surfaces, &self.observed.inventories, Some(proof))?;
+            wire::derived_facts(&inputs.surfaces, &self.observed.inventories, Some(proof))?;
         // A change that could not be rehearsed is a blocker derived from its
         // record, so production stays on hold and `verify --rerun` re-derives it.
         if let Some(c) = inputs
@@ -353,17 +353,13 @@ impl<'a, 'c> Derivation<'a, 'c> {
             .as_deref()
             .and_then(|id| auth.authorized_change(id))
         {
-            derived
-                .impossible_rehearsals
-                .extend(crate::change::impossible_rehearsal(c, dir)?);
+            derived.extend(crate::change::impossible_rehearsal(c, dir)?);
         }
         let assembled = gate::assemble::assemble(&GatesRequest {
             blockers: &inputs.gates.spec.blocker,
             options: &inputs.gates.spec.option,
-            facts: Some(GateFacts {
-                derived,
-                proof: Some(wire::proof_facts(proof)),
-            }),
+            derived,
+            proof: Some(wire::proof_facts(proof)),
             probes: Some(self.report.findings()?),
             plan: Some(inputs.plan.clone()),
             closing_checks: Some(self.observed.closing.clone()),

@@ -7,10 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::gate::blocker::{
-    ChangedForbiddenSurface, DeclaredOnlyCriticalSurface, DerivedInputs, UnknownSurface,
-};
+use crate::gate::citation::{Citation, GateFact};
 use crate::gate::facts::{ProofFact, ProofFacts};
+use crate::model::fact::FactDetail;
 use crate::model::proof::{ProofResult as Overall, ProofStatus};
 use crate::surface::proof::{FailureClass, Proof};
 use crate::surface::spec::LoadedSpec as SurfacesSpec;
@@ -74,66 +73,52 @@ fn serde_label<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "failure".to_string())
 }
 
-/// The derived-blocker inputs the inventories and the proof give, each
-/// with the evidence its fact cites, listed by `surface::facts` (the one
-/// implementation of each fact and of its id); `surfaces` names the
-/// surfaces. Stale citations are empty at run time: a run with a stale
-/// citation stops before any artifact is written. Fail-open probes are
-/// added by the gate module from the probe report.
-pub fn derived_inputs(
+/// The derived facts the inventories and the proof give, as the gate
+/// module takes them ([`GateFact`]): the facts `surface` lists (the one
+/// implementation of each fact and of its id), each with the evidence it
+/// cites, an unknown surface with its name from `surfaces` (the inventory's
+/// fact does not record it). Stale citations are none at run time: a run
+/// with a stale citation stops before any artifact is written. Fail-open
+/// probes are added by the gate module from the probe report.
+pub fn derived_facts(
     surfaces: &SurfacesSpec,
     inventories: &[crate::surface::SurfaceInventory],
     proof: Option<&Proof>,
-) -> crate::Result<DerivedInputs> {
-    use crate::gate::blocker::BlockerEvidence;
-    use crate::surface::facts;
-    let evidence = |f: facts::DerivedFact| -> Vec<BlockerEvidence> {
-        f.evidence.into_iter().map(BlockerEvidence::from).collect()
-    };
-    let unknown_surfaces = crate::surface::inventory::unknown_surfaces(inventories)
+) -> crate::Result<Vec<GateFact>> {
+    let gate = |f: crate::surface::DerivedFact| f.map_source(Citation::from);
+    let mut out: Vec<GateFact> = crate::surface::inventory::unknown_surfaces(inventories)
         .into_iter()
-        .map(|f| UnknownSurface {
-            name: surfaces
+        .map(|f| {
+            let name = surfaces
                 .spec
                 .surfaces
                 .iter()
                 .find(|s| s.id == f.surface)
-                .map_or_else(|| f.surface.clone(), |s| s.name.clone()),
-            surface: f.surface.clone(),
-            evidence: evidence(f),
+                .map(|s| s.name.clone());
+            let mut f = gate(f);
+            f.detail = FactDetail::UnknownSurface { name };
+            f
         })
         .collect();
-    let mut changed = Vec::new();
-    let mut declared_only = Vec::new();
     if let Some(proof) = proof {
         for f in crate::surface::proof::changed_forbidden_surfaces(proof)? {
-            changed.push(ChangedForbiddenSurface {
-                boundary: f.boundary.clone().unwrap_or_default(),
-                surface: f.surface.clone(),
-                // A mismatch is reported as one; anything else as a change.
-                result: match f.status.map(ProofStatus::for_gate_facts) {
-                    Some(ProofStatus::AuthorizedMutationMismatch) => {
+            let mut f = gate(f);
+            // A mismatch is reported as one; anything else as a change.
+            if let FactDetail::ChangedForbiddenSurface { status, .. } = &mut f.detail {
+                *status = match status.for_gate_facts() {
+                    ProofStatus::AuthorizedMutationMismatch => {
                         ProofStatus::AuthorizedMutationMismatch
                     }
                     _ => ProofStatus::Changed,
-                },
-                evidence: evidence(f),
-            });
+                };
+            }
+            out.push(f);
         }
-        for f in crate::surface::proof::declared_only_critical_surfaces(proof)? {
-            declared_only.push(DeclaredOnlyCriticalSurface {
-                boundary: f.boundary.clone().unwrap_or_default(),
-                surface: f.surface.clone(),
-                evidence: evidence(f),
-            });
-        }
+        out.extend(
+            crate::surface::proof::declared_only_critical_surfaces(proof)?
+                .into_iter()
+                .map(gate),
+        );
     }
-    Ok(DerivedInputs {
-        unknown_surfaces,
-        stale_citations: Vec::new(),
-        changed_forbidden_surfaces: changed,
-        declared_only_critical_surfaces: declared_only,
-        fail_open_probes: Vec::new(),
-        impossible_rehearsals: Vec::new(),
-    })
+    Ok(out)
 }

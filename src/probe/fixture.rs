@@ -10,12 +10,13 @@ use std::sync::Mutex;
 use crate::authz::{Authorization, Scope};
 use crate::error::{IoContext, Result};
 use crate::gate::assemble::GateFacts;
-use crate::gate::blocker::{BlockerSpec, DerivedInputs, Status};
+use crate::gate::blocker::{BlockerSpec, Status};
 use crate::gate::citation::Citation;
 use crate::gate::decision::OptionSpec;
 use crate::gate::facts::{
     BlockerFact, GateName, OptionFact, Outcome, ProbeFact, ProofFact, ProofFacts,
 };
+use crate::gate::facts_file::DerivedInputs;
 use crate::gate::verdict::{Evidence, pass_token};
 use crate::gate::{PLAN_FILE, SPEC_FILE, plan};
 use crate::model::level::Level;

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::assemble::ProbeFindings;
-use crate::gate::blocker::{BlockerEvidence, FailOpenProbe};
+use crate::gate::citation::{BlockerEvidence, GateFact};
 use crate::gate::facts::{Outcome, ProbeFact};
 use crate::gate::verdict::find_token_claim;
-use crate::surface::facts::ArtifactCitation;
+use crate::model::fact::ArtifactCitation;
 
 use super::{REPORT_LIMIT, USER_CLASS};
 
@@ -195,7 +195,7 @@ impl ProbeReport {
     /// (`production-bad-input-design.json`, `/probes/<i>/outcome`), pinned
     /// by the sha256 of the report's canonical JSON: the bytes holdfast
     /// writes, and so the bytes of a packet's report.
-    pub fn fail_open_probes(&self) -> Result<Vec<FailOpenProbe>> {
+    pub fn fail_open_probes(&self) -> Result<Vec<GateFact>> {
         let sha256 = crate::digest::sha256_hex(&crate::canonical::to_bytes(self)?);
         Ok(self
             .probes
@@ -203,18 +203,20 @@ impl ProbeReport {
             .enumerate()
             .map(|(i, r)| (i, r.fact()))
             .filter(|(_, f)| !f.fail_closed())
-            .map(|(i, f)| FailOpenProbe {
-                evidence: vec![BlockerEvidence::Artifact(ArtifactCitation {
-                    file: crate::gate::PROBE_REPORT_FILE.to_string(),
-                    sha256: sha256.clone(),
-                    at: format!("/probes/{i}/outcome"),
-                    value: serde_json::to_value(f.outcome)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string)),
-                })],
-                probe: f.id,
-                outcome: f.outcome,
-                token_leaked: f.token_leaked,
+            .map(|(i, f)| {
+                crate::gate::facts_file::fail_open_probe(
+                    &f.id,
+                    f.outcome,
+                    f.token_leaked,
+                    vec![BlockerEvidence::Artifact(ArtifactCitation {
+                        file: crate::gate::PROBE_REPORT_FILE.to_string(),
+                        sha256: sha256.clone(),
+                        at: format!("/probes/{i}/outcome"),
+                        value: serde_json::to_value(f.outcome)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string)),
+                    })],
+                )
             })
             .collect())
     }

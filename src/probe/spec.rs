@@ -40,10 +40,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::SPEC_FILE;
-use crate::gate::blocker::{BlockerSpec, check_declared_id, is_derived_id};
+use crate::gate::blocker::{BlockerSpec, check_declared_id};
 use crate::gate::citation;
 use crate::gate::decision::{OptionSpec, check_option_id};
 use crate::gate::verdict::{check_pass_token, find_token_claim, pass_token};
+use crate::model::fact::is_derived_id;
 use crate::tomlio;
 
 /// The gates.toml `holdfast init` writes: one open blocker and one option,

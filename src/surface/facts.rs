@@ -1,150 +1,19 @@
-//! Derived-blocker facts: what the surface evidence says still blocks
-//! production. The gate module turns each fact into a blocker; this module
-//! only lists them, each with the blocker's id, the surface and the
-//! evidence, so a blocker can always be traced back to bytes.
-//!
-//! Ids follow the one scheme the blocker map uses (and decision options
-//! reference in `requires_closed`), `<kind>:<key>`:
-//!
-//! | kind | id |
-//! |---|---|
-//! | unknown surface | `unknown-surface:<surface>` |
-//! | stale citation | `stale-citation:<owner>:<path>[:<lines>]` |
-//! | changed forbidden surface | `changed-forbidden-surface:<boundary>:<surface>` |
-//! | declared-only critical surface | `declared-only-critical-surface:<boundary>:<surface>` |
-//! | fail-open probe (gate module) | `fail-open-probe:<probe>` |
-//! | impossible rehearsal (packet module, from the change record) | `impossible-rehearsal:<change>` |
-//!
-//! The `<owner>` of a stale citation is the surface citing it, or `packet`
-//! when the inventory itself is missing or malformed (its `<path>` is then
-//! the inventory's file name). The functions below are the only place these
-//! ids are spelled; `gate::blocker` uses them too.
-
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+//! The surface module's derived facts: what the surface evidence says
+//! still blocks production (unknown surfaces, stale citations, changed and
+//! declared-only forbidden surfaces). The fact itself, its kinds and its id
+//! scheme are [`crate::model::fact`]'s; here a fact cites the inventory's
+//! pinned source citations. The gate module turns each fact into a
+//! blocker, so a blocker can always be traced back to bytes.
 
 use super::citation::{Citation, CitationReport};
-use crate::model::proof::ProofStatus;
+use crate::model::fact::{self, ArtifactCitation, FactDetail, PACKET_OWNER, stale_citation_id};
 
-/// The kinds of facts the surface module derives.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum FactKind {
-    /// A surface whose risk and gate are not established.
-    UnknownSurface,
-    /// A citation whose bytes no longer match (or can no longer be read).
-    StaleCitation,
-    /// A forbidden surface whose digest changed, or the authorized mutation
-    /// that did not match its pins.
-    ChangedForbiddenSurface,
-    /// A forbidden surface the policy requires a digest for, proven only by
-    /// declaration.
-    DeclaredOnlyCriticalSurface,
-}
+/// A derived fact of the surface module: [`fact::DerivedFact`] citing the
+/// inventory's citations (path, lines, sha256, note).
+pub type DerivedFact = fact::DerivedFact<Citation>;
 
-impl FactKind {
-    /// The spelling used in JSON and as the first part of the fact's id.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FactKind::UnknownSurface => "unknown-surface",
-            FactKind::StaleCitation => "stale-citation",
-            FactKind::ChangedForbiddenSurface => "changed-forbidden-surface",
-            FactKind::DeclaredOnlyCriticalSurface => "declared-only-critical-surface",
-        }
-    }
-}
-
-/// The id of the unknown-surface fact (and blocker) of `surface`.
-pub fn unknown_surface_id(surface: &str) -> String {
-    format!("{}:{surface}", FactKind::UnknownSurface.as_str())
-}
-
-/// The id of the stale-citation fact (and blocker) of `owner`'s citation of
-/// `path` (and `lines`, when it cites a range).
-pub fn stale_citation_id(owner: &str, path: &str, lines: Option<&str>) -> String {
-    let kind = FactKind::StaleCitation.as_str();
-    match lines {
-        Some(l) => format!("{kind}:{owner}:{path}:{l}"),
-        None => format!("{kind}:{owner}:{path}"),
-    }
-}
-
-/// The id of the fact (and blocker) that `surface`, forbidden by `boundary`,
-/// changed.
-pub fn changed_forbidden_surface_id(boundary: &str, surface: &str) -> String {
-    format!(
-        "{}:{boundary}:{surface}",
-        FactKind::ChangedForbiddenSurface.as_str()
-    )
-}
-
-/// The id of the fact (and blocker) that `surface`, forbidden by `boundary`,
-/// is only declared not contacted while the policy requires a digest.
-pub fn declared_only_critical_surface_id(boundary: &str, surface: &str) -> String {
-    format!(
-        "{}:{boundary}:{surface}",
-        FactKind::DeclaredOnlyCriticalSurface.as_str()
-    )
-}
-
-/// The owner of a stale-citation fact about an inventory file itself.
-pub const PACKET_OWNER: &str = "packet";
-
-/// A cited value inside a JSON or TOML file: the file, the sha256 of its
-/// bytes, where in it, and what is found there. Anyone can re-check it: hash
-/// the file, look the place up, compare the value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArtifactCitation {
-    /// File name: a packet file (`forbidden-surface-proof.json`, the
-    /// snapshots, the probe report), or the spec file (`surfaces.toml`).
-    pub file: String,
-    /// sha256 of the file's bytes.
-    pub sha256: String,
-    /// Where in the file: a JSON Pointer (RFC 6901, e.g.
-    /// `/surfaces/prod-pg/digest`) for JSON, the key path (e.g.
-    /// `surface[3].status`) for TOML.
-    pub at: String,
-    /// The value found there, as text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-/// One piece of evidence a fact rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum FactEvidence {
-    /// Bytes of the source tree: path, lines and their sha256.
-    Source(Citation),
-    /// A value in a packet or spec file, pinned by the file's sha256.
-    Artifact(ArtifactCitation),
-}
-
-/// One fact a blocker can be derived from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DerivedFact {
-    /// The blocker id, `<kind>:<key>` (see the module documentation), e.g.
-    /// `unknown-surface:ci-seal-scope`.
-    pub id: String,
-    /// What kind of fact.
-    pub kind: FactKind,
-    /// The surface it is about (for a stale citation, the citing surface;
-    /// empty when the inventory itself is at fault).
-    pub surface: String,
-    /// The boundary that forbids the surface (changed and declared-only facts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boundary: Option<String>,
-    /// The surface's status in the proof (changed and declared-only facts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ProofStatus>,
-    /// One line saying what blocks.
-    pub title: String,
-    /// The bytes it rests on.
-    pub evidence: Vec<FactEvidence>,
-}
+/// One piece of evidence a surface fact rests on.
+pub type FactEvidence = fact::FactEvidence<Citation>;
 
 /// Escapes one JSON Pointer reference token (RFC 6901: `~` and `/`).
 pub fn pointer_token(s: &str) -> String {
@@ -180,12 +49,16 @@ pub fn stale_citations(report: &CitationReport) -> Vec<DerivedFact> {
             }
             DerivedFact {
                 id: stale_citation_id(owner, path, lines.as_deref()),
-                kind: FactKind::StaleCitation,
                 surface: p.surface.clone(),
-                boundary: None,
-                status: None,
                 title: format!("{}: {}", p.kind.label(), p.detail),
                 evidence,
+                detail: FactDetail::StaleCitation {
+                    owner: owner.to_string(),
+                    path: path.to_string(),
+                    lines: lines.clone(),
+                    found: p.detail.clone(),
+                    sha256: p.recorded.as_ref().map(|c| c.sha256.clone()),
+                },
             }
         })
         .collect()
@@ -249,24 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn ids_follow_the_one_scheme() {
-        assert_eq!(unknown_surface_id("ci"), "unknown-surface:ci");
-        assert_eq!(
-            stale_citation_id("pg", "docs/pg.md", Some("3-9")),
-            "stale-citation:pg:docs/pg.md:3-9"
-        );
-        assert_eq!(
-            stale_citation_id("pg", "docs/pg.md", None),
-            "stale-citation:pg:docs/pg.md"
-        );
-        assert_eq!(
-            changed_forbidden_surface_id("prod", "pg"),
-            "changed-forbidden-surface:prod:pg"
-        );
-        assert_eq!(
-            declared_only_critical_surface_id("secrets", "vault"),
-            "declared-only-critical-surface:secrets:vault"
-        );
+    fn pointer_tokens_are_escaped() {
         assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
     }
 }

@@ -13,12 +13,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::citation::{self, Citation, CitationProblem, CitationProblemKind, CitationReport};
-use super::facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind, unknown_surface_id};
+use super::facts::{DerivedFact, FactEvidence};
 use super::snapshot::Method;
 use super::spans::Seg;
 use super::spec::{LoadedSpec, Status, Table};
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::model::fact::{ArtifactCitation, FactDetail, unknown_surface_id};
 use crate::model::level::Level;
 use crate::{canonical, digest};
 
@@ -535,10 +536,8 @@ pub fn unknown_surface(
     evidence.extend(entry.evidence.iter().cloned().map(FactEvidence::Source));
     Some(DerivedFact {
         id: unknown_surface_id(&entry.id),
-        kind: FactKind::UnknownSurface,
         surface: entry.id.clone(),
-        boundary: None,
-        status: None,
+        detail: FactDetail::UnknownSurface { name: None },
         title: format!(
             "{} ({table}) is UNKNOWN: its mutation risk and required gate are not established{}",
             entry.name,
@@ -564,6 +563,7 @@ pub fn unknown_surfaces(inventories: &[SurfaceInventory]) -> Vec<DerivedFact> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fact::FactKind;
     use crate::surface::citation::Citation;
     use crate::surface::spec::tests_support::GOOD;
     use std::fs;
@@ -697,7 +697,7 @@ mod tests {
         assert_eq!(facts.len(), 1);
         let f = &facts[0];
         assert_eq!(f.id, "unknown-surface:ci-seal-scope");
-        assert_eq!(f.kind, FactKind::UnknownSurface);
+        assert_eq!(f.kind(), FactKind::UnknownSurface);
         assert_eq!(
             f.evidence[0],
             FactEvidence::Artifact(ArtifactCitation {

@@ -22,7 +22,7 @@ pub mod spec;
 use std::path::Path;
 
 pub use citation::{Citation, CitationProblem, CitationProblemKind, CitationReport, LineRange};
-pub use facts::{ArtifactCitation, DerivedFact, FactEvidence, FactKind};
+pub use facts::{DerivedFact, FactEvidence};
 pub use inventory::{SurfaceInventory, verify_citations};
 pub use proof::{PROOF_FILE, Proof};
 pub use snapshot::{Method, Snapshot, SurfaceSnapshot};

@@ -23,10 +23,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::facts::{
-    ArtifactCitation, DerivedFact, FactEvidence, FactKind, changed_forbidden_surface_id,
-    declared_only_critical_surface_id, pointer_token,
-};
+use super::facts::{DerivedFact, FactEvidence, pointer_token};
 use super::snapshot::{self, Method, Snapshot, SurfaceSnapshot};
 use super::spec::{Table, resolve_members};
 use crate::authz::{Authorization, AuthorizedMutation, ChangeSpec, FoldRange};
@@ -34,6 +31,9 @@ use crate::canonical;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsio;
+use crate::model::fact::{
+    ArtifactCitation, FactDetail, changed_forbidden_surface_id, declared_only_critical_surface_id,
+};
 use crate::model::level::Level;
 use crate::model::proof::{ProofResult, ProofStatus};
 use crate::registry::FoldResult;
@@ -1243,10 +1243,11 @@ pub fn changed_forbidden_surfaces(proof: &Proof) -> Result<Vec<DerivedFact>> {
             }
             out.push(DerivedFact {
                 id: changed_forbidden_surface_id(&b.id, &s.surface),
-                kind: FactKind::ChangedForbiddenSurface,
                 surface: s.surface.clone(),
-                boundary: Some(b.id.clone()),
-                status: Some(s.status),
+                detail: FactDetail::ChangedForbiddenSurface {
+                    boundary: b.id.clone(),
+                    status: s.status,
+                },
                 title: format!(
                     "{} is {} (boundary {}): {}",
                     s.surface,
@@ -1276,10 +1277,11 @@ pub(crate) fn declared_only_critical_surface(
     let at = format!("/surfaces/{}/method", pointer_token(surface));
     DerivedFact {
         id: declared_only_critical_surface_id(boundary, surface),
-        kind: FactKind::DeclaredOnlyCriticalSurface,
         surface: surface.to_string(),
-        boundary: Some(boundary.to_string()),
-        status: Some(ProofStatus::DeclaredNotContacted),
+        detail: FactDetail::DeclaredOnlyCriticalSurface {
+            boundary: boundary.to_string(),
+            status: ProofStatus::DeclaredNotContacted,
+        },
         title,
         evidence: [proof_before, proof_after]
             .into_iter()
@@ -1533,7 +1535,7 @@ mod tests {
         let f = &facts[0];
         assert_eq!(f.id, "changed-forbidden-surface:prod-mutation:db");
         assert_eq!(
-            (f.boundary.as_deref(), f.status),
+            (f.boundary(), f.status()),
             (Some("prod-mutation"), Some(ProofStatus::Changed))
         );
         // It cites the proof's entry (the proof file pinned by the sha256 of
@@ -1795,7 +1797,7 @@ mod tests {
             f.id,
             "declared-only-critical-surface:secrets-change:secrets"
         );
-        assert_eq!(f.boundary.as_deref(), Some("secrets-change"));
+        assert_eq!(f.boundary(), Some("secrets-change"));
         // Recorded in the proof: it cites the snapshots (no snapshot method).
         let at = |e: &crate::surface::facts::FactEvidence| match e {
             crate::surface::facts::FactEvidence::Artifact(a) => {

@@ -68,7 +68,8 @@ pub fn run(out: &Output, args: Args) -> Result<i32, Error> {
     let result = assemble::assemble(&GatesRequest {
         blockers: &spec.spec.blocker,
         options: &spec.spec.option,
-        facts,
+        derived: facts.as_ref().map(GateFacts::facts).unwrap_or_default(),
+        proof: facts.and_then(|f| f.proof),
         probes: probe_report,
         plan,
         closing_checks,
