@@ -38,7 +38,7 @@ pub mod ids {
     pub const DECLARED: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
     /// Any blocker id: a declared one, or a derived `<kind>:<key>` whose key
     /// parts are not empty (`unknown-surface:prod-secrets`).
-    pub const BLOCKER: &str = "^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|(unknown-surface|stale-citation|changed-forbidden-surface|declared-only-critical-surface|fail-open-probe):[^:]+(:[^:]+)*)$";
+    pub const BLOCKER: &str = "^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|(unknown-surface|stale-citation|changed-forbidden-surface|declared-only-critical-surface|fail-open-probe|impossible-rehearsal):[^:]+(:[^:]+)*)$";
     /// A probe class id (and a control id): lower-case words joined by `-`
     /// (`tampered-artifact`, `user`).
     pub const PROBE_CLASS: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
@@ -518,6 +518,20 @@ pub fn all() -> Vec<Published> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_blocker_id_pattern_names_every_derived_kind() {
+        // A kind left out would make a blocker map holding its id fail the
+        // map's own schema (impossible-rehearsal once was).
+        for kind in crate::model::fact::FactKind::ALL {
+            assert!(
+                ids::BLOCKER.contains(&format!("|{}", kind.as_str()))
+                    || ids::BLOCKER.contains(&format!("({}", kind.as_str())),
+                "{} is missing from ids::BLOCKER",
+                kind.as_str()
+            );
+        }
+    }
 
     #[test]
     fn close_objects_closes_records_and_leaves_maps_and_variants_open() {
