@@ -520,16 +520,34 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_blocker_id_pattern_names_every_derived_kind() {
+    fn the_blocker_id_pattern_admits_an_id_of_every_derived_kind() {
         // A kind left out would make a blocker map holding its id fail the
-        // map's own schema (impossible-rehearsal once was).
-        for kind in crate::model::fact::FactKind::ALL {
+        // map's own schema (impossible-rehearsal once was). The ids are
+        // built by the one id scheme, one per kind: a new kind fails to
+        // compile here until it is given one.
+        use crate::model::fact::{self, FactKind};
+        let pattern =
+            jsonschema::validator_for(&json!({"type": "string", "pattern": ids::BLOCKER})).unwrap();
+        for kind in FactKind::ALL {
+            let id = match kind {
+                FactKind::UnknownSurface => fact::unknown_surface_id("prod-secrets"),
+                FactKind::StaleCitation => fact::stale_citation_id("ci", "src/a.rs", Some("3-4")),
+                FactKind::ChangedForbiddenSurface => {
+                    fact::changed_forbidden_surface_id("no-prod", "prod-pg")
+                }
+                FactKind::DeclaredOnlyCriticalSurface => {
+                    fact::declared_only_critical_surface_id("no-prod", "prod-pg")
+                }
+                FactKind::FailOpenProbe => fact::fail_open_probe_id("tampered-artifact/flip-byte"),
+                FactKind::ImpossibleRehearsal => fact::impossible_rehearsal_id("migrate-42"),
+            };
             assert!(
-                ids::BLOCKER.contains(&format!("|{}", kind.as_str()))
-                    || ids::BLOCKER.contains(&format!("({}", kind.as_str())),
-                "{} is missing from ids::BLOCKER",
-                kind.as_str()
+                pattern.is_valid(&json!(id)),
+                "{id} does not match ids::BLOCKER"
             );
+        }
+        for bad in ["changed-surface:prod-pg", "unknown-surface:", "BLK CI"] {
+            assert!(!pattern.is_valid(&json!(bad)), "{bad} matched ids::BLOCKER");
         }
     }
 
