@@ -1004,8 +1004,9 @@ pub const DEFAULT_STATEMENT_TIMEOUT_SECONDS: u64 = 3600;
 /// Default read timeout: the longest holdfast waits for any answer from
 /// the server (a connection, a row, a reply) before the snapshot fails.
 pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 120;
-/// Default of `PgOptions::sort_in_holdfast_below`: 64 MiB.
-pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 64 << 20;
+/// Default of `PgOptions::sort_in_holdfast_below`: 256 MiB (held in memory
+/// with 16 bytes per row to sort them).
+pub const DEFAULT_SORT_IN_HOLDFAST_BELOW: u64 = 256 << 20;
 /// Default of `PgOptions::pages_per_range`: 4096 pages (32 MiB of 8 KiB pages).
 pub const DEFAULT_PAGES_PER_RANGE: u64 = 4096;
 /// How a `postgres` surface is read (the `[surface.snapshot]` settings).
@@ -1021,11 +1022,13 @@ pub struct PgOptions {
     pub read_timeout_seconds: u64,
     /// Connections reading in parallel (1 = one connection).
     pub parallel: usize,
-    /// A key range whose estimated size (from `relpages`) is below this
-    /// many bytes is read in storage order and sorted by its key inside
-    /// holdfast (cheaper for the server than an index scan); a larger one is
-    /// read in key order. Either way the lines come out in key order, so
-    /// this never changes a digest (a test checks it).
+    /// A table with an integer key whose size (`pg_table_size`)
+    /// is below this many bytes is read in storage order (in page ranges,
+    /// PostgreSQL 14 and later) and sorted by its key inside holdfast
+    /// (cheaper for the server than an index scan); of a larger one, each
+    /// key range below this size is read so, and a larger range in key
+    /// order. Either way the lines come out in key order, so this never
+    /// changes a digest (a test checks it).
     pub sort_in_holdfast_below: u64,
     /// Pages per range when a table without a built-in primary key is read
     /// in page (`ctid`) ranges over several connections; a table of fewer

@@ -696,12 +696,15 @@ fn digests_do_not_depend_on_the_parallelism() {
             1000 * (i + 1)
         ));
     }
-    // Read in key ranges (its key spans more than one range).
+    // Read in key ranges (its key spans more than one range); a generated
+    // column is in its rows whichever way they are read.
     sql.push_str(
-        "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text);
+        "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text, g text GENERATED ALWAYS AS (v || '!') STORED);
          INSERT INTO public.wide SELECT g * 3 - 100000, md5(g::text) FROM generate_series(1, 70000) g ORDER BY random();",
     );
     server.client(db).batch_execute(&sql).unwrap();
+    // relpages, which decides the page ranges (VACUUM runs outside a transaction).
+    server.client(db).batch_execute("VACUUM ANALYZE").unwrap();
     let conn = server.conn(db);
     let one = read_with(
         &conn,
@@ -721,6 +724,20 @@ fn digests_do_not_depend_on_the_parallelism() {
         )
         .unwrap();
         assert_eq!(one, p, "parallel = {n}");
+        // Tables with an integer key read in many page ranges, their lines
+        // sorted by key and cut into key ranges inside holdfast.
+        for per in [1, 7] {
+            let paged = read_with(
+                &conn,
+                &PgOptions {
+                    parallel: n,
+                    pages_per_range: per,
+                    ..PgOptions::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(one, paged, "parallel = {n}, {per} page(s) per range");
+        }
     }
     // Sorting key ranges inside holdfast or asking the server for key order
     // gives the same bytes.

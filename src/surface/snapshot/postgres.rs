@@ -81,8 +81,17 @@ type RowResults = Vec<(usize, Result<JobRows>)>;
 enum JobRows {
     Digest(String, u64),
     Lines(Vec<u8>),
+    /// The whole table's rows digest (the last page range of a table with
+    /// an integer key to be read).
+    Table(String, u64),
+    /// A page range whose rows wait for the table's other ranges.
+    Held,
 }
 
+/// The fewest pages (8 MiB) in one page range of a table with an integer
+/// key read in page ranges: smaller ones would cost more statements than
+/// they balance.
+const KEYED_MIN_PAGES_PER_RANGE: u64 = 1024;
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest table without a usable key that holdfast sorts in memory (its
@@ -713,10 +722,8 @@ impl ReadOnlySession {
         width: usize,
     ) -> Result<(String, u64)> {
         let doing = format!("reading {} (key range {lo:?}..{hi:?})", rel.part());
-        let estimate = u64::try_from(rel.pages.max(0))
-            .unwrap_or(0)
-            .saturating_mul(8192)
-            / u64::try_from(width.max(1)).unwrap_or(1);
+        let estimate =
+            u64::try_from(rel.bytes.max(0)).unwrap_or(0) / u64::try_from(width.max(1)).unwrap_or(1);
         if let Some(key) = rel.key_position()
             && estimate < self.opts.sort_in_holdfast_below
         {
@@ -726,8 +733,9 @@ impl ReadOnlySession {
             self.copy_out(&doing, &sql, |chunk| {
                 if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
                     return Err(Error::failed(format!(
-                        "surface {who}: {part}: a key range exceeds {} MiB although its statistics said it is small; \
-                         run ANALYZE on it and snapshot again",
+                        "surface {who}: {part}: a key range's COPY text exceeds {} MiB, the most holdfast \
+                         sorts in memory, although the table and its TOAST are small enough to sort it \
+                         (its values compress that well); such a table cannot be snapshotted yet",
                         UNKEYED_TABLE_LIMIT >> 20
                     )));
                 }
@@ -750,9 +758,10 @@ impl ReadOnlySession {
     }
 
     /// Reads one page range of a page-split table (see
-    /// [`RelationDef::page_split`]): its COPY lines, to be sorted with the
-    /// other ranges'. `held` counts the bytes of the table's ranges read so
-    /// far, against [`UNKEYED_TABLE_LIMIT`].
+    /// [`RelationDef::page_split`] and [`RelationDef::keyed_page_split`]):
+    /// its COPY lines, to be sorted with the other ranges'. `held` counts
+    /// the bytes of the table's ranges read so far, against
+    /// [`UNKEYED_TABLE_LIMIT`].
     fn page_lines(
         &mut self,
         rel: &RelationDef,
@@ -761,16 +770,33 @@ impl ReadOnlySession {
         held: &AtomicUsize,
     ) -> Result<Vec<u8>> {
         let doing = format!("reading {} (pages {lo:?}..{hi:?})", rel.part());
-        let sql = rel.page_copy_sql(lo, hi);
+        let keyed = rel.ranged();
+        let sql = if keyed {
+            rel.keyed_page_copy_sql(lo, hi)
+        } else {
+            rel.page_copy_sql(lo, hi)
+        };
         let mut all: Vec<u8> = Vec::new();
         let (who, part) = (self.who.clone(), rel.part());
+        let sort_below = self.opts.sort_in_holdfast_below;
         self.copy_out(&doing, &sql, |chunk| {
             if held.fetch_add(chunk.len(), Ordering::SeqCst) + chunk.len() > UNKEYED_TABLE_LIMIT {
-                return Err(Error::failed(format!(
-                    "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
-                     the most holdfast sorts in memory; give it a primary key",
-                    UNKEYED_TABLE_LIMIT >> 20
-                )));
+                return Err(Error::failed(if keyed {
+                    format!(
+                        "surface {who}: {part}: its rows' COPY text exceeds {} MiB, the most holdfast sorts \
+                         in memory, although the table and its TOAST take less than {} MiB (its values \
+                         compress that well), so holdfast read it in page ranges to sort it in memory; \
+                         such a table cannot be snapshotted yet",
+                        UNKEYED_TABLE_LIMIT >> 20,
+                        sort_below >> 20
+                    )
+                } else {
+                    format!(
+                        "surface {who}: {part} has no primary key of built-in types and its rows exceed {} MiB, \
+                         the most holdfast sorts in memory; give it a primary key",
+                        UNKEYED_TABLE_LIMIT >> 20
+                    )
+                }));
             }
             all.extend_from_slice(chunk);
             Ok(())
@@ -778,15 +804,20 @@ impl ReadOnlySession {
         Ok(all)
     }
 
-    /// The key's minimum and maximum of a ranged table (`None`: no rows).
-    fn key_bounds(&mut self, rel: &RelationDef) -> Result<Option<(i64, i64)>> {
+    /// The key's minimum and maximum of a ranged table (`None`: no rows),
+    /// and its true size in [`RelationDef::pages`] and
+    /// [`RelationDef::bytes`].
+    fn key_bounds(&mut self, rel: &mut RelationDef) -> Result<Option<(i64, i64)>> {
         let Some(sql) = rel.key_bounds_sql() else {
             return Ok(None);
         };
         let doing = format!("reading the key range of {}", rel.part());
-        let row = self.call(&doing, |c| c.query_one(sql.as_str(), &[]))?;
+        let name = rel.qualified();
+        let row = self.call(&doing, |c| c.query_one(sql.as_str(), &[&name]))?;
         let min: Option<i64> = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
         let max: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
+        rel.pages = row.try_get(2).map_err(|e| self.fail(&doing, &e))?;
+        rel.bytes = row.try_get(3).map_err(|e| self.fail(&doing, &e))?;
         Ok(min.zip(max))
     }
 
@@ -867,13 +898,15 @@ impl ReadOnlySession {
                         .map_err(|e| bad(self, e))?,
                 );
             }
+            let pages: i64 = r.try_get(4).map_err(|e| bad(self, e))?;
             rels.push((
                 r.try_get(0).map_err(|e| bad(self, e))?,
                 RelationDef {
                     schema: r.try_get(1).map_err(|e| bad(self, e))?,
                     name: r.try_get(2).map_err(|e| bad(self, e))?,
                     kind: r.try_get(3).map_err(|e| bad(self, e))?,
-                    pages: r.try_get(4).map_err(|e| bad(self, e))?,
+                    pages,
+                    bytes: pages.saturating_mul(8192),
                     columns: Vec::new(),
                     constraints: Vec::new(),
                     indexes: Vec::new(),
@@ -1113,20 +1146,10 @@ pub fn ranges_digest(ranges: &[(usize, String, u64)]) -> (String, u64) {
 /// fields are tab-separated, a tab inside a value is escaped), and the line
 /// count: the bytes a server `ORDER BY` of a unique integer key would give.
 pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String, u64), String> {
-    let mut lines: Vec<(i64, &[u8])> = Vec::new();
-    for line in copy.split_inclusive(|&b| b == b'\n') {
-        let field = line
-            .strip_suffix(b"\n")
-            .unwrap_or(line)
-            .split(|&b| b == b'\t')
-            .nth(key)
-            .ok_or_else(|| format!("a COPY line has no field {}", key + 1))?;
-        let k: i64 = std::str::from_utf8(field)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| "a key value in COPY output is not an integer".to_string())?;
-        lines.push((k, line));
-    }
+    let mut lines: Vec<(i64, &[u8])> = keyed_lines(copy, key)?
+        .into_iter()
+        .map(|(k, a, b)| (k, &copy[a..b]))
+        .collect();
     lines.sort_unstable_by_key(|(k, _)| *k);
     if lines.windows(2).any(|w| w[0].0 == w[1].0) {
         return Err("two rows share a primary key value".into());
@@ -1136,6 +1159,150 @@ pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String
         h.update(l);
     }
     Ok((hex::encode(h.finalize()), lines.len() as u64))
+}
+
+/// The rows of one page range of a ranged table read in page ranges (see
+/// [`RelationDef::keyed_page_split`]): its COPY bytes and, per key range
+/// (as [`relations::key_ranges`] gives them), its lines in key order.
+pub struct KeyedRows {
+    bytes: Vec<u8>,
+    /// Per key range: (key, start, end) of each line in `bytes`.
+    ranges: Vec<Vec<(i64, u32, u32)>>,
+}
+
+impl KeyedRows {
+    /// Parses a COPY stream (whole lines; the integer key in field `key`)
+    /// into the key ranges `ranges` (in order, the first unbounded below,
+    /// the last above), each sorted by key.
+    pub fn parse(
+        bytes: Vec<u8>,
+        key: usize,
+        ranges: &[relations::Bounds],
+    ) -> std::result::Result<KeyedRows, String> {
+        let too_big = || "a page range's rows exceed 4 GiB".to_string();
+        u32::try_from(bytes.len()).map_err(|_| too_big())?;
+        let his: Vec<i64> = ranges
+            .iter()
+            .take(ranges.len().saturating_sub(1))
+            .map(|(_, hi)| hi.ok_or("internal: a key range before the last is unbounded above"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut out: Vec<Vec<(i64, u32, u32)>> = vec![Vec::new(); his.len() + 1];
+        for (k, start, end) in keyed_lines(&bytes, key)? {
+            let range = his.partition_point(|hi| *hi <= k);
+            // Offsets fit: the whole buffer's length does.
+            out[range].push((k, start as u32, end as u32));
+        }
+        for r in &mut out {
+            // Already in order when the table is stored in key order.
+            r.sort_unstable_by_key(|(k, _, _)| *k);
+        }
+        Ok(KeyedRows { bytes, ranges: out })
+    }
+
+    /// The rows digest of the table from all its page ranges' rows: per key
+    /// range, the lines of every page range sorted by key and hashed, then
+    /// [`ranges_digest`] over the ranges (one range's digest alone when
+    /// there is one); the same bytes as reading each key range on its own
+    /// (a test checks it).
+    pub fn digest(parts: &[KeyedRows]) -> std::result::Result<(String, u64), String> {
+        use rayon::prelude::*;
+        let n = parts.first().map_or(0, |p| p.ranges.len());
+        if parts.iter().any(|p| p.ranges.len() != n) {
+            return Err("internal: page ranges cut into different key ranges".into());
+        }
+        let hashed: Vec<(usize, String, u64)> = (0..n)
+            .into_par_iter()
+            .map(|r| {
+                // (key, page range, start, end) of each line.
+                let mut lines: Vec<(i64, usize, u32, u32)> = parts
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(p, part)| part.ranges[r].iter().map(move |&(k, a, b)| (k, p, a, b)))
+                    .collect();
+                if parts.iter().filter(|p| !p.ranges[r].is_empty()).count() > 1 {
+                    lines.sort_unstable_by_key(|l| l.0);
+                }
+                if lines.windows(2).any(|w| w[0].0 == w[1].0) {
+                    return Err("two rows share a primary key value".to_string());
+                }
+                // Lines next to each other in one buffer are hashed as one
+                // span (a table stored in key order is a few long spans).
+                let mut h = Sha256::new();
+                let mut span: Option<(usize, u32, u32)> = None;
+                for &(_, p, a, b) in &lines {
+                    span = match span {
+                        Some((sp, sa, sb)) if sp == p && sb == a => Some((sp, sa, b)),
+                        Some((sp, sa, sb)) => {
+                            h.update(&parts[sp].bytes[sa as usize..sb as usize]);
+                            Some((p, a, b))
+                        }
+                        None => Some((p, a, b)),
+                    };
+                }
+                if let Some((sp, sa, sb)) = span {
+                    h.update(&parts[sp].bytes[sa as usize..sb as usize]);
+                }
+                Ok((r, hex::encode(h.finalize()), lines.len() as u64))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(match hashed.as_slice() {
+            [(_, sha, rows)] => (sha.clone(), *rows),
+            _ => ranges_digest(&hashed),
+        })
+    }
+}
+
+/// The lines of one COPY stream (start and end of each, with its `\n`) with the integer in
+/// field `key` of each (0-based; fields are tab-separated, a tab or newline
+/// inside a value is escaped). `memchr` finds the separators: this runs
+/// over every byte of a table.
+fn keyed_lines(copy: &[u8], key: usize) -> std::result::Result<Vec<(i64, usize, usize)>, String> {
+    let mut out = Vec::with_capacity(copy.len() / 64);
+    let mut start = 0;
+    while start < copy.len() {
+        let end = memchr::memchr(b'\n', &copy[start..]).map_or(copy.len(), |i| start + i + 1);
+        let line = &copy[start..end];
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let field =
+            nth_field(body, key).ok_or_else(|| format!("a COPY line has no field {}", key + 1))?;
+        let k = parse_key(field)
+            .ok_or_else(|| "a key value in COPY output is not an integer".to_string())?;
+        out.push((k, start, end));
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Field `n` (0-based) of a tab-separated line.
+fn nth_field(line: &[u8], n: usize) -> Option<&[u8]> {
+    let mut rest = line;
+    for _ in 0..n {
+        let tab = memchr::memchr(b'\t', rest)?;
+        rest = &rest[tab + 1..];
+    }
+    Some(&rest[..memchr::memchr(b'\t', rest).unwrap_or(rest.len())])
+}
+
+/// An integer as the server's integer output functions write it: an
+/// optional `-` and decimal digits, within `i64` (`None` otherwise: no `+`,
+/// no spaces, no empty digits).
+fn parse_key(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulated below zero, so i64::MIN fits.
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative { Some(v) } else { v.checked_neg() }
 }
 
 /// The digest of a relation part: its definition and its rows.
@@ -1415,15 +1582,32 @@ fn read_inner(
             }
         }
     }
-    let relations = main.relations(&schemas, version)?;
+    let mut relations = main.relations(&schemas, version)?;
     // Jobs: a whole table, one key range of a table with an integer key, or
     // one page range of a large table without a built-in key.
     let mut jobs: Vec<Job> = Vec::new();
-    for (i, rel) in relations.iter().enumerate() {
+    // Ranged tables read in page ranges: their key ranges, by relation.
+    let mut keyed_pages: BTreeMap<usize, Vec<relations::Bounds>> = BTreeMap::new();
+    for (i, rel) in relations.iter_mut().enumerate() {
         if !rel.has_rows() {
             continue;
         }
-        let (ranges, pages) = match main.key_bounds(rel)? {
+        let bounds = main.key_bounds(rel)?;
+        let estimate = u64::try_from(rel.bytes.max(0)).unwrap_or(u64::MAX);
+        let (ranges, pages) = match bounds {
+            Some((min, max))
+                if rel.keyed_page_split(version) && estimate < opts.sort_in_holdfast_below =>
+            {
+                keyed_pages.insert(i, relations::key_ranges(min, max));
+                // Several ranges per connection, so that parsing one overlaps
+                // reading the next and the connections end together.
+                let per = opts.pages_per_range.min(
+                    (u64::try_from(rel.pages.max(0)).unwrap_or(0)
+                        / (4 * opts.parallel.max(1) as u64))
+                        .max(KEYED_MIN_PAGES_PER_RANGE),
+                );
+                (relations::page_ranges(rel.pages, per), true)
+            }
             Some((min, max)) => (relations::key_ranges(min, max), false),
             None if rel.page_split(version) => {
                 let r = relations::page_ranges(rel.pages, opts.pages_per_range);
@@ -1448,6 +1632,9 @@ fn read_inner(
     // A page-split table's lines are held in memory together: their bytes
     // so far, per relation, against UNKEYED_TABLE_LIMIT.
     let held: Vec<AtomicUsize> = relations.iter().map(|_| AtomicUsize::new(0)).collect();
+    // The parsed page ranges of each table with an integer key read so.
+    let keyed_parts: Vec<Mutex<Vec<KeyedRows>>> =
+        relations.iter().map(|_| Mutex::new(Vec::new())).collect();
     // Largest first; the order only schedules, the digests do not depend on it.
     jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
     let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
@@ -1488,7 +1675,36 @@ fn read_inner(
             let n = next.fetch_add(1, Ordering::SeqCst);
             let Some(job) = jobs.get(n) else { break };
             let rel = &relations[job.relation];
-            let r = if job.pages {
+            let r = if let (true, Some(key_ranges)) = (job.pages, keyed_pages.get(&job.relation)) {
+                // Parsed and bucketed here, while the other connections read.
+                s.page_lines(rel, job.lo, job.hi, &held[job.relation])
+                    .and_then(|bytes| {
+                        let key = rel.key_position().ok_or_else(|| {
+                            Error::failed(format!(
+                                "internal: surface {who}: {} has no key column",
+                                rel.part()
+                            ))
+                        })?;
+                        KeyedRows::parse(bytes, key, key_ranges).map_err(|why| {
+                            Error::failed(format!("surface {who}: {}: {why}", rel.part()))
+                        })
+                    })
+                    .and_then(|rows| {
+                        // The connection that parses a table's last range
+                        // hashes the table, while the others read on.
+                        let mut parts = keyed_parts[job.relation]
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        parts.push(rows);
+                        if parts.len() < job.of {
+                            return Ok(JobRows::Held);
+                        }
+                        let (sha, n) = KeyedRows::digest(&parts).map_err(|why| {
+                            Error::failed(format!("surface {who}: {}: {why}", rel.part()))
+                        })?;
+                        Ok(JobRows::Table(sha, n))
+                    })
+            } else if job.pages {
                 s.page_lines(rel, job.lo, job.hi, &held[job.relation])
                     .map(JobRows::Lines)
             } else if rel.ranged() {
@@ -1534,10 +1750,13 @@ fn read_inner(
     // ranges' lines.
     let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
     let mut paged: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+
     for (n, r) in results {
         let job = &jobs[n];
         match r? {
             JobRows::Lines(lines) => paged.entry(job.relation).or_default().push(lines),
+            JobRows::Table(sha, rows) => values[job.relation] = Some((sha, rows)),
+            JobRows::Held => {}
             JobRows::Digest(sha, rows) if job.of == 1 => {
                 values[job.relation] = Some((sha, rows));
             }
@@ -1741,6 +1960,99 @@ mod tests {
                 .contains("share")
         );
         assert_eq!(key_sorted_digest(b"", 0).unwrap().1, 0);
+        // The last line may lack its newline; a key in the middle is found.
+        assert_eq!(
+            keyed_lines(b"a\t-7\tz\nb\t8", 1).unwrap(),
+            vec![(-7, 0, 7), (8, 7, 10)]
+        );
+    }
+
+    #[test]
+    fn key_parsing_takes_exactly_the_servers_integer_output() {
+        for ok in [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(parse_key(ok.as_bytes()), ok.parse().ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-",
+            "+1",
+            " 1",
+            "1 ",
+            "1.0",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0x1",
+            "\\N",
+        ] {
+            assert_eq!(parse_key(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn key_parsing_agrees_with_the_standard_parser_on_any_bytes(field in proptest::collection::vec(
+            proptest::prop_oneof![proptest::num::u8::ANY, proptest::sample::select(b"-0123456789".to_vec())], 0..24)) {
+            let std = std::str::from_utf8(&field).ok().filter(|t| !t.starts_with('+')).and_then(|t| t.parse::<i64>().ok());
+            proptest::prop_assert_eq!(parse_key(&field), std);
+        }
+
+        #[test]
+        fn page_ranges_of_a_keyed_table_digest_as_its_key_ranges_read_alone(
+            keys in proptest::collection::btree_set(-300i64..300, 0..120),
+            bounds in (-400i64..400, 0u8..6),
+            splits in proptest::collection::vec(0usize..200, 0..4),
+        ) {
+            let (min, step) = (bounds.0, i64::from(bounds.1) * 37 + 1);
+            // Ranges as key_ranges gives them: the first open below, the last above.
+            let n = usize::from(bounds.1) + 1;
+            let ranges: Vec<(Option<i64>, Option<i64>)> = (0..n)
+                .map(|k| {
+                    let k = k as i64;
+                    ((k > 0).then(|| min + k * step), (k < n as i64 - 1).then(|| min + (k + 1) * step))
+                })
+                .collect();
+            let lines: Vec<String> = keys.iter().rev().map(|k| format!("x{k}\t{k}\n")).collect();
+            let all = lines.concat().into_bytes();
+            // Cut the stream at line ends into several buffers.
+            let ends: Vec<usize> = all.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1).collect();
+            let mut cuts: Vec<usize> = splits.iter().filter_map(|s| ends.get(*s).copied()).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut buffers = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([all.len()]) {
+                buffers.push(all[at..c].to_vec());
+                at = c;
+            }
+            let per_range: Vec<(usize, String, u64)> = ranges
+                .iter()
+                .enumerate()
+                .map(|(k, (lo, hi))| {
+                    let part: Vec<u8> = lines
+                        .iter()
+                        .zip(keys.iter().rev())
+                        .filter(|(_, key)| lo.is_none_or(|lo| **key >= lo) && hi.is_none_or(|hi| **key < hi))
+                        .flat_map(|(l, _)| l.bytes())
+                        .collect();
+                    let (sha, rows) = key_sorted_digest(&part, 1).unwrap();
+                    (k, sha, rows)
+                })
+                .collect();
+            let expected = if n == 1 {
+                (per_range[0].1.clone(), per_range[0].2)
+            } else {
+                ranges_digest(&per_range)
+            };
+            let parsed: Vec<KeyedRows> = buffers.into_iter().map(|b| KeyedRows::parse(b, 1, &ranges).unwrap()).collect();
+            proptest::prop_assert_eq!(KeyedRows::digest(&parsed).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -159,9 +159,17 @@ pub struct RelationDef {
     /// digested; with one key column the table can be read in key ranges).
     #[serde(skip)]
     pub key_is_integer: bool,
-    /// `relpages`, to schedule large tables first (not digested).
+    /// Its size in pages: `relpages` from the listing; for a
+    /// [ranged](Self::ranged) table its true size (`pg_relation_size`, read
+    /// with its key's bounds: a bulk load leaves `relpages` stale). To
+    /// schedule large tables first and to split them (not digested).
     #[serde(skip)]
     pub pages: i64,
+    /// Its size in bytes with its TOAST table: `relpages` times 8 KiB; for a
+    /// ranged table `pg_table_size`. To decide whether its rows are held in
+    /// memory to sort them (not digested).
+    #[serde(skip)]
+    pub bytes: i64,
     /// Whether the server may plan a query on it (see [`UNPLANNABLE_SQL`];
     /// not digested: the indexes and statistics that decide it are).
     #[serde(skip)]
@@ -234,6 +242,11 @@ impl RelationDef {
         }
     }
 
+    /// Its name as SQL, schema-qualified and quoted.
+    pub fn qualified(&self) -> String {
+        sql_qualified(&self.schema, &self.name)
+    }
+
     /// Its part name, e.g. `table:public.accounts`.
     pub fn part(&self) -> String {
         part_name(self.part_kind(), &[&self.schema, &self.name])
@@ -260,12 +273,19 @@ impl RelationDef {
             && self.primary_key.len() == 1
     }
 
-    /// The query of the key's minimum and maximum (for [`key_ranges`]).
+    /// The query of the key's minimum and maximum (for [`key_ranges`]) and
+    /// the table's true size: its pages (`pg_relation_size` over the block
+    /// size) and its bytes with TOAST (`pg_table_size`). Its one parameter
+    /// is [`Self::qualified`].
     pub fn key_bounds_sql(&self) -> Option<String> {
         self.ranged().then(|| {
             let k = sql_ident(&self.primary_key[0]);
+            // `$1` is the qualified name, a text parameter (never in the SQL).
             format!(
-                "SELECT pg_catalog.min({k})::pg_catalog.int8, pg_catalog.max({k})::pg_catalog.int8 FROM ONLY {}",
+                "SELECT pg_catalog.min({k})::pg_catalog.int8, pg_catalog.max({k})::pg_catalog.int8, \
+                 pg_catalog.pg_relation_size($1::pg_catalog.text::pg_catalog.regclass) OPERATOR(pg_catalog./) \
+                 pg_catalog.current_setting('block_size')::pg_catalog.int8, \
+                 pg_catalog.pg_table_size($1::pg_catalog.text::pg_catalog.regclass) FROM ONLY {}",
                 sql_qualified(&self.schema, &self.name)
             )
         })
@@ -378,33 +398,62 @@ impl RelationDef {
             .filter(|c| c.generated.is_empty())
             .map(|c| sql_ident(&c.name))
             .collect();
-        let mut cond = Vec::new();
-        if let Some(lo) = lo {
-            cond.push(format!(
-                "ctid OPERATOR(pg_catalog.>=) '({lo},0)'::pg_catalog.tid"
-            ));
-        }
-        if let Some(hi) = hi {
-            cond.push(format!(
-                "ctid OPERATOR(pg_catalog.<) '({hi},0)'::pg_catalog.tid"
-            ));
-        }
-        let filter = if cond.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", cond.join(" AND "))
-        };
         format!(
-            "COPY (SELECT {} FROM ONLY {}{filter}) TO STDOUT",
+            "COPY (SELECT {} FROM ONLY {}{}) TO STDOUT",
             cols.join(", "),
-            sql_qualified(&self.schema, &self.name)
+            sql_qualified(&self.schema, &self.name),
+            page_filter(lo, hi)
+        )
+    }
+
+    /// Whether a [ranged](Self::ranged) table may be read in page ranges
+    /// (PostgreSQL 14 and later) and its lines sorted by its key inside
+    /// holdfast: a TID range scan is a plain sequential read of those pages,
+    /// cheaper for the server than the index scan a key range takes (0.28 s
+    /// against 0.39 s for half of a 1,000,000-row table here). The lines are
+    /// then split into the same key ranges and hashed as a key-range read
+    /// hashes them, so the digest does not change.
+    pub fn keyed_page_split(&self, server_version: u32) -> bool {
+        server_version >= 140000 && self.ranged()
+    }
+
+    /// The COPY statement of the rows in pages `lo` (inclusive) to `hi`
+    /// (exclusive) of a ranged table: every column, as the key-range reads
+    /// ask for them (`SELECT *`), so the lines are the same bytes.
+    pub fn keyed_page_copy_sql(&self, lo: Option<i64>, hi: Option<i64>) -> String {
+        format!(
+            "COPY (SELECT * FROM ONLY {}{}) TO STDOUT",
+            sql_qualified(&self.schema, &self.name),
+            page_filter(lo, hi)
         )
     }
 }
 
-/// The page ranges of a table of `pages` pages (`relpages`, a statistic:
-/// the first range is open below and the last open above, so every row is
-/// in exactly one range whatever the table's true size), `per` pages each;
+/// The `WHERE` clause of a page range (empty when unbounded both ways):
+/// only the `tid` input of two literals and the `tid` comparison operators,
+/// named in `pg_catalog`, run.
+fn page_filter(lo: Option<i64>, hi: Option<i64>) -> String {
+    let mut cond = Vec::new();
+    if let Some(lo) = lo {
+        cond.push(format!(
+            "ctid OPERATOR(pg_catalog.>=) '({lo},0)'::pg_catalog.tid"
+        ));
+    }
+    if let Some(hi) = hi {
+        cond.push(format!(
+            "ctid OPERATOR(pg_catalog.<) '({hi},0)'::pg_catalog.tid"
+        ));
+    }
+    if cond.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", cond.join(" AND "))
+    }
+}
+
+/// The page ranges of a table of `pages` pages (its size when the snapshot
+/// read its catalog: the first range is open below and the last open above,
+/// so every row is in exactly one range whatever its size), `per` pages each;
 /// one unbounded range for a table of fewer than two ranges' pages. Only the
 /// scheduling depends on them: the digest does not (see
 /// [`RelationDef::page_split`]).
@@ -424,6 +473,10 @@ pub fn page_ranges(pages: i64, per: u64) -> Vec<(Option<i64>, Option<i64>)> {
         })
         .collect()
 }
+
+/// One range of keys or pages: lower bound inclusive, upper exclusive,
+/// `None` unbounded.
+pub type Bounds = (Option<i64>, Option<i64>);
 
 /// The most page ranges one table is split into.
 pub const MAX_PAGE_RANGES: i64 = 64;
@@ -472,6 +525,7 @@ mod tests {
             key_is_builtin: builtin,
             key_is_integer: true,
             pages: 0,
+            bytes: 0,
             plannable: true,
         }
     }
