@@ -401,16 +401,64 @@ pub fn delta_path(dir: &Path, sha: &str) -> PathBuf {
 pub const MAX_DELTA_DEPTH: u32 = 16;
 
 /// The first line of a delta blob: the new bytes are the base's first
-/// `prefix` bytes, then the `middle` bytes that follow this line, then the
-/// base's last `suffix` bytes.
+/// `prefix` bytes, then the `middle` bytes that follow this line (with the
+/// [`Kept`] run of the base inside them, if any), then the base's last
+/// `suffix` bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeltaHeader {
     base: String,
     depth: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept: Option<Kept>,
     middle: u64,
     prefix: u64,
     suffix: u64,
+}
+
+/// A run of the base's bytes kept inside a delta's middle: `len` bytes from
+/// offset `from` of the base, placed after the middle's first `at` bytes.
+/// So a revision changed in two places (a header edited at the top and a
+/// row added further down, as a claim changes `registry.md` and `index.md`)
+/// is stored as its two changes, not whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Kept {
+    at: u64,
+    from: u64,
+    len: u64,
+}
+
+/// The bytes a base shares with a new revision between their common prefix
+/// and suffix (`new_mid` and `base_mid`, which start at the same offset
+/// `offset` of both): the longest equal run through a 64-byte window from
+/// the middle of `new_mid` found in `base_mid`, when it is at least half of
+/// `new_mid`. Found with `memmem`, so linear in the documents' size; a
+/// window that occurs in several places only costs the shortcut.
+fn kept_run(new_mid: &[u8], base_mid: &[u8], offset: usize) -> Option<Kept> {
+    const WINDOW: usize = 64;
+    if new_mid.len() < 4 * WINDOW || base_mid.len() < WINDOW {
+        return None;
+    }
+    let q = new_mid.len() / 2;
+    let f = memchr::memmem::find(base_mid, &new_mid[q..q + WINDOW])?;
+    let back = new_mid[..q]
+        .iter()
+        .rev()
+        .zip(base_mid[..f].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let fwd = new_mid[q..]
+        .iter()
+        .zip(&base_mid[f..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    let len = back + fwd;
+    (len >= new_mid.len() / 2).then(|| Kept {
+        at: (q - back) as u64,
+        from: (offset + f - back) as u64,
+        len: len as u64,
+    })
 }
 
 fn blob_rel(sha: &str) -> String {
@@ -460,18 +508,32 @@ pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>)
             .take_while(|(a, b)| a == b)
             .count();
         let middle = &bytes[prefix..bytes.len() - suffix];
-        if middle.len() < bytes.len() / 2 {
+        let kept = kept_run(
+            middle,
+            &base_bytes[prefix..base_bytes.len() - suffix],
+            prefix,
+        );
+        // The middle's own bytes: without the kept run.
+        let own: Vec<u8> = match kept {
+            Some(k) => {
+                let (at, end) = (k.at as usize, (k.at + k.len) as usize);
+                [&middle[..at], &middle[end..]].concat()
+            }
+            None => middle.to_vec(),
+        };
+        if own.len() < bytes.len() / 2 {
             let header = DeltaHeader {
                 base: base_sha.to_string(),
                 depth: depth + 1,
-                middle: middle.len() as u64,
+                kept,
+                middle: own.len() as u64,
                 prefix: prefix as u64,
                 suffix: suffix as u64,
             };
             let mut out = serde_json::to_vec(&header)
                 .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
             out.push(b'\n');
-            out.extend_from_slice(middle);
+            out.extend_from_slice(&own);
             b.write(&delta_rel(&sha), &out, true)?;
             return Ok(sha);
         }
@@ -500,6 +562,7 @@ pub(crate) fn put_splice(
     let header = DeltaHeader {
         base: base.to_string(),
         depth: depth + 1,
+        kept: None,
         middle: middle.len() as u64,
         prefix,
         suffix,
@@ -566,7 +629,22 @@ fn get_blob_at(b: &dyn Backend, sha: &str, depth: u32) -> Result<Vec<u8>> {
         }
         let mut out = Vec::with_capacity(p + middle.len() + s);
         out.extend_from_slice(&base[..p]);
-        out.extend_from_slice(middle);
+        match h.kept {
+            Some(k) => {
+                let at = usize::try_from(k.at).ok().filter(|at| *at <= middle.len());
+                let run = usize::try_from(k.from)
+                    .ok()
+                    .zip(usize::try_from(k.len).ok())
+                    .and_then(|(from, len)| base.get(from..from.checked_add(len)?));
+                let (Some(at), Some(run)) = (at, run) else {
+                    return Err(bad("kept run reaches past its base or its middle"));
+                };
+                out.extend_from_slice(&middle[..at]);
+                out.extend_from_slice(run);
+                out.extend_from_slice(&middle[at..]);
+            }
+            None => out.extend_from_slice(middle),
+        }
         out.extend_from_slice(&base[base.len() - s..]);
         (out, dpath)
     };
@@ -850,6 +928,75 @@ mod tests {
                 .to_string()
                 .contains("not to its name")
         );
+    }
+
+    #[test]
+    fn a_revision_changed_at_its_head_and_further_down_is_stored_as_its_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let be = crate::registry::backend::dir::DirBackend::new(dir.path());
+        // As a claim changes registry.md: a header line at the top, a row
+        // added at the end; and index.md: a row inserted in the middle.
+        let rows: Vec<String> = (0..10_000u32).map(|i| format!("| HF-{i:06} | packet |\n")).collect();
+        let base = format!("claims: 10\n{}", rows.concat()).into_bytes();
+        let sha = put_blob(&be, &base).unwrap();
+        let appended = format!("claims: 11\n{}| HF-010000 | new |\n", rows.concat()).into_bytes();
+        let inserted = format!("claims: 11\n{}| X |\n{}", rows[..5000].concat(), rows[5000..].concat()).into_bytes();
+        for next in [appended, inserted] {
+            let next_sha = put_blob_from(&be, &next, Some((&sha, &base))).unwrap();
+            let stored = std::fs::metadata(delta_path(dir.path(), &next_sha)).unwrap().len();
+            assert!(stored < 300, "stored {stored} bytes of {}", next.len());
+            assert_eq!(get_blob(&be, &next_sha).unwrap(), next);
+        }
+    }
+
+    #[test]
+    fn a_kept_run_outside_its_base_or_middle_is_refused_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let be = crate::registry::backend::dir::DirBackend::new(dir.path());
+        let base = put_blob(&be, b"0123456789").unwrap();
+        for (i, kept) in [
+            r#"{"at":0,"from":8,"len":5}"#,
+            r#"{"at":3,"from":0,"len":1}"#,
+            r#"{"at":0,"from":18446744073709551615,"len":2}"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let header = format!(
+                r#"{{"base":"{base}","depth":1,"kept":{kept},"middle":2,"prefix":1,"suffix":1}}"#
+            );
+            let name = format!("{:064x}", i + 1);
+            let p = delta_path(dir.path(), &name);
+            std::fs::write(&p, format!("{header}\nab")).unwrap();
+            let e = get_blob(&be, &name).unwrap_err().to_string();
+            assert!(e.contains("kept run reaches past"), "{kept}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_two_edits_of_a_blob_read_back_exactly(
+            lines in 1usize..400,
+            a in 0usize..400, alen in 0usize..30, ains in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            b in 0usize..400, blen in 0usize..30, bins in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+            let be = crate::registry::backend::dir::DirBackend::new(dir.path());
+            let base: Vec<u8> = (0..lines).flat_map(|i| format!("row {i} of the table\n").into_bytes()).collect();
+            let mut next = base.clone();
+            let (a, b) = (a * next.len() / 400, b * next.len() / 400);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let hi_end = (hi + blen).min(next.len());
+            next.splice(hi..hi_end, bins);
+            let lo_end = (lo + alen).min(hi);
+            next.splice(lo..lo_end, ains);
+            let sha = put_blob(&be, &base).unwrap();
+            let next_sha = put_blob_from(&be, &next, Some((&sha, &base))).unwrap();
+            proptest::prop_assert_eq!(get_blob(&be, &next_sha).unwrap(), next);
+        }
     }
 
     #[test]

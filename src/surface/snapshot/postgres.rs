@@ -88,10 +88,15 @@ enum JobRows {
     Held,
 }
 
-/// The fewest pages (8 MiB) in one page range of a table with an integer
+/// The fewest pages (2 MiB) in one page range of a table with an integer
 /// key read in page ranges: smaller ones would cost more statements than
 /// they balance.
-const KEYED_MIN_PAGES_PER_RANGE: u64 = 1024;
+const KEYED_MIN_PAGES_PER_RANGE: u64 = 256;
+/// Page ranges per connection a table with an integer key is cut into (at
+/// least [`KEYED_MIN_PAGES_PER_RANGE`] each): enough that parsing one range
+/// overlaps reading the next and the connections finish together (on the
+/// 1,000,000-row benchmark table 8 gave 0.47 s, 4 gave 0.54 s).
+const KEYED_RANGES_PER_CONNECTION: u64 = 8;
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest table without a usable key that holdfast sorts in memory (its
@@ -1603,7 +1608,7 @@ fn read_inner(
                 // reading the next and the connections end together.
                 let per = opts.pages_per_range.min(
                     (u64::try_from(rel.pages.max(0)).unwrap_or(0)
-                        / (4 * opts.parallel.max(1) as u64))
+                        / (KEYED_RANGES_PER_CONNECTION * opts.parallel.max(1) as u64))
                         .max(KEYED_MIN_PAGES_PER_RANGE),
                 );
                 (relations::page_ranges(rel.pages, per), true)
