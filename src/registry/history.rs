@@ -937,14 +937,23 @@ mod tests {
         let be = crate::registry::backend::dir::DirBackend::new(dir.path());
         // As a claim changes registry.md: a header line at the top, a row
         // added at the end; and index.md: a row inserted in the middle.
-        let rows: Vec<String> = (0..10_000u32).map(|i| format!("| HF-{i:06} | packet |\n")).collect();
+        let rows: Vec<String> = (0..10_000u32)
+            .map(|i| format!("| HF-{i:06} | packet |\n"))
+            .collect();
         let base = format!("claims: 10\n{}", rows.concat()).into_bytes();
         let sha = put_blob(&be, &base).unwrap();
         let appended = format!("claims: 11\n{}| HF-010000 | new |\n", rows.concat()).into_bytes();
-        let inserted = format!("claims: 11\n{}| X |\n{}", rows[..5000].concat(), rows[5000..].concat()).into_bytes();
+        let inserted = format!(
+            "claims: 11\n{}| X |\n{}",
+            rows[..5000].concat(),
+            rows[5000..].concat()
+        )
+        .into_bytes();
         for next in [appended, inserted] {
             let next_sha = put_blob_from(&be, &next, Some((&sha, &base))).unwrap();
-            let stored = std::fs::metadata(delta_path(dir.path(), &next_sha)).unwrap().len();
+            let stored = std::fs::metadata(delta_path(dir.path(), &next_sha))
+                .unwrap()
+                .len();
             assert!(stored < 300, "stored {stored} bytes of {}", next.len());
             assert_eq!(get_blob(&be, &next_sha).unwrap(), next);
         }

@@ -97,6 +97,9 @@ const KEYED_MIN_PAGES_PER_RANGE: u64 = 256;
 /// overlaps reading the next and the connections finish together (on the
 /// 1,000,000-row benchmark table 8 gave 0.47 s, 4 gave 0.54 s).
 const KEYED_RANGES_PER_CONNECTION: u64 = 8;
+/// How many bytes a page range reads before it adds them to its table's
+/// shared count of bytes held ([`UNKEYED_TABLE_LIMIT`]).
+const HELD_STEP: usize = 1 << 20;
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest table without a usable key that holdfast sorts in memory (its
@@ -784,8 +787,15 @@ impl ReadOnlySession {
         let mut all: Vec<u8> = Vec::new();
         let (who, part) = (self.who.clone(), rel.part());
         let sort_below = self.opts.sort_in_holdfast_below;
+        // Bytes not yet added to `held`: added a MiB at a time, not once per
+        // row (the counter is shared by the connections).
+        let mut unheld = 0usize;
         self.copy_out(&doing, &sql, |chunk| {
-            if held.fetch_add(chunk.len(), Ordering::SeqCst) + chunk.len() > UNKEYED_TABLE_LIMIT {
+            unheld += chunk.len();
+            if unheld >= HELD_STEP {
+                held.fetch_add(std::mem::take(&mut unheld), Ordering::SeqCst);
+            }
+            if held.load(Ordering::SeqCst) + unheld > UNKEYED_TABLE_LIMIT {
                 return Err(Error::failed(if keyed {
                     format!(
                         "surface {who}: {part}: its rows' COPY text exceeds {} MiB, the most holdfast sorts \
@@ -806,6 +816,7 @@ impl ReadOnlySession {
             all.extend_from_slice(chunk);
             Ok(())
         })?;
+        held.fetch_add(unheld, Ordering::SeqCst);
         Ok(all)
     }
 
