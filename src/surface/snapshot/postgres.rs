@@ -1180,7 +1180,7 @@ pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String
 /// The rows of one page range of a ranged table read in page ranges (see
 /// [`RelationDef::keyed_page_split`]): its COPY bytes and, per key range
 /// (as [`relations::key_ranges`] gives them), its lines in key order.
-pub struct KeyedRows {
+pub(crate) struct KeyedRows {
     bytes: Vec<u8>,
     /// Per key range: (key, start, end) of each line in `bytes`.
     ranges: Vec<Vec<(i64, u32, u32)>>,
