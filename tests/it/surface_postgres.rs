@@ -1307,7 +1307,11 @@ fn page_ranges_give_the_whole_tables_digest_whatever_the_split() {
              INSERT INTO public.many (v, n) SELECT v, n FROM public.many WHERE n < 10;
              ALTER TABLE public.many DROP COLUMN gone;
              CREATE TABLE public.keyed (id text PRIMARY KEY);
-             INSERT INTO public.keyed VALUES ('x'), ('y');"
+             INSERT INTO public.keyed VALUES ('x'), ('y');
+             CREATE TABLE public.ikeyed (id bigint PRIMARY KEY, v text, g text GENERATED ALWAYS AS (v || '.') STORED);
+             INSERT INTO public.ikeyed (id, v)
+               SELECT g * 7 - 70000, pg_catalog.md5(g::text) FROM pg_catalog.generate_series(1, 20000) g
+               ORDER BY pg_catalog.random();"
         ))
         .unwrap();
     // relpages, which decides the split (VACUUM runs outside a transaction).
@@ -1348,6 +1352,17 @@ fn page_ranges_give_the_whole_tables_digest_whatever_the_split() {
             );
         }
     }
+    // The table with an integer key, read in page ranges above, gives the
+    // bytes of its key ranges read in key order by the server.
+    let server_ordered = read_with(
+        &conn,
+        &PgOptions {
+            sort_in_holdfast_below: 0,
+            ..PgOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(server_ordered, whole);
     assert!(pwned(&server, db).is_empty(), "{:?}", pwned(&server, db));
     // A change in any page is seen, in that table only.
     for (sql, n) in [
@@ -1362,6 +1377,11 @@ fn page_ranges_give_the_whole_tables_digest_whatever_the_split() {
         (
             "DELETE FROM public.one WHERE ctid = (SELECT min(ctid) FROM public.one)",
             "one",
+        ),
+        ("UPDATE public.ikeyed SET v = 'x' WHERE id = 777", "ikeyed"),
+        (
+            "DELETE FROM public.ikeyed WHERE ctid = (SELECT max(ctid) FROM public.ikeyed)",
+            "ikeyed",
         ),
     ] {
         let before = with(2, 1);
