@@ -530,11 +530,7 @@ pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>)
                 prefix: prefix as u64,
                 suffix: suffix as u64,
             };
-            let mut out = serde_json::to_vec(&header)
-                .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
-            out.push(b'\n');
-            out.extend_from_slice(&own);
-            b.write(&delta_rel(&sha), &out, true)?;
+            write_delta(b, &sha, &header, &own)?;
             return Ok(sha);
         }
     }
@@ -567,7 +563,12 @@ pub(crate) fn put_splice(
         prefix,
         suffix,
     };
-    let mut out = serde_json::to_vec(&header)
+    write_delta(b, sha, &header, middle)
+}
+
+/// Writes delta blob `sha`: its header line, then its middle's own bytes.
+fn write_delta(b: &dyn Backend, sha: &str, header: &DeltaHeader, middle: &[u8]) -> Result<()> {
+    let mut out = serde_json::to_vec(header)
         .map_err(|e| Error::failed(format!("internal: delta header: {e}")))?;
     out.push(b'\n');
     out.extend_from_slice(middle);

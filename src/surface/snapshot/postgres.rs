@@ -750,7 +750,7 @@ impl ReadOnlySession {
                 all.extend_from_slice(chunk);
                 Ok(())
             })?;
-            return key_sorted_digest(&all, key).map_err(|why| {
+            return key_sorted_digest(all, key).map_err(|why| {
                 Error::failed(format!("surface {}: {}: {why}", self.who, rel.part()))
             });
         }
@@ -1160,21 +1160,10 @@ pub fn ranges_digest(ranges: &[(usize, String, u64)]) -> (String, u64) {
 
 /// sha256 of COPY lines sorted by the integer in field `key` (0-based; the
 /// fields are tab-separated, a tab inside a value is escaped), and the line
-/// count: the bytes a server `ORDER BY` of a unique integer key would give.
-pub fn key_sorted_digest(copy: &[u8], key: usize) -> std::result::Result<(String, u64), String> {
-    let mut lines: Vec<(i64, &[u8])> = keyed_lines(copy, key)?
-        .into_iter()
-        .map(|(k, a, b)| (k, &copy[a..b]))
-        .collect();
-    lines.sort_unstable_by_key(|(k, _)| *k);
-    if lines.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err("two rows share a primary key value".into());
-    }
-    let mut h = Sha256::new();
-    for (_, l) in &lines {
-        h.update(l);
-    }
-    Ok((hex::encode(h.finalize()), lines.len() as u64))
+/// count: the bytes a server `ORDER BY` of a unique integer key would give
+/// (the rows of a page-range read cut into one key range, hashed the same way).
+pub fn key_sorted_digest(copy: Vec<u8>, key: usize) -> std::result::Result<(String, u64), String> {
+    KeyedRows::digest(&[KeyedRows::parse(copy, key, &[(None, None)])?])
 }
 
 /// The rows of one page range of a ranged table read in page ranges (see
@@ -1766,7 +1755,6 @@ fn read_inner(
     // ranges' lines.
     let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
     let mut paged: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-
     for (n, r) in results {
         let job = &jobs[n];
         match r? {
@@ -1952,30 +1940,30 @@ mod tests {
     #[test]
     fn key_sorting_gives_key_order_bytes() {
         let copy = b"10\tb\n-2\ta\\tb\n3\tc\n";
-        let (sha, n) = key_sorted_digest(copy, 0).unwrap();
+        let (sha, n) = key_sorted_digest(copy.to_vec(), 0).unwrap();
         assert_eq!(n, 3);
         assert_eq!(
             sha,
             hex::encode(Sha256::digest(b"-2\ta\\tb\n3\tc\n10\tb\n"))
         );
-        let (sha2, _) = key_sorted_digest(b"x\t3\ny\t1\n", 1).unwrap();
+        let (sha2, _) = key_sorted_digest(b"x\t3\ny\t1\n".to_vec(), 1).unwrap();
         assert_eq!(sha2, hex::encode(Sha256::digest(b"y\t1\nx\t3\n")));
         assert!(
-            key_sorted_digest(b"a\tb\n", 0)
+            key_sorted_digest(b"a\tb\n".to_vec(), 0)
                 .unwrap_err()
                 .contains("not an integer")
         );
         assert!(
-            key_sorted_digest(b"1\n", 1)
+            key_sorted_digest(b"1\n".to_vec(), 1)
                 .unwrap_err()
                 .contains("no field 2")
         );
         assert!(
-            key_sorted_digest(b"1\ta\n1\tb\n", 0)
+            key_sorted_digest(b"1\ta\n1\tb\n".to_vec(), 0)
                 .unwrap_err()
                 .contains("share")
         );
-        assert_eq!(key_sorted_digest(b"", 0).unwrap().1, 0);
+        assert_eq!(key_sorted_digest(b"".to_vec(), 0).unwrap().1, 0);
         // The last line may lack its newline; a key in the middle is found.
         assert_eq!(
             keyed_lines(b"a\t-7\tz\nb\t8", 1).unwrap(),
@@ -2057,7 +2045,7 @@ mod tests {
                         .filter(|(_, key)| lo.is_none_or(|lo| **key >= lo) && hi.is_none_or(|hi| **key < hi))
                         .flat_map(|(l, _)| l.bytes())
                         .collect();
-                    let (sha, rows) = key_sorted_digest(&part, 1).unwrap();
+                    let (sha, rows) = key_sorted_digest(part, 1).unwrap();
                     (k, sha, rows)
                 })
                 .collect();

@@ -286,7 +286,7 @@ impl RelationDef {
                  pg_catalog.pg_relation_size($1::pg_catalog.text::pg_catalog.regclass) OPERATOR(pg_catalog./) \
                  pg_catalog.current_setting('block_size')::pg_catalog.int8, \
                  pg_catalog.pg_table_size($1::pg_catalog.text::pg_catalog.regclass) FROM ONLY {}",
-                sql_qualified(&self.schema, &self.name)
+                self.qualified()
             )
         })
     }
@@ -423,7 +423,7 @@ impl RelationDef {
     pub fn keyed_page_copy_sql(&self, lo: Option<i64>, hi: Option<i64>) -> String {
         format!(
             "COPY (SELECT * FROM ONLY {}{}) TO STDOUT",
-            sql_qualified(&self.schema, &self.name),
+            self.qualified(),
             page_filter(lo, hi)
         )
     }
@@ -451,13 +451,13 @@ fn page_filter(lo: Option<i64>, hi: Option<i64>) -> String {
     }
 }
 
-/// The page ranges of a table of `pages` pages (its size when the snapshot
-/// read its catalog: the first range is open below and the last open above,
-/// so every row is in exactly one range whatever its size), `per` pages each;
+/// The page ranges of a table of `pages` pages (see [`RelationDef::pages`]:
+/// the first range is open below and the last open above, so every row is
+/// in exactly one range whatever the table's true size), `per` pages each;
 /// one unbounded range for a table of fewer than two ranges' pages. Only the
 /// scheduling depends on them: the digest does not (see
 /// [`RelationDef::page_split`]).
-pub fn page_ranges(pages: i64, per: u64) -> Vec<(Option<i64>, Option<i64>)> {
+pub fn page_ranges(pages: i64, per: u64) -> Vec<Bounds> {
     let per = i64::try_from(per.max(1)).unwrap_or(i64::MAX);
     let n = (pages.max(0) / per).clamp(1, MAX_PAGE_RANGES);
     if n < 2 {
@@ -492,7 +492,7 @@ pub const MAX_KEY_RANGES: i128 = 64;
 /// last unbounded above, so together they cover every row whatever the
 /// bounds. They depend only on `min` and `max` (the data), never on the
 /// parallelism, so the digest does not either.
-pub fn key_ranges(min: i64, max: i64) -> Vec<(Option<i64>, Option<i64>)> {
+pub fn key_ranges(min: i64, max: i64) -> Vec<Bounds> {
     let span = i128::from(max) - i128::from(min) + 1;
     let n = (span / KEY_RANGE_WIDTH).clamp(1, MAX_KEY_RANGES);
     if n <= 1 {
