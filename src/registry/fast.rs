@@ -24,8 +24,9 @@
 //!   invariants depend on nothing else of a record), before and after;
 //! - commits as every write does (blobs, then the log line, then the
 //!   documents, then the completion marker): the records documents' blobs
-//!   are splices of the previous revision (stored whole, from the document
-//!   read and hashed, once the chain of splices reaches its limit), and the documents are appended to
+//!   are skip-delta splices of an earlier revision (the `n`-th after a
+//!   whole one spliced onto revision `n & (n - 1)`; stored whole, from the document
+//!   read and hashed, only when the parent's chain is at its limit), and the documents are appended to
 //!   in place ([`Backend::append_at`]) instead of being rewritten. A kill in
 //!   the middle of an append leaves a prefix of the committed bytes, which
 //!   the next command completes (see [`store`](super::store)).

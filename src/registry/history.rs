@@ -413,6 +413,11 @@ struct DeltaHeader {
     kept: Option<Kept>,
     middle: u64,
     prefix: u64,
+    /// Place in a skip-delta lineage (see [`put_splice`]): this revision is
+    /// the `step`-th splice since the lineage's whole blob. Absent: a
+    /// revision spliced onto its parent alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<u64>,
     suffix: u64,
 }
 
@@ -528,6 +533,7 @@ pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>)
                 kept,
                 middle: own.len() as u64,
                 prefix: prefix as u64,
+                step: None,
                 suffix: suffix as u64,
             };
             write_delta(b, &sha, &header, &own)?;
@@ -543,6 +549,18 @@ pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>)
 /// `suffix` bytes: what [`put_blob_from`] writes, for a caller that knows
 /// the splice without holding either document's bytes (a fast claim). The
 /// caller computed `sha` from the same bytes; reading the blob back checks it.
+///
+/// Skip-deltas: a claim appends to a records document of possibly hundreds
+/// of megabytes, and a chain of splices each onto its parent must be cut by
+/// a whole copy every [`MAX_DELTA_DEPTH`] revisions, a write proportional to
+/// the registry. So the `n`-th revision after a whole blob is spliced onto
+/// revision `n & (n - 1)` of its lineage instead (as Subversion stores
+/// revisions): its middle is the parent's splice composed with the
+/// splices between (read from their delta blobs, never from the document),
+/// the chain to read it back is `n`'s number of one bits long, and each
+/// appended record is stored about `log2(n) / 2` times on average. Whenever
+/// a splice on the way cannot be composed (it keeps a run of its base, or
+/// it is not in a lineage), the revision is spliced onto `base` alone.
 pub(crate) fn put_splice(
     b: &dyn Backend,
     sha: &str,
@@ -555,15 +573,139 @@ pub(crate) fn put_splice(
     if blob_exists(b, sha)? {
         return Ok(());
     }
-    let header = DeltaHeader {
-        base: base.to_string(),
-        depth: depth + 1,
-        kept: None,
-        middle: middle.len() as u64,
-        prefix,
-        suffix,
+    let header = match skip_splice(b, base, prefix, middle, suffix)? {
+        Some((header, composed)) => return write_delta(b, sha, &header, &composed),
+        None => DeltaHeader {
+            base: base.to_string(),
+            depth: depth + 1,
+            kept: None,
+            middle: middle.len() as u64,
+            prefix,
+            step: None,
+            suffix,
+        },
     };
     write_delta(b, sha, &header, middle)
+}
+
+/// The header of blob `sha` and its middle's own bytes when it is a delta;
+/// `None` when it is stored whole.
+fn read_delta(b: &dyn Backend, sha: &str) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
+    if b.exists(&blob_rel(sha))? {
+        return Ok(None);
+    }
+    let dpath = b.path(&delta_rel(sha));
+    let Some(mut raw) = b.read(&delta_rel(sha), READ_LIMIT)? else {
+        return Err(missing(b.path(&blob_rel(sha))));
+    };
+    let end = raw
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| Error::malformed(&dpath, "no header line".to_string()))?;
+    let h: DeltaHeader = canonical::from_slice_strict(&raw[..end], &dpath)?;
+    let middle = raw.split_off(end + 1);
+    if middle.len() as u64 != h.middle {
+        return Err(Error::malformed(
+            &dpath,
+            "header does not match its body".to_string(),
+        ));
+    }
+    Ok(Some((h, middle)))
+}
+
+/// The splice of a skip-delta lineage for the revision spliced onto
+/// `parent` (see [`put_splice`]): its header and middle, or `None` when it
+/// is to be spliced onto the parent alone.
+fn skip_splice(
+    b: &dyn Backend,
+    parent: &str,
+    prefix: u64,
+    middle: &[u8],
+    suffix: u64,
+) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
+    let parent_delta = read_delta(b, parent)?;
+    let parent_step = match &parent_delta {
+        None => 0,
+        Some((h, _)) => match h.step {
+            Some(step) => step,
+            None => return Ok(None),
+        },
+    };
+    let Some(n) = parent_step.checked_add(1) else {
+        return Ok(None);
+    };
+    let target = n & (n - 1);
+    let mut splice = (prefix, middle.to_vec(), suffix);
+    let (mut at, mut at_step, mut at_delta) = (parent.to_string(), parent_step, parent_delta);
+    while at_step > target {
+        let Some((h, own)) = at_delta.take() else {
+            return Ok(None);
+        };
+        if h.kept.is_some() {
+            return Ok(None);
+        }
+        let Some(composed) = compose((h.prefix, &own, h.suffix), (splice.0, &splice.1, splice.2))
+        else {
+            return Ok(None);
+        };
+        splice = composed;
+        at = h.base;
+        at_delta = read_delta(b, &at)?;
+        at_step = match &at_delta {
+            None => 0,
+            Some((h, _)) => match h.step {
+                Some(step) if step < at_step => step,
+                _ => return Ok(None),
+            },
+        };
+    }
+    if at_step != target {
+        return Ok(None);
+    }
+    let depth = at_delta.as_ref().map_or(0, |(h, _)| h.depth) + 1;
+    if depth > MAX_DELTA_DEPTH {
+        return Ok(None);
+    }
+    let (prefix, composed, suffix) = splice;
+    Ok(Some((
+        DeltaHeader {
+            base: at,
+            depth,
+            kept: None,
+            middle: composed.len() as u64,
+            prefix,
+            step: Some(n),
+            suffix,
+        },
+        composed,
+    )))
+}
+
+/// Two splices as one: `inner` (prefix, middle, suffix) makes `P` from a
+/// base `B`, `outer` makes `R` from `P`; the result makes `R` from `B`, or
+/// `None` when `outer` keeps bytes of `B` from between `inner`'s prefix and
+/// suffix (then no single splice of `B` makes `R`). Pure: a property test
+/// checks it against applying both.
+fn compose(inner: (u64, &[u8], u64), outer: (u64, &[u8], u64)) -> Option<(u64, Vec<u8>, u64)> {
+    let (pb, mp, sb) = inner;
+    let (p, m, s) = outer;
+    let len = mp.len() as u64;
+    // `outer` keeps P's first `p` and last `s` bytes: within B's prefix
+    // and P's middle, and within P's middle and B's suffix.
+    if p > pb.checked_add(len)? || s > sb.checked_add(len)? {
+        return None;
+    }
+    let head = p.saturating_sub(pb);
+    let tail = s.saturating_sub(sb);
+    if head.checked_add(tail)? > len {
+        return None;
+    }
+    let (head, tail) = (usize::try_from(head).ok()?, usize::try_from(tail).ok()?);
+    let mut out = Vec::with_capacity(head + m.len() + tail);
+    out.extend_from_slice(&mp[..head]);
+    out.extend_from_slice(m);
+    out.extend_from_slice(&mp[mp.len() - tail..]);
+    Some((p.min(pb), out, s.min(sb)))
 }
 
 /// Writes delta blob `sha`: its header line, then its middle's own bytes.
@@ -932,6 +1074,65 @@ mod tests {
     }
 
     #[test]
+    fn appended_revisions_are_skip_deltas_never_stored_whole_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
+        let be = crate::registry::backend::dir::DirBackend::new(dir.path());
+        const CLOSING: &[u8] = b"]}\n";
+        let mut body: Vec<u8> = (0..5_000u32)
+            .flat_map(|i| format!("{{\"id\": {i}}},\n").into_bytes())
+            .collect();
+        let doc = |body: &[u8]| [body, CLOSING].concat();
+        let mut sha = put_blob(&be, &doc(&body)).unwrap();
+        let mut revisions = vec![(sha.clone(), doc(&body))];
+        let mut added = 0usize;
+        for round in 0..300u32 {
+            // What a fast claim does: the new records before the closing
+            // bytes, spliced without the document's bytes.
+            let add = format!("{{\"id\": \"new {round}\"}},\n").into_bytes();
+            added += add.len();
+            let cut = body.len() as u64;
+            body.extend_from_slice(&add);
+            let next = doc(&body);
+            let next_sha = sha256_hex(&next);
+            let depth = blob_depth(&be, &sha).unwrap();
+            put_splice(&be, &next_sha, &sha, depth, cut, &add, CLOSING.len() as u64).unwrap();
+            sha = next_sha;
+            revisions.push((sha.clone(), next));
+        }
+        let mut delta_bytes = 0u64;
+        for (i, (sha, bytes)) in revisions.iter().enumerate() {
+            assert_eq!(&get_blob(&be, sha).unwrap(), bytes, "revision {i}");
+            if i > 0 {
+                // Revision i is i splices after the whole one: its chain is
+                // its number of one bits long.
+                assert_eq!(
+                    blob_depth(&be, sha).unwrap(),
+                    (i as u64).count_ones(),
+                    "{i}"
+                );
+                assert!(!blob_path(dir.path(), sha).is_file(), "{i} stored whole");
+                delta_bytes += std::fs::metadata(delta_path(dir.path(), sha))
+                    .unwrap()
+                    .len();
+            }
+        }
+        // Each appended record is stored about log2(300) / 2 times, not the
+        // document once every 16 revisions (5,000 records each time).
+        let middles = delta_bytes as usize - 300 * 120;
+        assert!(
+            middles < added * 6,
+            "{middles} bytes of middles for {added} appended"
+        );
+        // A lineage whose splice keeps a run of its base falls back to a
+        // splice onto the parent, still read back exactly.
+        let edited = [b"X".as_slice(), &revisions.last().unwrap().1[1..]].concat();
+        let edited_sha =
+            put_blob_from(&be, &edited, Some((&sha, &revisions.last().unwrap().1))).unwrap();
+        assert_eq!(get_blob(&be, &edited_sha).unwrap(), edited);
+    }
+
+    #[test]
     fn a_revision_changed_at_its_head_and_further_down_is_stored_as_its_changes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(BLOBS_DIR)).unwrap();
@@ -1006,6 +1207,32 @@ mod tests {
             let sha = put_blob(&be, &base).unwrap();
             let next_sha = put_blob_from(&be, &next, Some((&sha, &base))).unwrap();
             proptest::prop_assert_eq!(get_blob(&be, &next_sha).unwrap(), next);
+        }
+
+        #[test]
+        fn two_splices_composed_make_what_applying_both_makes(
+            base in proptest::collection::vec(proptest::num::u8::ANY, 0..60),
+            p1 in 0usize..60, s1 in 0usize..60, m1 in proptest::collection::vec(proptest::num::u8::ANY, 0..30),
+            p2 in 0usize..90, s2 in 0usize..90, m2 in proptest::collection::vec(proptest::num::u8::ANY, 0..30),
+        ) {
+            fn apply(b: &[u8], p: usize, m: &[u8], s: usize) -> Vec<u8> {
+                [&b[..p], m, &b[b.len() - s..]].concat()
+            }
+            let p1 = p1.min(base.len());
+            let s1 = s1.min(base.len() - p1);
+            let mid = apply(&base, p1, &m1, s1);
+            let p2 = p2.min(mid.len());
+            let s2 = s2.min(mid.len() - p2);
+            let want = apply(&mid, p2, &m2, s2);
+            let composed = compose((p1 as u64, &m1, s1 as u64), (p2 as u64, &m2, s2 as u64));
+            if let Some((p, m, s)) = composed {
+                proptest::prop_assert!(p as usize + s as usize <= base.len());
+                proptest::prop_assert_eq!(apply(&base, p as usize, &m, s as usize), want);
+            } else {
+                // Only when the outer splice keeps base bytes from between
+                // the inner one's prefix and suffix.
+                proptest::prop_assert!(p2 > p1 + m1.len() || s2 > s1 + m1.len());
+            }
         }
     }
 
