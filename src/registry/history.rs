@@ -588,29 +588,40 @@ pub(crate) fn put_splice(
     write_delta(b, sha, &header, middle)
 }
 
-/// The header of blob `sha` and its middle's own bytes when it is a delta;
-/// `None` when it is stored whole.
-fn read_delta(b: &dyn Backend, sha: &str) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
-    if b.exists(&blob_rel(sha))? {
-        return Ok(None);
-    }
+/// The header and the middle's own bytes of delta blob `sha`, checked as
+/// every reader needs them (a base named by a sha256, a body as long as the
+/// header says); `None` when there is no delta file.
+fn read_delta_file(b: &dyn Backend, sha: &str) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
     let dpath = b.path(&delta_rel(sha));
+    let bad = |what: &str| Error::malformed(&dpath, what.to_string());
     let Some(mut raw) = b.read(&delta_rel(sha), READ_LIMIT)? else {
-        return Err(missing(b.path(&blob_rel(sha))));
+        return Ok(None);
     };
     let end = raw
         .iter()
         .position(|&b| b == b'\n')
-        .ok_or_else(|| Error::malformed(&dpath, "no header line".to_string()))?;
+        .ok_or_else(|| bad("no header line"))?;
     let h: DeltaHeader = canonical::from_slice_strict(&raw[..end], &dpath)?;
     let middle = raw.split_off(end + 1);
-    if middle.len() as u64 != h.middle {
-        return Err(Error::malformed(
-            &dpath,
-            "header does not match its body".to_string(),
-        ));
+    if middle.len() as u64 != h.middle || !is_sha256_hex(&h.base) {
+        return Err(bad("header does not match its body"));
     }
     Ok(Some((h, middle)))
+}
+
+/// Blob `sha`'s place in a skip-delta lineage (0: stored whole; `None`: a
+/// delta outside any lineage) and, when it is a delta, its header and
+/// middle.
+type Lineage = (Option<u64>, Option<(DeltaHeader, Vec<u8>)>);
+
+fn lineage_of(b: &dyn Backend, sha: &str) -> Result<Lineage> {
+    if b.exists(&blob_rel(sha))? {
+        return Ok((Some(0), None));
+    }
+    match read_delta_file(b, sha)? {
+        Some((h, middle)) => Ok((h.step, Some((h, middle)))),
+        None => Err(missing(b.path(&blob_rel(sha)))),
+    }
 }
 
 /// The splice of a skip-delta lineage for the revision spliced onto
@@ -623,13 +634,8 @@ fn skip_splice(
     middle: &[u8],
     suffix: u64,
 ) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
-    let parent_delta = read_delta(b, parent)?;
-    let parent_step = match &parent_delta {
-        None => 0,
-        Some((h, _)) => match h.step {
-            Some(step) => step,
-            None => return Ok(None),
-        },
+    let (Some(parent_step), parent_delta) = lineage_of(b, parent)? else {
+        return Ok(None);
     };
     let Some(n) = parent_step.checked_add(1) else {
         return Ok(None);
@@ -638,6 +644,7 @@ fn skip_splice(
     let mut splice = (prefix, middle.to_vec(), suffix);
     let (mut at, mut at_step, mut at_delta) = (parent.to_string(), parent_step, parent_delta);
     while at_step > target {
+        // A whole blob has step 0, so `at` is a delta here.
         let Some((h, own)) = at_delta.take() else {
             return Ok(None);
         };
@@ -649,15 +656,13 @@ fn skip_splice(
             return Ok(None);
         };
         splice = composed;
-        at = h.base;
-        at_delta = read_delta(b, &at)?;
-        at_step = match &at_delta {
-            None => 0,
-            Some((h, _)) => match h.step {
-                Some(step) if step < at_step => step,
-                _ => return Ok(None),
-            },
-        };
+        let (step, delta) = lineage_of(b, &h.base)?;
+        // Steps fall toward the whole blob, or this is no lineage.
+        match step {
+            Some(step) if step < at_step => at_step = step,
+            _ => return Ok(None),
+        }
+        (at, at_delta) = (h.base, delta);
     }
     if at_step != target {
         return Ok(None);
@@ -753,18 +758,9 @@ fn get_blob_at(b: &dyn Backend, sha: &str, depth: u32) -> Result<Vec<u8>> {
         if depth > MAX_DELTA_DEPTH {
             return Err(bad("delta chain longer than allowed (a cycle?)"));
         }
-        let Some(raw) = b.read(&delta_rel(sha), READ_LIMIT)? else {
+        let Some((h, middle)) = read_delta_file(b, sha)? else {
             return Err(missing(path));
         };
-        let end = raw
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| bad("no header line"))?;
-        let h: DeltaHeader = canonical::from_slice_strict(&raw[..end], &dpath)?;
-        let middle = &raw[end + 1..];
-        if middle.len() as u64 != h.middle || !is_sha256_hex(&h.base) {
-            return Err(bad("header does not match its body"));
-        }
         let base = get_blob_at(b, &h.base, depth + 1)?;
         let (p, s) = (h.prefix as usize, h.suffix as usize);
         if p.checked_add(s).is_none_or(|n| n > base.len()) {
@@ -786,7 +782,7 @@ fn get_blob_at(b: &dyn Backend, sha: &str, depth: u32) -> Result<Vec<u8>> {
                 out.extend_from_slice(run);
                 out.extend_from_slice(&middle[at..]);
             }
-            None => out.extend_from_slice(middle),
+            None => out.extend_from_slice(&middle),
         }
         out.extend_from_slice(&base[base.len() - s..]);
         (out, dpath)
@@ -1124,6 +1120,27 @@ mod tests {
             middles < added * 6,
             "{middles} bytes of middles for {added} appended"
         );
+        // A lineage delta whose base is not a sha256 (a path outside the
+        // blobs) is refused before any other file is read.
+        let (head, _) = &revisions[revisions.len() - 1];
+        let p = delta_path(dir.path(), head);
+        let raw = std::fs::read(&p).unwrap();
+        let end = raw.iter().position(|&c| c == b'\n').unwrap();
+        let mut h: DeltaHeader = serde_json::from_slice(&raw[..end]).unwrap();
+        let real_base = std::mem::replace(&mut h.base, "../../../outside".into());
+        let forged = [serde_json::to_vec(&h).unwrap(), raw[end..].to_vec()].concat();
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, &forged).unwrap();
+        let err = put_splice(&be, &"e".repeat(64), head, 1, 0, b"x", 0).unwrap_err();
+        assert!(err.to_string().contains("does not match its body"), "{err}");
+        assert!(get_blob(&be, head).is_err());
+        h.base = real_base;
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(
+            &p,
+            [serde_json::to_vec(&h).unwrap(), raw[end..].to_vec()].concat(),
+        )
+        .unwrap();
         // A lineage whose splice keeps a run of its base falls back to a
         // splice onto the parent, still read back exactly.
         let edited = [b"X".as_slice(), &revisions.last().unwrap().1[1..]].concat();
