@@ -132,22 +132,69 @@ fn total(ranges: Vec<(u64, u64)>) -> u64 {
     merge(ranges).iter().map(|(a, b)| b - a + 1).sum()
 }
 
-/// Maximal runs of `lo..=hi` that are absent from the sorted, distinct `present`.
-fn holes(present: &[u64], lo: u64, hi: u64) -> Vec<(u64, u64)> {
+/// Maximal runs of `lo..=hi` that are absent from `present` (sorted,
+/// disjoint, non-adjacent runs).
+fn holes(present: &[(u64, u64)], lo: u64, hi: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     if lo > hi {
         return out;
     }
-    let start = present.partition_point(|&n| n < lo);
+    let start = present.partition_point(|&(_, z)| z < lo);
     let mut next = lo;
-    for &n in present[start..].iter().take_while(|&&n| n <= hi) {
-        if n > next {
-            out.push((next, n - 1));
+    for &(a, z) in present[start..].iter().take_while(|&&(a, _)| a <= hi) {
+        if a > next {
+            out.push((next, a - 1));
         }
-        next = n + 1;
+        next = z.saturating_add(1);
     }
     if next <= hi {
         out.push((next, hi));
+    }
+    out
+}
+
+/// Whether `runs` are sorted, disjoint and non-adjacent (each starts at
+/// least two past the end of the one before): the form [`check_runs`]
+/// takes, which maximal runs of sorted distinct numbers always have.
+fn is_normal(runs: &[(u64, u64)]) -> bool {
+    runs.iter().all(|&(a, z)| a <= z)
+        && runs
+            .windows(2)
+            .all(|w| w[0].1.checked_add(1).is_some_and(|n| w[1].0 > n))
+}
+
+/// The parts of `present` (normal runs) above `cmax` that no range of
+/// `claimed` (sorted, disjoint) covers, as maximal runs.
+fn uncovered(present: &[(u64, u64)], cmax: u64, claimed: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    for &(a, z) in present {
+        if z <= cmax {
+            continue;
+        }
+        let mut next = a.max(cmax.saturating_add(1));
+        while k < claimed.len() && claimed[k].1 < next {
+            k += 1;
+        }
+        let mut j = k;
+        while next <= z {
+            match claimed.get(j) {
+                Some(&(ca, cz)) if ca <= z => {
+                    if ca > next {
+                        out.push((next, ca - 1));
+                    }
+                    next = cz.saturating_add(1).max(next);
+                    if cz == u64::MAX {
+                        break;
+                    }
+                    j += 1;
+                }
+                _ => {
+                    out.push((next, z));
+                    break;
+                }
+            }
+        }
     }
     out
 }
@@ -177,6 +224,42 @@ pub fn check_numbers(
     claims: &[Claim],
     numbers: Vec<u64>,
 ) -> CheckReport {
+    let mut numbers = numbers;
+    numbers.sort_unstable();
+    let mut dups: Vec<u64> = Vec::new();
+    for w in numbers.windows(2) {
+        if w[0] == w[1] && dups.last() != Some(&w[0]) {
+            dups.push(w[0]);
+        }
+    }
+    numbers.dedup();
+    check_core(fmt, cmax, claims, &runs(&numbers), &runs(&dups))
+}
+
+/// [`check_numbers`] given the records' id numbers as runs (inclusive
+/// ranges) instead of one by one, so a registry of a million records is
+/// checked in the time its claims take; `None` unless the runs are sorted,
+/// disjoint and non-adjacent (then no id has two records), which the caller
+/// answers by expanding them for [`check_numbers`]. The same report, byte
+/// for byte (a property test compares the two).
+pub fn check_runs(
+    fmt: &IdFormat,
+    cmax: u64,
+    claims: &[Claim],
+    present: &[(u64, u64)],
+) -> Option<CheckReport> {
+    is_normal(present).then(|| check_core(fmt, cmax, claims, present, &[]))
+}
+
+/// The four invariants, given the distinct record numbers as normal runs
+/// (`present`) and the numbers with several records as runs (`dups`).
+fn check_core(
+    fmt: &IdFormat,
+    cmax: u64,
+    claims: &[Claim],
+    present: &[(u64, u64)],
+    dups: &[(u64, u64)],
+) -> CheckReport {
     let range_ids = |rs: &[(u64, u64)]| -> Vec<String> {
         rs.iter().map(|&(a, b)| fmt.format_range(a, b)).collect()
     };
@@ -194,20 +277,9 @@ pub fn check_numbers(
         ));
     };
 
-    let mut numbers = numbers;
-    numbers.sort_unstable();
-    let mut uniq = numbers.clone();
-    uniq.dedup();
-
     // Collision: ids with several records.
     let mut collision: Vec<(u64, u64)> = Vec::new();
-    let mut dups: Vec<u64> = Vec::new();
-    for w in numbers.windows(2) {
-        if w[0] == w[1] && dups.last() != Some(&w[0]) {
-            dups.push(w[0]);
-        }
-    }
-    for (a, b) in runs(&dups) {
+    for &(a, b) in dups {
         collision.push((a, b));
         push(
             Class::Collision,
@@ -255,17 +327,7 @@ pub fn check_numbers(
 
     // Orphan: records nothing covers.
     let mut orphan: Vec<(u64, u64)> = Vec::new();
-    let mut uncovered: Vec<u64> = Vec::new();
-    let mut k = 0;
-    for &n in uniq.iter().filter(|&&n| n > cmax) {
-        while k < claimed.len() && claimed[k].1 < n {
-            k += 1;
-        }
-        if !(k < claimed.len() && claimed[k].0 <= n) {
-            uncovered.push(n);
-        }
-    }
-    for (a, b) in runs(&uncovered) {
+    for (a, b) in uncovered(present, cmax, &claimed) {
         orphan.push((a, b));
         push(
             Class::Orphan,
@@ -278,7 +340,7 @@ pub fn check_numbers(
     }
     // Orphan: claimed ids above the canonical body without a record.
     for c in claims {
-        for (a, b) in holes(&uniq, c.first.max(cmax.saturating_add(1)), c.last) {
+        for (a, b) in holes(present, c.first.max(cmax.saturating_add(1)), c.last) {
             orphan.push((a, b));
             push(
                 Class::Orphan,
@@ -295,7 +357,7 @@ pub fn check_numbers(
 
     // Gap: holes in the canonical body.
     let mut gap: Vec<(u64, u64)> = Vec::new();
-    for (a, b) in holes(&uniq, 1, cmax) {
+    for (a, b) in holes(present, 1, cmax) {
         gap.push((a, b));
         push(
             Class::Gap,
@@ -517,12 +579,143 @@ mod tests {
 
     #[test]
     fn holes_helper() {
-        assert_eq!(holes(&[2, 3, 7], 1, 8), vec![(1, 1), (4, 6), (8, 8)]);
-        assert_eq!(holes(&[1, 2], 1, 2), vec![]);
+        assert_eq!(holes(&[(2, 3), (7, 7)], 1, 8), vec![(1, 1), (4, 6), (8, 8)]);
+        assert_eq!(holes(&[(1, 2)], 1, 2), vec![]);
+        assert_eq!(holes(&[(1, 9)], 4, 5), vec![]);
+        assert!(is_normal(&[(1, 2), (4, 4)]));
+        assert!(!is_normal(&[(1, 2), (3, 4)]), "adjacent");
+        assert!(!is_normal(&[(4, 4), (4, 4)]), "a number twice");
+        assert!(!is_normal(&[(5, 6), (1, 2)]), "out of order");
+        assert!(!is_normal(&[(3, 2)]), "empty run");
         assert_eq!(holes(&[], 3, 2), vec![]);
         assert_eq!(
             merge(vec![(5, 6), (1, 2), (3, 3), (9, 9), (4, 4)]),
             vec![(1, 6), (9, 9)]
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// The runs check gives exactly the report of the check over the
+        /// numbers one by one, on arbitrary claims, boundaries and records
+        /// (including ids claimed twice, records above every claim and
+        /// claims in the wrong state), and refuses runs that are not normal.
+        #[test]
+        fn the_runs_check_is_the_numbers_check(
+            cmax in 0u64..40,
+            raw_claims in proptest::collection::vec((1u64..60, 0u64..12, proptest::bool::ANY), 0..8),
+            numbers in proptest::collection::vec(1u64..70, 0..80),
+        ) {
+            let fmt = IdFormat::new("T", 3).unwrap();
+            let claims: Vec<Claim> = raw_claims
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, len, staged))| {
+                    let state = if staged { ClaimState::Staged } else { ClaimState::Folded };
+                    claim(&format!("P{i}"), a, a + len, state)
+                })
+                .collect();
+            let want = check_numbers(&fmt, cmax, &claims, numbers.clone());
+            let mut sorted = numbers.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let present = runs(&sorted);
+            let got = check_runs(&fmt, cmax, &claims, &present);
+            if sorted.len() == numbers.len() {
+                proptest::prop_assert_eq!(got, Some(want));
+            } else {
+                // A number twice: the runs cannot say so, and the numbers
+                // check reports a collision the runs check would miss.
+                proptest::prop_assert!(want.counts.collision > 0);
+            }
+            let unsorted: Vec<(u64, u64)> = present.iter().rev().copied().collect();
+            if present.len() > 1 {
+                proptest::prop_assert_eq!(check_runs(&fmt, cmax, &claims, &unsorted), None);
+            }
+        }
+    }
+
+    /// The four counts straight from their definitions (module docs), one
+    /// id at a time: the oracle the property test holds the check to.
+    fn counts_by_definition(cmax: u64, claims: &[Claim], numbers: &[u64]) -> Counts {
+        let top = claims
+            .iter()
+            .map(|c| c.last)
+            .chain(numbers.iter().copied())
+            .chain([cmax])
+            .max()
+            .unwrap_or(0);
+        let highest_claimed_above = claims.iter().map(|c| c.last).filter(|&l| l > cmax).max();
+        let mut counts = Counts::default();
+        for id in 1..=top {
+            let records = numbers.iter().filter(|&&n| n == id).count();
+            let covering: Vec<&Claim> = claims
+                .iter()
+                .filter(|c| c.first <= id && id <= c.last)
+                .collect();
+            if records > 1 || covering.len() > 1 {
+                counts.collision += 1;
+            }
+            let orphan = (records > 0 && id > cmax && covering.is_empty())
+                || (records == 0 && id > cmax && !covering.is_empty());
+            if orphan {
+                counts.orphan += 1;
+            }
+            let gap = (id <= cmax && records == 0)
+                || (id > cmax
+                    && covering.is_empty()
+                    && highest_claimed_above.is_some_and(|h| id < h));
+            if gap {
+                counts.gap += 1;
+            }
+            let overlap = covering.iter().any(|c| match c.state {
+                ClaimState::Staged => id <= cmax,
+                ClaimState::Folded => id > cmax,
+            });
+            if overlap {
+                counts.overlap += 1;
+            }
+        }
+        counts
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// On arbitrary claims (overlapping, in either state), boundaries
+        /// and records (some of them twice), the check counts what the
+        /// definitions count, and the runs check gives exactly the report
+        /// of the check over the numbers one by one.
+        #[test]
+        fn the_check_counts_the_definitions_and_runs_check_the_same(
+            cmax in 0u64..40,
+            raw_claims in proptest::collection::vec((1u64..60, 0u64..12, proptest::bool::ANY), 0..8),
+            distinct in proptest::collection::btree_set(1u64..70, 0..50),
+            twice in proptest::collection::vec(1u64..70, 0..3),
+        ) {
+            let fmt = IdFormat::new("T", 3).unwrap();
+            let claims: Vec<Claim> = raw_claims
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, len, staged))| {
+                    let state = if staged { ClaimState::Staged } else { ClaimState::Folded };
+                    claim(&format!("P{i}"), a, a + len, state)
+                })
+                .collect();
+            let sorted: Vec<u64> = distinct.iter().copied().collect();
+            let want = check_numbers(&fmt, cmax, &claims, sorted.iter().rev().copied().collect());
+            proptest::prop_assert_eq!(want.counts, counts_by_definition(cmax, &claims, &sorted));
+            let present = runs(&sorted);
+            proptest::prop_assert_eq!(check_runs(&fmt, cmax, &claims, &present), Some(want));
+            if present.len() > 1 {
+                let reversed: Vec<(u64, u64)> = present.iter().rev().copied().collect();
+                proptest::prop_assert_eq!(check_runs(&fmt, cmax, &claims, &reversed), None);
+            }
+            let mut with_twice = sorted.clone();
+            with_twice.extend(twice.iter().filter(|n| distinct.contains(n)));
+            let r = check_numbers(&fmt, cmax, &claims, with_twice.clone());
+            proptest::prop_assert_eq!(r.counts, counts_by_definition(cmax, &claims, &with_twice));
+        }
     }
 }

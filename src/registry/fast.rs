@@ -54,7 +54,7 @@ use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 
 use super::backend::{self, Backend};
-use super::check::check_numbers;
+use super::check::{check_numbers, check_runs};
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
     self, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth,
@@ -131,6 +131,17 @@ fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// `runs` with the numbers of `records` appended, in order.
+fn extend_runs(mut runs: Vec<(u64, u64)>, records: &[Object]) -> Vec<(u64, u64)> {
+    for o in records {
+        match runs.last_mut() {
+            Some((_, z)) if z.checked_add(1) == Some(o.number) => *z = o.number,
+            _ => runs.push((o.number, o.number)),
+        }
+    }
+    runs
 }
 
 /// Writes the cache for the state whose documents are `docs` (indexed by
@@ -367,9 +378,16 @@ fn try_claim(
     {
         return Ok(None);
     }
-    let numbers: Vec<u64> = cache.runs.iter().flat_map(|&(a, z)| a..=z).collect();
+    // The records' numbers as runs, checked without expanding them when
+    // they are in order (as claims leave them), else one by one.
+    let check_present = |claims: &[super::model::Claim], present: &[(u64, u64)]| {
+        check_runs(&reg.format, reg.canonical_max, claims, present).unwrap_or_else(|| {
+            let numbers = present.iter().flat_map(|&(a, z)| a..=z).collect();
+            check_numbers(&reg.format, reg.canonical_max, claims, numbers)
+        })
+    };
     let plan = plan_claim_with(&reg, packet, request.clone(), || {
-        check_numbers(&reg.format, reg.canonical_max, &reg.claims, numbers.clone())
+        check_present(&reg.claims, &cache.runs)
     })?;
     let mut next = Registry {
         format: reg.format.clone(),
@@ -380,14 +398,8 @@ fn try_claim(
     };
     next.claims.push(plan.claim.clone());
     let records: Vec<Object> = plan.records;
-    let mut after_numbers = numbers;
-    after_numbers.extend(records.iter().map(|o| o.number));
-    let after = check_numbers(
-        &next.format,
-        next.canonical_max,
-        &next.claims,
-        after_numbers,
-    );
+    let runs = extend_runs(cache.runs.clone(), &records);
+    let after = check_present(&next.claims, &runs);
     if !after.passes() {
         return Err(Error::refused(format!(
             "claim: the registry would fail check after it ({}); nothing written",
@@ -539,13 +551,6 @@ fn try_claim(
     // The cache for the next claim, before the write is marked complete
     // (on PostgreSQL inside the same transaction): a kill before the marker
     // leaves an interrupted write, which no fast claim touches.
-    let mut runs = cache.runs.clone();
-    for o in &records {
-        match runs.last_mut() {
-            Some((_, z)) if z.checked_add(1) == Some(o.number) => *z = o.number,
-            _ => runs.push((o.number, o.number)),
-        }
-    }
     let jlen = jt.len + json_add.len() as u64 - OBJECTS_JSON_CLOSING.len() as u64;
     let mlen = mt.len + md_add.len() as u64;
     if let (Ok(Some(fj)), Ok(Some(fm))) = (
