@@ -21,7 +21,16 @@
 //!   appended bytes), the id numbers of the records (as runs) and each
 //!   packet's record count;
 //! - checks the four invariants over the header and those id numbers (the
-//!   invariants depend on nothing else of a record), before and after;
+//!   invariants depend on nothing else of a record), before and after, as
+//!   runs of numbers ([`check_runs`]) when they are in order;
+//! - changes the three small documents by splicing instead of rendering
+//!   them whole: `registry.json` gets the claim appended to its claims and
+//!   its revisions and records pin after them, `registry.md` its summary
+//!   and one row, `index.md` its revisions and the packet's row. Each part
+//!   replaced is first found in the document exactly as the state before
+//!   renders it (the summary from the header and the cached record count,
+//!   the packet's row from its claims and cached count), or the claim takes
+//!   the full way; every byte kept is the head's (pinned);
 //! - commits as every write does (blobs, then the log line, then the
 //!   documents, then the completion marker): the records documents' blobs
 //!   are skip-delta splices of an earlier revision (the `n`-th after a
@@ -31,10 +40,10 @@
 //!   the middle of an append leaves a prefix of the committed bytes, which
 //!   the next command completes (see [`store`](super::store)).
 //!
-//! The cache is only a shortcut: the per-packet counts are proven by
-//! rendering the current `index.md` from them and the header and comparing
-//! it byte for byte with the file, the record count by `registry.json` and
-//! `registry.md`. Whenever anything does not match (no cache, a fingerprint
+//! The cache is only a shortcut: the record count is proven by
+//! `registry.json` and the summary of `registry.md`, the count of the
+//! packet that claims by its row in `index.md` (a count is only ever used
+//! to render a row that replaces the one it was just found in). Whenever anything does not match (no cache, a fingerprint
 //! that changed, a document that is not the head's, an interrupted write, a
 //! registry without records, a PostgreSQL registry made before its parts
 //! table existed) the claim is made the full way: every
@@ -62,7 +71,7 @@ use super::history::{
 };
 use super::model::{
     Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
-    parse_registry_json, registry_json_bytes_counted, to_canonical_bytes,
+    parse_registry_json, registry_json_claimed, to_canonical_bytes,
 };
 use super::render;
 use super::store::{ClaimOutcome, Store, require_registry};
@@ -370,14 +379,6 @@ fn try_claim(
         objects: Vec::new(),
         revisions: header.revisions,
     };
-    // The cached counts are the ones the current documents were rendered from.
-    let counts = || cache.records.iter().map(|(k, v)| (k.as_str(), *v));
-    if render::index_md_counted(&reg, counts()) != small[&Document::IndexMd]
-        || render::registry_md_counted(&reg, total, &cache.objects_json.sha256)
-            != small[&Document::RegistryMd]
-    {
-        return Ok(None);
-    }
     // The records' numbers as runs, checked without expanding them when
     // they are in order (as claims leave them), else one by one.
     let check_present = |claims: &[super::model::Claim], present: &[(u64, u64)]| {
@@ -431,19 +432,29 @@ fn try_claim(
     let n_after = total + records.len() as u64;
     let mut new_counts = cache.records.clone();
     *new_counts.entry(packet.to_string()).or_default() += records.len() as u64;
-    let mut new_small: BTreeMap<Document, Vec<u8>> = BTreeMap::new();
-    new_small.insert(
-        Document::RegistryJson,
-        registry_json_bytes_counted(&next, n_after, &json_sha)?,
-    );
-    new_small.insert(
-        Document::RegistryMd,
-        render::registry_md_counted(&next, n_after, &json_sha),
-    );
-    new_small.insert(
-        Document::IndexMd,
-        render::index_md_counted(&next, new_counts.iter().map(|(k, v)| (k.as_str(), *v))),
-    );
+    // The small documents are spliced, not rendered whole: each part a
+    // claim changes is checked to be in the document as the state before
+    // renders it (so the cached counts are the document's), and every
+    // other byte is the head's.
+    let before = (&reg, total, cache.objects_json.sha256.as_str());
+    let after = (&next, n_after, json_sha.as_str());
+    let (Some(json), Some(md), Some(index)) = (
+        registry_json_claimed(&small[&Document::RegistryJson], before, after)?,
+        render::registry_md_claimed(&small[&Document::RegistryMd], before, after),
+        render::index_md_claimed(
+            &small[&Document::IndexMd],
+            (&reg, &cache.records),
+            (&next, packet, records.len() as u64),
+        ),
+    ) else {
+        return Ok(None);
+    };
+    let new_small: BTreeMap<Document, Vec<u8>> = [
+        (Document::RegistryJson, json),
+        (Document::RegistryMd, md),
+        (Document::IndexMd, index),
+    ]
+    .into();
 
     // Blobs: content-addressed, so writing them changes nothing visible.
     let (Some(jdepth), Some(mdepth)) = (blob_depth(b, &jt.sha256), blob_depth(b, &mt.sha256))

@@ -830,13 +830,19 @@ pub fn registry_json_bytes_counted(
     records: u64,
     objects_sha256: &str,
 ) -> Result<Vec<u8>> {
+    registry_json_with(reg, &reg.claims, records, objects_sha256)
+}
+
+/// `registry.json` of `reg` with `claims` in place of its own.
+fn registry_json_with(
+    reg: &Registry,
+    claims: &[Claim],
+    records: u64,
+    objects_sha256: &str,
+) -> Result<Vec<u8>> {
     let doc = RegistryDoc {
         canonical_max: reg.canonical_max,
-        claims: reg
-            .claims
-            .iter()
-            .map(|c| claim_doc(&reg.format, c))
-            .collect(),
+        claims: claims.iter().map(|c| claim_doc(&reg.format, c)).collect(),
         document_revisions: reg.revisions,
         format: FORMAT.to_string(),
         id_prefix: reg.format.prefix().to_string(),
@@ -850,6 +856,69 @@ pub fn registry_json_bytes_counted(
     // Every type in it declares its fields in key order (a test compares
     // with the general writer).
     to_canonical_bytes(&doc)
+}
+
+/// Where the claims array of a canonical `registry.json` holding at least
+/// one claim opens (just after its `[` line) and closes (at the line ending
+/// before its `]`): no line inside a claim is indented by only two spaces.
+fn claims_span(doc: &[u8]) -> Option<(usize, usize)> {
+    const OPEN: &[u8] = b"\n  \"claims\": [\n";
+    const CLOSE: &[u8] = b"\n  ],\n";
+    let open = memchr::memmem::find(doc, OPEN)? + OPEN.len();
+    let close = open + memchr::memmem::find(&doc[open..], CLOSE)?;
+    Some((open, close))
+}
+
+/// What a claim changes in `registry.json`, given the document before it
+/// (`old`, of `before` with `before_records` records and objects.json
+/// sha256 `before_sha`): one claim appended to the claims array, and the
+/// revisions and records pin after it. `next` must be `before` with one
+/// claim appended (and new revisions). `Ok(None)` when `old` does not begin
+/// and end as `before` renders them, or `before` has no claims: the caller
+/// renders the whole document instead. The claims between are kept as they
+/// are (the caller has checked `old` against its pin and parsed it); a
+/// property test compares the result with [`registry_json_bytes_counted`]
+/// of `next`.
+pub fn registry_json_claimed(
+    old: &[u8],
+    (before, before_records, before_sha): (&Registry, u64, &str),
+    (next, records, sha): (&Registry, u64, &str),
+) -> Result<Option<Vec<u8>>> {
+    let (Some(last), Some(added)) = (before.claims.last(), next.claims.last()) else {
+        return Ok(None);
+    };
+    if next.claims.len() != before.claims.len() + 1 {
+        return Ok(None);
+    }
+    let one_before = registry_json_with(
+        before,
+        std::slice::from_ref(last),
+        before_records,
+        before_sha,
+    )?;
+    let one_next = registry_json_with(next, std::slice::from_ref(added), records, sha)?;
+    let (Some((open, close)), Some((open_next, close_next))) =
+        (claims_span(&one_before), claims_span(&one_next))
+    else {
+        return Ok(None);
+    };
+    let (head, tail) = (&one_before[..open], &one_before[close..]);
+    if one_next[..open_next] != *head
+        || old.len() < head.len() + tail.len()
+        || !old.starts_with(head)
+        || !old.ends_with(tail)
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        [
+            &old[..old.len() - tail.len()],
+            b",\n",
+            &one_next[open_next..close_next],
+            &one_next[close_next..],
+        ]
+        .concat(),
+    ))
 }
 
 #[derive(Serialize)]

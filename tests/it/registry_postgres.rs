@@ -760,8 +760,10 @@ fn a_client_killed_mid_write_leaves_nothing_partial() {
     let mut window = 60u64;
     let mut killed = 0;
     for round in 0..24u64 {
+        // Long enough to outlast the longest sleep below (about 0.9 s)
+        // however fast claims are, so every round is killed mid-loop.
         let script = format!(
-            "for i in $(seq 10); do {} --json registry --registry {} claim --packet R{round} --count 3 || exit 1; done",
+            "for i in $(seq 40); do {} --json registry --registry {} claim --packet R{round} --count 3 || exit 1; done",
             shell_quote(bin()),
             shell_quote(&url)
         );
