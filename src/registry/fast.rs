@@ -18,8 +18,7 @@
 //!   any write changes; on PostgreSQL: the transaction ids that wrote its
 //!   rows, see [`postgres`](super::backend::postgres)), the SHA-256 state after their bytes up to where the
 //!   next records go (so the new sha256 is the old hash extended by the
-//!   appended bytes), the id numbers of the records (as runs) and each
-//!   packet's record count;
+//!   appended bytes) and the id numbers of the records (as runs);
 //! - checks the four invariants over the header and those id numbers (the
 //!   invariants depend on nothing else of a record), before and after, as
 //!   runs of numbers ([`check_runs`]) when they are in order;
@@ -28,9 +27,10 @@
 //!   its revisions and records pin after them, `registry.md` its summary
 //!   and one row, `index.md` its revisions and the packet's row. Each part
 //!   replaced is first found in the document exactly as the state before
-//!   renders it (the summary from the header and the cached record count,
-//!   the packet's row from its claims and cached count), or the claim takes
-//!   the full way; every byte kept is the head's (pinned);
+//!   renders it (the summary from the header and the record count of the
+//!   cached runs, the packet's row from its claims and the record count the
+//!   row itself gives), or the claim takes the full way; every byte kept
+//!   is the head's (pinned);
 //! - commits as every write does (blobs, then the log line, then the
 //!   documents, then the completion marker): the records documents' blobs
 //!   are skip-delta splices of an earlier revision (the `n`-th after a
@@ -40,10 +40,9 @@
 //!   the middle of an append leaves a prefix of the committed bytes, which
 //!   the next command completes (see [`store`](super::store)).
 //!
-//! The cache is only a shortcut: the record count is proven by
-//! `registry.json` and the summary of `registry.md`, the count of the
-//! packet that claims by its row in `index.md` (a count is only ever used
-//! to render a row that replaces the one it was just found in). Whenever anything does not match (no cache, a fingerprint
+//! The cache is only a shortcut: the record count of its runs is proven by
+//! `registry.json` and the summary of `registry.md`. Whenever anything
+//! does not match (no cache, a fingerprint
 //! that changed, a document that is not the head's, an interrupted write, a
 //! registry without records, a PostgreSQL registry made before its parts
 //! table existed) the claim is made the full way: every
@@ -107,8 +106,6 @@ struct Cache {
     objects_md: Tail,
     /// Maximal runs of consecutive record id numbers, in document order.
     runs: Vec<(u64, u64)>,
-    /// Records per packet.
-    records: BTreeMap<String, u64>,
 }
 
 fn midstate_hex(h: &Sha256) -> String {
@@ -197,7 +194,6 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
             midstate: mmid,
         },
         runs: runs_of(reg.objects.iter().map(|o| o.number)),
-        records: render::records_per_packet(reg),
     };
     write_cache(b, &cache)?;
     // On PostgreSQL the write before has been committed: commit this too.
@@ -430,12 +426,9 @@ fn try_claim(
     let md_sha = hex::encode(mh.finalize());
 
     let n_after = total + records.len() as u64;
-    let mut new_counts = cache.records.clone();
-    *new_counts.entry(packet.to_string()).or_default() += records.len() as u64;
     // The small documents are spliced, not rendered whole: each part a
     // claim changes is checked to be in the document as the state before
-    // renders it (so the cached counts are the document's), and every
-    // other byte is the head's.
+    // renders it, and every other byte is the head's.
     let before = (&reg, total, cache.objects_json.sha256.as_str());
     let after = (&next, n_after, json_sha.as_str());
     let (Some(json), Some(md), Some(index)) = (
@@ -443,7 +436,7 @@ fn try_claim(
         render::registry_md_claimed(&small[&Document::RegistryMd], before, after),
         render::index_md_claimed(
             &small[&Document::IndexMd],
-            (&reg, &cache.records),
+            &reg,
             (&next, packet, records.len() as u64),
         ),
     ) else {
@@ -584,7 +577,6 @@ fn try_claim(
                 midstate: mmid,
             },
             runs,
-            records: new_counts,
         };
         // A claim that could not leave its cache is still made.
         let _ = write_cache(b, &next_cache);

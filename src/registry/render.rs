@@ -329,58 +329,34 @@ impl PacketRow {
 }
 
 /// What a claim for `packet` changes in `index.md`, given the document
-/// before it (`old`, rendered from `before` with the per-packet record
-/// counts `counts`): the revisions, and the packet's row (replaced, or
-/// inserted in packet order for a new packet). `next` must be `before` with
-/// one claim of `packet` appended (and new revisions), which adds `added`
-/// records. `None` when `old` does not begin with what `before` renders,
-/// the row replaced (or the one a new row goes before) is not in `old` as
-/// `before` and `counts` render it, or there were no packets: the caller
-/// renders the whole document instead. Every other row is kept as it is
-/// (the caller has checked `old` against its pin); a property test compares
-/// the result with [`index_md_counted`] of `next`.
+/// before it (`old`, rendered from `before`): the revisions, and the
+/// packet's row, replaced (its record count taken from the row itself, the
+/// rest of the row checked to be what `before` renders) or, for a packet
+/// the document does not list, inserted before the first row of a packet
+/// after it. `next` must be `before` with one claim of `packet` appended
+/// (and new revisions), which adds `added` records. `None` when `old` does
+/// not begin with what `before` renders or the packet's row is not what it
+/// renders: the caller renders the whole document instead. Every other row
+/// is kept as it is (the caller has checked `old` against its pin); a
+/// property test compares the result with [`index_md_counted`] of `next`.
 pub fn index_md_claimed(
     old: &[u8],
-    (before, counts): (&Registry, &BTreeMap<String, u64>),
+    before: &Registry,
     (next, packet, added): (&Registry, &str, u64),
 ) -> Option<Vec<u8>> {
     if next.claims.len() != before.claims.len() + 1 {
         return None;
     }
-    let known = |p: &str| counts.contains_key(p) || before.claims.iter().any(|c| c.packet == p);
-    let any_before = !counts.is_empty() || !before.claims.is_empty();
-    let head_before = index_md_head(before, any_before);
-    let rows = old.strip_prefix(head_before.as_bytes())?;
-    if !any_before {
-        return None;
-    }
-    let count = |p: &str| counts.get(p).copied().unwrap_or(0);
-    let row_at = |line: &str| -> Option<usize> {
-        let line = line.as_bytes();
-        if rows.starts_with(line) {
-            return Some(0);
+    let rows = old.strip_prefix(index_md_head(before, true).as_bytes())?;
+    let (at, replaced, records) = match packet_row_in(rows, packet) {
+        Some((at, line)) => {
+            let records = row_records(line)?;
+            let want = PacketRow::of(before, packet, records).line(packet);
+            (line == want.as_bytes()).then_some((at, line.len(), records))?
         }
-        let at = memchr::memmem::find(rows, &[b"\n", line].concat())?;
-        Some(at + 1)
+        None => (first_row_after(rows, packet)?, 0, 0),
     };
-    let new_row = PacketRow::of(next, packet, count(packet) + added).line(packet);
-    let (at, replaced) = if known(packet) {
-        let old_row = PacketRow::of(before, packet, count(packet)).line(packet);
-        (row_at(&old_row)?, old_row.len())
-    } else {
-        // A new packet: its row goes before the first packet after it.
-        let after = before
-            .claims
-            .iter()
-            .map(|c| c.packet.as_str())
-            .chain(counts.keys().map(String::as_str))
-            .filter(|p| *p > packet)
-            .min();
-        match after {
-            Some(p) => (row_at(&PacketRow::of(before, p, count(p)).line(p))?, 0),
-            None => (rows.len(), 0),
-        }
-    };
+    let new_row = PacketRow::of(next, packet, records.checked_add(added)?).line(packet);
     let head = index_md_head(next, true);
     Some(
         [
@@ -391,6 +367,59 @@ pub fn index_md_claimed(
         ]
         .concat(),
     )
+}
+
+/// The lines of the packets table, each with where it starts in `rows`
+/// and its bytes (newline included).
+fn row_lines(rows: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = 0;
+    rows.split_inclusive(|&b| b == b'\n').map(move |line| {
+        let start = at;
+        at += line.len();
+        (start, line)
+    })
+}
+
+/// The packet a row names: its first cell, unescaped. A cell never holds
+/// `" | "` (every `|` in it is escaped), so the cell ends at the first.
+fn row_packet(line: &[u8]) -> Option<String> {
+    let rest = line.strip_prefix(b"| ")?;
+    let end = memchr::memmem::find(rest, b" | ")?;
+    let cell = std::str::from_utf8(&rest[..end]).ok()?;
+    let mut out = String::with_capacity(cell.len());
+    let mut chars = cell.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '|' => return None,
+            _ => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// The row of `packet` in `rows`: where it starts and its line.
+fn packet_row_in<'a>(rows: &'a [u8], packet: &str) -> Option<(usize, &'a [u8])> {
+    let prefix = format!("| {} | ", cell(packet));
+    row_lines(rows).find(|(_, line)| line.starts_with(prefix.as_bytes()))
+}
+
+/// Where the row of a packet not listed in `rows` goes: before the first
+/// row of a packet after it (rows are in packet order), else at the end.
+fn first_row_after(rows: &[u8], packet: &str) -> Option<usize> {
+    for (at, line) in row_lines(rows) {
+        if row_packet(line)?.as_str() > packet {
+            return Some(at);
+        }
+    }
+    Some(rows.len())
+}
+
+/// The record count a row ends with (`| N |`).
+fn row_records(line: &[u8]) -> Option<u64> {
+    let body = line.strip_suffix(b" |\n")?;
+    let start = body.iter().rposition(|&b| b == b' ')? + 1;
+    std::str::from_utf8(&body[start..]).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -531,16 +560,19 @@ mod tests {
             let mut counts_next = counts.clone();
             *counts_next.entry(packet.to_string()).or_default() += extra;
             let want = index_md_counted(&next, counts_next.iter().map(|(k, v)| (k.as_str(), *v)));
-            prop_assert_eq!(index_md_claimed(&old, (&before, &counts), (&next, packet, extra)), Some(want));
-            // A count that is not the document's: the row it renders is not there.
-            let mut wrong = counts.clone();
-            *wrong.entry(packet.to_string()).or_default() += 1;
-            if counts.contains_key(packet) || before.claims.iter().any(|c| c.packet == packet) {
-                prop_assert_eq!(index_md_claimed(&old, (&before, &wrong), (&next, packet, extra)), None);
-            }
+            prop_assert_eq!(index_md_claimed(&old, &before, (&next, packet, extra)), Some(want));
             let mut stale = before.clone();
             stale.revisions = next.revisions;
-            prop_assert_eq!(index_md_claimed(&old, (&stale, &counts), (&next, packet, extra)), None);
+            prop_assert_eq!(index_md_claimed(&old, &stale, (&next, packet, extra)), None);
+            // The packet's row not as its claims render it (a claim more
+            // than the document shows): refused.
+            if before.claims.iter().any(|c| c.packet == packet) {
+                let mut more = before.clone();
+                more.claims.push(Claim { packet: packet.into(), first: 900, last: 900, state: ClaimState::Staged });
+                let mut more_next = more.clone();
+                more_next.claims.push(next.claims.last().unwrap().clone());
+                prop_assert_eq!(index_md_claimed(&old, &more, (&more_next, packet, extra)), None);
+            }
         }
     }
 }
