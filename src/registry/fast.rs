@@ -22,15 +22,17 @@
 //! - checks the four invariants over the header and those id numbers (the
 //!   invariants depend on nothing else of a record), before and after, as
 //!   runs of numbers ([`check_runs`]) when they are in order;
-//! - changes the three small documents by splicing instead of rendering
-//!   them whole: `registry.json` gets the claim appended to its claims and
-//!   its revisions and records pin after them, `registry.md` its summary
-//!   and one row, `index.md` its revisions and the packet's row. Each part
-//!   replaced is first found in the document exactly as the state before
-//!   renders it (the summary from the header and the record count of the
-//!   cached runs, the packet's row from its claims and the record count the
-//!   row itself gives), or the claim takes the full way; every byte kept
-//!   is the head's (pinned);
+//! - requires the three small documents to be exactly what the header
+//!   renders (with the record count of the cached runs and the per-packet
+//!   record counts `index.md` gives), as the full way would write them, so
+//!   that a document forged together with its pin is not carried on;
+//! - changes them by splicing instead of rendering them again:
+//!   `registry.json` gets the claim appended to its claims and its
+//!   revisions and records pin after them, `registry.md` its summary and
+//!   one row, `index.md` its revisions and the packet's row (a property
+//!   test holds every splice to the full render);
+//! - leaves a registry that fails check, before or after the claim, to the
+//!   full way, which reads every record and words the refusal;
 //! - commits as every write does (blobs, then the log line, then the
 //!   documents, then the completion marker): the records documents' blobs
 //!   are skip-delta splices of an earlier revision (the `n`-th after a
@@ -70,7 +72,7 @@ use super::history::{
 };
 use super::model::{
     Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
-    parse_registry_json, registry_json_claimed, to_canonical_bytes,
+    parse_registry_json, registry_json_bytes_counted, registry_json_claimed, to_canonical_bytes,
 };
 use super::render;
 use super::store::{ClaimOutcome, Store, require_registry};
@@ -137,6 +139,17 @@ fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// How many numbers `runs` hold; `None` for a run that is empty or starts
+/// at 0 (no id is 0), or a total past `u64` (only a forged cache has one).
+fn runs_total(runs: &[(u64, u64)]) -> Option<u64> {
+    runs.iter().try_fold(0u64, |total, &(a, z)| {
+        if a == 0 || a > z {
+            return None;
+        }
+        total.checked_add(z - a + 1)
+    })
 }
 
 /// `runs` with the numbers of `records` appended, in order.
@@ -309,6 +322,37 @@ const SMALL: [Document; 3] = [
     Document::IndexMd,
 ];
 
+/// Whether the three small documents are exactly what `reg` (of `records`
+/// records, objects.json sha256 `objects_sha256`) renders, as the full
+/// way would write them, with the per-packet record counts `index.md`
+/// gives (which only reading the records could prove, as the full way
+/// does). Checked before a claim splices them, so every byte it keeps is
+/// one the full way writes too, also where a forger changed a document
+/// and its pin together.
+fn renders_of(
+    reg: &Registry,
+    records: u64,
+    objects_sha256: &str,
+    small: &BTreeMap<Document, Vec<u8>>,
+) -> Result<bool> {
+    let (json, (md, index)) = rayon::join(
+        || registry_json_bytes_counted(reg, records, objects_sha256),
+        || {
+            rayon::join(
+                || render::registry_md_counted(reg, records, objects_sha256),
+                || {
+                    render::index_md_record_counts(&small[&Document::IndexMd]).map(|counts| {
+                        render::index_md_counted(reg, counts.iter().map(|(k, v)| (k.as_str(), *v)))
+                    })
+                },
+            )
+        },
+    );
+    Ok(json? == small[&Document::RegistryJson]
+        && md == small[&Document::RegistryMd]
+        && index.as_ref() == Some(&small[&Document::IndexMd]))
+}
+
 /// The fast claim; `Ok(None)` when it does not apply and nothing was
 /// written but content-addressed blobs (the caller makes the claim the full
 /// way). An error is a refusal the full way gives too, or a failure while
@@ -360,7 +404,11 @@ fn try_claim(
     ) else {
         return Ok(None);
     };
-    let total: u64 = cache.runs.iter().map(|(a, z)| z - a + 1).sum();
+    // The cache's runs, bounded by the count the header pins before they
+    // are ever expanded.
+    let Some(total) = runs_total(&cache.runs) else {
+        return Ok(None);
+    };
     if header.revisions != head.revisions()
         || header.objects_file.sha256 != cache.objects_json.sha256
         || header.objects_file.count != total
@@ -375,6 +423,9 @@ fn try_claim(
         objects: Vec::new(),
         revisions: header.revisions,
     };
+    if !renders_of(&reg, total, &cache.objects_json.sha256, &small)? {
+        return Ok(None);
+    }
     // The records' numbers as runs, checked without expanding them when
     // they are in order (as claims leave them), else one by one.
     let check_present = |claims: &[super::model::Claim], present: &[(u64, u64)]| {
@@ -383,9 +434,13 @@ fn try_claim(
             check_numbers(&reg.format, reg.canonical_max, claims, numbers)
         })
     };
-    let plan = plan_claim_with(&reg, packet, request.clone(), || {
-        check_present(&reg.claims, &cache.runs)
-    })?;
+    // A registry that fails check (or a cache whose runs say so) is left
+    // to the full way, which reads every record and words the refusal.
+    let before_report = check_present(&reg.claims, &cache.runs);
+    if !before_report.passes() {
+        return Ok(None);
+    }
+    let plan = plan_claim_with(&reg, packet, request.clone(), || before_report)?;
     let mut next = Registry {
         format: reg.format.clone(),
         canonical_max: reg.canonical_max,
@@ -396,12 +451,8 @@ fn try_claim(
     next.claims.push(plan.claim.clone());
     let records: Vec<Object> = plan.records;
     let runs = extend_runs(cache.runs.clone(), &records);
-    let after = check_present(&next.claims, &runs);
-    if !after.passes() {
-        return Err(Error::refused(format!(
-            "claim: the registry would fail check after it ({}); nothing written",
-            after.counts.summary()
-        )));
+    if !check_present(&next.claims, &runs).passes() {
+        return Ok(None);
     }
     let (Some(json_add), Some(md_add)) = (
         objects_json_appended(&next.format, &records)?,
@@ -426,9 +477,9 @@ fn try_claim(
     let md_sha = hex::encode(mh.finalize());
 
     let n_after = total + records.len() as u64;
-    // The small documents are spliced, not rendered whole: each part a
-    // claim changes is checked to be in the document as the state before
-    // renders it, and every other byte is the head's.
+    // The small documents are spliced, not rendered again: they are the
+    // state before's renders (above), and a splice of a render is the
+    // render of the state after (property-tested).
     let before = (&reg, total, cache.objects_json.sha256.as_str());
     let after = (&next, n_after, json_sha.as_str());
     let (Some(json), Some(md), Some(index)) = (
@@ -608,6 +659,16 @@ mod tests {
         }
         assert!(resume("00").is_none());
         assert!(resume("zz").is_none());
+    }
+
+    #[test]
+    fn a_forged_run_has_no_total() {
+        assert_eq!(runs_total(&[(1, 3), (5, 5)]), Some(4));
+        assert_eq!(runs_total(&[]), Some(0));
+        assert_eq!(runs_total(&[(5, 3)]), None, "reversed");
+        assert_eq!(runs_total(&[(0, 3)]), None, "id 0");
+        assert_eq!(runs_total(&[(1, u64::MAX), (1, 1)]), None, "past u64");
+        assert_eq!(runs_total(&[(1, u64::MAX)]), Some(u64::MAX));
     }
 
     #[test]

@@ -369,6 +369,21 @@ pub fn index_md_claimed(
     )
 }
 
+/// Each packet `index.md` lists with the record count its row gives, in
+/// the document's order; `None` when a row of the packets table does not
+/// parse. A fast claim renders the document from these and the claims to
+/// prove that the document is exactly a render (the counts are the one
+/// thing it takes from the document).
+pub fn index_md_record_counts(doc: &[u8]) -> Option<Vec<(String, u64)>> {
+    const TABLE: &[u8] = b"\n## Packets\n\n| packet | claims | staged ids | folded ids | records |\n|---|---|---|---|---|\n";
+    let Some(at) = memchr::memmem::find(doc, TABLE) else {
+        return Some(Vec::new());
+    };
+    row_lines(&doc[at + TABLE.len()..])
+        .map(|(_, line)| Some((row_packet(line)?, row_records(line)?)))
+        .collect()
+}
+
 /// The lines of the packets table, each with where it starts in `rows`
 /// and its bytes (newline included).
 fn row_lines(rows: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {

@@ -316,6 +316,68 @@ mod tests {
         assert!(store::inspect(&dir).unwrap().passes());
     }
 
+    /// Replaces `from` by `to` in `doc` and re-pins it in the head line
+    /// and the completion marker, as a forger who rewrites every hash would:
+    /// the documents are the head's by their pins, but one is no render.
+    fn forge_pinned(dir: &Path, doc: &str, from: &str, to: &str) {
+        let good = std::fs::read_to_string(dir.join(doc)).unwrap();
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(bad, good, "{from} in {doc}");
+        std::fs::write(dir.join(doc), &bad).unwrap();
+        let log = std::fs::read_to_string(dir.join(history::LOG_FILE)).unwrap();
+        let (sha_good, sha_bad) = (
+            crate::digest::sha256_hex(good.as_bytes()),
+            crate::digest::sha256_hex(bad.as_bytes()),
+        );
+        let mut lines: Vec<String> = log.lines().map(String::from).collect();
+        let last = lines.pop().unwrap().replace(&sha_good, &sha_bad);
+        let line_sha = crate::digest::sha256_hex(last.as_bytes());
+        lines.push(last);
+        std::fs::write(dir.join(history::LOG_FILE), lines.join("\n") + "\n").unwrap();
+        let b = crate::registry::backend::dir::DirBackend::new(dir);
+        history::mark_complete(&b, &line_sha).unwrap();
+    }
+
+    #[test]
+    fn a_small_document_forged_with_its_pin_is_not_carried_into_a_fast_claim() {
+        let forgeries = [
+            ("registry.md", "| 1 | BODY |", "| 1 | X |"),
+            (
+                "index.md",
+                "| BODY | TKT-OBJ-001..TKT-OBJ-005 (folded) | 0 | 5 |",
+                "| BODY | forged | 0 | 5 |",
+            ),
+            (
+                "registry.json",
+                "\"packet\": \"BODY\"",
+                "\"packet\": \"\\u0042ODY\"",
+            ),
+        ];
+        for (doc, from, to) in forgeries {
+            let reg = build(5, &[3], &["t".into()]);
+            let (_fast_tmp, fast) = new_store(&reg);
+            let (_full_tmp, full) = new_store(&reg);
+            fast::claim(&fast, "A", ClaimRequest::Count(1)).unwrap();
+            Store::open(&full)
+                .unwrap()
+                .claim("A", ClaimRequest::Count(1))
+                .unwrap();
+            forge_pinned(&fast, doc, from, to);
+            forge_pinned(&full, doc, from, to);
+            let a = fast::claim(&fast, "B", ClaimRequest::Count(2)).map(|o| o.first_id);
+            let b = Store::open(&full)
+                .and_then(|mut s| s.claim("B", ClaimRequest::Count(2)))
+                .map(|o| o.first_id);
+            assert_eq!(
+                a.map_err(|e| e.to_string()),
+                b.map_err(|e| e.to_string()),
+                "{doc}"
+            );
+            std::fs::remove_file(full.join(fast::CACHE_FILE)).ok();
+            assert_same_registry!(&fast, &full, "{doc} forged with its pin");
+        }
+    }
+
     #[test]
     fn a_wrong_or_missing_cache_only_costs_the_shortcut() {
         let reg = build(5, &[3, 1], &["t".into()]);
@@ -330,11 +392,20 @@ mod tests {
         let good: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
         let mut tampered = Vec::new();
+        // Runs of the right total but the wrong numbers (they fail check),
+        // reversed, from id 0, past u64, and a field the cache no longer has.
+        for runs in [
+            serde_json::json!([[1, 4], [6, 11]]),
+            serde_json::json!([[10, 1]]),
+            serde_json::json!([[0, 9]]),
+            serde_json::json!([[1, u64::MAX], [1, 1]]),
+        ] {
+            let mut v = good.clone();
+            v["runs"] = runs;
+            tampered.push(v);
+        }
         let mut v = good.clone();
-        v["records"]["P0"] = 2.into();
-        tampered.push(v);
-        let mut v = good.clone();
-        v["records"]["NEW"] = 1.into();
+        v["records"] = serde_json::json!({"P0": 2});
         tampered.push(v);
         let mut v = good.clone();
         v["runs"] = serde_json::json!([[1, 8]]);
