@@ -594,48 +594,6 @@ mod tests {
         );
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
-
-        /// The runs check gives exactly the report of the check over the
-        /// numbers one by one, on arbitrary claims, boundaries and records
-        /// (including ids claimed twice, records above every claim and
-        /// claims in the wrong state), and refuses runs that are not normal.
-        #[test]
-        fn the_runs_check_is_the_numbers_check(
-            cmax in 0u64..40,
-            raw_claims in proptest::collection::vec((1u64..60, 0u64..12, proptest::bool::ANY), 0..8),
-            numbers in proptest::collection::vec(1u64..70, 0..80),
-        ) {
-            let fmt = IdFormat::new("T", 3).unwrap();
-            let claims: Vec<Claim> = raw_claims
-                .iter()
-                .enumerate()
-                .map(|(i, &(a, len, staged))| {
-                    let state = if staged { ClaimState::Staged } else { ClaimState::Folded };
-                    claim(&format!("P{i}"), a, a + len, state)
-                })
-                .collect();
-            let want = check_numbers(&fmt, cmax, &claims, numbers.clone());
-            let mut sorted = numbers.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            let present = runs(&sorted);
-            let got = check_runs(&fmt, cmax, &claims, &present);
-            if sorted.len() == numbers.len() {
-                proptest::prop_assert_eq!(got, Some(want));
-            } else {
-                // A number twice: the runs cannot say so, and the numbers
-                // check reports a collision the runs check would miss.
-                proptest::prop_assert!(want.counts.collision > 0);
-            }
-            let unsorted: Vec<(u64, u64)> = present.iter().rev().copied().collect();
-            if present.len() > 1 {
-                proptest::prop_assert_eq!(check_runs(&fmt, cmax, &claims, &unsorted), None);
-            }
-        }
-    }
-
     /// The four counts straight from their definitions (module docs), one
     /// id at a time: the oracle the property test holds the check to.
     fn counts_by_definition(cmax: u64, claims: &[Claim], numbers: &[u64]) -> Counts {
