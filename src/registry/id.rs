@@ -66,16 +66,27 @@ impl IdFormat {
 
     /// The id of number `n`, zero-padded to the width.
     pub fn format(&self, n: u64) -> String {
-        format!("{}-{:0w$}", self.prefix, n, w = self.width as usize)
+        self.id(n).to_string()
+    }
+
+    /// [`IdFormat::format`] as something to write, so a document of many
+    /// ids is rendered without a string per id.
+    pub fn id(&self, n: u64) -> impl std::fmt::Display + '_ {
+        Id { fmt: self, n }
+    }
+
+    /// [`IdFormat::format_range`] as something to write.
+    pub fn range(&self, first: u64, last: u64) -> impl std::fmt::Display + '_ {
+        IdRange {
+            fmt: self,
+            first,
+            last,
+        }
     }
 
     /// A range of ids as `FIRST..LAST` (a single id when they are equal).
     pub fn format_range(&self, first: u64, last: u64) -> String {
-        if first == last {
-            self.format(first)
-        } else {
-            format!("{}..{}", self.format(first), self.format(last))
-        }
+        self.range(first, last).to_string()
     }
 
     /// The number of `id`, or why `id` is not an id of this format.
@@ -155,6 +166,36 @@ pub fn runs(sorted: &[u64]) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// One id, written as [`IdFormat::format`] spells it.
+struct Id<'a> {
+    fmt: &'a IdFormat,
+    n: u64,
+}
+
+impl std::fmt::Display for Id<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let w = self.fmt.width as usize;
+        write!(f, "{}-{:0w$}", self.fmt.prefix, self.n)
+    }
+}
+
+/// A range of ids, written as [`IdFormat::format_range`] spells it.
+struct IdRange<'a> {
+    fmt: &'a IdFormat,
+    first: u64,
+    last: u64,
+}
+
+impl std::fmt::Display for IdRange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.fmt.id(self.first))?;
+        if self.first != self.last {
+            write!(f, "..{}", self.fmt.id(self.last))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
