@@ -131,14 +131,7 @@ fn hash_with_midstate(bytes: &[u8], cut: usize) -> (String, String) {
 
 /// Runs of consecutive numbers, in order.
 fn runs_of(numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for n in numbers {
-        match out.last_mut() {
-            Some((_, last)) if last.checked_add(1) == Some(n) => *last = n,
-            _ => out.push((n, n)),
-        }
-    }
-    out
+    extend_runs(Vec::new(), numbers)
 }
 
 /// How many numbers `runs` hold; `None` for a run that is empty or starts
@@ -152,12 +145,13 @@ fn runs_total(runs: &[(u64, u64)]) -> Option<u64> {
     })
 }
 
-/// `runs` with the numbers of `records` appended, in order.
-fn extend_runs(mut runs: Vec<(u64, u64)>, records: &[Object]) -> Vec<(u64, u64)> {
-    for o in records {
+/// `runs` with `numbers` appended, in order: a number one past the last
+/// run's end extends it, any other starts a run.
+fn extend_runs(mut runs: Vec<(u64, u64)>, numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    for n in numbers {
         match runs.last_mut() {
-            Some((_, z)) if z.checked_add(1) == Some(o.number) => *z = o.number,
-            _ => runs.push((o.number, o.number)),
+            Some((_, last)) if last.checked_add(1) == Some(n) => *last = n,
+            _ => runs.push((n, n)),
         }
     }
     runs
@@ -450,7 +444,7 @@ fn try_claim(
     };
     next.claims.push(plan.claim.clone());
     let records: Vec<Object> = plan.records;
-    let runs = extend_runs(cache.runs.clone(), &records);
+    let runs = extend_runs(cache.runs.clone(), records.iter().map(|o| o.number));
     if !check_present(&next.claims, &runs).passes() {
         return Ok(None);
     }

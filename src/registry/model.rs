@@ -876,9 +876,9 @@ fn claims_span(doc: &[u8]) -> Option<(usize, usize)> {
 /// claim appended (and new revisions). `Ok(None)` when `old` does not begin
 /// and end as `before` renders them, or `before` has no claims: the caller
 /// renders the whole document instead. The claims between are kept as they
-/// are (the caller has checked `old` against its pin and parsed it); a
-/// property test compares the result with [`registry_json_bytes_counted`]
-/// of `next`.
+/// are: the caller has checked that `old` is the whole render of `before`,
+/// and a property test compares the result with
+/// [`registry_json_bytes_counted`] of `next`.
 pub fn registry_json_claimed(
     old: &[u8],
     (before, before_records, before_sha): (&Registry, u64, &str),

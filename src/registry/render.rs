@@ -134,9 +134,9 @@ fn claim_row(s: &mut String, f: &IdFormat, number: usize, c: &Claim) {
 /// `next` must be `before` with one claim appended (and new revisions).
 /// `None` when `old` does not begin with the summary `before` renders, or
 /// `before` has no claims: the caller renders the whole document instead.
-/// The rows between are kept as they are (the caller has checked `old`
-/// against its pin); a property test compares the result with
-/// [`registry_md_counted`] of `next`.
+/// The rows between are kept as they are: the caller has checked that
+/// `old` is the whole render of `before`, and a property test compares the
+/// result with [`registry_md_counted`] of `next`.
 pub fn registry_md_claimed(
     old: &[u8],
     (before, before_records, before_sha): (&Registry, u64, &str),
@@ -335,8 +335,10 @@ impl PacketRow {
 /// (and new revisions), which adds `added` records. `None` when `old` does
 /// not begin with what `before` renders or the packet's row is not what it
 /// renders: the caller renders the whole document instead. Every other row
-/// is kept as it is (the caller has checked `old` against its pin); a
-/// property test compares the result with [`index_md_counted`] of `next`.
+/// is kept as it is: the caller has checked that `old` is the whole render
+/// of `before` (with the counts its rows give, see
+/// [`index_md_record_counts`]), and a property test compares the result
+/// with [`index_md_counted`] of `next`.
 pub fn index_md_claimed(
     old: &[u8],
     before: &Registry,
