@@ -67,8 +67,8 @@ use super::backend::{self, Backend};
 use super::check::{check_numbers, check_runs};
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
-    self, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append, blob_depth,
-    encode, put_blob, put_blob_from, put_splice,
+    self, COMPLETE_FILE, DocPin, Entry, LOG_FILE, Log, MAX_DELTA_DEPTH, Op, READ_LIMIT, append,
+    blob_depth, blob_names, encode, put_blob, put_blob_hashed, put_splice,
 };
 use super::model::{
     Document, OBJECTS_JSON_CLOSING, Object, RecordLoad, Registry, Revisions, objects_json_appended,
@@ -356,6 +356,19 @@ fn try_claim(
     packet: &str,
     request: &ClaimRequest,
 ) -> Result<Option<ClaimOutcome>> {
+    // Everything read below before the claim is planned, in one round trip
+    // on PostgreSQL.
+    b.read_ahead(
+        &[
+            CACHE_FILE,
+            COMPLETE_FILE,
+            Document::RegistryJson.name(),
+            Document::RegistryMd.name(),
+            Document::IndexMd.name(),
+        ],
+        &[Document::ObjectsJson.name(), Document::ObjectsMd.name()],
+        LOOK_BACK,
+    )?;
     let Some(cache) = read_cache(b) else {
         return Ok(None);
     };
@@ -494,6 +507,27 @@ fn try_claim(
     ]
     .into();
 
+    let records_blob = match request {
+        ClaimRequest::Records(r) => Some(to_canonical_bytes(r)?),
+        ClaimRequest::Count(_) => None,
+    };
+    let new_small_sha: BTreeMap<Document, String> = SMALL
+        .iter()
+        .map(|&d| (d, sha256_hex(&new_small[&d])))
+        .collect();
+    // Every blob looked at below, whole or as a splice, in one round trip
+    // on PostgreSQL (a splice's lineage further back is read as needed).
+    let records_sha = records_blob.as_deref().map(sha256_hex);
+    let looked_at: Vec<String> = [jt.sha256.as_str(), mt.sha256.as_str(), &json_sha, &md_sha]
+        .into_iter()
+        .chain(SMALL.iter().map(|&d| head.pin(d)))
+        .chain(new_small_sha.values().map(String::as_str))
+        .chain(records_sha.as_deref())
+        .flat_map(blob_names)
+        .collect();
+    let looked_at: Vec<&str> = looked_at.iter().map(String::as_str).collect();
+    b.read_ahead(&looked_at, &[], 0)?;
+
     // Blobs: content-addressed, so writing them changes nothing visible.
     let (Some(jdepth), Some(mdepth)) = (blob_depth(b, &jt.sha256), blob_depth(b, &mt.sha256))
     else {
@@ -519,10 +553,6 @@ fn try_claim(
         // Not the head's bytes after all: the full way reports it.
         return Ok(None);
     }
-    let records_blob = match request {
-        ClaimRequest::Records(r) => Some(to_canonical_bytes(r)?),
-        ClaimRequest::Count(_) => None,
-    };
     if let Some(r) = &records_blob {
         put_blob(b, r)?;
     }
@@ -553,7 +583,12 @@ fn try_claim(
     }
     let mut documents = head.documents.clone();
     for d in SMALL {
-        let sha = put_blob_from(b, &new_small[&d], Some((head.pin(d), &small[&d])))?;
+        let sha = put_blob_hashed(
+            b,
+            &new_small[&d],
+            new_small_sha[&d].clone(),
+            Some((head.pin(d), &small[&d])),
+        )?;
         documents.insert(
             d.name().to_string(),
             DocPin {
@@ -602,10 +637,11 @@ fn try_claim(
     // leaves an interrupted write, which no fast claim touches.
     let jlen = jt.len + json_add.len() as u64 - OBJECTS_JSON_CLOSING.len() as u64;
     let mlen = mt.len + md_add.len() as u64;
-    if let (Ok(Some(fj)), Ok(Some(fm))) = (
-        b.fingerprint(Document::ObjectsJson.name()),
-        b.fingerprint(Document::ObjectsMd.name()),
-    ) {
+    let prints = b
+        .fingerprints(&[Document::ObjectsJson.name(), Document::ObjectsMd.name()])
+        .unwrap_or_default();
+    if let [Some(fj), Some(fm)] = prints.as_slice() {
+        let (fj, fm) = (fj.clone(), fm.clone());
         let next_cache = Cache {
             objects_json: Tail {
                 fingerprint: fj,
@@ -627,7 +663,7 @@ fn try_claim(
         let _ = write_cache(b, &next_cache);
     }
     history::mark_complete(b, &sha256_hex(&line))?;
-    b.durable()?;
+    b.finish()?;
     Ok(Some(ClaimOutcome {
         packet: packet.to_string(),
         first_id: f.format(first),

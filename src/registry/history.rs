@@ -474,6 +474,12 @@ fn delta_rel(sha: &str) -> String {
     format!("{BLOBS_DIR}/{sha}.delta")
 }
 
+/// The two names blob `sha` may be stored under (whole, and as a splice):
+/// what a caller reads ahead before it stores or looks at that blob.
+pub(crate) fn blob_names(sha: &str) -> [String; 2] {
+    [blob_rel(sha), delta_rel(sha)]
+}
+
 fn blob_exists(b: &dyn Backend, sha: &str) -> Result<bool> {
     Ok(b.exists(&blob_rel(sha))? || b.exists(&delta_rel(sha))?)
 }
@@ -492,6 +498,17 @@ pub fn put_blob(b: &dyn Backend, bytes: &[u8]) -> Result<String> {
 /// bytes, and reading it back checks that sha256.
 pub fn put_blob_from(b: &dyn Backend, bytes: &[u8], base: Option<(&str, &[u8])>) -> Result<String> {
     let sha = sha256_hex(bytes);
+    put_blob_hashed(b, bytes, sha, base)
+}
+
+/// [`put_blob_from`] for a caller that already hashed `bytes` (`sha`, their
+/// sha256: the blob's name).
+pub(crate) fn put_blob_hashed(
+    b: &dyn Backend,
+    bytes: &[u8],
+    sha: String,
+    base: Option<(&str, &[u8])>,
+) -> Result<String> {
     if blob_exists(b, &sha)? {
         return Ok(sha);
     }

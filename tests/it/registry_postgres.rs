@@ -597,6 +597,42 @@ fn bad_postgres_locations_fail_closed() {
     c.batch_execute("DROP TRIGGER evil ON holdfast.files")
         .unwrap();
     ok(w, &url, &["claim", "--packet", "P", "--count", "1"]);
+    // A rule, row security, or a view in a table's place: each refused and
+    // named, nothing written; undone, claims go on.
+    for (plant, named, undo) in [
+        (
+            "CREATE RULE quiet AS ON INSERT TO holdfast.log DO INSTEAD NOTHING",
+            "rule quiet",
+            "DROP RULE quiet ON holdfast.log",
+        ),
+        (
+            "ALTER TABLE holdfast.files ENABLE ROW LEVEL SECURITY",
+            "row security",
+            "ALTER TABLE holdfast.files DISABLE ROW LEVEL SECURITY",
+        ),
+        (
+            "ALTER TABLE holdfast.parts RENAME TO parts_kept; \
+             CREATE VIEW holdfast.parts AS SELECT * FROM holdfast.parts_kept",
+            "relation kind v",
+            "DROP VIEW holdfast.parts; ALTER TABLE holdfast.parts_kept RENAME TO parts",
+        ),
+    ] {
+        c.batch_execute(plant).unwrap();
+        let before: i64 = c
+            .query_one("SELECT count(*) FROM holdfast.log", &[])
+            .unwrap()
+            .get(0);
+        let r = reg(w, &url, &["claim", "--packet", "P", "--count", "1"]);
+        assert_eq!(r.code, 5, "{plant}: {}", r.stderr);
+        assert!(r.stderr.contains(named), "{plant}: {}", r.stderr);
+        let after: i64 = c
+            .query_one("SELECT count(*) FROM holdfast.log", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(before, after, "{plant}");
+        c.batch_execute(undo).unwrap();
+        ok(w, &url, &["claim", "--packet", "P", "--count", "1"]);
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -850,4 +886,124 @@ fn a_server_crash_during_claims_loses_no_acknowledged_claim() {
     assert_claims_present(w, &url, &all);
     // And it is still a working registry.
     ok(w, &url, &["claim", "--packet", "AFTER", "--count", "1"]);
+}
+
+/// A name, its bytes, whether it exists, its fingerprint.
+type Answer = (String, Option<Vec<u8>>, bool, Option<String>);
+
+/// What one backend answers for every kind of read of `names`.
+fn answers(b: &dyn holdfast::registry::backend::Backend, names: &[&str]) -> Vec<Answer> {
+    names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                b.read(n, 1 << 30).unwrap(),
+                b.exists(n).unwrap(),
+                b.fingerprint(n).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A read-ahead (one round trip for many reads) gives exactly what the
+/// reads themselves give, also after this session writes some of the
+/// names, appends to the log or appends to a records document; what it
+/// read never outlives the hold; `finish` commits and lets go at once.
+#[test]
+fn a_read_ahead_answers_what_the_reads_would() {
+    use holdfast::registry::backend::{Backend, postgres::PgBackend};
+    let server = pg::shared();
+    let url = database(&server, "reg_read_ahead");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "RA", "--width", "4"]);
+    for p in ["A", "B"] {
+        ok(w, &url, &["claim", "--packet", p, "--count", "3"]);
+    }
+    let names = [
+        "registry.json",
+        "objects.json",
+        "objects.md",
+        "history/complete",
+        "history/claim-cache.json",
+        "history/blobs/0000000000000000000000000000000000000000000000000000000000000000",
+    ];
+    let other = PgBackend::connect(&url).unwrap();
+    let b = PgBackend::connect(&url).unwrap();
+    let truth = answers(&other, &names);
+    let tail = other.last_log_lines(16).unwrap();
+    {
+        let _hold = b.lock().unwrap();
+        b.read_ahead(&names, &["objects.json", "objects.md", "registry.json"], 16)
+            .unwrap();
+        assert_eq!(answers(&b, &names), truth);
+        for n in [1, 2, 3, 16] {
+            assert_eq!(
+                b.last_log_lines(n).unwrap(),
+                other.last_log_lines(n).unwrap(),
+                "{n}"
+            );
+        }
+        assert_eq!(b.last_log_lines(16).unwrap(), tail);
+        // A limit still holds for what was read ahead.
+        assert!(b.read("registry.json", 3).is_err());
+
+        // Written by this session: read back as written, not as read ahead.
+        b.write("registry.json", b"{}\n", false).unwrap();
+        b.write(names[5], b"a blob\n", true).unwrap();
+        b.append_log(b"{\"not\":\"a state\"}\n").unwrap();
+        let md_len = truth[2].1.as_ref().unwrap().len() as u64;
+        b.append_at("objects.md", md_len, b"| appended |\n")
+            .unwrap();
+        assert_eq!(b.read("registry.json", 1 << 20).unwrap().unwrap(), b"{}\n");
+        assert!(b.exists(names[5]).unwrap());
+        assert_eq!(b.read(names[5], 1 << 20).unwrap().unwrap(), b"a blob\n");
+        let mut md = truth[2].1.clone().unwrap();
+        md.extend_from_slice(b"| appended |\n");
+        assert_eq!(b.read("objects.md", 1 << 30).unwrap().unwrap(), md);
+        assert_eq!(
+            b.last_log_lines(1).unwrap().unwrap(),
+            vec![b"{\"not\":\"a state\"}".to_vec()]
+        );
+        let prints = b.fingerprints(&["objects.md", "objects.json"]).unwrap();
+        assert_ne!(
+            prints[0], truth[2].3,
+            "the append gave objects.md a new fingerprint"
+        );
+        assert_eq!(prints[1], truth[1].3, "objects.json is as it was");
+        assert_eq!(prints[0], b.fingerprint("objects.md").unwrap());
+        // Nothing committed: dropping the hold rolls it all back.
+    }
+    assert_eq!(answers(&other, &names), truth);
+    assert_eq!(other.last_log_lines(16).unwrap(), tail);
+    {
+        let _hold = b.lock().unwrap();
+        // What the last hold read ahead is gone with it.
+        other
+            .write("history/complete", b"changed by another session\n", false)
+            .unwrap();
+        assert_eq!(
+            b.read("history/complete", 1 << 20).unwrap().unwrap(),
+            b"changed by another session\n"
+        );
+        b.read_ahead(&names, &[], 0).unwrap();
+        b.write(names[5], b"a blob\n", true).unwrap();
+        b.finish().unwrap();
+        // Let go: the other session takes the registry without waiting.
+        let other_hold = other.lock().unwrap();
+        assert!(
+            other.exists(names[5]).unwrap(),
+            "finish committed the write"
+        );
+        drop(other_hold);
+        assert!(
+            b.write("registry.json", b"{}\n", false).is_err(),
+            "nothing is written through a hold that was let go"
+        );
+    }
+    assert_ne!(
+        other.read("registry.json", 1 << 20).unwrap().unwrap(),
+        b"{}\n"
+    );
 }

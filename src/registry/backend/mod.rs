@@ -99,6 +99,34 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// by write and only syncs its history directory.
     fn durable(&self) -> Result<()>;
 
+    /// Lets go of the registry right after making everything durable, for
+    /// a store that writes nothing more under this hold (a claim): where
+    /// the backend can, both in one step (PostgreSQL commits and releases
+    /// its lock in one round trip, which every writer queued behind this
+    /// one waits for), after which dropping the hold does nothing more.
+    fn finish(&self) -> Result<()> {
+        self.durable()
+    }
+
+    /// Says which reads are coming, so a backend where each read is a
+    /// round trip makes them all in one: the bytes (or absence) of `names`,
+    /// the [fingerprints](Backend::fingerprint) of `fingerprints`, and the
+    /// log's last `log_tail` lines. Later calls of [`Backend::read`],
+    /// [`Backend::exists`], [`Backend::fingerprint`] and
+    /// [`Backend::last_log_lines`] give exactly what they would have given
+    /// at this moment (until the hold's transaction ends, or the name is
+    /// written), so a caller never depends on it. The directory reads on
+    /// demand and ignores it.
+    fn read_ahead(&self, _names: &[&str], _fingerprints: &[&str], _log_tail: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// [`Backend::fingerprint`] of each of `rels`, in order: one round trip
+    /// on PostgreSQL, also where writes are still to be sent.
+    fn fingerprints(&self, rels: &[&str]) -> Result<Vec<Option<String>>> {
+        rels.iter().map(|rel| self.fingerprint(rel)).collect()
+    }
+
     /// Every stored name, sorted (for export).
     fn list(&self) -> Result<Vec<String>>;
 

@@ -94,6 +94,9 @@ enum Tx {
     /// Held (the advisory lock) after a commit: the next statement first
     /// begins a transaction and takes the lock row again.
     Committed,
+    /// Committed and let go at once ([`Backend::finish`]) while the hold
+    /// is still alive: nothing more may be written through it.
+    Released,
 }
 
 /// Writes of the open transaction not yet sent to the server.
@@ -123,6 +126,31 @@ impl Pending {
     }
 }
 
+/// What one [`Backend::read_ahead`] round trip brought back, answered from
+/// memory until the transaction it was read in ends. Only read while the
+/// registry is held (so no holdfast writer changes these rows meanwhile);
+/// a name this session writes leaves it at once, so an answer from here is
+/// what the server would give at the moment of the read-ahead.
+#[derive(Debug, Default)]
+struct Ahead {
+    /// Per name: the bytes of its `files` row, or `None` when it has
+    /// neither a `files` row nor parts (a name kept as parts is not here).
+    files: HashMap<String, Option<Vec<u8>>>,
+    /// Per name: its [`Backend::fingerprint`].
+    fingerprints: HashMap<String, Option<String>>,
+    /// How many of the log's last lines were asked for, and those that came
+    /// (oldest first; fewer when the log is shorter).
+    log_tail: Option<(usize, Vec<Vec<u8>>)>,
+}
+
+impl Ahead {
+    /// Forgets what it knows of `rel`, which is being written.
+    fn forget(&mut self, rel: &str) {
+        self.files.remove(rel);
+        self.fingerprints.remove(rel);
+    }
+}
+
 struct Session {
     client: Client,
     tx: Tx,
@@ -136,6 +164,8 @@ struct Session {
     /// Whether `holdfast.parts` exists.
     has_parts: bool,
     pending: Pending,
+    /// What the last read-ahead of the open transaction brought back.
+    ahead: Ahead,
 }
 
 impl std::fmt::Debug for Session {
@@ -164,8 +194,11 @@ impl Drop for PgHold {
         // Nothing uncommitted is kept: whatever `durable` did not commit
         // was never promised to anyone.
         s.pending = Pending::default();
-        let in_transaction = s.tx == Tx::Open;
-        release(&mut s.client, in_transaction);
+        s.ahead = Ahead::default();
+        if s.tx != Tx::Released {
+            let in_transaction = s.tx == Tx::Open;
+            release(&mut s.client, in_transaction);
+        }
         s.tx = Tx::Idle;
     }
 }
@@ -187,6 +220,13 @@ fn log_len_row(rows: &[&postgres::SimpleQueryRow]) -> Result<i64> {
         .and_then(|r| r.get(0))
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::failed("internal: the log's length did not come back"))
+}
+
+/// What [`MAYBE_PLANTED`] said, from the rows of a simple query whose
+/// second last statement it is (the last: [`LOG_LEN`]); a missing or odd
+/// row says yes, so [`PLANTED`] is asked.
+fn maybe_planted_row(rows: &[&postgres::SimpleQueryRow]) -> bool {
+    rows.len() < 2 || rows[rows.len() - 2].get(0) != Some("f")
 }
 
 fn lock_session(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
@@ -218,7 +258,23 @@ SELECT c.relname::text, 'row security'
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'holdfast' AND c.relrowsecurity
+UNION ALL
+SELECT c.relname::text, 'relation kind ' || c.relkind::text
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'holdfast' AND c.relname IN ('lock', 'files', 'log', 'parts') AND c.relkind <> 'r'
 LIMIT 1";
+
+/// Whether [`PLANTED`] can find anything: the flags `pg_class` keeps for a
+/// table with (or that once had) a trigger, a rule or row security, and a
+/// table of holdfast's that is not a plain table. One catalog, so it costs
+/// the server a third of [`PLANTED`], which every writer pays while it holds
+/// the registry; only when this says so is [`PLANTED`] asked which.
+const MAYBE_PLANTED: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'holdfast'
+   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity
+        OR (c.relname IN ('lock', 'files', 'log', 'parts') AND c.relkind <> 'r')))";
 
 /// Whether holdfast's three first tables exist, and its parts table.
 const TABLES: &str = "SELECT pg_catalog.to_regclass('holdfast.log') IS NOT NULL \
@@ -228,6 +284,31 @@ const TABLES: &str = "SELECT pg_catalog.to_regclass('holdfast.log') IS NOT NULL 
 
 /// The log's length (its rows are numbered 1, 2, … without gaps).
 const LOG_LEN: &str = "SELECT coalesce(max(seq), 0) FROM holdfast.log";
+
+/// The two halves of [`Backend::fingerprint`] of the name `name` (an SQL
+/// expression: a parameter, a literal or a column), as two text columns:
+/// its `files` row and its parts. A row's xmin is the transaction that
+/// wrote that version of it: any UPDATE or INSERT gives a new one, which no
+/// client can set.
+fn fingerprint_sql(name: &str) -> String {
+    format!(
+        "(SELECT 'whole ' || xmin::text || ' ' || octet_length(bytes)::text \
+            FROM holdfast.files WHERE name = {name}), \
+         (SELECT 'parts ' || count(*)::text || ' ' || sum(octet_length(bytes))::text || ' ' || \
+                 md5(string_agg(start::text || ':' || xmin::text, ',' ORDER BY start)) \
+            FROM holdfast.parts WHERE name = {name} HAVING count(*) > 0)"
+    )
+}
+
+/// The fingerprint from the halves [`fingerprint_sql`] gives: one of them,
+/// never both (a name both whole and in parts has none).
+fn fingerprint_of(whole: Option<String>, parts: Option<String>) -> Option<String> {
+    match (whole, parts) {
+        (Some(w), None) => Some(w),
+        (None, Some(p)) => Some(p),
+        _ => None,
+    }
+}
 
 /// `rel` as a string literal of a batched statement. Names are holdfast's
 /// own (`objects.json`, `history/blobs/<sha256>`, …); anything but those
@@ -324,6 +405,7 @@ impl PgBackend {
                 overtaken: false,
                 has_parts,
                 pending: Pending::default(),
+                ahead: Ahead::default(),
             })),
         })
     }
@@ -351,19 +433,33 @@ impl PgBackend {
     fn begin_again(&self, s: &mut Session) -> Result<()> {
         let sql = format!(
             "BEGIN ISOLATION LEVEL READ COMMITTED; \
-             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {PLANTED}; {LOG_LEN}"
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {MAYBE_PLANTED}; {LOG_LEN}"
         );
         let messages = s
             .client
             .simple_query(&sql)
             .map_err(|e| self.fail("taking the registry's lock row", &e))?;
         s.tx = Tx::Open;
+        s.ahead = Ahead::default();
         let rows = simple_rows(&messages);
-        self.refuse_planted_rows(&rows[1..rows.len().saturating_sub(1)])?;
+        self.refuse_planted(s, maybe_planted_row(&rows))?;
         if log_len_row(&rows)? != s.committed_len {
             s.overtaken = true;
         }
         Ok(())
+    }
+
+    /// Asks [`PLANTED`] when [`MAYBE_PLANTED`] said `maybe`, and refuses
+    /// what it finds.
+    fn refuse_planted(&self, s: &mut Session, maybe: bool) -> Result<()> {
+        if !maybe {
+            return Ok(());
+        }
+        let messages = s
+            .client
+            .simple_query(PLANTED)
+            .map_err(|e| self.fail("checking holdfast's tables", &e))?;
+        self.refuse_planted_rows(&simple_rows(&messages))
     }
 
     /// Refuses tables a trigger, rule or policy could make lie, given the
@@ -381,6 +477,12 @@ impl PgBackend {
     }
 
     fn check_not_overtaken(&self, s: &Session) -> Result<()> {
+        if s.tx == Tx::Released {
+            return Err(Error::failed(format!(
+                "internal: {}: a write after the registry was let go; nothing more was written",
+                self.location.display()
+            )));
+        }
         if s.overtaken {
             return Err(Error::refused(format!(
                 "{}: another writer changed the registry since this command's last write, or a write failed; nothing more was written (run the command again)",
@@ -394,27 +496,44 @@ impl PgBackend {
     /// in-place append ended. A failure leaves the transaction to be rolled
     /// back and refuses every further write.
     fn flush(&self, s: &mut Session) -> Result<()> {
-        if s.pending.is_empty() {
-            return Ok(());
+        self.flush_then(s, "", 0).map(|_| ())
+    }
+
+    /// [`PgBackend::flush`], then the statements `then` (each returning
+    /// one row) in the same round trip: their rows, as text.
+    fn flush_then(
+        &self,
+        s: &mut Session,
+        then: &str,
+        then_rows: usize,
+    ) -> Result<Vec<Vec<Option<String>>>> {
+        if s.pending.is_empty() && then.is_empty() {
+            return Ok(Vec::new());
         }
         let pending = std::mem::take(&mut s.pending);
-        let messages = match s.client.simple_query(&pending.sql) {
+        let messages = match s.client.simple_query(&format!("{}{then}", pending.sql)) {
             Ok(m) => m,
             Err(e) => {
                 s.overtaken = true;
+                s.ahead = Ahead::default();
                 return Err(self.fail("writing the registry", &e));
             }
         };
         let rows = simple_rows(&messages);
-        if rows.len() != pending.ends.len() {
+        if rows.len() != pending.ends.len() + then_rows {
             s.overtaken = true;
             return Err(Error::failed(format!(
-                "internal: {} in-place appends were checked, {} came back",
+                "internal: {} in-place appends and {then_rows} other rows were asked for, {} came back",
                 pending.ends.len(),
                 rows.len()
             )));
         }
-        for (row, (rel, keep)) in rows.iter().zip(&pending.ends) {
+        let (ends, then_rows) = rows.split_at(pending.ends.len());
+        let then_rows = then_rows
+            .iter()
+            .map(|r| (0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            .collect();
+        for (row, (rel, keep)) in ends.iter().zip(&pending.ends) {
             let end: Option<i64> = row.get(0).and_then(|v| v.parse().ok());
             if end != Some(*keep) {
                 s.overtaken = true;
@@ -424,7 +543,7 @@ impl PgBackend {
                 )));
             }
         }
-        Ok(())
+        Ok(then_rows)
     }
 
     /// Stores the tables' bytes compressed with lz4 from now on, where the
@@ -517,6 +636,58 @@ impl PgBackend {
         self.exec(s, doing, sql, &[(&rel, Type::TEXT)])
     }
 
+    /// [`Backend::durable`], and with `release` also [`Backend::finish`]:
+    /// the kept writes, the log's length, the commit and (`release`) the
+    /// advisory lock's release, in one round trip.
+    fn commit(&self, release: bool) -> Result<()> {
+        let mut s = self.session();
+        s.ahead = Ahead::default();
+        let unlock = format!("; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})");
+        match s.tx {
+            // Not held: every statement committed on its own.
+            Tx::Idle | Tx::Released => return Ok(()),
+            // Nothing written since the last commit.
+            Tx::Committed => {
+                if release {
+                    let _ = s.client.simple_query(&unlock[2..]);
+                    s.tx = Tx::Released;
+                }
+                return Ok(());
+            }
+            Tx::Open => {}
+        }
+        self.check_not_overtaken(&s)?;
+        if !s.pending.ends.is_empty() {
+            self.flush(&mut s)?;
+        }
+        let sql = format!(
+            "{}{LOG_LEN}; COMMIT{}",
+            s.pending.sql,
+            if release { unlock.as_str() } else { "" }
+        );
+        s.pending = Pending::default();
+        let messages = match s.client.simple_query(&sql) {
+            Ok(m) => m,
+            Err(e) => {
+                s.overtaken = true;
+                return Err(self.fail("committing the write", &e));
+            }
+        };
+        let rows = simple_rows(&messages);
+        let len_rows = if release {
+            &rows[..rows.len().saturating_sub(1)]
+        } else {
+            &rows[..]
+        };
+        s.committed_len = log_len_row(len_rows)?;
+        // The store keeps the registry for its next write (a fold's undo):
+        // the session's advisory lock keeps other writers out; the lock row
+        // is taken again before the next statement ([`PgBackend::ready`]).
+        // Released, the hold has nothing left to let go of.
+        s.tx = if release { Tx::Released } else { Tx::Committed };
+        Ok(())
+    }
+
     /// A typed statement that returns no rows.
     fn exec(
         &self,
@@ -542,6 +713,20 @@ impl Backend for PgBackend {
 
     fn is_registry(&self) -> Result<bool> {
         let mut s = self.ready()?;
+        if s.tx == Tx::Idle {
+            // One round trip; outside a transaction a missing table only
+            // fails its own statement.
+            let sql = format!("{TABLES}; SELECT EXISTS (SELECT 1 FROM holdfast.log)");
+            return match s.client.simple_query(&sql) {
+                Ok(messages) => {
+                    let rows = simple_rows(&messages);
+                    Ok(rows.first().and_then(|r| r.get(0)) == Some("t")
+                        && rows.get(1).and_then(|r| r.get(0)) == Some("t"))
+                }
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(false),
+                Err(e) => Err(self.fail("looking for holdfast's tables", &e)),
+            };
+        }
         let row = s
             .client
             .query_typed_one(TABLES, &[])
@@ -596,7 +781,7 @@ impl Backend for PgBackend {
         let sql = format!(
             "BEGIN ISOLATION LEVEL READ COMMITTED; {TABLES}; \
              SELECT pg_catalog.pg_advisory_lock({WRITER_LOCK_KEY}); \
-             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {PLANTED}; {LOG_LEN}"
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {MAYBE_PLANTED}; {LOG_LEN}"
         );
         let messages = match s.client.simple_query(&sql) {
             Ok(m) => m,
@@ -611,19 +796,20 @@ impl Backend for PgBackend {
         s.tx = Tx::Open;
         s.overtaken = false;
         s.pending = Pending::default();
+        s.ahead = Ahead::default();
         let hold = PgHold {
             session: self.session.clone(),
         };
         let rows = simple_rows(&messages);
-        // TABLES, the advisory lock, the lock row, PLANTED (0 or 1), LOG_LEN.
+        // TABLES, the advisory lock, the lock row, MAYBE_PLANTED, LOG_LEN.
+        let maybe = maybe_planted_row(&rows);
         let mut checked = || -> Result<()> {
             if rows.first().and_then(|r| r.get(0)) != Some("t") {
                 return Err(no_registry(&self.location));
             }
             s.has_parts = rows.first().and_then(|r| r.get(1)) == Some("t");
-            self.refuse_planted_rows(&rows[3.min(rows.len())..rows.len().saturating_sub(1)])?;
             s.committed_len = log_len_row(&rows)?;
-            Ok(())
+            self.refuse_planted(&mut s, maybe)
         };
         let checked = checked();
         // The hold takes the session when it drops: let it go first.
@@ -647,6 +833,13 @@ impl Backend for PgBackend {
         }
         if s.pending.touches(rel) {
             self.flush(&mut s)?;
+        }
+        if let Some(known) = s.ahead.files.get(rel) {
+            return match known {
+                Some(b) if b.len() as u64 > limit => Err(too_long()),
+                Some(b) => Ok(Some(b.clone())),
+                None => Ok(None),
+            };
         }
         if rel == LOG_FILE {
             let rows = s
@@ -691,6 +884,14 @@ impl Backend for PgBackend {
         if s.pending.log {
             self.flush(&mut s)?;
         }
+        if let Some((asked, lines)) = &s.ahead.log_tail
+            && n <= *asked
+        {
+            if lines.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(lines[lines.len().saturating_sub(n)..].to_vec()));
+        }
         let limit = i64::try_from(n).unwrap_or(i64::MAX);
         let rows = s
             .client
@@ -715,6 +916,9 @@ impl Backend for PgBackend {
         if s.pending.touches(rel) {
             self.flush(&mut s)?;
         }
+        if let Some(known) = s.ahead.files.get(rel) {
+            return Ok(known.is_some());
+        }
         if rel == LOG_FILE {
             return Ok(self.log_len(&mut s)? > 0);
         }
@@ -734,6 +938,7 @@ impl Backend for PgBackend {
     fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()> {
         let mut s = self.ready()?;
         self.check_not_overtaken(&s)?;
+        s.ahead.forget(rel);
         let as_parts = !read_only
             && !bytes.is_empty()
             && (rel == "objects.json" || rel == "objects.md")
@@ -793,7 +998,13 @@ impl Backend for PgBackend {
             }
             return self.bound_batch(&mut s);
         }
-        self.flush(&mut s)?;
+        // The kept writes go first only where their order matters: those of
+        // the same name (a later send would overwrite this one), and a
+        // records document's parts. Writes of different names inside the
+        // one transaction commit together, whatever their order.
+        if as_parts || s.pending.touches(rel) || s.pending.whole.contains_key(rel) {
+            self.flush(&mut s)?;
+        }
         let doing = format!("writing {rel}");
         if as_parts {
             self.delete_named(&mut s, &doing, "files", rel)?;
@@ -815,8 +1026,13 @@ impl Backend for PgBackend {
             }
             return Ok(());
         }
+        // Written whole: any parts it was kept as go in the same statement.
         let sql = if read_only {
             "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        } else if s.has_parts {
+            "WITH gone AS (DELETE FROM holdfast.parts WHERE name = $1) \
+             INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes"
         } else {
             "INSERT INTO holdfast.files (name, bytes) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes"
@@ -827,16 +1043,13 @@ impl Backend for PgBackend {
             sql,
             &[(&rel, Type::TEXT), (&bytes, Type::BYTEA)],
         )?;
-        if !read_only && s.has_parts {
-            // Written whole: any parts it was kept as are gone.
-            self.delete_named(&mut s, &doing, "parts", rel)?;
-        }
         Ok(())
     }
 
     fn append_log(&self, record: &[u8]) -> Result<()> {
         let mut s = self.ready()?;
         self.check_not_overtaken(&s)?;
+        s.ahead.log_tail = None;
         let line = record.strip_suffix(b"\n").unwrap_or(record);
         const APPEND: &str = "INSERT INTO holdfast.log (seq, line) \
              SELECT coalesce(max(seq), 0) + 1, $1 FROM holdfast.log";
@@ -870,32 +1083,11 @@ impl Backend for PgBackend {
     }
 
     fn durable(&self) -> Result<()> {
-        let mut s = self.session();
-        if s.tx != Tx::Open {
-            // Not held (every statement committed on its own), or nothing
-            // was written since the last commit.
-            return Ok(());
-        }
-        self.check_not_overtaken(&s)?;
-        if !s.pending.ends.is_empty() {
-            self.flush(&mut s)?;
-        }
-        // The kept writes, the log's length and the commit, at once.
-        let sql = format!("{}{LOG_LEN}; COMMIT", s.pending.sql);
-        s.pending = Pending::default();
-        let messages = match s.client.simple_query(&sql) {
-            Ok(m) => m,
-            Err(e) => {
-                s.overtaken = true;
-                return Err(self.fail("committing the write", &e));
-            }
-        };
-        s.committed_len = log_len_row(&simple_rows(&messages))?;
-        // The store keeps the registry for its next write (a fold's undo):
-        // the session's advisory lock keeps other writers out; the lock row
-        // is taken again before the next statement ([`PgBackend::ready`]).
-        s.tx = Tx::Committed;
-        Ok(())
+        self.commit(false)
+    }
+
+    fn finish(&self) -> Result<()> {
+        self.commit(true)
     }
 
     fn list(&self) -> Result<Vec<String>> {
@@ -927,33 +1119,149 @@ impl Backend for PgBackend {
             return Ok(None);
         }
         if s.pending.touches(rel) || s.pending.whole.contains_key(rel) {
-            self.flush(&mut s)?;
+            // The kept writes and the look, in one round trip.
+            let sql = format!("SELECT {}; ", fingerprint_sql(&name_literal(rel)?));
+            let rows = self.flush_then(&mut s, &sql, 1)?;
+            return Ok(rows
+                .into_iter()
+                .next()
+                .and_then(|mut r| fingerprint_of(r.get_mut(0)?.take(), r.get_mut(1)?.take())));
         }
-        // A row's xmin is the transaction that wrote that version of it:
-        // any UPDATE or INSERT gives a new one, which no client can set.
+        if let Some(known) = s.ahead.fingerprints.get(rel) {
+            return Ok(known.clone());
+        }
         let row = s
             .client
             .query_typed_one(
-                "SELECT (SELECT 'whole ' || xmin::text || ' ' || octet_length(bytes)::text \
-                           FROM holdfast.files WHERE name = $1), \
-                        (SELECT 'parts ' || count(*)::text || ' ' || sum(octet_length(bytes))::text || ' ' || \
-                                md5(string_agg(start::text || ':' || xmin::text, ',' ORDER BY start)) \
-                           FROM holdfast.parts WHERE name = $1 HAVING count(*) > 0)",
+                &format!("SELECT {}", fingerprint_sql("$1")),
                 &[(&rel, Type::TEXT)],
             )
             .map_err(|e| self.fail(&format!("looking at {rel}"), &e))?;
-        let whole: Option<String> = row.get(0);
-        let parts: Option<String> = row.get(1);
-        Ok(match (whole, parts) {
-            (Some(w), None) => Some(w),
-            (None, Some(p)) => Some(p),
-            _ => None,
-        })
+        Ok(fingerprint_of(row.get(0), row.get(1)))
+    }
+
+    fn fingerprints(&self, rels: &[&str]) -> Result<Vec<Option<String>>> {
+        let mut s = self.ready()?;
+        if !s.has_parts {
+            return Ok(vec![None; rels.len()]);
+        }
+        // The kept writes and every look, in one round trip.
+        let mut sql = String::new();
+        for rel in rels {
+            let _ = write!(sql, "SELECT {}; ", fingerprint_sql(&name_literal(rel)?));
+        }
+        let rows = self.flush_then(&mut s, &sql, rels.len())?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let whole = r.get_mut(0).and_then(Option::take);
+                let parts = r.get_mut(1).and_then(Option::take);
+                fingerprint_of(whole, parts)
+            })
+            .collect())
+    }
+
+    fn read_ahead(&self, names: &[&str], fingerprints: &[&str], log_tail: usize) -> Result<()> {
+        let mut s = self.ready()?;
+        if s.tx != Tx::Open {
+            // Not held: another writer may change any row between two
+            // statements, so every read asks the server when it is made.
+            return Ok(());
+        }
+        // What the kept writes change is not read ahead: those reads are
+        // answered from the kept writes, or send them first.
+        let names: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| {
+                *n != LOG_FILE && !s.pending.touches(n) && !s.pending.whole.contains_key(*n)
+            })
+            .collect();
+        let fingerprints: Vec<&str> = if s.has_parts {
+            fingerprints
+                .iter()
+                .copied()
+                .filter(|n| !s.pending.touches(n) && !s.pending.whole.contains_key(*n))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let log_tail = if s.pending.log { 0 } else { log_tail };
+        let in_parts = if s.has_parts {
+            "EXISTS (SELECT 1 FROM holdfast.parts p WHERE p.name = n.name)"
+        } else {
+            "false"
+        };
+        let sql = format!(
+            "SELECT 0, n.name, f.bytes, {in_parts}, NULL::text, NULL::text \
+               FROM pg_catalog.unnest($1::text[]) AS n(name) \
+               LEFT JOIN holdfast.files f ON f.name = n.name \
+             UNION ALL \
+             SELECT 1, n.name, NULL, false, {} FROM pg_catalog.unnest($2::text[]) AS n(name) \
+             UNION ALL \
+             SELECT 2, NULL, l.line, false, l.seq::text, NULL \
+               FROM (SELECT seq, line FROM holdfast.log ORDER BY seq DESC LIMIT $3) AS l",
+            if s.has_parts {
+                fingerprint_sql("n.name")
+            } else {
+                "NULL::text, NULL::text".to_string()
+            }
+        );
+        let limit = i64::try_from(log_tail).unwrap_or(i64::MAX);
+        let rows = s
+            .client
+            .query_typed(
+                &sql,
+                &[
+                    (&names, Type::TEXT_ARRAY),
+                    (&fingerprints, Type::TEXT_ARRAY),
+                    (&limit, Type::INT8),
+                ],
+            )
+            .map_err(|e| self.fail("reading the registry", &e))?;
+        let mut ahead = Ahead::default();
+        let mut log: Vec<(i64, Vec<u8>)> = Vec::new();
+        for r in &rows {
+            let kind: i32 = r.get(0);
+            match kind {
+                0 => {
+                    let name: String = r.get(1);
+                    let bytes: Option<Vec<u8>> = r.get(2);
+                    let in_parts: bool = r.get(3);
+                    if bytes.is_some() || !in_parts {
+                        ahead.files.insert(name, bytes);
+                    }
+                }
+                1 => {
+                    let name: String = r.get(1);
+                    ahead
+                        .fingerprints
+                        .insert(name, fingerprint_of(r.get(4), r.get(5)));
+                }
+                _ => {
+                    let seq: Option<String> = r.get(4);
+                    let line: Option<Vec<u8>> = r.get(2);
+                    let (Some(seq), Some(line)) = (seq.and_then(|v| v.parse().ok()), line) else {
+                        return Err(Error::failed(
+                            "internal: a log line read ahead came back without its number",
+                        ));
+                    };
+                    log.push((seq, line));
+                }
+            }
+        }
+        if log_tail > 0 {
+            log.sort_by_key(|(seq, _)| *seq);
+            ahead.log_tail = Some((log_tail, log.into_iter().map(|(_, l)| l).collect()));
+        }
+        s.ahead = ahead;
+        Ok(())
     }
 
     fn append_at(&self, rel: &str, keep: u64, tail: &[u8]) -> Result<()> {
         let mut s = self.ready()?;
         self.check_not_overtaken(&s)?;
+        s.ahead.forget(rel);
         let keep = i64::try_from(keep)
             .map_err(|_| Error::failed(format!("internal: {rel}: offset {keep} too large")))?;
         let name = name_literal(rel)?;
