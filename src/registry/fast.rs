@@ -98,6 +98,39 @@ struct Tail {
     cut: u64,
     /// The SHA-256 state after the first `cut` bytes, hex.
     midstate: String,
+    /// The blobs that reading its blob visits after it, nearest first
+    /// (its skip-delta bases; empty: not known), read ahead by the next
+    /// claim with its own. Only a hint: a wrong one costs a read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lineage: Vec<String>,
+}
+
+impl Tail {
+    /// [`Tail::lineage`] as the next claim may use it: names of blobs
+    /// only, at most as many as a chain can be long.
+    fn lineage_hint(&self) -> impl Iterator<Item = &str> {
+        self.lineage
+            .iter()
+            .take(MAX_DELTA_DEPTH as usize + 1)
+            .map(String::as_str)
+            .filter(|s| super::id::is_sha256_hex(s))
+    }
+
+    /// The lineage of the blob spliced onto `base`: `base` and what reading
+    /// it visits, where this document's lineage knows that.
+    fn lineage_after(&self, base: Option<String>) -> Vec<String> {
+        let Some(base) = base else {
+            return Vec::new();
+        };
+        let mut out = vec![base.clone()];
+        if base == self.sha256 {
+            out.extend(self.lineage.iter().cloned());
+        } else if let Some(at) = self.lineage.iter().position(|s| *s == base) {
+            out.extend(self.lineage[at + 1..].iter().cloned());
+        }
+        out.truncate(MAX_DELTA_DEPTH as usize + 1);
+        out
+    }
 }
 
 /// The claim cache (see the module docs).
@@ -192,6 +225,7 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
             len: oj.len() as u64,
             cut: jcut as u64,
             midstate: jmid,
+            lineage: Vec::new(),
         },
         objects_md: Tail {
             fingerprint: fm,
@@ -199,6 +233,7 @@ fn try_save_cache(b: &dyn Backend, reg: &Registry, docs: &[Vec<u8>]) -> Result<(
             len: om.len() as u64,
             cut: om.len() as u64,
             midstate: mmid,
+            lineage: Vec::new(),
         },
         runs: runs_of(reg.objects.iter().map(|o| o.number)),
     };
@@ -523,6 +558,8 @@ fn try_claim(
         .chain(SMALL.iter().map(|&d| head.pin(d)))
         .chain(new_small_sha.values().map(String::as_str))
         .chain(records_sha.as_deref())
+        .chain(jt.lineage_hint())
+        .chain(mt.lineage_hint())
         .flat_map(blob_names)
         .collect();
     let looked_at: Vec<&str> = looked_at.iter().map(String::as_str).collect();
@@ -565,9 +602,13 @@ fn try_claim(
         }
         Ok(())
     };
-    match &jwhole {
-        Some(bytes) => stored_whole(bytes, &json_sha)?,
-        None => put_splice(
+    // Each new blob's lineage, for the next claim to read ahead.
+    let jlineage = match &jwhole {
+        Some(bytes) => {
+            stored_whole(bytes, &json_sha)?;
+            Vec::new()
+        }
+        None => jt.lineage_after(put_splice(
             b,
             &json_sha,
             &jt.sha256,
@@ -575,12 +616,17 @@ fn try_claim(
             jt.cut,
             body,
             OBJECTS_JSON_CLOSING.len() as u64,
-        )?,
-    }
-    match &mwhole {
-        Some(bytes) => stored_whole(bytes, &md_sha)?,
-        None => put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?,
-    }
+        )?),
+    };
+    let mlineage = match &mwhole {
+        Some(bytes) => {
+            stored_whole(bytes, &md_sha)?;
+            Vec::new()
+        }
+        None => mt.lineage_after(put_splice(
+            b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0,
+        )?),
+    };
     let mut documents = head.documents.clone();
     for d in SMALL {
         let sha = put_blob_hashed(
@@ -649,6 +695,7 @@ fn try_claim(
                 len: jlen,
                 cut: jlen - OBJECTS_JSON_CLOSING.len() as u64,
                 midstate: jmid,
+                lineage: jlineage,
             },
             objects_md: Tail {
                 fingerprint: fm,
@@ -656,6 +703,7 @@ fn try_claim(
                 len: mlen,
                 cut: mlen,
                 midstate: mmid,
+                lineage: mlineage,
             },
             runs,
         };

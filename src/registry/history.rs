@@ -597,6 +597,8 @@ pub(crate) fn put_blob_hashed(
 /// appended record is stored about `log2(n) / 2` times on average. Whenever
 /// a splice on the way cannot be composed (it keeps a run of its base, or
 /// it is not in a lineage), the revision is spliced onto `base` alone.
+/// Returns the blob the new one was spliced onto (`None`: it was there
+/// already), so a caller can tell the next one which blobs reading it visits.
 pub(crate) fn put_splice(
     b: &dyn Backend,
     sha: &str,
@@ -605,12 +607,15 @@ pub(crate) fn put_splice(
     prefix: u64,
     middle: &[u8],
     suffix: u64,
-) -> Result<()> {
+) -> Result<Option<String>> {
     if blob_exists(b, sha)? {
-        return Ok(());
+        return Ok(None);
     }
     let header = match skip_splice(b, base, prefix, middle, suffix)? {
-        Some((header, composed)) => return write_delta(b, sha, &header, &composed),
+        Some((header, composed)) => {
+            write_delta(b, sha, &header, &composed)?;
+            return Ok(Some(header.base));
+        }
         None => DeltaHeader {
             base: base.to_string(),
             depth: depth + 1,
@@ -621,7 +626,8 @@ pub(crate) fn put_splice(
             suffix,
         },
     };
-    write_delta(b, sha, &header, middle)
+    write_delta(b, sha, &header, middle)?;
+    Ok(Some(base.to_string()))
 }
 
 /// The header and the middle's own bytes of delta blob `sha`, checked as

@@ -422,6 +422,19 @@ mod tests {
         let mut v = good.clone();
         v["objects_json"]["cut"] = 3.into();
         tampered.push(v);
+        // Lineage hints that name no blob, are not names, are too many, or
+        // name the other document's blob: each only costs a read.
+        let mut v = good.clone();
+        v["objects_json"]["lineage"] = serde_json::json!(["0".repeat(64), "../../etc/passwd", ""]);
+        v["objects_md"]["lineage"] = serde_json::json!(vec!["f".repeat(64); 1000]);
+        tampered.push(v);
+        let mut v = good.clone();
+        v["objects_md"]["lineage"] = serde_json::json!([good["objects_json"]["sha256"].clone()]);
+        v["objects_json"]["lineage"] = serde_json::json!([good["objects_md"]["sha256"].clone()]);
+        tampered.push(v);
+        let mut v = good.clone();
+        v["objects_json"]["lineage"] = serde_json::json!(7);
+        tampered.push(v);
         let mut raw: Vec<Vec<u8>> = tampered
             .iter()
             .map(|v| serde_json::to_vec(v).unwrap())
