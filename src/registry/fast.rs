@@ -63,7 +63,7 @@ use serde::{Deserialize, Serialize};
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 
-use super::backend::{self, Backend};
+use super::backend::{self, Backend, ReadAhead};
 use super::check::{check_numbers, check_runs};
 use super::fold::{ClaimRequest, plan_claim_with};
 use super::history::{
@@ -98,37 +98,64 @@ struct Tail {
     cut: u64,
     /// The SHA-256 state after the first `cut` bytes, hex.
     midstate: String,
-    /// The blobs that reading its blob visits after it, nearest first
-    /// (its skip-delta bases; empty: not known), read ahead by the next
-    /// claim with its own. Only a hint: a wrong one costs a read.
+    /// Its blob's skip-delta lineage: the blob and the bases reading it
+    /// visits, with their steps, nearest first (empty: not known). The next
+    /// claim reads ahead the ones its splice will look at. Only a hint: a
+    /// wrong one costs a read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    lineage: Vec<String>,
+    lineage: Vec<(String, u64)>,
 }
 
 impl Tail {
-    /// [`Tail::lineage`] as the next claim may use it: names of blobs
-    /// only, at most as many as a chain can be long.
-    fn lineage_hint(&self) -> impl Iterator<Item = &str> {
-        self.lineage
-            .iter()
-            .take(MAX_DELTA_DEPTH as usize + 1)
-            .map(String::as_str)
-            .filter(|s| super::id::is_sha256_hex(s))
+    /// The blobs a splice onto this document's blob will look at, by
+    /// [`Tail::lineage`]: those of a step above the step it is spliced onto
+    /// and that one (see [`history::put_splice`]); names only, at most a
+    /// chain's length.
+    fn lineage_hint(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let Some(((own, step), bases)) = self.lineage.split_first() else {
+            return out;
+        };
+        let Some(n) = step.checked_add(1).filter(|_| *own == self.sha256) else {
+            return out;
+        };
+        let target = n & (n - 1);
+        out.push(own.as_str());
+        // As the splice walks: on to the next base while the step it is at
+        // is above the target.
+        let mut at = *step;
+        for (sha, step) in bases.iter().take(MAX_DELTA_DEPTH as usize + 1) {
+            if at <= target || !super::id::is_sha256_hex(sha) {
+                break;
+            }
+            out.push(sha.as_str());
+            at = *step;
+        }
+        out
     }
 
-    /// The lineage of the blob spliced onto `base`: `base` and what reading
-    /// it visits, where this document's lineage knows that.
-    fn lineage_after(&self, base: Option<String>) -> Vec<String> {
-        let Some(base) = base else {
+    /// The lineage of blob `sha`, spliced onto this document's blob as
+    /// `spliced` says: it, then its base and the bases after, from what
+    /// the splice looked at or this lineage, whichever reaches further.
+    fn lineage_after(&self, sha: &str, spliced: Option<history::Spliced>) -> Vec<(String, u64)> {
+        let Some(spliced) = spliced else {
             return Vec::new();
         };
-        let mut out = vec![base.clone()];
-        if base == self.sha256 {
-            out.extend(self.lineage.iter().cloned());
-        } else if let Some(at) = self.lineage.iter().position(|s| *s == base) {
-            out.extend(self.lineage[at + 1..].iter().cloned());
+        let Some((base, _)) = spliced.visited.last() else {
+            return Vec::new();
+        };
+        let known = if self.lineage.len() > spliced.visited.len()
+            && self.lineage.first() == spliced.visited.first()
+        {
+            &self.lineage
+        } else {
+            &spliced.visited
+        };
+        let mut out = vec![(sha.to_string(), spliced.step)];
+        if let Some(at) = known.iter().position(|(s, _)| s == base) {
+            out.extend(known[at..].iter().cloned());
         }
-        out.truncate(MAX_DELTA_DEPTH as usize + 1);
+        out.truncate(MAX_DELTA_DEPTH as usize + 2);
         out
     }
 }
@@ -393,17 +420,18 @@ fn try_claim(
 ) -> Result<Option<ClaimOutcome>> {
     // Everything read below before the claim is planned, in one round trip
     // on PostgreSQL.
-    b.read_ahead(
-        &[
+    b.read_ahead(&ReadAhead {
+        read: &[
             CACHE_FILE,
             COMPLETE_FILE,
             Document::RegistryJson.name(),
             Document::RegistryMd.name(),
             Document::IndexMd.name(),
         ],
-        &[Document::ObjectsJson.name(), Document::ObjectsMd.name()],
-        LOOK_BACK,
-    )?;
+        fingerprints: &[Document::ObjectsJson.name(), Document::ObjectsMd.name()],
+        log_tail: LOOK_BACK,
+        ..ReadAhead::default()
+    })?;
     let Some(cache) = read_cache(b) else {
         return Ok(None);
     };
@@ -553,17 +581,25 @@ fn try_claim(
     // Every blob looked at below, whole or as a splice, in one round trip
     // on PostgreSQL (a splice's lineage further back is read as needed).
     let records_sha = records_blob.as_deref().map(sha256_hex);
-    let looked_at: Vec<String> = [jt.sha256.as_str(), mt.sha256.as_str(), &json_sha, &md_sha]
-        .into_iter()
-        .chain(SMALL.iter().map(|&d| head.pin(d)))
-        .chain(new_small_sha.values().map(String::as_str))
-        .chain(records_sha.as_deref())
-        .chain(jt.lineage_hint())
-        .chain(mt.lineage_hint())
-        .flat_map(blob_names)
-        .collect();
-    let looked_at: Vec<&str> = looked_at.iter().map(String::as_str).collect();
-    b.read_ahead(&looked_at, &[], 0)?;
+    let (whole, deltas): (Vec<String>, Vec<String>) =
+        [jt.sha256.as_str(), mt.sha256.as_str(), &json_sha, &md_sha]
+            .into_iter()
+            .chain(SMALL.iter().map(|&d| head.pin(d)))
+            .chain(new_small_sha.values().map(String::as_str))
+            .chain(records_sha.as_deref())
+            .chain(jt.lineage_hint())
+            .chain(mt.lineage_hint())
+            .map(blob_names)
+            .unzip();
+    let (whole, deltas): (Vec<&str>, Vec<&str>) = (
+        whole.iter().map(String::as_str).collect(),
+        deltas.iter().map(String::as_str).collect(),
+    );
+    b.read_ahead(&ReadAhead {
+        read: &deltas,
+        exists: &whole,
+        ..ReadAhead::default()
+    })?;
 
     // Blobs: content-addressed, so writing them changes nothing visible.
     let (Some(jdepth), Some(mdepth)) = (blob_depth(b, &jt.sha256), blob_depth(b, &mt.sha256))
@@ -606,26 +642,30 @@ fn try_claim(
     let jlineage = match &jwhole {
         Some(bytes) => {
             stored_whole(bytes, &json_sha)?;
-            Vec::new()
+            vec![(json_sha.clone(), 0)]
         }
-        None => jt.lineage_after(put_splice(
-            b,
+        None => jt.lineage_after(
             &json_sha,
-            &jt.sha256,
-            jdepth,
-            jt.cut,
-            body,
-            OBJECTS_JSON_CLOSING.len() as u64,
-        )?),
+            put_splice(
+                b,
+                &json_sha,
+                &jt.sha256,
+                jdepth,
+                jt.cut,
+                body,
+                OBJECTS_JSON_CLOSING.len() as u64,
+            )?,
+        ),
     };
     let mlineage = match &mwhole {
         Some(bytes) => {
             stored_whole(bytes, &md_sha)?;
-            Vec::new()
+            vec![(md_sha.clone(), 0)]
         }
-        None => mt.lineage_after(put_splice(
-            b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0,
-        )?),
+        None => mt.lineage_after(
+            &md_sha,
+            put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?,
+        ),
     };
     let mut documents = head.documents.clone();
     for d in SMALL {

@@ -503,10 +503,11 @@ fn delta_rel(sha: &str) -> String {
     format!("{BLOBS_DIR}/{sha}.delta")
 }
 
-/// The two names blob `sha` may be stored under (whole, and as a splice):
-/// what a caller reads ahead before it stores or looks at that blob.
-pub(crate) fn blob_names(sha: &str) -> [String; 2] {
-    [blob_rel(sha), delta_rel(sha)]
+/// The two names blob `sha` may be stored under: whole (whose existence
+/// is asked before it is stored or looked at; it may be the size of the
+/// registry) and as a splice (which is read): what a caller reads ahead.
+pub(crate) fn blob_names(sha: &str) -> (String, String) {
+    (blob_rel(sha), delta_rel(sha))
 }
 
 fn blob_exists(b: &dyn Backend, sha: &str) -> Result<bool> {
@@ -597,8 +598,8 @@ pub(crate) fn put_blob_hashed(
 /// appended record is stored about `log2(n) / 2` times on average. Whenever
 /// a splice on the way cannot be composed (it keeps a run of its base, or
 /// it is not in a lineage), the revision is spliced onto `base` alone.
-/// Returns the blob the new one was spliced onto (`None`: it was there
-/// already), so a caller can tell the next one which blobs reading it visits.
+/// Returns where the new blob stands in its lineage, when it is in one,
+/// so a caller can tell the next splice which blobs it will visit.
 pub(crate) fn put_splice(
     b: &dyn Backend,
     sha: &str,
@@ -607,14 +608,14 @@ pub(crate) fn put_splice(
     prefix: u64,
     middle: &[u8],
     suffix: u64,
-) -> Result<Option<String>> {
+) -> Result<Option<Spliced>> {
     if blob_exists(b, sha)? {
         return Ok(None);
     }
     let header = match skip_splice(b, base, prefix, middle, suffix)? {
-        Some((header, composed)) => {
+        Some((header, composed, visited)) => {
             write_delta(b, sha, &header, &composed)?;
-            return Ok(Some(header.base));
+            return Ok(header.step.map(|step| Spliced { step, visited }));
         }
         None => DeltaHeader {
             base: base.to_string(),
@@ -627,7 +628,20 @@ pub(crate) fn put_splice(
         },
     };
     write_delta(b, sha, &header, middle)?;
-    Ok(Some(base.to_string()))
+    Ok(None)
+}
+
+/// Blobs of a lineage with their steps (see [`Spliced::visited`]).
+pub(crate) type Visited = Vec<(String, u64)>;
+
+/// A blob [`put_splice`] stored in a skip-delta lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Spliced {
+    /// Its step in the lineage.
+    pub step: u64,
+    /// The blobs the splice looked at with their steps, from the parent
+    /// down to the base it was spliced onto (the last).
+    pub visited: Visited,
 }
 
 /// The header and the middle's own bytes of delta blob `sha`, checked as
@@ -668,17 +682,19 @@ fn lineage_of(b: &dyn Backend, sha: &str) -> Result<Lineage> {
 
 /// The splice of a skip-delta lineage for the revision spliced onto
 /// `parent` (see [`put_splice`]): its header and middle, or `None` when it
-/// is to be spliced onto the parent alone.
+/// is to be spliced onto the parent alone; with the blobs it looked at
+/// (see [`Spliced::visited`]).
 fn skip_splice(
     b: &dyn Backend,
     parent: &str,
     prefix: u64,
     middle: &[u8],
     suffix: u64,
-) -> Result<Option<(DeltaHeader, Vec<u8>)>> {
+) -> Result<Option<(DeltaHeader, Vec<u8>, Visited)>> {
     let (Some(parent_step), parent_delta) = lineage_of(b, parent)? else {
         return Ok(None);
     };
+    let mut visited = vec![(parent.to_string(), parent_step)];
     let Some(n) = parent_step.checked_add(1) else {
         return Ok(None);
     };
@@ -704,6 +720,7 @@ fn skip_splice(
             Some(step) if step < at_step => at_step = step,
             _ => return Ok(None),
         }
+        visited.push((h.base.clone(), at_step));
         (at, at_delta) = (h.base, delta);
     }
     if at_step != target {
@@ -725,6 +742,7 @@ fn skip_splice(
             suffix,
         },
         composed,
+        visited,
     )))
 }
 

@@ -912,7 +912,7 @@ fn answers(b: &dyn holdfast::registry::backend::Backend, names: &[&str]) -> Vec<
 /// read never outlives the hold; `finish` commits and lets go at once.
 #[test]
 fn a_read_ahead_answers_what_the_reads_would() {
-    use holdfast::registry::backend::{Backend, postgres::PgBackend};
+    use holdfast::registry::backend::{Backend, ReadAhead, postgres::PgBackend};
     let server = pg::shared();
     let url = database(&server, "reg_read_ahead");
     let tmp = tempfile::tempdir().unwrap();
@@ -935,8 +935,13 @@ fn a_read_ahead_answers_what_the_reads_would() {
     let tail = other.last_log_lines(16).unwrap();
     {
         let _hold = b.lock().unwrap();
-        b.read_ahead(&names, &["objects.json", "objects.md", "registry.json"], 16)
-            .unwrap();
+        b.read_ahead(&ReadAhead {
+            read: &names,
+            fingerprints: &["objects.json", "objects.md", "registry.json"],
+            log_tail: 16,
+            ..ReadAhead::default()
+        })
+        .unwrap();
         assert_eq!(answers(&b, &names), truth);
         for n in [1, 2, 3, 16] {
             assert_eq!(
@@ -987,8 +992,19 @@ fn a_read_ahead_answers_what_the_reads_would() {
             b.read("history/complete", 1 << 20).unwrap().unwrap(),
             b"changed by another session\n"
         );
-        b.read_ahead(&names, &[], 0).unwrap();
+        // Asked for existence only: answered, and a read still gets the bytes.
+        b.read_ahead(&ReadAhead {
+            exists: &names,
+            ..ReadAhead::default()
+        })
+        .unwrap();
+        let mut now = truth.clone();
+        now[3].1 = Some(b"changed by another session\n".to_vec());
+        now[3].3 = b.fingerprint("history/complete").unwrap();
+        assert_eq!(answers(&b, &names), now);
+        assert!(!b.exists(names[5]).unwrap());
         b.write(names[5], b"a blob\n", true).unwrap();
+        assert!(b.exists(names[5]).unwrap(), "written after the read-ahead");
         b.finish().unwrap();
         // Let go: the other session takes the registry without waiting.
         let other_hold = other.lock().unwrap();

@@ -108,16 +108,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         self.durable()
     }
 
-    /// Says which reads are coming, so a backend where each read is a
-    /// round trip makes them all in one: the bytes (or absence) of `names`,
-    /// the [fingerprints](Backend::fingerprint) of `fingerprints`, and the
-    /// log's last `log_tail` lines. Later calls of [`Backend::read`],
-    /// [`Backend::exists`], [`Backend::fingerprint`] and
+    /// Says which reads are coming (see [`ReadAhead`]), so a backend where
+    /// each read is a round trip makes them all in one. Later calls of
+    /// [`Backend::read`], [`Backend::exists`], [`Backend::fingerprint`] and
     /// [`Backend::last_log_lines`] give exactly what they would have given
     /// at this moment (until the hold's transaction ends, or the name is
     /// written), so a caller never depends on it. The directory reads on
     /// demand and ignores it.
-    fn read_ahead(&self, _names: &[&str], _fingerprints: &[&str], _log_tail: usize) -> Result<()> {
+    fn read_ahead(&self, _what: &ReadAhead<'_>) -> Result<()> {
         Ok(())
     }
 
@@ -153,6 +151,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
             "internal: {rel}: this backend does not append in place"
         )))
     }
+}
+
+/// The reads a caller is about to make, for [`Backend::read_ahead`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadAhead<'a> {
+    /// Names whose bytes (or absence) will be read.
+    pub read: &'a [&'a str],
+    /// Names whose existence only will be asked (a blob that may be large).
+    pub exists: &'a [&'a str],
+    /// Names whose [fingerprint](Backend::fingerprint) will be asked.
+    pub fingerprints: &'a [&'a str],
+    /// How many of the log's last lines will be asked for.
+    pub log_tail: usize,
 }
 
 /// The last `n` lines of `bytes` (oldest first, without newlines) when

@@ -53,7 +53,7 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{Backend, Hold};
+use super::{Backend, Hold, ReadAhead};
 use crate::error::{Error, Result};
 use crate::pgconn::{fill_password, parse_config, pg_error};
 use crate::registry::history::LOG_FILE;
@@ -136,6 +136,9 @@ struct Ahead {
     /// Per name: the bytes of its `files` row, or `None` when it has
     /// neither a `files` row nor parts (a name kept as parts is not here).
     files: HashMap<String, Option<Vec<u8>>>,
+    /// Per name asked about only: whether it exists (as a `files` row or
+    /// as parts).
+    present: HashMap<String, bool>,
     /// Per name: its [`Backend::fingerprint`].
     fingerprints: HashMap<String, Option<String>>,
     /// How many of the log's last lines were asked for, and those that came
@@ -147,6 +150,7 @@ impl Ahead {
     /// Forgets what it knows of `rel`, which is being written.
     fn forget(&mut self, rel: &str) {
         self.files.remove(rel);
+        self.present.remove(rel);
         self.fingerprints.remove(rel);
     }
 }
@@ -166,6 +170,10 @@ struct Session {
     pending: Pending,
     /// What the last read-ahead of the open transaction brought back.
     ahead: Ahead,
+    /// The read-ahead query, prepared once per session (per shape: with or
+    /// without the parts table) with a generic plan: planning its four
+    /// branches cost the server more than running them, twice a claim.
+    ahead_statements: HashMap<bool, postgres::Statement>,
 }
 
 impl std::fmt::Debug for Session {
@@ -387,7 +395,9 @@ impl PgBackend {
             "SET search_path = pg_catalog, pg_temp; SET row_security = off; \
              SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; \
              SET standard_conforming_strings = on; \
-             SET idle_in_transaction_session_timeout = 0; {TABLES}"
+             SET idle_in_transaction_session_timeout = 0; {TABLES}; \
+             SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', false) \
+              WHERE pg_catalog.current_setting('server_version_num')::integer >= 120000"
         );
         let messages = client
             .simple_query(&setup)
@@ -406,6 +416,7 @@ impl PgBackend {
                 has_parts,
                 pending: Pending::default(),
                 ahead: Ahead::default(),
+                ahead_statements: HashMap::new(),
             })),
         })
     }
@@ -919,6 +930,9 @@ impl Backend for PgBackend {
         if let Some(known) = s.ahead.files.get(rel) {
             return Ok(known.is_some());
         }
+        if let Some(known) = s.ahead.present.get(rel) {
+            return Ok(*known);
+        }
         if rel == LOG_FILE {
             return Ok(self.log_len(&mut s)? > 0);
         }
@@ -1161,7 +1175,7 @@ impl Backend for PgBackend {
             .collect())
     }
 
-    fn read_ahead(&self, names: &[&str], fingerprints: &[&str], log_tail: usize) -> Result<()> {
+    fn read_ahead(&self, what: &ReadAhead<'_>) -> Result<()> {
         let mut s = self.ready()?;
         if s.tx != Tx::Open {
             // Not held: another writer may change any row between two
@@ -1170,23 +1184,23 @@ impl Backend for PgBackend {
         }
         // What the kept writes change is not read ahead: those reads are
         // answered from the kept writes, or send them first.
-        let names: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| {
-                *n != LOG_FILE && !s.pending.touches(n) && !s.pending.whole.contains_key(*n)
-            })
-            .collect();
-        let fingerprints: Vec<&str> = if s.has_parts {
-            fingerprints
+        let unwritten = |names: &[&str]| -> Vec<String> {
+            names
                 .iter()
-                .copied()
-                .filter(|n| !s.pending.touches(n) && !s.pending.whole.contains_key(*n))
+                .filter(|n| {
+                    **n != LOG_FILE && !s.pending.touches(n) && !s.pending.whole.contains_key(**n)
+                })
+                .map(|n| n.to_string())
                 .collect()
+        };
+        let reads = unwritten(what.read);
+        let exists = unwritten(what.exists);
+        let fingerprints = if s.has_parts {
+            unwritten(what.fingerprints)
         } else {
             Vec::new()
         };
-        let log_tail = if s.pending.log { 0 } else { log_tail };
+        let log_tail = if s.pending.log { 0 } else { what.log_tail };
         let in_parts = if s.has_parts {
             "EXISTS (SELECT 1 FROM holdfast.parts p WHERE p.name = n.name)"
         } else {
@@ -1196,6 +1210,11 @@ impl Backend for PgBackend {
             "SELECT 0, n.name, f.bytes, {in_parts}, NULL::text, NULL::text \
                FROM pg_catalog.unnest($1::text[]) AS n(name) \
                LEFT JOIN holdfast.files f ON f.name = n.name \
+             UNION ALL \
+             SELECT 3, n.name, NULL, \
+                    EXISTS (SELECT 1 FROM holdfast.files f WHERE f.name = n.name) OR {in_parts}, \
+                    NULL, NULL \
+               FROM pg_catalog.unnest($4::text[]) AS n(name) \
              UNION ALL \
              SELECT 1, n.name, NULL, false, {} FROM pg_catalog.unnest($2::text[]) AS n(name) \
              UNION ALL \
@@ -1208,16 +1227,29 @@ impl Backend for PgBackend {
             }
         );
         let limit = i64::try_from(log_tail).unwrap_or(i64::MAX);
+        let shape = s.has_parts;
+        let statement = match s.ahead_statements.get(&shape) {
+            Some(st) => st.clone(),
+            None => {
+                let st = s
+                    .client
+                    .prepare_typed(
+                        &sql,
+                        &[
+                            Type::TEXT_ARRAY,
+                            Type::TEXT_ARRAY,
+                            Type::INT8,
+                            Type::TEXT_ARRAY,
+                        ],
+                    )
+                    .map_err(|e| self.fail("reading the registry", &e))?;
+                s.ahead_statements.insert(shape, st.clone());
+                st
+            }
+        };
         let rows = s
             .client
-            .query_typed(
-                &sql,
-                &[
-                    (&names, Type::TEXT_ARRAY),
-                    (&fingerprints, Type::TEXT_ARRAY),
-                    (&limit, Type::INT8),
-                ],
-            )
+            .query(&statement, &[&reads, &fingerprints, &limit, &exists])
             .map_err(|e| self.fail("reading the registry", &e))?;
         let mut ahead = Ahead::default();
         let mut log: Vec<(i64, Vec<u8>)> = Vec::new();
@@ -1231,6 +1263,10 @@ impl Backend for PgBackend {
                     if bytes.is_some() || !in_parts {
                         ahead.files.insert(name, bytes);
                     }
+                }
+                3 => {
+                    let name: String = r.get(1);
+                    ahead.present.insert(name, r.get(3));
                 }
                 1 => {
                     let name: String = r.get(1);

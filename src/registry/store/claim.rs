@@ -422,15 +422,27 @@ mod tests {
         let mut v = good.clone();
         v["objects_json"]["cut"] = 3.into();
         tampered.push(v);
-        // Lineage hints that name no blob, are not names, are too many, or
-        // name the other document's blob: each only costs a read.
+        // Lineage hints that name no blob, are not names, are too many, a
+        // step at the top of u64, or name the other document's blob: each
+        // only costs a read.
+        let (json_sha, md_sha) = (
+            good["objects_json"]["sha256"].clone(),
+            good["objects_md"]["sha256"].clone(),
+        );
         let mut v = good.clone();
-        v["objects_json"]["lineage"] = serde_json::json!(["0".repeat(64), "../../etc/passwd", ""]);
-        v["objects_md"]["lineage"] = serde_json::json!(vec!["f".repeat(64); 1000]);
+        v["objects_json"]["lineage"] = serde_json::json!([
+            [json_sha.clone(), 6],
+            ["0".repeat(64), 5],
+            ["../../etc/passwd", 4],
+            ["", 0]
+        ]);
+        let mut many = vec![serde_json::json!([md_sha.clone(), 1000])];
+        many.extend((0..1000).map(|i| serde_json::json!(["f".repeat(64), 999 - i])));
+        v["objects_md"]["lineage"] = serde_json::json!(many);
         tampered.push(v);
         let mut v = good.clone();
-        v["objects_md"]["lineage"] = serde_json::json!([good["objects_json"]["sha256"].clone()]);
-        v["objects_json"]["lineage"] = serde_json::json!([good["objects_md"]["sha256"].clone()]);
+        v["objects_json"]["lineage"] = serde_json::json!([[json_sha.clone(), u64::MAX]]);
+        v["objects_md"]["lineage"] = serde_json::json!([[json_sha, 3], [md_sha, 2]]);
         tampered.push(v);
         let mut v = good.clone();
         v["objects_json"]["lineage"] = serde_json::json!(7);
