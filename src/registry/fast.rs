@@ -40,7 +40,12 @@
 //!   read and hashed, only when the parent's chain is at its limit), and the documents are appended to
 //!   in place ([`Backend::append_at`]) instead of being rewritten. A kill in
 //!   the middle of an append leaves a prefix of the committed bytes, which
-//!   the next command completes (see [`store`](super::store)).
+//!   the next command completes (see [`store`](super::store));
+//! - says ahead which reads it makes ([`Backend::read_ahead`]): its inputs
+//!   at once, then every blob it looks at or stores and the bases a splice
+//!   will walk (which the cache remembers as each blob's lineage), so on
+//!   PostgreSQL a claim is a handful of round trips inside the writers'
+//!   lock, and commits and lets the lock go in one ([`Backend::finish`]).
 //!
 //! The cache is only a shortcut: the record count of its runs is proven by
 //! `registry.json` and the summary of `registry.md`. Whenever anything
@@ -578,8 +583,10 @@ fn try_claim(
         .iter()
         .map(|&d| (d, sha256_hex(&new_small[&d])))
         .collect();
-    // Every blob looked at below, whole or as a splice, in one round trip
-    // on PostgreSQL (a splice's lineage further back is read as needed).
+    // Every blob looked at below, and the bases a splice will walk (as the
+    // cache remembers them), in one round trip on PostgreSQL: a splice's
+    // bytes are read, a whole blob (maybe the registry's size) is only
+    // asked whether it is there.
     let records_sha = records_blob.as_deref().map(sha256_hex);
     let (whole, deltas): (Vec<String>, Vec<String>) =
         [jt.sha256.as_str(), mt.sha256.as_str(), &json_sha, &md_sha]
