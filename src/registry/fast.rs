@@ -645,35 +645,26 @@ fn try_claim(
         }
         Ok(())
     };
-    // Each new blob's lineage, for the next claim to read ahead.
-    let jlineage = match &jwhole {
-        Some(bytes) => {
-            stored_whole(bytes, &json_sha)?;
-            vec![(json_sha.clone(), 0)]
+    // A records document's new blob (whole, or spliced onto the head's),
+    // and its lineage for the next claim to read ahead. `t.cut` is where
+    // the new records go in both documents (checked above).
+    let store_records = |t: &Tail,
+                         whole: &Option<Vec<u8>>,
+                         sha: &str,
+                         depth: u32,
+                         middle: &[u8],
+                         suffix: u64|
+     -> Result<Vec<(String, u64)>> {
+        if let Some(bytes) = whole {
+            stored_whole(bytes, sha)?;
+            return Ok(vec![(sha.to_string(), 0)]);
         }
-        None => jt.lineage_after(
-            &json_sha,
-            put_splice(
-                b,
-                &json_sha,
-                &jt.sha256,
-                jdepth,
-                jt.cut,
-                body,
-                OBJECTS_JSON_CLOSING.len() as u64,
-            )?,
-        ),
+        let spliced = put_splice(b, sha, &t.sha256, depth, t.cut, middle, suffix)?;
+        Ok(t.lineage_after(sha, spliced))
     };
-    let mlineage = match &mwhole {
-        Some(bytes) => {
-            stored_whole(bytes, &md_sha)?;
-            vec![(md_sha.clone(), 0)]
-        }
-        None => mt.lineage_after(
-            &md_sha,
-            put_splice(b, &md_sha, &mt.sha256, mdepth, mt.len, &md_add, 0)?,
-        ),
-    };
+    let closing = OBJECTS_JSON_CLOSING.len() as u64;
+    let jlineage = store_records(jt, &jwhole, &json_sha, jdepth, body, closing)?;
+    let mlineage = store_records(mt, &mwhole, &md_sha, mdepth, &md_add, 0)?;
     let mut documents = head.documents.clone();
     for d in SMALL {
         let sha = put_blob_hashed(
