@@ -158,9 +158,13 @@ impl Tail {
         };
         let mut out = vec![(sha.to_string(), spliced.step)];
         if let Some(at) = known.iter().position(|(s, _)| s == base) {
-            out.extend(known[at..].iter().cloned());
+            out.extend(
+                known[at..]
+                    .iter()
+                    .take(MAX_DELTA_DEPTH as usize + 1)
+                    .cloned(),
+            );
         }
-        out.truncate(MAX_DELTA_DEPTH as usize + 2);
         out
     }
 }

@@ -616,6 +616,20 @@ fn bad_postgres_locations_fail_closed() {
             "relation kind v",
             "DROP VIEW holdfast.parts; ALTER TABLE holdfast.parts_kept RENAME TO parts",
         ),
+        // A foreign key's cascade from a part a claim deletes runs the
+        // referencing table's triggers inside holdfast's transaction.
+        (
+            "CREATE TABLE public.shadow (name text, start bigint, \
+               FOREIGN KEY (name, start) REFERENCES holdfast.parts ON DELETE CASCADE)",
+            "trigger RI_ConstraintTrigger",
+            "DROP TABLE public.shadow",
+        ),
+        // A DELETE or UPDATE of a table reaches the tables inheriting from it.
+        (
+            "CREATE TABLE public.child () INHERITS (holdfast.parts)",
+            "table inheriting from it",
+            "DROP TABLE public.child",
+        ),
     ] {
         c.batch_execute(plant).unwrap();
         let before: i64 = c
@@ -1022,4 +1036,51 @@ fn a_read_ahead_answers_what_the_reads_would() {
         other.read("registry.json", 1 << 20).unwrap().unwrap(),
         b"{}\n"
     );
+}
+
+/// What the lock's check of planted triggers, rules and row security sees
+/// is what the writes go through: while a writer holds the registry, such a
+/// change (and a foreign key referencing a table) waits for it to end.
+#[test]
+fn nothing_is_planted_while_a_writer_holds_the_registry() {
+    use holdfast::registry::backend::{Backend, postgres::PgBackend};
+    let server = pg::shared();
+    let url = database(&server, "reg_plant_race");
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &url,
+        &["init", "--prefix", "PR", "--width", "3"],
+    );
+    ok(
+        tmp.path(),
+        &url,
+        &["claim", "--packet", "A", "--count", "2"],
+    );
+    let b = PgBackend::connect(&url).unwrap();
+    let mut c = server.client("reg_plant_race");
+    c.batch_execute(
+        "CREATE FUNCTION public.evil() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+    )
+    .unwrap();
+    for ddl in [
+        "CREATE TRIGGER evil BEFORE INSERT ON holdfast.files FOR EACH ROW EXECUTE FUNCTION public.evil()",
+        "CREATE RULE quiet AS ON INSERT TO holdfast.log DO INSTEAD NOTHING",
+        "ALTER TABLE holdfast.files ENABLE ROW LEVEL SECURITY",
+        "CREATE TABLE public.shadow (name text, start bigint, \
+           FOREIGN KEY (name, start) REFERENCES holdfast.parts ON DELETE CASCADE)",
+    ] {
+        let hold = b.lock().unwrap();
+        let r = c.batch_execute(&format!("SET lock_timeout = '300ms'; BEGIN; {ddl}; COMMIT"));
+        let _ = c.batch_execute("ROLLBACK; RESET lock_timeout");
+        let e = r.expect_err(ddl);
+        assert_eq!(
+            e.code(),
+            Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+            "{ddl}: {e}"
+        );
+        drop(hold);
+        // Once the writer is gone, it goes through (and is undone).
+        c.batch_execute(&format!("BEGIN; {ddl}; ROLLBACK")).unwrap();
+    }
 }

@@ -230,6 +230,19 @@ fn log_len_row(rows: &[&postgres::SimpleQueryRow]) -> Result<i64> {
         .ok_or_else(|| Error::failed("internal: the log's length did not come back"))
 }
 
+/// Locks holdfast's tables for the rest of the transaction in a mode that
+/// lets readers and autovacuum in but makes `CREATE TRIGGER`, `CREATE
+/// RULE`, `ALTER TABLE` (row security, inheritance, a new foreign key
+/// referencing them) and `DROP` wait until it ends: so what [`PLANTED`]
+/// finds is what the transaction's writes go through.
+fn lock_tables_sql(has_parts: bool) -> &'static str {
+    if has_parts {
+        "LOCK TABLE holdfast.files, holdfast.log, holdfast.parts IN ROW EXCLUSIVE MODE"
+    } else {
+        "LOCK TABLE holdfast.files, holdfast.log IN ROW EXCLUSIVE MODE"
+    }
+}
+
 /// What [`MAYBE_PLANTED`] said, from the rows of a simple query whose
 /// second last statement it is (the last: [`LOG_LEN`]); a missing or odd
 /// row says yes, so [`PLANTED`] is asked.
@@ -248,13 +261,18 @@ CREATE TABLE IF NOT EXISTS holdfast.files (name text PRIMARY KEY, bytes bytea NO
 CREATE TABLE IF NOT EXISTS holdfast.log (seq bigint PRIMARY KEY CHECK (seq > 0), line bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS holdfast.parts (name text NOT NULL, start bigint NOT NULL CHECK (start >= 0), bytes bytea NOT NULL, PRIMARY KEY (name, start));";
 
-/// Triggers and rules on holdfast's tables: either could make the database
-/// store or return other bytes than holdfast wrote.
+/// Triggers (also the internal ones a foreign key referencing a table adds:
+/// holdfast's own tables have none, and a cascade from them runs whatever
+/// trigger the referencing table has), rules, row security, tables that
+/// inherit from holdfast's or that they are partitions of (a `DELETE` or
+/// `UPDATE` reaches those, and their triggers) and a table of holdfast's
+/// replaced by another kind of relation: any could make the database store
+/// or return other bytes than holdfast wrote.
 const PLANTED: &str = "SELECT c.relname::text, 'trigger ' || t.tgname::text
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'holdfast' AND NOT t.tgisinternal
+ WHERE n.nspname = 'holdfast'
 UNION ALL
 SELECT c.relname::text, 'rule ' || r.rulename::text
   FROM pg_catalog.pg_rewrite r
@@ -266,6 +284,13 @@ SELECT c.relname::text, 'row security'
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'holdfast' AND c.relrowsecurity
+UNION ALL
+SELECT c.relname::text, CASE WHEN i.inhrelid = c.oid THEN 'parent table'
+                            ELSE 'table inheriting from it' END
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhparent OR c.oid = i.inhrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'holdfast'
 UNION ALL
 SELECT c.relname::text, 'relation kind ' || c.relkind::text
   FROM pg_catalog.pg_class c
@@ -282,6 +307,7 @@ const MAYBE_PLANTED: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'holdfast'
    AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity
+        OR c.relhassubclass OR c.relispartition
         OR (c.relname IN ('lock', 'files', 'log', 'parts') AND c.relkind <> 'r')))";
 
 /// Whether holdfast's three first tables exist, and its parts table.
@@ -444,7 +470,8 @@ impl PgBackend {
     fn begin_again(&self, s: &mut Session) -> Result<()> {
         let sql = format!(
             "BEGIN ISOLATION LEVEL READ COMMITTED; \
-             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {MAYBE_PLANTED}; {LOG_LEN}"
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {}; {MAYBE_PLANTED}; {LOG_LEN}",
+            lock_tables_sql(s.has_parts)
         );
         let messages = s
             .client
@@ -453,7 +480,13 @@ impl PgBackend {
         s.tx = Tx::Open;
         s.ahead = Ahead::default();
         let rows = simple_rows(&messages);
-        self.refuse_planted(s, maybe_planted_row(&rows))?;
+        if let Err(e) = self.refuse_planted(s, maybe_planted_row(&rows)) {
+            // Refused once, refused for good: nothing more is written
+            // through this session (a caller that swallowed the refusal,
+            // as the cache's save does, must not write on).
+            s.overtaken = true;
+            return Err(e);
+        }
         if log_len_row(&rows)? != s.committed_len {
             s.overtaken = true;
         }
@@ -659,8 +692,9 @@ impl PgBackend {
             Tx::Idle | Tx::Released => return Ok(()),
             // Nothing written since the last commit.
             Tx::Committed => {
-                if release {
-                    let _ = s.client.simple_query(&unlock[2..]);
+                // Let go only when the server says so; else the hold, when
+                // it drops, releases the lock.
+                if release && s.client.simple_query(&unlock[2..]).is_ok() {
                     s.tx = Tx::Released;
                 }
                 return Ok(());
@@ -792,7 +826,8 @@ impl Backend for PgBackend {
         let sql = format!(
             "BEGIN ISOLATION LEVEL READ COMMITTED; {TABLES}; \
              SELECT pg_catalog.pg_advisory_lock({WRITER_LOCK_KEY}); \
-             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {MAYBE_PLANTED}; {LOG_LEN}"
+             SELECT id FROM holdfast.lock WHERE id = 1 FOR UPDATE; {}; {MAYBE_PLANTED}; {LOG_LEN}",
+            lock_tables_sql(s.has_parts)
         );
         let messages = match s.client.simple_query(&sql) {
             Ok(m) => m,
@@ -812,7 +847,8 @@ impl Backend for PgBackend {
             session: self.session.clone(),
         };
         let rows = simple_rows(&messages);
-        // TABLES, the advisory lock, the lock row, MAYBE_PLANTED, LOG_LEN.
+        // TABLES, the advisory lock, the lock row, the tables' lock (no
+        // row), MAYBE_PLANTED, LOG_LEN.
         let maybe = maybe_planted_row(&rows);
         let mut checked = || -> Result<()> {
             if rows.first().and_then(|r| r.get(0)) != Some("t") {
@@ -898,7 +934,7 @@ impl Backend for PgBackend {
         if let Some((asked, lines)) = &s.ahead.log_tail
             && n <= *asked
         {
-            if lines.is_empty() {
+            if lines.is_empty() || n == 0 {
                 return Ok(None);
             }
             return Ok(Some(lines[lines.len().saturating_sub(n)..].to_vec()));

@@ -429,15 +429,18 @@ mod tests {
             good["objects_json"]["sha256"].clone(),
             good["objects_md"]["sha256"].clone(),
         );
+        // The records blobs after the first claim are the first splices of
+        // their lineage (step 1), so the next splice walks back to the
+        // whole blob: through each forged base below.
         let mut v = good.clone();
         v["objects_json"]["lineage"] = serde_json::json!([
-            [json_sha.clone(), 6],
+            [json_sha.clone(), 1],
             ["0".repeat(64), 5],
             ["../../etc/passwd", 4],
             ["", 0]
         ]);
-        let mut many = vec![serde_json::json!([md_sha.clone(), 1000])];
-        many.extend((0..1000).map(|i| serde_json::json!(["f".repeat(64), 999 - i])));
+        let mut many = vec![serde_json::json!([md_sha.clone(), 1])];
+        many.extend((0..1000).map(|i| serde_json::json!(["f".repeat(64), 1000 - i])));
         v["objects_md"]["lineage"] = serde_json::json!(many);
         tampered.push(v);
         let mut v = good.clone();
