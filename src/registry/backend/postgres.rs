@@ -216,9 +216,12 @@ impl Drop for PgHold {
 /// anyway (the server releases both when it goes).
 fn release(client: &mut Client, in_transaction: bool) {
     let rollback = if in_transaction { "ROLLBACK; " } else { "" };
-    let _ = client.simple_query(&format!(
-        "{rollback}SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})"
-    ));
+    let _ = client.simple_query(&format!("{rollback}{}", unlock_sql()));
+}
+
+/// The statement that releases the writers' advisory lock (one row).
+fn unlock_sql() -> String {
+    format!("SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})")
 }
 
 /// The log's length, from the last row of a simple query ending in
@@ -342,6 +345,38 @@ fn fingerprint_of(whole: Option<String>, parts: Option<String>) -> Option<String
         (None, Some(p)) => Some(p),
         _ => None,
     }
+}
+
+/// The read-ahead query (see [`Backend::read_ahead`]): `$1` names to
+/// read, `$2` names to fingerprint, `$3` how many log lines, `$4` names
+/// whose existence only is asked; rows of (kind, name, bytes, flag, text,
+/// text), `has_parts`: whether `holdfast.parts` exists.
+fn read_ahead_sql(has_parts: bool) -> String {
+    let in_parts = if has_parts {
+        "EXISTS (SELECT 1 FROM holdfast.parts p WHERE p.name = n.name)"
+    } else {
+        "false"
+    };
+    format!(
+        "SELECT 0, n.name, f.bytes, {in_parts}, NULL::text, NULL::text \
+           FROM pg_catalog.unnest($1::text[]) AS n(name) \
+           LEFT JOIN holdfast.files f ON f.name = n.name \
+         UNION ALL \
+         SELECT 3, n.name, NULL, \
+                EXISTS (SELECT 1 FROM holdfast.files f WHERE f.name = n.name) OR {in_parts}, \
+                NULL, NULL \
+           FROM pg_catalog.unnest($4::text[]) AS n(name) \
+         UNION ALL \
+         SELECT 1, n.name, NULL, false, {} FROM pg_catalog.unnest($2::text[]) AS n(name) \
+         UNION ALL \
+         SELECT 2, NULL, l.line, false, l.seq::text, NULL \
+           FROM (SELECT seq, line FROM holdfast.log ORDER BY seq DESC LIMIT $3) AS l",
+        if has_parts {
+            fingerprint_sql("n.name")
+        } else {
+            "NULL::text, NULL::text".to_string()
+        }
+    )
 }
 
 /// `rel` as a string literal of a batched statement. Names are holdfast's
@@ -590,6 +625,24 @@ impl PgBackend {
         Ok(then_rows)
     }
 
+    /// The kept writes, then the [fingerprint](Backend::fingerprint) of
+    /// each of `rels`, in one round trip.
+    fn flush_and_fingerprint(&self, s: &mut Session, rels: &[&str]) -> Result<Vec<Option<String>>> {
+        let mut sql = String::new();
+        for rel in rels {
+            let _ = write!(sql, "SELECT {}; ", fingerprint_sql(&name_literal(rel)?));
+        }
+        let rows = self.flush_then(s, &sql, rels.len())?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let whole = r.get_mut(0).and_then(Option::take);
+                let parts = r.get_mut(1).and_then(Option::take);
+                fingerprint_of(whole, parts)
+            })
+            .collect())
+    }
+
     /// Stores the tables' bytes compressed with lz4 from now on, where the
     /// server has it; a server without it keeps its default (nothing else
     /// changes: what is stored is decompressed to the same bytes).
@@ -686,7 +739,7 @@ impl PgBackend {
     fn commit(&self, release: bool) -> Result<()> {
         let mut s = self.session();
         s.ahead = Ahead::default();
-        let unlock = format!("; SELECT pg_catalog.pg_advisory_unlock({WRITER_LOCK_KEY})");
+        let unlock = unlock_sql();
         match s.tx {
             // Not held: every statement committed on its own.
             Tx::Idle | Tx::Released => return Ok(()),
@@ -694,7 +747,7 @@ impl PgBackend {
             Tx::Committed => {
                 // Let go only when the server says so; else the hold, when
                 // it drops, releases the lock.
-                if release && s.client.simple_query(&unlock[2..]).is_ok() {
+                if release && s.client.simple_query(&unlock).is_ok() {
                     s.tx = Tx::Released;
                 }
                 return Ok(());
@@ -705,11 +758,11 @@ impl PgBackend {
         if !s.pending.ends.is_empty() {
             self.flush(&mut s)?;
         }
-        let sql = format!(
-            "{}{LOG_LEN}; COMMIT{}",
-            s.pending.sql,
-            if release { unlock.as_str() } else { "" }
-        );
+        let sql = if release {
+            format!("{}{LOG_LEN}; COMMIT; {unlock}", s.pending.sql)
+        } else {
+            format!("{}{LOG_LEN}; COMMIT", s.pending.sql)
+        };
         s.pending = Pending::default();
         let messages = match s.client.simple_query(&sql) {
             Ok(m) => m,
@@ -1169,13 +1222,7 @@ impl Backend for PgBackend {
             return Ok(None);
         }
         if s.pending.touches(rel) || s.pending.whole.contains_key(rel) {
-            // The kept writes and the look, in one round trip.
-            let sql = format!("SELECT {}; ", fingerprint_sql(&name_literal(rel)?));
-            let rows = self.flush_then(&mut s, &sql, 1)?;
-            return Ok(rows
-                .into_iter()
-                .next()
-                .and_then(|mut r| fingerprint_of(r.get_mut(0)?.take(), r.get_mut(1)?.take())));
+            return Ok(self.flush_and_fingerprint(&mut s, &[rel])?.pop().flatten());
         }
         if let Some(known) = s.ahead.fingerprints.get(rel) {
             return Ok(known.clone());
@@ -1195,20 +1242,7 @@ impl Backend for PgBackend {
         if !s.has_parts {
             return Ok(vec![None; rels.len()]);
         }
-        // The kept writes and every look, in one round trip.
-        let mut sql = String::new();
-        for rel in rels {
-            let _ = write!(sql, "SELECT {}; ", fingerprint_sql(&name_literal(rel)?));
-        }
-        let rows = self.flush_then(&mut s, &sql, rels.len())?;
-        Ok(rows
-            .into_iter()
-            .map(|mut r| {
-                let whole = r.get_mut(0).and_then(Option::take);
-                let parts = r.get_mut(1).and_then(Option::take);
-                fingerprint_of(whole, parts)
-            })
-            .collect())
+        self.flush_and_fingerprint(&mut s, rels)
     }
 
     fn read_ahead(&self, what: &ReadAhead<'_>) -> Result<()> {
@@ -1237,31 +1271,6 @@ impl Backend for PgBackend {
             Vec::new()
         };
         let log_tail = if s.pending.log { 0 } else { what.log_tail };
-        let in_parts = if s.has_parts {
-            "EXISTS (SELECT 1 FROM holdfast.parts p WHERE p.name = n.name)"
-        } else {
-            "false"
-        };
-        let sql = format!(
-            "SELECT 0, n.name, f.bytes, {in_parts}, NULL::text, NULL::text \
-               FROM pg_catalog.unnest($1::text[]) AS n(name) \
-               LEFT JOIN holdfast.files f ON f.name = n.name \
-             UNION ALL \
-             SELECT 3, n.name, NULL, \
-                    EXISTS (SELECT 1 FROM holdfast.files f WHERE f.name = n.name) OR {in_parts}, \
-                    NULL, NULL \
-               FROM pg_catalog.unnest($4::text[]) AS n(name) \
-             UNION ALL \
-             SELECT 1, n.name, NULL, false, {} FROM pg_catalog.unnest($2::text[]) AS n(name) \
-             UNION ALL \
-             SELECT 2, NULL, l.line, false, l.seq::text, NULL \
-               FROM (SELECT seq, line FROM holdfast.log ORDER BY seq DESC LIMIT $3) AS l",
-            if s.has_parts {
-                fingerprint_sql("n.name")
-            } else {
-                "NULL::text, NULL::text".to_string()
-            }
-        );
         let limit = i64::try_from(log_tail).unwrap_or(i64::MAX);
         let shape = s.has_parts;
         let statement = match s.ahead_statements.get(&shape) {
@@ -1270,7 +1279,7 @@ impl Backend for PgBackend {
                 let st = s
                     .client
                     .prepare_typed(
-                        &sql,
+                        &read_ahead_sql(shape),
                         &[
                             Type::TEXT_ARRAY,
                             Type::TEXT_ARRAY,
