@@ -1394,3 +1394,58 @@ fn page_ranges_give_the_whole_tables_digest_whatever_the_split() {
     }
     assert!(pwned(&server, db).is_empty(), "{:?}", pwned(&server, db));
 }
+
+/// The key bounds of many keyed tables are read a hundred tables per
+/// statement: each table is cut into the key ranges of its own bounds (its
+/// part is the one it has in a database of its own), and a change in any
+/// of them (in the first, a middle and the last statement) is named, the
+/// others untouched.
+#[test]
+fn many_keyed_tables_are_each_bounded_and_read() {
+    let server = pg::shared();
+    // Keys spread over more than one key range, the spread different per
+    // table, so that bounds read for the wrong table give other ranges.
+    let table = |i: usize| {
+        format!(
+            "CREATE TABLE public.k{i} (id bigint PRIMARY KEY, v text);\
+             INSERT INTO public.k{i} SELECT g * {m} - 50, md5(g::text) FROM generate_series(1, {n}) g ORDER BY random();",
+            m = 70_000 * (i + 1),
+            n = 3 + i % 5
+        )
+    };
+    let db = "many_keyed";
+    server.create_db(db);
+    let mut sql: String = (0..230).map(table).collect();
+    sql.push_str("CREATE TABLE public.empty_keyed (id int PRIMARY KEY);");
+    server.client(db).batch_execute(&sql).unwrap();
+    let conn = server.conn(db);
+    let before = parts(&conn);
+    for i in 0..230 {
+        assert!(before.contains_key(&format!("table:public.k{i}")), "k{i}");
+    }
+    assert!(before.contains_key("table:public.empty_keyed"));
+    assert_eq!(parts(&conn), before, "two reads differ");
+    for i in [0, 99, 100, 150, 229] {
+        let alone = format!("keyed_alone_{i}");
+        server.create_db(&alone);
+        server.client(&alone).batch_execute(&table(i)).unwrap();
+        let part = format!("table:public.k{i}");
+        assert_eq!(parts(&server.conn(&alone))[&part], before[&part], "{part}");
+    }
+    server
+        .client(db)
+        .batch_execute(&format!(
+            "UPDATE public.k0 SET v = 'x' WHERE id = {}; \
+             UPDATE public.k150 SET v = 'x' WHERE id = {}; \
+             DELETE FROM public.k229 WHERE id = {};",
+            70_000 - 50,
+            70_000 * 151 - 50,
+            70_000 * 230 * 2 - 50
+        ))
+        .unwrap();
+    let after = parts(&conn);
+    assert_eq!(
+        changed(&before, &after),
+        vec!["table:public.k0", "table:public.k150", "table:public.k229"]
+    );
+}

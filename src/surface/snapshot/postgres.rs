@@ -34,6 +34,7 @@
 //! database's name and oid (and the role, and whether it is a superuser),
 //! so `prove` can refuse to compare two different databases.
 
+mod batch;
 mod catalog;
 pub mod quote;
 mod relations;
@@ -100,6 +101,10 @@ const KEYED_RANGES_PER_CONNECTION: u64 = 8;
 /// How many bytes a page range reads before it adds them to its table's
 /// shared count of bytes held ([`UNKEYED_TABLE_LIMIT`]).
 const HELD_STEP: usize = 1 << 20;
+/// Tables whose key bounds one statement reads (see
+/// `ReadOnlySession::key_bounds`): a statement's parameters and its plan
+/// stay small.
+const KEY_BOUNDS_PER_STATEMENT: usize = 100;
 /// Connect timeout used when the connection string sets none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest table without a usable key that holdfast sorts in memory (its
@@ -736,7 +741,11 @@ impl ReadOnlySession {
             && estimate < self.opts.sort_in_holdfast_below
         {
             let sql = rel.range_copy_sql_unordered(lo, hi);
-            let mut all: Vec<u8> = Vec::new();
+            let mut all: Vec<u8> = Vec::with_capacity(
+                usize::try_from(estimate)
+                    .unwrap_or(0)
+                    .min(relations::FIRST_CAPACITY_LIMIT),
+            );
             let (who, part) = (self.who.clone(), rel.part());
             self.copy_out(&doing, &sql, |chunk| {
                 if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
@@ -784,7 +793,7 @@ impl ReadOnlySession {
         } else {
             rel.page_copy_sql(lo, hi)
         };
-        let mut all: Vec<u8> = Vec::new();
+        let mut all: Vec<u8> = Vec::with_capacity(rel.pages_capacity(lo, hi));
         let (who, part) = (self.who.clone(), rel.part());
         let sort_below = self.opts.sort_in_holdfast_below;
         // Bytes not yet added to `held`: added a MiB at a time, not once per
@@ -820,21 +829,61 @@ impl ReadOnlySession {
         Ok(all)
     }
 
-    /// The key's minimum and maximum of a ranged table (`None`: no rows),
-    /// and its true size in [`RelationDef::pages`] and
-    /// [`RelationDef::bytes`].
-    fn key_bounds(&mut self, rel: &mut RelationDef) -> Result<Option<(i64, i64)>> {
-        let Some(sql) = rel.key_bounds_sql() else {
-            return Ok(None);
-        };
-        let doing = format!("reading the key range of {}", rel.part());
-        let name = rel.qualified();
-        let row = self.call(&doing, |c| c.query_one(sql.as_str(), &[&name]))?;
-        let min: Option<i64> = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
-        let max: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
-        rel.pages = row.try_get(2).map_err(|e| self.fail(&doing, &e))?;
-        rel.bytes = row.try_get(3).map_err(|e| self.fail(&doing, &e))?;
-        Ok(min.zip(max))
+    /// The key's minimum and maximum of each ranged table among
+    /// `relations` (`None`: not ranged, or no rows), and its true size in
+    /// [`RelationDef::pages`] and [`RelationDef::bytes`]: one statement per
+    /// [`KEY_BOUNDS_PER_STATEMENT`] tables, so that a database of many
+    /// tables does not wait a round trip per table before it reads rows.
+    fn key_bounds(&mut self, relations: &mut [RelationDef]) -> Result<Vec<Option<(i64, i64)>>> {
+        let mut bounds = vec![None; relations.len()];
+        let ranged: Vec<usize> = (0..relations.len())
+            .filter(|&i| relations[i].has_rows() && relations[i].ranged())
+            .collect();
+        for chunk in ranged.chunks(KEY_BOUNDS_PER_STATEMENT) {
+            let mut branches = Vec::with_capacity(chunk.len());
+            let mut names = Vec::with_capacity(chunk.len());
+            for (n, &i) in chunk.iter().enumerate() {
+                let Some(sql) = relations[i].key_bounds_sql(i, n + 1) else {
+                    continue;
+                };
+                branches.push(sql);
+                names.push(relations[i].qualified());
+            }
+            let doing = match chunk {
+                [i] => format!("reading the key range of {}", relations[*i].part()),
+                _ => format!("reading the key ranges of {} tables", chunk.len()),
+            };
+            let sql = branches.join(" UNION ALL ");
+            let params: Vec<&(dyn ToSql + Sync)> =
+                names.iter().map(|n| n as &(dyn ToSql + Sync)).collect();
+            let rows = self.call(&doing, |c| c.query(sql.as_str(), &params))?;
+            if rows.len() != branches.len() {
+                return Err(Error::failed(format!(
+                    "surface {}: {doing}: {} rows for {} tables",
+                    self.who,
+                    rows.len(),
+                    branches.len()
+                )));
+            }
+            for row in rows {
+                let tag: i32 = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
+                let i = usize::try_from(tag)
+                    .ok()
+                    .filter(|i| chunk.contains(i))
+                    .ok_or_else(|| {
+                        Error::failed(format!(
+                            "surface {}: {doing}: an unknown tag {tag}",
+                            self.who
+                        ))
+                    })?;
+                let min: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
+                let max: Option<i64> = row.try_get(2).map_err(|e| self.fail(&doing, &e))?;
+                relations[i].pages = row.try_get(3).map_err(|e| self.fail(&doing, &e))?;
+                relations[i].bytes = row.try_get(4).map_err(|e| self.fail(&doing, &e))?;
+                bounds[i] = min.zip(max);
+            }
+        }
+        Ok(bounds)
     }
 
     /// Reads one relation's rows: (sha256 of its COPY lines in order, row count).
@@ -854,7 +903,7 @@ impl ReadOnlySession {
             })?;
             return Ok((hex::encode(h.finalize()), rows));
         }
-        let mut all: Vec<u8> = Vec::new();
+        let mut all: Vec<u8> = Vec::with_capacity(rel.pages_capacity(None, None));
         let (who, part) = (self.who.clone(), rel.part());
         let why = if rel.plannable {
             "has no primary key of built-in types"
@@ -1198,8 +1247,11 @@ impl KeyedRows {
             out[range].push((k, start as u32, end as u32));
         }
         for r in &mut out {
-            // Already in order when the table is stored in key order.
-            r.sort_unstable_by_key(|(k, _, _)| *k);
+            // Already in order when the table is stored in key order, and
+            // checking costs less than sorting sorted lines.
+            if !r.is_sorted_by_key(|(k, _, _)| *k) {
+                r.sort_unstable_by_key(|(k, _, _)| *k);
+            }
         }
         Ok(KeyedRows { bytes, ranges: out })
     }
@@ -1218,13 +1270,22 @@ impl KeyedRows {
         let hashed: Vec<(usize, String, u64)> = (0..n)
             .into_par_iter()
             .map(|r| {
-                // (key, page range, start, end) of each line.
-                let mut lines: Vec<(i64, usize, u32, u32)> = parts
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(p, part)| part.ranges[r].iter().map(move |&(k, a, b)| (k, p, a, b)))
+                // The page ranges in the order of their first key here, so
+                // that a table stored in key order needs no sort.
+                let mut order: Vec<usize> = (0..parts.len())
+                    .filter(|&p| !parts[p].ranges[r].is_empty())
                     .collect();
-                if parts.iter().filter(|p| !p.ranges[r].is_empty()).count() > 1 {
+                order.sort_unstable_by_key(|&p| parts[p].ranges[r][0].0);
+                // (key, page range, start, end) of each line.
+                let mut lines: Vec<(i64, usize, u32, u32)> = order
+                    .iter()
+                    .flat_map(|&p| {
+                        parts[p].ranges[r]
+                            .iter()
+                            .map(move |&(k, a, b)| (k, p, a, b))
+                    })
+                    .collect();
+                if !lines.is_sorted_by_key(|l| l.0) {
                     lines.sort_unstable_by_key(|l| l.0);
                 }
                 if lines.windows(2).any(|w| w[0].0 == w[1].0) {
@@ -1593,11 +1654,11 @@ fn read_inner(
     let mut jobs: Vec<Job> = Vec::new();
     // Ranged tables read in page ranges: their key ranges, by relation.
     let mut keyed_pages: BTreeMap<usize, Vec<relations::Bounds>> = BTreeMap::new();
-    for (i, rel) in relations.iter_mut().enumerate() {
+    let key_bounds = main.key_bounds(&mut relations)?;
+    for (i, (rel, bounds)) in relations.iter().zip(key_bounds).enumerate() {
         if !rel.has_rows() {
             continue;
         }
-        let bounds = main.key_bounds(rel)?;
         let estimate = u64::try_from(rel.bytes.max(0)).unwrap_or(u64::MAX);
         let (ranges, pages) = match bounds {
             Some((min, max))
@@ -1732,6 +1793,7 @@ fn read_inner(
             let id = snapshot_id.clone();
             scope.spawn(|| {
                 let id = id;
+                batch::mark_current_thread();
                 // A connection that cannot join only makes the read slower.
                 if let Ok(mut s) =
                     ReadOnlySession::open_with(config, opts, who, watch, id.as_deref())
@@ -1740,13 +1802,23 @@ fn read_inner(
                 }
             });
         }
-        let first = first_reads(&mut main);
-        if first.is_err() {
-            failed.store(true, Ordering::SeqCst);
-        } else {
-            work(&mut main);
-        }
-        first
+        // On a thread of its own too, so that the scheduling hint leaves
+        // the caller's thread as it was.
+        let main_reads = scope.spawn(|| {
+            batch::mark_current_thread();
+            let first = first_reads(&mut main);
+            if first.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            } else {
+                work(&mut main);
+            }
+            first
+        });
+        main_reads.join().unwrap_or_else(|_| {
+            Err(Error::failed(format!(
+                "internal: surface {who}: the first connection's reading thread panicked"
+            )))
+        })
     });
     let (catalog, mut values) = first?;
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());

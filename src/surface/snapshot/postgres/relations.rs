@@ -273,22 +273,42 @@ impl RelationDef {
             && self.primary_key.len() == 1
     }
 
-    /// The query of the key's minimum and maximum (for [`key_ranges`]) and
-    /// the table's true size: its pages (`pg_relation_size` over the block
-    /// size) and its bytes with TOAST (`pg_table_size`). Its one parameter
-    /// is [`Self::qualified`].
-    pub fn key_bounds_sql(&self) -> Option<String> {
+    /// One branch of the query of the key's minimum and maximum (for
+    /// [`key_ranges`]) and the table's true size: its pages
+    /// (`pg_relation_size` over the block size) and its bytes with TOAST
+    /// (`pg_table_size`); its first column is `tag`, its parameter `$param`
+    /// is [`Self::qualified`]. The branches of several tables are joined
+    /// with `UNION ALL`, one round trip for them all.
+    pub fn key_bounds_sql(&self, tag: usize, param: usize) -> Option<String> {
         self.ranged().then(|| {
             let k = sql_ident(&self.primary_key[0]);
-            // `$1` is the qualified name, a text parameter (never in the SQL).
+            // `$param` is the qualified name, a text parameter (never in the SQL).
             format!(
-                "SELECT pg_catalog.min({k})::pg_catalog.int8, pg_catalog.max({k})::pg_catalog.int8, \
-                 pg_catalog.pg_relation_size($1::pg_catalog.text::pg_catalog.regclass) OPERATOR(pg_catalog./) \
+                "SELECT {tag}, pg_catalog.min({k})::pg_catalog.int8, pg_catalog.max({k})::pg_catalog.int8, \
+                 pg_catalog.pg_relation_size(${param}::pg_catalog.text::pg_catalog.regclass) OPERATOR(pg_catalog./) \
                  pg_catalog.current_setting('block_size')::pg_catalog.int8, \
-                 pg_catalog.pg_table_size($1::pg_catalog.text::pg_catalog.regclass) FROM ONLY {}",
+                 pg_catalog.pg_table_size(${param}::pg_catalog.text::pg_catalog.regclass) FROM ONLY {}",
                 self.qualified()
             )
         })
+    }
+
+    /// A first capacity for the COPY text of its pages `lo..hi` (`None`:
+    /// the table's ends): its bytes (with TOAST) in that share of its
+    /// pages, at most [`FIRST_CAPACITY_LIMIT`]. COPY text is about as long
+    /// as the rows it comes from, and a wrong guess costs only what it
+    /// saves: a buffer grown by doubling copies itself and touches new
+    /// memory at every step.
+    pub fn pages_capacity(&self, lo: Option<i64>, hi: Option<i64>) -> usize {
+        let pages = self.pages.max(0);
+        if pages == 0 {
+            return 0;
+        }
+        let span = (hi.unwrap_or(pages).min(pages) - lo.unwrap_or(0).max(0)).max(0);
+        let bytes = i128::from(self.bytes.max(0)) * i128::from(span) / i128::from(pages);
+        usize::try_from(bytes)
+            .unwrap_or(usize::MAX)
+            .min(FIRST_CAPACITY_LIMIT)
     }
 
     /// The position of the key column among the columns (ranged tables).
@@ -478,6 +498,10 @@ pub fn page_ranges(pages: i64, per: u64) -> Vec<Bounds> {
 /// `None` unbounded.
 pub type Bounds = (Option<i64>, Option<i64>);
 
+/// The largest first capacity of a buffer of COPY text (64 MiB; a larger
+/// one grows as it fills).
+pub const FIRST_CAPACITY_LIMIT: usize = 64 << 20;
+
 /// The most page ranges one table is split into.
 pub const MAX_PAGE_RANGES: i64 = 64;
 
@@ -612,6 +636,26 @@ mod tests {
             t.range_copy_sql(None, None),
             "COPY (SELECT * FROM ONLY \"a.b\".\"select\" ORDER BY \"id\") TO STDOUT"
         );
+    }
+
+    #[test]
+    fn a_page_ranges_first_capacity_is_its_share_of_the_table() {
+        let mut r = rel("r", &["id"], true);
+        r.pages = 100;
+        r.bytes = 800_000;
+        assert_eq!(r.pages_capacity(None, None), 800_000);
+        assert_eq!(r.pages_capacity(Some(25), Some(50)), 200_000);
+        assert_eq!(r.pages_capacity(Some(90), None), 80_000);
+        // Bounds beyond the pages read at first, or reversed: nothing.
+        assert_eq!(r.pages_capacity(Some(100), None), 0);
+        assert_eq!(r.pages_capacity(Some(50), Some(10)), 0);
+        r.bytes = i64::MAX;
+        assert_eq!(r.pages_capacity(None, None), FIRST_CAPACITY_LIMIT);
+        r.pages = 0;
+        assert_eq!(r.pages_capacity(None, None), 0);
+        r.pages = -1;
+        r.bytes = -1;
+        assert_eq!(r.pages_capacity(None, None), 0);
     }
 
     #[test]
