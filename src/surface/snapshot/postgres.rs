@@ -1241,11 +1241,15 @@ impl KeyedRows {
             .map(|(_, hi)| hi.ok_or("internal: a key range before the last is unbounded above"))
             .collect::<std::result::Result<_, _>>()?;
         let mut out: Vec<Vec<(i64, u32, u32)>> = vec![Vec::new(); his.len() + 1];
-        for (k, start, end) in keyed_lines(&bytes, key)? {
+        if let [only] = out.as_mut_slice() {
+            // About 70 bytes a line; sized once, not grown by doubling.
+            only.reserve(bytes.len() / 64);
+        }
+        keyed_lines(&bytes, key, |k, start, end| {
             let range = his.partition_point(|hi| *hi <= k);
             // Offsets fit: the whole buffer's length does.
             out[range].push((k, start as u32, end as u32));
-        }
+        })?;
         for r in &mut out {
             // Already in order when the table is stored in key order, and
             // checking costs less than sorting sorted lines.
@@ -1276,39 +1280,28 @@ impl KeyedRows {
                     .filter(|&p| !parts[p].ranges[r].is_empty())
                     .collect();
                 order.sort_unstable_by_key(|&p| parts[p].ranges[r][0].0);
-                // (key, page range, start, end) of each line.
-                let mut lines: Vec<(i64, usize, u32, u32)> = order
-                    .iter()
-                    .flat_map(|&p| {
-                        parts[p].ranges[r]
-                            .iter()
-                            .map(move |&(k, a, b)| (k, p, a, b))
-                    })
-                    .collect();
-                if !lines.is_sorted_by_key(|l| l.0) {
-                    lines.sort_unstable_by_key(|l| l.0);
-                }
-                if lines.windows(2).any(|w| w[0].0 == w[1].0) {
-                    return Err("two rows share a primary key value".to_string());
-                }
-                // Lines next to each other in one buffer are hashed as one
-                // span (a table stored in key order is a few long spans).
+                let runs = order.iter().map(|&p| (p, parts[p].ranges[r].as_slice()));
                 let mut h = Sha256::new();
-                let mut span: Option<(usize, u32, u32)> = None;
-                for &(_, p, a, b) in &lines {
-                    span = match span {
-                        Some((sp, sa, sb)) if sp == p && sb == a => Some((sp, sa, b)),
-                        Some((sp, sa, sb)) => {
-                            h.update(&parts[sp].bytes[sa as usize..sb as usize]);
-                            Some((p, a, b))
-                        }
-                        None => Some((p, a, b)),
-                    };
-                }
-                if let Some((sp, sa, sb)) = span {
-                    h.update(&parts[sp].bytes[sa as usize..sb as usize]);
-                }
-                Ok((r, hex::encode(h.finalize()), lines.len() as u64))
+                let count = if strictly_ascending(runs.clone()) {
+                    // Each part's lines are in order and the parts follow
+                    // each other: hashed as they are, nothing is merged.
+                    hash_spans(
+                        &mut h,
+                        parts,
+                        runs.flat_map(|(p, lines)| lines.iter().map(move |&(_, a, b)| (p, a, b))),
+                    )
+                } else {
+                    // (key, page range, start, end) of each line.
+                    let mut lines: Vec<(i64, usize, u32, u32)> = runs
+                        .flat_map(|(p, lines)| lines.iter().map(move |&(k, a, b)| (k, p, a, b)))
+                        .collect();
+                    lines.sort_unstable_by_key(|l| l.0);
+                    if lines.windows(2).any(|w| w[0].0 == w[1].0) {
+                        return Err("two rows share a primary key value".to_string());
+                    }
+                    hash_spans(&mut h, parts, lines.iter().map(|&(_, p, a, b)| (p, a, b)))
+                };
+                Ok((r, hex::encode(h.finalize()), count))
             })
             .collect::<std::result::Result<_, _>>()?;
         Ok(match hashed.as_slice() {
@@ -1318,12 +1311,61 @@ impl KeyedRows {
     }
 }
 
-/// The lines of one COPY stream (start and end of each, with its `\n`) with the integer in
-/// field `key` of each (0-based; fields are tab-separated, a tab or newline
-/// inside a value is escaped). `memchr` finds the separators: this runs
-/// over every byte of a table.
-fn keyed_lines(copy: &[u8], key: usize) -> std::result::Result<Vec<(i64, usize, usize)>, String> {
-    let mut out = Vec::with_capacity(copy.len() / 64);
+/// Whether the keys of `runs` (each a page range's lines of one key
+/// range, sorted) are strictly ascending from the first line of the first
+/// run to the last of the last: then they are already in key order and no
+/// two rows share a key.
+fn strictly_ascending<'a>(runs: impl Iterator<Item = (usize, &'a [(i64, u32, u32)])>) -> bool {
+    let mut last: Option<i64> = None;
+    for (_, lines) in runs {
+        for &(k, _, _) in lines {
+            if last.is_some_and(|l| l >= k) {
+                return false;
+            }
+            last = Some(k);
+        }
+    }
+    true
+}
+
+/// Hashes the lines `(part, start, end)` in the order given into `h`;
+/// lines next to each other in one part's buffer are hashed as one span
+/// (a table stored in key order is a few long spans). Returns the number
+/// of lines.
+fn hash_spans(
+    h: &mut Sha256,
+    parts: &[KeyedRows],
+    lines: impl Iterator<Item = (usize, u32, u32)>,
+) -> u64 {
+    let mut count = 0u64;
+    let mut span: Option<(usize, u32, u32)> = None;
+    for (p, a, b) in lines {
+        count += 1;
+        span = match span {
+            Some((sp, sa, sb)) if sp == p && sb == a => Some((sp, sa, b)),
+            Some((sp, sa, sb)) => {
+                h.update(&parts[sp].bytes[sa as usize..sb as usize]);
+                Some((p, a, b))
+            }
+            None => Some((p, a, b)),
+        };
+    }
+    if let Some((sp, sa, sb)) = span {
+        h.update(&parts[sp].bytes[sa as usize..sb as usize]);
+    }
+    count
+}
+
+/// Hands `each` every line of one COPY stream: the integer in field `key`
+/// (0-based; fields are tab-separated, a tab or newline inside a value is
+/// escaped), and the line's start and end (with its `\n`). `memchr` finds
+/// the separators: this runs over every byte of a table, and no list of
+/// the lines is built in between.
+fn keyed_lines(
+    copy: &[u8],
+    key: usize,
+    mut each: impl FnMut(i64, usize, usize),
+) -> std::result::Result<(), String> {
     let mut start = 0;
     while start < copy.len() {
         let end = memchr::memchr(b'\n', &copy[start..]).map_or(copy.len(), |i| start + i + 1);
@@ -1333,10 +1375,10 @@ fn keyed_lines(copy: &[u8], key: usize) -> std::result::Result<Vec<(i64, usize, 
             nth_field(body, key).ok_or_else(|| format!("a COPY line has no field {}", key + 1))?;
         let k = parse_key(field)
             .ok_or_else(|| "a key value in COPY output is not an integer".to_string())?;
-        out.push((k, start, end));
+        each(k, start, end);
         start = end;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Field `n` (0-based) of a tab-separated line.
@@ -2010,6 +2052,36 @@ mod tests {
     }
 
     #[test]
+    fn page_ranges_in_key_order_are_hashed_as_they_are_and_shared_keys_still_fail() {
+        let whole = (KeyedRows::digest(&[KeyedRows::parse(
+            b"1\ta\n2\tb\n3\tc\n4\td\n".to_vec(),
+            0,
+            &[(None, None)],
+        )
+        .unwrap()]))
+        .unwrap();
+        let parse = |b: &[u8]| KeyedRows::parse(b.to_vec(), 0, &[(None, None)]).unwrap();
+        // Two runs, handed over in either order: the digest of the whole.
+        for parts in [
+            vec![parse(b"1\ta\n2\tb\n"), parse(b"3\tc\n4\td\n")],
+            vec![parse(b"3\tc\n4\td\n"), parse(b"1\ta\n2\tb\n")],
+            vec![parse(b"4\td\n1\ta\n"), parse(b"3\tc\n2\tb\n")],
+        ] {
+            assert_eq!(KeyedRows::digest(&parts).unwrap(), whole);
+        }
+        assert_eq!(whole.1, 4);
+        // A key shared between two runs that otherwise follow each other,
+        // inside one run, or between interleaved runs.
+        for parts in [
+            vec![parse(b"1\ta\n2\tb\n"), parse(b"2\tc\n4\td\n")],
+            vec![parse(b"1\ta\n1\tb\n"), parse(b"3\tc\n")],
+            vec![parse(b"1\ta\n3\tb\n"), parse(b"2\tc\n3\td\n")],
+        ] {
+            assert!(KeyedRows::digest(&parts).unwrap_err().contains("share"));
+        }
+    }
+
+    #[test]
     fn key_sorting_gives_key_order_bytes() {
         let copy = b"10\tb\n-2\ta\\tb\n3\tc\n";
         let (sha, n) = key_sorted_digest(copy.to_vec(), 0).unwrap();
@@ -2037,10 +2109,9 @@ mod tests {
         );
         assert_eq!(key_sorted_digest(b"".to_vec(), 0).unwrap().1, 0);
         // The last line may lack its newline; a key in the middle is found.
-        assert_eq!(
-            keyed_lines(b"a\t-7\tz\nb\t8", 1).unwrap(),
-            vec![(-7, 0, 7), (8, 7, 10)]
-        );
+        let mut lines = Vec::new();
+        keyed_lines(b"a\t-7\tz\nb\t8", 1, |k, a, b| lines.push((k, a, b))).unwrap();
+        assert_eq!(lines, vec![(-7, 0, 7), (8, 7, 10)]);
     }
 
     #[test]
@@ -2084,6 +2155,7 @@ mod tests {
             keys in proptest::collection::btree_set(-300i64..300, 0..120),
             bounds in (-400i64..400, 0u8..6),
             splits in proptest::collection::vec(0usize..200, 0..4),
+            shuffle in 0i64..4,
         ) {
             let (min, step) = (bounds.0, i64::from(bounds.1) * 37 + 1);
             // Ranges as key_ranges gives them: the first open below, the last above.
@@ -2094,7 +2166,13 @@ mod tests {
                     ((k > 0).then(|| min + k * step), (k < n as i64 - 1).then(|| min + (k + 1) * step))
                 })
                 .collect();
-            let lines: Vec<String> = keys.iter().rev().map(|k| format!("x{k}\t{k}\n")).collect();
+            // Descending (each buffer a run of keys, the runs in reverse),
+            // or scattered so that the buffers' keys interleave.
+            let mut order: Vec<i64> = keys.iter().rev().copied().collect();
+            if shuffle > 0 {
+                order.sort_by_key(|k| ((k + 300) * (2 * shuffle + 1) * 7919 % 601, *k));
+            }
+            let lines: Vec<String> = order.iter().map(|k| format!("x{k}\t{k}\n")).collect();
             let all = lines.concat().into_bytes();
             // Cut the stream at line ends into several buffers.
             let ends: Vec<usize> = all.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1).collect();
@@ -2113,7 +2191,7 @@ mod tests {
                 .map(|(k, (lo, hi))| {
                     let part: Vec<u8> = lines
                         .iter()
-                        .zip(keys.iter().rev())
+                        .zip(order.iter())
                         .filter(|(_, key)| lo.is_none_or(|lo| **key >= lo) && hi.is_none_or(|hi| **key < hi))
                         .flat_map(|(l, _)| l.bytes())
                         .collect();
