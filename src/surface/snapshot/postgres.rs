@@ -1245,8 +1245,15 @@ impl KeyedRows {
             // About 70 bytes a line; sized once, not grown by doubling.
             only.reserve(bytes.len() / 64);
         }
+        // The key range of the line before: lines stored in key order
+        // mostly stay in it, which spares the search.
+        let mut range = 0;
         keyed_lines(&bytes, key, |k, start, end| {
-            let range = his.partition_point(|hi| *hi <= k);
+            let inside =
+                (range == 0 || his[range - 1] <= k) && his.get(range).is_none_or(|hi| k < *hi);
+            if !inside {
+                range = his.partition_point(|hi| *hi <= k);
+            }
             // Offsets fit: the whole buffer's length does.
             out[range].push((k, start as u32, end as u32));
         })?;
