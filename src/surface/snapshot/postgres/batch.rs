@@ -12,10 +12,16 @@
 //! the hint is only a hint: where it cannot be given, nothing else changes.
 
 /// Marks the calling thread as throughput work (`SCHED_BATCH`, its nice
-/// value unchanged); does nothing where that is not supported or refused.
+/// value unchanged) when it runs under the default policy; does nothing
+/// where that is not supported or refused, and leaves any other policy as
+/// it is (an idle thread is not raised, a real-time one not lowered).
 /// Only threads that holdfast started for the read call it, so the
 /// caller's own thread keeps its policy.
 pub fn mark_current_thread() {
+    // A thread inherits its creator's policy: rayon's global pool, which
+    // the read's hashing and later work (probes, seal) share, is started
+    // first, from this thread while it is still unmarked.
+    let _ = rayon::current_num_threads();
     #[cfg(target_os = "linux")]
     linux::mark_current_thread();
 }
@@ -24,14 +30,20 @@ pub fn mark_current_thread() {
 mod linux {
     use thread_priority::unix::{
         NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-        thread_native_id,
+        thread_native_id, thread_schedule_policy,
     };
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
 
     const BATCH: ThreadSchedulePolicy =
         ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
 
+    const OTHER: ThreadSchedulePolicy =
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+
     pub(super) fn mark_current_thread() {
+        if thread_schedule_policy().ok() != Some(OTHER) {
+            return;
+        }
         // Linux's getpriority(PRIO_PROCESS, 0) is the calling thread's.
         let Ok(nice) = rustix::process::getpriority_process(None) else {
             return;
@@ -65,6 +77,31 @@ mod linux {
             }
             assert!(priority_for_nice(20).is_none());
             assert!(priority_for_nice(-21).is_none());
+        }
+
+        #[test]
+        fn another_policy_is_left_as_it_is() {
+            std::thread::spawn(|| {
+                let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+                set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+                    .expect("any thread may make itself idle");
+                super::super::mark_current_thread();
+                assert_eq!(thread_schedule_policy().ok(), Some(idle));
+            })
+            .join()
+            .expect("thread");
+        }
+
+        #[test]
+        fn rayons_pool_is_not_marked() {
+            std::thread::spawn(|| {
+                super::super::mark_current_thread();
+                assert_eq!(thread_schedule_policy().ok(), Some(BATCH));
+                let pool: Vec<_> = rayon::broadcast(|_| thread_schedule_policy().ok());
+                assert!(pool.iter().all(|p| *p == Some(OTHER)), "{pool:?}");
+            })
+            .join()
+            .expect("thread");
         }
 
         #[test]
