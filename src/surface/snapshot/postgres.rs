@@ -865,17 +865,20 @@ impl ReadOnlySession {
                     branches.len()
                 )));
             }
+            // Each table answers once: with the row count, every table.
+            let mut answered: Vec<usize> = Vec::with_capacity(chunk.len());
             for row in rows {
                 let tag: i32 = row.try_get(0).map_err(|e| self.fail(&doing, &e))?;
                 let i = usize::try_from(tag)
                     .ok()
-                    .filter(|i| chunk.contains(i))
+                    .filter(|i| chunk.contains(i) && !answered.contains(i))
                     .ok_or_else(|| {
                         Error::failed(format!(
-                            "surface {}: {doing}: an unknown tag {tag}",
+                            "surface {}: {doing}: an unknown or repeated tag {tag}",
                             self.who
                         ))
                     })?;
+                answered.push(i);
                 let min: Option<i64> = row.try_get(1).map_err(|e| self.fail(&doing, &e))?;
                 let max: Option<i64> = row.try_get(2).map_err(|e| self.fail(&doing, &e))?;
                 relations[i].pages = row.try_get(3).map_err(|e| self.fail(&doing, &e))?;
