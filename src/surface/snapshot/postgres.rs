@@ -741,11 +741,7 @@ impl ReadOnlySession {
             && estimate < self.opts.sort_in_holdfast_below
         {
             let sql = rel.range_copy_sql_unordered(lo, hi);
-            let mut all: Vec<u8> = Vec::with_capacity(
-                usize::try_from(estimate)
-                    .unwrap_or(0)
-                    .min(relations::FIRST_CAPACITY_LIMIT),
-            );
+            let mut all: Vec<u8> = Vec::with_capacity(relations::first_capacity(estimate));
             let (who, part) = (self.who.clone(), rel.part());
             self.copy_out(&doing, &sql, |chunk| {
                 if all.len() + chunk.len() > UNKEYED_TABLE_LIMIT {
@@ -842,8 +838,10 @@ impl ReadOnlySession {
         for chunk in ranged.chunks(KEY_BOUNDS_PER_STATEMENT) {
             let mut branches = Vec::with_capacity(chunk.len());
             let mut names = Vec::with_capacity(chunk.len());
-            for (n, &i) in chunk.iter().enumerate() {
-                let Some(sql) = relations[i].key_bounds_sql(i, n + 1) else {
+            for &i in chunk {
+                // Numbered by the branches written, so the parameters
+                // always follow each other.
+                let Some(sql) = relations[i].key_bounds_sql(i, branches.len() + 1) else {
                     continue;
                 };
                 branches.push(sql);
@@ -1292,7 +1290,7 @@ impl KeyedRows {
                 order.sort_unstable_by_key(|&p| parts[p].ranges[r][0].0);
                 let runs = order.iter().map(|&p| (p, parts[p].ranges[r].as_slice()));
                 let mut h = Sha256::new();
-                let count = if strictly_ascending(runs.clone()) {
+                let count = if strictly_ascending(runs.clone().map(|(_, lines)| lines)) {
                     // Each part's lines are in order and the parts follow
                     // each other: hashed as they are, nothing is merged.
                     hash_spans(
@@ -1325,9 +1323,9 @@ impl KeyedRows {
 /// range, sorted) are strictly ascending from the first line of the first
 /// run to the last of the last: then they are already in key order and no
 /// two rows share a key.
-fn strictly_ascending<'a>(runs: impl Iterator<Item = (usize, &'a [(i64, u32, u32)])>) -> bool {
+fn strictly_ascending<'a>(runs: impl Iterator<Item = &'a [(i64, u32, u32)]>) -> bool {
     let mut last: Option<i64> = None;
-    for (_, lines) in runs {
+    for lines in runs {
         for &(k, _, _) in lines {
             if last.is_some_and(|l| l >= k) {
                 return false;

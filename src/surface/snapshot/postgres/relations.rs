@@ -306,9 +306,7 @@ impl RelationDef {
         }
         let span = (hi.unwrap_or(pages).min(pages) - lo.unwrap_or(0).max(0)).max(0);
         let bytes = i128::from(self.bytes.max(0)) * i128::from(span) / i128::from(pages);
-        usize::try_from(bytes)
-            .unwrap_or(usize::MAX)
-            .min(FIRST_CAPACITY_LIMIT)
+        first_capacity(u64::try_from(bytes).unwrap_or(u64::MAX))
     }
 
     /// The position of the key column among the columns (ranged tables).
@@ -502,6 +500,14 @@ pub type Bounds = (Option<i64>, Option<i64>);
 /// one grows as it fills).
 pub const FIRST_CAPACITY_LIMIT: usize = 64 << 20;
 
+/// A first capacity for a buffer of about `bytes` of COPY text: `bytes`,
+/// at most [`FIRST_CAPACITY_LIMIT`].
+pub fn first_capacity(bytes: u64) -> usize {
+    usize::try_from(bytes)
+        .unwrap_or(usize::MAX)
+        .min(FIRST_CAPACITY_LIMIT)
+}
+
 /// The most page ranges one table is split into.
 pub const MAX_PAGE_RANGES: i64 = 64;
 
@@ -656,6 +662,8 @@ mod tests {
         r.pages = -1;
         r.bytes = -1;
         assert_eq!(r.pages_capacity(None, None), 0);
+        assert_eq!(first_capacity(1000), 1000);
+        assert_eq!(first_capacity(u64::MAX), FIRST_CAPACITY_LIMIT);
     }
 
     #[test]
