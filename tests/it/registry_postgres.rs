@@ -1084,3 +1084,113 @@ fn nothing_is_planted_while_a_writer_holds_the_registry() {
         c.batch_execute(&format!("BEGIN; {ddl}; ROLLBACK")).unwrap();
     }
 }
+
+/// The parts of `name`, as (start, length), in order.
+fn part_layout(c: &mut postgres::Client, name: &str) -> Vec<(i64, i32)> {
+    c.query(
+        "SELECT start, octet_length(bytes) FROM holdfast.parts WHERE name = $1 ORDER BY start",
+        &[&name],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// Every claim appends a part to each records document; the parts are
+/// merged from the end as they accumulate, so what reads or fingerprints a
+/// document (twice a claim) stays small however many claims were made.
+/// The bytes are the same after every merge; parts with a gap between
+/// them (a hand edit) are never merged over the gap.
+#[test]
+fn in_place_appends_keep_a_documents_parts_few() {
+    use holdfast::registry::backend::{Backend, ReadAhead, postgres::PgBackend};
+    let server = pg::shared();
+    let url = database(&server, "reg_merge");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "MG", "--width", "4"]);
+    ok(w, &url, &["claim", "--packet", "A", "--count", "1"]);
+    let b = PgBackend::connect(&url).unwrap();
+    let mut c = server.client("reg_merge");
+    let mut doc = b.read("objects.md", 1 << 30).unwrap().unwrap();
+    let mut most = 0;
+    // Sizes that repeat, that shrink one by one (the worst case for a
+    // merge by size alone) and that grow; half of the appends know the
+    // number of parts from a read-ahead, half do not.
+    let sizes: Vec<usize> = (0..60)
+        .map(|i| 1 + (i * 37) % 300)
+        .chain((0..60).map(|i| 400 - i))
+        .chain((0..40).map(|i| 10 + i * 25))
+        .collect();
+    for (i, &size) in sizes.iter().enumerate() {
+        let tail: Vec<u8> = (0..size).map(|k| b'a' + ((i + k) % 26) as u8).collect();
+        let _hold = b.lock().unwrap();
+        if i % 2 == 0 {
+            b.read_ahead(&ReadAhead {
+                fingerprints: &["objects.md"],
+                ..ReadAhead::default()
+            })
+            .unwrap();
+        }
+        b.append_at("objects.md", doc.len() as u64, &tail).unwrap();
+        b.finish().unwrap();
+        doc.extend_from_slice(&tail);
+        let layout = part_layout(&mut c, "objects.md");
+        most = most.max(layout.len());
+        let mut at = 0;
+        for (start, len) in &layout {
+            assert_eq!(
+                *start, at,
+                "after append {i}: parts follow each other: {layout:?}"
+            );
+            at += *len as i64;
+        }
+        assert_eq!(at, doc.len() as i64, "after append {i}");
+        if i % 16 == 0 {
+            assert_eq!(
+                b.read("objects.md", 1 << 30).unwrap().unwrap(),
+                doc,
+                "after append {i}"
+            );
+        }
+    }
+    assert_eq!(b.read("objects.md", 1 << 30).unwrap().unwrap(), doc);
+    assert!(
+        most <= 20,
+        "{} appends left up to {most} parts",
+        sizes.len()
+    );
+    assert!(most >= 3, "the appends were kept as parts ({most})");
+
+    // A gap between the last two parts (moved by hand): an append larger
+    // than the whole document (which would absorb every part) merges
+    // nothing over it, and the read still reports it.
+    let layout = part_layout(&mut c, "objects.md");
+    let &(last, _) = layout.last().unwrap();
+    c.execute(
+        "UPDATE holdfast.parts SET start = start + 1 WHERE name = 'objects.md' AND start = $1",
+        &[&last],
+    )
+    .unwrap();
+    let gapped = part_layout(&mut c, "objects.md");
+    let mut end = gapped.last().map(|(s, l)| s + *l as i64).unwrap();
+    for big in [2 * end as usize, 1, 1] {
+        let tail = vec![b'x'; big];
+        let _hold = b.lock().unwrap();
+        b.append_at("objects.md", end as u64, &tail)
+            .unwrap_or_else(|e| panic!("{e}"));
+        b.finish().unwrap();
+        end += big as i64;
+    }
+    let after = part_layout(&mut c, "objects.md");
+    assert!(
+        after.iter().any(|&(s, _)| s == last + 1),
+        "the part after the gap was not merged away: {after:?}"
+    );
+    assert!(after.iter().all(|&(s, _)| s != last), "{after:?}");
+    let e = b.read("objects.md", 1 << 30).unwrap_err().to_string();
+    assert!(e.contains("do not follow each other"), "{e}");
+    let r = reg(w, &url, &["check"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+}

@@ -7,7 +7,9 @@
 //! `holdfast.parts`: the records documents (`objects.json`, `objects.md`)
 //! are kept as consecutive parts (name, start offset, bytes) instead of one
 //! `files` row, so a claim inserts a row instead of rewriting the document;
-//! read back, the parts are the document's bytes. A registry made before the
+//! read back, the parts are the document's bytes. An append merges the
+//! trailing parts as they accumulate (see [`MERGE_AT_PARTS`]), so their number
+//! stays small however many claims were made. A registry made before the
 //! parts table existed has none, and its claims take the full way.
 //!
 //! A store takes the registry with a session-level advisory lock (held
@@ -376,6 +378,66 @@ fn read_ahead_sql(has_parts: bool) -> String {
         } else {
             "NULL::text, NULL::text".to_string()
         }
+    )
+}
+
+/// A part at least this long is never merged into another (see
+/// [`merge_tail_sql`]): a merge rewrites at most about twice this many
+/// bytes, and such parts are at most one per this many bytes of the
+/// document.
+pub const MERGE_FREEZE_BYTES: i64 = 4 << 20;
+
+/// An in-place append merges the document's trailing parts (see
+/// [`merge_tail_sql`]) once it has this many parts, or when their number
+/// is not known.
+pub const MERGE_AT_PARTS: u64 = 8;
+
+/// The number of parts a [`Backend::fingerprint`] of a name kept as parts
+/// counts (`parts <count> <bytes> <md5>`); `None` for a name kept whole.
+fn parts_count(fingerprint: &str) -> Option<u64> {
+    fingerprint
+        .strip_prefix("parts ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The statement that keeps a records document's parts few, run after each
+/// in-place append (`name`: a [`name_literal`]): without it every claim
+/// adds a part, and what reads or fingerprints the document (twice a claim)
+/// grows with the number of claims ever made.
+///
+/// Parts are merged from the end, as a binary counter carries: the
+/// trailing parts are absorbed into one while each is not in a higher
+/// power-of-two size class than the total of those after it, and is
+/// shorter than [`MERGE_FREEZE_BYTES`]. So the size classes of the parts
+/// after the last frozen one strictly decrease: at most one part per class
+/// (about 30), and each byte is copied once per class it climbs, so a
+/// claim's share of the merging stays proportional to its own records.
+/// `msb(a) > msb(b)` is `a > b AND (a # b) > b` (exact, no logarithms).
+/// Only parts that follow each other without a gap are merged (a gap is
+/// left for a read to report); the bytes they hold are the same after.
+fn merge_tail_sql(name: &str) -> String {
+    format!(
+        "WITH w AS (SELECT start, octet_length(bytes)::bigint AS len, \
+                (sum(octet_length(bytes)) OVER (ORDER BY start DESC \
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))::bigint AS after \
+               FROM holdfast.parts WHERE name = {name}), \
+              kept AS (SELECT coalesce(max(start), -1) AS at FROM w \
+                WHERE after IS NOT NULL \
+                  AND (len >= {MERGE_FREEZE_BYTES} OR (len > after AND (len # after) > after))), \
+              tail AS (SELECT min(w.start) AS first, count(*) AS n, sum(w.len) AS total, \
+                              max(w.start + w.len) AS finish \
+                         FROM w, kept WHERE w.start > kept.at), \
+              merging AS (SELECT first FROM tail WHERE n > 1 AND total = finish - first), \
+              whole AS (SELECT pg_catalog.string_agg(p.bytes, ''::bytea ORDER BY p.start) AS bytes \
+                          FROM holdfast.parts p, merging \
+                         WHERE p.name = {name} AND p.start >= merging.first), \
+              gone AS (DELETE FROM holdfast.parts p USING merging \
+                        WHERE p.name = {name} AND p.start > merging.first) \
+         UPDATE holdfast.parts p SET bytes = whole.bytes FROM merging, whole \
+          WHERE p.name = {name} AND p.start = merging.first AND whole.bytes IS NOT NULL; "
     )
 }
 
@@ -1342,6 +1404,15 @@ impl Backend for PgBackend {
     fn append_at(&self, rel: &str, keep: u64, tail: &[u8]) -> Result<()> {
         let mut s = self.ready()?;
         self.check_not_overtaken(&s)?;
+        // Few parts (as the read-ahead counted them): merging waits, so
+        // that it runs once every few claims and copies more at a time.
+        let few_parts = s
+            .ahead
+            .fingerprints
+            .get(rel)
+            .and_then(|f| f.as_deref())
+            .and_then(parts_count)
+            .is_some_and(|n| n < MERGE_AT_PARTS);
         s.ahead.forget(rel);
         let keep = i64::try_from(keep)
             .map_err(|_| Error::failed(format!("internal: {rel}: offset {keep} too large")))?;
@@ -1365,6 +1436,9 @@ impl Backend for PgBackend {
                 "INSERT INTO holdfast.parts (name, start, bytes) VALUES ({name}, {keep}, {}); ",
                 bytes_literal(tail)
             );
+        }
+        if !few_parts {
+            sql.push_str(&merge_tail_sql(&name));
         }
         s.pending.sql.push_str(&sql);
         s.pending.ends.push((rel.to_string(), keep));
@@ -1390,6 +1464,15 @@ mod tests {
         );
         for bad in ["", "a'b", "a\\b", "a b", "a;b", "é", "a\nb", "a\0b"] {
             assert!(name_literal(bad).is_err(), "{bad:?} was let through");
+        }
+    }
+
+    #[test]
+    fn the_number_of_parts_comes_from_a_parts_fingerprint_only() {
+        assert_eq!(parts_count("parts 12 3400 0123abcd"), Some(12));
+        assert_eq!(parts_count("parts 1 0 ff"), Some(1));
+        for other in ["whole 733 12", "parts", "parts x 1 ff", "parts -1 1 ff", ""] {
+            assert_eq!(parts_count(other), None, "{other:?}");
         }
     }
 
