@@ -382,13 +382,13 @@ fn read_ahead_sql(has_parts: bool) -> String {
 }
 
 /// A part at least this long is never merged into another (see
-/// [`merge_tail_sql`]): a merge rewrites at most about twice this many
+/// `merge_tail_sql`): a merge rewrites at most about twice this many
 /// bytes, and such parts are at most one per this many bytes of the
 /// document.
 pub const MERGE_FREEZE_BYTES: i64 = 4 << 20;
 
 /// An in-place append merges the document's trailing parts (see
-/// [`merge_tail_sql`]) once it has this many parts, or when their number
+/// `merge_tail_sql`) once it has this many parts, or when their number
 /// is not known.
 pub const MERGE_AT_PARTS: u64 = 8;
 
