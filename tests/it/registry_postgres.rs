@@ -1191,6 +1191,17 @@ fn in_place_appends_keep_a_documents_parts_few() {
     assert!(after.iter().all(|&(s, _)| s != last), "{after:?}");
     let e = b.read("objects.md", 1 << 30).unwrap_err().to_string();
     assert!(e.contains("do not follow each other"), "{e}");
+    // Read ahead, such parts are not put together either: the read says so.
+    {
+        let _hold = b.lock().unwrap();
+        b.read_ahead(&ReadAhead {
+            read: &["objects.md"],
+            ..ReadAhead::default()
+        })
+        .unwrap();
+        let e = b.read("objects.md", 1 << 30).unwrap_err().to_string();
+        assert!(e.contains("do not follow each other"), "{e}");
+    }
     let r = reg(w, &url, &["check"]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
 }

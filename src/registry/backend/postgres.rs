@@ -352,7 +352,9 @@ fn fingerprint_of(whole: Option<String>, parts: Option<String>) -> Option<String
 /// The read-ahead query (see [`Backend::read_ahead`]): `$1` names to
 /// read, `$2` names to fingerprint, `$3` how many log lines, `$4` names
 /// whose existence only is asked; rows of (kind, name, bytes, flag, text,
-/// text), `has_parts`: whether `holdfast.parts` exists.
+/// text), `has_parts`: whether `holdfast.parts` exists. The parts of a
+/// name to read come as rows of their own (kind 4, the start as text),
+/// put together as [`PgBackend::read_parts`] does.
 fn read_ahead_sql(has_parts: bool) -> String {
     let in_parts = if has_parts {
         "EXISTS (SELECT 1 FROM holdfast.parts p WHERE p.name = n.name)"
@@ -372,11 +374,18 @@ fn read_ahead_sql(has_parts: bool) -> String {
          SELECT 1, n.name, NULL, false, {} FROM pg_catalog.unnest($2::text[]) AS n(name) \
          UNION ALL \
          SELECT 2, NULL, l.line, false, l.seq::text, NULL \
-           FROM (SELECT seq, line FROM holdfast.log ORDER BY seq DESC LIMIT $3) AS l",
+           FROM (SELECT seq, line FROM holdfast.log ORDER BY seq DESC LIMIT $3) AS l{}",
         if has_parts {
             fingerprint_sql("n.name")
         } else {
             "NULL::text, NULL::text".to_string()
+        },
+        if has_parts {
+            " UNION ALL \
+             SELECT 4, p.name, p.bytes, false, p.start::text, NULL \
+               FROM holdfast.parts p WHERE p.name = ANY ($1::text[])"
+        } else {
+            ""
         }
     )
 }
@@ -1360,6 +1369,9 @@ impl Backend for PgBackend {
             .map_err(|e| self.fail("reading the registry", &e))?;
         let mut ahead = Ahead::default();
         let mut log: Vec<(i64, Vec<u8>)> = Vec::new();
+        // Names kept as parts (no `files` row), and the parts of each.
+        let mut kept_as_parts: Vec<String> = Vec::new();
+        let mut parts: HashMap<String, Vec<(i64, Vec<u8>)>> = HashMap::new();
         for r in &rows {
             let kind: i32 = r.get(0);
             match kind {
@@ -1369,7 +1381,20 @@ impl Backend for PgBackend {
                     let in_parts: bool = r.get(3);
                     if bytes.is_some() || !in_parts {
                         ahead.files.insert(name, bytes);
+                    } else {
+                        kept_as_parts.push(name);
                     }
+                }
+                4 => {
+                    let name: String = r.get(1);
+                    let start: Option<i64> =
+                        r.get::<_, Option<String>>(4).and_then(|v| v.parse().ok());
+                    let (Some(start), Some(bytes)) = (start, r.get::<_, Option<Vec<u8>>>(2)) else {
+                        return Err(Error::failed(
+                            "internal: a part read ahead came back without its start",
+                        ));
+                    };
+                    parts.entry(name).or_default().push((start, bytes));
                 }
                 3 => {
                     let name: String = r.get(1);
@@ -1381,7 +1406,7 @@ impl Backend for PgBackend {
                         .fingerprints
                         .insert(name, fingerprint_of(r.get(4), r.get(5)));
                 }
-                _ => {
+                2 => {
                     let seq: Option<String> = r.get(4);
                     let line: Option<Vec<u8>> = r.get(2);
                     let (Some(seq), Some(line)) = (seq.and_then(|v| v.parse().ok()), line) else {
@@ -1391,6 +1416,28 @@ impl Backend for PgBackend {
                     };
                     log.push((seq, line));
                 }
+                _ => {
+                    return Err(Error::failed(format!(
+                        "internal: a read-ahead row of kind {kind}"
+                    )));
+                }
+            }
+        }
+        // Parts that follow each other from 0 are the document; any other
+        // layout is left to the read, which reports it.
+        for name in kept_as_parts {
+            let Some(mut list) = parts.remove(&name) else {
+                continue;
+            };
+            list.sort_by_key(|(start, _)| *start);
+            let mut doc = Vec::with_capacity(list.iter().map(|(_, b)| b.len()).sum());
+            let follows = list.into_iter().all(|(start, bytes)| {
+                let ok = start == doc.len() as i64;
+                doc.extend_from_slice(&bytes);
+                ok
+            });
+            if follows {
+                ahead.files.insert(name, Some(doc));
             }
         }
         if log_tail > 0 {

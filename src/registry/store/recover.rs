@@ -471,7 +471,9 @@ mod tests {
         let before = snapshot(&dir);
         fast::claim(&dir, "B", ClaimRequest::Records(records(&["x", "y"]))).unwrap();
         let after = snapshot(&dir);
-        for doc in ["objects.json", "objects.md"] {
+        // `registry.json` too: a claim keeps the claims before its own and
+        // appends in place after them.
+        for doc in ["objects.json", "objects.md", "registry.json"] {
             let (old, new) = (&before[doc], &after[doc]);
             let shared = old
                 .iter()
