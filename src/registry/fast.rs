@@ -85,6 +85,12 @@ use super::store::{ClaimOutcome, Store, require_registry};
 use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 
+/// A small document is appended to in place when a claim keeps at least
+/// this many of its bytes (and half of them): below, writing it whole costs
+/// less than cutting and appending (on PostgreSQL, five statements instead
+/// of two).
+const IN_PLACE_BYTES: usize = 64 << 10;
+
 /// Where the claim cache lives (relative to the registry). Not a document
 /// and not history: nothing is pinned to it, export leaves it out, and a
 /// missing or wrong one only makes the next claim take the full way.
@@ -438,7 +444,13 @@ fn try_claim(
             Document::RegistryMd.name(),
             Document::IndexMd.name(),
         ],
-        fingerprints: &[Document::ObjectsJson.name(), Document::ObjectsMd.name()],
+        // `registry.json` too: only so that an in-place append knows how
+        // many parts it has (see `MERGE_AT_PARTS` of the PostgreSQL backend).
+        fingerprints: &[
+            Document::ObjectsJson.name(),
+            Document::ObjectsMd.name(),
+            Document::RegistryJson.name(),
+        ],
         log_tail: LOOK_BACK,
         ..ReadAhead::default()
     })?;
@@ -721,14 +733,14 @@ fn try_claim(
     // The commit point.
     append(b, &line)?;
     for d in SMALL {
-        // A document whose first half or more is kept (`registry.json`:
-        // the claims before this one) is cut and appended to in place, as
-        // the records documents are: on PostgreSQL only the bytes after
-        // what is kept are sent and stored. A kill in the middle leaves a
-        // prefix of the new bytes, which recovery completes.
+        // A large document whose first half or more is kept
+        // (`registry.json`: the claims before this one) is cut and appended
+        // to in place, as the records documents are: on PostgreSQL only the
+        // bytes after what is kept are sent and stored. A kill in the
+        // middle leaves a prefix of the new bytes, which recovery completes.
         let (old, new) = (&small[&d], &new_small[&d]);
         let keep = history::common_prefix(old, new);
-        if keep > 0 && keep >= old.len() / 2 {
+        if keep >= IN_PLACE_BYTES && keep >= old.len() / 2 {
             b.append_at(d.name(), keep as u64, &new[keep..])?;
         } else {
             b.write(d.name(), new, false)?;

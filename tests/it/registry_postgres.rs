@@ -1205,3 +1205,110 @@ fn in_place_appends_keep_a_documents_parts_few() {
     let r = reg(w, &url, &["check"]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
 }
+
+/// An import file of `claims` folded claims of one id each, with their
+/// records: a `registry.json` of about 130 bytes per claim.
+fn many_claims_import(claims: u64) -> String {
+    let id = |n: u64| format!("MC-{n:05}");
+    let claim_docs: Vec<Value> = (1..=claims)
+        .map(|n| {
+            serde_json::json!({"first": id(n), "last": id(n), "packet": format!("P{n}"), "state": "folded"})
+        })
+        .collect();
+    let objects: Vec<Value> = (1..=claims)
+        .map(|n| {
+            serde_json::json!({
+                "id": id(n), "kind": "evidence", "packet": format!("P{n}"),
+                "path": format!("objects/{n}.json"), "sha256": format!("{n:064x}"),
+                "title": format!("object {n}"),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "canonical_max": claims,
+        "claims": claim_docs,
+        "document_revisions": {"index.md": 1, "registry.json": 1, "registry.md": 1},
+        "id_prefix": "MC",
+        "id_width": 5,
+        "objects": objects,
+    })
+    .to_string()
+}
+
+/// A registry whose `registry.json` is large: a claim appends it in place
+/// after the claims it keeps (on PostgreSQL as parts, sent and stored from
+/// where it changes); every document stays the directory's byte for byte,
+/// and the history replays.
+#[test]
+fn a_large_registry_json_is_appended_in_place_on_both_backends() {
+    let server = pg::shared();
+    let url = database(&server, "reg_big_json");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let import = w.join("import.json");
+    std::fs::write(&import, many_claims_import(700)).unwrap();
+    let dir = w.join("dirreg");
+    let d = dir.to_str().unwrap();
+    for loc in [d, url.as_str()] {
+        ok(w, loc, &["import", import.to_str().unwrap()]);
+    }
+    let json_len = std::fs::read(dir.join("registry.json")).unwrap().len();
+    assert!(json_len > 64 << 10, "registry.json is {json_len} bytes");
+    for (i, n) in [2, 1, 3, 1].iter().enumerate() {
+        for loc in [d, url.as_str()] {
+            let packet = format!("N{i}");
+            ok(
+                w,
+                loc,
+                &["claim", "--packet", &packet, "--count", &n.to_string()],
+            );
+        }
+        assert_eq!(
+            dir_docs(&dir),
+            pg_docs(&server, "reg_big_json"),
+            "after claim {i}"
+        );
+    }
+    let mut c = server.client("reg_big_json");
+    let whole: i64 = c
+        .query_one(
+            "SELECT count(*) FROM holdfast.files WHERE name = 'registry.json'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let parts = part_layout(&mut c, "registry.json");
+    assert_eq!(whole, 0, "registry.json was appended to: {parts:?}");
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert!(
+        parts.iter().skip(1).all(|&(_, len)| len < 4096),
+        "only what changed was stored again: {parts:?}"
+    );
+    for loc in [d, url.as_str()] {
+        ok(w, loc, &["check"]);
+        ok(w, loc, &["verify-history"]);
+    }
+    assert_eq!(log_of(w, d), log_of(w, &url));
+    // A fold writes it whole again, the same on both.
+    let out_dir = w.join("fold-dir");
+    let out_pg = w.join("fold-pg");
+    ok(
+        w,
+        d,
+        &["fold", "701..707", "--out", out_dir.to_str().unwrap()],
+    );
+    ok(
+        w,
+        &url,
+        &["fold", "701..707", "--out", out_pg.to_str().unwrap()],
+    );
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_big_json"));
+    ok(
+        w,
+        &url,
+        &["claim", "--packet", "after-fold", "--count", "1"],
+    );
+    ok(w, d, &["claim", "--packet", "after-fold", "--count", "1"]);
+    assert_eq!(dir_docs(&dir), pg_docs(&server, "reg_big_json"));
+    ok(w, &url, &["check"]);
+}
