@@ -4,7 +4,8 @@
 #   1. claims per second (claims of 20 ids on a fresh registry) with 1, 4
 #      and 16 concurrent clients, each client a loop of `holdfast registry
 #      claim` processes; then clients that keep one connection each
-#      (benches/registry_clients.rs); then PostgreSQL's own ceiling for a
+#      (benches/registry_clients.rs), also on a registry that already holds
+#      2,000 claims; then PostgreSQL's own ceiling for a
 #      new connection per transaction (pgbench -C), which bounds the first;
 #   2. on a registry of OBJECTS records (default 1,000,000; the shape of
 #      bench/registry.sh): import (on PostgreSQL: `export --to URL` from the
@@ -104,6 +105,21 @@ for clients in 1 4 16; do
   held postgres "$(newdb "held_$clients")" "$clients"
 done
 
+# The same after 2,000 claims: a claim's cost must not grow with the
+# claims made before it (the records documents' parts are merged as they
+# accumulate; the small documents still grow by a row per claim).
+aged() { # label location clients
+  local label=$1 loc=$2 clients=$3
+  "$bin" registry --registry "$loc" init --prefix AGE --width 8 >/dev/null
+  "$bin" registry --registry "$loc" claim --packet first --count 1 >/dev/null
+  cargo bench --locked -q --bench registry_clients -- "$loc" 16 125 >/dev/null
+  printf '%-10s %2d clients, after 2,000 claims: ' "$label" "$clients"
+  cargo bench --locked -q --bench registry_clients -- "$loc" "$clients" "$per_client"
+  "$bin" registry --registry "$loc" check >/dev/null
+}
+aged directory "$work/aged-dir" 16
+aged postgres "$(newdb aged_16)" 16
+
 # What the server itself allows when every transaction is a new connection
 # (as every `holdfast registry claim` process is): pgbench -C, SELECT 1.
 if [ -z "${REGISTRY_PG_URL:-}" ] && [ -x "$pgbin/pgbench" ]; then
@@ -168,4 +184,17 @@ for label in directory postgres; do
   loc=$dir; [ "$label" = postgres ] && loc=$url
   measure "$label" claim "$bin" registry --registry "$loc" claim --packet BENCH --count 20
   measure "$label" fold  "$bin" registry --registry "$loc" fold "$staged_first..$objects" --out "$work/out-$label"
+done
+# One claim of 20 ids, 15 in a row (a process each, after the fold), timed
+# to the tenth of a millisecond: the median, and the fastest and slowest.
+for label in directory postgres; do
+  loc=$dir; [ "$label" = postgres ] && loc=$url
+  times=()
+  for i in $(seq 15); do
+    start=$(date +%s%N)
+    "$bin" registry --registry "$loc" claim --packet "TIMED$i" --count 20 >/dev/null || { echo "$label timed claim FAILED"; exit 1; }
+    end=$(date +%s%N)
+    times+=($(( (end - start) / 100000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk -v l="$label" '{ t[NR] = $1 / 10 } END { printf "%-10s claim    median %.1f ms of %d (%.1f to %.1f ms)\n", l, t[int((NR + 1) / 2)], NR, t[1], t[NR] }'
 done

@@ -1204,6 +1204,81 @@ fn in_place_appends_keep_a_documents_parts_few() {
     }
     let r = reg(w, &url, &["check"]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+
+    // A middle part moved back by one: an overlap before it and a gap
+    // after it, of the same size (so the lengths still add up). An append
+    // that would absorb every part merges nothing over them either.
+    let layout = part_layout(&mut c, "objects.md");
+    assert!(layout.len() >= 3, "{layout:?}");
+    c.execute("DELETE FROM holdfast.parts WHERE name = 'objects.md'", &[])
+        .unwrap();
+    let mut at = 0i64;
+    for (i, piece) in [&b"AAAA"[..], b"BBBB", b"CCCC"].iter().enumerate() {
+        let start = if i == 1 { at - 1 } else { at };
+        c.execute(
+            "INSERT INTO holdfast.parts (name, start, bytes) VALUES ('objects.md', $1, $2)",
+            &[&start, piece],
+        )
+        .unwrap();
+        at += piece.len() as i64;
+    }
+    let before = part_layout(&mut c, "objects.md");
+    {
+        let _hold = b.lock().unwrap();
+        b.append_at("objects.md", at as u64, &[b'y'; 64]).unwrap();
+        b.finish().unwrap();
+    }
+    let after = part_layout(&mut c, "objects.md");
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "nothing merged over the overlap"
+    );
+    let e = b.read("objects.md", 1 << 30).unwrap_err().to_string();
+    assert!(e.contains("do not follow each other"), "{e}");
+}
+
+/// Through the command line, as claims make them: a records document's
+/// parts grow by one a claim while it has few, and are merged once it has
+/// [`MERGE_AT_PARTS`] (the number the claim's read-ahead counted, kept
+/// across its later read-aheads).
+#[test]
+fn claims_merge_parts_only_once_a_document_has_several() {
+    use holdfast::registry::backend::postgres::MERGE_AT_PARTS;
+    let server = pg::shared();
+    let url = database(&server, "reg_merge_cli");
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    ok(w, &url, &["init", "--prefix", "MC", "--width", "4"]);
+    let mut c = server.client("reg_merge_cli");
+    let mut counts = Vec::new();
+    for i in 0..(2 * MERGE_AT_PARTS + 4) {
+        ok(
+            w,
+            &url,
+            &["claim", "--packet", &format!("P{i}"), "--count", "2"],
+        );
+        counts.push(part_layout(&mut c, "objects.md").len() as u64);
+    }
+    let first_fast = counts
+        .iter()
+        .position(|&n| n >= 2)
+        .expect("claims appended parts");
+    let growing = &counts[first_fast..];
+    let until = growing
+        .iter()
+        .position(|&n| n >= MERGE_AT_PARTS)
+        .expect("reached the limit");
+    assert!(
+        growing[..=until].windows(2).all(|p| p[1] == p[0] + 1),
+        "one part more a claim until {MERGE_AT_PARTS}: {counts:?}"
+    );
+    assert!(
+        growing[until + 1..].iter().all(|&n| n <= MERGE_AT_PARTS),
+        "merged from then on: {counts:?}"
+    );
+    ok(w, &url, &["check"]);
+    ok(w, &url, &["verify-history"]);
 }
 
 /// An import file of `claims` folded claims of one id each, with their
@@ -1254,7 +1329,12 @@ fn a_large_registry_json_is_appended_in_place_on_both_backends() {
     }
     let json_len = std::fs::read(dir.join("registry.json")).unwrap().len();
     assert!(json_len > 64 << 10, "registry.json is {json_len} bytes");
+    let inode = |name: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir.join(name)).unwrap().ino()
+    };
     for (i, n) in [2, 1, 3, 1].iter().enumerate() {
+        let before = (inode("registry.json"), inode("registry.md"));
         for loc in [d, url.as_str()] {
             let packet = format!("N{i}");
             ok(
@@ -1268,6 +1348,13 @@ fn a_large_registry_json_is_appended_in_place_on_both_backends() {
             pg_docs(&server, "reg_big_json"),
             "after claim {i}"
         );
+        // On the directory too: the same file, appended to (a whole write
+        // is a new file renamed into place, as registry.md's is). The first
+        // claim after the import may take the full way.
+        if i > 0 {
+            assert_eq!(inode("registry.json"), before.0, "after claim {i}");
+        }
+        assert_ne!(inode("registry.md"), before.1, "after claim {i}");
     }
     let mut c = server.client("reg_big_json");
     let whole: i64 = c

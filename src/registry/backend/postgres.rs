@@ -425,21 +425,24 @@ fn parts_count(fingerprint: &str) -> Option<u64> {
 /// (about 30), and each byte is copied once per class it climbs, so a
 /// claim's share of the merging stays proportional to its own records.
 /// `msb(a) > msb(b)` is `a > b AND (a # b) > b` (exact, no logarithms).
-/// Only parts that follow each other without a gap are merged (a gap is
-/// left for a read to report); the bytes they hold are the same after.
+/// Only when each part to merge starts where the one before it ends (the
+/// check [`PgBackend::read_parts`] makes) is anything merged: a gap or an
+/// overlap is left for a read to report. The bytes are the same after.
 fn merge_tail_sql(name: &str) -> String {
     format!(
         "WITH w AS (SELECT start, octet_length(bytes)::bigint AS len, \
                 (sum(octet_length(bytes)) OVER (ORDER BY start DESC \
-                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))::bigint AS after \
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))::bigint AS after, \
+                lag(start + octet_length(bytes)) OVER (ORDER BY start) AS prev_end \
                FROM holdfast.parts WHERE name = {name}), \
               kept AS (SELECT coalesce(max(start), -1) AS at FROM w \
                 WHERE after IS NOT NULL \
                   AND (len >= {MERGE_FREEZE_BYTES} OR (len > after AND (len # after) > after))), \
-              tail AS (SELECT min(w.start) AS first, count(*) AS n, sum(w.len) AS total, \
-                              max(w.start + w.len) AS finish \
+              tail AS (SELECT min(w.start) AS first, count(*) AS n \
                          FROM w, kept WHERE w.start > kept.at), \
-              merging AS (SELECT first FROM tail WHERE n > 1 AND total = finish - first), \
+              merging AS (SELECT first FROM tail WHERE n > 1 AND NOT EXISTS \
+                (SELECT 1 FROM w WHERE w.start > tail.first \
+                    AND w.prev_end IS DISTINCT FROM w.start)), \
               whole AS (SELECT pg_catalog.string_agg(p.bytes, ''::bytea ORDER BY p.start) AS bytes \
                           FROM holdfast.parts p, merging \
                          WHERE p.name = {name} AND p.start >= merging.first), \
@@ -1367,7 +1370,13 @@ impl Backend for PgBackend {
             .client
             .query(&statement, &[&reads, &fingerprints, &limit, &exists])
             .map_err(|e| self.fail("reading the registry", &e))?;
-        let mut ahead = Ahead::default();
+        // Fingerprints read ahead earlier in this transaction still answer
+        // (a name written since was forgotten): an in-place append after a
+        // later read-ahead still knows how many parts it has.
+        let mut ahead = Ahead {
+            fingerprints: std::mem::take(&mut s.ahead.fingerprints),
+            ..Ahead::default()
+        };
         let mut log: Vec<(i64, Vec<u8>)> = Vec::new();
         // Names kept as parts (no `files` row), and the parts of each.
         let mut kept_as_parts: Vec<String> = Vec::new();

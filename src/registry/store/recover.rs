@@ -471,8 +471,8 @@ mod tests {
         let before = snapshot(&dir);
         fast::claim(&dir, "B", ClaimRequest::Records(records(&["x", "y"]))).unwrap();
         let after = snapshot(&dir);
-        // `registry.json` too: a claim keeps the claims before its own and
-        // appends in place after them.
+        // `registry.json` too: a claim appends a large one (over 64 KiB)
+        // in place after the claims it keeps; the cut is the same.
         for doc in ["objects.json", "objects.md", "registry.json"] {
             let (old, new) = (&before[doc], &after[doc]);
             let shared = old
