@@ -478,15 +478,25 @@ pub fn check_new_record(key: &str, r: &NewRecord) -> Result<(), String> {
     check_sha(&r.sha256, false).map_err(|e| at("sha256", e))
 }
 
-fn claim_from_doc(fmt: &IdFormat, key: &str, d: ClaimDoc) -> Result<Claim, String> {
+/// Converts and validates one claim; `key` names it in errors
+/// (`claims[3]`), built only for an error (a large registry has tens of
+/// thousands of claims, parsed on every claim).
+fn claim_from_doc(fmt: &IdFormat, key: impl Fn() -> String, d: ClaimDoc) -> Result<Claim, String> {
     let first = fmt
         .parse(&d.first)
-        .map_err(|e| format!("{key}.first: {e}"))?;
-    let last = fmt.parse(&d.last).map_err(|e| format!("{key}.last: {e}"))?;
+        .map_err(|e| format!("{}.first: {e}", key()))?;
+    let last = fmt
+        .parse(&d.last)
+        .map_err(|e| format!("{}.last: {e}", key()))?;
     if first > last {
-        return Err(format!("{key}: first {} is after last {}", d.first, d.last));
+        return Err(format!(
+            "{}: first {} is after last {}",
+            key(),
+            d.first,
+            d.last
+        ));
     }
-    check_packet_name(&format!("{key}.packet"), &d.packet)?;
+    check_text(&d.packet, 200, false).map_err(|e| format!("{}.packet: {e}", key()))?;
     Ok(Claim {
         packet: d.packet,
         first,
@@ -525,7 +535,7 @@ fn check_canonical_max(fmt: &IdFormat, canonical_max: u64) -> Result<(), String>
 fn claims_from_docs(fmt: &IdFormat, docs: Vec<ClaimDoc>) -> Result<Vec<Claim>, String> {
     docs.into_iter()
         .enumerate()
-        .map(|(i, c)| claim_from_doc(fmt, &format!("claims[{i}]"), c))
+        .map(|(i, c)| claim_from_doc(fmt, || format!("claims[{i}]"), c))
         .collect()
 }
 
@@ -840,22 +850,88 @@ fn registry_json_with(
     records: u64,
     objects_sha256: &str,
 ) -> Result<Vec<u8>> {
-    let doc = RegistryDoc {
+    let doc = RegistryOut {
         canonical_max: reg.canonical_max,
-        claims: claims.iter().map(|c| claim_doc(&reg.format, c)).collect(),
-        document_revisions: reg.revisions,
-        format: FORMAT.to_string(),
-        id_prefix: reg.format.prefix().to_string(),
+        claims: ClaimsOut {
+            fmt: &reg.format,
+            claims,
+        },
+        document_revisions: &reg.revisions,
+        format: FORMAT,
+        id_prefix: reg.format.prefix(),
         id_width: reg.format.width(),
-        objects_file: ObjectsRef {
+        objects_file: ObjectsRefOut {
             count: records,
-            file: Document::ObjectsJson.name().to_string(),
-            sha256: objects_sha256.to_string(),
+            file: Document::ObjectsJson.name(),
+            sha256: objects_sha256,
         },
     };
     // Every type in it declares its fields in key order (a test compares
-    // with the general writer).
+    // with the general writer, and with [`RegistryDoc`]'s bytes).
     to_canonical_bytes(&doc)
+}
+
+/// Borrowed view of [`RegistryDoc`] for writing: the same fields in the
+/// same order, the claims' ids written straight into the output instead of
+/// a `String` each (a large registry's `registry.json` is rendered on every
+/// claim to check it).
+#[derive(Serialize)]
+struct RegistryOut<'a> {
+    canonical_max: u64,
+    claims: ClaimsOut<'a>,
+    document_revisions: &'a Revisions,
+    format: &'a str,
+    id_prefix: &'a str,
+    id_width: u32,
+    objects_file: ObjectsRefOut<'a>,
+}
+
+/// Borrowed view of [`ObjectsRef`] for writing.
+#[derive(Serialize)]
+struct ObjectsRefOut<'a> {
+    count: u64,
+    file: &'a str,
+    sha256: &'a str,
+}
+
+/// The claims of [`RegistryOut`], each as [`ClaimDoc`] spells it.
+struct ClaimsOut<'a> {
+    fmt: &'a IdFormat,
+    claims: &'a [Claim],
+}
+
+/// Borrowed view of [`ClaimDoc`] for writing.
+#[derive(Serialize)]
+struct ClaimOut<'a> {
+    first: IdOut<'a>,
+    last: IdOut<'a>,
+    packet: &'a str,
+    state: ClaimState,
+}
+
+/// An id written as the string [`IdFormat::format`] gives, without one.
+struct IdOut<'a>(&'a IdFormat, u64);
+
+impl Serialize for IdOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.id(self.1))
+    }
+}
+
+impl Serialize for ClaimsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.claims.len()))?;
+        for c in self.claims {
+            seq.serialize_element(&ClaimOut {
+                first: IdOut(self.fmt, c.first),
+                last: IdOut(self.fmt, c.last),
+                packet: &c.packet,
+                state: c.state,
+            })?;
+        }
+        seq.end()
+    }
 }
 
 /// Where the claims array of a canonical `registry.json` holding at least
@@ -1257,6 +1333,22 @@ pub(crate) mod tests {
             prop_assert_eq!(&header, &canonical::value_to_bytes(&value));
             let back = parse_registry_json(&header, Path::new("registry.json")).unwrap();
             prop_assert_eq!(back.claims, reg.claims.clone());
+            // The borrowed writer gives the bytes of the owned document
+            // (packet names with quotes, backslashes and emoji escaped alike).
+            let doc = RegistryDoc {
+                canonical_max: reg.canonical_max,
+                claims: reg.claims.iter().map(|c| claim_doc(&reg.format, c)).collect(),
+                document_revisions: reg.revisions,
+                format: FORMAT.to_string(),
+                id_prefix: reg.format.prefix().to_string(),
+                id_width: reg.format.width(),
+                objects_file: ObjectsRef {
+                    count: 7,
+                    file: "objects.json".to_string(),
+                    sha256: "a".repeat(64),
+                },
+            };
+            prop_assert_eq!(&header, &to_canonical_bytes(&doc).unwrap());
         }
     }
 }
