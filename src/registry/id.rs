@@ -79,27 +79,38 @@ impl IdFormat {
     /// it: the documents of a large registry are mostly ids, rendered on
     /// every claim, so this goes straight into the string.
     pub fn push_id(&self, s: &mut String, n: u64) {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(n);
-        s.push_str(&self.prefix);
-        s.push('-');
-        s.push_str(self.padding(digits.len()));
-        s.push_str(digits);
+        // Writing into a `String` cannot fail.
+        let _ = self.write_id(s, n);
     }
 
     /// Appends a range as [`IdFormat::format_range`] spells it.
     pub fn push_range(&self, s: &mut String, first: u64, last: u64) {
-        self.push_id(s, first);
-        if first != last {
-            s.push_str("..");
-            self.push_id(s, last);
-        }
+        let _ = self.write_range(s, first, last);
     }
 
-    /// The zeros before a number of `digits` digits.
-    fn padding(&self, digits: usize) -> &'static str {
-        let pad = (self.width as usize).saturating_sub(digits);
-        ZEROS.get(..pad).unwrap_or(ZEROS)
+    /// Writes the id of number `n`: `{:0w$}` spelled out, because the
+    /// documents of a large registry hold tens of thousands of ids,
+    /// rendered on every claim, and the formatter's padding machinery was a
+    /// tenth of a claim's time. The one spelling behind [`IdFormat::id`]
+    /// and [`IdFormat::push_id`].
+    fn write_id(&self, w: &mut impl std::fmt::Write, n: u64) -> std::fmt::Result {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n);
+        let pad = (self.width as usize).saturating_sub(digits.len());
+        w.write_str(&self.prefix)?;
+        w.write_str("-")?;
+        w.write_str(ZEROS.get(..pad).unwrap_or(ZEROS))?;
+        w.write_str(digits)
+    }
+
+    /// Writes a range (`FIRST..LAST`, or one id when they are equal).
+    fn write_range(&self, w: &mut impl std::fmt::Write, first: u64, last: u64) -> std::fmt::Result {
+        self.write_id(w, first)?;
+        if first != last {
+            w.write_str("..")?;
+            self.write_id(w, last)?;
+        }
+        Ok(())
     }
 
     /// [`IdFormat::format_range`] as something to write.
@@ -206,16 +217,8 @@ const ZEROS: &str = "000000000000000000";
 const _: () = assert!(ZEROS.len() == MAX_WIDTH as usize);
 
 impl std::fmt::Display for Id<'_> {
-    // `{:0w$}` spelled out: the documents of a large registry hold tens of
-    // thousands of ids, rendered on every claim, and the formatter's
-    // padding machinery was a tenth of a claim's time.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(self.n);
-        f.write_str(&self.fmt.prefix)?;
-        f.write_str("-")?;
-        f.write_str(self.fmt.padding(digits.len()))?;
-        f.write_str(digits)
+        self.fmt.write_id(f, self.n)
     }
 }
 
@@ -228,11 +231,7 @@ struct IdRange<'a> {
 
 impl std::fmt::Display for IdRange<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.fmt.id(self.first))?;
-        if self.first != self.last {
-            write!(f, "..{}", self.fmt.id(self.last))?;
-        }
-        Ok(())
+        self.fmt.write_range(f, self.first, self.last)
     }
 }
 

@@ -443,7 +443,13 @@ fn check_sha(value: &str, allow_empty: bool) -> Result<(), String> {
 
 /// Checks a packet name (claims and records carry one); `key` names it in errors.
 pub fn check_packet_name(key: &str, value: &str) -> Result<(), String> {
-    check_text(value, 200, false).map_err(|e| format!("{key}: {e}"))
+    packet_name_problem(value).map_err(|e| format!("{key}: {e}"))
+}
+
+/// What is wrong with `value` as a packet name, without naming where it
+/// stands (a caller that names it only on an error builds the key then).
+fn packet_name_problem(value: &str) -> Result<(), String> {
+    check_text(value, 200, false)
 }
 
 /// Converts and validates one record; `key` names it in errors (`objects[3]`).
@@ -496,7 +502,7 @@ fn claim_from_doc(fmt: &IdFormat, key: impl Fn() -> String, d: ClaimDoc) -> Resu
             d.last
         ));
     }
-    check_text(&d.packet, 200, false).map_err(|e| format!("{}.packet: {e}", key()))?;
+    packet_name_problem(&d.packet).map_err(|e| format!("{}.packet: {e}", key()))?;
     Ok(Claim {
         packet: d.packet,
         first,

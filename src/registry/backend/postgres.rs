@@ -453,6 +453,39 @@ fn merge_tail_sql(name: &str) -> String {
     )
 }
 
+/// Why parts are not a document (see [`join_parts`]).
+#[derive(Debug, PartialEq, Eq)]
+enum PartsProblem {
+    /// A part starts at `start`, not at `end`, where the parts before it end.
+    Gap { start: i64, end: usize },
+    /// They hold more than the limit.
+    TooLong,
+}
+
+/// The document that `parts` (start and bytes, in order of start) make
+/// when each starts where the ones before it end, from 0, and they hold at
+/// most `limit` bytes: the one check of a document kept as parts, for a
+/// read and for a read-ahead alike.
+fn join_parts<'a>(
+    parts: impl IntoIterator<Item = (i64, &'a [u8])>,
+    limit: u64,
+) -> std::result::Result<Vec<u8>, PartsProblem> {
+    let mut out = Vec::new();
+    for (start, bytes) in parts {
+        if start != out.len() as i64 {
+            return Err(PartsProblem::Gap {
+                start,
+                end: out.len(),
+            });
+        }
+        out.extend_from_slice(bytes);
+        if out.len() as u64 > limit {
+            return Err(PartsProblem::TooLong);
+        }
+    }
+    Ok(out)
+}
+
 /// `rel` as a string literal of a batched statement. Names are holdfast's
 /// own (`objects.json`, `history/blobs/<sha256>`, …); anything but those
 /// characters is refused rather than quoted.
@@ -774,28 +807,22 @@ impl PgBackend {
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut out = Vec::new();
-        for r in rows {
-            let start: i64 = r.get(0);
-            let bytes: &[u8] = r.get(1);
-            if start != out.len() as i64 {
-                return Err(Error::malformed(
-                    self.path(rel),
-                    format!(
-                        "its parts in {SCHEMA}.parts do not follow each other (a part starts at {start}, the parts before end at {}); edited by hand?",
-                        out.len()
-                    ),
-                ));
-            }
-            out.extend_from_slice(bytes);
-            if out.len() as u64 > limit {
-                return Err(Error::malformed(
-                    self.path(rel),
-                    format!("longer than the {limit} bytes holdfast reads"),
-                ));
-            }
+        let parts = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, &[u8]>(1)));
+        match join_parts(parts, limit) {
+            Ok(out) => Ok(Some(out)),
+            Err(PartsProblem::Gap { start, end }) => Err(Error::malformed(
+                self.path(rel),
+                format!(
+                    "its parts in {SCHEMA}.parts do not follow each other (a part starts at {start}, the parts before end at {end}); edited by hand?"
+                ),
+            )),
+            Err(PartsProblem::TooLong) => Err(Error::malformed(
+                self.path(rel),
+                format!("longer than the {limit} bytes holdfast reads"),
+            )),
         }
-        Ok(Some(out))
     }
 
     /// Deletes the rows of `rel` from `holdfast.<table>` (`files` or `parts`).
@@ -1439,13 +1466,8 @@ impl Backend for PgBackend {
                 continue;
             };
             list.sort_by_key(|(start, _)| *start);
-            let mut doc = Vec::with_capacity(list.iter().map(|(_, b)| b.len()).sum());
-            let follows = list.into_iter().all(|(start, bytes)| {
-                let ok = start == doc.len() as i64;
-                doc.extend_from_slice(&bytes);
-                ok
-            });
-            if follows {
+            let list = list.iter().map(|(start, bytes)| (*start, bytes.as_slice()));
+            if let Ok(doc) = join_parts(list, u64::MAX) {
                 ahead.files.insert(name, Some(doc));
             }
         }
@@ -1521,6 +1543,22 @@ mod tests {
         for bad in ["", "a'b", "a\\b", "a b", "a;b", "é", "a\nb", "a\0b"] {
             assert!(name_literal(bad).is_err(), "{bad:?} was let through");
         }
+    }
+
+    #[test]
+    fn parts_are_a_document_only_when_each_follows_the_ones_before() {
+        let ok = [(0, &b"ab"[..]), (2, b""), (2, b"cd")];
+        assert_eq!(join_parts(ok, 4), Ok(b"abcd".to_vec()));
+        assert_eq!(join_parts(ok, 3), Err(PartsProblem::TooLong));
+        assert_eq!(
+            join_parts([(0, &b"ab"[..]), (3, b"c")], 10),
+            Err(PartsProblem::Gap { start: 3, end: 2 })
+        );
+        assert_eq!(
+            join_parts([(1, &b"ab"[..])], 10),
+            Err(PartsProblem::Gap { start: 1, end: 0 })
+        );
+        assert_eq!(join_parts([], 0), Ok(Vec::new()));
     }
 
     #[test]
