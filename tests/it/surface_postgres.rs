@@ -375,6 +375,28 @@ fn cli_snapshot_to_nothing_writes_nothing() {
             d.path().join("no-socket-here/.s.PGSQL.5432").display()
         )));
     assert!(!d.path().join("snap.json").exists());
+    // The snapshot opens its socket itself and never picks among servers.
+    for option in [
+        "target_session_attrs=read-write",
+        "load_balance_hosts=random",
+    ] {
+        Command::cargo_bin("holdfast")
+            .unwrap()
+            .env(
+                "HOLDFAST_TEST_PG_NOTHING",
+                format!("host=/nonexistent dbname=x user=postgres {option}"),
+            )
+            .arg("snapshot")
+            .arg(d.path().join("surfaces.toml"))
+            .arg("--out")
+            .arg(d.path().join("snap.json"))
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(
+                "surface prod-pg: the connection string sets target_session_attrs or load_balance_hosts",
+            ));
+        assert!(!d.path().join("snap.json").exists());
+    }
     // An unset variable is a spec problem, named with its line.
     Command::cargo_bin("holdfast")
         .unwrap()

@@ -38,17 +38,19 @@ mod batch;
 mod catalog;
 pub mod quote;
 mod relations;
+mod socket;
+mod tap;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::Stream;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, LoadBalanceHosts, SslMode, TargetSessionAttrs};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Row};
 
@@ -65,6 +67,7 @@ pub use crate::surface::spec::{
 };
 pub use catalog::KINDS;
 use relations::RelationDef;
+use tap::CopyTap;
 
 /// A catalog row's attributes by column name (NULL as `None`).
 type Attributes = BTreeMap<String, Option<String>>;
@@ -112,11 +115,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const UNKEYED_TABLE_LIMIT: usize = 1 << 30;
 /// Oids below this are the server's own objects (created by initdb).
 pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
-
-/// How many COPY chunks (rows) holdfast reads between two readings of the
-/// clock for the read timeout: a connection is seen silent only when this
-/// many rows took longer than the read timeout.
-pub const TICK_EVERY: u32 = 16;
 
 /// Which database a `postgres` snapshot read, recorded in the snapshot so
 /// `prove` can refuse to compare snapshots of two different databases.
@@ -430,24 +428,49 @@ impl SlotHandle {
 pub struct Client {
     runtime: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
+    /// The connection's [`CopyTap`]: COPY rows arrive through it.
+    rows: tap::Rows,
+}
+
+/// One step of reading a COPY: rows the tap took, a row the client parsed
+/// (only without the tap's framing), the end, or the client's error.
+enum CopyStep<Row> {
+    Taken,
+    Parsed(Row),
+    Done,
+    Failed(postgres::Error),
 }
 
 impl Client {
     /// Connects (the connection's task runs on the client's runtime,
-    /// whenever a call waits on it).
+    /// whenever a call waits on it) through a [`CopyTap`] on a socket
+    /// holdfast opens itself (see [`socket`]).
     fn connect(config: &Config) -> std::result::Result<Client, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the client's runtime: {e}"))?;
-        let (client, connection) = runtime
-            .block_on(config.connect(NoTls))
-            .map_err(|e| pg_error(&e))?;
+        // With sslmode=require the server's first answer is one byte, not
+        // a message; the tap then passes bytes on without reading them.
+        let framing = matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer);
+        let (client, connection, rows) = runtime.block_on(async {
+            let socket = socket::connect(config).await?;
+            let (tap, rows) = CopyTap::new(socket, framing);
+            let (client, connection) = config
+                .connect_raw(tap, NoTls)
+                .await
+                .map_err(|e| pg_error(&e))?;
+            Ok::<_, String>((client, connection, rows))
+        })?;
         runtime.spawn(async move {
             // Its error also ends every pending call, which reports it.
             let _ = connection.await;
         });
-        Ok(Client { runtime, client })
+        Ok(Client {
+            runtime,
+            client,
+            rows,
+        })
     }
 
     /// Runs statements (simple query protocol).
@@ -473,24 +496,62 @@ impl Client {
         self.runtime.block_on(self.client.query_one(sql, params))
     }
 
-    /// Runs a `COPY ... TO STDOUT`, handing each message (a row) to `each`
-    /// as it arrives; stops at the first error of `each`, which is returned
-    /// inside.
+    /// Runs a `COPY ... TO STDOUT`, handing its rows to `each` as they
+    /// arrive, in order, many rows at a time (the tap takes them off the
+    /// socket: see [`tap`]); stops at the first error of `each`, which is
+    /// returned inside. The bytes handed over, concatenated, are the COPY's
+    /// text.
     fn copy_each<E>(
         &mut self,
         sql: &str,
         mut each: impl FnMut(&[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<std::result::Result<(), E>, postgres::Error> {
         let client = &self.client;
+        let rows = &self.rows;
         self.runtime.block_on(async move {
+            let _disarm = rows.arm();
             let stream = client.copy_out(sql).await?;
             let mut stream = std::pin::pin!(stream);
-            while let Some(chunk) = stream.next().await {
-                if let Err(e) = each(&chunk?) {
+            let mut chunk: Vec<u8> = Vec::new();
+            let mut ended = false;
+            loop {
+                let step = std::future::poll_fn(|cx| {
+                    if rows.take(&mut chunk, cx) {
+                        return std::task::Poll::Ready(CopyStep::Taken);
+                    }
+                    if ended {
+                        return std::task::Poll::Ready(CopyStep::Done);
+                    }
+                    // The tap took every row before the client saw the
+                    // COPY end, so after the end only `take` is asked.
+                    stream.as_mut().poll_next(cx).map(|next| match next {
+                        Some(Ok(row)) => CopyStep::Parsed(row),
+                        Some(Err(e)) => CopyStep::Failed(e),
+                        None => {
+                            ended = true;
+                            if rows.take(&mut chunk, cx) {
+                                CopyStep::Taken
+                            } else {
+                                CopyStep::Done
+                            }
+                        }
+                    })
+                })
+                .await;
+                let r = match step {
+                    CopyStep::Taken => {
+                        let r = each(&chunk);
+                        chunk.clear();
+                        r
+                    }
+                    CopyStep::Parsed(row) => each(&row),
+                    CopyStep::Done => return Ok(Ok(())),
+                    CopyStep::Failed(e) => return Err(e),
+                };
+                if let Err(e) = r {
                     return Ok(Err(e));
                 }
             }
-            Ok(Ok(()))
         })
     }
 }
@@ -515,6 +576,17 @@ fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Confi
     // A connection string without a password takes one from the pgpass
     // file, as libpq would (a file others may read is refused); not from
     // PGPASSWORD, which would go to whatever server the spec names.
+    // The socket is opened by holdfast (see `socket`), which does not
+    // choose among servers: a string asking it to is refused up front.
+    if config.get_target_session_attrs() != TargetSessionAttrs::Any
+        || config.get_load_balance_hosts() != LoadBalanceHosts::Disable
+    {
+        return Err(Error::Usage(format!(
+            "surface {who}: the connection string sets target_session_attrs or load_balance_hosts, \
+             which the postgres snapshot does not support (it reads the one server it connects to \
+             first, in a read-only transaction): remove them"
+        )));
+    }
     crate::pgconn::fill_password_from_pgpass(&mut config)
         .map_err(|e| Error::refused(format!("surface {who}: {e}")))?;
     if config.get_connect_timeout().is_none() {
@@ -708,15 +780,11 @@ impl ReadOnlySession {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         self.slot.begin(doing);
-        // The clock is read once per TICK_EVERY chunks (a chunk is one row):
-        // reading it per row was a tenth of the snapshot's CPU.
-        let mut chunks = 0u32;
+        // The clock is read once per chunk: a chunk is what arrived since
+        // the last one (many rows, not one: see `tap`), so this is cheap.
         let slot = &self.slot;
         let r = self.client.copy_each(sql, |chunk| {
-            chunks = chunks.wrapping_add(1);
-            if chunks.is_multiple_of(TICK_EVERY) {
-                slot.tick();
-            }
+            slot.tick();
             sink(chunk)
         });
         self.slot.end();
