@@ -36,6 +36,7 @@
 
 mod batch;
 mod catalog;
+mod pool;
 pub mod quote;
 mod relations;
 mod socket;
@@ -66,6 +67,7 @@ pub use crate::surface::spec::{
     DEFAULT_SORT_IN_HOLDFAST_BELOW, DEFAULT_STATEMENT_TIMEOUT_SECONDS, PgOptions, default_parallel,
 };
 pub use catalog::KINDS;
+use pool::BufferPool;
 use relations::RelationDef;
 use tap::CopyTap;
 
@@ -84,9 +86,8 @@ type RowResults = Vec<(usize, Result<JobRows>)>;
 /// lines, sorted with the other ranges' lines of the table.
 enum JobRows {
     Digest(String, u64),
-    Lines(Vec<u8>),
-    /// The whole table's rows digest (the last page range of a table with
-    /// an integer key to be read).
+    /// The whole table's rows digest (the last page range of a table read
+    /// in page ranges).
     Table(String, u64),
     /// A page range whose rows wait for the table's other ranges.
     Held,
@@ -842,13 +843,14 @@ impl ReadOnlySession {
     /// [`RelationDef::page_split`] and [`RelationDef::keyed_page_split`]):
     /// its COPY lines, to be sorted with the other ranges'. `held` counts
     /// the bytes of the table's ranges read so far, against
-    /// [`UNKEYED_TABLE_LIMIT`].
+    /// [`UNKEYED_TABLE_LIMIT`]; the buffer comes from `pool`.
     fn page_lines(
         &mut self,
         rel: &RelationDef,
         lo: Option<i64>,
         hi: Option<i64>,
         held: &AtomicUsize,
+        pool: &BufferPool,
     ) -> Result<Vec<u8>> {
         let doing = format!("reading {} (pages {lo:?}..{hi:?})", rel.part());
         let keyed = rel.ranged();
@@ -857,7 +859,7 @@ impl ReadOnlySession {
         } else {
             rel.page_copy_sql(lo, hi)
         };
-        let mut all: Vec<u8> = Vec::with_capacity(rel.pages_capacity(lo, hi));
+        let mut all: Vec<u8> = pool.take(rel.pages_capacity(lo, hi));
         let (who, part) = (self.who.clone(), rel.part());
         let sort_below = self.opts.sort_in_holdfast_below;
         // Bytes not yet added to `held`: added a MiB at a time, not once per
@@ -1334,6 +1336,11 @@ impl KeyedRows {
             }
         }
         Ok(KeyedRows { bytes, ranges: out })
+    }
+
+    /// Its COPY bytes, to reuse the buffer once the table is hashed.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 
     /// The rows digest of the table from all its page ranges' rows: per key
@@ -1816,9 +1823,15 @@ fn read_inner(
     // A page-split table's lines are held in memory together: their bytes
     // so far, per relation, against UNKEYED_TABLE_LIMIT.
     let held: Vec<AtomicUsize> = relations.iter().map(|_| AtomicUsize::new(0)).collect();
-    // The parsed page ranges of each table with an integer key read so.
+    // The parsed page ranges of each table with an integer key read so,
+    // and the lines of each page range of a table without one, until the
+    // table's last range is read: then it is hashed and its buffers go
+    // back to `pool` for the next tables' ranges.
     let keyed_parts: Vec<Mutex<Vec<KeyedRows>>> =
         relations.iter().map(|_| Mutex::new(Vec::new())).collect();
+    let paged_parts: Vec<Mutex<Vec<Vec<u8>>>> =
+        relations.iter().map(|_| Mutex::new(Vec::new())).collect();
+    let pool = BufferPool::default();
     // Largest first; the order only schedules, the digests do not depend on it.
     jobs.sort_by_key(|j| (std::cmp::Reverse(j.weight), j.relation, j.range));
     let workers = opts.parallel.clamp(1, 64).min(jobs.len().max(1));
@@ -1861,7 +1874,7 @@ fn read_inner(
             let rel = &relations[job.relation];
             let r = if let (true, Some(key_ranges)) = (job.pages, keyed_pages.get(&job.relation)) {
                 // Parsed and bucketed here, while the other connections read.
-                s.page_lines(rel, job.lo, job.hi, &held[job.relation])
+                s.page_lines(rel, job.lo, job.hi, &held[job.relation], &pool)
                     .and_then(|bytes| {
                         let key = rel.key_position().ok_or_else(|| {
                             Error::failed(format!(
@@ -1883,14 +1896,31 @@ fn read_inner(
                         if parts.len() < job.of {
                             return Ok(JobRows::Held);
                         }
-                        let (sha, n) = KeyedRows::digest(&parts).map_err(|why| {
+                        let parts = std::mem::take(&mut *parts);
+                        let digest = KeyedRows::digest(&parts);
+                        pool.give(parts.into_iter().map(KeyedRows::into_bytes));
+                        let (sha, n) = digest.map_err(|why| {
                             Error::failed(format!("surface {who}: {}: {why}", rel.part()))
                         })?;
                         Ok(JobRows::Table(sha, n))
                     })
             } else if job.pages {
-                s.page_lines(rel, job.lo, job.hi, &held[job.relation])
-                    .map(JobRows::Lines)
+                s.page_lines(rel, job.lo, job.hi, &held[job.relation], &pool)
+                    .map(|lines| {
+                        // As above: the connection that reads a table's
+                        // last range sorts and hashes its lines.
+                        let mut parts = paged_parts[job.relation]
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        parts.push(lines);
+                        if parts.len() < job.of {
+                            return JobRows::Held;
+                        }
+                        let parts = std::mem::take(&mut *parts);
+                        let (sha, n) = sorted_buffers_digest(&parts);
+                        pool.give(parts);
+                        JobRows::Table(sha, n)
+                    })
             } else if rel.ranged() {
                 s.range_rows(rel, job.lo, job.hi, job.of)
                     .map(|(d, n)| JobRows::Digest(d, n))
@@ -1941,14 +1971,11 @@ fn read_inner(
     let (catalog, mut values) = first?;
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(n, _)| *n);
-    // Per relation, its key ranges' digests in key order, or its page
-    // ranges' lines.
+    // Per relation, its key ranges' digests in key order.
     let mut ranged: BTreeMap<usize, Vec<(usize, String, u64)>> = BTreeMap::new();
-    let mut paged: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for (n, r) in results {
         let job = &jobs[n];
         match r? {
-            JobRows::Lines(lines) => paged.entry(job.relation).or_default().push(lines),
             JobRows::Table(sha, rows) => values[job.relation] = Some((sha, rows)),
             JobRows::Held => {}
             JobRows::Digest(sha, rows) if job.of == 1 => {
@@ -1963,15 +1990,6 @@ fn read_inner(
     for (i, mut parts) in ranged {
         parts.sort_by_key(|(k, _, _)| *k);
         values[i] = Some(ranges_digest(&parts));
-    }
-    for (i, buffers) in paged {
-        if buffers.len() != jobs.iter().filter(|j| j.relation == i).count() {
-            return Err(Error::failed(format!(
-                "surface {who}: {} was not read whole",
-                relations[i].part()
-            )));
-        }
-        values[i] = Some(sorted_buffers_digest(&buffers));
     }
 
     let mut parts = BTreeMap::new();
