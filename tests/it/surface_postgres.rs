@@ -1471,3 +1471,40 @@ fn many_keyed_tables_are_each_bounded_and_read() {
         vec!["table:public.k0", "table:public.k150", "table:public.k229"]
     );
 }
+
+/// A host that takes the socket but not the session (a server shutting
+/// down, another service on the port) moves the snapshot on to the next
+/// host of the connection string, as `tokio_postgres` does; with only that
+/// host, the error says what went wrong.
+#[test]
+fn a_host_that_accepts_and_hangs_up_falls_through_to_the_next() {
+    let server = pg::shared();
+    let fake = tempfile::tempdir().unwrap();
+    let listener =
+        std::os::unix::net::UnixListener::bind(fake.path().join(".s.PGSQL.5432")).unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            drop(s);
+        }
+    });
+    let both = format!(
+        "host={},{} dbname=postgres user=postgres connect_timeout=10",
+        fake.path().display(),
+        server.socket_dir().display()
+    );
+    let mut session = ReadOnlySession::open(&both, "db").expect("the second host is tried");
+    session.batch_execute("SELECT 1").unwrap();
+    let only = format!(
+        "host={} dbname=postgres user=postgres connect_timeout=10",
+        fake.path().display()
+    );
+    let e = ReadOnlySession::open(&only, "db")
+        .err()
+        .expect("no server there");
+    assert!(
+        e.to_string()
+            .contains("error communicating with the server")
+            || e.to_string().contains("connection closed"),
+        "{e}"
+    );
+}

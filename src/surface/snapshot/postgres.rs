@@ -454,15 +454,16 @@ impl Client {
         // With sslmode=require the server's first answer is one byte, not
         // a message; the tap then passes bytes on without reading them.
         let framing = matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer);
-        let (client, connection, rows) = runtime.block_on(async {
-            let socket = socket::connect(config).await?;
+        let (client, connection, rows) = runtime.block_on(socket::connect(config, |socket| {
             let (tap, rows) = CopyTap::new(socket, framing);
-            let (client, connection) = config
-                .connect_raw(tap, NoTls)
-                .await
-                .map_err(|e| pg_error(&e))?;
-            Ok::<_, String>((client, connection, rows))
-        })?;
+            async move {
+                let (client, connection) = config
+                    .connect_raw(tap, NoTls)
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok((client, connection, rows))
+            }
+        }))?;
         runtime.spawn(async move {
             // Its error also ends every pending call, which reports it.
             let _ = connection.await;

@@ -8,8 +8,9 @@
 //! `tokio_postgres` 0.7 does: each host (or `hostaddr`) in order with its
 //! port, every address a host name resolves to, `connect_timeout` per
 //! attempt, and on TCP `TCP_NODELAY`, keepalives and `tcp_user_timeout`;
-//! the first socket that connects is used, otherwise the last error is
-//! reported.
+//! the first attempt whose session starts is used (a socket that connects
+//! to a server that then refuses the session moves on to the next), and
+//! otherwise the last error is reported.
 //!
 //! Not supported here (refused, so a spec asking for them is never quietly
 //! connected otherwise): `load_balance_hosts=random` and a
@@ -17,9 +18,10 @@
 //! transaction whose target it records; it has no use for either.
 
 use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -35,90 +37,127 @@ pub enum Socket {
     Unix(UnixStream),
 }
 
-/// Connects to the first of the config's hosts that answers (see the
-/// module documentation); the error names what was tried last.
-pub async fn connect(config: &Config) -> Result<Socket, String> {
-    if config.get_load_balance_hosts() != LoadBalanceHosts::Disable {
-        return Err("load_balance_hosts is not supported by the postgres snapshot".into());
-    }
-    if config.get_target_session_attrs() != TargetSessionAttrs::Any {
-        return Err("target_session_attrs is not supported by the postgres snapshot".into());
+/// Opens a socket to each of the config's hosts (and each address a host
+/// name resolves to) in turn and hands it to `start` (the client's startup
+/// and authentication), until one starts: as `tokio_postgres` does, a
+/// server that accepts the socket but refuses the session (starting up,
+/// too many clients, `pg_hba.conf`) moves on to the next host. The error
+/// is the last attempt's.
+pub async fn connect<T, F, Fut>(config: &Config, mut start: F) -> Result<T, String>
+where
+    F: FnMut(Socket) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    if config.get_load_balance_hosts() != LoadBalanceHosts::Disable
+        || config.get_target_session_attrs() != TargetSessionAttrs::Any
+    {
+        // Refused with a message when the spec is read; kept here so that
+        // no other caller connects otherwise than it asked.
+        return Err("target_session_attrs and load_balance_hosts are not supported".into());
     }
     let hosts = config.get_hosts();
     let hostaddrs = config.get_hostaddrs();
     let ports = config.get_ports();
     if hosts.is_empty() && hostaddrs.is_empty() {
-        return Err("both host and hostaddr are missing".into());
+        return Err("invalid configuration: both host and hostaddr are missing".into());
     }
     if !hosts.is_empty() && !hostaddrs.is_empty() && hosts.len() != hostaddrs.len() {
         return Err(format!(
-            "number of hosts ({}) is different from number of hostaddrs ({})",
+            "invalid configuration: number of hosts ({}) is different from number of hostaddrs ({})",
             hosts.len(),
             hostaddrs.len()
         ));
     }
     let count = hosts.len().max(hostaddrs.len());
     if ports.len() > 1 && ports.len() != count {
-        return Err("invalid number of ports".into());
+        return Err("invalid configuration: invalid number of ports".into());
     }
-    let mut last = None;
+    let mut last = String::from("error connecting to server: no host to try");
     for i in 0..count {
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         // hostaddr, when given, is where to connect; the host only names it.
-        let attempt = match (hostaddrs.get(i), hosts.get(i)) {
-            (Some(ip), _) => connect_tcp(&ip.to_string(), port, config).await,
-            (None, Some(Host::Tcp(name))) => connect_tcp(name, port, config).await,
+        let addrs: Vec<Target> = match (hostaddrs.get(i), hosts.get(i)) {
+            (Some(ip), _) => vec![Target::Tcp(SocketAddr::new(*ip, port))],
+            (None, Some(Host::Tcp(name))) => match tokio::net::lookup_host((name.as_str(), port))
+                .await
+            {
+                Ok(found) => {
+                    let found: Vec<Target> = found.map(Target::Tcp).collect();
+                    if found.is_empty() {
+                        last = "error connecting to server: could not resolve any addresses".into();
+                    }
+                    found
+                }
+                Err(e) => {
+                    last = format!("error connecting to server: {e}");
+                    Vec::new()
+                }
+            },
             (None, Some(Host::Unix(dir))) => {
-                let path = dir.join(format!(".s.PGSQL.{port}"));
-                with_timeout(config, UnixStream::connect(path))
-                    .await
-                    .map(Socket::Unix)
+                vec![Target::Unix(dir.join(format!(".s.PGSQL.{port}")))]
             }
-            (None, None) => Err(io::Error::new(io::ErrorKind::InvalidInput, "no host")),
+            (None, None) => Vec::new(),
         };
-        match attempt {
-            Ok(socket) => return Ok(socket),
-            Err(e) => last = Some(e),
+        for target in addrs {
+            match open(&target, config).await {
+                Ok(socket) => match start(socket).await {
+                    Ok(started) => return Ok(started),
+                    Err(e) => last = e,
+                },
+                Err(e) => last = format!("error connecting to server: {e}"),
+            }
         }
     }
-    Err(format!(
-        "error connecting to server: {}",
-        last.map_or_else(|| "no host to try".to_string(), |e| e.to_string())
-    ))
+    Err(last)
 }
 
-/// Every address `host` resolves to, in order, until one connects.
-async fn connect_tcp(host: &str, port: u16, config: &Config) -> io::Result<Socket> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        match with_timeout(config, TcpStream::connect(addr)).await {
-            Ok(stream) => {
-                tcp_options(&stream, config)?;
-                return Ok(Socket::Tcp(stream));
-            }
-            Err(e) => last = Some(e),
+/// Where one attempt connects.
+enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// One socket, with the config's timeout and TCP options.
+async fn open(target: &Target, config: &Config) -> io::Result<Socket> {
+    match target {
+        Target::Tcp(addr) => {
+            let stream = with_timeout(config, TcpStream::connect(addr)).await?;
+            tcp_options(&stream, config)?;
+            Ok(Socket::Tcp(stream))
         }
+        Target::Unix(path) => with_timeout(config, UnixStream::connect(path))
+            .await
+            .map(Socket::Unix),
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve any addresses",
-        )
-    }))
 }
 
 /// `TCP_NODELAY`, `tcp_user_timeout` and keepalives, as the config says.
 fn tcp_options(stream: &TcpStream, config: &Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let sock = SockRef::from(stream);
+    #[cfg(target_os = "linux")]
     if let Some(timeout) = config.get_tcp_user_timeout() {
         sock.set_tcp_user_timeout(Some(*timeout))?;
     }
     if config.get_keepalives() {
+        #[allow(unused_mut)] // not every platform sets an interval or retries
         let mut keepalive = TcpKeepalive::new().with_time(config.get_keepalives_idle());
+        #[cfg(not(any(
+            target_os = "aix",
+            target_os = "redox",
+            target_os = "solaris",
+            target_os = "openbsd"
+        )))]
         if let Some(interval) = config.get_keepalives_interval() {
             keepalive = keepalive.with_interval(interval);
         }
+        #[cfg(not(any(
+            target_os = "aix",
+            target_os = "redox",
+            target_os = "solaris",
+            target_os = "windows",
+            target_os = "openbsd"
+        )))]
         if let Some(retries) = config.get_keepalives_retries() {
             keepalive = keepalive.with_retries(retries);
         }
@@ -139,13 +178,9 @@ async fn with_timeout<T>(
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("connection timed out after {}", seconds(limit)),
+            "connection timed out",
         )),
     }
-}
-
-fn seconds(d: Duration) -> String {
-    format!("{} s", d.as_secs_f64())
 }
 
 impl AsyncRead for Socket {

@@ -23,9 +23,15 @@
 //!   takes only whole `CopyData` payloads (a payload split over reads is
 //!   taken piece by piece, in order);
 //! - it takes the rows of one COPY only: the one whose `CopyOutResponse`
-//!   comes next after [`Rows::arm`]. Rows of an earlier COPY still arriving
-//!   (its reader gave up on an error) are passed on to the client, which
-//!   drops them with the abandoned request; they never reach a later COPY;
+//!   comes next after [`Rows::arm`], until its `CopyDone` or an error.
+//!   Rows of an earlier COPY still arriving (its reader gave up on an
+//!   error) are passed on to the client, which drops them with the
+//!   abandoned request; they never reach a later COPY;
+//! - a message length the client would reject (below 4, above an `i32`)
+//!   is never taken: the tap passes it and every byte after it on as they
+//!   are, so the client fails the COPY as it would have;
+//! - a header is passed on whole before the tap waits on the socket again,
+//!   so a message without a body that ends a read is not held back;
 //! - a COPY's rows are all taken before the client sees its `CopyDone`
 //!   (the tap handles messages in order), so when the client's COPY stream
 //!   ends, [`Rows::take`] holds the rest;
@@ -58,6 +64,12 @@ const HEADER: usize = 5;
 const COPY_OUT_RESPONSE: u8 = b'H';
 /// The `CopyData` tag: one row of a COPY.
 const COPY_DATA: u8 = b'd';
+/// The `CopyDone` tag: a COPY's rows are over.
+const COPY_DONE: u8 = b'c';
+/// The `ErrorResponse` tag.
+const ERROR_RESPONSE: u8 = b'E';
+/// The largest message length the client accepts (an `i32`).
+const MAX_LENGTH: usize = i32::MAX as usize;
 
 /// What the tap and its caller share.
 #[derive(Default)]
@@ -179,7 +191,10 @@ impl<S> CopyTap<S> {
         let mut shared = rows.lock();
         let mut took = false;
         let mut full = false;
-        while self.start < self.end {
+        // A header passed on waits for room in `out` only: it is finished
+        // before the tap waits on the socket again (a message with no body,
+        // such as `CopyDone`, must not wait for the next bytes to come).
+        while self.start < self.end || matches!(self.frame, Frame::PassHeader { .. }) {
             match self.frame {
                 Frame::Header { have } => {
                     let n = (HEADER - have).min(self.end - self.start);
@@ -197,12 +212,20 @@ impl<S> CopyTap<S> {
                         self.header[3],
                         self.header[4],
                     ]) as usize;
-                    // A length below 4 is the client's to reject: passed on.
-                    let body = len.saturating_sub(4);
-                    if tag == COPY_OUT_RESPONSE {
+                    // A length the client rejects (below 4, or above what
+                    // an i32 holds): never taken, and from there on every
+                    // byte is passed on as it is, for the client to fail.
+                    let valid = (4..=MAX_LENGTH).contains(&len);
+                    let body = if valid { len - 4 } else { usize::MAX };
+                    let armed = shared.armed == Some(shared.copies);
+                    if valid && tag == COPY_OUT_RESPONSE {
                         shared.copies += 1;
                     }
-                    self.frame = if tag == COPY_DATA && shared.armed == Some(shared.copies) {
+                    if valid && armed && (tag == COPY_DONE || tag == ERROR_RESPONSE) {
+                        // The armed COPY is over: nothing after it is taken.
+                        shared.armed = None;
+                    }
+                    self.frame = if valid && tag == COPY_DATA && armed {
                         Frame::Take { left: body }
                     } else {
                         Frame::PassHeader { sent: 0, body }
@@ -610,6 +633,103 @@ mod tests {
                 .map(|m| &m.1)
                 .collect();
             prop_assert_eq!(second.len(), rows.len());
+        }
+    }
+
+    /// Hands out `pieces` one per read, then is pending for ever (a server
+    /// that sent everything and now waits for the client).
+    struct ThenPending(Vec<Vec<u8>>);
+
+    impl AsyncRead for ThenPending {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            out: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = self.get_mut();
+            if this.0.is_empty() {
+                return Poll::Pending;
+            }
+            let p = this.0.remove(0);
+            out.put_slice(&p);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Reads until pending with `room` bytes per read, the tap armed or
+    /// not: (bytes passed on, rows taken).
+    fn until_pending(pieces: Vec<Vec<u8>>, room: usize, arm: bool) -> (Vec<u8>, Vec<u8>) {
+        let (mut tap, rows) = CopyTap::new(ThenPending(pieces), true);
+        let armed = arm.then(|| rows.arm());
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut passed, mut taken) = (Vec::new(), Vec::new());
+        let mut buf = vec![0u8; room];
+        for _ in 0..1000 {
+            let mut out = ReadBuf::new(&mut buf);
+            let r = Pin::new(&mut tap).poll_read(&mut cx, &mut out);
+            let mut chunk = Vec::new();
+            if rows.take(&mut chunk, &mut cx) {
+                taken.extend(chunk);
+            }
+            match r {
+                Poll::Ready(Ok(())) => passed.extend_from_slice(out.filled()),
+                Poll::Ready(Err(e)) => panic!("{e}"),
+                Poll::Pending => break,
+            }
+        }
+        drop(armed);
+        (passed, taken)
+    }
+
+    /// A message with no body that ends a read (`CopyDone`, `BindComplete`)
+    /// reaches the client before the tap waits for more bytes: the server
+    /// may send nothing more until the client answers.
+    #[test]
+    fn a_message_that_ends_a_read_is_passed_on_before_waiting() {
+        let mut first = message(b'Z', b"I");
+        first.extend(message(b'2', b""));
+        assert_eq!(until_pending(vec![first.clone()], 4096, false).0, first);
+        let done = message(b'c', b"");
+        assert_eq!(until_pending(vec![done.clone()], 3, false).0, done);
+        assert_eq!(until_pending(vec![done.clone()], 1, false).0, done);
+    }
+
+    /// A length the client rejects is never taken: the client sees it and
+    /// fails, instead of a COPY that looks whole.
+    #[test]
+    fn a_malformed_length_is_passed_on_not_taken() {
+        for bad in [
+            [0u8, 0, 0, 0],
+            [0, 0, 0, 3],
+            [0x80, 0, 0, 4],
+            [0xff, 0xff, 0xff, 0xff],
+        ] {
+            let mut stream = message(b'1', b"");
+            stream.extend(message(b'H', b"\0\0\x03\0\0\0\0\0\0"));
+            stream.push(b'd');
+            stream.extend(bad);
+            stream.extend(message(b'd', b"abc\n"));
+            stream.extend(message(b'c', b""));
+            let (passed, taken) = run(&stream, vec![], 1 << 16, None);
+            assert!(taken.is_empty(), "{bad:?}");
+            // Every byte, the bad header and all after it, reaches the client.
+            assert_eq!(passed, stream, "{bad:?}");
+        }
+    }
+
+    /// Rows after the armed COPY's end (or its error) are not taken: the
+    /// client's COPY has ended, they belong to nothing.
+    #[test]
+    fn nothing_after_the_armed_copys_end_is_taken() {
+        for end in [message(b'c', b""), message(b'E', b"SERROR\0\0")] {
+            let mut stream = message(b'H', b"\0\0\x03\0\0\0\0\0\0");
+            stream.extend(message(b'd', b"1\n"));
+            stream.extend(&end);
+            let stray = message(b'd', b"2\n");
+            stream.extend(&stray);
+            let (passed, taken) = until_pending(vec![stream], 4096, true);
+            assert_eq!(taken, b"1\n");
+            assert!(passed.ends_with(&stray));
         }
     }
 }
