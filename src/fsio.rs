@@ -41,6 +41,25 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     sync_dir(&dir)
 }
 
+/// [`write_atomic_mode`] with the temporary file made in `temp_dir` (on the
+/// same file system) instead of beside `path`, renamed into place and its
+/// directory flushed. A crash may leave the temporary file in `temp_dir`,
+/// whose owner removes such leftovers.
+pub fn write_atomic_via(path: &Path, temp_dir: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(temp_dir)
+        .at(temp_dir)?;
+    tmp.write_all(bytes).at(tmp.path())?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(&dir)
+}
+
 /// Flushes a directory's entries (a rename is durable only after this).
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)

@@ -465,7 +465,7 @@ fn try_claim(
             return Ok(None);
         }
     }
-    b.remove_leftovers()?;
+    b.remove_leftovers(false)?;
     let Some((head, head_hash, high_water)) = head_and_high_water(b)? else {
         return Ok(None);
     };

@@ -1061,3 +1061,53 @@ fn a_forged_fold_entry_is_named_by_verify_history() {
         "{all}"
     );
 }
+
+/// The temporary files of a killed write: a claim removes those in the
+/// registry and its history directory without listing every blob (a new
+/// blob's temporary file is made in `history`, never among the blobs);
+/// those an older version left among the blobs are ignored by every
+/// command and removed by the next write that takes the full way.
+#[test]
+fn leftover_temporary_files_are_removed_without_listing_the_blobs_on_each_claim() {
+    let (tmp, reg) = seeded();
+    let w = tmp.path();
+    ok(
+        w,
+        &["registry", "claim", "--packet", "PKT-A", "--count", "2"],
+    );
+    let history_temp = reg.join("history/.holdfast-tmp-killed");
+    let blob_temp = reg.join("history/blobs/.holdfast-tmp-killed-long-ago");
+    std::fs::write(&history_temp, b"half a blob").unwrap();
+    std::fs::write(&blob_temp, b"half a blob").unwrap();
+    ok(
+        w,
+        &["registry", "claim", "--packet", "PKT-B", "--count", "2"],
+    );
+    assert!(
+        !history_temp.exists(),
+        "the claim removes a leftover in history"
+    );
+    assert!(blob_temp.exists(), "a claim does not list the blobs");
+    let temps_among_blobs = || {
+        std::fs::read_dir(reg.join("history/blobs"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".holdfast-tmp-")
+            })
+            .count()
+    };
+    assert_eq!(temps_among_blobs(), 1);
+    ok(
+        w,
+        &["registry", "claim", "--packet", "PKT-C", "--count", "2"],
+    );
+    assert_eq!(temps_among_blobs(), 1);
+    // The other commands take the full way, which looks among the blobs
+    // too.
+    ok(w, &["registry", "check"]);
+    assert_eq!(temps_among_blobs(), 0);
+    ok(w, &["registry", "verify-history"]);
+}

@@ -90,8 +90,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Cuts the log to `len` bytes (a torn final line, a commit that never happened).
     fn truncate_log(&self, len: u64) -> Result<()>;
 
-    /// Removes what a killed write left behind (the lock is held).
-    fn remove_leftovers(&self) -> Result<()>;
+    /// Removes what a killed write left behind (the lock is held). `deep`
+    /// also looks among the blobs, where only writes of older holdfast
+    /// versions left their temporary files: a directory of every revision's
+    /// blob, too large to list on every claim.
+    fn remove_leftovers(&self, deep: bool) -> Result<()>;
 
     /// Makes everything written since the lock was taken durable, as one
     /// unit where the backend can (PostgreSQL commits its transaction and

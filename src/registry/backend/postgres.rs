@@ -1282,7 +1282,7 @@ impl Backend for PgBackend {
         ))
     }
 
-    fn remove_leftovers(&self) -> Result<()> {
+    fn remove_leftovers(&self, _deep: bool) -> Result<()> {
         Ok(())
     }
 

@@ -43,7 +43,7 @@ pub(crate) fn create_with(
             )));
         }
     }
-    b.remove_leftovers()?;
+    b.remove_leftovers(true)?;
     let docs = render_all(reg)?;
     for a in artifacts {
         put_blob(b, a)?;

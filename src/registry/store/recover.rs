@@ -38,7 +38,7 @@ pub(super) struct Recovered {
 }
 
 pub(super) fn recover(b: &dyn Backend, want_model: Option<RecordLoad>) -> Result<Recovered> {
-    b.remove_leftovers()?;
+    b.remove_leftovers(true)?;
     let log = read_log_repairing(b)?;
     let Some(head) = log.head().cloned() else {
         return Err(Error::malformed(
