@@ -177,7 +177,7 @@ impl Backend for DirBackend {
             if sub == &blobs && !deep {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(&sub) else {
+            let Ok(entries) = std::fs::read_dir(sub) else {
                 continue;
             };
             for e in entries.flatten() {
