@@ -365,11 +365,33 @@ mod tests {
     use proptest::prelude::*;
 
     /// A reader that hands out `data` in pieces of the given sizes (then
-    /// the rest), never pending.
+    /// the rest); at its end, the end of the stream, or (`then_pending`)
+    /// pending for ever, as a server that sent everything and now waits for
+    /// the client.
     struct Pieces {
         data: Vec<u8>,
         at: usize,
         sizes: Vec<usize>,
+        then_pending: bool,
+    }
+
+    impl Pieces {
+        fn new(data: &[u8], sizes: Vec<usize>) -> Pieces {
+            Pieces {
+                data: data.to_vec(),
+                at: 0,
+                sizes,
+                then_pending: false,
+            }
+        }
+
+        /// `pieces`, one per read, then pending.
+        fn then_pending(pieces: &[Vec<u8>]) -> Pieces {
+            Pieces {
+                then_pending: true,
+                ..Pieces::new(&pieces.concat(), pieces.iter().map(Vec::len).collect())
+            }
+        }
     }
 
     impl AsyncRead for Pieces {
@@ -379,6 +401,9 @@ mod tests {
             out: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
             let this = self.get_mut();
+            if this.then_pending && this.at == this.data.len() {
+                return Poll::Pending;
+            }
             let size = if this.sizes.is_empty() {
                 usize::MAX
             } else {
@@ -398,47 +423,54 @@ mod tests {
         m
     }
 
-    /// Reads everything through a tap armed before the first COPY, with
-    /// `room` bytes offered per read, taking rows whenever the tap is full
-    /// or after each read; `disarm_after` reads, it disarms.
+    /// Reads `inner` through a tap (armed before the first COPY when `arm`),
+    /// with `room` bytes offered per read, taking rows after each read;
+    /// `disarm_after` reads, it disarms. Stops at the end of the stream, or
+    /// when the tap is pending with no rows to take (nothing more comes):
+    /// (bytes passed on, rows taken).
+    fn drive(
+        inner: Pieces,
+        room: usize,
+        arm: bool,
+        disarm_after: Option<usize>,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let ends = !inner.then_pending;
+        let (mut tap, rows) = CopyTap::new(inner, true);
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut passed, mut taken) = (Vec::new(), Vec::new());
+        let mut armed = arm.then(|| rows.arm());
+        let mut buf = vec![0u8; room.max(1)];
+        for reads in 0.. {
+            if disarm_after == Some(reads) {
+                armed = None;
+            }
+            let mut out = ReadBuf::new(&mut buf);
+            let r = Pin::new(&mut tap).poll_read(&mut cx, &mut out);
+            let mut chunk = Vec::new();
+            let took = rows.take(&mut chunk, &mut cx);
+            taken.extend_from_slice(&chunk);
+            match r {
+                Poll::Ready(Ok(())) if out.filled().is_empty() => break,
+                Poll::Ready(Ok(())) => passed.extend_from_slice(out.filled()),
+                Poll::Ready(Err(e)) => panic!("{e}"),
+                // With a stream that ends, the tap waits only for room.
+                Poll::Pending if ends => assert!(took, "pending with nothing to take"),
+                Poll::Pending if !took => break,
+                Poll::Pending => {}
+            }
+        }
+        drop(armed);
+        (passed, taken)
+    }
+
+    /// [`drive`] over `stream` in pieces of `sizes`, armed.
     fn run(
         stream: &[u8],
         sizes: Vec<usize>,
         room: usize,
         disarm_after: Option<usize>,
     ) -> (Vec<u8>, Vec<u8>) {
-        let inner = Pieces {
-            data: stream.to_vec(),
-            at: 0,
-            sizes,
-        };
-        let (mut tap, rows) = CopyTap::new(inner, true);
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut passed = Vec::new();
-        let mut taken = Vec::new();
-        let mut armed = Some(rows.arm());
-        let mut reads = 0;
-        let mut buf = vec![0u8; room.max(1)];
-        loop {
-            if disarm_after == Some(reads) {
-                armed = None;
-            }
-            let mut out = ReadBuf::new(&mut buf);
-            let r = Pin::new(&mut tap).poll_read(&mut cx, &mut out);
-            reads += 1;
-            let mut chunk = Vec::new();
-            if rows.take(&mut chunk, &mut cx) {
-                taken.extend_from_slice(&chunk);
-            }
-            match r {
-                Poll::Ready(Ok(())) if out.filled().is_empty() => break,
-                Poll::Ready(Ok(())) => passed.extend_from_slice(out.filled()),
-                Poll::Ready(Err(e)) => panic!("{e}"),
-                Poll::Pending => assert!(armed.is_some(), "pending while disarmed"),
-            }
-        }
-        drop(armed);
-        (passed, taken)
+        drive(Pieces::new(stream, sizes), room, true, disarm_after)
     }
 
     /// Splits a stream of messages into whole messages (tag, body).
@@ -489,11 +521,7 @@ mod tests {
     #[test]
     fn framing_off_passes_every_byte() {
         let stream = session(&[vec![b"x\n".to_vec()]]);
-        let inner = Pieces {
-            data: stream.clone(),
-            at: 0,
-            sizes: vec![],
-        };
+        let inner = Pieces::new(&stream, vec![]);
         let (mut tap, rows) = CopyTap::new(inner, false);
         let _armed = rows.arm();
         let mut cx = Context::from_waker(Waker::noop());
@@ -507,11 +535,7 @@ mod tests {
     fn a_full_buffer_stops_the_tap_until_the_rows_are_taken() {
         let big = vec![b'x'; ROWS_BUFFER_BYTES];
         let stream = session(&[vec![big.clone(), big.clone(), b"\n".to_vec()]]);
-        let inner = Pieces {
-            data: stream,
-            at: 0,
-            sizes: vec![],
-        };
+        let inner = Pieces::new(&stream, vec![]);
         let (mut tap, rows) = CopyTap::new(inner, true);
         let _armed = rows.arm();
         let mut cx = Context::from_waker(Waker::noop());
@@ -546,11 +570,7 @@ mod tests {
             .map(|i| format!("{i}\tfirst\n").into_bytes())
             .collect();
         let second = vec![b"1\tsecond\n".to_vec(), b"2\tsecond\n".to_vec()];
-        let inner = Pieces {
-            data: session(&[first.clone(), second.clone()]),
-            at: 0,
-            sizes: vec![7; 1000],
-        };
+        let inner = Pieces::new(&session(&[first.clone(), second.clone()]), vec![7; 1000]);
         let (mut tap, rows) = CopyTap::new(inner, true);
         let mut cx = Context::from_waker(Waker::noop());
         let mut buf = vec![0u8; 64];
@@ -636,51 +656,6 @@ mod tests {
         }
     }
 
-    /// Hands out `pieces` one per read, then is pending for ever (a server
-    /// that sent everything and now waits for the client).
-    struct ThenPending(Vec<Vec<u8>>);
-
-    impl AsyncRead for ThenPending {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            out: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            let this = self.get_mut();
-            if this.0.is_empty() {
-                return Poll::Pending;
-            }
-            let p = this.0.remove(0);
-            out.put_slice(&p);
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// Reads until pending with `room` bytes per read, the tap armed or
-    /// not: (bytes passed on, rows taken).
-    fn until_pending(pieces: Vec<Vec<u8>>, room: usize, arm: bool) -> (Vec<u8>, Vec<u8>) {
-        let (mut tap, rows) = CopyTap::new(ThenPending(pieces), true);
-        let armed = arm.then(|| rows.arm());
-        let mut cx = Context::from_waker(Waker::noop());
-        let (mut passed, mut taken) = (Vec::new(), Vec::new());
-        let mut buf = vec![0u8; room];
-        for _ in 0..1000 {
-            let mut out = ReadBuf::new(&mut buf);
-            let r = Pin::new(&mut tap).poll_read(&mut cx, &mut out);
-            let mut chunk = Vec::new();
-            if rows.take(&mut chunk, &mut cx) {
-                taken.extend(chunk);
-            }
-            match r {
-                Poll::Ready(Ok(())) => passed.extend_from_slice(out.filled()),
-                Poll::Ready(Err(e)) => panic!("{e}"),
-                Poll::Pending => break,
-            }
-        }
-        drop(armed);
-        (passed, taken)
-    }
-
     /// A message with no body that ends a read (`CopyDone`, `BindComplete`)
     /// reaches the client before the tap waits for more bytes: the server
     /// may send nothing more until the client answers.
@@ -688,10 +663,19 @@ mod tests {
     fn a_message_that_ends_a_read_is_passed_on_before_waiting() {
         let mut first = message(b'Z', b"I");
         first.extend(message(b'2', b""));
-        assert_eq!(until_pending(vec![first.clone()], 4096, false).0, first);
+        assert_eq!(
+            drive(Pieces::then_pending(&[first.clone()]), 4096, false, None).0,
+            first
+        );
         let done = message(b'c', b"");
-        assert_eq!(until_pending(vec![done.clone()], 3, false).0, done);
-        assert_eq!(until_pending(vec![done.clone()], 1, false).0, done);
+        assert_eq!(
+            drive(Pieces::then_pending(&[done.clone()]), 3, false, None).0,
+            done
+        );
+        assert_eq!(
+            drive(Pieces::then_pending(&[done.clone()]), 1, false, None).0,
+            done
+        );
     }
 
     /// A length the client rejects is never taken: the client sees it and
@@ -727,7 +711,7 @@ mod tests {
             stream.extend(&end);
             let stray = message(b'd', b"2\n");
             stream.extend(&stray);
-            let (passed, taken) = until_pending(vec![stream], 4096, true);
+            let (passed, taken) = drive(Pieces::then_pending(&[stream]), 4096, true, None);
             assert_eq!(taken, b"1\n");
             assert!(passed.ends_with(&stray));
         }
