@@ -664,16 +664,16 @@ mod tests {
         let mut first = message(b'Z', b"I");
         first.extend(message(b'2', b""));
         assert_eq!(
-            drive(Pieces::then_pending(&[first.clone()]), 4096, false, None).0,
+            drive(Pieces::then_pending(std::slice::from_ref(&first)), 4096, false, None).0,
             first
         );
         let done = message(b'c', b"");
         assert_eq!(
-            drive(Pieces::then_pending(&[done.clone()]), 3, false, None).0,
+            drive(Pieces::then_pending(std::slice::from_ref(&done)), 3, false, None).0,
             done
         );
         assert_eq!(
-            drive(Pieces::then_pending(&[done.clone()]), 1, false, None).0,
+            drive(Pieces::then_pending(std::slice::from_ref(&done)), 1, false, None).0,
             done
         );
     }
