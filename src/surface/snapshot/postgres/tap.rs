@@ -656,6 +656,12 @@ mod tests {
         }
     }
 
+    /// What the tap passes on of `stream` (one read, then the server waits)
+    /// before it waits too, `room` bytes offered per read.
+    fn until_waiting(stream: &[u8], room: usize) -> Vec<u8> {
+        drive(Pieces::then_pending(&[stream.to_vec()]), room, false, None).0
+    }
+
     /// A message with no body that ends a read (`CopyDone`, `BindComplete`)
     /// reaches the client before the tap waits for more bytes: the server
     /// may send nothing more until the client answers.
@@ -663,19 +669,10 @@ mod tests {
     fn a_message_that_ends_a_read_is_passed_on_before_waiting() {
         let mut first = message(b'Z', b"I");
         first.extend(message(b'2', b""));
-        assert_eq!(
-            drive(Pieces::then_pending(std::slice::from_ref(&first)), 4096, false, None).0,
-            first
-        );
+        assert_eq!(until_waiting(&first, 4096), first);
         let done = message(b'c', b"");
-        assert_eq!(
-            drive(Pieces::then_pending(std::slice::from_ref(&done)), 3, false, None).0,
-            done
-        );
-        assert_eq!(
-            drive(Pieces::then_pending(std::slice::from_ref(&done)), 1, false, None).0,
-            done
-        );
+        assert_eq!(until_waiting(&done, 3), done);
+        assert_eq!(until_waiting(&done, 1), done);
     }
 
     /// A length the client rejects is never taken: the client sees it and
