@@ -82,8 +82,9 @@ type RowValues = Vec<Option<(String, u64)>>;
 /// What one job read, by job index.
 type RowResults = Vec<(usize, Result<JobRows>)>;
 
-/// What one job read: a digest and row count, or (a page range) the COPY
-/// lines, sorted with the other ranges' lines of the table.
+/// What one job read: a digest and row count (a whole table or one key
+/// range), a whole table's digest (the last page range of a table read in
+/// page ranges), or nothing yet (another page range).
 enum JobRows {
     Digest(String, u64),
     /// The whole table's rows digest (the last page range of a table read
@@ -575,9 +576,6 @@ pub struct ReadOnlySession {
 fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Config> {
     let mut config =
         parse_async_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
-    // A connection string without a password takes one from the pgpass
-    // file, as libpq would (a file others may read is refused); not from
-    // PGPASSWORD, which would go to whatever server the spec names.
     // The socket is opened by holdfast (see `socket`), which does not
     // choose among servers: a string asking it to is refused up front.
     if config.get_target_session_attrs() != TargetSessionAttrs::Any
@@ -589,6 +587,9 @@ fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Confi
              first, in a read-only transaction): remove them"
         )));
     }
+    // A connection string without a password takes one from the pgpass
+    // file, as libpq would (a file others may read is refused); not from
+    // PGPASSWORD, which would go to whatever server the spec names.
     crate::pgconn::fill_password_from_pgpass(&mut config)
         .map_err(|e| Error::refused(format!("surface {who}: {e}")))?;
     if config.get_connect_timeout().is_none() {
