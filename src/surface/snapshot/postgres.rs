@@ -1255,6 +1255,15 @@ pub fn sorted_buffers_digest<B: AsRef<[u8]>>(copies: &[B]) -> (String, u64) {
     (hex::encode(h.finalize()), lines.len() as u64)
 }
 
+/// Adds one page range's rows to its table's (`of` ranges in all); once
+/// they are all there, takes them out, for the caller to hash outside the
+/// lock and free.
+fn last_range<T>(table: &Mutex<Vec<T>>, range: T, of: usize) -> Option<Vec<T>> {
+    let mut parts = table.lock().unwrap_or_else(|e| e.into_inner());
+    parts.push(range);
+    (parts.len() >= of).then(|| std::mem::take(&mut *parts))
+}
+
 /// One unit of row reading: a whole table (`of == 1`) or range `range` of
 /// its `of` key ranges (`pages`: page ranges).
 struct Job {
@@ -1891,14 +1900,10 @@ fn read_inner(
                     .and_then(|rows| {
                         // The connection that parses a table's last range
                         // hashes the table, while the others read on.
-                        let mut parts = keyed_parts[job.relation]
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner());
-                        parts.push(rows);
-                        if parts.len() < job.of {
+                        let Some(parts) = last_range(&keyed_parts[job.relation], rows, job.of)
+                        else {
                             return Ok(JobRows::Held);
-                        }
-                        let parts = std::mem::take(&mut *parts);
+                        };
                         let digest = KeyedRows::digest(&parts);
                         pool.give(parts.into_iter().map(KeyedRows::into_bytes));
                         let (sha, n) = digest.map_err(|why| {
@@ -1911,14 +1916,10 @@ fn read_inner(
                     .map(|lines| {
                         // As above: the connection that reads a table's
                         // last range sorts and hashes its lines.
-                        let mut parts = paged_parts[job.relation]
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner());
-                        parts.push(lines);
-                        if parts.len() < job.of {
+                        let Some(parts) = last_range(&paged_parts[job.relation], lines, job.of)
+                        else {
                             return JobRows::Held;
-                        }
-                        let parts = std::mem::take(&mut *parts);
+                        };
                         let (sha, n) = sorted_buffers_digest(&parts);
                         pool.give(parts);
                         JobRows::Table(sha, n)
