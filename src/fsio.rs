@@ -27,18 +27,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically with the given Unix permission bits.
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(&dir)
-        .at(&dir)?;
-    tmp.write_all(bytes).at(tmp.path())?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(&dir)
+    write_atomic_via(path, &parent_dir(path), bytes, mode)
 }
 
 /// [`write_atomic_mode`] with the temporary file made in `temp_dir` (on the

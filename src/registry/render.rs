@@ -271,11 +271,7 @@ pub fn index_md_counted<'a>(
         while let Some(&(packet, k)) = claims.get(i)
             && packet == name
         {
-            let c = &reg.claims[k];
-            match c.state {
-                ClaimState::Staged => staged += c.last - c.first + 1,
-                ClaimState::Folded => folded += c.last - c.first + 1,
-            }
+            tally(&mut staged, &mut folded, &reg.claims[k]);
             i += 1;
         }
         let mut records = 0u64;
@@ -349,6 +345,15 @@ fn write_packet_row(
     s.push_str(" |\n");
 }
 
+/// Adds claim `c`'s ids to a packet's staged or folded count, by its state.
+fn tally(staged: &mut u64, folded: &mut u64, c: &Claim) {
+    let n = c.last - c.first + 1;
+    match c.state {
+        ClaimState::Staged => *staged += n,
+        ClaimState::Folded => *folded += n,
+    }
+}
+
 /// One packet's row of `index.md`, gathered from its claims and records.
 #[derive(Default)]
 struct PacketRow {
@@ -374,11 +379,7 @@ impl PacketRow {
 
     fn add(&mut self, c: &Claim) {
         self.claims.push((c.first, c.last, c.state));
-        let n = c.last - c.first + 1;
-        match c.state {
-            ClaimState::Staged => self.staged += n,
-            ClaimState::Folded => self.folded += n,
-        }
+        tally(&mut self.staged, &mut self.folded, c);
     }
 
     fn write(&self, s: &mut String, f: &IdFormat, name: &str) {

@@ -136,17 +136,19 @@ impl Backend for DirBackend {
 
     fn write(&self, rel: &str, bytes: &[u8], read_only: bool) -> Result<()> {
         let path = self.dir.join(rel);
-        if rel.starts_with(BLOBS_DIR) && rel[BLOBS_DIR.len()..].starts_with('/') {
-            // A blob's temporary file is made in `history`, not among the
-            // blobs, so a claim looks for leftovers in two small directories
-            // instead of listing every blob (see `remove_leftovers`).
-            let mode = if read_only { 0o444 } else { 0o644 };
-            fsio::write_atomic_via(&path, &self.dir.join(HISTORY_DIR), bytes, mode)
-        } else if read_only {
-            fsio::write_atomic_mode(&path, bytes, 0o444)
+        let mode = if read_only { 0o444 } else { 0o644 };
+        // A blob's temporary file is made in `history`, not among the
+        // blobs, so a claim looks for leftovers in two small directories
+        // instead of listing every blob (see `remove_leftovers`).
+        let temp_dir = if rel
+            .strip_prefix(BLOBS_DIR)
+            .is_some_and(|r| r.starts_with('/'))
+        {
+            self.dir.join(HISTORY_DIR)
         } else {
-            fsio::write_atomic(&path, bytes)
-        }
+            fsio::parent_dir(&path)
+        };
+        fsio::write_atomic_via(&path, &temp_dir, bytes, mode)
     }
 
     fn append_log(&self, record: &[u8]) -> Result<()> {
@@ -172,12 +174,12 @@ impl Backend for DirBackend {
     }
 
     fn remove_leftovers(&self, deep: bool) -> Result<()> {
-        let blobs = self.dir.join(BLOBS_DIR);
-        for sub in [&self.dir, &self.dir.join(HISTORY_DIR), &blobs] {
-            if sub == &blobs && !deep {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(sub) else {
+        let mut dirs = vec![self.dir.clone(), self.dir.join(HISTORY_DIR)];
+        if deep {
+            dirs.push(self.dir.join(BLOBS_DIR));
+        }
+        for sub in dirs {
+            let Ok(entries) = std::fs::read_dir(&sub) else {
                 continue;
             };
             for e in entries.flatten() {

@@ -51,7 +51,7 @@ use futures_util::Stream;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio_postgres::config::{Host, LoadBalanceHosts, SslMode, TargetSessionAttrs};
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Row};
 
@@ -578,9 +578,7 @@ fn prepare_config(connection: &str, opts: &PgOptions, who: &str) -> Result<Confi
         parse_async_config(connection).map_err(|e| Error::Usage(format!("surface {who}: {e}")))?;
     // The socket is opened by holdfast (see `socket`), which does not
     // choose among servers: a string asking it to is refused up front.
-    if config.get_target_session_attrs() != TargetSessionAttrs::Any
-        || config.get_load_balance_hosts() != LoadBalanceHosts::Disable
-    {
+    if !socket::supported(&config) {
         return Err(Error::Usage(format!(
             "surface {who}: the connection string sets target_session_attrs or load_balance_hosts, \
              which the postgres snapshot does not support (it reads the one server it connects to \

@@ -37,6 +37,14 @@ pub enum Socket {
     Unix(UnixStream),
 }
 
+/// Whether this module connects as `config` asks: not when it sets
+/// `target_session_attrs` or `load_balance_hosts` (see the module
+/// documentation).
+pub fn supported(config: &Config) -> bool {
+    config.get_load_balance_hosts() == LoadBalanceHosts::Disable
+        && config.get_target_session_attrs() == TargetSessionAttrs::Any
+}
+
 /// Opens a socket to each of the config's hosts (and each address a host
 /// name resolves to) in turn and hands it to `start` (the client's startup
 /// and authentication), until one starts: as `tokio_postgres` does, a
@@ -48,9 +56,7 @@ where
     F: FnMut(Socket) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    if config.get_load_balance_hosts() != LoadBalanceHosts::Disable
-        || config.get_target_session_attrs() != TargetSessionAttrs::Any
-    {
+    if !supported(config) {
         // Refused with a message when the spec is read; kept here so that
         // no other caller connects otherwise than it asked.
         return Err("target_session_attrs and load_balance_hosts are not supported".into());

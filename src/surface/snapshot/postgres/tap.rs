@@ -86,6 +86,13 @@ struct Shared {
     tap: Option<Waker>,
 }
 
+impl Shared {
+    /// Whether the COPY under way is the armed one, whose rows are taken.
+    fn taking(&self) -> bool {
+        self.armed == Some(self.copies)
+    }
+}
+
 /// The caller's side of a [`CopyTap`]: arms it for the next COPY and takes
 /// that COPY's rows.
 #[derive(Clone, Default)]
@@ -217,7 +224,7 @@ impl<S> CopyTap<S> {
                     // byte is passed on as it is, for the client to fail.
                     let valid = (4..=MAX_LENGTH).contains(&len);
                     let body = if valid { len - 4 } else { usize::MAX };
-                    let armed = shared.armed == Some(shared.copies);
+                    let armed = shared.taking();
                     if valid && tag == COPY_OUT_RESPONSE {
                         shared.copies += 1;
                     }
@@ -260,7 +267,7 @@ impl<S> CopyTap<S> {
                     };
                 }
                 Frame::Take { left } => {
-                    let armed = shared.armed == Some(shared.copies);
+                    let armed = shared.taking();
                     if armed && shared.rows.len() >= ROWS_BUFFER_BYTES {
                         shared.tap = Some(cx.waker().clone());
                         full = true;
